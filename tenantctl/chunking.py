@@ -1,0 +1,151 @@
+"""Split extracted text into overlapping chunks that follow headings, paragraphs and sentences.
+
+Input text marks headings as Markdown (`# Title`), paragraphs by blank lines and PDF page breaks by
+form feeds. A heading always starts a new chunk and becomes the chunk's heading path ("Leave > Sick
+leave"). Paragraphs are packed whole while they fit; a paragraph that does not fit starts a new chunk,
+and one larger than a chunk is split at sentences (then words). Consecutive chunks of one section share
+`overlap_tokens` of trailing sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .config import ChunkingConfig
+from .store import NewChunk
+from .textproc import estimate_tokens, split_sentences
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_BLOCK_SEP = re.compile(r"\n[ \t]*\n+|\f")
+
+
+@dataclass
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    paragraph: int  # index of the paragraph the unit belongs to
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of paragraphs and heading lines, in order."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for sep in _BLOCK_SEP.finditer(text + "\n\n"):
+        block_start, block_end = pos, sep.start()
+        pos = sep.end()
+        # A heading line inside a block (no blank line after it) is split off as its own block.
+        line_start = block_start
+        for line in text[block_start:block_end].split("\n"):
+            line_end = line_start + len(line)
+            if _HEADING.match(line) and line_start > block_start:
+                spans.append((block_start, line_start - 1))
+                block_start = line_start
+            if _HEADING.match(line) and line_end < block_end:
+                spans.append((block_start, line_end))
+                block_start = line_end + 1
+            line_start = line_end + 1
+        if text[block_start:block_end].strip():
+            spans.append((block_start, block_end))
+    return spans
+
+
+def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
+    """Split text[start:end] into spans of at most ~limit tokens: sentences first, then words."""
+    if estimate_tokens(text[start:end]) <= limit:
+        return [(start, end)]
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for sentence in split_sentences(text[start:end]):
+        s = text.index(sentence, pos)
+        e = s + len(sentence)
+        pos = e
+        if estimate_tokens(sentence) <= limit:
+            spans.append((s, e))
+            continue
+        # No sentence boundary helps: cut at whitespace, or every `limit` characters for CJK runs.
+        piece_start = s
+        for m in re.finditer(r"\S+\s*", sentence):
+            word_end = s + m.end()
+            while estimate_tokens(text[piece_start:word_end]) > limit:
+                cut = piece_start + max(1, _chars_for_tokens(text[piece_start:word_end], limit))
+                if cut >= word_end:
+                    break
+                cut = cut if text[piece_start:cut].strip() else word_end
+                if s + m.start() > piece_start and s + m.start() < cut:
+                    cut = s + m.start()
+                spans.append((piece_start, cut))
+                piece_start = cut
+        if piece_start < e:
+            spans.append((piece_start, e))
+    return spans
+
+
+def _chars_for_tokens(text: str, limit: int) -> int:
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if estimate_tokens(text[:mid]) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> list[NewChunk]:
+    limit = settings.max_tokens
+    overlap = min(settings.overlap_tokens, limit // 2)
+    chunks: list[NewChunk] = []
+    headings: list[str] = []
+    current: list[_Unit] = []
+    carried = 0  # how many units at the head of `current` repeat the previous chunk's tail
+
+    def page_at(offset: int) -> int | None:
+        return text.count("\f", 0, offset) + 1 if paged else None
+
+    def flush(keep_overlap: bool) -> None:
+        nonlocal current, carried
+        if len(current) > carried:
+            start, end = current[0].start, current[-1].end
+            body = re.sub(r"[ \t]*\f[ \t]*", "\n", text[start:end])
+            body = re.sub(r"\n{3,}", "\n\n", body).strip()
+            chunks.append(
+                NewChunk(
+                    ord=len(chunks), start=start, end=end, page=page_at(start),
+                    heading=" > ".join(headings), text=body,
+                )
+            )
+        tail: list[_Unit] = []
+        if keep_overlap and overlap and len(current) > carried:
+            total = 0
+            for unit in reversed(current[1:]):  # never carry a whole chunk
+                if total + unit.tokens > overlap:
+                    break
+                tail.insert(0, unit)
+                total += unit.tokens
+        current, carried = tail, len(tail)
+
+    for paragraph, (start, end) in enumerate(_blocks(text)):
+        block = text[start:end]
+        heading = _HEADING.match(block.strip())
+        if heading:
+            flush(keep_overlap=False)
+            level = len(heading.group(1))
+            headings[:] = headings[: level - 1] + [heading.group(2).strip()]
+            continue
+        units = [
+            _Unit(s, e, estimate_tokens(text[s:e]), paragraph)
+            for s, e in _split_long(text, start, end, limit)
+        ]
+        para_tokens = sum(u.tokens for u in units)
+        if len(current) > carried and sum(u.tokens for u in current) + para_tokens > limit >= para_tokens:
+            flush(keep_overlap=True)  # the paragraph fits a chunk of its own: break before it
+        for unit in units:
+            if sum(u.tokens for u in current) + unit.tokens > limit:
+                flush(keep_overlap=True)
+                if sum(u.tokens for u in current) + unit.tokens > limit:
+                    current, carried = [], 0
+            current.append(unit)
+    flush(keep_overlap=False)
+    return chunks

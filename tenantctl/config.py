@@ -1,0 +1,161 @@
+"""Settings: the global config.yaml and each tenant's tenant.yaml, validated with pydantic.
+
+Every setting has a default, so an empty or missing config.yaml is valid. Unknown keys are refused:
+a typo should fail loudly rather than be silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import paths
+from .errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbedderConfig(_Strict):
+    name: str = "all-MiniLM-L6-v2"
+    # A folder sentence-transformers can load; None means the packaged all-MiniLM-L6-v2.
+    path: str | None = None
+    batch_size: int = Field(64, ge=1)
+
+
+class ChunkingConfig(_Strict):
+    # Sizes are in approximate tokens: ~4 characters of Latin text, or one CJK character.
+    max_tokens: int = Field(200, ge=16, le=4096)
+    overlap_tokens: int = Field(30, ge=0)
+
+    def signature(self) -> str:
+        return f"v1:max={self.max_tokens}:overlap={self.overlap_tokens}"
+
+
+class SearchConfig(_Strict):
+    k: int = Field(5, ge=1)
+    candidates: int = Field(50, ge=1)  # hits taken from each retriever before fusion
+    rrf_k: int = Field(60, ge=1)
+    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+
+
+class ModelConfig(_Strict):
+    # A GGUF file; None means the packaged Gemma 3 270M (Q4_K_M).
+    path: str | None = None
+    n_ctx: int = Field(2048, ge=256)
+    n_threads: int | None = None
+    n_batch: int = Field(512, ge=8)
+    max_tokens: int = Field(160, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    repeat_penalty: float = Field(1.1, ge=0.0)
+    seed: int = 0
+    # "auto": use the GGUF's chat template when it has one, else a completion-style prompt.
+    prompt_style: Literal["auto", "completion", "chat"] = "auto"
+    stop: list[str] = Field(default_factory=list)
+    # Instead of a local GGUF: an OpenAI-compatible server (e.g. `python -m llama_cpp.server`).
+    base_url: str | None = None
+    api_model: str | None = None
+
+
+class AnswerConfig(_Strict):
+    passages: int = Field(4, ge=1, le=20)
+    # A question whose best passage has a cosine similarity below this is answered "not in the documents".
+    min_score: float = Field(0.25, ge=-1.0, le=1.0)
+    prompt_template: str | None = None
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0)
+    model: str | None = None
+
+
+class Config(_Strict):
+    embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=lambda: {"default": ModelConfig()})
+    default_model: str = "default"
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
+
+    def model(self, name: str | None) -> tuple[str, ModelConfig]:
+        name = name or self.default_model
+        if name not in self.models:
+            raise ConfigError(
+                f"model {name!r} is not configured",
+                f"add it under `models:` in {paths.config_file()} (configured: {', '.join(self.models)})",
+            )
+        return name, self.models[name]
+
+
+class SourceConfig(_Strict):
+    path: str
+    include: list[str] = Field(default_factory=lambda: ["**/*"])
+    exclude: list[str] = Field(default_factory=list)
+
+
+class QuotaConfig(_Strict):
+    documents: int | None = Field(None, ge=0)
+    bytes: int | None = Field(None, ge=0)
+    questions_per_day: int | None = Field(None, ge=0)
+    tokens_per_day: int | None = Field(None, ge=0)
+
+
+class TenantConfig(_Strict):
+    id: str
+    display_name: str | None = None
+    created_at: str | None = None
+    chunking: ChunkingConfig | None = None
+    answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    quotas: QuotaConfig = Field(default_factory=QuotaConfig)
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path} is not valid YAML{at}", f"fix the syntax in {path}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings", f"fix {path}")
+    return data
+
+
+def load_config(path: Path | None = None) -> Config:
+    path = path or paths.config_file()
+    try:
+        return Config.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}", f"fix the setting in {path}") from exc
+
+
+def load_tenant_config(path: Path) -> TenantConfig:
+    try:
+        return TenantConfig.model_validate(_read_yaml(path))
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}", f"fix the setting in {path}") from exc
+
+
+def dump_yaml(data: dict[str, Any], path: Path) -> None:
+    """Write YAML to a temporary file beside `path` and rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def save_tenant_config(cfg: TenantConfig, path: Path) -> None:
+    dump_yaml(cfg.model_dump(exclude_none=True, exclude_defaults=False), path)

