@@ -52,9 +52,7 @@ def _blocks(text: str) -> list[tuple[int, int]]:
 
 
 def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, int]]:
-    """Split text[start:end] into spans of at most ~limit tokens: sentences first, then words."""
-    if estimate_tokens(text[start:end]) <= limit:
-        return [(start, end)]
+    """Split text[start:end] into sentences; a sentence over ~limit tokens is cut at words."""
     spans: list[tuple[int, int]] = []
     pos = start
     for sentence in split_sentences(text[start:end]):
@@ -127,6 +125,8 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
         current, carried = tail, len(tail)
 
     for paragraph, (start, end) in enumerate(_blocks(text)):
+        if paged and current and page_at(start) != page_at(current[-1].start):
+            flush(keep_overlap=False)  # chunks stay on one page, so a citation names a page
         block = text[start:end]
         heading = _HEADING.match(block.strip())
         if heading:

@@ -122,10 +122,11 @@ class Store:
                 "upgrade tenantctl",
             )
         if version < 1:
-            with self.transaction():
-                self.conn.executescript(_SCHEMA)
-                self.conn.execute(f"PRAGMA user_version={STORE_FORMAT_VERSION}")
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            # executescript commits on its own, so the whole migration is one script.
+            self.conn.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA}; INSERT OR IGNORE INTO meta VALUES ('generation', '0');"
+                f" PRAGMA user_version={STORE_FORMAT_VERSION}; COMMIT;"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,50 @@
+"""What every command shares: consoles, JSON output, the loaded config, confirmation."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+TenantArg = Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id.", show_default=False)]
+WaitOption = Annotated[
+    float, typer.Option("--wait", metavar="SECONDS", help="Wait this long for another writer instead of failing.")
+]
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def load_cfg():
+    from ..config import load_config
+
+    return load_config()
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def show_progress() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("TENANTCTL_NO_PROGRESS")
+
+
+def confirm(question: str, yes: bool) -> None:
+    from ..errors import BadInput
+
+    if yes:
+        return
+    if not interactive():
+        raise BadInput(f"{question} needs confirmation", "pass --yes when running without a terminal")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Exit(1)

@@ -1,0 +1,77 @@
+"""`tenantctl ingest TENANT PATH...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import ExitCode
+from ._common import JsonOption, TenantArg, WaitOption, err, out, print_json, show_progress
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+
+
+def ingest(
+    tenant_id: TenantArg,
+    sources: Annotated[list[Path], typer.Argument(help="Files and folders (folders are read recursively).")],
+    prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
+    wait: WaitOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Add and update a tenant's documents; unchanged files are skipped by content hash.
+
+    Formats: .txt .md .html .pdf .docx .csv .json. Exit code 4 when some files failed.
+    """
+    from ..ingest import ingest as run_ingest
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    cfg = _cfg()
+    progress_cb, stop = _progress(not json_out)
+    try:
+        summary = run_ingest(tenant, sources, cfg, prune=prune, wait=wait, progress=progress_cb)
+    finally:
+        stop()
+    for f in summary.files:
+        if f.status == "failed":
+            err.print(f"[red]failed[/]: {f.path}: {f.reason}", markup=True, soft_wrap=True)
+    if json_out:
+        data = summary.to_dict()
+        data["status"] = "partial" if summary.failed else "ok"
+        print_json(data)
+    else:
+        out.print(
+            f"{tenant.id}: {summary.added} added, {summary.updated} updated, {summary.skipped} skipped, "
+            f"{summary.removed} removed, {summary.failed} failed; {summary.chunks} chunks embedded "
+            f"in {summary.seconds:.1f}s"
+        )
+    if summary.failed:
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _cfg():
+    from ._common import load_cfg
+
+    return load_cfg()
+
+
+def _progress(enabled: bool):
+    if not (enabled and show_progress()):
+        return None, lambda: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+    task = bar.add_task("ingest", total=None)
+    bar.start()
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update, bar.stop

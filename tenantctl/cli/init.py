@@ -1,0 +1,54 @@
+"""`tenantctl init` and `tenantctl paths`."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import typer
+
+from ._common import JsonOption, out, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("paths")(paths_cmd)
+
+
+def init(json_out: JsonOption = False) -> None:
+    """Create the home folder and a commented config.yaml (an existing one is kept)."""
+    from .. import paths
+
+    home = paths.home()
+    (home / "tenants").mkdir(parents=True, exist_ok=True)
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    config = paths.config_file()
+    created = not config.exists()
+    if created:
+        example = resources.files("tenantctl").joinpath("data/config.example.yaml").read_text(encoding="utf-8")
+        config.write_text(example, encoding="utf-8")
+    from .. import registry
+
+    registry.all_tenants()  # creates the registry
+    if json_out:
+        print_json({"home": str(home), "config": str(config), "config_created": created})
+    else:
+        out.print(f"Home: {home}")
+        out.print(f"Config: {config}{' (created)' if created else ' (kept)'}")
+
+
+def paths_cmd(json_out: JsonOption = False) -> None:
+    """Show where tenantctl keeps its config, registry, tenants and logs."""
+    from .. import paths
+
+    data = {
+        "home": str(paths.home()),
+        "config": str(paths.config_file()),
+        "registry": str(paths.registry_file()),
+        "tenants": str(paths.tenants_dir()),
+        "logs": str(paths.log_dir()),
+    }
+    if json_out:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            out.print(f"{key:<9} {value}")

@@ -1,0 +1,93 @@
+"""`tenantctl search` and `tenantctl eval`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+
+ModeOption = Annotated[
+    str | None,
+    typer.Option("--mode", help="hybrid (default), dense or bm25.", case_sensitive=False),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search)
+    app.command("eval")(evaluate)
+
+
+def _mode(value: str | None) -> str | None:
+    from ..errors import BadInput
+
+    if value is not None and value.lower() not in ("hybrid", "dense", "bm25"):
+        raise BadInput(f"unknown search mode {value!r}", "use --mode hybrid, dense or bm25")
+    return value.lower() if value else None
+
+
+def search(
+    tenant_id: TenantArg,
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int | None, typer.Option("-k", "--top", min=1, help="Number of hits [default: 5].")] = None,
+    mode: ModeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Hybrid search (dense + BM25, fused by reciprocal rank) in one tenant's documents."""
+    from ..search import Searcher
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    searcher = Searcher(tenant, load_cfg())
+    try:
+        hits = searcher.search(query, k=k, mode=_mode(mode))
+    finally:
+        searcher.close()
+    if json_out:
+        print_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        err.print(f"No results in tenant {tenant.id}. Ingest documents with `tenantctl ingest {tenant.id} PATH`.")
+        return
+    for h in hits:
+        out.print(f"[bold]{h.rank}. {h.path}[/]  [dim]{h.position}  score {h.score:.4f}  "
+                  f"similarity {h.similarity:.3f}[/]", markup=True)
+        if h.heading:
+            out.print(f"   [italic]{h.heading}[/]", markup=True)
+        text = " ".join(h.text.split())
+        out.print("   " + (text[:400] + "…" if len(text) > 400 else text), markup=False)
+
+
+def evaluate(
+    tenant_id: TenantArg,
+    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl (_id, text).")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels TSV with a header line.")],
+    k: Annotated[int, typer.Option("-k", min=1, help="Depth for recall@k.")] = 100,
+    mode: ModeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Score a tenant's retrieval on labelled questions: nDCG@10, recall@k, MRR."""
+    from ..evaluate import evaluate as run_eval
+    from ..evaluate import load_qrels, load_queries
+    from ..search import Searcher
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    cfg = load_cfg()
+    searcher = Searcher(tenant, cfg)
+    try:
+        result = run_eval(searcher, load_queries(queries), load_qrels(qrels), k=k,
+                          mode=_mode(mode) or cfg.search.mode)
+    finally:
+        searcher.close()
+    if json_out:
+        print_json(result.to_dict())
+        return
+    out.print(f"tenant {result.tenant}  mode {result.mode}  queries {result.queries}")
+    out.print(f"nDCG@10   {result.ndcg_at_10:.4f}")
+    out.print(f"recall@{result.k:<3} {result.recall_at_k:.4f}")
+    out.print(f"MRR       {result.mrr:.4f}")
+    if result.unmatched_corpus_ids:
+        err.print(f"{result.unmatched_corpus_ids} judged corpus ids match no document of this tenant")

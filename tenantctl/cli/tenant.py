@@ -1,0 +1,75 @@
+"""`tenantctl tenant create|list|show|delete`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOption, TenantArg, confirm, err, out, print_json
+
+app = typer.Typer(help="Create, list, inspect and delete tenants.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    tenant_id: TenantArg,
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Create a tenant: its folder, tenant.yaml and empty store."""
+    from ..tenants import create_tenant, describe
+
+    tenant = create_tenant(tenant_id, name)
+    if json_out:
+        print_json(describe(tenant))
+    else:
+        out.print(f"Created tenant {tenant.id} at {tenant.dir}")
+
+
+@app.command("list")
+def list_(json_out: JsonOption = False) -> None:
+    """List tenants (reads the registry only; no index is loaded)."""
+    from .. import registry
+
+    rows = registry.all_tenants()
+    if json_out:
+        print_json([r.__dict__ for r in rows])
+        return
+    if not rows:
+        err.print("No tenants yet. Create one with `tenantctl tenant create ID`.")
+        return
+    for r in rows:
+        out.print(f"{r.id:<32} {r.status:<10} {r.created_at}  {r.display_name or ''}".rstrip())
+
+
+@app.command("show")
+def show(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
+    """Show a tenant's settings, counts and index manifest (without loading the index)."""
+    from ..tenants import describe, open_tenant
+
+    info = describe(open_tenant(tenant_id))
+    if json_out:
+        print_json(info)
+        return
+    for key, value in info.items():
+        if isinstance(value, dict):
+            out.print(f"{key}:")
+            for k, v in value.items():
+                out.print(f"  {k}: {v}")
+        else:
+            out.print(f"{key}: {value}")
+
+
+@app.command("delete")
+def delete(
+    tenant_id: TenantArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal.")] = False,
+) -> None:
+    """Delete a tenant and everything it holds: documents, index, sessions, usage."""
+    from ..tenants import delete_tenant, open_tenant
+
+    open_tenant(tenant_id)
+    confirm(f"Delete tenant {tenant_id!r} and all its data?", yes)
+    delete_tenant(tenant_id)
+    out.print(f"Deleted tenant {tenant_id}")

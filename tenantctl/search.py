@@ -1,0 +1,142 @@
+"""Hybrid retrieval for one tenant: dense (FAISS, cosine) and BM25 (SQLite FTS5), fused by reciprocal
+rank fusion. Every hit also carries its cosine similarity to the query, the signal the answer path
+uses for its relevance threshold."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from .config import Config
+from .embedding import Embedder, get_embedder
+from .errors import BadInput
+from .ingest import check_embedder
+from .store import Store
+from .tenants import Tenant
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass
+class Hit:
+    rank: int
+    chunk_id: int
+    path: str
+    ord: int
+    start: int
+    end: int
+    page: int | None
+    heading: str
+    text: str
+    score: float  # fused RRF score (or the single retriever's score)
+    similarity: float  # cosine similarity between query and chunk
+    dense_rank: int | None
+    keyword_rank: int | None
+
+    @property
+    def position(self) -> str:
+        where = f"p. {self.page}, " if self.page else ""
+        return f"{where}chunk {self.ord + 1}, chars {self.start}-{self.end}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["position"] = self.position
+        return data
+
+
+def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
+    """Reciprocal rank fusion: each list adds 1 / (k + rank) to the ids it holds (rank from 1)."""
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+class Searcher:
+    """One tenant's retrieval state: its store connection and its FAISS index, loaded lazily and
+    reloaded when another process commits a new generation."""
+
+    def __init__(self, tenant: Tenant, cfg: Config, embedder: Embedder | None = None) -> None:
+        self.tenant = tenant
+        self.cfg = cfg
+        self.store = Store(tenant.dir / "store.db")
+        self._embedder = embedder
+        self._index = None
+        self.timings: dict[str, float] = {}
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.cfg.embedder)
+        return self._embedder
+
+    def index(self):
+        from .index import load_index
+
+        generation = self.store.generation()
+        if self._index is None or self._index.generation != generation:
+            dim = int(self.store.get_meta("embedder_dim") or self.embedder.dim)
+            self._index = load_index(self.tenant.dir, self.store, dim)
+        return self._index
+
+    def search(
+        self, query: str, k: int | None = None, mode: Mode | None = None, candidates: int | None = None
+    ) -> list[Hit]:
+        import numpy as np
+
+        if not query.strip():
+            raise BadInput("empty query", "pass the text to search for")
+        k = k or self.cfg.search.k
+        mode = mode or self.cfg.search.mode
+        candidates = max(candidates or self.cfg.search.candidates, k)
+        started = time.perf_counter()
+        self.store.conn.execute("BEGIN")  # one snapshot for the whole search
+        try:
+            if self.store.chunk_count() == 0:
+                return []
+            check_embedder(self.store, self.cfg.embedder.name)
+            qvec = self.embedder.encode([query])[0]
+            t_embed = time.perf_counter()
+            dense = self.index().search(qvec, candidates) if mode != "bm25" else []
+            keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
+            t_retrieve = time.perf_counter()
+            dense_ids = [i for i, _ in dense]
+            keyword_ids = [i for i, _ in keyword]
+            if mode == "dense":
+                scores = dict(dense)
+            elif mode == "bm25":
+                scores = dict(keyword)
+            else:
+                scores = rrf([dense_ids, keyword_ids], self.cfg.search.rrf_k)
+            top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
+            rows = self.store.chunks(top)
+            vectors = self.store.chunk_vectors(top)
+        finally:
+            self.store.conn.execute("COMMIT")
+        dense_rank = {cid: r for r, cid in enumerate(dense_ids, 1)}
+        keyword_rank = {cid: r for r, cid in enumerate(keyword_ids, 1)}
+        hits = []
+        for cid in top:
+            if cid not in rows:
+                continue
+            row = rows[cid]
+            similarity = float(np.frombuffer(vectors[cid], dtype=np.float32) @ qvec)
+            hits.append(
+                Hit(
+                    rank=len(hits) + 1, chunk_id=cid, path=row.path, ord=row.ord, start=row.start, end=row.end,
+                    page=row.page, heading=row.heading, text=row.text, score=round(scores[cid], 6),
+                    similarity=round(similarity, 4), dense_rank=dense_rank.get(cid),
+                    keyword_rank=keyword_rank.get(cid),
+                )
+            )
+        self.timings = {
+            "embed_ms": round((t_embed - started) * 1000, 2),
+            "retrieve_ms": round((t_retrieve - t_embed) * 1000, 2),
+            "total_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        return hits

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "sample_tenants"
+BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
+SAMPLE_IDS = ("acme-hr", "nordwerk-maint", "huaxin-bank")
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own TENANTCTL_HOME."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("TENANTCTL_HOME", str(path))
+    monkeypatch.setenv("TENANTCTL_NO_PROGRESS", "1")
+    return path
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[:2000]!r}, err={self.err[:2000]!r})"
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run tenantctl in-process as its console script does; returns exit code, stdout, stderr."""
+    from tenantctl.cli import main
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def copy_samples(dest: Path) -> Path:
+    shutil.copytree(SAMPLES, dest, ignore=shutil.ignore_patterns("*.py", "README.md", "demo.json"))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def sample_home(tmp_path_factory) -> tuple[Path, Path]:
+    """A home with the three sample tenants ingested on the real embedding model (built once)."""
+    import os
+
+    from tenantctl.cli import main
+
+    home = tmp_path_factory.mktemp("sample-home")
+    docs = copy_samples(tmp_path_factory.mktemp("docs") / "samples")
+    old = os.environ.get("TENANTCTL_HOME")
+    os.environ["TENANTCTL_HOME"] = str(home)
+    try:
+        for tenant in SAMPLE_IDS:
+            for args in (["tenant", "create", tenant], ["ingest", tenant, str(docs / tenant)]):
+                try:
+                    main(args)
+                except SystemExit as exc:
+                    assert exc.code in (0, None), f"{args} exited {exc.code}"
+    finally:
+        if old is None:
+            os.environ.pop("TENANTCTL_HOME", None)
+        else:
+            os.environ["TENANTCTL_HOME"] = old
+    return home, docs
+
+
+@pytest.fixture
+def samples(sample_home, monkeypatch) -> Path:
+    """Point TENANTCTL_HOME at the shared sample home; returns the folder of sample documents."""
+    home, docs = sample_home
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    return docs

@@ -1,0 +1,44 @@
+from tenantctl.chunking import chunk_text
+from tenantctl.config import ChunkingConfig
+
+
+def test_headings_start_chunks_and_form_a_path():
+    text = "# Handbook\n\nIntro paragraph.\n\n## Leave\n\nYou get 23 days.\n\n## Sick leave\n\nTen days."
+    chunks = chunk_text(text, ChunkingConfig())
+    assert [c.heading for c in chunks] == ["Handbook", "Handbook > Leave", "Handbook > Sick leave"]
+    assert [c.text for c in chunks] == ["Intro paragraph.", "You get 23 days.", "Ten days."]
+    for c in chunks:
+        assert text[c.start : c.end].strip() == c.text
+
+
+def test_long_text_is_split_with_overlap_and_bounded_size():
+    sentences = [f"Sentence number {i} talks about topic {i}." for i in range(200)]
+    text = "\n\n".join(" ".join(sentences[i : i + 5]) for i in range(0, 200, 5))
+    cfg = ChunkingConfig(max_tokens=100, overlap_tokens=20)
+    chunks = chunk_text(text, cfg)
+    assert len(chunks) > 10
+    from tenantctl.textproc import estimate_tokens
+
+    assert all(estimate_tokens(c.text) <= 110 for c in chunks)
+    # consecutive chunks share text (the overlap), and together they cover every sentence
+    shared = sum(1 for a, b in zip(chunks, chunks[1:]) if b.start < a.end)
+    assert shared >= len(chunks) // 2
+    joined = " ".join(c.text for c in chunks)
+    assert all(s in joined for s in sentences)
+
+
+def test_a_single_huge_paragraph_without_punctuation_is_cut():
+    text = "华" * 1000
+    chunks = chunk_text(text, ChunkingConfig(max_tokens=100, overlap_tokens=0))
+    assert len(chunks) == 10
+    assert "".join(c.text for c in chunks) == text
+
+
+def test_pages_are_tracked_for_paged_text():
+    text = "Page one text.\fPage two text.\fPage three text."
+    chunks = chunk_text(text, ChunkingConfig(max_tokens=16, overlap_tokens=0), paged=True)
+    assert [c.page for c in chunks] == [1, 2, 3]
+
+
+def test_empty_text_gives_no_chunks():
+    assert chunk_text("  \n\n ", ChunkingConfig()) == []

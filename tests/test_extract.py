@@ -1,0 +1,77 @@
+import pytest
+
+from tenantctl.extract import ExtractError, decode, extract
+
+from .conftest import BAD, SAMPLES
+
+
+def test_gb18030_text_is_detected_and_decoded():
+    path = SAMPLES / "huaxin-bank" / "card_fees.txt"
+    data = path.read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    text = extract(path, data).text
+    assert "信用卡预借现金手续费为取现金额的 1%，每笔最低 10 元。" in text
+
+
+def test_utf16_with_bom_and_utf8_bom():
+    assert decode("héllo wörld".encode("utf-16")) == "héllo wörld"
+    assert decode(b"\xef\xbb\xbfhello") == "hello"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("corrupt.pdf", "unreadable PDF"), ("binary.txt", "binary"), ("empty.md", "empty file")],
+)
+def test_bad_files_raise_a_reason(name, reason):
+    path = BAD / name
+    with pytest.raises(ExtractError, match=reason):
+        extract(path, path.read_bytes())
+
+
+def test_unsupported_type_names_the_supported_ones(tmp_path):
+    path = tmp_path / "x.exe"
+    path.write_bytes(b"MZ")
+    with pytest.raises(ExtractError, match=r"unsupported file type \.exe; supported: .*\.pdf"):
+        extract(path, b"MZ")
+
+
+def test_html_drops_scripts_and_keeps_headings():
+    path = SAMPLES / "acme-hr" / "benefits.html"
+    text = extract(path, path.read_bytes()).text
+    assert "<script" not in text and "function" not in text
+    assert "# Employee Benefits Overview 2025" in text
+    assert "learning budget of $1,800 per year" in " ".join(text.split())
+
+
+def test_docx_headings_become_markdown():
+    path = SAMPLES / "acme-hr" / "employee_handbook.docx"
+    text = extract(path, path.read_bytes()).text
+    assert "## Paid annual leave" in text or "# Paid annual leave" in text
+    assert "Employees accrue 23 days of paid annual leave per calendar year." in text
+
+
+def test_pdf_pages_are_separated():
+    path = SAMPLES / "nordwerk-maint" / "press_maintenance_manual.pdf"
+    extracted = extract(path, path.read_bytes())
+    assert extracted.paged and extracted.text.count("\f") == 1
+    assert "every 160 operating hours" in " ".join(extracted.text.split())
+
+
+def test_csv_rows_keep_column_names(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("part;price\nA-1;12.50\nB-2;7\n", encoding="utf-8")
+    assert extract(path, path.read_bytes()).text == "part: A-1; price: 12.50\n\npart: B-2; price: 7"
+
+
+def test_json_objects_become_key_value_paragraphs(tmp_path):
+    path = tmp_path / "faq.json"
+    path.write_text('{"faq": [{"q": "Fee?", "a": "10 EUR"}, {"q": "Hours?", "a": "9-5"}]}', encoding="utf-8")
+    assert extract(path, path.read_bytes()).text == "faq\nq: Fee?\na: 10 EUR\n\nfaq\nq: Hours?\na: 9-5"
+
+
+def test_invalid_json_is_reported(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"a": ', encoding="utf-8")
+    with pytest.raises(ExtractError, match="invalid JSON"):
+        extract(path, path.read_bytes())

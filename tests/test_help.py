@@ -1,0 +1,43 @@
+import subprocess
+import sys
+
+import typer
+
+HEAVY = ("torch", "sentence_transformers", "faiss", "llama_cpp", "transformers", "numpy")
+
+
+def _imported_after(args: list[str]) -> set[str]:
+    code = (
+        "import sys\n"
+        "from tenantctl.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('HEAVY:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    line = out.strip().splitlines()[-1]
+    assert line.startswith("HEAVY:"), out
+    return {m for m in line.removeprefix("HEAVY:").split(",") if m}
+
+
+def test_help_and_tenant_list_import_no_heavy_module(home):
+    assert _imported_after(["--help"]) == set()
+    assert _imported_after(["tenant", "list"]) == set()
+    assert _imported_after(["tenant", "show", "nope"]) == set()
+
+
+def test_every_command_has_help_text():
+    from tenantctl.cli import app
+
+    def walk(group: typer.Typer, prefix: str):
+        for info in group.registered_commands:
+            yield prefix + (info.name or info.callback.__name__), info.callback
+        for sub in group.registered_groups:
+            yield from walk(sub.typer_instance, prefix + sub.name + " ")
+
+    commands = list(walk(app, ""))
+    assert len(commands) >= 8
+    for name, callback in commands:
+        assert callback.__doc__ and callback.__doc__.strip(), f"`tenantctl {name}` has no help text"

@@ -1,0 +1,168 @@
+"""Ingestion and search end to end, on the real embedding model and the sample tenants' real files."""
+
+import shutil
+
+import pytest
+
+from tenantctl.errors import ExitCode
+
+from .conftest import BAD, SAMPLE_IDS, copy_samples
+
+# (tenant, query, file holding the answer, text that only that file holds)
+FACTS = [
+    ("acme-hr", "How many days of paid annual leave per year?", "employee_handbook.docx",
+     "Employees accrue 23 days of paid annual leave per calendar year."),
+    ("acme-hr", "hotel limit per night in New York City", "travel_expenses.txt",
+     "$260 in New York City"),
+    ("acme-hr", "learning budget for courses and conferences", "benefits.html",
+     "learning budget of $1,800 per year"),
+    ("nordwerk-maint", "What does error code E-417 mean?", "error_codes.json",
+     "E-417 means the hydraulic pressure sensor"),
+    ("nordwerk-maint", "how often to regrease the crankshaft bearings of the NP-1250", "press_maintenance_manual.pdf",
+     "regreased every 160 operating hours"),
+    ("nordwerk-maint", "main isolator switch for Press Line 3", "lockout_tagout_procedure.md",
+     "The main isolator for Press Line 3 is switch Q0 in cabinet +EC3."),
+    ("huaxin-bank", "手机银行单笔转账限额是多少", "transfer_limits.html",
+     "单笔手机银行转账限额为 5 万元"),
+    ("huaxin-bank", "信用卡预借现金手续费", "card_fees.txt",
+     "信用卡预借现金手续费为取现金额的 1%"),
+    ("huaxin-bank", "活期存款年利率是多少", "deposits_faq.md",
+     "个人活期存款年利率为 0.15%"),
+]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("owner", "query", "filename", "fact"), FACTS)
+def test_each_fact_is_found_in_its_tenant_and_nowhere_else(cli, samples, owner, query, filename, fact):
+    for tenant in SAMPLE_IDS:
+        result = cli("search", tenant, query, "-k", "5", "--json")
+        assert result.code == 0, result
+        hits = result.json()
+        assert hits, f"no hits in {tenant}"
+        for hit in hits:
+            assert f"/samples/{tenant}/" in hit["path"], f"{tenant} returned another tenant's file {hit['path']}"
+        texts = [_flat(h["text"]) for h in hits]
+        if tenant == owner:
+            assert any(h["path"].endswith("/" + filename) for h in hits), (query, [h["path"] for h in hits])
+            assert any(_flat(fact) in t for t in texts), (fact, texts)
+        else:
+            assert not any(_flat(fact) in t for t in texts)
+
+
+@pytest.mark.slow
+def test_search_hit_fields_and_human_output(cli, samples):
+    hit = cli("search", "nordwerk-maint", "crankshaft bearings grease interval", "-k", "1", "--json").json()[0]
+    assert hit["path"].endswith("press_maintenance_manual.pdf") and hit["page"] == 1
+    assert set(hit) >= {"path", "position", "score", "similarity", "text", "heading", "start", "end"}
+    human = cli("search", "nordwerk-maint", "crankshaft bearings grease interval", "-k", "1")
+    assert human.code == 0 and "press_maintenance_manual.pdf" in human.out and "p. 1" in human.out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["dense", "bm25"])
+def test_single_retriever_modes(cli, samples, mode):
+    hits = cli("search", "huaxin-bank", "手机银行单笔转账限额", "--mode", mode, "--json").json()
+    assert hits and hits[0]["path"].endswith(("transfer_limits.html",))
+    key = "keyword_rank" if mode == "bm25" else "dense_rank"
+    assert all(h[key] is not None for h in hits)
+
+
+class CountingEmbedder:
+    """Wraps the real embedder and counts what it embeds."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.texts = inner, inner.name, []
+
+    @property
+    def dim(self):
+        return self.inner.dim
+
+    def encode(self, texts):
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
+
+
+@pytest.mark.slow
+def test_incremental_ingest_skips_unchanged_reembeds_changed_and_prunes(cli, tmp_path):
+    from tenantctl.config import load_config
+    from tenantctl.embedding import get_embedder
+    from tenantctl.ingest import ingest
+    from tenantctl.tenants import open_tenant
+
+    docs = copy_samples(tmp_path / "samples") / "acme-hr"
+    assert cli("tenant", "create", "acme").code == 0
+    first = cli("ingest", "acme", docs, "--json")
+    assert first.code == 0, first
+    summary = first.json()
+    assert summary["added"] == 5 and summary["chunks"] > 10 and summary["status"] == "ok"
+
+    cfg = load_config()
+    spy = CountingEmbedder(get_embedder(cfg.embedder))
+    again = ingest(open_tenant("acme"), [docs], cfg, embedder=spy)
+    assert (again.added, again.updated, again.skipped, again.chunks) == (0, 0, 5, 0)
+    assert spy.texts == []
+
+    policy = docs / "remote_work_policy.md"
+    policy.write_text(policy.read_text() + "\n\n## Coworking\n\nThe coworking stipend is 95 dollars a month.\n")
+    edited = ingest(open_tenant("acme"), [docs], cfg, embedder=spy)
+    assert (edited.added, edited.updated, edited.skipped) == (0, 1, 4)
+    assert spy.texts and all("Remote Work" in t or "oworking" in t or "remote" in t.lower() for t in spy.texts)
+    assert len(spy.texts) == edited.chunks
+    hits = cli("search", "acme", "coworking stipend per month", "-k", "1", "--json").json()
+    assert "95 dollars" in hits[0]["text"]
+
+    (docs / "travel_expenses.txt").unlink()
+    before = cli("search", "acme", "nightly hotel limit New York", "-k", "5", "--json").json()
+    assert any(h["path"].endswith("travel_expenses.txt") for h in before)
+    no_prune = cli("ingest", "acme", docs, "--json").json()
+    assert no_prune["removed"] == 0
+    pruned = cli("ingest", "acme", docs, "--prune", "--json").json()
+    assert pruned["removed"] == 1 and pruned["skipped"] == 4
+    after = cli("search", "acme", "nightly hotel limit New York", "-k", "5", "--json").json()
+    assert after and not any(h["path"].endswith("travel_expenses.txt") for h in after)
+    assert cli("tenant", "show", "acme", "--json").json()["documents"] == 4
+
+
+@pytest.mark.slow
+def test_bad_files_are_named_and_the_previous_index_still_answers(cli, tmp_path):
+    docs = copy_samples(tmp_path / "samples") / "nordwerk-maint"
+    assert cli("tenant", "create", "plant").code == 0
+    assert cli("ingest", "plant", docs).code == 0
+    baseline = cli("search", "plant", "What does error code E-417 mean?", "-k", "3", "--json").json()
+
+    batch = tmp_path / "batch"
+    shutil.copytree(BAD, batch)
+    (batch / "notes.md").write_text("# Night shift\n\nThe night shift foreman is Dagmar Oswald.\n")
+    # A previously indexed file turning into junk keeps its old chunks.
+    (batch / "error_codes.json").write_bytes(b"\x00\x01 not json")
+    result = cli("ingest", "plant", batch, "--json")
+    assert result.code == ExitCode.PARTIAL
+    summary = result.json()
+    assert summary["status"] == "partial" and summary["failed"] == 4 and summary["added"] == 1
+    reasons = {f["path"].rsplit("/", 1)[-1]: f["reason"] for f in summary["files"] if f["status"] == "failed"}
+    assert set(reasons) == {"corrupt.pdf", "binary.txt", "empty.md", "error_codes.json"}
+    for name in ("corrupt.pdf", "binary.txt", "empty.md"):
+        assert name in result.err
+    assert "PDF" in reasons["corrupt.pdf"] and "binary" in reasons["binary.txt"] and "empty" in reasons["empty.md"]
+
+    assert cli("search", "plant", "What does error code E-417 mean?", "-k", "3", "--json").json() == baseline
+    night = cli("search", "plant", "who is the night shift foreman", "-k", "1", "--json").json()
+    assert "Dagmar Oswald" in night[0]["text"]
+
+
+def test_missing_path_and_unsupported_file_are_reported(cli, tmp_path):
+    from tenantctl.config import Config
+
+    cli("init")
+    (tmp_path / "home" / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert Config.model_validate({"embedder": {"name": "hashing-64"}})
+    cli("tenant", "create", "t")
+    (tmp_path / "prog.exe").write_bytes(b"MZ")
+    result = cli("ingest", "t", tmp_path / "nope", tmp_path / "prog.exe", "--json")
+    assert result.code == ExitCode.PARTIAL
+    reasons = sorted(f["reason"] for f in result.json()["files"])
+    assert reasons[0] == "no such file or folder" and reasons[1].startswith("unsupported file type .exe")

@@ -1,0 +1,73 @@
+import pytest
+
+from tenantctl.errors import ExitCode
+
+
+@pytest.mark.parametrize("bad", ["../x", "A B", "", "x/../y", "-rf", "Upper", "a" * 64, "_x", "x y", "é"])
+def test_bad_tenant_ids_are_refused_before_touching_disk(cli, home, bad):
+    # "--" makes even "-rf" reach the id check instead of the option parser.
+    for args in (["tenant", "create", "--", bad], ["tenant", "show", "--", bad], ["ingest", "--", bad, "."],
+                 ["search", "--", bad, "q"], ["tenant", "delete", "--yes", "--", bad]):
+        result = cli(*args)
+        assert result.code == ExitCode.USAGE, (args, result)
+        assert "invalid tenant id" in result.err
+    assert not (home / "tenants").exists() or not any((home / "tenants").iterdir())
+
+
+def test_option_like_id_without_double_dash_is_a_usage_error(cli):
+    assert cli("tenant", "create", "-rf").code == ExitCode.USAGE
+
+
+def test_good_ids_accepted(cli):
+    for good in ["a", "0", "acme-hr", "x_y-z9", "a" * 63]:
+        assert cli("tenant", "create", good).code == 0
+
+
+def test_create_list_show_delete(cli, home):
+    assert cli("tenant", "list", "--json").json() == []
+    assert cli("tenant", "create", "acme", "--name", "Acme Corp").code == 0
+    again = cli("tenant", "create", "acme")
+    assert again.code == ExitCode.USAGE and "already exists" in again.err
+    rows = cli("tenant", "list", "--json").json()
+    assert [r["id"] for r in rows] == ["acme"] and rows[0]["display_name"] == "Acme Corp"
+    info = cli("tenant", "show", "acme", "--json").json()
+    assert info["documents"] == 0 and info["status"] == "active" and info["index"] is None
+    folder = home / "tenants" / "acme"
+    assert (folder / "tenant.yaml").exists() and (folder / "store.db").exists()
+
+    refused = cli("tenant", "delete", "acme")  # no terminal: --yes is required
+    assert refused.code == ExitCode.USAGE and "--yes" in refused.err and folder.exists()
+    assert cli("tenant", "delete", "acme", "--yes").code == 0
+    assert not folder.exists()
+    assert cli("tenant", "list", "--json").json() == []
+    missing = cli("tenant", "show", "acme")
+    assert missing.code == ExitCode.NOT_FOUND and "does not exist" in missing.err and "Hint:" in missing.err
+
+
+def test_unknown_tenant_is_named_with_a_hint(cli):
+    result = cli("search", "nobody", "hello")
+    assert result.code == ExitCode.NOT_FOUND
+    assert "tenant 'nobody' does not exist" in result.err
+    assert "tenantctl tenant create nobody" in result.err
+
+
+def test_broken_config_is_one_clear_line(cli, home):
+    cli("init")
+    (home / "config.yaml").write_text("chunking:\n  max_tokens: lots\n", encoding="utf-8")
+    cli("tenant", "create", "t")
+    result = cli("search", "t", "hello")
+    assert result.code == ExitCode.ERROR
+    assert "config.yaml: chunking.max_tokens" in result.err and "Hint:" in result.err
+    (home / "config.yaml").write_text("chunking: [unclosed\n", encoding="utf-8")
+    result = cli("search", "t", "hello")
+    assert result.code == ExitCode.ERROR and "is not valid YAML" in result.err
+
+
+def test_init_writes_the_example_config_which_parses_to_the_defaults(cli, home):
+    from tenantctl.config import Config, load_config
+
+    assert cli("init").code == 0
+    assert load_config() == Config()
+    text = (home / "config.yaml").read_text(encoding="utf-8")
+    assert "max_tokens" in text and "#" in text
+    assert cli("init").code == 0  # repeating a finished operation is success
