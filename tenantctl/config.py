@@ -64,7 +64,7 @@ class ModelConfig(_Strict):
 
 
 class AnswerConfig(_Strict):
-    passages: int = Field(4, ge=1, le=20)
+    passages: int = Field(3, ge=1, le=20)
     # A question whose best passage has a cosine similarity below this is answered "not in the documents".
     min_score: float = Field(0.25, ge=-1.0, le=1.0)
     prompt_template: str | None = None

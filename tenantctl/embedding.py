@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from typing import TYPE_CHECKING, Protocol
 
 from .config import EmbedderConfig
@@ -37,9 +38,11 @@ class SentenceTransformerEmbedder:
         self.path = path
         self.batch_size = batch_size
         self._model = None
+        self.load_ms = 0.0
 
     def _load(self):
         if self._model is None:
+            started = time.perf_counter()
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -58,6 +61,7 @@ class SentenceTransformerEmbedder:
                     f"cannot load embedding model from {path} ({exc})",
                     "set `embedder.path` in config.yaml to a local sentence-transformers folder",
                 ) from exc
+            self.load_ms = (time.perf_counter() - started) * 1000
         return self._model
 
     @property
@@ -78,6 +82,8 @@ class SentenceTransformerEmbedder:
 
 class HashingEmbedder:
     """Feature hashing of word and character n-grams: no model, instant. For unit tests and smoke runs."""
+
+    load_ms = 0.0
 
     def __init__(self, dim: int = 256) -> None:
         self.name = f"hashing-{dim}"

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from ..errors import ExitCode, TenantctlError
-from . import ingest, search, tenant
+from . import ingest, query, search, tenant
 from . import init as init_cmd
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(tenant.app, name="tenant")
 init_cmd.register(app)
 ingest.register(app)
 search.register(app)
+query.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

