@@ -20,3 +20,7 @@ for tenant in acme-hr nordwerk-maint huaxin-bank; do
   phrase=$(.venv/bin/python -c 'import json,sys; print(json.load(open("sample_tenants/demo.json"))[sys.argv[1]]["search"])' "$tenant")
   run search "$tenant" "$phrase" -k 2
 done
+for tenant in acme-hr nordwerk-maint huaxin-bank; do
+  question=$(.venv/bin/python -c 'import json,sys; print(json.load(open("sample_tenants/demo.json"))[sys.argv[1]]["question"])' "$tenant")
+  run query "$tenant" "$question"
+done

@@ -244,6 +244,7 @@ def answer_question(
 
     started = time.perf_counter()
     tenant = searcher.tenant
+    tenant.require_active("questions")
     settings = effective_settings(cfg, tenant.config.answer)
     history = (history or [])[-2:]
     query = question

@@ -132,6 +132,7 @@ def ingest(
     """Bring the tenant's index in line with the files under `roots`."""
     if not roots:
         raise BadInput("nothing to ingest", "name one or more files or folders")
+    tenant.require_active("ingests")
     started = time.perf_counter()
     summary = IngestSummary(tenant=tenant.id)
     chunking = tenant.chunking(cfg)

@@ -18,9 +18,8 @@ import sqlite_utils
 
 from . import textproc
 
-STORE_FORMAT_VERSION = 1
-
-_SCHEMA = """
+# Each migration brings the store from version i to i + 1 (PRAGMA user_version). Append, never edit.
+_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,6 +62,8 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL
 );
 """
+MIGRATIONS: list[str] = [_V1]
+STORE_FORMAT_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
@@ -135,11 +136,12 @@ class Store:
                 f"{self.path} has store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
                 "upgrade tenantctl",
             )
-        if version < 1:
-            # executescript commits on its own, so the whole migration is one script.
+        for number in range(version, STORE_FORMAT_VERSION):
+            # executescript commits on its own, so each migration is one script, version bump included.
             self.conn.executescript(
-                f"BEGIN IMMEDIATE; {_SCHEMA}; INSERT OR IGNORE INTO meta VALUES ('generation', '0');"
-                f" PRAGMA user_version={STORE_FORMAT_VERSION}; COMMIT;"
+                f"BEGIN IMMEDIATE; {MIGRATIONS[number]};"
+                " INSERT OR IGNORE INTO meta VALUES ('generation', '0');"
+                f" PRAGMA user_version={number + 1}; COMMIT;"
             )
 
     @contextmanager

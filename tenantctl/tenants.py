@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths, registry
-from .errors import Busy, TenantExists, TenantNotFound
+from .errors import Busy, Refused, TenantExists, TenantNotFound
 
 if TYPE_CHECKING:
     from .config import ChunkingConfig, Config, TenantConfig
@@ -50,6 +50,14 @@ class Tenant:
 
     def chunking(self, cfg: Config) -> ChunkingConfig:
         return self.config.chunking or cfg.chunking
+
+    def require_active(self, operation: str) -> None:
+        """A suspended tenant refuses ingests and questions."""
+        if self.record.status == "suspended":
+            raise Refused(
+                f"tenant {self.id!r} is suspended and refuses {operation}",
+                f"resume it with `tenantctl tenant resume {self.id}`",
+            )
 
     @contextlib.contextmanager
     def write_lock(self, wait: float = 0) -> Iterator[None]:
@@ -148,3 +156,9 @@ def delete_tenant(tenant_id: str) -> None:
         os.rename(tenant.dir, trash)
         registry.remove(tenant_id)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def set_status(tenant_id: str, status: str) -> Tenant:
+    tenant = open_tenant(tenant_id)
+    registry.set_status(tenant_id, status)
+    return open_tenant(tenant_id)

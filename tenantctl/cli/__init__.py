@@ -12,7 +12,7 @@ import sys
 import typer
 
 from ..errors import ExitCode, TenantctlError
-from . import ingest, query, search, tenant
+from . import admin, ingest, integrity, query, search, tenant
 from . import init as init_cmd
 
 app = typer.Typer(
@@ -27,6 +27,8 @@ init_cmd.register(app)
 ingest.register(app)
 search.register(app)
 query.register(app)
+integrity.register(app)
+admin.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

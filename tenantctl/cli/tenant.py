@@ -73,3 +73,21 @@ def delete(
     confirm(f"Delete tenant {tenant_id!r} and all its data?", yes)
     delete_tenant(tenant_id)
     out.print(f"Deleted tenant {tenant_id}")
+
+
+@app.command("suspend")
+def suspend(tenant_id: TenantArg) -> None:
+    """Suspend a tenant: it refuses questions and ingests until resumed (search still works)."""
+    from ..tenants import set_status
+
+    set_status(tenant_id, "suspended")
+    out.print(f"Suspended tenant {tenant_id}")
+
+
+@app.command("resume")
+def resume(tenant_id: TenantArg) -> None:
+    """Resume a suspended tenant."""
+    from ..tenants import set_status
+
+    set_status(tenant_id, "active")
+    out.print(f"Resumed tenant {tenant_id}")
