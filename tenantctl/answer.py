@@ -170,7 +170,7 @@ def check_answer(raw: str, passages: list[str]) -> tuple[str, list[int]]:
 def _windows(passage: str) -> list[str]:
     """A passage's sentences, alone and with their neighbour: the spans an answer sentence may restate."""
     parts = [s for line in passage.split("\n") for s in split_sentences(line)] or [passage]
-    return parts + [f"{a} {b}" for a, b in zip(parts, parts[1:])]
+    return parts + [f"{a} {b}" for a, b in zip(parts, parts[1:], strict=False)]
 
 
 def _supports(span: str, sentence: str) -> bool:
@@ -186,7 +186,9 @@ def _supports(span: str, sentence: str) -> bool:
     return len(words & _terms(flat)) / len(words) >= 0.75
 
 
-_QUANTITY = re.compile(r"\b(how (many|much|long|often|far|old)|what (is|are) the (limit|fee|rate|price|cost))\b|多少|几|多久|多长", re.I)
+_QUANTITY = re.compile(
+    r"\b(how (many|much|long|often|far|old)|what (is|are) the (limit|fee|rate|price|cost))\b|多少|几|多久|多长", re.I
+)
 _LEAD = re.compile(r"^(?:[-*•]\s+|\d{1,2}[.)]\s+|(?:答|a)[:：]\s*)", re.I)
 _QUESTION_LIKE = re.compile(r"[?？]$|^(问|q)[:：]", re.I)
 
@@ -208,7 +210,6 @@ def _candidates(passages: list[Hit]) -> list[tuple[str, int]]:
 def relevance(question: str, texts: list[str], embedder) -> list[float]:
     """How well each text answers the question: cosine similarity plus half the share of the
     question's terms it holds, plus a bonus for a number when the question asks for a quantity."""
-    import numpy as np
 
     vectors = embedder.encode([question, *texts])
     cosine = vectors[1:] @ vectors[0]
@@ -240,17 +241,36 @@ def answer_question(
     history: list[tuple[str, str]] | None = None,
     on_token: Callable[[str], None] | None = None,
 ) -> Answer:
+    """Answer from the searcher's tenant alone; metered as one `question` usage event."""
+    from . import metering
+
+    searcher.tenant.require_active("questions")
+    with metering.track(searcher.store, "question") as usage:
+        metering.check_question_quota(searcher.tenant, searcher.store)
+        result = _answer(searcher, question, cfg, history, on_token)
+        usage.prompt_tokens = int(result.timings.get("prompt_tokens", 0))
+        usage.completion_tokens = int(result.timings.get("completion_tokens", 0))
+        usage.details = {"no_answer": result.no_answer, "fallback": result.fallback, "model": result.model}
+    return result
+
+
+def _answer(
+    searcher: Searcher,
+    question: str,
+    cfg: Config,
+    history: list[tuple[str, str]] | None,
+    on_token: Callable[[str], None] | None,
+) -> Answer:
     from .generation import Request, get_generator
 
     started = time.perf_counter()
     tenant = searcher.tenant
-    tenant.require_active("questions")
     settings = effective_settings(cfg, tenant.config.answer)
     history = (history or [])[-2:]
     query = question
     if history and estimate_tokens(question) < 12:  # a short follow-up borrows the last question's context
         query = f"{history[-1][0]} {question}"
-    hits = searcher.search(query, k=settings.passages)
+    hits = searcher.search(query, k=settings.passages, meter=False)
     embedder_load_ms = searcher.timings.get("embedder_load_ms", 0.0)
     retrieval_ms = (time.perf_counter() - started) * 1000 - embedder_load_ms
     passages = [h for h in hits if h.similarity >= settings.min_score]

@@ -114,7 +114,7 @@ def evaluate(
     totals = {"ndcg": 0.0, "recall": 0.0, "mrr": 0.0}
     for qid in judged:
         relevant = qrels[qid]
-        hits = searcher.search(queries[qid], k=depth * 3, mode=mode, candidates=max(depth * 3, 100))
+        hits = searcher.search(queries[qid], k=depth * 3, mode=mode, candidates=max(depth * 3, 100), meter=False)
         ranked: list[str] = []
         seen: set[str] = set()
         for hit in hits:

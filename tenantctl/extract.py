@@ -164,7 +164,8 @@ def read_csv(data: bytes) -> str:
     # Each row becomes a paragraph of "column: value" pairs, so a chunk keeps its column names.
     lines = []
     for row in body:
-        pairs = [f"{h.strip() or f'column {i + 1}'}: {v.strip()}" for i, (h, v) in enumerate(zip(header, row))]
+        cells = enumerate(zip(header, row, strict=False))
+        pairs = [f"{h.strip() or f'column {i + 1}'}: {v.strip()}" for i, (h, v) in cells]
         pairs += [v.strip() for v in row[len(header):] if v.strip()]
         lines.append("; ".join(pairs))
     return "\n\n".join(lines)

@@ -5,6 +5,7 @@ loses at most the batch in flight; the FAISS index is rebuilt from the store and
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import time
 from collections.abc import Callable, Iterable
@@ -12,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import metering
 from .chunking import chunk_text
 from .config import Config
 from .embedding import Embedder, get_embedder
@@ -67,27 +69,41 @@ class _Pending:
     status: str
 
 
-def collect_files(
-    roots: Iterable[Path], include: list[str] | None = None, exclude: list[str] | None = None
-) -> tuple[list[Path], list[FileResult]]:
-    """Supported files under `roots` (folders recursively, hidden entries skipped), and the roots that
-    could not be used."""
+@dataclass(frozen=True)
+class Source:
+    """A file or folder to ingest; folders are read recursively, filtered by glob patterns matched
+    against the path relative to the folder (`*` crosses folders; a pattern without `/` matches the
+    file name)."""
+
+    path: Path
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def wants(self, rel: str) -> bool:
+        if self.include and not any(_glob(rel, p) for p in self.include):
+            return False
+        return not any(_glob(rel, p) for p in self.exclude)
+
+
+def _glob(rel: str, pattern: str) -> bool:
+    if "/" not in pattern:
+        return fnmatch.fnmatch(rel.rsplit("/", 1)[-1], pattern)
+    return fnmatch.fnmatch(rel, pattern) or (pattern.startswith("**/") and _glob(rel, pattern[3:]))
+
+
+def collect_files(sources: Iterable[Source]) -> tuple[list[Path], list[FileResult]]:
+    """Supported files of `sources` (hidden entries skipped), and the sources that could not be used."""
     files: dict[Path, None] = {}
     problems: list[FileResult] = []
-    for root in roots:
-        root = root.expanduser()
+    for source in sources:
+        root = source.path.expanduser()
         if root.is_dir():
             for path in sorted(root.rglob("*")):
                 rel = path.relative_to(root)
                 if any(part.startswith(".") for part in rel.parts) or not path.is_file():
                     continue
-                if not is_supported(path):
-                    continue
-                if include and not any(rel.match(p) or path.match(p) for p in include):
-                    continue
-                if exclude and any(rel.match(p) or path.match(p) for p in exclude):
-                    continue
-                files[path.resolve()] = None
+                if is_supported(path) and source.wants(rel.as_posix()):
+                    files[path.resolve()] = None
         elif root.is_file():
             if is_supported(root):
                 files[root.resolve()] = None
@@ -119,29 +135,31 @@ def check_embedder(store: Store, embedder_name: str) -> None:
 
 def ingest(
     tenant: Tenant,
-    roots: list[Path],
+    sources: list[Path | Source],
     cfg: Config,
     *,
     prune: bool = False,
     wait: float = 0,
     progress: Callable[[int, int], None] | None = None,
     embedder: Embedder | None = None,
-    include: list[str] | None = None,
-    exclude: list[str] | None = None,
 ) -> IngestSummary:
-    """Bring the tenant's index in line with the files under `roots`."""
-    if not roots:
+    """Bring the tenant's index in line with `sources`. With `prune`, documents under a source that
+    no longer match a file are removed; a source that does not exist prunes nothing (an unmounted
+    share must not empty the index)."""
+    if not sources:
         raise BadInput("nothing to ingest", "name one or more files or folders")
     tenant.require_active("ingests")
     started = time.perf_counter()
     summary = IngestSummary(tenant=tenant.id)
     chunking = tenant.chunking(cfg)
     signature = chunking.signature()
-    files, problems = collect_files(roots, include, exclude)
+    specs = [s if isinstance(s, Source) else Source(Path(s)) for s in sources]
+    files, problems = collect_files(specs)
+    roots = [s.path for s in specs if s.path.expanduser().exists()]
     for problem in problems:
         summary.record(problem)
 
-    with tenant.write_lock(wait), tenant.open_store() as store:
+    with tenant.write_lock(wait), tenant.open_store() as store, metering.track(store, "ingest") as usage:
         check_embedder(store, cfg.embedder.name)
         known = store.documents()
         done = 0
@@ -163,6 +181,7 @@ def ingest(
             pending.append(_Pending(path, key, data, sha, mtime, "updated" if old else "added"))
         if progress:
             progress(done, len(files))
+        _check_quota(tenant, known, pending, files, roots if prune else None)
 
         if pending:
             embedder = embedder or get_embedder(cfg.embedder)
@@ -170,11 +189,7 @@ def ingest(
 
         if prune:
             seen = {str(p) for p in files}
-            scopes = [str(r.expanduser().resolve()) for r in roots]
-            gone = [
-                key for key in known
-                if key not in seen and any(key == s or key.startswith(s.rstrip("/") + "/") for s in scopes)
-            ]
+            gone = [key for key in known if key not in seen and _in_scope(key, roots)]
             if gone:
                 with store.transaction():
                     for key in gone:
@@ -183,8 +198,34 @@ def ingest(
                     summary.record(FileResult(key, "removed", known[key].chunks))
 
         refresh_index(tenant, store)
+        usage.chunks_embedded = summary.chunks
+        usage.documents = summary.added + summary.updated
+        usage.outcome = "partial" if summary.failed else "ok"
+        usage.details = {k: getattr(summary, k) for k in ("added", "updated", "skipped", "removed", "failed")}
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _in_scope(key: str, roots: list[Path]) -> bool:
+    scopes = [str(r.expanduser().resolve()) for r in roots]
+    return any(key == s or key.startswith(s.rstrip("/") + "/") for s in scopes)
+
+
+def _check_quota(
+    tenant: Tenant, known: dict, pending: list[_Pending], files: list[Path], prune_roots: list[Path] | None
+) -> None:
+    """Refuse, before anything is embedded, an ingest that would exceed the document or byte quota."""
+    quotas = tenant.config.quotas
+    if quotas.documents is None and quotas.bytes is None:
+        return
+    seen = {str(p) for p in files}
+    kept = {
+        key: doc.bytes for key, doc in known.items()
+        if not (prune_roots and key not in seen and _in_scope(key, prune_roots))
+    }
+    for item in pending:
+        kept[item.key] = len(item.data)
+    metering.check_storage_quota(tenant, len(kept), sum(kept.values()))
 
 
 def _embed_and_store(
@@ -237,7 +278,6 @@ def _embed_and_store(
             summary.record(FileResult(item.key, "failed", reason=f"unreadable ({type(exc).__name__}: {exc})"))
             done += 1
             continue
-        item.data = item.data if len(item.data) < 1 else item.data  # size is kept for the record
         batch.append((item, extracted.format, chunks))
         if sum(len(c) for _, _, c in batch) >= BATCH_CHUNKS:
             commit()

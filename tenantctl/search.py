@@ -85,8 +85,19 @@ class Searcher:
         return self._index
 
     def search(
-        self, query: str, k: int | None = None, mode: Mode | None = None, candidates: int | None = None
+        self, query: str, k: int | None = None, mode: Mode | None = None, candidates: int | None = None,
+        *, meter: bool = True,
     ) -> list[Hit]:
+        """The k best chunks for `query`. Records a usage event unless `meter` is False (a question
+        meters its own retrieval)."""
+        if not meter:
+            return self._search(query, k, mode, candidates)
+        from .metering import track
+
+        with track(self.store, "search"):
+            return self._search(query, k, mode, candidates)
+
+    def _search(self, query: str, k: int | None, mode: Mode | None, candidates: int | None) -> list[Hit]:
         import numpy as np
 
         if not query.strip():

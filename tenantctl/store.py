@@ -62,7 +62,21 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at REAL NOT NULL
 );
 """
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+CREATE TABLE IF NOT EXISTS usage (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    operation TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    chunks_embedded INTEGER NOT NULL DEFAULT 0,
+    documents INTEGER NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    ms REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS usage_ts ON usage(ts);
+"""
+MIGRATIONS: list[str] = [_V1, _V2]
 STORE_FORMAT_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import paths, registry
+from .context import current_tenant
 from .errors import Busy, Refused, TenantExists, TenantNotFound
 
 if TYPE_CHECKING:
@@ -83,6 +84,7 @@ def open_tenant(tenant_id: str) -> Tenant:
     record = registry.get(tenant_id)
     if record is None or not (folder / TENANT_FILE).exists():
         raise TenantNotFound(tenant_id)
+    current_tenant.set(tenant_id)
     return Tenant(tenant_id, folder, record)
 
 
@@ -90,6 +92,7 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
     from .config import TenantConfig, save_tenant_config
 
     folder = paths.tenant_dir(tenant_id)
+    current_tenant.set(tenant_id)
     if registry.get(tenant_id) is not None or folder.exists():
         raise TenantExists(
             f"tenant {tenant_id!r} already exists",
@@ -159,6 +162,6 @@ def delete_tenant(tenant_id: str) -> None:
 
 
 def set_status(tenant_id: str, status: str) -> Tenant:
-    tenant = open_tenant(tenant_id)
+    open_tenant(tenant_id)  # refuses unknown ids
     registry.set_status(tenant_id, status)
     return open_tenant(tenant_id)

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from ..errors import ExitCode, TenantctlError
-from . import admin, ingest, integrity, query, search, tenant
+from . import admin, ingest, integrity, query, reindex, search, tenant, usage
 from . import init as init_cmd
 
 app = typer.Typer(
@@ -29,20 +29,51 @@ search.register(app)
 query.register(app)
 integrity.register(app)
 admin.register(app)
+usage.register(app)
+reindex.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: runs the app and turns core errors into `Error: ... / Hint: ...` and an exit code."""
+    """Entry point: runs the app and turns core errors into `Error: ... / Hint: ...` and an exit code.
+    Every command leaves one log line (command name, tenant, exit code, time; never its arguments)."""
+    import time
+
+    args = sys.argv[1:] if argv is None else argv
+    started = time.perf_counter()
+    code: int = 0
+    error: str | None = None
     try:
-        app(args=argv, prog_name="tenantctl")
+        app(args=args, prog_name="tenantctl")
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        raise
     except TenantctlError as exc:
         from ._common import err
 
+        code, error = int(exc.exit_code), exc.message
         err.print(f"[bold red]Error:[/] {exc.message}", markup=True, soft_wrap=True)
         if exc.hint:
             err.print(f"[dim]Hint:[/] {exc.hint}", markup=True, soft_wrap=True)
         if os.environ.get("TENANTCTL_DEBUG"):
             raise
-        sys.exit(int(exc.exit_code))
+        sys.exit(code)
     except KeyboardInterrupt:
-        sys.exit(int(ExitCode.INTERRUPTED))
+        code = int(ExitCode.INTERRUPTED)
+        sys.exit(code)
+    finally:
+        _log_command(args, code, error, started)
+
+
+def _log_command(args: list[str], code: int, error: str | None, started: float) -> None:
+    import time
+
+    if not args or args[0] in ("-h", "--help", "logs", "paths") or "--help" in args or "-h" in args:
+        return
+    from .. import logs
+
+    words = [a for a in args[:2] if not a.startswith("-")]
+    command = " ".join(words[:2]) if words and words[0] in ("tenant",) else (words[0] if words else "")
+    logs.event(
+        "command", level="info" if code == 0 else "error", command=command, exit_code=code,
+        ms=round((time.perf_counter() - started) * 1000, 1), **({"error": error} if error else {}),
+    )

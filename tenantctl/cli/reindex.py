@@ -1,0 +1,106 @@
+"""`tenantctl reindex` and `tenantctl source add|list|remove`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOption, TenantArg, WaitOption, err, out, print_json
+
+source_app = typer.Typer(help="Manage the source folders a tenant is re-indexed from.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reindex")(reindex)
+    app.add_typer(source_app, name="source")
+
+
+def reindex(
+    tenant_id: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="Tenant id.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
+    wait: WaitOption = 0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report every tenant, not only failures.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Bring tenants in line with the sources in their tenant.yaml (add, update, prune).
+
+    Silent unless something fails. Exit codes: 0 success, 4 some tenants failed, 75 busy (retry later),
+    1 error.
+    """
+    from .. import registry
+    from ..errors import BadInput
+    from ..reindex import exit_code, reindex_tenant
+    from ..tenants import open_tenant
+    from ._common import load_cfg
+
+    if bool(tenant_id) == all_:
+        raise BadInput("name one tenant or pass --all", "e.g. `tenantctl reindex acme` or `tenantctl reindex --all`")
+    cfg = load_cfg()
+    if tenant_id:
+        tenant = open_tenant(tenant_id)
+        if not tenant.config.sources:
+            raise BadInput(f"tenant {tenant_id!r} has no sources to re-index",
+                           f"add one with `tenantctl source add {tenant_id} PATH`")
+        runs = [reindex_tenant(tenant, cfg, wait=wait)]
+    else:
+        runs = [reindex_tenant(open_tenant(r.id), cfg, wait=wait) for r in registry.all_tenants()]
+    code = exit_code(runs)
+    if json_out:
+        status = {0: "ok", 4: "partial", 75: "busy", 1: "error"}[int(code)]
+        print_json({"version": 1, "status": status, "tenants": [r.to_dict() for r in runs]})
+    for run in runs:
+        if run.status in ("error", "partial", "busy"):
+            err.print(f"{run.tenant}: {run.status}: {run.error}", markup=False, soft_wrap=True)
+        elif verbose and not json_out:
+            s = run.summary or {}
+            detail = (f"{s.get('added', 0)} added, {s.get('updated', 0)} updated, {s.get('skipped', 0)} skipped, "
+                      f"{s.get('removed', 0)} removed" if s else run.error)
+            out.print(f"{run.tenant}: {run.status}: {detail}", markup=False)
+    raise typer.Exit(int(code))
+
+
+@source_app.command("add")
+def source_add(
+    tenant_id: TenantArg,
+    path: Annotated[Path, typer.Argument(help="A folder (or file) to index from.")],
+    include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to take (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
+) -> None:
+    """Add a source folder to a tenant's tenant.yaml (absolute path stored)."""
+    from ..errors import BadInput
+    from ..ingest import Source
+    from ..reindex import edit_sources
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    if not path.expanduser().exists():
+        raise BadInput(f"source {path} does not exist", "check the path; sources are files or folders")
+    edit_sources(tenant, add=Source(path.expanduser().resolve(), tuple(include or ()), tuple(exclude or ())))
+    out.print(f"{tenant.id}: source {path.expanduser().resolve()} added; run `tenantctl reindex {tenant.id}`")
+
+
+@source_app.command("list")
+def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
+    """List a tenant's sources."""
+    from ..tenants import open_tenant
+
+    sources = [s.model_dump() for s in open_tenant(tenant_id).config.sources]
+    if json_out:
+        print_json(sources)
+        return
+    for s in sources:
+        out.print(f"{s['path']}  include={s['include']} exclude={s['exclude']}", markup=False)
+
+
+@source_app.command("remove")
+def source_remove(
+    tenant_id: TenantArg, path: Annotated[str, typer.Argument(help="The source path as listed.")]
+) -> None:
+    """Remove a source from tenant.yaml (its documents go at the next reindex)."""
+    from ..reindex import edit_sources
+    from ..tenants import open_tenant
+
+    edit_sources(open_tenant(tenant_id), remove=path)
+    out.print(f"{tenant_id}: source {path} removed")

@@ -1,0 +1,92 @@
+"""`tenantctl usage` and `tenantctl logs`."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOption, err, out, print_json
+
+
+def register(app: typer.Typer) -> None:
+    app.command("usage")(usage)
+    app.command("logs")(logs_cmd)
+
+
+def _since(value: str | None) -> float | None:
+    from datetime import UTC, datetime
+
+    from ..errors import BadInput
+
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise BadInput(f"invalid date {value!r}", "use YYYY-MM-DD (UTC), e.g. --since 2026-11-01") from None
+
+
+def usage(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="From this UTC date.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Group by day or month.")] = None,
+    csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Usage per tenant for billing (ingests, searches, questions, chunks, tokens) and quota status."""
+    from .. import registry
+    from ..errors import BadInput
+    from ..metering import quota_status, report
+    from ..tenants import open_tenant
+
+    if by not in (None, "day", "month"):
+        raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
+    ids = [open_tenant(tenant).id] if tenant else [r.id for r in registry.all_tenants()]
+    rows = report(ids, since=_since(since), by=by)
+    if csv_out:
+        fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
+                  "prompt_tokens", "completion_tokens", "ms"]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    quotas = {tid: quota_status(open_tenant(tid)) for tid in ids} if (tenant or json_out) else {}
+    if json_out:
+        print_json({"usage": rows, "quotas": quotas})
+        return
+    if not rows:
+        err.print("No usage recorded yet.")
+    for r in rows:
+        out.print(
+            f"{r['tenant']:<24} {r['period']:<10} {r['operation']:<9} {r['events']:>6} events "
+            f"({r['refused']} refused, {r['errors']} errors)  {r['chunks_embedded']:>7} chunks  "
+            f"{r['prompt_tokens']:>8} prompt tok  {r['completion_tokens']:>7} completion tok  {r['ms']:>10} ms"
+        )
+    for tid, status in quotas.items():
+        parts = [f"{name} {q['used']}/{q['limit'] if q['limit'] is not None else '∞'}" for name, q in status.items()]
+        out.print(f"{tid} quotas: " + ", ".join(parts))
+
+
+def logs_cmd(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's lines.")] = None,
+    since: Annotated[str | None, typer.Option("--since", metavar="DATE", help="From this UTC date.")] = None,
+    limit: Annotated[int | None, typer.Option("-n", "--lines", min=1, help="Only the last N lines.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Read the structured log (JSON lines in <home>/logs/tenantctl.jsonl)."""
+    import json
+
+    from .. import logs
+    from ..paths import validate_tenant_id
+
+    if tenant is not None:
+        validate_tenant_id(tenant)
+    rows = list(logs.read(tenant=tenant, since=since, limit=limit))
+    if json_out:
+        print_json(rows)
+        return
+    for row in rows:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")

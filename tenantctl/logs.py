@@ -1,0 +1,66 @@
+"""Structured logs: one JSON object per line in <home>/logs/tenantctl.jsonl, each carrying its tenant.
+
+Lines hold ids, counts, timings and outcomes, never document text or questions, so nothing of one
+tenant's documents can appear in a log line, let alone under another tenant. Each line is written with
+one O_APPEND write, so concurrent processes (cron, a person, the server) never interleave lines.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .context import current_tenant
+
+LOG_FILE = "tenantctl.jsonl"
+
+
+def log_file() -> Path:
+    return paths.log_dir() / LOG_FILE
+
+
+def event(name: str, level: str = "info", **fields: Any) -> None:
+    """Append one log line for the current tenant. Never raises: logging must not break a command."""
+    record = {
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "level": level,
+        "tenant": fields.pop("tenant", None) or current_tenant.get(),
+        "event": name,
+        "pid": os.getpid(),
+        **fields,
+    }
+    try:
+        path = log_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+def read(tenant: str | None = None, since: str | None = None, limit: int | None = None) -> Iterator[dict]:
+    path = log_file()
+    if not path.exists():
+        return iter(())
+    rows = []
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if tenant is not None and row.get("tenant") != tenant:
+                continue
+            if since is not None and str(row.get("ts", "")) < since:
+                continue
+            rows.append(row)
+    return iter(rows[-limit:] if limit else rows)

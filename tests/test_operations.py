@@ -1,0 +1,176 @@
+"""Operating many tenants: sources and reindex, suspend, metering, quotas, logs."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from tenantctl.errors import ExitCode
+
+from .conftest import copy_samples
+
+
+def _fast_home(cli, home):
+    """A home whose embedder is the model-free hashing one: for tests of bookkeeping, not retrieval."""
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+
+
+def _write_docs(folder, n, prefix="doc"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (folder / f"{prefix}{i}.md").write_text(f"# {prefix} {i}\n\nFact number {i} of {prefix} is {i * 7}.\n")
+
+
+def _set_tenant_yaml(home, tenant, **updates):
+    path = home / "tenants" / tenant / "tenant.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(updates)
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.slow
+def test_reindex_follows_sources_with_globs_and_prunes(cli, home, tmp_path):
+    docs = copy_samples(tmp_path / "samples") / "acme-hr"
+    (docs / "drafts").mkdir()
+    (docs / "drafts" / "secret_plan.md").write_text("# Draft\n\nThe draft bonus is 999 dollars.\n")
+    assert cli("tenant", "create", "acme").code == 0
+    added = cli("source", "add", "acme", docs, "--exclude", "drafts/*")
+    assert added.code == 0, added
+    assert [s["exclude"] for s in cli("source", "list", "acme", "--json").json()] == [["drafts/*"]]
+
+    first = cli("reindex", "acme")
+    assert first.code == 0 and first.out == "" and first.err == ""  # silent for cron
+    info = cli("tenant", "show", "acme", "--json").json()
+    assert info["documents"] == 5
+    hits = cli("search", "acme", "draft bonus 999", "--json").json()
+    assert not any("secret_plan" in h["path"] for h in hits)
+
+    (docs / "holidays_2025.csv").unlink()
+    verbose = cli("reindex", "--all", "--verbose")
+    assert verbose.code == 0 and "acme: ok: 0 added, 0 updated, 4 skipped, 1 removed" in verbose.out
+    assert cli("tenant", "show", "acme", "--json").json()["documents"] == 4
+
+
+def test_reindex_all_reports_failures_and_goes_on(cli, home, tmp_path):
+    _fast_home(cli, home)
+    for name in ("good", "broken", "gone", "nosources"):
+        cli("tenant", "create", name)
+    _write_docs(tmp_path / "good", 3)
+    _write_docs(tmp_path / "broken", 2)
+    (tmp_path / "broken" / "bad.pdf").write_bytes(b"%PDF-1.4 garbage")
+    _write_docs(tmp_path / "gone", 2)
+    for name in ("good", "broken", "gone"):
+        assert cli("source", "add", name, tmp_path / name).code == 0
+    assert cli("reindex", "gone").code == 0
+    shutil.rmtree(tmp_path / "gone")  # an unmounted share must not empty the index
+
+    result = cli("reindex", "--all", "--json")
+    assert result.code == ExitCode.PARTIAL
+    runs = {r["tenant"]: r for r in result.json()["tenants"]}
+    assert runs["good"]["status"] == "ok" and runs["good"]["summary"]["added"] == 3
+    assert runs["broken"]["status"] == "partial" and "bad.pdf" in runs["broken"]["error"]
+    assert runs["gone"]["status"] == "partial" and "no such file or folder" in runs["gone"]["error"]
+    assert runs["nosources"]["status"] == "skipped"
+    assert cli("tenant", "show", "gone", "--json").json()["documents"] == 2
+    assert "bad.pdf" in result.err and "good" not in result.err
+
+
+def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
+    from tenantctl.tenants import open_tenant
+
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 2)
+    cli("source", "add", "t", tmp_path / "d")
+    with open_tenant("t").write_lock():
+        busy = cli("reindex", "t")
+        assert busy.code == ExitCode.BUSY and "busy" in busy.err
+        assert cli("ingest", "t", tmp_path / "d").code == ExitCode.BUSY
+        assert cli("reindex", "--all", "--json").json()["status"] == "busy"
+    assert cli("reindex", "t").code == 0
+
+
+def test_suspended_tenant_refuses_ingest_and_questions_but_searches(cli, home, tmp_path):
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 2)
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+    assert cli("tenant", "suspend", "t").code == 0
+    assert cli("tenant", "list", "--json").json()[0]["status"] == "suspended"
+    refused = cli("ingest", "t", tmp_path / "d")
+    assert refused.code == ExitCode.REFUSED and "suspended" in refused.err and "tenant resume t" in refused.err
+    asked = cli("query", "t", "What is fact number 1?")
+    assert asked.code == ExitCode.REFUSED and "suspended" in asked.err
+    assert cli("search", "t", "fact number 1", "--json").code == 0
+    assert cli("tenant", "resume", "t").code == 0
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+
+
+def test_storage_quotas_refuse_before_embedding(cli, home, tmp_path):
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _set_tenant_yaml(home, "t", quotas={"documents": 3})
+    _write_docs(tmp_path / "d", 3)
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+    _write_docs(tmp_path / "d", 4)
+    over = cli("ingest", "t", tmp_path / "d")
+    assert over.code == ExitCode.REFUSED and "quota documents=3" in over.err and "would hold 4" in over.err
+    assert cli("tenant", "show", "t", "--json").json()["documents"] == 3
+    _set_tenant_yaml(home, "t", quotas={"bytes": 10})
+    edited = tmp_path / "d" / "doc0.md"
+    edited.write_text(edited.read_text() + "more\n")
+    assert "quota bytes=10" in cli("ingest", "t", tmp_path / "d").err
+
+
+@pytest.mark.slow
+def test_usage_totals_match_operations_and_question_quota(cli, home, tmp_path):
+    docs = copy_samples(tmp_path / "samples") / "acme-hr"
+    cli("tenant", "create", "acme")
+    cli("tenant", "create", "other")
+    _set_tenant_yaml(home, "acme", quotas={"questions_per_day": 2})
+    ingest = cli("ingest", "acme", docs, "--json").json()
+    for q in ("annual leave", "hotel limit", "learning budget"):
+        assert cli("search", "acme", q).code == 0
+    first = cli("query", "acme", "How long is the probation period for new hires?", "--json").json()
+    cli("query", "acme", "What is the boiling point of liquid nitrogen?", "--json")  # no answer: still a question
+    refused = cli("query", "acme", "How many days of paid annual leave do employees accrue?")
+    assert refused.code == ExitCode.REFUSED and "questions_per_day=2" in refused.err
+
+    report = cli("usage", "--json").json()
+    rows = {(r["tenant"], r["operation"]): r for r in report["usage"]}
+    assert rows[("acme", "ingest")]["events"] == 1
+    assert rows[("acme", "ingest")]["chunks_embedded"] == ingest["chunks"]
+    assert rows[("acme", "search")]["events"] == 3
+    q = rows[("acme", "question")]
+    assert (q["events"], q["ok"], q["refused"]) == (3, 2, 1)
+    assert q["prompt_tokens"] == first["timings"]["prompt_tokens"]
+    assert q["completion_tokens"] == first["timings"]["completion_tokens"]
+    assert not any(t == "other" for t, _ in rows)
+    assert report["quotas"]["acme"]["questions_per_day"] == {"used": 2, "limit": 2}
+
+    by_day = cli("usage", "--tenant", "acme", "--by", "day", "--csv")
+    lines = by_day.out.strip().splitlines()
+    assert lines[0].startswith("tenant,period,operation") and len(lines) == 4
+    assert cli("usage", "--since", "2999-01-01", "--json").json()["usage"] == []
+    assert cli("usage", "--by", "week").code == ExitCode.USAGE
+
+
+def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
+    _fast_home(cli, home)
+    for name in ("alpha", "beta"):
+        cli("tenant", "create", name)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "a.md").write_text("# A\n\nThe alpha launch code is PINEAPPLE-42.\n")
+    cli("ingest", "alpha", tmp_path / "a")
+    cli("search", "alpha", "launch code PINEAPPLE")
+    cli("search", "beta", "launch code")
+    log_text = (home / "logs" / "tenantctl.jsonl").read_text()
+    assert "PINEAPPLE" not in log_text
+    alpha = cli("logs", "--tenant", "alpha", "--json").json()
+    assert alpha and all(r["tenant"] == "alpha" for r in alpha)
+    assert {r["event"] for r in alpha} >= {"command", "ingest", "search"}
+    beta = [json.loads(line) for line in cli("logs", "--tenant", "beta").out.splitlines()]
+    assert beta and all(r["tenant"] == "beta" for r in beta)
+    assert cli("logs", "-n", "1", "--json").json()[-1]["event"] == "command"
