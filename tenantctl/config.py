@@ -73,6 +73,20 @@ class AnswerConfig(_Strict):
     model: str | None = None
 
 
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    # Loaded tenants are evicted least-recently-used to keep their indexes within this budget.
+    memory_budget_mb: float = Field(1024, gt=0)
+    # Questions waiting for the shared model, across all tenants, before new ones get 503.
+    max_queue: int = Field(256, ge=1)
+
+
+class ClientConfig(_Strict):
+    # `tenantctl search|query` send their work here when set (or with --server).
+    server: str | None = None
+
+
 class Config(_Strict):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
@@ -80,6 +94,8 @@ class Config(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=lambda: {"default": ModelConfig()})
     default_model: str = "default"
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    client: ClientConfig = Field(default_factory=ClientConfig)
 
     def model(self, name: str | None) -> tuple[str, ModelConfig]:
         name = name or self.default_model
@@ -104,6 +120,12 @@ class QuotaConfig(_Strict):
     tokens_per_day: int | None = Field(None, ge=0)
 
 
+class RateLimitConfig(_Strict):
+    # Requests per minute through `tenantctl serve`; None = unlimited.
+    requests_per_minute: float | None = Field(None, gt=0)
+    questions_per_minute: float | None = Field(None, gt=0)
+
+
 class TenantConfig(_Strict):
     id: str
     display_name: str | None = None
@@ -112,6 +134,7 @@ class TenantConfig(_Strict):
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     sources: list[SourceConfig] = Field(default_factory=list)
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
+    rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
 
 
 def _describe(exc: ValidationError) -> str:

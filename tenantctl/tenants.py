@@ -158,6 +158,9 @@ def delete_tenant(tenant_id: str) -> None:
         trash = paths.tenants_dir() / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
         os.rename(tenant.dir, trash)
         registry.remove(tenant_id)
+        from . import keys
+
+        keys.delete_for_tenant(tenant_id)
     shutil.rmtree(trash, ignore_errors=True)
 
 

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from ..errors import ExitCode, TenantctlError
-from . import admin, ingest, integrity, query, reindex, search, tenant, usage
+from . import admin, ingest, integrity, query, reindex, search, serve, tenant, usage
 from . import init as init_cmd
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ integrity.register(app)
 admin.register(app)
 usage.register(app)
 reindex.register(app)
+serve.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

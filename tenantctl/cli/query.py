@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+from .search import KeyOption, ServerOption
 
 
 def register(app: typer.Typer) -> None:
@@ -33,36 +34,46 @@ def _ask(searcher, question: str, cfg, history=None, stream: bool = True):
         return answer_question(searcher, question, cfg, history=history, on_token=on_token)
 
 
-def _render(result) -> None:
-    out.print(result.answer, markup=False)
-    if result.fallback:
+def _render(result: dict) -> None:
+    out.print(result["answer"], markup=False)
+    if result["fallback"]:
         err.print("[dim](the model's answer was not supported by the passages: quoting the best passage)[/]",
                   markup=True)
-    if result.sources:
+    if result["sources"]:
         out.print("\nSources:")
-        for s in result.sources:
-            out.print(f"  [{s.n}] {s.path} ({s.position})", markup=False)
+        for s in result["sources"]:
+            out.print(f"  [{s['n']}] {s['path']} ({s['position']})", markup=False)
 
 
 def query(
     tenant_id: TenantArg,
     question: Annotated[str, typer.Argument(help="The question.")],
     passages: Annotated[bool, typer.Option("--passages", help="With --json: include the passages.")] = False,
+    server: ServerOption = None,
+    key: KeyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Answer a question from one tenant's documents, citing them, with the shared local LLM."""
-    from ..search import Searcher
-    from ..tenants import open_tenant
+    from ..paths import validate_tenant_id
 
-    tenant = open_tenant(tenant_id)
+    validate_tenant_id(tenant_id)
     cfg = load_cfg()
-    searcher = Searcher(tenant, cfg)
-    try:
-        result = _ask(searcher, question, cfg, stream=not json_out)
-    finally:
-        searcher.close()
+    server = server or cfg.client.server
+    if server:
+        from ..client import call
+
+        result = call(server, "/v1/query", {"question": question, "passages": passages}, tenant_id, key)
+    else:
+        from ..search import Searcher
+        from ..tenants import open_tenant
+
+        searcher = Searcher(open_tenant(tenant_id), cfg)
+        try:
+            result = _ask(searcher, question, cfg, stream=not json_out).to_dict(include_passages=passages)
+        finally:
+            searcher.close()
     if json_out:
-        print_json(result.to_dict(include_passages=passages))
+        print_json(result)
     else:
         _render(result)
 
@@ -116,7 +127,7 @@ def chat(
                                                           ensure_ascii=False, default=str) + "\n")
                 sys.stdout.flush()
             else:
-                _render(result)
+                _render(result.to_dict())
                 out.print()
     finally:
         searcher.close()

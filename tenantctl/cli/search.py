@@ -28,35 +28,54 @@ def _mode(value: str | None) -> str | None:
     return value.lower() if value else None
 
 
+ServerOption = Annotated[
+    str | None, typer.Option("--server", metavar="URL", help="Send the work to a running `tenantctl serve`.")
+]
+KeyOption = Annotated[
+    str | None, typer.Option("--key", help="API key for --server [default: $TENANTCTL_API_KEY].")
+]
+
+
 def search(
     tenant_id: TenantArg,
     query: Annotated[str, typer.Argument(help="What to look for.")],
     k: Annotated[int | None, typer.Option("-k", "--top", min=1, help="Number of hits [default: 5].")] = None,
     mode: ModeOption = None,
+    server: ServerOption = None,
+    key: KeyOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Hybrid search (dense + BM25, fused by reciprocal rank) in one tenant's documents."""
-    from ..search import Searcher
-    from ..tenants import open_tenant
+    from ..paths import validate_tenant_id
 
-    tenant = open_tenant(tenant_id)
-    searcher = Searcher(tenant, load_cfg())
-    try:
-        hits = searcher.search(query, k=k, mode=_mode(mode))
-    finally:
-        searcher.close()
+    validate_tenant_id(tenant_id)
+    cfg = load_cfg()
+    server = server or cfg.client.server
+    if server:
+        from ..client import call
+
+        hits = call(server, "/v1/search", {"query": query, "k": k, "mode": _mode(mode)}, tenant_id, key)["hits"]
+    else:
+        from ..search import Searcher
+        from ..tenants import open_tenant
+
+        searcher = Searcher(open_tenant(tenant_id), cfg)
+        try:
+            hits = [h.to_dict() for h in searcher.search(query, k=k, mode=_mode(mode))]
+        finally:
+            searcher.close()
     if json_out:
-        print_json([h.to_dict() for h in hits])
+        print_json(hits)
         return
     if not hits:
-        err.print(f"No results in tenant {tenant.id}. Ingest documents with `tenantctl ingest {tenant.id} PATH`.")
+        err.print(f"No results in tenant {tenant_id}. Ingest documents with `tenantctl ingest {tenant_id} PATH`.")
         return
     for h in hits:
-        out.print(f"[bold]{h.rank}. {h.path}[/]  [dim]{h.position}  score {h.score:.4f}  "
-                  f"similarity {h.similarity:.3f}[/]", markup=True)
-        if h.heading:
-            out.print(f"   [italic]{h.heading}[/]", markup=True)
-        text = " ".join(h.text.split())
+        out.print(f"[bold]{h['rank']}. {h['path']}[/]  [dim]{h['position']}  score {h['score']:.4f}  "
+                  f"similarity {h['similarity']:.3f}[/]", markup=True)
+        if h["heading"]:
+            out.print(f"   [italic]{h['heading']}[/]", markup=True)
+        text = " ".join(h["text"].split())
         out.print("   " + (text[:400] + "…" if len(text) > 400 else text), markup=False)
 
 

@@ -1,0 +1,89 @@
+"""`tenantctl serve` and `tenantctl key create|list|revoke`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ._common import JsonOption, err, load_cfg, out, print_json
+
+key_app = typer.Typer(help="API keys for `tenantctl serve` (stored hashed).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(key_app, name="key")
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Bind address [default: server.host].")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port [default: server.port].")] = None,
+) -> None:
+    """Serve the multi-tenant HTTP API (search, questions, chat, uploads, usage, metrics).
+
+    Each request's tenant comes from its API key. Localhost by default: put a gateway in front.
+    """
+    import uvicorn
+
+    from ..server import create_app
+
+    cfg = load_cfg()
+    host, port = host or cfg.server.host, port or cfg.server.port
+    err.print(f"tenantctl serving on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+
+
+@key_app.command("create")
+def key_create(
+    tenant_id: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="The key's tenant.")] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="An admin key (no tenant).")] = False,
+    name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "",
+    json_out: JsonOption = False,
+) -> None:
+    """Create an API key for a tenant (or --admin). The secret is shown once."""
+    from .. import keys
+    from ..errors import BadInput
+    from ..tenants import open_tenant
+
+    if bool(tenant_id) == admin:
+        raise BadInput("name a tenant, or pass --admin", "e.g. `tenantctl key create acme`")
+    if tenant_id:
+        open_tenant(tenant_id)
+    key, secret = keys.create(tenant_id, admin=admin, name=name)
+    if json_out:
+        print_json({**key.__dict__, "key": secret})
+    else:
+        out.print(secret)
+        err.print(f"key {key.id} for {'admin' if admin else 'tenant ' + str(tenant_id)}: store it now, "
+                  "it is not shown again")
+
+
+@key_app.command("list")
+def key_list(
+    tenant_id: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="Only this tenant's keys.")] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List API keys (ids and status, never secrets)."""
+    from .. import keys
+    from ..paths import validate_tenant_id
+
+    if tenant_id:
+        validate_tenant_id(tenant_id)
+    rows = keys.listing(tenant_id)
+    if json_out:
+        print_json([k.__dict__ for k in rows])
+        return
+    for k in rows:
+        who = "admin" if k.admin else k.tenant
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        out.print(f"{k.id}  {who:<24} {state:<30} {k.created_at}  {k.name}")
+
+
+@key_app.command("revoke")
+def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `key list`.")]) -> None:
+    """Revoke an API key at once."""
+    from .. import keys
+
+    keys.revoke(key_id)
+    out.print(f"revoked key {key_id}")

@@ -1,0 +1,33 @@
+"""Send `search` and `query` to a running `tenantctl serve`, so scripts get warm latency."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import BadInput, ModelUnavailable, TenantctlError
+
+KEY_ENV = "TENANTCTL_API_KEY"
+
+
+def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str | None) -> dict[str, Any]:
+    import httpx
+
+    key = key or os.environ.get(KEY_ENV)
+    if not key:
+        raise BadInput(f"an API key is needed to use the server at {server}",
+                       f"pass --key or set {KEY_ENV} (create one with `tenantctl key create {tenant_id}`)")
+    try:
+        response = httpx.post(server.rstrip("/") + path, json=body, timeout=httpx.Timeout(300, connect=5),
+                              headers={"Authorization": f"Bearer {key}"})
+    except httpx.HTTPError as exc:
+        raise ModelUnavailable(f"cannot reach the tenantctl server at {server} ({exc})",
+                               "start it with `tenantctl serve`, or drop --server") from exc
+    data = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code >= 400:
+        message = data.get("error") or data.get("detail") or response.text
+        raise TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", data.get("hint"))
+    if data.get("tenant") not in (None, tenant_id):
+        raise BadInput(f"the API key belongs to another tenant than {tenant_id!r}",
+                       f"use a key of tenant {tenant_id!r}")
+    return data

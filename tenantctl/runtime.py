@@ -1,0 +1,230 @@
+"""The long-running side of tenantctl: loaded tenants under a memory budget, a fair queue in front of
+the one shared model, and per-tenant rate limits. Used by `tenantctl serve`."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import Config
+from .errors import Refused, TenantctlError
+from .search import Searcher
+from .tenants import open_tenant
+
+# Beyond its vectors, a loaded tenant holds a SQLite connection, caches and Python objects.
+TENANT_OVERHEAD_BYTES = 2 << 20
+
+
+class Overloaded(TenantctlError):
+    """The shared model's queue is full."""
+
+
+@dataclass
+class Loaded:
+    searcher: Searcher
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    bytes: int = 0
+    last_used: float = 0.0
+    closed: bool = False
+
+
+class TenantPool:
+    """Tenants loaded on demand and evicted least-recently-used to stay within a memory budget.
+    An index changed by another process (a CLI ingest) is picked up at the next search, because the
+    searcher reloads whenever the store's generation moves."""
+
+    def __init__(self, cfg: Config, budget_bytes: int) -> None:
+        self.cfg = cfg
+        self.budget = budget_bytes
+        self._loaded: collections.OrderedDict[str, Loaded] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.loads = 0
+        self.evictions = 0
+
+    def __len__(self) -> int:
+        return len(self._loaded)
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(entry.bytes for entry in self._loaded.values())
+
+    def acquire(self, tenant_id: str) -> Loaded:
+        with self._lock:
+            entry = self._loaded.get(tenant_id)
+            if entry is not None:
+                self._loaded.move_to_end(tenant_id)
+                entry.last_used = time.monotonic()
+                return entry
+        tenant = open_tenant(tenant_id)
+        searcher = Searcher(tenant, self.cfg)
+        index = searcher.index()
+        entry = Loaded(searcher, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic())
+        with self._lock:
+            existing = self._loaded.get(tenant_id)
+            if existing is not None:  # another request loaded it meanwhile
+                searcher.close()
+                return existing
+            self._loaded[tenant_id] = entry
+            self.loads += 1
+            self._evict(keep=tenant_id)
+        return entry
+
+    @contextlib.contextmanager
+    def use(self, tenant_id: str) -> Iterator[Searcher]:
+        """A loaded tenant's searcher, held exclusively for the block (one SQLite connection each)."""
+        while True:
+            entry = self.acquire(tenant_id)
+            with entry.lock:
+                if entry.closed:  # evicted between acquire and lock: load it again
+                    continue
+                yield entry.searcher
+                break
+        self.refresh_size(tenant_id)
+
+    def refresh_size(self, tenant_id: str) -> None:
+        with self._lock:
+            entry = self._loaded.get(tenant_id)
+            if entry is not None and entry.searcher._index is not None:
+                entry.bytes = _index_bytes(entry.searcher._index) + TENANT_OVERHEAD_BYTES
+                self._evict(keep=tenant_id)
+
+    def _evict(self, keep: str) -> None:
+        while self.used_bytes > self.budget and len(self._loaded) > 1:
+            victim = next(iter(self._loaded))
+            if victim == keep:
+                self._loaded.move_to_end(keep)
+                continue
+            entry = self._loaded.pop(victim)
+            self.evictions += 1
+            # Close once no search is in flight. A request of this very thread holds the lock when
+            # its own load triggers eviction: mark it, and let the request finish first.
+            if entry.lock.acquire(blocking=False):
+                try:
+                    entry.closed = True
+                    entry.searcher.close()
+                finally:
+                    entry.lock.release()
+            else:
+                entry.closed = True
+                threading.Thread(target=self._close_later, args=(entry,), daemon=True).start()
+
+    @staticmethod
+    def _close_later(entry: Loaded) -> None:
+        with entry.lock:
+            entry.searcher.close()
+
+    def drop(self, tenant_id: str) -> None:
+        with self._lock:
+            entry = self._loaded.pop(tenant_id, None)
+        if entry is not None:
+            with entry.lock:
+                entry.closed = True
+                entry.searcher.close()
+
+    def close(self) -> None:
+        for tenant_id in list(self._loaded):
+            self.drop(tenant_id)
+
+
+def _index_bytes(index: Any) -> int:
+    return int(index.size * index.faiss_index.d * 4 * 1.1)
+
+
+class FairScheduler:
+    """One worker runs jobs for the shared model, taking tenants in turn: each tenant has its own FIFO
+    queue and the worker serves them round-robin, so one tenant's burst waits behind itself, not in
+    front of everyone else."""
+
+    def __init__(self, max_queue: int) -> None:
+        self.max_queue = max_queue
+        self._queues: collections.OrderedDict[str, collections.deque] = collections.OrderedDict()
+        self._cond = threading.Condition()
+        self._pending = 0
+        self._stop = False
+        self.served: list[str] = []  # tenants in the order their jobs ran (bounded; for tests and metrics)
+        self._worker = threading.Thread(target=self._run, name="tenantctl-llm", daemon=True)
+        self._worker.start()
+
+    def submit(self, tenant_id: str, job: Callable[[], Any]) -> Future:
+        future: Future = Future()
+        with self._cond:
+            if self._pending >= self.max_queue:
+                raise Overloaded(
+                    f"the shared model's queue is full ({self.max_queue} questions waiting)",
+                    "retry in a few seconds, or raise `server.max_queue` in config.yaml",
+                )
+            self._queues.setdefault(tenant_id, collections.deque()).append((job, future))
+            self._pending += 1
+            self._cond.notify()
+        return future
+
+    def queued(self) -> dict[str, int]:
+        with self._cond:
+            return {t: len(q) for t, q in self._queues.items() if q}
+
+    def _next(self) -> tuple[str, Callable[[], Any], Future] | None:
+        with self._cond:
+            while not self._stop and self._pending == 0:
+                self._cond.wait()
+            if self._stop:
+                return None
+            # The first tenant with work runs one job, then goes to the back of the line.
+            for tenant_id, queue in list(self._queues.items()):
+                if queue:
+                    job, future = queue.popleft()
+                    self._pending -= 1
+                    self._queues.move_to_end(tenant_id)
+                    if not queue:
+                        del self._queues[tenant_id]
+                    return tenant_id, job, future
+        return None
+
+    def _run(self) -> None:
+        while True:
+            item = self._next()
+            if item is None:
+                return
+            tenant_id, job, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.served.append(tenant_id)
+            del self.served[:-1000]
+            try:
+                future.set_result(job())
+            except BaseException as exc:  # delivered to the waiting request
+                future.set_exception(exc)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+
+class RateLimiter:
+    """Token buckets per tenant and kind of request, from each tenant's `rate_limit` settings."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, tenant_id: str, kind: str, per_minute: float | None) -> None:
+        if per_minute is None:
+            return
+        now = time.monotonic()
+        capacity = max(1.0, per_minute)
+        with self._lock:
+            tokens, stamp = self._buckets.get((tenant_id, kind), (capacity, now))
+            tokens = min(capacity, tokens + (now - stamp) * per_minute / 60.0)
+            if tokens < 1.0:
+                self._buckets[(tenant_id, kind)] = (tokens, now)
+                raise Refused(
+                    f"tenant {tenant_id!r} exceeded its rate limit of {per_minute:g} {kind} per minute",
+                    "slow down and retry, or raise `rate_limit` in its tenant.yaml",
+                )
+            self._buckets[(tenant_id, kind)] = (tokens - 1.0, now)

@@ -1,0 +1,256 @@
+"""`tenantctl serve`: keys select the tenant, nothing crosses tenants, the pool stays within budget."""
+
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from .conftest import SAMPLE_IDS
+
+
+def _key(cli, *args):
+    result = cli("key", "create", *args, "--json")
+    assert result.code == 0, result
+    return result.json()["key"]
+
+
+@pytest.fixture
+def api(samples, cli):
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.server import create_app
+
+    tenant_keys = {t: _key(cli, t) for t in SAMPLE_IDS}
+    admin = _key(cli, "--admin")
+    with TestClient(create_app(load_config())) as client:
+        yield client, tenant_keys, admin
+
+
+def _auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.slow
+def test_keys_are_required_and_select_the_tenant(api, cli):
+    client, tenant_keys, admin = api
+    assert client.get("/v1/health").json()["status"] == "ok"
+    assert client.post("/v1/search", json={"query": "leave"}).status_code == 401
+    assert client.post("/v1/search", json={"query": "leave"}, headers=_auth("tk_nope_nope")).status_code == 401
+    assert client.post("/v1/search", json={"query": "leave"}, headers=_auth(admin)).status_code == 403
+    assert client.get("/v1/admin/tenants", headers=_auth(tenant_keys["acme-hr"])).status_code == 403
+    listed = client.get("/v1/admin/tenants", headers=_auth(admin)).json()
+    assert sorted(t["id"] for t in listed) == sorted(SAMPLE_IDS)
+    assert client.get("/metrics", headers=_auth(tenant_keys["acme-hr"])).status_code == 403
+
+    spare = _key(cli, "acme-hr")
+    assert client.post("/v1/search", json={"query": "leave"}, headers=_auth(spare)).status_code == 200
+    key_id = [k for k in cli("key", "list", "acme-hr", "--json").json()][-1]["id"]
+    assert cli("key", "revoke", key_id).code == 0
+    assert client.post("/v1/search", json={"query": "leave"}, headers=_auth(spare)).status_code == 401
+    assert "tk_" not in cli("key", "list", "--json").out  # secrets are never stored or shown again
+
+
+@pytest.mark.slow
+def test_a_key_never_reaches_another_tenants_data(api, tmp_path):
+    client, tenant_keys, admin = api
+    probes = {
+        "acme-hr": "How many days of paid annual leave do employees accrue per year?",
+        "nordwerk-maint": "What does error code E-417 mean?",
+        "huaxin-bank": "手机银行单笔转账限额是多少",
+    }
+    for owner, key in tenant_keys.items():
+        headers = _auth(key)
+        for probe in probes.values():
+            # A tenant field in the body is ignored: the key alone selects the tenant.
+            found = client.post("/v1/search", json={"query": probe, "k": 5, "tenant": "acme-hr"}, headers=headers)
+            assert found.status_code == 200 and found.json()["tenant"] == owner
+            assert all(f"/samples/{owner}/" in h["path"] for h in found.json()["hits"])
+        usage = client.get("/v1/usage", headers=headers).json()
+        assert usage["tenant"] == owner and {r["tenant"] for r in usage["usage"]} == {owner}
+        assert client.get("/v1/models", headers=headers).json()["data"][0]["owned_by"] == owner
+
+    answer = client.post("/v1/query", json={"question": probes["nordwerk-maint"], "passages": True},
+                         headers=_auth(tenant_keys["nordwerk-maint"])).json()
+    assert "E-417" in answer["answer"]
+    assert all("/samples/nordwerk-maint/" in s["path"] for s in answer["sources"])
+    assert all("/samples/nordwerk-maint/" in p["path"] for p in answer["passages"])
+
+    session = client.post("/v1/chat/sessions", headers=_auth(tenant_keys["acme-hr"])).json()["session"]
+    reply = client.post(f"/v1/chat/sessions/{session}/messages",
+                        json={"question": "How long is the probation period for new hires?"},
+                        headers=_auth(tenant_keys["acme-hr"]))
+    assert reply.status_code == 200 and "90 days" in reply.json()["answer"]
+    stolen = client.post(f"/v1/chat/sessions/{session}/messages", json={"question": "What did I ask?"},
+                         headers=_auth(tenant_keys["huaxin-bank"]))
+    assert stolen.status_code == 404 and "does not belong" in stolen.json()["error"]
+    assert client.get("/v1/chat/sessions", headers=_auth(tenant_keys["huaxin-bank"])).json() == []
+
+    doc = tmp_path / "night.md"
+    doc.write_text("# Night shift\n\nThe night shift foreman is Dagmar Oswald.\n")
+    with doc.open("rb") as fh:
+        up = client.post("/v1/documents", files=[("files", ("../../evil/night.md", fh, "text/markdown"))],
+                         headers=_auth(tenant_keys["nordwerk-maint"]))
+    assert up.status_code == 200 and up.json()["added"] == 1 and up.json()["files"][0]["path"] == "night.md"
+    mine = client.post("/v1/search", json={"query": "night shift foreman", "k": 1},
+                       headers=_auth(tenant_keys["nordwerk-maint"])).json()["hits"][0]
+    assert "Dagmar Oswald" in mine["text"] and "/tenants/nordwerk-maint/uploads/night.md" in mine["path"]
+    for other in ("acme-hr", "huaxin-bank"):
+        hits = client.post("/v1/search", json={"query": "night shift foreman Dagmar Oswald"},
+                           headers=_auth(tenant_keys[other])).json()["hits"]
+        assert not any("Dagmar" in h["text"] for h in hits)
+
+    metrics = client.get("/metrics", headers=_auth(admin)).text
+    assert 'tenantctl_requests_total{endpoint="/v1/search",status="200",tenant="acme-hr"}' in metrics
+
+
+@pytest.mark.slow
+def test_streamed_answer_and_cli_via_server(api, cli, samples):
+    client, tenant_keys, _ = api
+    with client.stream("POST", "/v1/query", json={"question": "What does error code E-417 mean?", "stream": True},
+                       headers=_auth(tenant_keys["nordwerk-maint"])) as response:
+        events = [line for line in response.iter_lines() if line.startswith("event:")]
+    assert events.count("event: answer") == 1 and events.count("event: token") >= 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(samples, cli):
+    """A real uvicorn server on localhost, in a thread."""
+    import uvicorn
+
+    from tenantctl.config import load_config
+    from tenantctl.server import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(load_config()), host="127.0.0.1", port=port,
+                                          log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.slow
+def test_openai_client_talks_to_a_tenant_and_cli_uses_the_server(live_server, cli):
+    import openai
+
+    key = _key(cli, "acme-hr")
+    client = openai.OpenAI(base_url=f"{live_server}/v1", api_key=key, max_retries=0, timeout=120)
+    assert client.models.list().data[0].id == "tenantctl:acme-hr"
+    reply = client.chat.completions.create(
+        model="tenantctl", messages=[{"role": "user", "content": "How long is the probation period for new hires?"}]
+    )
+    content = reply.choices[0].message.content
+    assert "90 days" in content and "employee_handbook.docx" in content
+    stream = client.chat.completions.create(
+        model="tenantctl", stream=True,
+        messages=[{"role": "user", "content": "How many days of paid annual leave do employees accrue per year?"}],
+    )
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert "23 days" in streamed
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{live_server}/v1", api_key="tk_bad_key", max_retries=0).models.list()
+
+    via = cli("search", "acme-hr", "paid annual leave", "--server", live_server, "--key", key, "--json")
+    assert via.code == 0 and via.json()[0]["path"].endswith("employee_handbook.docx")
+    wrong = cli("search", "nordwerk-maint", "E-417", "--server", live_server, "--key", key)
+    assert wrong.code != 0 and "another tenant" in wrong.err
+    asked = cli("query", "acme-hr", "How long is the probation period for new hires?", "--server", live_server,
+                "--key", key, "--json")
+    assert asked.code == 0 and "90 days" in asked.json()["answer"]
+
+
+def test_load_100_tenants_concurrent_clients_within_budget(cli, home, tmp_path):
+    """100 tenants behind a small memory budget: concurrent searches, no errors, no cross-tenant hits,
+    tenants evicted and reloaded, the pool never above its budget."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.runtime import TENANT_OVERHEAD_BYTES
+    from tenantctl.server import create_app
+
+    cli("init")
+    budget_tenants = 20
+    (home / "config.yaml").write_text(
+        "embedder:\n  name: hashing-64\n"
+        f"server:\n  memory_budget_mb: {budget_tenants * (TENANT_OVERHEAD_BYTES + 40_000) / (1 << 20)}\n"
+    )
+    keys = {}
+    for i in range(100):
+        tenant = f"t{i:03d}"
+        folder = tmp_path / tenant
+        folder.mkdir()
+        for j in range(3):
+            (folder / f"{tenant}-{j}.md").write_text(f"# {tenant} doc {j}\n\nSecret word of {tenant} is W{i}X{j}.\n")
+        assert cli("tenant", "create", tenant).code == 0
+        assert cli("ingest", tenant, folder).code == 0
+        keys[tenant] = _key(cli, tenant)
+
+    app = create_app(load_config())
+    pool = app.state.pool
+    peak = 0
+    errors: list[str] = []
+
+    def hit(n: int) -> None:
+        nonlocal peak
+        tenant = f"t{(n * 37) % 100:03d}"
+        response = client.post("/v1/search", json={"query": f"secret word of {tenant}", "k": 3},
+                               headers=_auth(keys[tenant]))
+        if response.status_code != 200:
+            errors.append(f"{tenant}: {response.status_code} {response.text[:200]}")
+            return
+        for h in response.json()["hits"]:
+            if f"/{tenant}/" not in h["path"]:
+                errors.append(f"{tenant} got {h['path']}")
+        peak = max(peak, pool.used_bytes)
+
+    with TestClient(app) as client, ThreadPoolExecutor(max_workers=8) as executor:
+        list(executor.map(hit, range(600)))
+        health = client.get("/v1/health").json()
+    assert errors == []
+    assert pool.loads > 100 and pool.evictions > 0  # tenants were evicted and loaded again
+    assert peak <= pool.budget and health["loaded_bytes"] <= health["budget_bytes"]
+    assert len(pool) <= budget_tenants
+
+
+def test_fair_queue_serves_tenants_in_turn():
+    from tenantctl.runtime import FairScheduler
+
+    scheduler = FairScheduler(max_queue=100)
+    gate = threading.Event()
+    order: list[str] = []
+    futures = [scheduler.submit("busy", gate.wait)]  # hold the worker while the queue fills
+    futures += [scheduler.submit("busy", lambda: order.append("busy")) for _ in range(10)]
+    futures += [scheduler.submit("quiet", lambda: order.append("quiet")) for _ in range(2)]
+    gate.set()
+    for f in futures:
+        f.result(timeout=10)
+    scheduler.close()
+    # The quiet tenant's two questions do not wait behind the busy tenant's ten.
+    assert order.index("quiet") <= 1 and order[:4].count("quiet") == 2
+
+
+def test_rate_limit_from_tenant_yaml(cli, home):
+    from tenantctl.errors import Refused
+    from tenantctl.runtime import RateLimiter
+
+    limiter = RateLimiter()
+    for _ in range(3):
+        limiter.check("t", "questions", 3)
+    with pytest.raises(Refused, match="rate limit of 3 questions per minute"):
+        limiter.check("t", "questions", 3)
+    limiter.check("other", "questions", 3)  # buckets are per tenant
+    _ = json  # imported for symmetry with the other tests
