@@ -39,8 +39,11 @@ def list_(json_out: JsonOption = False) -> None:
     if not rows:
         err.print("No tenants yet. Create one with `tenantctl tenant create ID`.")
         return
-    for r in rows:
-        out.print(f"{r.id:<32} {r.status:<10} {r.created_at}  {r.display_name or ''}".rstrip())
+    import sys
+
+    sys.stdout.writelines(
+        f"{r.id:<32} {r.status:<10} {r.created_at}  {r.display_name or ''}".rstrip() + "\n" for r in rows
+    )
 
 
 @app.command("show")

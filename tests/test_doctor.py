@@ -1,0 +1,155 @@
+"""`tenantctl doctor`: healthy homes pass; each kind of breakage is a named failure with a fix."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections import namedtuple
+
+import pytest
+
+
+def _doctor(cli):
+    result = cli("doctor", "--json")
+    report = result.json()
+    checks = {c["name"]: c for c in report["checks"]}
+    return result, report, checks
+
+
+def _failures(checks: dict) -> dict:
+    return {name: c for name, c in checks.items() if c["status"] == "fail"}
+
+
+def test_healthy_home_passes(cli, home):
+    assert cli("init").code == 0
+    assert cli("tenant", "create", "acme").code == 0
+    result, report, checks = _doctor(cli)
+    assert result.code == 0, result
+    assert report["ok"] is True and report["summary"]["fail"] == 0 and report["home"] == str(home)
+    assert _failures(checks) == {}
+    for name in ("python", "typer", "pydantic", "faiss-cpu", "sentence-transformers", "torch",
+                 "llama-cpp-python", "home", "config", "embedder", "model default", "registry", "tenants", "disk"):
+        assert name in checks, name
+    assert checks["home"]["status"] == "ok" and "writable" in checks["home"]["detail"]
+    assert checks["embedder"]["status"] == "ok" and "packaged" in checks["embedder"]["detail"]
+    assert checks["model default"]["status"] == "ok"
+    assert all(set(c) == {"name", "status", "detail", "fix"} for c in report["checks"])
+    assert not list(home.glob(".doctor-*"))  # the write probe cleaned up after itself
+
+    human = cli("doctor")
+    assert human.code == 0 and "healthy" in human.out and "0 failure(s)" in human.out
+    assert "FAIL" not in human.out
+
+
+def test_broken_config_fails_with_a_hint(cli, home):
+    assert cli("init").code == 0
+    (home / "config.yaml").write_text("chunking: [unclosed\n", encoding="utf-8")
+    result, report, checks = _doctor(cli)
+    assert result.code == 1 and report["ok"] is False
+    assert checks["config"]["status"] == "fail"
+    assert "not valid YAML" in checks["config"]["detail"] and "fix the syntax" in checks["config"]["fix"]
+    assert checks["embedder"]["status"] == "warn" and "not checked" in checks["embedder"]["detail"]
+
+    (home / "config.yaml").write_text("chunking:\n  max_tokens: lots\n", encoding="utf-8")
+    _, _, checks = _doctor(cli)
+    assert checks["config"]["status"] == "fail" and "chunking.max_tokens" in checks["config"]["detail"]
+
+    (home / "config.yaml").write_text("default_model: big\n", encoding="utf-8")
+    _, _, checks = _doctor(cli)
+    assert checks["config"]["status"] == "fail" and "default_model 'big'" in checks["config"]["detail"]
+
+    human = cli("doctor")
+    assert human.code == 1 and "FAIL" in human.out and "fix:" in human.out and "problems found" in human.out
+
+
+def test_registered_tenant_without_its_folder_fails(cli, home):
+    assert cli("init").code == 0
+    for tenant in ("acme", "globex"):
+        assert cli("tenant", "create", tenant).code == 0
+    shutil.rmtree(home / "tenants" / "acme")
+    result, _, checks = _doctor(cli)
+    assert result.code == 1
+    assert set(_failures(checks)) == {"tenant acme"}
+    failure = checks["tenant acme"]
+    assert "registered" in failure["detail"] and "is missing" in failure["detail"]
+    assert "DELETE FROM tenants WHERE id = 'acme'" in failure["fix"]
+    assert "tenants" not in checks  # the all-good line is only shown when all is good
+
+
+def test_missing_or_bogus_gguf_fails(cli, home, tmp_path):
+    assert cli("init").code == 0
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF" + b"\0" * 60)
+    notgguf = tmp_path / "notes.gguf"
+    notgguf.write_text("hello", encoding="utf-8")
+    (home / "config.yaml").write_text(
+        "models:\n"
+        f"  default:\n    path: {tmp_path / 'missing.gguf'}\n"
+        f"  good:\n    path: {gguf}\n"
+        f"  bogus:\n    path: {notgguf}\n"
+        "  packaged:\n    path: null\n",
+        encoding="utf-8",
+    )
+    result, _, checks = _doctor(cli)
+    assert result.code == 1
+    assert set(_failures(checks)) == {"model default", "model bogus"}
+    missing = checks["model default"]
+    assert "missing.gguf does not exist" in missing["detail"] and "models.default.path" in missing["fix"]
+    assert "not a GGUF file" in checks["model bogus"]["detail"]
+    assert checks["model good"]["status"] == "ok" and checks["model packaged"]["status"] == "ok"
+
+
+def test_missing_home_fails_and_is_not_created(cli, home):
+    from tenantctl.doctor import run_checks
+
+    checks = {c.name: c for c in run_checks()}
+    assert checks["home"].status == "fail" and "tenantctl init" in checks["home"].fix
+    assert not home.exists()  # the checks only look (the CLI's command log may create it afterwards)
+    result, _, checks = _doctor(cli)
+    assert result.code == 1 and checks["home"]["status"] == "fail"
+
+
+def test_warnings_do_not_fail(cli, home, monkeypatch):
+    from tenantctl import doctor
+
+    assert cli("init").code == 0
+    assert cli("tenant", "create", "acme").code == 0
+    (home / "tenants" / "lost").mkdir()  # no registry row
+    (home / "tenants" / ".importing-x-1").mkdir()  # work folder: ignored
+    os.chmod(home / "tenants", os.stat(home / "tenants").st_mode | stat.S_IWOTH)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(doctor, "_disk_usage", lambda path: usage(10 << 30, 10 << 30, 200 << 20))
+
+    result, report, checks = _doctor(cli)
+    assert result.code == 0, result
+    assert report["summary"]["fail"] == 0
+    assert checks["orphan folders"]["status"] == "warn" and "lost" in checks["orphan folders"]["detail"]
+    assert ".importing" not in checks["orphan folders"]["detail"]
+    assert checks["permissions"]["status"] == "warn" and "chmod o-w" in checks["permissions"]["fix"]
+    assert checks["disk"]["status"] == "warn" and "200.0 MB free" in checks["disk"]["detail"]
+
+
+@pytest.mark.parametrize(("version", "status"), [((3, 10, 4), "fail"), ((3, 11, 9), "ok"), ((3, 12, 1), "warn")])
+def test_python_version(version, status):
+    from tenantctl.doctor import check_python
+
+    assert check_python(version).status == status
+
+
+def test_doctor_loads_no_model(cli, home):
+    assert cli("init").code == 0
+    heavy = ("torch", "sentence_transformers", "transformers", "faiss", "llama_cpp", "numpy")
+    code = (
+        "import sys\n"
+        "from tenantctl.cli import main\n"
+        "try:\n"
+        "    main(['doctor', '--json'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('HEAVY:' + ','.join(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY:"

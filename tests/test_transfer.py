@@ -1,0 +1,323 @@
+"""`tenant export` / `tenant import`: round trips, and refusal of unsafe or altered archives."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tenantctl.errors import ExitCode
+
+QUERIES = ["quick brown fox", "hydraulic pressure sensor", "annual leave days", "E-417"]
+DOCS = {
+    "fox.txt": "The quick brown fox jumps over the lazy dog. Foxes are small omnivorous mammals.\n",
+    "pump.md": "# Press line\n\nError E-417 means the hydraulic pressure sensor reads out of range.\n",
+    "leave.txt": "Employees accrue 23 days of paid annual leave per calendar year.\n",
+}
+
+
+def _tenant(cli, home: Path, tmp_path: Path, tenant_id: str = "acme") -> Path:
+    """A home on the model-free embedder with one ingested tenant; returns the documents folder."""
+    assert cli("init").code == 0
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n", encoding="utf-8")
+    docs = tmp_path / "docs"
+    docs.mkdir(exist_ok=True)
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    assert cli("tenant", "create", tenant_id, "--name", "Acme Corp").code == 0
+    result = cli("ingest", tenant_id, docs)
+    assert result.code == 0, result
+    return docs
+
+
+def _searches(cli, tenant_id: str) -> list:
+    results = []
+    for query in QUERIES:
+        result = cli("search", tenant_id, query, "-k", "5", "--json")
+        assert result.code == 0, result
+        results.append(result.json())
+    assert any(results), "the searches found nothing: the comparison would prove nothing"
+    return results
+
+
+def _show(cli, tenant_id: str) -> dict:
+    info = cli("tenant", "show", tenant_id, "--json").json()
+    return {k: info[k] for k in ("display_name", "status", "created_at", "documents", "chunks", "index")}
+
+
+def _members(archive: Path) -> dict[str, bytes]:
+    with tarfile.open(archive, "r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+
+
+def _write_tar(path: Path, entries: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in entries:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _file(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = 0o644
+    return info
+
+
+def _state(home: Path) -> tuple[list[str], list[str]]:
+    """Everything in tenants/ (work folders included) and every registry row."""
+    folders = sorted(p.name for p in (home / "tenants").iterdir())
+    with sqlite3.connect(home / "registry.db") as conn:
+        rows = [r[0] for r in conn.execute("SELECT id FROM tenants ORDER BY id")]
+    return folders, rows
+
+
+def test_export_holds_the_tenant_files_and_their_checksums(cli, home, tmp_path):
+    import hashlib
+
+    _tenant(cli, home, tmp_path)
+    archive = tmp_path / "out" / "acme.tar.gz"
+    archive.parent.mkdir()
+    result = cli("tenant", "export", "acme", archive, "--json")
+    assert result.code == 0, result
+    summary = result.json()
+    assert summary["tenant"] == "acme" and summary["documents"] == 3 and summary["file"] == str(archive)
+    assert [p.name for p in archive.parent.iterdir()] == ["acme.tar.gz"]  # no temp files left beside it
+
+    members = _members(archive)
+    index_names = [n for n in members if n.startswith("index-")]
+    assert len(index_names) == 1
+    assert set(members) == {"export.json", "tenant.yaml", "store.db", "manifest.json", index_names[0]}
+    meta = json.loads(members["export.json"])
+    assert meta["format_version"] == 1 and meta["tenantctl_version"]
+    assert meta["tenant"] == {"id": "acme", "status": "active", "display_name": "Acme Corp",
+                              "created_at": meta["tenant"]["created_at"]}
+    assert meta["exported_at"].endswith("Z")
+    assert set(meta["members"]) == set(members) - {"export.json"}
+    for name, entry in meta["members"].items():
+        assert entry["sha256"] == hashlib.sha256(members[name]).hexdigest()
+        assert entry["bytes"] == len(members[name])
+    assert json.loads(members["manifest.json"])["index_file"] == index_names[0]
+
+
+def test_export_copies_what_still_sits_in_the_write_ahead_log(cli, home, tmp_path):
+    _tenant(cli, home, tmp_path)
+    writer = sqlite3.connect(home / "tenants" / "acme" / "store.db", isolation_level=None)
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("INSERT INTO meta VALUES ('probe', 'in the wal')")
+        assert (home / "tenants" / "acme" / "store.db-wal").stat().st_size > 0
+        archive = tmp_path / "acme.tar.gz"
+        assert cli("tenant", "export", "acme", archive).code == 0
+    finally:
+        writer.close()
+    copy = tmp_path / "copy.db"
+    copy.write_bytes(_members(archive)["store.db"])
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'probe'").fetchone() == ("in the wal",)
+
+
+def test_export_waits_for_the_writer_lock(cli, home, tmp_path):
+    from tenantctl.tenants import open_tenant
+
+    _tenant(cli, home, tmp_path)
+    archive = tmp_path / "acme.tar.gz"
+    with open_tenant("acme").write_lock():
+        result = cli("tenant", "export", "acme", archive, "--wait", "0.2")
+    assert result.code == ExitCode.BUSY and "busy" in result.err
+    assert not archive.exists() and list(tmp_path.glob(".acme.tar.gz*")) == []
+    missing = cli("tenant", "export", "nobody", archive)
+    assert missing.code == ExitCode.NOT_FOUND and not archive.exists()
+
+
+def test_round_trip_export_delete_import_gives_the_same_tenant(cli, home, tmp_path):
+    _tenant(cli, home, tmp_path)
+    assert cli("tenant", "suspend", "acme").code == 0
+    before, shown = _searches(cli, "acme"), _show(cli, "acme")
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    assert cli("tenant", "delete", "acme", "--yes").code == 0
+    assert cli("tenant", "list", "--json").json() == []
+
+    result = cli("tenant", "import", archive)
+    assert result.code == 0, result
+    assert "Imported tenant acme" in result.out
+    assert _show(cli, "acme") == shown  # status (suspended), name, created_at, counts, index manifest
+    assert _searches(cli, "acme") == before
+    assert sorted(p.name for p in (home / "tenants").iterdir()) == ["acme"]  # no staging folder left
+
+
+def test_import_as_a_new_id_while_the_original_exists(cli, home, tmp_path):
+    import yaml
+
+    _tenant(cli, home, tmp_path)
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    result = cli("tenant", "import", archive, "--as", "acme-copy", "--json")
+    assert result.code == 0, result
+    info = result.json()
+    assert info["tenant"] == "acme-copy" and info["source_tenant"] == "acme" and info["documents"] == 3
+
+    text = (home / "tenants" / "acme-copy" / "tenant.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["id"] == "acme-copy"
+    assert yaml.safe_load((home / "tenants" / "acme" / "tenant.yaml").read_text(encoding="utf-8"))["id"] == "acme"
+    assert [r["id"] for r in cli("tenant", "list", "--json").json()] == ["acme", "acme-copy"]
+    assert _searches(cli, "acme-copy") == _searches(cli, "acme")
+    assert _show(cli, "acme-copy") == _show(cli, "acme")
+
+    numeric = cli("tenant", "import", archive, "--as", "2025")  # YAML would read a bare 2025 as a number
+    assert numeric.code == 0, numeric
+    assert cli("tenant", "show", "2025", "--json").json()["id"] == "2025"
+
+
+# -- refusals -----------------------------------------------------------------------------------------
+
+
+def _valid_entries(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
+    return [(_file(name), data) for name, data in _members(archive).items()]
+
+
+def _symlink(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+def _hardlink(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.LNKTYPE, target
+    return info
+
+
+def _tampered(entries):
+    out = []
+    for info, data in entries:
+        if info.name == "tenant.yaml":
+            assert b"Acme Corp" in data
+            data = data.replace(b"Acme Corp", b"Evil Corp")  # same size: only the checksum tells
+        out.append((info, data))
+    return out
+
+
+def _resized(entries):
+    return [(i, d + b"\n# more\n" if i.name == "store.db" else d) for i, d in entries]
+
+
+def _unlisted(entries):
+    return [(i, d) for i, d in entries if i.name != "export.json"]
+
+
+def _bad_meta(entries):
+    return [(i, b"{not json" if i.name == "export.json" else d) for i, d in entries]
+
+
+BAD_ARCHIVES = {
+    "dotdot": (lambda e: [*e, (_file("../evil"), b"pwned")], "'..' component"),
+    "absolute": (lambda e: [*e, (_file("/tmp/tenantctl-evil"), b"pwned")], "absolute path"),
+    "symlink": (lambda e: [*e, (_symlink("manifest.json", "/etc/passwd"), None)], "symbolic link"),
+    "symlink-only": (lambda e: [(i, d) for i, d in e if i.name != "tenant.yaml"]
+                     + [(_symlink("tenant.yaml", "../../config.yaml"), None)], "symbolic link"),
+    "hardlink": (lambda e: [*e, (_hardlink("evil", "/etc/passwd"), None)], "hard link"),
+    "extra-member": (lambda e: [*e, (_file("notes.txt"), b"hello")], "unexpected member 'notes.txt'"),
+    "tampered-checksum": (_tampered, "checksum mismatch for tenant.yaml"),
+    "resized-member": (_resized, "checksum mismatch: store.db"),
+    "no-export-json": (_unlisted, "has no export.json"),
+    "bad-export-json": (_bad_meta, "export.json cannot be read"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_ARCHIVES))
+def test_unsafe_or_altered_archives_are_refused_leaving_nothing_behind(cli, home, tmp_path, case):
+    _tenant(cli, home, tmp_path)
+    good = tmp_path / "good.tar.gz"
+    assert cli("tenant", "export", "acme", good).code == 0
+    build, message = BAD_ARCHIVES[case]
+    bad = _write_tar(tmp_path / f"{case}.tar.gz", build(_valid_entries(good)))
+    before = _state(home)
+
+    result = cli("tenant", "import", bad, "--as", "fresh")
+    assert result.code == ExitCode.USAGE, result
+    assert message in result.err, result
+    assert [line for line in result.err.splitlines() if line.startswith("Error:")], result
+    assert "Hint:" in result.err
+    assert _state(home) == before  # no folder (staging included), no registry row
+    assert not (tmp_path / "evil").exists() and not (home / "evil").exists()
+    assert not Path("/tmp/tenantctl-evil").exists()
+
+
+def test_not_a_tarball_is_refused(cli, home, tmp_path):
+    _tenant(cli, home, tmp_path)
+    before = _state(home)
+    for name, data in {"notes.tar.gz": b"just some text\n", "empty.tar.gz": b"",
+                       "truncated.tar.gz": b"\x1f\x8b\x08\x00garbage"}.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        result = cli("tenant", "import", path)
+        assert result.code == ExitCode.USAGE, (name, result)
+        assert "is not a tenantctl export" in result.err and "Hint:" in result.err, result
+        assert _state(home) == before
+    missing = cli("tenant", "import", tmp_path / "nope.tar.gz")
+    assert missing.code == ExitCode.USAGE and "does not exist" in missing.err
+
+
+def test_existing_or_invalid_ids_are_refused(cli, home, tmp_path):
+    _tenant(cli, home, tmp_path)
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    before = _state(home)
+
+    exists = cli("tenant", "import", archive)
+    assert exists.code == ExitCode.USAGE and "tenant 'acme' already exists" in exists.err and "--as" in exists.err
+    for bad in ["../x", "Upper", "a b"]:
+        invalid = cli("tenant", "import", archive, "--as", bad)
+        assert invalid.code == ExitCode.USAGE and "invalid tenant id" in invalid.err, invalid
+    assert _state(home) == before
+    # An orphan folder of that id (no registry row) also blocks the import.
+    (home / "tenants" / "stray").mkdir()
+    assert cli("tenant", "import", archive, "--as", "stray").code == ExitCode.USAGE
+    assert list((home / "tenants" / "stray").iterdir()) == []
+
+    # An export naming an invalid id cannot be imported under it, but can be under --as.
+    entries = []
+    for info, data in _valid_entries(archive):
+        if info.name == "export.json":
+            meta = json.loads(data)
+            meta["tenant"]["id"] = "../../etc"
+            data = json.dumps(meta).encode()
+        entries.append((info, data))
+    renamed = _write_tar(tmp_path / "renamed.tar.gz", entries)
+    result = cli("tenant", "import", renamed)
+    assert result.code == ExitCode.USAGE and "invalid tenant id" in result.err
+    assert cli("tenant", "import", renamed, "--as", "fine").code == 0
+
+
+# -- the real embedding model ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_round_trip_on_the_real_model_gives_identical_search_results(cli, samples, home, tmp_path, monkeypatch):
+    queries = ["How many days of paid annual leave per year?", "hotel limit per night in New York City",
+               "learning budget for courses and conferences"]
+
+    def searches(tenant_id: str) -> list:
+        return [cli("search", tenant_id, q, "-k", "5", "--json").json() for q in queries]
+
+    original = searches("acme-hr")
+    assert all(original)
+    first = tmp_path / "acme-hr.tar.gz"
+    assert cli("tenant", "export", "acme-hr", first).code == 0  # from the shared sample home, left as is
+
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))  # a fresh home: the sample home stays untouched
+    assert cli("tenant", "import", first).code == 0
+    assert searches("acme-hr") == original
+
+    second = tmp_path / "again.tar.gz"
+    assert cli("tenant", "export", "acme-hr", second).code == 0
+    assert cli("tenant", "delete", "acme-hr", "--yes").code == 0
+    assert cli("tenant", "import", second).code == 0
+    assert searches("acme-hr") == original
