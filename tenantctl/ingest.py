@@ -22,7 +22,9 @@ from .extract import ExtractError, extract, is_supported
 from .store import NewChunk, Store
 from .tenants import Tenant
 
-BATCH_CHUNKS = 256  # chunks embedded (and committed) together
+# Chunks embedded (and committed) together. Large batches let the embedder sort by length and pad
+# little; a crash loses at most one batch, which the next run redoes.
+BATCH_CHUNKS = 1024
 
 
 @dataclass

@@ -39,8 +39,10 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def add(tenant_id: str, display_name: str | None = None, created_at: str | None = None) -> TenantRecord:
-    record = TenantRecord(tenant_id, "active", created_at or now_iso(), display_name)
+def add(
+    tenant_id: str, display_name: str | None = None, created_at: str | None = None, status: str = "active"
+) -> TenantRecord:
+    record = TenantRecord(tenant_id, status, created_at or now_iso(), display_name)
     with closing(_connect()) as conn:
         conn.execute(
             "INSERT INTO tenants (id, status, created_at, display_name) VALUES (?, ?, ?, ?)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ class Loaded:
     bytes: int = 0
     last_used: float = 0.0
     closed: bool = False
+    identity: tuple[int, int] = (0, 0)  # (device, inode) of store.db when loaded
 
 
 class TenantPool:
@@ -57,14 +59,19 @@ class TenantPool:
     def acquire(self, tenant_id: str) -> Loaded:
         with self._lock:
             entry = self._loaded.get(tenant_id)
-            if entry is not None:
+        if entry is not None and entry.identity != _identity(entry.searcher.store.path):
+            self.drop(tenant_id)  # deleted and re-created (or imported) meanwhile: load it afresh
+            entry = None
+        if entry is not None:
+            with self._lock:
                 self._loaded.move_to_end(tenant_id)
-                entry.last_used = time.monotonic()
-                return entry
+            entry.last_used = time.monotonic()
+            return entry
         tenant = open_tenant(tenant_id)
         searcher = Searcher(tenant, self.cfg)
         index = searcher.index()
-        entry = Loaded(searcher, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic())
+        entry = Loaded(searcher, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic(),
+                       identity=_identity(searcher.store.path))
         with self._lock:
             existing = self._loaded.get(tenant_id)
             if existing is not None:  # another request loaded it meanwhile
@@ -130,6 +137,14 @@ class TenantPool:
     def close(self) -> None:
         for tenant_id in list(self._loaded):
             self.drop(tenant_id)
+
+
+def _identity(path: Any) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (st.st_dev, st.st_ino)
 
 
 def _index_bytes(index: Any) -> int:

@@ -152,14 +152,21 @@ def describe(tenant: Tenant) -> dict[str, Any]:
 
 
 def delete_tenant(tenant_id: str) -> None:
-    """Remove everything of one tenant. Works whether or not its index was ever loaded."""
+    """Remove everything of one tenant. Works whether or not its index was ever loaded, and for a
+    registered tenant whose folder is already gone."""
+    from . import keys
+
+    folder = paths.tenant_dir(tenant_id)
+    if registry.get(tenant_id) is not None and not (folder / TENANT_FILE).exists():
+        registry.remove(tenant_id)
+        keys.delete_for_tenant(tenant_id)
+        shutil.rmtree(folder, ignore_errors=True)
+        return
     tenant = open_tenant(tenant_id)
     with tenant.write_lock():
         trash = paths.tenants_dir() / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
         os.rename(tenant.dir, trash)
         registry.remove(tenant_id)
-        from . import keys
-
         keys.delete_for_tenant(tenant_id)
     shutil.rmtree(trash, ignore_errors=True)
 

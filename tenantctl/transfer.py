@@ -304,10 +304,8 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
 
     added = False
     try:
-        registry.add(tenant_id, source["display_name"], source["created_at"])
+        registry.add(tenant_id, source["display_name"], source["created_at"], status=source["status"])
         added = True
-        if source["status"] != "active":
-            registry.set_status(tenant_id, source["status"])
     except BaseException as exc:
         # Take the folder (and our row) back out so that no half-imported tenant is left behind.
         if added:

@@ -68,9 +68,12 @@ def main(argv: list[str] | None = None) -> None:
 def _log_command(args: list[str], code: int, error: str | None, started: float) -> None:
     import time
 
-    if not args or args[0] in ("-h", "--help", "logs", "paths") or "--help" in args or "-h" in args:
+    if not args or args[0] in ("-h", "--help", "logs", "paths", "doctor") or "--help" in args or "-h" in args:
         return
-    from .. import logs
+    from .. import logs, paths
+
+    if not paths.home().exists():  # never create a home just to log that nothing happened
+        return
 
     words = [a for a in args[:2] if not a.startswith("-")]
     command = " ".join(words[:2]) if words and words[0] in ("tenant",) else (words[0] if words else "")

@@ -1,4 +1,4 @@
-"""`tenantctl tenant create|list|show|delete`."""
+"""`tenantctl tenant create|list|show|delete|suspend|resume|export|import`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from ._common import JsonOption, TenantArg, confirm, err, out, print_json
 
-app = typer.Typer(help="Create, list, inspect and delete tenants.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, inspect, suspend, move and delete tenants.", no_args_is_help=True)
 
 
 @app.command("create")
@@ -70,9 +70,12 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal.")] = False,
 ) -> None:
     """Delete a tenant and everything it holds: documents, index, sessions, usage."""
+    from .. import registry
+    from ..paths import validate_tenant_id
     from ..tenants import delete_tenant, open_tenant
 
-    open_tenant(tenant_id)
+    if registry.get(validate_tenant_id(tenant_id)) is None:
+        open_tenant(tenant_id)  # raises "does not exist"
     confirm(f"Delete tenant {tenant_id!r} and all its data?", yes)
     delete_tenant(tenant_id)
     out.print(f"Deleted tenant {tenant_id}")
