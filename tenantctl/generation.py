@@ -192,18 +192,26 @@ def _chat_pieces(stream: Iterator[dict], result: Generation) -> Iterator[str]:
 
 
 def get_generator(name: str, cfg: ModelConfig) -> Generator:
-    """The loaded generator for a model entry; loads it on first use."""
+    """The loaded generator for a model entry; loads it on first use. An entry with `base_url` names an
+    OpenAI-compatible server instead: nothing loads in-process, and entries naming the same server, model
+    and prompt settings share one client."""
     if cfg.base_url:
-        from .errors import ConfigError
-
-        raise ConfigError(
-            f"model {name!r}: remote OpenAI-compatible servers (`base_url`) are not supported yet",
-            f"remove `models.{name}.base_url` and set `path` to a local GGUF file",
-        )
-    key = ("llama", cfg.path, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.seed)
+        try:
+            from .remote import OpenAICompatGenerator, normalize_base_url
+        except ImportError as exc:  # httpx is imported only for remote models
+            if exc.name != "httpx":
+                raise
+            raise ModelUnavailable(
+                f"model {name!r}: httpx is needed to reach the model server at {cfg.base_url}", "pip install httpx"
+            ) from exc
+        key: tuple = ("remote", normalize_base_url(cfg.base_url), cfg.api_model or name, cfg.n_ctx, cfg.prompt_style)
+        make: Callable[[str, ModelConfig], Generator] = OpenAICompatGenerator
+    else:
+        key = ("llama", cfg.path, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.seed)
+        make = LlamaCppGenerator
     with _LOAD_LOCK:
         if key not in _LOADED:
-            _LOADED[key] = LlamaCppGenerator(name, cfg)
+            _LOADED[key] = make(name, cfg)
         return _LOADED[key]
 
 
