@@ -10,7 +10,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
-from . import paths
+from . import registry
 from .errors import BadInput
 
 _SCHEMA = """
@@ -37,11 +37,7 @@ class ApiKey:
 
 
 def _connect() -> sqlite3.Connection:
-    paths.home().mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(paths.registry_file(), timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(_SCHEMA)
-    return conn
+    return registry.connect(_SCHEMA)
 
 
 def _hash(secret: str) -> str:

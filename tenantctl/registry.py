@@ -27,12 +27,16 @@ class TenantRecord:
     display_name: str | None
 
 
-def _connect() -> sqlite3.Connection:
+def connect(schema: str = _SCHEMA) -> sqlite3.Connection:
+    """The home's registry database (WAL), with `schema` (a CREATE ... IF NOT EXISTS) applied."""
     paths.home().mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(paths.registry_file(), timeout=30, isolation_level=None)
+    conn = sqlite3.connect(paths.registry_file(), timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(_SCHEMA)
+    conn.execute(schema)
     return conn
+
+
+_connect = connect
 
 
 def now_iso() -> str:

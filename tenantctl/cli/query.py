@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import JsonOption, TenantArg, err, load_cfg, out, print_json
-from .search import KeyOption, ServerOption
+from .search import KeyOption, ServerOption, remote_target
 
 
 def register(app: typer.Typer) -> None:
@@ -54,11 +54,7 @@ def query(
     json_out: JsonOption = False,
 ) -> None:
     """Answer a question from one tenant's documents, citing them, with the shared local LLM."""
-    from ..paths import validate_tenant_id
-
-    validate_tenant_id(tenant_id)
-    cfg = load_cfg()
-    server = server or cfg.client.server
+    cfg, server = remote_target(tenant_id, server)
     if server:
         from ..client import call
 

@@ -36,6 +36,15 @@ KeyOption = Annotated[
 ]
 
 
+def remote_target(tenant_id: str, server: str | None):
+    """The loaded config and the server to send the work to (None: do it here). Checks the id first."""
+    from ..paths import validate_tenant_id
+
+    validate_tenant_id(tenant_id)
+    cfg = load_cfg()
+    return cfg, server or cfg.client.server
+
+
 def search(
     tenant_id: TenantArg,
     query: Annotated[str, typer.Argument(help="What to look for.")],
@@ -46,11 +55,7 @@ def search(
     json_out: JsonOption = False,
 ) -> None:
     """Hybrid search (dense + BM25, fused by reciprocal rank) in one tenant's documents."""
-    from ..paths import validate_tenant_id
-
-    validate_tenant_id(tenant_id)
-    cfg = load_cfg()
-    server = server or cfg.client.server
+    cfg, server = remote_target(tenant_id, server)
     if server:
         from ..client import call
 
