@@ -251,6 +251,7 @@ def _embed_and_store(
             if store.get_meta("embedder") is None:
                 store.set_meta("embedder", embedder.name)
                 store.set_meta("embedder_dim", str(embedder.dim))
+            store.set_meta("chunking", signature)
             row = 0
             for item, fmt, chunks in batch:
                 blobs = [vectors[row + i].tobytes() for i in range(len(chunks))]

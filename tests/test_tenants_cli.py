@@ -71,3 +71,21 @@ def test_init_writes_the_example_config_which_parses_to_the_defaults(cli, home):
     text = (home / "config.yaml").read_text(encoding="utf-8")
     assert "max_tokens" in text and "#" in text
     assert cli("init").code == 0  # repeating a finished operation is success
+
+
+def test_manifest_records_embedder_chunking_and_checksum(cli, home, tmp_path):
+    import hashlib
+    import json
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\nchunking:\n  max_tokens: 120\n")
+    cli("tenant", "create", "t")
+    (tmp_path / "a.md").write_text("# A\n\nSome text.\n")
+    assert cli("ingest", "t", tmp_path / "a.md").code == 0
+    folder = home / "tenants" / "t"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["embedder"] == {"name": "hashing-64", "dim": 64, "normalized": True, "metric": "inner_product"}
+    assert manifest["chunking"] == "v1:max=120:overlap=30" and manifest["vectors"] == 1
+    index_file = folder / manifest["index_file"]
+    assert hashlib.sha256(index_file.read_bytes()).hexdigest() == manifest["files"][index_file.name]["sha256"]
+    assert cli("tenant", "show", "t", "--json").json()["index"]["chunking"] == "v1:max=120:overlap=30"
