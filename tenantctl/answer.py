@@ -211,7 +211,7 @@ def relevance(question: str, texts: list[str], embedder) -> list[float]:
     """How well each text answers the question: cosine similarity plus half the share of the
     question's terms it holds, plus a bonus for a number when the question asks for a quantity."""
 
-    vectors = embedder.encode([question, *texts])
+    vectors = embedder.encode_query([question, *texts])
     cosine = vectors[1:] @ vectors[0]
     qterms = _terms(question)
     wants_number = bool(_QUANTITY.search(question))

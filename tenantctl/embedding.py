@@ -29,6 +29,10 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
+    def encode_query(self, texts: list[str]) -> np.ndarray:
+        """Embed a few texts at question time (may take a lighter path than bulk `encode`)."""
+        ...
+
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model from a local folder (default: the packaged all-MiniLM-L6-v2)."""
@@ -38,6 +42,7 @@ class SentenceTransformerEmbedder:
         self.path = path
         self.batch_size = batch_size
         self._model = None
+        self._light = None
         self.load_ms = 0.0
 
     def _load(self):
@@ -70,6 +75,21 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(get_dim())
 
+    def encode_query(self, texts: list[str]) -> np.ndarray:
+        """Query-time embedding. Until the full model is loaded (by an ingest), a small BERT model runs
+        on numpy (tenantctl.bert_numpy): same vectors, without seconds of torch imports."""
+        if self._model is None:
+            if self._light is None:
+                from pathlib import Path
+
+                from . import bert_numpy
+
+                folder = Path(self.path or _packaged_minilm())
+                self._light = bert_numpy.NumpyBert(folder) if bert_numpy.supports(folder) else False
+            if self._light:
+                return self._light.encode(texts)
+        return self.encode(texts)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 
@@ -92,6 +112,9 @@ class HashingEmbedder:
     @property
     def dim(self) -> int:
         return self._dim
+
+    def encode_query(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         import numpy as np

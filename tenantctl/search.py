@@ -112,7 +112,7 @@ class Searcher:
                 return []
             check_embedder(self.store, self.cfg.embedder.name)
             loaded_before = getattr(self.embedder, "load_ms", 0.0)
-            qvec = self.embedder.encode([query])[0]
+            qvec = self.embedder.encode_query([query])[0]
             t_embed = time.perf_counter()
             load_ms = getattr(self.embedder, "load_ms", 0.0) - loaded_before
             dense = self.index().search(qvec, candidates) if mode != "bm25" else []
