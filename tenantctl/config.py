@@ -42,6 +42,9 @@ class SearchConfig(_Strict):
     candidates: int = Field(50, ge=1)  # hits taken from each retriever before fusion
     rrf_k: int = Field(60, ge=1)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    # Weight of dense hits in the fusion for queries written mostly in Chinese, Japanese or Korean.
+    # all-MiniLM-L6-v2 is an English model; with a multilingual embedder, set it to 1.0.
+    cjk_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
 
 
 class ModelConfig(_Strict):

@@ -45,13 +45,23 @@ class Hit:
         return data
 
 
-def rrf(rankings: list[list[int]], k: int) -> dict[int, float]:
-    """Reciprocal rank fusion: each list adds 1 / (k + rank) to the ids it holds (rank from 1)."""
+def rrf(rankings: list[list[int]], k: int, weights: list[float] | None = None) -> dict[int, float]:
+    """Reciprocal rank fusion: each list adds weight / (k + rank) to the ids it holds (rank from 1)."""
     fused: dict[int, float] = {}
-    for ranking in rankings:
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return fused
+
+
+def dense_weight(query: str, search_cfg) -> float:
+    """The dense retriever's weight in the fusion: lower for a query written mostly in CJK scripts,
+    which the default (English) embedding model barely understands while keyword search does."""
+    from .textproc import CJK_RUN
+
+    letters = sum(1 for ch in query if ch.isalnum())
+    cjk = sum(len(run) for run in CJK_RUN.findall(query))
+    return search_cfg.cjk_dense_weight if letters and cjk / letters > 0.3 else 1.0
 
 
 class Searcher:
@@ -125,7 +135,8 @@ class Searcher:
             elif mode == "bm25":
                 scores = dict(keyword)
             else:
-                scores = rrf([dense_ids, keyword_ids], self.cfg.search.rrf_k)
+                weights = [dense_weight(query, self.cfg.search), 1.0]
+                scores = rrf([dense_ids, keyword_ids], self.cfg.search.rrf_k, weights)
             top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
             rows = self.store.chunks(top)
             vectors = self.store.chunk_vectors(top)

@@ -166,3 +166,15 @@ def test_missing_path_and_unsupported_file_are_reported(cli, tmp_path):
     assert result.code == ExitCode.PARTIAL
     reasons = sorted(f["reason"] for f in result.json()["files"])
     assert reasons[0] == "no such file or folder" and reasons[1].startswith("unsupported file type .exe")
+
+
+def test_fusion_weights_and_cjk_queries():
+    from tenantctl.config import SearchConfig
+    from tenantctl.search import dense_weight, rrf
+
+    fused = rrf([[1, 2], [2, 3]], 60, [0.25, 1.0])
+    assert fused[2] == pytest.approx(0.25 / 62 + 1 / 61) and fused[1] == pytest.approx(0.25 / 61)
+    cfg = SearchConfig()
+    assert dense_weight("手机银行单笔转账限额是多少？", cfg) == cfg.cjk_dense_weight
+    assert dense_weight("What does E-417 mean?", cfg) == 1.0
+    assert dense_weight("NP-1250 的润滑周期", cfg) == cfg.cjk_dense_weight
