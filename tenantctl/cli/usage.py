@@ -44,7 +44,13 @@ def usage(
 
     if by not in (None, "day", "month"):
         raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
-    ids = [open_tenant(tenant).id] if tenant else [r.id for r in registry.all_tenants()]
+    from .. import paths
+    from ..tenants import Tenant
+
+    tenants = [open_tenant(tenant)] if tenant else [
+        Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()
+    ]
+    ids = [t.id for t in tenants]
     rows = report(ids, since=_since(since), by=by)
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
@@ -53,7 +59,7 @@ def usage(
         writer.writeheader()
         writer.writerows(rows)
         return
-    quotas = {tid: quota_status(open_tenant(tid)) for tid in ids} if (tenant or json_out) else {}
+    quotas = {t.id: quota_status(t) for t in tenants} if (tenant or json_out) else {}
     if json_out:
         print_json({"usage": rows, "quotas": quotas})
         return
