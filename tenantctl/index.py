@@ -115,6 +115,9 @@ class VectorIndex:
         for old in folder.glob("index-*.faiss"):
             if old.name != name:
                 old.unlink(missing_ok=True)
+        # Temporary files of a writer killed mid-save (only the lock holder writes these).
+        for tmp in [*folder.glob(".index-*.faiss.tmp*"), *folder.glob(f".{MANIFEST}.tmp*")]:
+            tmp.unlink(missing_ok=True)
         return manifest
 
 

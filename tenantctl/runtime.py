@@ -54,7 +54,7 @@ class TenantPool:
 
     @property
     def used_bytes(self) -> int:
-        return sum(entry.bytes for entry in self._loaded.values())
+        return sum(entry.bytes for entry in list(self._loaded.values()))  # a snapshot: others may load
 
     def acquire(self, tenant_id: str) -> Loaded:
         with self._lock:

@@ -2,8 +2,103 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from ..errors import ExitCode
+from ._common import JsonOption, TenantArg, WaitOption, err, out, print_json
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command("verify")(verify)
+    app.command("repair")(repair)
+
+
+def _summary(report) -> str:
+    if report.generation is None:
+        return ""
+    index = f", {report.index_file}" if report.index_file else ", no index yet"
+    return (f" (generation {report.generation}, {report.documents} documents, {report.chunks} chunks{index})")
+
+
+def _render(report) -> None:
+    if report.ok:
+        out.print(f"{report.tenant}: ok{_summary(report)}", markup=False)
+    else:
+        count = len(report.problems)
+        out.print(f"{report.tenant}: {count} problem{'s' if count != 1 else ''}", markup=False)
+        for problem in report.problems:
+            out.print(f"  - {problem.message}", markup=False)
+    for note in report.notes:
+        out.print(f"  note: {note}", markup=False, style="dim")
+
+
+def verify(
+    tenant_id: Annotated[
+        str | None, typer.Argument(metavar="[TENANT]", help="Tenant id.", show_default=False)
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Verify every tenant.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Check a tenant's store, full-text index, manifest and FAISS index for damage or staleness.
+
+    Read-only; never loads the embedding model. Each problem names its file and the fix.
+
+    Exit code 0 when everything is ok, 1 when any problem is found.
+    """
+    from ..errors import BadInput
+    from ..integrity import verify_all, verify_tenant
+    from ..tenants import open_tenant
+
+    if bool(tenant_id) == all_:
+        raise BadInput("name one tenant or pass --all", "e.g. `tenantctl verify acme` or `tenantctl verify --all`")
+    reports = [verify_tenant(open_tenant(tenant_id))] if tenant_id else verify_all()
+    ok = all(r.ok for r in reports)
+    if json_out:
+        print_json({"ok": ok, "tenants": [r.to_dict() for r in reports]})
+    else:
+        if not reports:
+            err.print("No tenants yet. Create one with `tenantctl tenant create ID`.")
+        for report in reports:
+            _render(report)
+        if len(reports) > 1:
+            bad = sum(not r.ok for r in reports)
+            out.print(f"{len(reports)} tenants: {len(reports) - bad} ok, {bad} with problems", markup=False)
+    if not ok:
+        raise typer.Exit(int(ExitCode.ERROR))
+
+
+def repair(
+    tenant_id: TenantArg,
+    reembed: Annotated[
+        bool,
+        typer.Option("--reembed", help="Re-embed every stored chunk with the configured embedder (loads the model)."),
+    ] = False,
+    wait: WaitOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Rebuild a tenant's FAISS index (and its full-text index, if out of step) from its store, then verify.
+
+    Never re-reads source files; without --reembed, never loads the embedding model.
+
+    --reembed re-embeds every chunk with the configured embedder: the fix after changing `embedder.name`.
+    """
+    from ..integrity import repair_tenant
+    from ..tenants import open_tenant
+
+    tenant = open_tenant(tenant_id)
+    cfg = None
+    if reembed:
+        from ._common import load_cfg
+
+        cfg = load_cfg()
+    report = repair_tenant(tenant, cfg, wait=wait, reembed=reembed)
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        for action in report.actions:
+            out.print(f"{tenant.id}: {action}", markup=False)
+        _render(report.after)
+    if not report.ok:
+        raise typer.Exit(int(ExitCode.ERROR))

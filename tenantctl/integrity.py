@@ -1,0 +1,505 @@
+"""Checking a tenant's files (`verify`) and rebuilding what can be derived from the store (`repair`).
+
+The store (store.db) is the source of truth; the FAISS index and the full-text table are derived from
+the chunks it holds, so damage to them is repaired from the store alone: no source file is re-read and
+the embedding model is not loaded (except for `repair --reembed`, which re-embeds every stored chunk
+with the configured embedder). Damage to the store itself cannot be repaired from anything else:
+verify says so and names the way out (a backup, or deleting the tenant and ingesting again).
+
+`verify` only reads. It takes no lock, so a writer working at the same moment may make it see an index
+one generation behind the store; that is reported as a stale index, which readers already cope with
+(they rebuild it in memory) and which the writer's own next step, or `repair`, resolves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import paths, registry, textproc
+from .errors import IndexCorrupt, IndexMismatch
+from .index import INDEX_FORMAT_VERSION, MANIFEST, sha256_file
+from .store import STORE_FORMAT_VERSION
+from .tenants import STORE_FILE, TENANT_FILE
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .embedding import Embedder
+    from .store import Store
+    from .tenants import Tenant
+
+_INDEX_NAME = re.compile(r"index-\d+\.faiss")
+_STRAY = re.compile(r"(index-\d+\.faiss|\.index-\d+\.faiss\.tmp\d+|\.manifest\.json\.tmp\d+)")
+_EMBED_BATCH = 256  # chunks embedded together by `repair --reembed`
+
+
+@dataclass
+class Problem:
+    """One finding. `message` is a single line naming the file, the fault and the fix."""
+
+    code: str  # e.g. index-checksum, index-stale, fts-count, store-corrupt (see verify_dir)
+    file: str  # the file concerned, relative to the tenant's folder
+    message: str
+    fix: str  # the command (or action) that fixes it
+    repairable: bool  # whether `tenantctl repair` fixes it
+
+
+@dataclass
+class TenantReport:
+    tenant: str
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # harmless findings, e.g. leftovers of a crash
+    generation: int | None = None  # the store's
+    documents: int | None = None
+    chunks: int | None = None
+    embedder: str | None = None
+    dim: int | None = None
+    index_file: str | None = None
+    index_generation: int | None = None
+    index_vectors: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+@dataclass
+class RepairReport:
+    tenant: str
+    actions: list[str]
+    before: TenantReport
+    after: TenantReport
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.after.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant, "ok": self.ok, "actions": self.actions, "seconds": self.seconds,
+            "before": self.before.to_dict(), "after": self.after.to_dict(),
+        }
+
+
+# -- verify -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class _StoreFacts:
+    generation: int
+    documents: int
+    chunk_ids: list[int]
+    embedder: str | None
+    dim: int | None
+
+
+class _Checker:
+    def __init__(self, tenant_id: str, folder: Path) -> None:
+        self.id = tenant_id
+        self.folder = folder
+        self.report = TenantReport(tenant_id, str(folder))
+
+    def problem(self, code: str, file: str, what: str, *, fix: str | None = None, repairable: bool = True) -> None:
+        fix = fix or f"tenantctl repair {self.id}"
+        tail = f"run `{fix}`" if fix.startswith("tenantctl ") else fix
+        self.report.problems.append(Problem(code, file, f"{file}: {what}; {tail}", fix, repairable))
+
+    def not_repairable(self, code: str, file: str, what: str) -> None:
+        self.problem(
+            code, file, what, repairable=False,
+            fix=f"restore {STORE_FILE} from a backup (`tenantctl tenant export`/`import`), or delete the tenant "
+                "and ingest its documents again",
+        )
+
+    # -- the store ----------------------------------------------------------------------------------
+    def store(self) -> _StoreFacts | None:
+        path = self.folder / STORE_FILE
+        if not path.is_file():
+            self.not_repairable("store-missing", STORE_FILE, "missing")
+            return None
+        try:
+            with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as conn:
+                return self._store_facts(conn)
+        except sqlite3.DatabaseError as exc:
+            self.not_repairable("store-corrupt", STORE_FILE, f"cannot be read by SQLite ({exc})")
+            return None
+
+    def _store_facts(self, conn: sqlite3.Connection) -> _StoreFacts | None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > STORE_FORMAT_VERSION:
+            self.problem("store-format", STORE_FILE,
+                         f"store format {version} is newer than this tenantctl knows ({STORE_FORMAT_VERSION})",
+                         fix="upgrade tenantctl", repairable=False)
+            return None
+        if version == 0:
+            self.not_repairable("store-corrupt", STORE_FILE, "holds no tenantctl tables")
+            return None
+        if version < STORE_FORMAT_VERSION:
+            self.report.notes.append(
+                f"{STORE_FILE}: store format {version}; the next write brings it to {STORE_FORMAT_VERSION}"
+            )
+        conn.execute("BEGIN")  # one snapshot for every count below
+        try:
+            result = [row[0] for row in conn.execute("PRAGMA quick_check")]
+            if result != ["ok"]:
+                more = f" (and {len(result) - 1} more)" if len(result) > 1 else ""
+                self.not_repairable("store-corrupt", STORE_FILE, f"fails SQLite's integrity check: {result[0]}{more}")
+                return None
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            facts = _StoreFacts(
+                generation=int(meta.get("generation") or 0),
+                documents=conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0],
+                chunk_ids=[row[0] for row in conn.execute("SELECT id FROM chunks ORDER BY id")],
+                embedder=meta.get("embedder"),
+                dim=int(meta["embedder_dim"]) if meta.get("embedder_dim") else None,
+            )
+            self._check_vectors(conn, facts)
+            self._check_fts(conn, facts)
+        finally:
+            conn.execute("COMMIT")
+        r = self.report
+        r.generation, r.documents, r.chunks = facts.generation, facts.documents, len(facts.chunk_ids)
+        r.embedder, r.dim = facts.embedder, facts.dim
+        return facts
+
+    def _check_vectors(self, conn: sqlite3.Connection, facts: _StoreFacts) -> None:
+        if not facts.chunk_ids:
+            return
+        if facts.dim is None:
+            self.problem("vectors-dim", STORE_FILE,
+                         f"holds {len(facts.chunk_ids)} chunks but records no embedder dimension",
+                         fix=f"tenantctl repair {self.id} --reembed")
+            return
+        wrong = conn.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (facts.dim * 4,)).fetchone()[0]
+        if wrong:
+            self.problem("vectors-dim", STORE_FILE,
+                         f"{wrong} of {len(facts.chunk_ids)} chunk vectors are not {facts.dim}-dimensional "
+                         f"float32 as recorded for embedder {facts.embedder!r}",
+                         fix=f"tenantctl repair {self.id} --reembed")
+
+    def _check_fts(self, conn: sqlite3.Connection, facts: _StoreFacts) -> None:
+        for code, what in fts_faults(conn, len(facts.chunk_ids)):
+            self.problem(code, STORE_FILE, what)
+
+    # -- the manifest and the index -----------------------------------------------------------------
+    def index(self, facts: _StoreFacts | None) -> None:
+        manifest_path = self.folder / MANIFEST
+        if not manifest_path.exists():
+            if facts is not None and facts.chunk_ids:
+                self.problem("manifest-missing", MANIFEST,
+                             f"missing, but {STORE_FILE} holds {len(facts.chunk_ids)} chunks "
+                             "(searches rebuild the index in memory meanwhile)")
+            return
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            self.problem("manifest-unreadable", MANIFEST, f"cannot be read ({exc})")
+            return
+        if manifest.get("format_version") != INDEX_FORMAT_VERSION:
+            self.problem("manifest-format", MANIFEST,
+                         f"format_version {manifest.get('format_version')!r} is not the one this tenantctl "
+                         f"knows ({INDEX_FORMAT_VERSION})")
+            return
+        try:
+            name = manifest["index_file"]
+            expected = manifest["files"][name]
+            want_bytes, want_sha = int(expected["bytes"]), str(expected["sha256"])
+            generation, vectors = int(manifest["generation"]), int(manifest["vectors"])
+            dim = int(manifest["embedder"]["dim"])
+            embedder = manifest["embedder"].get("name")
+        except (KeyError, TypeError, ValueError) as exc:
+            self.problem("manifest-unreadable", MANIFEST, f"lacks a valid field ({type(exc).__name__}: {exc})")
+            return
+        if not isinstance(name, str) or not _INDEX_NAME.fullmatch(name):
+            self.problem("manifest-unreadable", MANIFEST, f"names an invalid index file {name!r}")
+            return
+        r = self.report
+        r.index_file, r.index_generation, r.index_vectors = name, generation, vectors
+
+        current = facts is not None and generation == facts.generation
+        if facts is not None:
+            if not current:
+                self.problem("index-stale", MANIFEST,
+                             f"index is stale: built at generation {generation} with {vectors} vectors, "
+                             f"{STORE_FILE} is at generation {facts.generation} with {len(facts.chunk_ids)} chunks "
+                             "(searches rebuild it in memory meanwhile)")
+            elif vectors != len(facts.chunk_ids):
+                self.problem("index-count", MANIFEST,
+                             f"says {vectors} vectors, {STORE_FILE} holds {len(facts.chunk_ids)} chunks "
+                             f"at the same generation {generation}")
+            if facts.dim is not None and (dim != facts.dim or (facts.embedder and embedder != facts.embedder)):
+                self.problem("index-embedder", MANIFEST,
+                             f"index built with embedder {embedder!r} (dim {dim}), {STORE_FILE} records "
+                             f"{facts.embedder!r} (dim {facts.dim})")
+
+        path = self.folder / name
+        if not path.is_file():
+            self.problem("index-missing", name, f"missing (named by {MANIFEST})")
+            return
+        size = path.stat().st_size
+        if size != want_bytes:
+            self.problem("index-size", name, f"is {size} bytes, {MANIFEST} says {want_bytes} (the file is damaged)")
+            return
+        if sha256_file(path) != want_sha:
+            self.problem("index-checksum", name, f"sha256 differs from the one in {MANIFEST} (the file is damaged)")
+            return
+        # Only a file whose checksum matches is handed to FAISS: a damaged header can make it misbehave.
+        try:
+            import faiss
+
+            index = faiss.read_index(str(path))
+        except (RuntimeError, MemoryError) as exc:
+            self.problem("index-unreadable", name, f"cannot be loaded by FAISS ({str(exc).strip().splitlines()[0]})")
+            return
+        if index.ntotal != vectors or index.d != dim:
+            self.problem("index-shape", name,
+                         f"holds {index.ntotal} vectors of dimension {index.d}, {MANIFEST} says {vectors} of {dim}")
+            return
+        if current and facts is not None and vectors == len(facts.chunk_ids):
+            ids = _index_ids(index)
+            if ids is not None and ids != facts.chunk_ids:
+                self.problem("index-ids", name, f"holds vectors of other chunks than {STORE_FILE} at generation "
+                                                f"{generation}")
+
+    def strays(self) -> None:
+        named = self.report.index_file
+        for entry in sorted(self.folder.iterdir()):
+            if _STRAY.fullmatch(entry.name) and entry.name != named:
+                self.report.notes.append(f"{entry.name}: left over (by an interrupted write?); "
+                                         f"`tenantctl repair {self.id}` removes it")
+
+
+def _index_ids(index: Any) -> list[int] | None:
+    """The ids of an IndexIDMap(2), sorted; None for another kind of index."""
+    import faiss
+
+    id_map = getattr(index, "id_map", None)
+    if id_map is None:
+        return None
+    return sorted(int(i) for i in faiss.vector_to_array(id_map))
+
+
+def fts_faults(conn: sqlite3.Connection, chunk_count: int) -> list[tuple[str, str]]:
+    """What is wrong with the full-text table `chunks_fts` compared with `chunks` (read-only)."""
+    try:
+        fts_count = conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+        if fts_count != chunk_count:
+            return [("fts-count", f"full-text index holds {fts_count} rows for {chunk_count} chunks")]
+        mismatched = 0
+        rows = conn.execute(
+            "SELECT c.heading, c.text, f.body FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.id"
+        )
+        for heading, text, body in rows:
+            if body != textproc.fts_body(heading, text):
+                mismatched += 1
+        if mismatched:
+            return [("fts-content", f"full-text index is out of step with {mismatched} of {chunk_count} chunks")]
+    except sqlite3.DatabaseError as exc:
+        return [("fts-corrupt", f"full-text index cannot be read ({exc})")]
+    return []
+
+
+def verify_dir(tenant_id: str, folder: Path) -> TenantReport:
+    """Check one tenant's folder: store, full-text index, manifest and FAISS index. Never writes."""
+    check = _Checker(tenant_id, folder)
+    if not (folder / TENANT_FILE).is_file():
+        check.problem("tenant-missing", TENANT_FILE, "missing: the tenant's folder is gone or incomplete",
+                      fix="restore the folder, or remove the tenant", repairable=False)
+        return check.report
+    facts = check.store()
+    check.index(facts)
+    check.strays()
+    return check.report
+
+
+def verify_tenant(tenant: Tenant) -> TenantReport:
+    return verify_dir(tenant.id, tenant.dir)
+
+
+def verify_all() -> list[TenantReport]:
+    """Every registered tenant, in id order."""
+    return [verify_dir(r.id, paths.tenant_dir(r.id)) for r in registry.all_tenants()]
+
+
+# -- repair -----------------------------------------------------------------------------------------
+
+
+def embed_input(heading: str, text: str) -> str:
+    """What a chunk's vector is computed from: the same as ingestion embeds."""
+    return f"{heading}\n{text}" if heading else text
+
+
+def repair_tenant(
+    tenant: Tenant,
+    cfg: Config | None = None,
+    *,
+    wait: float = 0,
+    reembed: bool = False,
+    embedder: Embedder | None = None,
+) -> RepairReport:
+    """Under the tenant's write lock: optionally re-embed every chunk, rebuild the full-text table if it is
+    out of step, rebuild the FAISS index from the stored vectors, remove leftovers, and verify again.
+
+    The store's generation is bumped, so every long-running reader drops an index it may have loaded
+    from a damaged file. Raises IndexCorrupt when the store itself is damaged (nothing to rebuild from).
+    """
+    started = time.perf_counter()
+    actions: list[str] = []
+    with tenant.write_lock(wait):
+        before = verify_tenant(tenant)
+        fatal = [p for p in before.problems if p.code.startswith(("store-", "tenant-"))]
+        if fatal:
+            what = fatal[0].message.split("; ")[0]
+            raise IndexCorrupt(f"{what}; repair rebuilds from the store and cannot fix this", fatal[0].fix)
+        from .store import Store
+
+        leftovers = _strays(tenant.dir)
+        with closing(Store(tenant.dir / STORE_FILE)) as store:
+            if reembed:
+                if embedder is None:
+                    if cfg is None:
+                        raise ValueError("repair --reembed needs the config or an embedder")
+                    from .embedding import get_embedder
+
+                    embedder = get_embedder(cfg.embedder)
+                actions.append(_reembed(store, embedder))
+            fts = _repair_fts(store)
+            if fts:
+                actions.append(fts)
+            actions.append(_rebuild_index(tenant, store))
+        actions.extend(_remove_strays(tenant.dir, leftovers))
+        after = verify_tenant(tenant)
+    from . import logs
+
+    logs.event("repair", level="info" if after.ok else "error", reembed=reembed, actions=len(actions),
+               problems_before=len(before.problems), problems_after=len(after.problems))
+    return RepairReport(tenant.id, actions, before, after, round(time.perf_counter() - started, 3))
+
+
+@contextmanager
+def _temp_vectors(store: Store) -> Iterator[None]:
+    store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS reembed (id INTEGER PRIMARY KEY, vector BLOB NOT NULL)")
+    store.conn.execute("DELETE FROM temp.reembed")
+    try:
+        yield
+    finally:
+        store.conn.execute("DROP TABLE IF EXISTS temp.reembed")
+
+
+def _reembed(store: Store, embedder: Embedder) -> str:
+    """Re-embed every chunk from its stored heading and text, then swap all vectors and the recorded
+    embedder in one short transaction. The new vectors wait in a temporary table meanwhile, so the store
+    is never half re-embedded and other writers (chat sessions, usage) are not held up for the long part."""
+    dim = int(embedder.dim)
+    count = 0
+    with _temp_vectors(store):
+        last = -1
+        while True:
+            rows = store.conn.execute(
+                "SELECT id, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, _EMBED_BATCH)
+            ).fetchall()
+            if not rows:
+                break
+            vectors = embedder.encode([embed_input(heading, text) for _, heading, text in rows])
+            store.conn.executemany(
+                "INSERT INTO temp.reembed (id, vector) VALUES (?, ?)",
+                [(cid, vectors[i].tobytes()) for i, (cid, _, _) in enumerate(rows)],
+            )
+            count += len(rows)
+            last = rows[-1][0]
+        with store.transaction():
+            # We hold the write lock, so no chunk came or went since the reads above; check anyway.
+            missing = store.conn.execute(
+                "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT id FROM temp.reembed)"
+            ).fetchone()[0]
+            if missing:
+                raise IndexCorrupt(f"{missing} chunks changed during re-embedding", "run the repair again")
+            store.conn.execute(
+                "UPDATE chunks SET vector = (SELECT r.vector FROM temp.reembed r WHERE r.id = chunks.id)"
+            )
+            store.set_meta("embedder", embedder.name)
+            store.set_meta("embedder_dim", str(dim))
+            store._bump_generation()
+    return f"re-embedded {count} chunks with {embedder.name} (dim {dim})"
+
+
+def _repair_fts(store: Store) -> str | None:
+    """Refill the full-text table from the chunks when it is out of step or fails FTS5's own check."""
+    faults = [what for _, what in fts_faults(store.conn, store.chunk_count())]
+    if not faults:
+        try:
+            store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            faults.append(f"full-text index fails FTS5's integrity check ({exc})")
+    if not faults:
+        return None
+    with store.transaction():
+        store.conn.execute("DELETE FROM chunks_fts")
+        rows = store.conn.execute("SELECT id, heading, text FROM chunks ORDER BY id").fetchall()
+        store.conn.executemany(
+            "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
+            [(cid, textproc.fts_body(heading, text)) for cid, heading, text in rows],
+        )
+        store._bump_generation()
+    return f"rebuilt the full-text index from {len(rows)} chunks ({faults[0]})"
+
+
+def _rebuild_index(tenant: Tenant, store: Store) -> str:
+    from .index import VectorIndex
+
+    chunks = store.chunk_count()
+    dim_text = store.get_meta("embedder_dim")
+    if dim_text is None:
+        if chunks:
+            raise IndexMismatch(
+                f"{STORE_FILE} of tenant {tenant.id!r} holds {chunks} chunks but records no embedder",
+                f"re-embed them with `tenantctl repair {tenant.id} --reembed`",
+            )
+        return "nothing to index yet (no chunks)"
+    dim = int(dim_text)
+    wrong = store.conn.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (dim * 4,)).fetchone()[0]
+    if wrong:
+        raise IndexMismatch(
+            f"{wrong} of {chunks} stored vectors of tenant {tenant.id!r} are not {dim}-dimensional",
+            f"re-embed them with `tenantctl repair {tenant.id} --reembed`",
+        )
+    with store.transaction():  # a new generation makes every reader drop an index loaded from a bad file
+        store._bump_generation()
+    index = VectorIndex.from_store(store, dim)
+    manifest = index.save(
+        tenant.dir, embedder=store.get_meta("embedder") or "", dim=dim, chunking=store.get_meta("chunking") or ""
+    )
+    return f"rebuilt {manifest['index_file']} from {STORE_FILE} ({index.size} vectors, generation {index.generation})"
+
+
+def _strays(folder: Path) -> list[str]:
+    """Temporary files of interrupted writes, and index files the manifest does not name."""
+    from .index import read_manifest
+
+    named = (read_manifest(folder) or {}).get("index_file")
+    return [e.name for e in sorted(folder.iterdir()) if _STRAY.fullmatch(e.name) and e.name != named]
+
+
+def _remove_strays(folder: Path, before: list[str]) -> list[str]:
+    """Remove the leftovers (call under the lock); report those found before the rebuild (which may
+    itself have removed some)."""
+    now = _strays(folder)
+    for name in now:
+        (folder / name).unlink(missing_ok=True)
+    return [f"removed leftover {name}" for name in dict.fromkeys([*before, *now])]
