@@ -121,8 +121,14 @@ class VectorIndex:
         return manifest
 
 
-def load_index(folder: Path, store: Store, dim: int, *, verify_checksum: bool = False) -> VectorIndex:
-    """The tenant's index as of the store's last commit: from disk when current, else rebuilt."""
+# Index files up to this size are checked against the manifest's SHA-256 on every load (about 20 ms
+# for 12,000 vectors); a damaged file is then never searched: the index is rebuilt from the store.
+CHECKSUM_ON_LOAD_MAX_BYTES = 256 << 20
+
+
+def load_index(folder: Path, store: Store, dim: int, *, verify_checksum: bool | None = None) -> VectorIndex:
+    """The tenant's index as of the store's last commit: from disk when current and intact, else
+    rebuilt in memory from the store (`tenantctl repair` writes the rebuilt one back)."""
     generation = store.generation()
     manifest = read_manifest(folder)
     if manifest and manifest.get("generation") == generation and manifest.get("format_version") == 1:
@@ -130,6 +136,8 @@ def load_index(folder: Path, store: Store, dim: int, *, verify_checksum: bool = 
         expected = manifest["files"][manifest["index_file"]]
         try:
             fresh = path.stat().st_size == expected["bytes"] and manifest["embedder"]["dim"] == dim
+            if verify_checksum is None:
+                verify_checksum = expected["bytes"] <= CHECKSUM_ON_LOAD_MAX_BYTES
             if fresh and verify_checksum:
                 fresh = sha256_file(path) == expected["sha256"]
             if fresh:

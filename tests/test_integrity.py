@@ -310,3 +310,26 @@ def test_the_next_writer_removes_what_a_killed_writer_left(cli, tmp_path, home):
     assert [p.name for p in leftovers if p.exists()] == []
     assert other.exists()
     assert cli("verify", "acme", "--json").json()["tenants"][0]["notes"] == []
+
+
+def test_a_damaged_index_is_never_searched(cli, home, tmp_path):
+    """Readers check the index file's checksum on load and fall back to the store's vectors."""
+    import json as _json
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    cli("tenant", "create", "t")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(30):
+        (docs / f"d{i}.md").write_text(f"# Doc {i}\n\nThe value of item {i} is {i * 3} units.\n")
+    assert cli("ingest", "t", docs).code == 0
+    before = cli("search", "t", "value of item 7", "--mode", "dense", "--json").json()
+    manifest = _json.loads((home / "tenants" / "t" / "manifest.json").read_text())
+    index_file = home / "tenants" / "t" / manifest["index_file"]
+    data = bytearray(index_file.read_bytes())
+    for offset in range(200, 4000, 3):  # scramble stored vectors; size and structure stay valid
+        data[offset] ^= 0x01
+    index_file.write_bytes(bytes(data))
+    after = cli("search", "t", "value of item 7", "--mode", "dense", "--json").json()
+    assert [(h["path"], h["score"]) for h in after] == [(h["path"], h["score"]) for h in before]
