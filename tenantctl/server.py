@@ -291,11 +291,11 @@ def create_app(cfg: Config) -> FastAPI:
     @app.get("/v1/usage")
     def own_usage(tenant: Tenant, since: str | None = None, by: Literal["day", "month"] | None = None):
         from .cli.usage import _since
-        from .metering import quota_status, report
+        from .metering import report
         from .tenants import open_tenant
 
-        return {"tenant": tenant, "usage": report([tenant], since=_since(since), by=by),
-                "quotas": quota_status(open_tenant(tenant))}
+        rows, quotas = report([open_tenant(tenant)], since=_since(since), by=by, quotas=True)
+        return {"tenant": tenant, "usage": rows, "quotas": quotas[tenant]}
 
     # -- OpenAI-compatible --------------------------------------------------------------------------
     @app.get("/v1/models")
@@ -348,10 +348,13 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/v1/admin/usage", dependencies=[Depends(admin_key)])
     def admin_usage(since: str | None = None, by: Literal["day", "month"] | None = None):
+        from . import paths
         from .cli.usage import _since
         from .metering import report
+        from .tenants import Tenant
 
-        return report([r.id for r in registry.all_tenants()], since=_since(since), by=by)
+        tenants = [Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()]
+        return report(tenants, since=_since(since), by=by)[0]
 
     return app
 

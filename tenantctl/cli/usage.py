@@ -39,7 +39,7 @@ def usage(
     """Usage per tenant for billing (ingests, searches, questions, chunks, tokens) and quota status."""
     from .. import registry
     from ..errors import BadInput
-    from ..metering import quota_status, report
+    from ..metering import report
     from ..tenants import open_tenant
 
     if by not in (None, "day", "month"):
@@ -50,8 +50,7 @@ def usage(
     tenants = [open_tenant(tenant)] if tenant else [
         Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()
     ]
-    ids = [t.id for t in tenants]
-    rows = report(ids, since=_since(since), by=by)
+    rows, quotas = report(tenants, since=_since(since), by=by, quotas=bool(tenant or json_out))
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
                   "prompt_tokens", "completion_tokens", "ms"]
@@ -59,7 +58,6 @@ def usage(
         writer.writeheader()
         writer.writerows(rows)
         return
-    quotas = {t.id: quota_status(t) for t in tenants} if (tenant or json_out) else {}
     if json_out:
         print_json({"usage": rows, "quotas": quotas})
         return
