@@ -11,6 +11,7 @@ tests/test_bert_numpy.py checks the vectors against sentence-transformers.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -76,13 +77,13 @@ class NumpyBert:
             p = f"encoder.layer.{i}"
             q, k, v = (self._dense(x, f"{p}.attention.self.{n}").reshape(len(ids), self.heads, head_dim)
                        .transpose(1, 0, 2) for n in ("query", "key", "value"))
-            scores = q @ k.transpose(0, 2, 1) / np.sqrt(head_dim)
+            scores = q @ k.transpose(0, 2, 1) / math.sqrt(head_dim)  # Python floats keep float32
             scores = np.exp(scores - scores.max(-1, keepdims=True))
             context = (scores / scores.sum(-1, keepdims=True)) @ v
             context = context.transpose(1, 0, 2).reshape(len(ids), self.dim)
             x = self._ln(x + self._dense(context, f"{p}.attention.output.dense"), f"{p}.attention.output.LayerNorm")
             hidden = self._dense(x, f"{p}.intermediate.dense")
-            hidden = 0.5 * hidden * (1.0 + erf(hidden / np.sqrt(2.0)))
+            hidden = 0.5 * hidden * (1.0 + erf(hidden / math.sqrt(2.0)))
             x = self._ln(x + self._dense(hidden, f"{p}.output.dense"), f"{p}.output.LayerNorm")
         pooled = x.mean(0)
         return (pooled / max(float(np.linalg.norm(pooled)), 1e-12)).astype(np.float32)
