@@ -9,6 +9,7 @@ and one larger than a chunk is split at sentences (then words). Consecutive chun
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -99,8 +100,10 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
     current: list[_Unit] = []
     carried = 0  # how many units at the head of `current` repeat the previous chunk's tail
 
+    breaks = [m.start() for m in re.finditer("\f", text)] if paged else []
+
     def page_at(offset: int) -> int | None:
-        return text.count("\f", 0, offset) + 1 if paged else None
+        return bisect.bisect_left(breaks, offset) + 1 if paged else None
 
     def flush(keep_overlap: bool) -> None:
         nonlocal current, carried
