@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from tenantctl.extract import ExtractError, decode, extract
@@ -75,3 +77,18 @@ def test_invalid_json_is_reported(tmp_path):
     path.write_text('{"a": ', encoding="utf-8")
     with pytest.raises(ExtractError, match="invalid JSON"):
         extract(path, path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Le café de la société est fermé le samedi. Les employés reçoivent une prime de fin d'année. " * 5,
+         "latin-1"),
+        ("Die Mitarbeiter erhalten eine Prämie für außergewöhnliche Leistungen – „gut“ gemacht. " * 5, "cp1252"),
+        ("社員は年間二十日の有給休暇を取得できます。申請は二週間前までに行ってください。" * 5, "shift_jis"),
+        ("직원은 연간 20일의 유급 휴가를 받을 수 있습니다. 신청은 2주 전까지 해야 합니다. " * 5, "euc-kr"),
+        ("員工每年可享有二十天帶薪年假，請於兩週前提出申請。" * 5, "big5"),
+    ],
+)
+def test_legacy_encodings_are_detected(text, encoding):
+    assert extract(Path("notes.txt"), text.encode(encoding)).text == text
