@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = ("acme-hr", "How many days of paid annual leave do employees accrue per year?")
 
@@ -127,10 +129,7 @@ def main() -> None:
         "completion_tokens_per_s": round(max(completion - 1, 1) / ((our_ms - first_ms) / 1000), 1),
         "fresh_process_query": fresh,
     }
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "generation.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results("generation", results)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "scifact"
 
@@ -123,10 +125,7 @@ def main() -> None:
                            "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)},
         "fresh_process_search_s": {"median": round(statistics.median(walls), 2), "min": round(min(walls), 2)},
     }
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "retrieval.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    write_results("retrieval", results)
 
 
 if __name__ == "__main__":

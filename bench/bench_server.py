@@ -29,6 +29,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from _results import write_results
+
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("amber basalt cobalt delta ember fjord garnet harbor indigo juniper kelp lantern meadow nickel "
          "orchid pepper quartz raven saffron tundra umber violet willow xenon yarrow zephyr").split()
@@ -171,10 +173,7 @@ def main() -> None:
         "usage_all_tenants_s": {"median": statistics.median(usage_s), "min": min(usage_s)},
         "question_to_random_tenant": {"tenant": lucky, "answer": answer["answer"], "seconds": round(question_s, 2)},
     }
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(exist_ok=True)
-    (out_dir / "server.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
-    print(json.dumps(results, indent=2, ensure_ascii=False))
+    write_results("server", results)
 
 
 if __name__ == "__main__":
