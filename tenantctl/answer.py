@@ -109,10 +109,12 @@ class PromptBuilder:
 
     def render(self, question: str, texts: list[str], history: list[tuple[str, str]]) -> tuple[str, list | None]:
         body = self.template.format(passages=_passage_block(texts), question=question)
-        earlier = "".join(f"Earlier question: {q}\nEarlier answer: {a}\n\n" for q, a in history)
         if self.chat:
+            earlier = "".join(f"Earlier question: {q}\nEarlier answer: {a}\n\n" for q, a in history)
             return "", [{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": earlier + body}]
-        return f"{INSTRUCTIONS}\n\n{EXAMPLE}{earlier}{body}", None
+        # A base model given earlier answers copies them; a follow-up's context reaches it through
+        # retrieval instead (the query borrows the last question).
+        return f"{INSTRUCTIONS}\n\n{EXAMPLE}{body}", None
 
 
 def fit_passages(

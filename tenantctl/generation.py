@@ -100,6 +100,9 @@ class LlamaCppGenerator:
                     model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_batch=cfg.n_batch,
                     seed=cfg.seed, verbose=False,
                 )
+                # The first decode sets up the KV cache and prints about it: do it here, quietly.
+                self.llm.eval(self.llm.tokenize(b" ", add_bos=True))
+                self.llm.reset()
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(
                 f"model {name!r}: cannot load {path} ({exc})", f"check that `models.{name}.path` is a GGUF file"
@@ -159,7 +162,10 @@ def _quiet_stderr() -> Iterator[None]:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     try:
-        yield
+        # llama-cpp-python logs through a Python callback too, which writes to sys.stderr (a terminal
+        # display may have replaced it), so silence that as well.
+        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
