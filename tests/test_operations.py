@@ -174,3 +174,34 @@ def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
     beta = [json.loads(line) for line in cli("logs", "--tenant", "beta").out.splitlines()]
     assert beta and all(r["tenant"] == "beta" for r in beta)
     assert cli("logs", "-n", "1", "--json").json()[-1]["event"] == "command"
+
+
+def test_reindex_all_script_alerts_on_failure(cli, home, tmp_path):
+    """scripts/reindex-all.sh, as cron runs it: silent when all is well, an alert naming the failure."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _fast_home(cli, home)
+    cli("tenant", "create", "ok")
+    cli("tenant", "create", "bad")
+    _write_docs(tmp_path / "ok", 2)
+    _write_docs(tmp_path / "bad", 1)
+    cli("source", "add", "ok", tmp_path / "ok")
+    cli("source", "add", "bad", tmp_path / "bad")
+    script = Path(__file__).resolve().parent.parent / "scripts" / "reindex-all.sh"
+    wrapper = tmp_path / "tenantctl"
+    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -m tenantctl \"$@\"\n")
+    wrapper.chmod(0o755)
+    alert = tmp_path / "alert.txt"
+    env = {**os.environ, "TENANTCTL": str(wrapper), "ALERT_CMD": f"cat > {alert}"}
+
+    quiet = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stdout == "" and not alert.exists()
+
+    (tmp_path / "bad" / "broken.pdf").write_bytes(b"%PDF-1.4 truncated")
+    loud = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert loud.returncode == 4
+    report = alert.read_text()
+    assert "exited 4" in report and "- bad: partial" in report and "broken.pdf" in report and "- ok" not in report
