@@ -79,6 +79,13 @@ class Searcher:
     def close(self) -> None:
         self.store.close()
 
+    def fork(self) -> Searcher:
+        """A searcher of the same tenant with its own store connection, sharing this one's loaded index
+        and embedder (both are only read), for work that must not hold this searcher for long."""
+        twin = Searcher(self.tenant, self.cfg, self._embedder)
+        twin._index = self._index
+        return twin
+
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:

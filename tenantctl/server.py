@@ -183,7 +183,10 @@ def create_app(cfg: Config) -> FastAPI:
         context = contextvars.copy_context()
 
         def job():
-            with pool.use(tenant) as searcher:
+            # The question works on its own connection, so the tenant's searches go on while it generates.
+            with pool.use(tenant) as shared:
+                searcher = shared.fork()
+            try:
                 if session is not None:
                     sessions.require(searcher.store, tenant, session)
                     past = sessions.history(searcher.store, session)
@@ -194,6 +197,8 @@ def create_app(cfg: Config) -> FastAPI:
                 if session is not None:
                     sessions.add(searcher.store, session, question, result)
                 return result
+            finally:
+                searcher.close()
 
         future = asyncio.wrap_future(scheduler.submit(tenant, lambda: context.run(job)))
         while stream and not future.done():

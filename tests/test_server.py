@@ -261,3 +261,31 @@ def test_rate_limit_from_tenant_yaml(cli, home):
     with pytest.raises(Refused, match="rate limit of 3 questions per minute"):
         limiter.check("t", "questions", 3)
     limiter.check("other", "questions", 3)  # buckets are per tenant
+
+
+@pytest.mark.slow
+def test_a_tenants_searches_go_on_while_its_question_generates(samples, cli, monkeypatch):
+    import httpx
+
+    from tenantctl import generation
+    from tenantctl.config import load_config
+    from tenantctl.server import create_app
+
+    key = _key(cli, "acme-hr")
+    started, release = threading.Event(), threading.Event()
+    original = generation.LlamaCppGenerator.generate
+
+    def slow_generate(self, request, on_token=None):
+        started.set()
+        assert release.wait(60)
+        return original(self, request, on_token)
+
+    monkeypatch.setattr(generation.LlamaCppGenerator, "generate", slow_generate)
+    with _serve(create_app(load_config())) as url, ThreadPoolExecutor(1) as executor:
+        asked = executor.submit(httpx.post, f"{url}/v1/query", headers=_auth(key), timeout=120,
+                                json={"question": "How long is the probation period for new hires?"})
+        assert started.wait(60)
+        found = httpx.post(f"{url}/v1/search", json={"query": "paid annual leave"}, headers=_auth(key), timeout=10)
+        assert found.status_code == 200 and not asked.done()  # answered while the question still waits
+        release.set()
+        assert "90 days" in asked.result(timeout=120).json()["answer"]
