@@ -201,7 +201,8 @@ def _candidates(passages: list[Hit]) -> list[tuple[str, int]]:
     candidates: list[tuple[str, int]] = []
     for n, hit in enumerate(passages, 1):
         for line in hit.text.split("\n"):
-            for sentence in split_sentences(line):
+            # Whole sentences only: a table row ("office: Lisbon; headcount: 85") stays one candidate.
+            for sentence in _sentences(line):
                 sentence = _LEAD.sub("", _flat(sentence.replace("**", "")))
                 if len(_terms(sentence)) >= 2:
                     candidates.append((sentence, n))

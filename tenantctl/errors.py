@@ -79,5 +79,9 @@ class Refused(TenantctlError):
     exit_code = ExitCode.REFUSED
 
 
+class Suspended(Refused):
+    """The tenant is suspended."""
+
+
 class SessionNotFound(TenantctlError):
     exit_code = ExitCode.NOT_FOUND

@@ -36,9 +36,16 @@ def decode(data: bytes) -> str:
 
         if b"\x00" in data:
             raise ExtractError("binary data, not text") from None
-        best = from_bytes(data).best()
+        matches = from_bytes(data)
+        best = matches.best()
         if best is None:
             raise ExtractError("binary data or unknown text encoding") from None
+        # On short texts the detector cannot tell Western European single-byte encodings from their
+        # Central/Baltic cousins; Windows-1252 (a superset of Latin-1's letters) is by far the likelier.
+        western = next((m for m in matches if m.encoding == "cp1252"), None)
+        if western is not None and best.encoding != "cp1252" and western.chaos <= best.chaos + 0.05 \
+                and best.encoding in ("cp1250", "cp1257", "iso8859_2", "iso8859_4", "iso8859_10", "iso8859_13"):
+            best = western
         text = str(best)
     if "\x00" in text or _control_ratio(text) > 0.05:
         raise ExtractError("binary data, not text")
@@ -98,9 +105,12 @@ def read_html(data: bytes) -> str:
 
 
 def read_pdf(data: bytes) -> str:
+    import logging
+
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # its warnings would repeat our one-line reason
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from . import keys, registry
 from .config import Config
 from .context import current_tenant
-from .errors import ExitCode, TenantctlError
+from .errors import ExitCode, Suspended, TenantctlError
 from .runtime import FairScheduler, Overloaded, RateLimiter, TenantPool
 
 _STATUS = {
@@ -87,7 +87,12 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.exception_handler(TenantctlError)
     async def _tenantctl_error(request: Request, exc: TenantctlError) -> JSONResponse:
-        status = 503 if isinstance(exc, Overloaded) else _STATUS.get(exc.exit_code, 500)
+        if isinstance(exc, Overloaded):
+            status = 503
+        elif isinstance(exc, Suspended):
+            status = 403
+        else:
+            status = _STATUS.get(exc.exit_code, 500)
         return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status)
 
     @app.middleware("http")

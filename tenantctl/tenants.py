@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import paths, registry
 from .context import current_tenant
-from .errors import Busy, Refused, TenantExists, TenantNotFound
+from .errors import Busy, Suspended, TenantExists, TenantNotFound
 
 if TYPE_CHECKING:
     from .config import ChunkingConfig, Config, TenantConfig
@@ -53,9 +53,11 @@ class Tenant:
         return self.config.chunking or cfg.chunking
 
     def require_active(self, operation: str) -> None:
-        """A suspended tenant refuses ingests and questions."""
+        """A suspended tenant refuses ingests and questions. Reads the registry afresh: a long-running
+        server must see a suspension made by the CLI meanwhile."""
+        self.record = registry.get(self.id) or self.record
         if self.record.status == "suspended":
-            raise Refused(
+            raise Suspended(
                 f"tenant {self.id!r} is suspended and refuses {operation}",
                 f"resume it with `tenantctl tenant resume {self.id}`",
             )

@@ -92,3 +92,9 @@ def test_invalid_json_is_reported(tmp_path):
 )
 def test_legacy_encodings_are_detected(text, encoding):
     assert extract(Path("notes.txt"), text.encode(encoding)).text == text
+
+
+def test_short_latin1_text_is_not_taken_for_central_european():
+    text = ("Le menu de la cantine: Café crème brûlée, à la carte. La fenêtre est fermée le samedi à midi. "
+            "Élève déjà reçu.\n")
+    assert extract(Path("menu.txt"), text.encode("latin-1")).text == text

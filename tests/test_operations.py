@@ -205,3 +205,18 @@ def test_reindex_all_script_alerts_on_failure(cli, home, tmp_path):
     assert loud.returncode == 4
     report = alert.read_text()
     assert "exited 4" in report and "- bad: partial" in report and "broken.pdf" in report and "- ok" not in report
+
+
+def test_reindex_of_a_named_suspended_tenant_is_refused(cli, home, tmp_path):
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 1)
+    cli("source", "add", "t", tmp_path / "d")
+    again = cli("source", "add", "t", tmp_path / "d", "--exclude", "x*")
+    assert "updated" in again.out
+    cli("tenant", "suspend", "t")
+    result = cli("reindex", "t")
+    assert result.code == ExitCode.REFUSED and "suspended" in result.err
+    assert cli("reindex", "--all", "--json").json()["tenants"][0]["status"] == "skipped"
+    chat = cli("chat", "t")
+    assert chat.code == ExitCode.REFUSED and cli("chat", "t", "--list", "--json").json() == []

@@ -18,8 +18,17 @@ def _key(cli, *args):
 
 
 @pytest.fixture
-def api(samples, cli):
+def api(samples, cli, tmp_path, monkeypatch):
+    """The sample tenants behind an in-process server, on a copy of the shared sample home (uploads
+    must not leak into other tests)."""
+    import os
+    import shutil
+
     from fastapi.testclient import TestClient
+
+    home = tmp_path / "api-home"
+    shutil.copytree(os.environ["TENANTCTL_HOME"], home)
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
 
     from tenantctl.config import load_config
     from tenantctl.server import create_app
@@ -289,3 +298,27 @@ def test_a_tenants_searches_go_on_while_its_question_generates(samples, cli, mon
         assert found.status_code == 200 and not asked.done()  # answered while the question still waits
         release.set()
         assert "90 days" in asked.result(timeout=120).json()["answer"]
+
+
+def test_suspension_reaches_a_running_server(cli, home, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.server import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    cli("tenant", "create", "t")
+    (tmp_path / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    cli("ingest", "t", tmp_path / "a.md")
+    key = _key(cli, "t")
+    with TestClient(create_app(load_config())) as client:
+        assert client.post("/v1/search", json={"query": "gate code"}, headers=_auth(key)).status_code == 200
+        cli("tenant", "suspend", "t")  # the tenant is loaded: the server must still notice
+        refused = client.post("/v1/query", json={"question": "What is the gate code?"}, headers=_auth(key))
+        assert refused.status_code == 403 and "suspended" in refused.json()["error"]
+        doc = tmp_path / "b.md"
+        doc.write_text("# B\n\nMore.\n")
+        with doc.open("rb") as fh:
+            assert client.post("/v1/documents", files=[("files", ("b.md", fh))],
+                               headers=_auth(key)).status_code == 403

@@ -28,7 +28,7 @@ def init(json_out: JsonOption = False) -> None:
         config.write_text(example, encoding="utf-8")
     from .. import registry
 
-    registry.all_tenants()  # creates the registry
+    registry.connect().close()  # creates the registry
     if json_out:
         print_json({"home": str(home), "config": str(config), "config_created": created})
     else:

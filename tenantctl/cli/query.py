@@ -90,6 +90,8 @@ def chat(
 
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()
+    if not list_sessions:
+        tenant.require_active("questions")  # before a session is created for nothing
     searcher = Searcher(tenant, cfg)
     store = searcher.store
     try:

@@ -40,6 +40,7 @@ def reindex(
     cfg = load_cfg()
     if tenant_id:
         tenant = open_tenant(tenant_id)
+        tenant.require_active("re-indexing")  # named explicitly: a refusal, not a silent skip
         if not tenant.config.sources:
             raise BadInput(f"tenant {tenant_id!r} has no sources to re-index",
                            f"add one with `tenantctl source add {tenant_id} PATH`")
@@ -77,8 +78,11 @@ def source_add(
     tenant = open_tenant(tenant_id)
     if not path.expanduser().exists():
         raise BadInput(f"source {path} does not exist", "check the path; sources are files or folders")
-    edit_sources(tenant, add=Source(path.expanduser().resolve(), tuple(include or ()), tuple(exclude or ())))
-    out.print(f"{tenant.id}: source {path.expanduser().resolve()} added; run `tenantctl reindex {tenant.id}`")
+    resolved = path.expanduser().resolve()
+    existed = any(s.path == str(resolved) for s in tenant.config.sources)
+    edit_sources(tenant, add=Source(resolved, tuple(include or ()), tuple(exclude or ())))
+    verb = "updated (its include/exclude replaced)" if existed else "added"
+    out.print(f"{tenant.id}: source {resolved} {verb}; run `tenantctl reindex {tenant.id}`")
 
 
 @source_app.command("list")

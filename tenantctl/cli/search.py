@@ -64,16 +64,20 @@ def search(
         from ..search import Searcher
         from ..tenants import open_tenant
 
-        searcher = Searcher(open_tenant(tenant_id), cfg)
+        tenant = open_tenant(tenant_id)
+        _ = tenant.config  # a broken tenant.yaml is reported here too, not only when asking questions
+        searcher = Searcher(tenant, cfg)
         try:
             hits = [h.to_dict() for h in searcher.search(query, k=k, mode=_mode(mode))]
+            empty = searcher.store.chunk_count() == 0
         finally:
             searcher.close()
     if json_out:
         print_json(hits)
         return
     if not hits:
-        err.print(f"No results in tenant {tenant_id}. Ingest documents with `tenantctl ingest {tenant_id} PATH`.")
+        hint = f" It has no documents yet: `tenantctl ingest {tenant_id} PATH`." if not server and empty else ""
+        err.print(f"No results in tenant {tenant_id}.{hint}")
         return
     for h in hits:
         out.print(f"[bold]{h['rank']}. {h['path']}[/]  [dim]{h['position']}  score {h['score']:.4f}  "
