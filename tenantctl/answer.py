@@ -247,8 +247,8 @@ def answer_question(
     """Answer from the searcher's tenant alone; metered as one `question` usage event."""
     from . import metering
 
-    searcher.tenant.require_active("questions")
     with metering.track(searcher.store, "question") as usage:
+        searcher.tenant.require_active("questions")  # inside: a refusal is metered too
         metering.check_question_quota(searcher.tenant, searcher.store)
         result = _answer(searcher, question, cfg, history, on_token)
         usage.prompt_tokens = int(result.timings.get("prompt_tokens", 0))

@@ -150,7 +150,6 @@ def ingest(
     share must not empty the index)."""
     if not sources:
         raise BadInput("nothing to ingest", "name one or more files or folders")
-    tenant.require_active("ingests")
     started = time.perf_counter()
     summary = IngestSummary(tenant=tenant.id)
     chunking = tenant.chunking(cfg)
@@ -162,6 +161,7 @@ def ingest(
         summary.record(problem)
 
     with tenant.write_lock(wait), tenant.open_store() as store, metering.track(store, "ingest") as usage:
+        tenant.require_active("ingests")  # inside: a refusal is metered too
         check_embedder(store, cfg.embedder.name)
         known = store.documents()
         done = 0

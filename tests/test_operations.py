@@ -104,6 +104,8 @@ def test_suspended_tenant_refuses_ingest_and_questions_but_searches(cli, home, t
     asked = cli("query", "t", "What is fact number 1?")
     assert asked.code == ExitCode.REFUSED and "suspended" in asked.err
     assert cli("search", "t", "fact number 1", "--json").code == 0
+    refused = {r["operation"]: r["refused"] for r in cli("usage", "--json").json()["usage"]}
+    assert refused["ingest"] == 1 and refused["question"] == 1
     assert cli("tenant", "resume", "t").code == 0
     assert cli("ingest", "t", tmp_path / "d").code == 0
 
