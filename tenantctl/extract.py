@@ -233,6 +233,10 @@ READERS: dict[str, tuple[str, Callable[[bytes], str]]] = {
 SUPPORTED = tuple(sorted(READERS))
 
 
+def unsupported_reason(path: Path) -> str:
+    return f"unsupported file type {path.suffix.lower() or '(none)'}; supported: {', '.join(SUPPORTED)}"
+
+
 def is_supported(path: Path) -> bool:
     return path.suffix.lower() in READERS
 
@@ -240,7 +244,7 @@ def is_supported(path: Path) -> bool:
 def extract(path: Path, data: bytes) -> Extracted:
     suffix = path.suffix.lower()
     if suffix not in READERS:
-        raise ExtractError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED)}")
+        raise ExtractError(unsupported_reason(path))
     fmt, reader = READERS[suffix]
     if not data:
         raise ExtractError("empty file")

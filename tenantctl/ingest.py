@@ -18,7 +18,7 @@ from .chunking import chunk_text
 from .config import Config
 from .embedding import Embedder, get_embedder
 from .errors import BadInput, IndexMismatch
-from .extract import ExtractError, extract, is_supported
+from .extract import ExtractError, extract, is_supported, unsupported_reason
 from .store import NewChunk, Store
 from .tenants import Tenant
 
@@ -110,16 +110,11 @@ def collect_files(sources: Iterable[Source]) -> tuple[list[Path], list[FileResul
             if is_supported(root):
                 files[root.resolve()] = None
             else:
-                problems.append(FileResult(str(root), "failed", reason=_unsupported(root)))
+                problems.append(FileResult(str(root), "failed", reason=unsupported_reason(root)))
         else:
             problems.append(FileResult(str(root), "failed", reason="no such file or folder"))
     return list(files), problems
 
-
-def _unsupported(path: Path) -> str:
-    from .extract import SUPPORTED
-
-    return f"unsupported file type {path.suffix or '(none)'}; supported: {', '.join(SUPPORTED)}"
 
 
 def _embed_input(chunk: NewChunk) -> str:

@@ -4,6 +4,7 @@ tenant.yaml are checked against the same records."""
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import time
 from collections.abc import Iterator
@@ -66,17 +67,20 @@ def track(store: Store, operation: str) -> Iterator[UsageEvent]:
         )
 
 
+# Questions answered and tokens used since a moment (UTC midnight for the daily quotas).
+_QUESTIONS_SINCE = (
+    "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
+    " WHERE operation = 'question' AND outcome = 'ok' AND ts >= ?"
+)
+
+
 def _day_start() -> float:
     now = time.gmtime()
-    return time.mktime((now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0, 0, 0, 0)) - time.timezone
+    return float(calendar.timegm((now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0)))
 
 
 def today(store: Store) -> dict[str, int]:
-    questions, tokens = store.conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
-        " WHERE operation = 'question' AND outcome = 'ok' AND ts >= ?",
-        (_day_start(),),
-    ).fetchone()
+    questions, tokens = store.conn.execute(_QUESTIONS_SINCE, (_day_start(),)).fetchone()
     return {"questions": questions, "tokens": tokens}
 
 
@@ -149,10 +153,7 @@ def report(
                         "refused": r[4], "errors": r[5], "chunks_embedded": r[6], "prompt_tokens": r[7],
                         "completion_tokens": r[8], "ms": r[9],
                     })
-                questions, tokens = conn.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
-                    " WHERE operation = 'question' AND outcome = 'ok' AND ts >= ?", (day_start,)
-                ).fetchone() if quotas else (0, 0)
+                questions, tokens = conn.execute(_QUESTIONS_SINCE, (day_start,)).fetchone() if quotas else (0, 0)
             except sqlite3.OperationalError:  # a store from before metering has no usage table yet
                 questions, tokens = 0, 0
             if quotas:

@@ -36,8 +36,6 @@ def connect(schema: str = _SCHEMA) -> sqlite3.Connection:
     return conn
 
 
-_connect = connect
-
 
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -47,7 +45,7 @@ def add(
     tenant_id: str, display_name: str | None = None, created_at: str | None = None, status: str = "active"
 ) -> TenantRecord:
     record = TenantRecord(tenant_id, status, created_at or now_iso(), display_name)
-    with closing(_connect()) as conn:
+    with closing(connect()) as conn:
         conn.execute(
             "INSERT INTO tenants (id, status, created_at, display_name) VALUES (?, ?, ?, ?)",
             (record.id, record.status, record.created_at, record.display_name),
@@ -58,7 +56,7 @@ def add(
 def get(tenant_id: str) -> TenantRecord | None:
     if not paths.registry_file().exists():
         return None
-    with closing(_connect()) as conn:
+    with closing(connect()) as conn:
         row = conn.execute(
             "SELECT id, status, created_at, display_name FROM tenants WHERE id = ?", (tenant_id,)
         ).fetchone()
@@ -68,16 +66,16 @@ def get(tenant_id: str) -> TenantRecord | None:
 def all_tenants() -> list[TenantRecord]:
     if not paths.registry_file().exists():
         return []
-    with closing(_connect()) as conn:
+    with closing(connect()) as conn:
         rows = conn.execute("SELECT id, status, created_at, display_name FROM tenants ORDER BY id").fetchall()
     return [TenantRecord(*row) for row in rows]
 
 
 def set_status(tenant_id: str, status: str) -> None:
-    with closing(_connect()) as conn:
+    with closing(connect()) as conn:
         conn.execute("UPDATE tenants SET status = ? WHERE id = ?", (status, tenant_id))
 
 
 def remove(tenant_id: str) -> None:
-    with closing(_connect()) as conn:
+    with closing(connect()) as conn:
         conn.execute("DELETE FROM tenants WHERE id = ?", (tenant_id,))

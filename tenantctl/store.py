@@ -209,10 +209,7 @@ class Store:
         vectors: Iterable[bytes],
     ) -> None:
         """Insert or replace one document with its chunks. Call inside `transaction()`."""
-        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
-                          "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
-                          (path,))
-        self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        self._drop(path)
         cur = self.conn.execute(
             "INSERT INTO documents (path, sha256, bytes, mtime, format, chunking, chunks, ingested_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -231,15 +228,19 @@ class Store:
             )
         self._bump_generation()
 
+    def _drop(self, path: str) -> None:
+        """Delete one document's full-text rows, chunks (by cascade) and row."""
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
+                          "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
+                          (path,))
+        self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+
     def touch_document(self, path: str, mtime: float) -> None:
         self.conn.execute("UPDATE documents SET mtime = ? WHERE path = ?", (mtime, path))
 
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks. Call inside `transaction()`."""
-        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
-                          "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
-                          (path,))
-        self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        self._drop(path)
         self._bump_generation()
 
     # -- chunks -------------------------------------------------------------------------------------
