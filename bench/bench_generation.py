@@ -61,11 +61,11 @@ def main() -> None:
     # The exact prompt tenantctl sends, captured from its generator.
     from llama_cpp import Llama
 
-    from tenantctl import generation
-    from tenantctl.answer import answer_question
+    from tenantctl.answering.answer import answer_question
     from tenantctl.config import load_config
-    from tenantctl.search import Searcher
-    from tenantctl.tenants import open_tenant
+    from tenantctl.models import generation
+    from tenantctl.retrieval.search import Searcher
+    from tenantctl.storage.tenants import open_tenant
 
     cfg = load_config()
     searcher = Searcher(open_tenant(tenant_id), cfg)

@@ -56,10 +56,10 @@ def main() -> None:
     os.environ["TENANTCTL_HOME"] = str(work / "home")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from tenantctl.config import load_config
-    from tenantctl.embedding import get_embedder
-    from tenantctl.ingest import ingest
-    from tenantctl.search import Searcher
-    from tenantctl.tenants import create_tenant, open_tenant
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.models.embedding import get_embedder
+    from tenantctl.retrieval.search import Searcher
+    from tenantctl.storage.tenants import create_tenant, open_tenant
 
     corpus = work / "corpus"
     ndocs = write_corpus(args.data, corpus, args.limit)

@@ -52,12 +52,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="tenantctl-serverbench-"))
     os.environ["TENANTCTL_HOME"] = str(work / "home")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from tenantctl import keys
     from tenantctl.config import load_config
-    from tenantctl.embedding import get_embedder
-    from tenantctl.ingest import ingest
-    from tenantctl.runtime import TENANT_OVERHEAD_BYTES
-    from tenantctl.tenants import create_tenant
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.models.embedding import get_embedder
+    from tenantctl.serving.pool import TENANT_OVERHEAD_BYTES
+    from tenantctl.storage import keys
+    from tenantctl.storage.tenants import create_tenant
 
     cfg = load_config()
     embedder = get_embedder(cfg.embedder)
@@ -80,7 +80,7 @@ def main() -> None:
     import httpx
     import uvicorn
 
-    from tenantctl.server import create_app
+    from tenantctl.serving.app import create_app
 
     index_bytes = int(4 * 384 * 4 * 1.1)
     budget_mb = args.budget_tenants * (TENANT_OVERHEAD_BYTES + index_bytes) / (1 << 20)

@@ -1,3 +1,3 @@
-from .cli import main
+from tenantctl.cli import main
 
 main()

@@ -13,8 +13,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import paths
-from .errors import ConfigError
+from tenantctl import paths
+from tenantctl.errors import ConfigError
 
 
 class _Strict(BaseModel):

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import paths
-from .context import current_tenant
+from tenantctl import paths
+from tenantctl.context import current_tenant
 
 LOG_FILE = "tenantctl.jsonl"
 

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from .errors import InvalidTenantId
+from tenantctl.errors import InvalidTenantId
 
 HOME_ENV = "TENANTCTL_HOME"
 TENANT_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")

@@ -1,6 +1,6 @@
 """Answer post-processing: unit tests with a fake generator (fast, no model)."""
 
-from tenantctl.answer import _cite, check_answer, fit_passages
+from tenantctl.answering.answer import _cite, check_answer, fit_passages
 
 PASSAGES = [
     "Employees accrue 23 days of paid annual leave per calendar year. Up to 5 days carry over.",

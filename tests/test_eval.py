@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tenantctl.evaluate import ndcg, recall, reciprocal_rank
+from tenantctl.retrieval.evaluate import ndcg, recall, reciprocal_rank
 
 
 def test_metrics_against_hand_computed_values():

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantctl.extract import ExtractError, decode, extract
+from tenantctl.ingestion.extract import ExtractError, decode, extract
 
 from .conftest import BAD, SAMPLES
 

@@ -89,9 +89,9 @@ class CountingEmbedder:
 @pytest.mark.slow
 def test_incremental_ingest_skips_unchanged_reembeds_changed_and_prunes(cli, tmp_path):
     from tenantctl.config import load_config
-    from tenantctl.embedding import get_embedder
-    from tenantctl.ingest import ingest
-    from tenantctl.tenants import open_tenant
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.models.embedding import get_embedder
+    from tenantctl.storage.tenants import open_tenant
 
     docs = copy_samples(tmp_path / "samples") / "acme-hr"
     assert cli("tenant", "create", "acme").code == 0
@@ -170,7 +170,7 @@ def test_missing_path_and_unsupported_file_are_reported(cli, tmp_path):
 
 def test_fusion_weights_and_cjk_queries():
     from tenantctl.config import SearchConfig
-    from tenantctl.search import dense_weight, rrf
+    from tenantctl.retrieval.search import dense_weight, rrf
 
     fused = rrf([[1, 2], [2, 3]], 60, [0.25, 1.0])
     assert fused[2] == pytest.approx(0.25 / 62 + 1 / 61) and fused[1] == pytest.approx(0.25 / 61)

@@ -61,7 +61,7 @@ def _problems(cli, tenant: str = "acme") -> list[dict]:
 
 def _no_model(monkeypatch) -> None:
     """Make any use of the sentence-transformers model fail."""
-    from tenantctl import embedding
+    from tenantctl.models import embedding
 
     def refuse(*args, **kwargs):
         raise AssertionError("the embedding model must not be used here")
@@ -123,10 +123,10 @@ def test_stale_manifest_generation(cli, tmp_path, home, monkeypatch):
     extra.mkdir()
     (extra / "parking.md").write_text("# Parking\n\nThe staff car park closes at 23:30 every night.\n")
 
-    import tenantctl.ingest
+    import tenantctl.ingestion.ingest
 
     with monkeypatch.context() as patch:
-        patch.setattr(tenantctl.ingest, "refresh_index", lambda tenant, store: None)
+        patch.setattr(tenantctl.ingestion.ingest, "refresh_index", lambda tenant, store: None)
         assert cli("ingest", "acme", extra).code == 0
     problems = _problems(cli)
     assert [p["code"] for p in problems] == ["index-stale"]
@@ -283,7 +283,7 @@ def test_verify_and_repair_load_no_model_and_repair_respects_the_lock(cli, tmp_p
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "LOADED:"
 
-    from tenantctl.tenants import open_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     with open_tenant("acme").write_lock():
         busy = subprocess.run([sys.executable, "-m", "tenantctl", "repair", "acme"],

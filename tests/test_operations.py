@@ -78,7 +78,7 @@ def test_reindex_all_reports_failures_and_goes_on(cli, home, tmp_path):
 
 
 def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
-    from tenantctl.tenants import open_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     _fast_home(cli, home)
     cli("tenant", "create", "t")

@@ -48,7 +48,7 @@ def test_human_output_lists_sources(cli, samples):
 
 
 def _forbid_model(monkeypatch):
-    import tenantctl.generation as generation
+    import tenantctl.models.generation as generation
 
     def refuse(*args, **kwargs):
         raise AssertionError("the model must not be loaded or called")
@@ -94,7 +94,7 @@ def test_pilot_tenant_uses_its_own_model_entry(cli, samples, tmp_path, monkeypat
     data["answer"] = {"model": "pilot"}
     tenant_yaml.write_text(yaml.safe_dump(data))
 
-    from tenantctl import generation
+    from tenantctl.models import generation
 
     pilot = cli("query", "nordwerk-maint", "What does error code E-417 mean?", "--json").json()
     other = cli("query", "acme-hr", "How long is the probation period for new hires?", "--json").json()

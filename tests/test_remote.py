@@ -17,8 +17,8 @@ import yaml
 
 from tenantctl.config import ModelConfig
 from tenantctl.errors import ExitCode, ModelUnavailable
-from tenantctl.generation import Request
-from tenantctl.remote import OpenAICompatGenerator, iter_sse
+from tenantctl.models.generation import Request
+from tenantctl.models.remote import OpenAICompatGenerator, iter_sse
 
 from .conftest import copy_samples
 
@@ -187,7 +187,7 @@ def test_base_url_must_be_http():
 @pytest.fixture(scope="module")
 def llm_server(tmp_path_factory):
     """`python -m llama_cpp.server` on a free localhost port, serving the packaged GGUF."""
-    from tenantctl.generation import packaged_gguf
+    from tenantctl.models.generation import packaged_gguf
 
     port = _free_port()
     log = tmp_path_factory.mktemp("llm-server") / "server.log"
@@ -253,7 +253,7 @@ def _use_model(acme_home: Path, tmp_path: Path, monkeypatch, models: dict) -> Pa
 
 
 def _llama_keys() -> set[tuple]:
-    from tenantctl import generation
+    from tenantctl.models import generation
 
     return {k for k in generation._LOADED if k[0] == "llama"}
 

@@ -31,7 +31,7 @@ def api(samples, cli, tmp_path, monkeypatch):
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
 
     from tenantctl.config import load_config
-    from tenantctl.server import create_app
+    from tenantctl.serving.app import create_app
 
     tenant_keys = {t: _key(cli, t) for t in SAMPLE_IDS}
     admin = _key(cli, "--admin")
@@ -154,7 +154,7 @@ def _serve(app):
 def live_server(samples, cli):
     """A real uvicorn server on localhost, in a thread."""
     from tenantctl.config import load_config
-    from tenantctl.server import create_app
+    from tenantctl.serving.app import create_app
 
     with _serve(create_app(load_config())) as url:
         yield url
@@ -196,8 +196,8 @@ def test_load_100_tenants_concurrent_clients_within_budget(cli, home, tmp_path):
     import httpx
 
     from tenantctl.config import load_config
-    from tenantctl.runtime import TENANT_OVERHEAD_BYTES
-    from tenantctl.server import create_app
+    from tenantctl.serving.app import create_app
+    from tenantctl.serving.pool import TENANT_OVERHEAD_BYTES
 
     cli("init")
     budget_tenants = 20
@@ -244,7 +244,7 @@ def test_load_100_tenants_concurrent_clients_within_budget(cli, home, tmp_path):
 
 
 def test_fair_queue_serves_tenants_in_turn():
-    from tenantctl.runtime import FairScheduler
+    from tenantctl.serving.pool import FairScheduler
 
     scheduler = FairScheduler(max_queue=100)
     gate = threading.Event()
@@ -262,7 +262,7 @@ def test_fair_queue_serves_tenants_in_turn():
 
 def test_rate_limit_from_tenant_yaml(cli, home):
     from tenantctl.errors import Refused
-    from tenantctl.runtime import RateLimiter
+    from tenantctl.serving.pool import RateLimiter
 
     limiter = RateLimiter()
     for _ in range(3):
@@ -276,9 +276,9 @@ def test_rate_limit_from_tenant_yaml(cli, home):
 def test_a_tenants_searches_go_on_while_its_question_generates(samples, cli, monkeypatch):
     import httpx
 
-    from tenantctl import generation
     from tenantctl.config import load_config
-    from tenantctl.server import create_app
+    from tenantctl.models import generation
+    from tenantctl.serving.app import create_app
 
     key = _key(cli, "acme-hr")
     started, release = threading.Event(), threading.Event()
@@ -304,7 +304,7 @@ def test_suspension_reaches_a_running_server(cli, home, tmp_path):
     from fastapi.testclient import TestClient
 
     from tenantctl.config import load_config
-    from tenantctl.server import create_app
+    from tenantctl.serving.app import create_app
 
     cli("init")
     (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")

@@ -123,7 +123,7 @@ def test_export_copies_what_still_sits_in_the_write_ahead_log(cli, home, tmp_pat
 
 
 def test_export_waits_for_the_writer_lock(cli, home, tmp_path):
-    from tenantctl.tenants import open_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     _tenant(cli, home, tmp_path)
     archive = tmp_path / "acme.tar.gz"

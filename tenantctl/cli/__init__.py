@@ -11,9 +11,9 @@ import sys
 
 import typer
 
-from ..errors import ExitCode, TenantctlError
-from . import admin, ingest, integrity, query, reindex, search, serve, tenant, usage
-from . import init as init_cmd
+from tenantctl.cli import admin, ingest, integrity, query, reindex, search, serve, tenant, usage
+from tenantctl.cli import init as init_cmd
+from tenantctl.errors import ExitCode, TenantctlError
 
 app = typer.Typer(
     name="tenantctl",
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
     except TenantctlError as exc:
-        from ._common import err
+        from tenantctl.cli._common import err
 
         code, error = int(exc.exit_code), exc.message
         err.print(f"[bold red]Error:[/] {exc.message}", markup=True, soft_wrap=True)
@@ -70,7 +70,7 @@ def _log_command(args: list[str], code: int, error: str | None, started: float) 
 
     if not args or args[0] in ("-h", "--help", "logs", "paths", "doctor") or "--help" in args or "-h" in args:
         return
-    from .. import logs, paths
+    from tenantctl import logs, paths
 
     if not paths.home().exists():  # never create a home just to log that nothing happened
         return

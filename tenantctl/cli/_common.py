@@ -26,7 +26,7 @@ def print_json(data: Any) -> None:
 
 
 def load_cfg():
-    from ..config import load_config
+    from tenantctl.config import load_config
 
     return load_config()
 
@@ -40,7 +40,7 @@ def show_progress() -> bool:
 
 
 def confirm(question: str, yes: bool) -> None:
-    from ..errors import BadInput
+    from tenantctl.errors import BadInput
 
     if yes:
         return

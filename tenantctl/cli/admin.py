@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ._common import JsonOption, out, print_json
+from tenantctl.cli._common import JsonOption, out, print_json
 
 _STYLE = {"ok": ("ok", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "bold red")}
 
@@ -20,7 +20,7 @@ def doctor(json_out: JsonOption = False) -> None:
     """
     from rich.markup import escape
 
-    from .. import doctor as core
+    from tenantctl.operations import doctor as core
 
     checks = core.run_checks()
     code = core.exit_code(checks)

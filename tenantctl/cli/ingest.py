@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode
-from ._common import JsonOption, TenantArg, WaitOption, err, out, print_json, show_progress
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json, show_progress
+from tenantctl.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +26,8 @@ def ingest(
 
     Formats: .txt .md .html .pdf .docx .csv .json. Exit code 4 when some files failed.
     """
-    from ..ingest import ingest as run_ingest
-    from ..tenants import open_tenant
+    from tenantctl.ingestion.ingest import ingest as run_ingest
+    from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
     cfg = _cfg()
@@ -54,7 +54,7 @@ def ingest(
 
 
 def _cfg():
-    from ._common import load_cfg
+    from tenantctl.cli._common import load_cfg
 
     return load_cfg()
 

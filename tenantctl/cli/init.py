@@ -6,7 +6,7 @@ from importlib import resources
 
 import typer
 
-from ._common import JsonOption, out, print_json
+from tenantctl.cli._common import JsonOption, out, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def init(json_out: JsonOption = False) -> None:
     """Create the home folder and a commented config.yaml (an existing one is kept)."""
-    from .. import paths
+    from tenantctl import paths
 
     home = paths.home()
     (home / "tenants").mkdir(parents=True, exist_ok=True)
@@ -26,7 +26,7 @@ def init(json_out: JsonOption = False) -> None:
     if created:
         example = resources.files("tenantctl").joinpath("data/config.example.yaml").read_text(encoding="utf-8")
         config.write_text(example, encoding="utf-8")
-    from .. import registry
+    from tenantctl.storage import registry
 
     registry.connect().close()  # creates the registry
     if json_out:
@@ -38,7 +38,7 @@ def init(json_out: JsonOption = False) -> None:
 
 def paths_cmd(json_out: JsonOption = False) -> None:
     """Show where tenantctl keeps its config, registry, tenants and logs."""
-    from .. import paths
+    from tenantctl import paths
 
     data = {
         "home": str(paths.home()),

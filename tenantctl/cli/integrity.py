@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..errors import ExitCode
-from ._common import JsonOption, TenantArg, WaitOption, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json
+from tenantctl.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
@@ -47,9 +47,9 @@ def verify(
 
     Exit code 0 when everything is ok, 1 when any problem is found.
     """
-    from ..errors import BadInput
-    from ..integrity import verify_all, verify_tenant
-    from ..tenants import open_tenant
+    from tenantctl.errors import BadInput
+    from tenantctl.operations.integrity import verify_all, verify_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     if bool(tenant_id) == all_:
         raise BadInput("name one tenant or pass --all", "e.g. `tenantctl verify acme` or `tenantctl verify --all`")
@@ -84,13 +84,13 @@ def repair(
 
     --reembed re-embeds every chunk with the configured embedder: the fix after changing `embedder.name`.
     """
-    from ..integrity import repair_tenant
-    from ..tenants import open_tenant
+    from tenantctl.operations.integrity import repair_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
     cfg = None
     if reembed:
-        from ._common import load_cfg
+        from tenantctl.cli._common import load_cfg
 
         cfg = load_cfg()
     report = repair_tenant(tenant, cfg, wait=wait, reembed=reembed)

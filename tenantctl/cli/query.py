@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, TenantArg, err, load_cfg, out, print_json
-from .search import KeyOption, ServerOption, remote_target
+from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+from tenantctl.cli.search import KeyOption, ServerOption, remote_target
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def _ask(searcher, question: str, cfg, history=None, stream: bool = True):
     """Answer one question; on a terminal the model's tokens stream live, then the checked answer."""
-    from ..answer import answer_question
+    from tenantctl.answering.answer import answer_question
 
     if not (stream and sys.stdout.isatty()):
         return answer_question(searcher, question, cfg, history=history)
@@ -56,12 +56,12 @@ def query(
     """Answer a question from one tenant's documents, citing them, with the shared local LLM."""
     cfg, server = remote_target(tenant_id, server)
     if server:
-        from ..client import call
+        from tenantctl.serving.client import call
 
         result = call(server, "/v1/query", {"question": question, "passages": passages}, tenant_id, key)
     else:
-        from ..search import Searcher
-        from ..tenants import open_tenant
+        from tenantctl.retrieval.search import Searcher
+        from tenantctl.storage.tenants import open_tenant
 
         searcher = Searcher(open_tenant(tenant_id), cfg)
         try:
@@ -84,9 +84,9 @@ def chat(
 
     Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
     """
-    from .. import sessions
-    from ..search import Searcher
-    from ..tenants import open_tenant
+    from tenantctl.retrieval.search import Searcher
+    from tenantctl.storage import sessions
+    from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, TenantArg, WaitOption, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json
 
 source_app = typer.Typer(help="Manage the source folders a tenant is re-indexed from.", no_args_is_help=True)
 
@@ -29,11 +29,11 @@ def reindex(
     Silent unless something fails. Exit codes: 0 success, 4 some tenants failed, 75 busy (retry later),
     1 error.
     """
-    from .. import registry
-    from ..errors import BadInput
-    from ..reindex import exit_code, reindex_tenant
-    from ..tenants import open_tenant
-    from ._common import load_cfg
+    from tenantctl.cli._common import load_cfg
+    from tenantctl.errors import BadInput
+    from tenantctl.ingestion.reindex import exit_code, reindex_tenant
+    from tenantctl.storage import registry
+    from tenantctl.storage.tenants import open_tenant
 
     if bool(tenant_id) == all_:
         raise BadInput("name one tenant or pass --all", "e.g. `tenantctl reindex acme` or `tenantctl reindex --all`")
@@ -70,10 +70,10 @@ def source_add(
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
 ) -> None:
     """Add a source folder to a tenant's tenant.yaml (absolute path stored)."""
-    from ..errors import BadInput
-    from ..ingest import Source
-    from ..reindex import edit_sources
-    from ..tenants import open_tenant
+    from tenantctl.errors import BadInput
+    from tenantctl.ingestion.ingest import Source
+    from tenantctl.ingestion.reindex import edit_sources
+    from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
     if not path.expanduser().exists():
@@ -88,7 +88,7 @@ def source_add(
 @source_app.command("list")
 def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     """List a tenant's sources."""
-    from ..tenants import open_tenant
+    from tenantctl.storage.tenants import open_tenant
 
     sources = [s.model_dump() for s in open_tenant(tenant_id).config.sources]
     if json_out:
@@ -103,8 +103,8 @@ def source_remove(
     tenant_id: TenantArg, path: Annotated[str, typer.Argument(help="The source path as listed.")]
 ) -> None:
     """Remove a source from tenant.yaml (its documents go at the next reindex)."""
-    from ..reindex import edit_sources
-    from ..tenants import open_tenant
+    from tenantctl.ingestion.reindex import edit_sources
+    from tenantctl.storage.tenants import open_tenant
 
     edit_sources(open_tenant(tenant_id), remove=path)
     out.print(f"{tenant_id}: source {path} removed")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
 
 ModeOption = Annotated[
     str | None,
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _mode(value: str | None) -> str | None:
-    from ..errors import BadInput
+    from tenantctl.errors import BadInput
 
     if value is not None and value.lower() not in ("hybrid", "dense", "bm25"):
         raise BadInput(f"unknown search mode {value!r}", "use --mode hybrid, dense or bm25")
@@ -38,7 +38,7 @@ KeyOption = Annotated[
 
 def remote_target(tenant_id: str, server: str | None):
     """The loaded config and the server to send the work to (None: do it here). Checks the id first."""
-    from ..paths import validate_tenant_id
+    from tenantctl.paths import validate_tenant_id
 
     validate_tenant_id(tenant_id)
     cfg = load_cfg()
@@ -57,12 +57,12 @@ def search(
     """Hybrid search (dense + BM25, fused by reciprocal rank) in one tenant's documents."""
     cfg, server = remote_target(tenant_id, server)
     if server:
-        from ..client import call
+        from tenantctl.serving.client import call
 
         hits = call(server, "/v1/search", {"query": query, "k": k, "mode": _mode(mode)}, tenant_id, key)["hits"]
     else:
-        from ..search import Searcher
-        from ..tenants import open_tenant
+        from tenantctl.retrieval.search import Searcher
+        from tenantctl.storage.tenants import open_tenant
 
         tenant = open_tenant(tenant_id)
         _ = tenant.config  # a broken tenant.yaml is reported here too, not only when asking questions
@@ -97,10 +97,10 @@ def evaluate(
     json_out: JsonOption = False,
 ) -> None:
     """Score a tenant's retrieval on labelled questions: nDCG@10, recall@k, MRR."""
-    from ..evaluate import evaluate as run_eval
-    from ..evaluate import load_qrels, load_queries
-    from ..search import Searcher
-    from ..tenants import open_tenant
+    from tenantctl.retrieval.evaluate import evaluate as run_eval
+    from tenantctl.retrieval.evaluate import load_qrels, load_queries
+    from tenantctl.retrieval.search import Searcher
+    from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, err, load_cfg, out, print_json
+from tenantctl.cli._common import JsonOption, err, load_cfg, out, print_json
 
 key_app = typer.Typer(help="API keys for `tenantctl serve` (stored hashed).", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ def serve(
     """
     import uvicorn
 
-    from ..server import create_app
+    from tenantctl.serving.app import create_app
 
     cfg = load_cfg()
     host, port = host or cfg.server.host, port or cfg.server.port
@@ -42,9 +42,9 @@ def key_create(
     json_out: JsonOption = False,
 ) -> None:
     """Create an API key for a tenant (or --admin). The secret is shown once."""
-    from .. import keys
-    from ..errors import BadInput
-    from ..tenants import open_tenant
+    from tenantctl.errors import BadInput
+    from tenantctl.storage import keys
+    from tenantctl.storage.tenants import open_tenant
 
     if bool(tenant_id) == admin:
         raise BadInput("name a tenant, or pass --admin", "e.g. `tenantctl key create acme`")
@@ -65,8 +65,8 @@ def key_list(
     json_out: JsonOption = False,
 ) -> None:
     """List API keys (ids and status, never secrets)."""
-    from .. import keys
-    from ..paths import validate_tenant_id
+    from tenantctl.paths import validate_tenant_id
+    from tenantctl.storage import keys
 
     if tenant_id:
         validate_tenant_id(tenant_id)
@@ -83,7 +83,7 @@ def key_list(
 @key_app.command("revoke")
 def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `key list`.")]) -> None:
     """Revoke an API key at once."""
-    from .. import keys
+    from tenantctl.storage import keys
 
     keys.revoke(key_id)
     out.print(f"revoked key {key_id}")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, TenantArg, confirm, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, confirm, err, out, print_json
 
 app = typer.Typer(help="Create, list, inspect, suspend, move and delete tenants.", no_args_is_help=True)
 
@@ -18,7 +18,7 @@ def create(
     json_out: JsonOption = False,
 ) -> None:
     """Create a tenant: its folder, tenant.yaml and empty store."""
-    from ..tenants import create_tenant, describe
+    from tenantctl.storage.tenants import create_tenant, describe
 
     tenant = create_tenant(tenant_id, name)
     if json_out:
@@ -30,7 +30,7 @@ def create(
 @app.command("list")
 def list_(json_out: JsonOption = False) -> None:
     """List tenants (reads the registry only; no index is loaded)."""
-    from .. import registry
+    from tenantctl.storage import registry
 
     rows = registry.all_tenants()
     if json_out:
@@ -49,7 +49,7 @@ def list_(json_out: JsonOption = False) -> None:
 @app.command("show")
 def show(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     """Show a tenant's settings, counts and index manifest (without loading the index)."""
-    from ..tenants import describe, open_tenant
+    from tenantctl.storage.tenants import describe, open_tenant
 
     info = describe(open_tenant(tenant_id))
     if json_out:
@@ -70,9 +70,9 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal.")] = False,
 ) -> None:
     """Delete a tenant and everything it holds: documents, index, sessions, usage."""
-    from .. import registry
-    from ..paths import validate_tenant_id
-    from ..tenants import delete_tenant, open_tenant
+    from tenantctl.paths import validate_tenant_id
+    from tenantctl.storage import registry
+    from tenantctl.storage.tenants import delete_tenant, open_tenant
 
     if registry.get(validate_tenant_id(tenant_id)) is None:
         open_tenant(tenant_id)  # raises "does not exist"
@@ -84,7 +84,7 @@ def delete(
 @app.command("suspend")
 def suspend(tenant_id: TenantArg) -> None:
     """Suspend a tenant: it refuses questions and ingests until resumed (search still works)."""
-    from ..tenants import set_status
+    from tenantctl.storage.tenants import set_status
 
     set_status(tenant_id, "suspended")
     out.print(f"Suspended tenant {tenant_id}")
@@ -93,7 +93,7 @@ def suspend(tenant_id: TenantArg) -> None:
 @app.command("resume")
 def resume(tenant_id: TenantArg) -> None:
     """Resume a suspended tenant."""
-    from ..tenants import set_status
+    from tenantctl.storage.tenants import set_status
 
     set_status(tenant_id, "active")
     out.print(f"Resumed tenant {tenant_id}")
@@ -114,7 +114,7 @@ def export(
     """
     from pathlib import Path
 
-    from ..transfer import export_tenant
+    from tenantctl.operations.transfer import export_tenant
 
     result = export_tenant(tenant_id, Path(file), wait=wait)
     if json_out:
@@ -138,7 +138,7 @@ def import_(
     """
     from pathlib import Path
 
-    from ..transfer import import_tenant
+    from tenantctl.operations.transfer import import_tenant
 
     result = import_tenant(Path(file), as_id=as_id)
     if json_out:

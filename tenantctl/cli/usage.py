@@ -8,25 +8,12 @@ from typing import Annotated
 
 import typer
 
-from ._common import JsonOption, err, out, print_json
+from tenantctl.cli._common import JsonOption, err, out, print_json
 
 
 def register(app: typer.Typer) -> None:
     app.command("usage")(usage)
     app.command("logs")(logs_cmd)
-
-
-def _since(value: str | None) -> float | None:
-    from datetime import UTC, datetime
-
-    from ..errors import BadInput
-
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        raise BadInput(f"invalid date {value!r}", "use YYYY-MM-DD (UTC), e.g. --since 2026-11-01") from None
 
 
 def usage(
@@ -37,20 +24,20 @@ def usage(
     json_out: JsonOption = False,
 ) -> None:
     """Usage per tenant for billing (ingests, searches, questions, chunks, tokens) and quota status."""
-    from .. import registry
-    from ..errors import BadInput
-    from ..metering import report
-    from ..tenants import open_tenant
+    from tenantctl.errors import BadInput
+    from tenantctl.storage import registry
+    from tenantctl.storage.metering import parse_since, report
+    from tenantctl.storage.tenants import open_tenant
 
     if by not in (None, "day", "month"):
         raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
-    from .. import paths
-    from ..tenants import Tenant
+    from tenantctl import paths
+    from tenantctl.storage.tenants import Tenant
 
     tenants = [open_tenant(tenant)] if tenant else [
         Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()
     ]
-    rows, quotas = report(tenants, since=_since(since), by=by, quotas=bool(tenant or json_out))
+    rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=bool(tenant or json_out))
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
                   "prompt_tokens", "completion_tokens", "ms"]
@@ -83,8 +70,8 @@ def logs_cmd(
     """Read the structured log (JSON lines in <home>/logs/tenantctl.jsonl)."""
     import json
 
-    from .. import logs
-    from ..paths import validate_tenant_id
+    from tenantctl import logs
+    from tenantctl.paths import validate_tenant_id
 
     if tenant is not None:
         validate_tenant_id(tenant)

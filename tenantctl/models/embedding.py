@@ -12,8 +12,8 @@ import re
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from .config import EmbedderConfig
-from .errors import ModelUnavailable
+from tenantctl.config import EmbedderConfig
+from tenantctl.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,12 +77,12 @@ class SentenceTransformerEmbedder:
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
         """Query-time embedding. Until the full model is loaded (by an ingest), a small BERT model runs
-        on numpy (tenantctl.bert_numpy): same vectors, without seconds of torch imports."""
+        on numpy (tenantctl.models.bert_numpy): same vectors, without seconds of torch imports."""
         if self._model is None:
             if self._light is None:
                 from pathlib import Path
 
-                from . import bert_numpy
+                from tenantctl.models import bert_numpy
 
                 folder = Path(self.path or _packaged_minilm())
                 self._light = bert_numpy.NumpyBert(folder) if bert_numpy.supports(folder) else False
@@ -119,7 +119,7 @@ class HashingEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         import numpy as np
 
-        from .textproc import segment_cjk
+        from tenantctl.textproc import segment_cjk
 
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for row, text in enumerate(texts):

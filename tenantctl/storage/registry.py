@@ -7,7 +7,7 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
-from . import paths
+from tenantctl import paths
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config import AnswerConfig, Config
-from .search import Hit, Searcher
-from .textproc import estimate_tokens, segment_cjk, split_sentences
+from tenantctl.config import AnswerConfig, Config
+from tenantctl.retrieval.search import Hit, Searcher
+from tenantctl.textproc import estimate_tokens, segment_cjk, split_sentences
 
 INSTRUCTIONS = (
     "Answer the question using only the numbered passages. Use the passages' own words, keep the answer "
@@ -245,7 +245,7 @@ def answer_question(
     on_token: Callable[[str], None] | None = None,
 ) -> Answer:
     """Answer from the searcher's tenant alone; metered as one `question` usage event."""
-    from . import metering
+    from tenantctl.storage import metering
 
     with metering.track(searcher.store, "question") as usage:
         searcher.tenant.require_active("questions")  # inside: a refusal is metered too
@@ -264,7 +264,7 @@ def _answer(
     history: list[tuple[str, str]] | None,
     on_token: Callable[[str], None] | None,
 ) -> Answer:
-    from .generation import Request, get_generator
+    from tenantctl.models.generation import Request, get_generator
 
     started = time.perf_counter()
     tenant = searcher.tenant

@@ -10,8 +10,8 @@ import time
 from contextlib import closing
 from dataclasses import dataclass
 
-from . import registry
-from .errors import BadInput
+from tenantctl.errors import BadInput
+from tenantctl.storage import registry
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (

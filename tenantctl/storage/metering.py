@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import logs
-from .errors import Refused
+from tenantctl import logs
+from tenantctl.errors import Refused
 
 if TYPE_CHECKING:
-    from .store import Store
-    from .tenants import Tenant
+    from tenantctl.storage.store import Store
+    from tenantctl.storage.tenants import Tenant
 
 
 @dataclass
@@ -174,3 +174,17 @@ def report(
         list(pool.map(one, tenants))
     rows.sort(key=lambda r: (r["tenant"], r["period"], r["operation"]))
     return rows, {t.id: status[t.id] for t in tenants if t.id in status}
+
+
+def parse_since(value: str | None) -> float | None:
+    """`--since` / `?since=`: a UTC date (YYYY-MM-DD) as a Unix time, or None."""
+    from datetime import UTC, datetime
+
+    from tenantctl.errors import BadInput
+
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise BadInput(f"invalid date {value!r}", "use YYYY-MM-DD (UTC), e.g. --since 2026-11-01") from None

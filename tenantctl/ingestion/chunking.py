@@ -13,9 +13,9 @@ import bisect
 import re
 from dataclasses import dataclass
 
-from .config import ChunkingConfig
-from .store import NewChunk
-from .textproc import estimate_tokens, split_sentences
+from tenantctl.config import ChunkingConfig
+from tenantctl.storage.store import NewChunk
+from tenantctl.textproc import estimate_tokens, split_sentences
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n+|\f")

@@ -19,13 +19,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import paths, registry
-from .context import current_tenant
-from .errors import Busy, Suspended, TenantExists, TenantNotFound
+from tenantctl import paths
+from tenantctl.context import current_tenant
+from tenantctl.errors import Busy, Suspended, TenantExists, TenantNotFound
+from tenantctl.storage import registry
 
 if TYPE_CHECKING:
-    from .config import ChunkingConfig, Config, TenantConfig
-    from .store import Store
+    from tenantctl.config import ChunkingConfig, Config, TenantConfig
+    from tenantctl.storage.store import Store
 
 TENANT_FILE = "tenant.yaml"
 STORE_FILE = "store.db"
@@ -40,12 +41,12 @@ class Tenant:
 
     @cached_property
     def config(self) -> TenantConfig:
-        from .config import load_tenant_config
+        from tenantctl.config import load_tenant_config
 
         return load_tenant_config(self.dir / TENANT_FILE)
 
     def open_store(self) -> Store:
-        from .store import Store
+        from tenantctl.storage.store import Store
 
         return Store(self.dir / STORE_FILE)
 
@@ -91,7 +92,7 @@ def open_tenant(tenant_id: str) -> Tenant:
 
 
 def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
-    from .config import TenantConfig, save_tenant_config
+    from tenantctl.config import TenantConfig, save_tenant_config
 
     folder = paths.tenant_dir(tenant_id)
     current_tenant.set(tenant_id)
@@ -107,7 +108,7 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
         created = registry.now_iso()
         cfg = TenantConfig(id=tenant_id, display_name=display_name, created_at=created)
         save_tenant_config(cfg, staging / TENANT_FILE)
-        from .store import Store
+        from tenantctl.storage.store import Store
 
         Store(staging / STORE_FILE).close()
         os.rename(staging, folder)  # the folder appears whole or not at all
@@ -120,8 +121,8 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
 
 def describe(tenant: Tenant) -> dict[str, Any]:
     """What `tenant show` prints. Reads the store's counts and the manifest; never loads the index."""
-    from .index import read_manifest
-    from .store import connect
+    from tenantctl.storage.index import read_manifest
+    from tenantctl.storage.store import connect
 
     conn = connect(tenant.dir / STORE_FILE)
     try:
@@ -156,7 +157,7 @@ def describe(tenant: Tenant) -> dict[str, Any]:
 def delete_tenant(tenant_id: str) -> None:
     """Remove everything of one tenant. Works whether or not its index was ever loaded, and for a
     registered tenant whose folder is already gone."""
-    from . import keys
+    from tenantctl.storage import keys
 
     folder = paths.tenant_dir(tenant_id)
     if registry.get(tenant_id) is not None and not (folder / TENANT_FILE).exists():

@@ -12,11 +12,11 @@ from typing import Any
 
 import yaml
 
-from . import logs
-from .config import Config, TenantConfig, dump_yaml
-from .errors import BadInput, Busy, ExitCode, TenantctlError
-from .ingest import Source, ingest
-from .tenants import TENANT_FILE, Tenant
+from tenantctl import logs
+from tenantctl.config import Config, TenantConfig, dump_yaml
+from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
+from tenantctl.ingestion.ingest import Source, ingest
+from tenantctl.storage.tenants import TENANT_FILE, Tenant
 
 
 @dataclass

@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__, paths, registry
-from .errors import BadInput, InvalidTenantId, TenantctlError, TenantExists
-from .index import MANIFEST, read_manifest, sha256_file
-from .tenants import STORE_FILE, TENANT_FILE, open_tenant
+from tenantctl import __version__, paths
+from tenantctl.errors import BadInput, InvalidTenantId, TenantctlError, TenantExists
+from tenantctl.storage import registry
+from tenantctl.storage.index import MANIFEST, read_manifest, sha256_file
+from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE, open_tenant
 
 EXPORT_FORMAT = "tenantctl-tenant-export"
 EXPORT_FORMAT_VERSION = 1
@@ -411,7 +412,7 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
         raise bad(f"{EXPORT_META} has an invalid display name")
     tenant.setdefault("display_name", None)
 
-    from .store import STORE_FORMAT_VERSION
+    from tenantctl.storage.store import STORE_FORMAT_VERSION
 
     store_version = meta.get("store_format_version")
     if isinstance(store_version, int) and store_version > STORE_FORMAT_VERSION:
@@ -468,7 +469,7 @@ def _verify_staged(staging: Path, meta: dict[str, Any], archive: Path) -> None:
 
 
 def _check_store(store: Path, archive: Path) -> tuple[int, int]:
-    from .store import STORE_FORMAT_VERSION
+    from tenantctl.storage.store import STORE_FORMAT_VERSION
 
     try:
         conn = sqlite3.connect(store)
@@ -496,8 +497,8 @@ def _check_store(store: Path, archive: Path) -> tuple[int, int]:
 
 def _set_tenant_yaml_id(path: Path, tenant_id: str, archive: Path) -> None:
     """Make tenant.yaml's `id:` the imported id, keeping the rest of the file (comments included)."""
-    from .config import dump_yaml, load_tenant_config
-    from .errors import ConfigError
+    from tenantctl.config import dump_yaml, load_tenant_config
+    from tenantctl.errors import ConfigError
 
     try:
         current = load_tenant_config(path)

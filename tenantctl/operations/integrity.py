@@ -23,17 +23,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import paths, registry, textproc
-from .errors import IndexCorrupt, IndexMismatch
-from .index import INDEX_FORMAT_VERSION, MANIFEST, sha256_file
-from .store import STORE_FORMAT_VERSION
-from .tenants import STORE_FILE, TENANT_FILE
+from tenantctl import paths, textproc
+from tenantctl.errors import IndexCorrupt, IndexMismatch
+from tenantctl.storage import registry
+from tenantctl.storage.index import INDEX_FORMAT_VERSION, MANIFEST, sha256_file
+from tenantctl.storage.store import STORE_FORMAT_VERSION
+from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .embedding import Embedder
-    from .store import Store
-    from .tenants import Tenant
+    from tenantctl.config import Config
+    from tenantctl.models.embedding import Embedder
+    from tenantctl.storage.store import Store
+    from tenantctl.storage.tenants import Tenant
 
 _INDEX_NAME = re.compile(r"index-\d+\.faiss")
 _STRAY = re.compile(r"(index-\d+\.faiss|\.index-\d+\.faiss\.tmp\d+|\.manifest\.json\.tmp\d+)")
@@ -367,7 +368,7 @@ def repair_tenant(
         if fatal:
             what = fatal[0].message.split("; ")[0]
             raise IndexCorrupt(f"{what}; repair rebuilds from the store and cannot fix this", fatal[0].fix)
-        from .store import Store
+        from tenantctl.storage.store import Store
 
         leftovers = _strays(tenant.dir)
         with closing(Store(tenant.dir / STORE_FILE)) as store:
@@ -375,7 +376,7 @@ def repair_tenant(
                 if embedder is None:
                     if cfg is None:
                         raise ValueError("repair --reembed needs the config or an embedder")
-                    from .embedding import get_embedder
+                    from tenantctl.models.embedding import get_embedder
 
                     embedder = get_embedder(cfg.embedder)
                 actions.append(_reembed(store, embedder))
@@ -385,7 +386,7 @@ def repair_tenant(
             actions.append(_rebuild_index(tenant, store))
         actions.extend(_remove_strays(tenant.dir, leftovers))
         after = verify_tenant(tenant)
-    from . import logs
+    from tenantctl import logs
 
     logs.event("repair", level="info" if after.ok else "error", reembed=reembed, actions=len(actions),
                problems_before=len(before.problems), problems_after=len(after.problems))
@@ -461,7 +462,7 @@ def _repair_fts(store: Store) -> str | None:
 
 
 def _rebuild_index(tenant: Tenant, store: Store) -> str:
-    from .index import VectorIndex
+    from tenantctl.storage.index import VectorIndex
 
     chunks = store.chunk_count()
     dim_text = store.get_meta("embedder_dim")
@@ -490,7 +491,7 @@ def _rebuild_index(tenant: Tenant, store: Store) -> str:
 
 def _strays(folder: Path) -> list[str]:
     """Temporary files of interrupted writes, and index files the manifest does not name."""
-    from .index import read_manifest
+    from tenantctl.storage.index import read_manifest
 
     named = (read_manifest(folder) or {}).get("index_file")
     return [e.name for e in sorted(folder.iterdir()) if _STRAY.fullmatch(e.name) and e.name != named]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from . import textproc
+from tenantctl import textproc
 
 # Each migration brings the store from version i to i + 1 (PRAGMA user_version). Append, never edit.
 _V1 = """
@@ -144,7 +144,7 @@ class Store:
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         if version > STORE_FORMAT_VERSION:
-            from .errors import IndexCorrupt
+            from tenantctl.errors import IndexCorrupt
 
             raise IndexCorrupt(
                 f"{self.path} has store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",

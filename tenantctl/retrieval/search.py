@@ -8,12 +8,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from .config import Config
-from .embedding import Embedder, get_embedder
-from .errors import BadInput
-from .ingest import check_embedder
-from .store import Store
-from .tenants import Tenant
+from tenantctl.config import Config
+from tenantctl.errors import BadInput
+from tenantctl.ingestion.ingest import check_embedder
+from tenantctl.models.embedding import Embedder, get_embedder
+from tenantctl.storage.store import Store
+from tenantctl.storage.tenants import Tenant
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -57,7 +57,7 @@ def rrf(rankings: list[list[int]], k: int, weights: list[float] | None = None) -
 def dense_weight(query: str, search_cfg) -> float:
     """The dense retriever's weight in the fusion: lower for a query written mostly in CJK scripts,
     which the default (English) embedding model barely understands while keyword search does."""
-    from .textproc import CJK_RUN
+    from tenantctl.textproc import CJK_RUN
 
     letters = sum(1 for ch in query if ch.isalnum())
     cjk = sum(len(run) for run in CJK_RUN.findall(query))
@@ -93,7 +93,7 @@ class Searcher:
         return self._embedder
 
     def index(self):
-        from .index import load_index
+        from tenantctl.storage.index import load_index
 
         generation = self.store.generation()
         if self._index is None or self._index.generation != generation:
@@ -109,7 +109,7 @@ class Searcher:
         meters its own retrieval)."""
         if not meter:
             return self._search(query, k, mode, candidates)
-        from .metering import track
+        from tenantctl.storage.metering import track
 
         with track(self.store, "search"):
             return self._search(query, k, mode, candidates)

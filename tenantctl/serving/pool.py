@@ -13,10 +13,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import Config
-from .errors import Refused, TenantctlError
-from .search import Searcher
-from .tenants import open_tenant
+from tenantctl.config import Config
+from tenantctl.errors import Refused, TenantctlError
+from tenantctl.retrieval.search import Searcher
+from tenantctl.storage.tenants import open_tenant
 
 # Beyond its vectors, a loaded tenant holds a SQLite connection, caches and Python objects.
 TENANT_OVERHEAD_BYTES = 2 << 20

@@ -20,11 +20,11 @@ from fastapi import Depends, FastAPI, File, Header, HTTPException, Request, Uplo
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from . import keys, registry
-from .config import Config
-from .context import current_tenant
-from .errors import ExitCode, Suspended, TenantctlError
-from .runtime import FairScheduler, Overloaded, RateLimiter, TenantPool
+from tenantctl.config import Config
+from tenantctl.context import current_tenant
+from tenantctl.errors import ExitCode, Suspended, TenantctlError
+from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
+from tenantctl.storage import keys, registry
 
 _STATUS = {
     ExitCode.USAGE: 400, ExitCode.NOT_FOUND: 404, ExitCode.REFUSED: 429, ExitCode.BUSY: 409,
@@ -142,7 +142,7 @@ def create_app(cfg: Config) -> FastAPI:
     Tenant = Annotated[str, Depends(tenant_of_key)]
 
     def _rate(tenant_id: str, kind: str) -> None:
-        from .tenants import open_tenant
+        from tenantctl.storage.tenants import open_tenant
 
         limits = open_tenant(tenant_id).config.rate_limit
         limiter.check(tenant_id, "requests", limits.requests_per_minute)
@@ -180,8 +180,8 @@ def create_app(cfg: Config) -> FastAPI:
     async def _answer(tenant: str, question: str, history: list[tuple[str, str]] | None, stream: bool,
                       session: str | None = None):
         """Run a question through the fair queue; yields token strings (when streaming), then the Answer."""
-        from . import sessions
-        from .answer import answer_question
+        from tenantctl.answering.answer import answer_question
+        from tenantctl.storage import sessions
 
         loop = asyncio.get_running_loop()
         tokens: asyncio.Queue = asyncio.Queue()
@@ -250,14 +250,14 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/v1/chat/sessions")
     def list_sessions(tenant: Tenant) -> list[dict[str, Any]]:
-        from . import sessions
+        from tenantctl.storage import sessions
 
         with pool.use(tenant) as searcher:
             return sessions.listing(searcher.store)
 
     @app.post("/v1/chat/sessions")
     def new_session(tenant: Tenant) -> dict[str, str]:
-        from . import sessions
+        from tenantctl.storage import sessions
 
         with pool.use(tenant) as searcher:
             return {"session": sessions.create(searcher.store)}
@@ -274,8 +274,8 @@ def create_app(cfg: Config) -> FastAPI:
     @app.post("/v1/documents")
     def upload(tenant: Tenant, files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
         """Store uploaded files in the tenant's own folder and ingest them."""
-        from .ingest import ingest
-        from .tenants import open_tenant
+        from tenantctl.ingestion.ingest import ingest
+        from tenantctl.storage.tenants import open_tenant
 
         _rate(tenant, "requests")
         target = open_tenant(tenant)
@@ -300,11 +300,10 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/v1/usage")
     def own_usage(tenant: Tenant, since: str | None = None, by: Literal["day", "month"] | None = None):
-        from .cli.usage import _since
-        from .metering import report
-        from .tenants import open_tenant
+        from tenantctl.storage.metering import parse_since, report
+        from tenantctl.storage.tenants import open_tenant
 
-        rows, quotas = report([open_tenant(tenant)], since=_since(since), by=by, quotas=True)
+        rows, quotas = report([open_tenant(tenant)], since=parse_since(since), by=by, quotas=True)
         return {"tenant": tenant, "usage": rows, "quotas": quotas[tenant]}
 
     # -- OpenAI-compatible --------------------------------------------------------------------------
@@ -358,13 +357,12 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/v1/admin/usage", dependencies=[Depends(admin_key)])
     def admin_usage(since: str | None = None, by: Literal["day", "month"] | None = None):
-        from . import paths
-        from .cli.usage import _since
-        from .metering import report
-        from .tenants import Tenant
+        from tenantctl import paths
+        from tenantctl.storage.metering import parse_since, report
+        from tenantctl.storage.tenants import Tenant
 
         tenants = [Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()]
-        return report(tenants, since=_since(since), by=by)[0]
+        return report(tenants, since=parse_since(since), by=by)[0]
 
     return app
 

@@ -13,14 +13,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import metering
-from .chunking import chunk_text
-from .config import Config
-from .embedding import Embedder, get_embedder
-from .errors import BadInput, IndexMismatch
-from .extract import ExtractError, extract, is_supported, unsupported_reason
-from .store import NewChunk, Store
-from .tenants import Tenant
+from tenantctl.config import Config
+from tenantctl.errors import BadInput, IndexMismatch
+from tenantctl.ingestion.chunking import chunk_text
+from tenantctl.ingestion.extract import ExtractError, extract, is_supported, unsupported_reason
+from tenantctl.models.embedding import Embedder, get_embedder
+from tenantctl.storage import metering
+from tenantctl.storage.store import NewChunk, Store
+from tenantctl.storage.tenants import Tenant
 
 # Chunks embedded (and committed) together. Large batches let the embedder sort by length and pad
 # little; a crash loses at most one batch, which the next run redoes.
@@ -285,7 +285,7 @@ def _embed_and_store(
 
 def refresh_index(tenant: Tenant, store: Store) -> None:
     """Rewrite the FAISS index from the store when the manifest does not match the store's generation."""
-    from .index import VectorIndex, read_manifest
+    from tenantctl.storage.index import VectorIndex, read_manifest
 
     manifest = read_manifest(tenant.dir) or {}
     dim = store.get_meta("embedder_dim")

@@ -7,8 +7,8 @@ import secrets
 import time
 from dataclasses import asdict
 
-from .errors import SessionNotFound
-from .store import Store
+from tenantctl.errors import SessionNotFound
+from tenantctl.storage.store import Store
 
 
 def create(store: Store, title: str = "") -> str:

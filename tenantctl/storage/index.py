@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexMismatch
+from tenantctl.errors import IndexMismatch
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from .store import Store
+    from tenantctl.storage.store import Store
 
 INDEX_FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import __version__, paths
+from tenantctl import __version__, paths
 
 if TYPE_CHECKING:
-    from .config import Config
+    from tenantctl.config import Config
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -216,8 +216,8 @@ def _more(count: int) -> str:
 
 
 def check_config() -> tuple[Check, Config | None]:
-    from .config import load_config
-    from .errors import ConfigError
+    from tenantctl.config import load_config
+    from tenantctl.errors import ConfigError
 
     path = paths.config_file()
     try:
@@ -275,7 +275,7 @@ def _check_model(name: str, model) -> Check:
     if model.base_url:
         from importlib.util import find_spec
 
-        if find_spec("tenantctl.remote") is None:  # this version of tenantctl runs local GGUFs only
+        if find_spec("tenantctl.models.remote") is None:  # this version of tenantctl runs local GGUFs only
             return Check(label, "fail", f"uses a remote server ({model.base_url}), which is not supported",
                          f"remove `models.{name}.base_url` and set `path` to a local GGUF file")
         if find_spec("httpx") is None:
@@ -333,9 +333,9 @@ def check_tenants(cfg: Config | None) -> list[Check]:
     """The registry opens; each registered tenant has its folder (with tenant.yaml and store.db) and
     a tenant.yaml that loads; no folder in tenants/ lacks a registry row (names starting with '.' are
     work folders and are ignored)."""
-    from .config import load_tenant_config
-    from .errors import ConfigError
-    from .tenants import STORE_FILE, TENANT_FILE
+    from tenantctl.config import load_tenant_config
+    from tenantctl.errors import ConfigError
+    from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE
 
     registry_path = paths.registry_file()
     if not registry_path.exists():

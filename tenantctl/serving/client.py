@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import BadInput, ModelUnavailable, TenantctlError
+from tenantctl.errors import BadInput, ModelUnavailable, TenantctlError
 
 KEY_ENV = "TENANTCTL_API_KEY"
 

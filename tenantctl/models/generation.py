@@ -12,50 +12,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from .config import ModelConfig
-from .errors import ModelUnavailable
+from tenantctl.config import ModelConfig
+from tenantctl.errors import ModelUnavailable
+from tenantctl.models.base import Generation, Generator, Request
 
 _LOADED: dict[tuple, Generator] = {}
 _LOAD_LOCK = threading.Lock()
-
-
-@dataclass
-class Generation:
-    text: str = ""
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    first_token_ms: float | None = None
-    generation_ms: float = 0.0
-    finish_reason: str | None = None
-
-
-@dataclass
-class Request:
-    """A completion prompt, or chat messages for a model with a chat template."""
-
-    prompt: str | None = None
-    messages: list[dict[str, str]] | None = None
-    max_tokens: int = 160
-    temperature: float = 0.0
-    top_p: float = 0.95
-    repeat_penalty: float = 1.1
-    stop: list[str] = field(default_factory=list)
-    seed: int = 0
-
-
-class Generator(Protocol):
-    name: str
-    n_ctx: int
-    has_chat_template: bool
-    load_ms: float
-
-    def count_tokens(self, text: str) -> int: ...
-
-    def generate(self, request: Request, on_token: Callable[[str], None] | None = None) -> Generation: ...
 
 
 def packaged_gguf() -> Path:
@@ -203,7 +168,7 @@ def get_generator(name: str, cfg: ModelConfig) -> Generator:
     and prompt settings share one client."""
     if cfg.base_url:
         try:
-            from .remote import OpenAICompatGenerator, normalize_base_url
+            from tenantctl.models.remote import OpenAICompatGenerator, normalize_base_url
         except ImportError as exc:  # httpx is imported only for remote models
             if exc.name != "httpx":
                 raise

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import BadInput
-from .search import Mode, Searcher
+from tenantctl.errors import BadInput
+from tenantctl.retrieval.search import Mode, Searcher
 
 
 @dataclass

@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 
-from .config import ModelConfig
-from .errors import ConfigError, ModelUnavailable
-from .generation import Generation, Request
-from .textproc import estimate_tokens
+from tenantctl.config import ModelConfig
+from tenantctl.errors import ConfigError, ModelUnavailable
+from tenantctl.models.base import Generation, Request
+from tenantctl.textproc import estimate_tokens
 
 API_KEY_ENV = "TENANTCTL_LLM_API_KEY"
 CONNECT_TIMEOUT_S = 5.0

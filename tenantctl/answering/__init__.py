@@ -1,0 +1,1 @@
+"""Answering: grounded, cited answers from retrieved passages and the shared model."""

@@ -1,0 +1,1 @@
+"""Models: the shared embedder and generators behind small interfaces, chosen by config."""

@@ -1,0 +1,45 @@
+"""What every generator shares: a request, its result, and the small interface generators implement.
+
+Kept apart from the llama.cpp and remote generators so neither imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class Generation:
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_token_ms: float | None = None
+    generation_ms: float = 0.0
+    finish_reason: str | None = None
+
+
+@dataclass
+class Request:
+    """A completion prompt, or chat messages for a model with a chat template."""
+
+    prompt: str | None = None
+    messages: list[dict[str, str]] | None = None
+    max_tokens: int = 160
+    temperature: float = 0.0
+    top_p: float = 0.95
+    repeat_penalty: float = 1.1
+    stop: list[str] = field(default_factory=list)
+    seed: int = 0
+
+
+class Generator(Protocol):
+    name: str
+    n_ctx: int
+    has_chat_template: bool
+    load_ms: float
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def generate(self, request: Request, on_token: Callable[[str], None] | None = None) -> Generation: ...

@@ -1,0 +1,1 @@
+"""Operations: integrity (verify, repair), transfer (export, import) and doctor."""
