@@ -1,0 +1,104 @@
+"""Who is calling, resolved once per request: the FastAPI dependencies every route uses.
+
+`CurrentTenant` resolves the API key, opens the key's tenant, sets the tenant context (logs and usage
+records read it), applies the tenant's request rate limit and returns the tenant handle. No path, query
+or body field can name another tenant. `AskingTenant` adds the question rate limit; `AdminKey` guards
+the operator's endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from tenantctl import context
+from tenantctl.config import Config
+from tenantctl.errors import TenantNotFound
+from tenantctl.serving.metrics import Metrics
+from tenantctl.serving.pool import FairScheduler, RateLimiter, TenantPool
+from tenantctl.storage import keys
+from tenantctl.storage.tenants import Tenant, open_tenant
+
+
+@dataclass
+class Services:
+    """What one server shares between requests: settings, loaded tenants, the model queue, limits."""
+
+    cfg: Config
+    pool: TenantPool
+    scheduler: FairScheduler
+    limiter: RateLimiter
+    metrics: Metrics
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+Shared = Annotated[Services, Depends(services)]
+
+_BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+def _secret(authorization: str | None, x_api_key: str | None) -> str:
+    if x_api_key:
+        return x_api_key.strip()
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", headers=_BEARER)
+
+
+def _resolve(secret: str, limiter: RateLimiter) -> Tenant:
+    key = keys.resolve(secret)
+    if key is None:
+        raise HTTPException(401, "invalid or revoked API key", headers=_BEARER)
+    if key.tenant is None:
+        raise HTTPException(403, "an admin key selects no tenant: use a tenant's key")
+    try:
+        tenant = open_tenant(key.tenant)
+    except TenantNotFound:
+        raise HTTPException(401, "the key's tenant no longer exists") from None
+    limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)
+    return tenant
+
+
+async def current_tenant(
+    request: Request,
+    shared: Shared,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> Tenant:
+    """The key's tenant. The lookups run in a worker thread; the context is set here, in the request's
+    own context, so everything the route runs afterwards (threads included) sees it."""
+    secret = _secret(authorization, x_api_key)
+    tenant = await asyncio.to_thread(_resolve, secret, shared.limiter)
+    request.state.tenant = tenant.id
+    context.current_tenant.set(tenant.id)
+    return tenant
+
+
+CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+
+
+async def asking_tenant(tenant: CurrentTenant, shared: Shared) -> Tenant:
+    """The caller's tenant, for a question to the shared model: its question rate limit applies too."""
+    shared.limiter.check(tenant.id, "questions", tenant.config.rate_limit.questions_per_minute)
+    return tenant
+
+
+AskingTenant = Annotated[Tenant, Depends(asking_tenant)]
+
+
+def admin_key(
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> None:
+    key = keys.resolve(_secret(authorization, x_api_key))
+    if key is None or not key.admin:
+        raise HTTPException(403, "this endpoint needs an admin key")
+
+
+AdminKey = Depends(admin_key)

@@ -1,0 +1,33 @@
+"""Prometheus metrics of one server, labelled by tenant (and endpoint or kind)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Metrics:
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.requests = Counter("tenantctl_requests_total", "Requests by tenant, endpoint and status",
+                                ["tenant", "endpoint", "status"], registry=self.registry)
+        self.latency = Histogram("tenantctl_request_seconds", "Request latency by tenant and endpoint",
+                                 ["tenant", "endpoint"], registry=self.registry)
+        self.tokens = Counter("tenantctl_tokens_total", "LLM tokens by tenant and kind", ["tenant", "kind"],
+                              registry=self.registry)
+        self.loaded = Gauge("tenantctl_tenants_loaded", "Tenants loaded in memory", registry=self.registry)
+        self.loaded_bytes = Gauge("tenantctl_loaded_bytes", "Estimated bytes of loaded tenant indexes",
+                                  registry=self.registry)
+        self.queue = Gauge("tenantctl_llm_queue", "Questions waiting for the shared model", ["tenant"],
+                           registry=self.registry)
+
+    def render(self, pool: Any, scheduler: Any) -> str:
+        from prometheus_client import generate_latest
+
+        self.loaded.set(len(pool))
+        self.loaded_bytes.set(pool.used_bytes)
+        self.queue.clear()
+        for tenant, n in scheduler.queued().items():
+            self.queue.labels(tenant).set(n)
+        return generate_latest(self.registry).decode()

@@ -1,0 +1,38 @@
+"""Chat sessions of the key's tenant: list, create, and a turn in a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
+from tenantctl.serving.questions import answer_stream, final, sse
+from tenantctl.serving.routes.query import QuestionBody
+
+router = APIRouter(tags=["chat"])
+
+
+@router.get("/v1/chat/sessions")
+def list_sessions(tenant: CurrentTenant, shared: Shared) -> list[dict[str, Any]]:
+    from tenantctl.storage import sessions
+
+    with shared.pool.use(tenant.id) as searcher:
+        return sessions.listing(searcher.store)
+
+
+@router.post("/v1/chat/sessions")
+def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
+    from tenantctl.storage import sessions
+
+    with shared.pool.use(tenant.id) as searcher:
+        return {"session": sessions.create(searcher.store)}
+
+
+@router.post("/v1/chat/sessions/{session_id}/messages")
+async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant, shared: Shared):
+    gen = answer_stream(shared, tenant.id, body.question, None, body.stream, session=session_id)
+    if body.stream:
+        return sse(gen, lambda r: {"session": session_id, **r.to_dict()})
+    result = await final(gen)
+    return {"session": session_id, **result.to_dict()}

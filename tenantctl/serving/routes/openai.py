@@ -1,0 +1,101 @@
+"""OpenAI-compatible routes: the key selects the tenant; `model` is informational."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from tenantctl.errors import TenantctlError
+from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
+from tenantctl.serving.questions import answer_stream, final
+
+router = APIRouter(tags=["openai"])
+
+
+class ChatMessage(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatCompletionBody(BaseModel):
+    model: str | None = None
+    messages: list[ChatMessage]
+    stream: bool = False
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@router.get("/v1/models")
+def models(tenant: CurrentTenant) -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": f"tenantctl:{tenant.id}", "object": "model", "owned_by": tenant.id}]}
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, shared: Shared):
+    question, history = _from_messages(body.messages)
+    created = int(time.time())
+    completion_id = f"chatcmpl-{created}{id(body) % 100000}"
+    model = f"tenantctl:{tenant.id}"
+    gen = answer_stream(shared, tenant.id, question, history, body.stream)
+    if not body.stream:
+        result = await final(gen)
+        prompt, completion = result.timings.get("prompt_tokens", 0), result.timings.get("completion_tokens", 0)
+        return {
+            "id": completion_id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": _with_sources(result)}}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            "citations": [s.__dict__ for s in result.sources],
+        }
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+        data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    async def events() -> AsyncIterator[str]:
+        # The checked answer can differ from the raw tokens, so the stream carries the final text.
+        yield chunk({"role": "assistant", "content": ""})
+        try:
+            result = await final(gen)
+            yield chunk({"content": _with_sources(result)})
+            yield chunk({}, finish="stop")
+        except TenantctlError as exc:
+            yield f"data: {json.dumps({'error': {'message': exc.message}})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]]]:
+    def text(m: ChatMessage) -> str:
+        if isinstance(m.content, list):
+            return " ".join(p.get("text", "") for p in m.content if isinstance(p, dict))
+        return m.content or ""
+
+    turns = [m for m in messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user" or not text(turns[-1]).strip():
+        raise HTTPException(400, "the last message must be the user's question")
+    history: list[tuple[str, str]] = []
+    pending: str | None = None
+    for m in turns[:-1]:
+        if m.role == "user":
+            pending = text(m)
+        elif pending is not None:
+            history.append((pending, text(m)))
+            pending = None
+    return text(turns[-1]), history
+
+
+def _with_sources(result) -> str:
+    if not result.sources:
+        return result.answer
+    lines = [f"[{s.n}] {Path(s.path).name} ({s.position})" for s in result.sources]
+    return result.answer + "\n\nSources:\n" + "\n".join(lines)

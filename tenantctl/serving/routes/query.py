@@ -1,0 +1,26 @@
+"""POST /v1/query: a cited answer from the shared model, whole or as server-sent events."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from tenantctl.serving.deps import AskingTenant, Shared
+from tenantctl.serving.questions import answer_stream, final, sse
+
+router = APIRouter(tags=["questions"])
+
+
+class QuestionBody(BaseModel):
+    question: str = Field(min_length=1)
+    stream: bool = False
+    passages: bool = False
+
+
+@router.post("/v1/query")
+async def query(body: QuestionBody, tenant: AskingTenant, shared: Shared):
+    gen = answer_stream(shared, tenant.id, body.question, None, body.stream)
+    if body.stream:
+        return sse(gen, lambda r: r.to_dict(include_passages=body.passages))
+    result = await final(gen)
+    return result.to_dict(include_passages=body.passages)

@@ -1,0 +1,26 @@
+"""POST /v1/search: hybrid search in the key's tenant."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from tenantctl.serving.deps import CurrentTenant, Shared
+
+router = APIRouter(tags=["search"])
+
+
+class SearchBody(BaseModel):
+    query: str = Field(min_length=1)
+    k: int | None = Field(None, ge=1, le=100)
+    mode: Literal["hybrid", "dense", "bm25"] | None = None
+
+
+@router.post("/v1/search")
+def search(body: SearchBody, tenant: CurrentTenant, shared: Shared) -> dict[str, Any]:
+    with shared.pool.use(tenant.id) as searcher:
+        hits = searcher.search(body.query, k=body.k, mode=body.mode)
+        timings = dict(searcher.timings)
+    return {"tenant": tenant.id, "hits": [h.to_dict() for h in hits], "timings": timings}

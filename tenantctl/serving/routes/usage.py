@@ -1,0 +1,19 @@
+"""GET /v1/usage: the caller's own usage and quota status."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+
+from tenantctl.serving.deps import CurrentTenant
+
+router = APIRouter(tags=["usage"])
+
+
+@router.get("/v1/usage")
+def own_usage(tenant: CurrentTenant, since: str | None = None, by: Literal["day", "month"] | None = None):
+    from tenantctl.storage.metering import parse_since, report
+
+    rows, quotas = report([tenant], since=parse_since(since), by=by, quotas=True)
+    return {"tenant": tenant.id, "usage": rows, "quotas": quotas[tenant.id]}
