@@ -65,6 +65,12 @@ class IndexCorrupt(TenantctlError):
     pass
 
 
+class StoreTooNew(IndexCorrupt):
+    """A store written by a newer tenantctl (its format version is higher than this one knows)."""
+
+    version: int = 0
+
+
 class Busy(TenantctlError):
     exit_code = ExitCode.BUSY
 

@@ -77,6 +77,31 @@ def test_reindex_all_reports_failures_and_goes_on(cli, home, tmp_path):
     assert "bad.pdf" in result.err and "good" not in result.err
 
 
+def test_reindex_all_goes_on_past_a_tenant_whose_folder_is_missing(cli, home, tmp_path):
+    """Issue 8 item 9: a registered tenant whose folder is gone is named, the others are re-indexed, exit 4."""
+    _fast_home(cli, home)
+    for name in ("alpha", "lost", "omega"):
+        cli("tenant", "create", name)
+        _write_docs(tmp_path / name, 2, prefix=name)
+        assert cli("source", "add", name, tmp_path / name).code == 0
+    shutil.rmtree(home / "tenants" / "lost")
+
+    result = cli("reindex", "--all", "--json")
+    assert result.code == ExitCode.PARTIAL
+    runs = {r["tenant"]: r for r in result.json()["tenants"]}
+    assert runs["alpha"]["status"] == runs["omega"]["status"] == "ok"
+    assert runs["alpha"]["summary"]["added"] == runs["omega"]["summary"]["added"] == 2
+    assert runs["lost"]["status"] == "error" and "folder" in runs["lost"]["error"] and runs["lost"]["hint"]
+    assert "lost: error" in result.err and "alpha" not in result.err
+    assert cli("search", "omega", "Fact number").code == 0
+
+    plain = cli("reindex", "--all")
+    assert plain.code == ExitCode.PARTIAL and plain.out == "" and "lost" in plain.err
+    verify = cli("verify", "--all", "--json")
+    assert verify.code != 0 and "lost" in verify.out
+    assert cli("reindex", "lost").code == ExitCode.NOT_FOUND
+
+
 def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
     from tenantctl.storage.tenants import open_tenant
 
@@ -170,11 +195,18 @@ def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
     cli("search", "beta", "launch code")
     log_text = (home / "logs" / "tenantctl.jsonl").read_text()
     assert "PINEAPPLE" not in log_text
+    # The tenant field is checked on the raw file: `logs --tenant` filters by it, so its output cannot show
+    # a line written with the wrong tenant.
+    raw = [json.loads(line) for line in log_text.splitlines()]
+    searches = [(r["tenant"], r.get("outcome")) for r in raw if r["event"] == "search"]
+    assert searches == [("alpha", "ok"), ("beta", "ok")]
+    assert [r["tenant"] for r in raw if r["event"] == "ingest"] == ["alpha"]
+    assert all(r["tenant"] in ("alpha", "beta") for r in raw if r["event"] == "command" and r["command"] != "init")
     alpha = cli("logs", "--tenant", "alpha", "--json").json()
-    assert alpha and all(r["tenant"] == "alpha" for r in alpha)
+    assert alpha == [r for r in raw if r["tenant"] == "alpha"]
     assert {r["event"] for r in alpha} >= {"command", "ingest", "search"}
     beta = [json.loads(line) for line in cli("logs", "--tenant", "beta").out.splitlines()]
-    assert beta and all(r["tenant"] == "beta" for r in beta)
+    assert beta and beta == [r for r in raw if r["tenant"] == "beta"]
     assert cli("logs", "-n", "1", "--json").json()[-1]["event"] == "command"
 
 

@@ -190,6 +190,7 @@ def test_openai_client_talks_to_a_tenant_and_cli_uses_the_server(live_server, cl
     assert asked.code == 0 and "90 days" in asked.json()["answer"]
 
 
+@pytest.mark.slow
 def test_load_100_tenants_concurrent_clients_within_budget(cli, home, tmp_path):
     """100 tenants behind a small memory budget, a real server on localhost, 8 concurrent clients:
     no errors, no cross-tenant hits, tenants evicted and reloaded, the pool never above its budget."""

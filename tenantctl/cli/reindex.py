@@ -31,35 +31,23 @@ def reindex(
     """
     from tenantctl.cli._common import load_cfg
     from tenantctl.errors import BadInput
-    from tenantctl.ingestion.reindex import exit_code, reindex_tenant
-    from tenantctl.storage import registry
-    from tenantctl.storage.tenants import open_tenant
+    from tenantctl.ingestion.reindex import reindex_all, reindex_one
 
     if bool(tenant_id) == all_:
         raise BadInput("name one tenant or pass --all", "e.g. `tenantctl reindex acme` or `tenantctl reindex --all`")
     cfg = load_cfg()
-    if tenant_id:
-        tenant = open_tenant(tenant_id)
-        tenant.require_active("re-indexing")  # named explicitly: a refusal, not a silent skip
-        if not tenant.config.sources:
-            raise BadInput(f"tenant {tenant_id!r} has no sources to re-index",
-                           f"add one with `tenantctl source add {tenant_id} PATH`")
-        runs = [reindex_tenant(tenant, cfg, wait=wait)]
-    else:
-        runs = [reindex_tenant(open_tenant(r.id), cfg, wait=wait) for r in registry.all_tenants()]
-    code = exit_code(runs)
+    report = reindex_one(tenant_id, cfg, wait=wait) if tenant_id else reindex_all(cfg, wait=wait)
     if json_out:
-        status = {0: "ok", 4: "partial", 75: "busy", 1: "error"}[int(code)]
-        print_json({"version": 1, "status": status, "tenants": [r.to_dict() for r in runs]})
-    for run in runs:
-        if run.status in ("error", "partial", "busy"):
+        print_json(report.to_dict())
+    for run in report.runs:
+        if run in report.failures:
             err.print(f"{run.tenant}: {run.status}: {run.error}", markup=False, soft_wrap=True)
         elif verbose and not json_out:
             s = run.summary or {}
             detail = (f"{s.get('added', 0)} added, {s.get('updated', 0)} updated, {s.get('skipped', 0)} skipped, "
                       f"{s.get('removed', 0)} removed" if s else run.error)
             out.print(f"{run.tenant}: {run.status}: {detail}", markup=False)
-    raise typer.Exit(int(code))
+    raise typer.Exit(int(report.exit_code))
 
 
 @source_app.command("add")

@@ -25,18 +25,12 @@ def usage(
 ) -> None:
     """Usage per tenant for billing (ingests, searches, questions, chunks, tokens) and quota status."""
     from tenantctl.errors import BadInput
-    from tenantctl.storage import registry
     from tenantctl.storage.metering import parse_since, report
-    from tenantctl.storage.tenants import open_tenant
+    from tenantctl.storage.tenants import open_tenant, usable_tenants
 
     if by not in (None, "day", "month"):
         raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
-    from tenantctl import paths
-    from tenantctl.storage.tenants import Tenant
-
-    tenants = [open_tenant(tenant)] if tenant else [
-        Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()
-    ]
+    tenants = [open_tenant(tenant)] if tenant else usable_tenants()
     rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=bool(tenant or json_out))
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",

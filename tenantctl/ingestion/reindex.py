@@ -1,12 +1,13 @@
 """Bring tenants in line with the sources listed in their tenant.yaml: add, update, prune.
 
-Built for cron: each tenant runs under its own write lock; a busy or failing tenant does not stop the
-others; the outcome of each is one of ok, partial (some files failed), busy, error, skipped.
+Built for cron: each tenant runs under its own write lock; a busy or failing tenant (or one whose
+folder is gone) does not stop the others; the outcome of each is one of ok, partial (some files
+failed), busy, error, skipped. `reindex_one` and `reindex_all` are the use cases; the CLI renders them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ import yaml
 
 from tenantctl import logs
 from tenantctl.config import Config, TenantConfig, dump_yaml
+from tenantctl.context import current_tenant
 from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
 from tenantctl.ingestion.ingest import Source, ingest
-from tenantctl.storage.tenants import TENANT_FILE, Tenant
+from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
 
 
 @dataclass
@@ -76,9 +78,62 @@ def exit_code(runs: list[TenantRun]) -> ExitCode:
     return ExitCode.OK
 
 
+_STATUS = {ExitCode.OK: "ok", ExitCode.PARTIAL: "partial", ExitCode.BUSY: "busy", ExitCode.ERROR: "error"}
+
+
+@dataclass
+class ReindexReport:
+    """The outcome of a reindex run: one TenantRun per tenant, the overall status and exit code."""
+
+    runs: list[TenantRun] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return exit_code(self.runs)
+
+    @property
+    def status(self) -> str:
+        return _STATUS[self.exit_code]
+
+    @property
+    def failures(self) -> list[TenantRun]:
+        return [r for r in self.runs if r.status in ("error", "partial", "busy")]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "status": self.status, "tenants": [r.to_dict() for r in self.runs]}
+
+
+def reindex_one(tenant_id: str, cfg: Config, *, wait: float = 0) -> ReindexReport:
+    """Reindex one named tenant. Named explicitly, a suspended tenant or one without sources is refused
+    (Suspended, BadInput) rather than skipped."""
+    tenant = open_tenant(tenant_id)
+    tenant.require_active("re-indexing")
+    if not tenant.config.sources:
+        raise BadInput(f"tenant {tenant_id!r} has no sources to re-index",
+                       f"add one with `tenantctl source add {tenant_id} PATH`")
+    return ReindexReport([reindex_tenant(tenant, cfg, wait=wait)])
+
+
+def reindex_all(cfg: Config, *, wait: float = 0) -> ReindexReport:
+    """Reindex every registered tenant; suspended ones and those without sources are skipped, and a
+    broken one (its folder gone) is reported as an error while the others go on."""
+    report = ReindexReport()
+    for tenant in each_tenant():
+        if isinstance(tenant, BrokenTenant):
+            logs.event("reindex", level="error", tenant=tenant.id, error=tenant.error.message)
+            report.runs.append(TenantRun(tenant.id, "error", error=tenant.error.message, hint=tenant.error.hint))
+            continue
+        token = current_tenant.set(tenant.id)
+        try:
+            report.runs.append(reindex_tenant(tenant, cfg, wait=wait))
+        finally:
+            current_tenant.reset(token)
+    return report
+
+
 def edit_sources(tenant: Tenant, *, add: Source | None = None, remove: str | None = None) -> list[dict]:
     """Add or remove a source in tenant.yaml, keeping the file's other settings as written."""
-    path = tenant.dir / TENANT_FILE
+    path = tenant.config_path
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     sources = list(data.get("sources") or [])
     if add is not None:

@@ -14,7 +14,6 @@ one generation behind the store; that is reported as a stale index, which reader
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,12 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenantctl import paths, textproc
-from tenantctl.errors import IndexCorrupt, IndexMismatch
-from tenantctl.storage import registry
-from tenantctl.storage.index import INDEX_FORMAT_VERSION, MANIFEST, sha256_file
+from tenantctl import textproc
+from tenantctl.errors import IndexCorrupt, IndexMismatch, StoreTooNew
+from tenantctl.storage.index import INDEX_FORMAT_VERSION, sha256_file
+from tenantctl.storage.layout import INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE
 from tenantctl.storage.store import STORE_FORMAT_VERSION
-from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE
+from tenantctl.storage.tenants import BrokenTenant, TenantFolder, each_tenant
 
 if TYPE_CHECKING:
     from tenantctl.config import Config
@@ -36,8 +35,6 @@ if TYPE_CHECKING:
     from tenantctl.storage.store import Store
     from tenantctl.storage.tenants import Tenant
 
-_INDEX_NAME = re.compile(r"index-\d+\.faiss")
-_STRAY = re.compile(r"(index-\d+\.faiss|\.index-\d+\.faiss\.tmp\d+|\.manifest\.json\.tmp\d+)")
 _EMBED_BATCH = 256  # chunks embedded together by `repair --reembed`
 
 
@@ -128,24 +125,23 @@ class _Checker:
 
     # -- the store ----------------------------------------------------------------------------------
     def store(self) -> _StoreFacts | None:
-        path = self.folder / STORE_FILE
-        if not path.is_file():
+        files = TenantFolder(self.folder)
+        if not files.store_path.is_file():
             self.not_repairable("store-missing", STORE_FILE, "missing")
             return None
         try:
-            with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as conn:
-                return self._store_facts(conn)
+            with closing(files.open_store(readonly=True)) as store:
+                return self._store_facts(store.conn)
+        except StoreTooNew:
+            self.problem("store-format", STORE_FILE, f"store format is newer than this tenantctl knows "
+                         f"({STORE_FORMAT_VERSION})", fix="upgrade tenantctl", repairable=False)
+            return None
         except sqlite3.DatabaseError as exc:
             self.not_repairable("store-corrupt", STORE_FILE, f"cannot be read by SQLite ({exc})")
             return None
 
     def _store_facts(self, conn: sqlite3.Connection) -> _StoreFacts | None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > STORE_FORMAT_VERSION:
-            self.problem("store-format", STORE_FILE,
-                         f"store format {version} is newer than this tenantctl knows ({STORE_FORMAT_VERSION})",
-                         fix="upgrade tenantctl", repairable=False)
-            return None
         if version == 0:
             self.not_repairable("store-corrupt", STORE_FILE, "holds no tenantctl tables")
             return None
@@ -198,10 +194,10 @@ class _Checker:
 
     # -- the manifest and the index -----------------------------------------------------------------
     def index(self, facts: _StoreFacts | None) -> None:
-        manifest_path = self.folder / MANIFEST
+        manifest_path = self.folder / MANIFEST_FILE
         if not manifest_path.exists():
             if facts is not None and facts.chunk_ids:
-                self.problem("manifest-missing", MANIFEST,
+                self.problem("manifest-missing", MANIFEST_FILE,
                              f"missing, but {STORE_FILE} holds {len(facts.chunk_ids)} chunks "
                              "(searches rebuild the index in memory meanwhile)")
             return
@@ -210,10 +206,10 @@ class _Checker:
             if not isinstance(manifest, dict):
                 raise ValueError("not a JSON object")
         except (OSError, ValueError) as exc:
-            self.problem("manifest-unreadable", MANIFEST, f"cannot be read ({exc})")
+            self.problem("manifest-unreadable", MANIFEST_FILE, f"cannot be read ({exc})")
             return
         if manifest.get("format_version") != INDEX_FORMAT_VERSION:
-            self.problem("manifest-format", MANIFEST,
+            self.problem("manifest-format", MANIFEST_FILE,
                          f"format_version {manifest.get('format_version')!r} is not the one this tenantctl "
                          f"knows ({INDEX_FORMAT_VERSION})")
             return
@@ -225,10 +221,10 @@ class _Checker:
             dim = int(manifest["embedder"]["dim"])
             embedder = manifest["embedder"].get("name")
         except (KeyError, TypeError, ValueError) as exc:
-            self.problem("manifest-unreadable", MANIFEST, f"lacks a valid field ({type(exc).__name__}: {exc})")
+            self.problem("manifest-unreadable", MANIFEST_FILE, f"lacks a valid field ({type(exc).__name__}: {exc})")
             return
-        if not isinstance(name, str) or not _INDEX_NAME.fullmatch(name):
-            self.problem("manifest-unreadable", MANIFEST, f"names an invalid index file {name!r}")
+        if not isinstance(name, str) or not INDEX_NAME_RE.fullmatch(name):
+            self.problem("manifest-unreadable", MANIFEST_FILE, f"names an invalid index file {name!r}")
             return
         r = self.report
         r.index_file, r.index_generation, r.index_vectors = name, generation, vectors
@@ -236,29 +232,31 @@ class _Checker:
         current = facts is not None and generation == facts.generation
         if facts is not None:
             if not current:
-                self.problem("index-stale", MANIFEST,
+                self.problem("index-stale", MANIFEST_FILE,
                              f"index is stale: built at generation {generation} with {vectors} vectors, "
                              f"{STORE_FILE} is at generation {facts.generation} with {len(facts.chunk_ids)} chunks "
                              "(searches rebuild it in memory meanwhile)")
             elif vectors != len(facts.chunk_ids):
-                self.problem("index-count", MANIFEST,
+                self.problem("index-count", MANIFEST_FILE,
                              f"says {vectors} vectors, {STORE_FILE} holds {len(facts.chunk_ids)} chunks "
                              f"at the same generation {generation}")
             if facts.dim is not None and (dim != facts.dim or (facts.embedder and embedder != facts.embedder)):
-                self.problem("index-embedder", MANIFEST,
+                self.problem("index-embedder", MANIFEST_FILE,
                              f"index built with embedder {embedder!r} (dim {dim}), {STORE_FILE} records "
                              f"{facts.embedder!r} (dim {facts.dim})")
 
         path = self.folder / name
         if not path.is_file():
-            self.problem("index-missing", name, f"missing (named by {MANIFEST})")
+            self.problem("index-missing", name, f"missing (named by {MANIFEST_FILE})")
             return
         size = path.stat().st_size
         if size != want_bytes:
-            self.problem("index-size", name, f"is {size} bytes, {MANIFEST} says {want_bytes} (the file is damaged)")
+            self.problem("index-size", name,
+                         f"is {size} bytes, {MANIFEST_FILE} says {want_bytes} (the file is damaged)")
             return
         if sha256_file(path) != want_sha:
-            self.problem("index-checksum", name, f"sha256 differs from the one in {MANIFEST} (the file is damaged)")
+            self.problem("index-checksum", name,
+                         f"sha256 differs from the one in {MANIFEST_FILE} (the file is damaged)")
             return
         # Only a file whose checksum matches is handed to FAISS: a damaged header can make it misbehave.
         try:
@@ -270,7 +268,8 @@ class _Checker:
             return
         if index.ntotal != vectors or index.d != dim:
             self.problem("index-shape", name,
-                         f"holds {index.ntotal} vectors of dimension {index.d}, {MANIFEST} says {vectors} of {dim}")
+                         f"holds {index.ntotal} vectors of dimension {index.d}, "
+                         f"{MANIFEST_FILE} says {vectors} of {dim}")
             return
         if current and facts is not None and vectors == len(facts.chunk_ids):
             ids = _index_ids(index)
@@ -281,7 +280,7 @@ class _Checker:
     def strays(self) -> None:
         named = self.report.index_file
         for entry in sorted(self.folder.iterdir()):
-            if _STRAY.fullmatch(entry.name) and entry.name != named:
+            if STRAY_RE.fullmatch(entry.name) and entry.name != named:
                 self.report.notes.append(f"{entry.name}: left over (by an interrupted write?); "
                                          f"`tenantctl repair {self.id}` removes it")
 
@@ -334,8 +333,17 @@ def verify_tenant(tenant: Tenant) -> TenantReport:
 
 
 def verify_all() -> list[TenantReport]:
-    """Every registered tenant, in id order."""
-    return [verify_dir(r.id, paths.tenant_dir(r.id)) for r in registry.all_tenants()]
+    """Every registered tenant, in id order; a broken one is reported with what is wrong with it."""
+    reports = []
+    for tenant in each_tenant():
+        if isinstance(tenant, BrokenTenant) and tenant.dir is None:
+            report = TenantReport(tenant.id, "")
+            report.problems.append(Problem("tenant-invalid", "", tenant.error.message,
+                                           tenant.error.hint or "", repairable=False))
+            reports.append(report)
+        else:
+            reports.append(verify_dir(tenant.id, tenant.dir))
+    return reports
 
 
 # -- repair -----------------------------------------------------------------------------------------
@@ -368,10 +376,8 @@ def repair_tenant(
         if fatal:
             what = fatal[0].message.split("; ")[0]
             raise IndexCorrupt(f"{what}; repair rebuilds from the store and cannot fix this", fatal[0].fix)
-        from tenantctl.storage.store import Store
-
         leftovers = _strays(tenant.dir)
-        with closing(Store(tenant.dir / STORE_FILE)) as store:
+        with closing(tenant.open_store()) as store:
             if reembed:
                 if embedder is None:
                     if cfg is None:
@@ -494,7 +500,7 @@ def _strays(folder: Path) -> list[str]:
     from tenantctl.storage.index import read_manifest
 
     named = (read_manifest(folder) or {}).get("index_file")
-    return [e.name for e in sorted(folder.iterdir()) if _STRAY.fullmatch(e.name) and e.name != named]
+    return [e.name for e in sorted(folder.iterdir()) if STRAY_RE.fullmatch(e.name) and e.name != named]
 
 
 def _remove_strays(folder: Path, before: list[str]) -> list[str]:

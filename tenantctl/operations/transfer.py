@@ -34,21 +34,23 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl import __version__, paths
-from tenantctl.errors import BadInput, InvalidTenantId, TenantctlError, TenantExists
+from tenantctl.errors import BadInput, InvalidTenantId, StoreTooNew, TenantctlError, TenantExists
+from tenantctl.fileio import fsync_dir, iso_utc, write_atomic
 from tenantctl.storage import registry
-from tenantctl.storage.index import MANIFEST, read_manifest, sha256_file
-from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE, open_tenant
+from tenantctl.storage.index import read_manifest, sha256_file
+from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
+from tenantctl.storage.store import check_format
+from tenantctl.storage.tenants import TenantFolder, open_tenant
 
 EXPORT_FORMAT = "tenantctl-tenant-export"
 EXPORT_FORMAT_VERSION = 1
 EXPORT_META = "export.json"
-INDEX_NAME_RE = re.compile(r"index-\d{1,20}\.faiss")
 STATUSES = ("active", "suspended")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _MAX_MEMBERS = 16  # an export has at most 5; stop reading a hostile archive early
 _MAX_META_BYTES = 1 << 20
 _IMPORT_HINT = "import only archives written by `tenantctl tenant export`"
-_EXPECTED = f"{EXPORT_META}, {TENANT_FILE}, {STORE_FILE}, {MANIFEST} and one index-<generation>.faiss"
+_EXPECTED = f"{EXPORT_META}, {TENANT_FILE}, {STORE_FILE}, {MANIFEST_FILE} and one index-<generation>.faiss"
 
 
 @dataclass
@@ -103,11 +105,11 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
         raise TenantctlError(f"cannot write in {dest.parent}: {exc.strerror}", "export somewhere else") from exc
     try:
         with tenant.write_lock(wait):
-            files = _snapshot(tenant.dir, work)
-            documents, chunks, store_version, generation = _store_facts(work / STORE_FILE)
+            files = _snapshot(tenant, work)
+            documents, chunks, store_version, generation = _store_facts(TenantFolder(work))
             record = registry.get(tenant.id) or tenant.record  # the row as of now, under the lock
         members = {name: {"sha256": sha256_file(path), "bytes": path.stat().st_size} for name, path in files}
-        exported_at = registry.now_iso()
+        exported_at = iso_utc()
         meta = {
             "format": EXPORT_FORMAT,
             "format_version": EXPORT_FORMAT_VERSION,
@@ -127,7 +129,7 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
         _write_archive(archive, json.dumps(meta, indent=2, ensure_ascii=False).encode(), files)
         size = archive.stat().st_size
         os.replace(archive, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
     except OSError as exc:
         raise TenantctlError(
             f"cannot export tenant {tenant.id!r} to {dest}: {exc.strerror or exc}",
@@ -141,60 +143,52 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
     )
 
 
-def _snapshot(folder: Path, work: Path) -> list[tuple[str, Path]]:
+def _snapshot(tenant: TenantFolder, work: Path) -> list[tuple[str, Path]]:
     """Copy what goes into the archive to `work`: the settings and index files as they are, the store
     through SQLite's backup API (the raw file may lack what still sits in its write-ahead log)."""
-    store = folder / STORE_FILE
-    if not store.is_file():
+    folder, copy = tenant.dir, TenantFolder(work)
+    if not tenant.store_path.is_file():
         raise TenantctlError(
             f"tenant folder {folder} has no {STORE_FILE}",
             "check the tenant with `tenantctl doctor`; nothing was exported",
         )
     files: list[tuple[str, Path]] = []
-    shutil.copyfile(folder / TENANT_FILE, work / TENANT_FILE)
-    files.append((TENANT_FILE, work / TENANT_FILE))
-
-    src = sqlite3.connect(store, timeout=30)
+    shutil.copyfile(tenant.config_path, copy.config_path)
+    files.append((TENANT_FILE, copy.config_path))
     try:
-        dst = sqlite3.connect(work / STORE_FILE)
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
+        with tenant.open_store(readonly=True) as src:
+            dst = sqlite3.connect(copy.store_path)  # the backup's target: a new file, filled page by page
+            try:
+                src.conn.backup(dst)
+            finally:
+                dst.close()
     except sqlite3.Error as exc:
         raise TenantctlError(
             f"cannot read the store of tenant folder {folder}: {exc}",
             "check it with `tenantctl verify`, or restore it from an earlier export",
         ) from exc
-    finally:
-        src.close()
-    files.append((STORE_FILE, work / STORE_FILE))
+    files.append((STORE_FILE, copy.store_path))
 
     # The index is derived data: include it only when the manifest and the file it names agree,
     # otherwise leave both out and let the importing side rebuild it from the store.
     manifest = read_manifest(folder)
     index_name = manifest.get("index_file") if isinstance(manifest, dict) else None
     if isinstance(index_name, str) and INDEX_NAME_RE.fullmatch(index_name) and (folder / index_name).is_file():
-        shutil.copyfile(folder / MANIFEST, work / MANIFEST)
+        shutil.copyfile(folder / MANIFEST_FILE, work / MANIFEST_FILE)
         shutil.copyfile(folder / index_name, work / index_name)
-        files += [(MANIFEST, work / MANIFEST), (index_name, work / index_name)]
+        files += [(MANIFEST_FILE, work / MANIFEST_FILE), (index_name, work / index_name)]
     return files
 
 
-def _store_facts(store: Path) -> tuple[int, int, int, int]:
-    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+def _store_facts(folder: TenantFolder) -> tuple[int, int, int, int]:
+    """Documents, chunks, format version and generation of the copied store."""
+    with folder.open_store(readonly=True) as store:
+        version = store.format_version()
         try:
-            documents, chunks = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM documents"
-            ).fetchone()
-            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            counts = store.counts()
+            return counts.documents, counts.chunks, version, store.generation()
         except sqlite3.OperationalError:  # a store never migrated (no tables yet)
-            documents, chunks, row = 0, 0, None
-        return documents, chunks, version, int(row[0]) if row else 0
-    finally:
-        conn.close()
+            return 0, 0, version, 0
 
 
 def _write_archive(target: Path, meta: bytes, files: list[tuple[str, Path]]) -> None:
@@ -216,19 +210,6 @@ def _write_archive(target: Path, meta: bytes, files: list[tuple[str, Path]]) -> 
                     tar.addfile(info(name, path.stat().st_size), fh)
         raw.flush()
         os.fsync(raw.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- import -------------------------------------------------------------------------------------------
@@ -289,8 +270,8 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
                 ) from exc
             os.unlink(staging / EXPORT_META)
             _verify_staged(staging, meta, archive)
-            documents, chunks = _check_store(staging / STORE_FILE, archive)
-            _set_tenant_yaml_id(staging / TENANT_FILE, tenant_id, archive)
+            documents, chunks = _check_store(TenantFolder(staging), archive)
+            _set_tenant_yaml_id(TenantFolder(staging).config_path, tenant_id, archive)
 
             _refuse_existing(tenant_id, folder)
             try:
@@ -358,7 +339,7 @@ def _checked_members(tar: tarfile.TarFile, archive: Path) -> dict[str, tarfile.T
                 raise _unsafe(archive, f"member {name!r} is a folder (an export holds {_EXPECTED})")
             if not member.isreg():
                 raise _unsafe(archive, f"member {name!r} is not a regular file")
-            if name not in (EXPORT_META, TENANT_FILE, STORE_FILE, MANIFEST) and not INDEX_NAME_RE.fullmatch(name):
+            if name not in (EXPORT_META, TENANT_FILE, STORE_FILE, MANIFEST_FILE) and not INDEX_NAME_RE.fullmatch(name):
                 raise _unsafe(archive, f"unexpected member {name!r} (an export holds {_EXPECTED})")
             if name in members:
                 raise _unsafe(archive, f"member {name!r} appears twice")
@@ -412,14 +393,9 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
         raise bad(f"{EXPORT_META} has an invalid display name")
     tenant.setdefault("display_name", None)
 
-    from tenantctl.storage.store import STORE_FORMAT_VERSION
-
     store_version = meta.get("store_format_version")
-    if isinstance(store_version, int) and store_version > STORE_FORMAT_VERSION:
-        raise BadInput(
-            f"{archive} holds store format {store_version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
-            "upgrade tenantctl",
-        )
+    if isinstance(store_version, int):
+        _check_store_format(store_version, archive)
 
     listed = meta.get("members")
     if not isinstance(listed, dict):
@@ -440,8 +416,8 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
         if required not in present:
             raise bad(f"it has no {required}")
     indexes = [n for n in present if INDEX_NAME_RE.fullmatch(n)]
-    if len(indexes) > 1 or bool(indexes) != (MANIFEST in present):
-        raise bad(f"it must hold {MANIFEST} and one index file together, or neither")
+    if len(indexes) > 1 or bool(indexes) != (MANIFEST_FILE in present):
+        raise bad(f"it must hold {MANIFEST_FILE} and one index file together, or neither")
     for name, entry in listed.items():
         if members[name].size != entry["bytes"]:
             raise bad(f"checksum mismatch: {name} has {members[name].size} bytes, {EXPORT_META} says "
@@ -461,36 +437,34 @@ def _verify_staged(staging: Path, meta: dict[str, Any], archive: Path) -> None:
                 "export the tenant again from its source",
             )
     manifest = read_manifest(staging)
-    if (staging / MANIFEST).exists():
-        index_files = [p.name for p in staging.glob("index-*.faiss")]
+    if (staging / MANIFEST_FILE).exists():
+        index_files = [p.name for p in staging.glob(INDEX_GLOB)]
         if not isinstance(manifest, dict) or [manifest.get("index_file")] != index_files:
-            raise BadInput(f"{archive} is not a valid tenantctl export: {MANIFEST} does not name its index file",
+            raise BadInput(f"{archive} is not a valid tenantctl export: {MANIFEST_FILE} does not name its index file",
                            _IMPORT_HINT)
 
 
-def _check_store(store: Path, archive: Path) -> tuple[int, int]:
-    from tenantctl.storage.store import STORE_FORMAT_VERSION
-
+def _check_store_format(version: int, archive: Path) -> None:
     try:
-        conn = sqlite3.connect(store)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > STORE_FORMAT_VERSION:
-                raise BadInput(
-                    f"{archive} holds store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
-                    "upgrade tenantctl",
-                )
-            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        check_format(version, f"{archive}'s {STORE_FILE}")
+    except StoreTooNew as exc:
+        raise BadInput(exc.message, exc.hint) from None
+
+
+def _check_store(folder: TenantFolder, archive: Path) -> tuple[int, int]:
+    """The staged store opens, passes SQLite's check and is not newer than this tenantctl."""
+    try:
+        with folder.open_store(readonly=True) as store:
+            result = store.conn.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
                 raise BadInput(f"{archive}: its {STORE_FILE} is damaged ({result})", "export the tenant again")
-            if version == 0:
+            if store.format_version() == 0:
                 return 0, 0
-            documents, chunks = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM documents"
-            ).fetchone()
-            return documents, chunks
-        finally:
-            conn.close()
+            counts = store.counts()
+            return counts.documents, counts.chunks
+    except StoreTooNew as exc:
+        _check_store_format(exc.version, archive)
+        raise
     except sqlite3.Error as exc:
         raise BadInput(f"{archive}: its {STORE_FILE} is not a usable SQLite store ({exc})", _IMPORT_HINT) from exc
 
@@ -512,9 +486,7 @@ def _set_tenant_yaml_id(path: Path, tenant_id: str, archive: Path) -> None:
     line = yaml.safe_dump({"id": tenant_id}).strip()  # quoted when YAML would read it as a number
     rewritten, count = re.subn(r"(?m)^id:[^\n]*$", lambda _: line, text)
     if count == 1:
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(rewritten, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, rewritten, durable=False)
         try:
             if load_tenant_config(path).id == tenant_id:
                 return

@@ -12,7 +12,6 @@ from tenantctl.config import Config
 from tenantctl.errors import BadInput
 from tenantctl.ingestion.ingest import check_embedder
 from tenantctl.models.embedding import Embedder, get_embedder
-from tenantctl.storage.store import Store
 from tenantctl.storage.tenants import Tenant
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -71,7 +70,7 @@ class Searcher:
     def __init__(self, tenant: Tenant, cfg: Config, embedder: Embedder | None = None) -> None:
         self.tenant = tenant
         self.cfg = cfg
-        self.store = Store(tenant.dir / "store.db")
+        self.store = tenant.open_store()
         self._embedder = embedder
         self._index = None
         self.timings: dict[str, float] = {}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl.errors import IndexMismatch
+from tenantctl.fileio import fsync_dir, iso_utc, write_atomic
+from tenantctl.storage.layout import INDEX_GLOB, MANIFEST_FILE, index_file_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from tenantctl.storage.store import Store
 
 INDEX_FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -37,26 +36,9 @@ def sha256_file(path: Path) -> str:
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        return json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -97,9 +79,9 @@ class VectorIndex:
     def save(self, folder: Path, *, embedder: str, dim: int, chunking: str) -> dict[str, Any]:
         import faiss
 
-        name = f"index-{self.generation}.faiss"
+        name = index_file_name(self.generation)
         data = faiss.serialize_index(self.faiss_index).tobytes()
-        _write_atomic(folder / name, data)
+        write_atomic(folder / name, data)
         manifest = {
             "format_version": INDEX_FORMAT_VERSION,
             "embedder": {"name": embedder, "dim": dim, "normalized": True, "metric": "inner_product"},
@@ -108,15 +90,15 @@ class VectorIndex:
             "vectors": self.size,
             "index_file": name,
             "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}},
-            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "written_at": iso_utc(),
         }
-        _write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2).encode())
-        _fsync_dir(folder)
-        for old in folder.glob("index-*.faiss"):
+        write_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2))
+        fsync_dir(folder)
+        for old in folder.glob(INDEX_GLOB):
             if old.name != name:
                 old.unlink(missing_ok=True)
         # Temporary files of a writer killed mid-save (only the lock holder writes these).
-        for tmp in [*folder.glob(".index-*.faiss.tmp*"), *folder.glob(f".{MANIFEST}.tmp*")]:
+        for tmp in [*folder.glob(".index-*.faiss.tmp*"), *folder.glob(f".{MANIFEST_FILE}.tmp*")]:
             tmp.unlink(missing_ok=True)
         return manifest
 

@@ -134,10 +134,10 @@ def report(
     day_start = _day_start()
 
     def one(tenant: Tenant) -> None:
-        path = tenant.dir / "store.db"
-        if not path.exists():
+        if not tenant.store_path.exists():
             return
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        store = tenant.open_store(readonly=True)
+        conn = store.conn
         try:
             try:
                 cursor = conn.execute(
@@ -167,7 +167,7 @@ def report(
                     "tokens_per_day": {"used": tokens, "limit": limits.tokens_per_day},
                 }
         finally:
-            conn.close()
+            store.close()
 
     # SQLite releases the GIL while it reads: a few threads overlap the many small file opens.
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -14,9 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-
 from tenantctl import textproc
+from tenantctl.errors import StoreTooNew
 
 # Each migration brings the store from version i to i + 1 (PRAGMA user_version). Append, never edit.
 _V1 = """
@@ -81,6 +80,14 @@ STORE_FORMAT_VERSION = len(MIGRATIONS)
 
 
 @dataclass(frozen=True)
+class Counts:
+    documents: int
+    chunks: int
+    bytes: int
+    last_ingest: float | None
+
+
+@dataclass(frozen=True)
 class Document:
     id: int
     path: str
@@ -116,7 +123,14 @@ class NewChunk:
     text: str
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit). Read-only connections never create
+    the file, never change its journal mode and cannot write."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -124,12 +138,33 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def check_format(version: int, where: object) -> None:
+    """Refuse a store written by a newer tenantctl: its tables may mean something this one does not know."""
+    if version > STORE_FORMAT_VERSION:
+        error = StoreTooNew(
+            f"{where} has store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
+            "upgrade tenantctl",
+        )
+        error.version = version
+        raise error
+
+
 class Store:
-    def __init__(self, path: Path) -> None:
+    """One connection to a tenant's store. Opened for writing, it brings the schema up to date first;
+    opened `readonly`, it changes nothing (an older store is read as it is: a table it lacks is missing)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.conn = connect(path)
-        self.db = sqlite_utils.Database(self.conn)
-        self._migrate()
+        self.readonly = readonly
+        self.conn = connect(path, readonly=readonly)
+        try:
+            if readonly:
+                check_format(self.format_version(), path)
+            else:
+                self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -141,15 +176,12 @@ class Store:
         self.close()
 
     # -- schema -------------------------------------------------------------------------------------
-    def _migrate(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > STORE_FORMAT_VERSION:
-            from tenantctl.errors import IndexCorrupt
+    def format_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
-            raise IndexCorrupt(
-                f"{self.path} has store format {version}, newer than this tenantctl ({STORE_FORMAT_VERSION})",
-                "upgrade tenantctl",
-            )
+    def _migrate(self) -> None:
+        version = self.format_version()
+        check_format(version, self.path)
         for number in range(version, STORE_FORMAT_VERSION):
             # executescript commits on its own, so each migration is one script, version bump included.
             self.conn.executescript(
@@ -190,11 +222,11 @@ class Store:
         )
         return {row[1]: Document(*row) for row in rows}
 
-    def stats(self) -> dict[str, int]:
-        docs, size, chunks = self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(bytes), 0), COALESCE(SUM(chunks), 0) FROM documents"
-        ).fetchone()
-        return {"documents": docs, "bytes": size, "chunks": chunks}
+    def counts(self) -> Counts:
+        """Documents, their chunks and source bytes, and the last ingest (a Unix time), in one query."""
+        return Counts(*self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(bytes), 0), MAX(ingested_at) FROM documents"
+        ).fetchone())
 
     def put_document(
         self,
@@ -234,9 +266,6 @@ class Store:
                           "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
                           (path,))
         self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
-
-    def touch_document(self, path: str, mtime: float) -> None:
-        self.conn.execute("UPDATE documents SET mtime = ? WHERE path = ?", (mtime, path))
 
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks. Call inside `transaction()`."""

@@ -1,10 +1,6 @@
-"""Tenant lifecycle: create, open, list, describe, delete. A tenant is its folder:
-
-    tenants/<id>/tenant.yaml        the tenant's settings (prompt, passages, model, sources, quotas)
-    tenants/<id>/store.db           SQLite: documents, chunks, vectors, full-text index, sessions, usage
-    tenants/<id>/index-<gen>.faiss  FAISS index derived from store.db
-    tenants/<id>/manifest.json      which index file is current, with embedder, chunking and checksums
-    tenants/<id>/.lock              held by the one writer (ingest, reindex, repair, delete)
+"""Tenants: the handle that owns a tenant's folder, and their lifecycle (create, open, list, describe,
+delete). A tenant is its folder (see `tenantctl.storage.layout` for the files in it); everything that
+reads or writes a tenant's files goes through `TenantFolder` or its subclass `Tenant`.
 """
 
 from __future__ import annotations
@@ -21,34 +17,66 @@ from typing import TYPE_CHECKING, Any
 
 from tenantctl import paths
 from tenantctl.context import current_tenant
-from tenantctl.errors import Busy, Suspended, TenantExists, TenantNotFound
+from tenantctl.errors import Busy, Suspended, TenantctlError, TenantExists, TenantNotFound
+from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
+from tenantctl.storage.layout import LOCK_FILE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
 
 if TYPE_CHECKING:
     from tenantctl.config import ChunkingConfig, Config, TenantConfig
-    from tenantctl.storage.store import Store
-
-TENANT_FILE = "tenant.yaml"
-STORE_FILE = "store.db"
-LOCK_FILE = ".lock"
+    from tenantctl.storage.store import Counts, Store
 
 
 @dataclass
-class Tenant:
-    id: str
+class TenantFolder:
+    """A tenant's folder and the files in it, whether or not it is (yet) a registered tenant: an export
+    being written, an import being staged, a folder being checked."""
+
     dir: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / TENANT_FILE
+
+    @property
+    def store_path(self) -> Path:
+        return self.dir / STORE_FILE
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / MANIFEST_FILE
+
+    def open_store(self, *, readonly: bool = False) -> Store:
+        """The folder's store. For writing it is created and migrated as needed; `readonly` opens an
+        existing store as it is (sqlite3.OperationalError when there is none)."""
+        from tenantctl.storage.store import Store
+
+        return Store(self.store_path, readonly=readonly)
+
+    def counts(self) -> Counts:
+        """Documents, chunks, bytes and the last ingest, read without writing anything."""
+        with contextlib.closing(self.open_store(readonly=True)) as store:
+            return store.counts()
+
+    def disk_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.dir.iterdir() if p.is_file())
+
+
+@dataclass
+class Tenant(TenantFolder):
+    """A registered tenant: its id, its registry row and its folder."""
+
+    id: str
     record: registry.TenantRecord
+
+    def __init__(self, id: str, dir: Path, record: registry.TenantRecord) -> None:
+        self.id, self.dir, self.record = id, dir, record
 
     @cached_property
     def config(self) -> TenantConfig:
         from tenantctl.config import load_tenant_config
 
-        return load_tenant_config(self.dir / TENANT_FILE)
-
-    def open_store(self) -> Store:
-        from tenantctl.storage.store import Store
-
-        return Store(self.dir / STORE_FILE)
+        return load_tenant_config(self.config_path)
 
     def chunking(self, cfg: Config) -> ChunkingConfig:
         return self.config.chunking or cfg.chunking
@@ -82,11 +110,56 @@ class Tenant:
             lock.release()
 
 
+@dataclass
+class BrokenTenant:
+    """A registered tenant that cannot be opened (its folder is missing or incomplete, or its id is not
+    valid): reported by `each_tenant` instead of stopping a run over all tenants."""
+
+    id: str
+    dir: Path | None  # None when the registered id is not a valid one
+    error: TenantctlError
+
+
+class FolderMissing(TenantNotFound):
+    """A tenant in the registry whose folder (or its tenant.yaml) is gone."""
+
+    def __init__(self, tenant_id: str, folder: Path) -> None:
+        TenantctlError.__init__(
+            self,
+            f"tenant {tenant_id!r} is registered, but its folder {folder} is missing or lacks {TENANT_FILE}",
+            f"restore the folder from a backup, or remove the tenant with `tenantctl tenant delete {tenant_id}`",
+        )
+        self.tenant_id = tenant_id
+
+
+def each_tenant() -> Iterator[Tenant | BrokenTenant]:
+    """Every registered tenant in id order, from one read of the registry. A tenant that cannot be
+    opened comes as a BrokenTenant naming the fault, so a run over all tenants goes on with the others.
+    Does not set the current tenant (a caller working on one sets it)."""
+    for record in registry.all_tenants():
+        try:
+            folder = paths.tenant_dir(record.id)
+        except TenantctlError as exc:
+            yield BrokenTenant(record.id, None, exc)
+            continue
+        if not (folder / TENANT_FILE).is_file():
+            yield BrokenTenant(record.id, folder, FolderMissing(record.id, folder))
+            continue
+        yield Tenant(record.id, folder, record)
+
+
+def usable_tenants() -> list[Tenant]:
+    """Every registered tenant that can be opened (a report over all of them skips the broken ones)."""
+    return [t for t in each_tenant() if isinstance(t, Tenant)]
+
+
 def open_tenant(tenant_id: str) -> Tenant:
     folder = paths.tenant_dir(tenant_id)  # validates the id before anything touches the disk
     record = registry.get(tenant_id)
-    if record is None or not (folder / TENANT_FILE).exists():
+    if record is None:
         raise TenantNotFound(tenant_id)
+    if not (folder / TENANT_FILE).is_file():
+        raise FolderMissing(tenant_id, folder)
     current_tenant.set(tenant_id)
     return Tenant(tenant_id, folder, record)
 
@@ -105,12 +178,11 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
     staging = paths.tenants_dir() / f".creating-{tenant_id}-{os.getpid()}"
     staging.mkdir()
     try:
-        created = registry.now_iso()
-        cfg = TenantConfig(id=tenant_id, display_name=display_name, created_at=created)
-        save_tenant_config(cfg, staging / TENANT_FILE)
-        from tenantctl.storage.store import Store
-
-        Store(staging / STORE_FILE).close()
+        created = iso_utc()
+        work = TenantFolder(staging)
+        save_tenant_config(TenantConfig(id=tenant_id, display_name=display_name, created_at=created),
+                           work.config_path)
+        work.open_store().close()
         os.rename(staging, folder)  # the folder appears whole or not at all
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -122,18 +194,9 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
 def describe(tenant: Tenant) -> dict[str, Any]:
     """What `tenant show` prints. Reads the store's counts and the manifest; never loads the index."""
     from tenantctl.storage.index import read_manifest
-    from tenantctl.storage.store import connect
 
-    conn = connect(tenant.dir / STORE_FILE)
-    try:
-        docs, size, chunks = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(bytes), 0), COALESCE(SUM(chunks), 0) FROM documents"
-        ).fetchone()
-        last = conn.execute("SELECT MAX(ingested_at) FROM documents").fetchone()[0]
-    finally:
-        conn.close()
+    counts = tenant.counts()
     manifest = read_manifest(tenant.dir) or {}
-    disk = sum(p.stat().st_size for p in tenant.dir.iterdir() if p.is_file())
     cfg = tenant.config
     return {
         "id": tenant.id,
@@ -141,11 +204,11 @@ def describe(tenant: Tenant) -> dict[str, Any]:
         "status": tenant.record.status,
         "created_at": tenant.record.created_at,
         "path": str(tenant.dir),
-        "documents": docs,
-        "chunks": chunks,
-        "source_bytes": size,
-        "disk_bytes": disk,
-        "last_ingest": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(last)) if last else None,
+        "documents": counts.documents,
+        "chunks": counts.chunks,
+        "source_bytes": counts.bytes,
+        "disk_bytes": tenant.disk_bytes(),
+        "last_ingest": iso_utc(counts.last_ingest) if counts.last_ingest else None,
         "index": {k: manifest.get(k) for k in ("embedder", "chunking", "generation", "vectors", "written_at")}
         if manifest else None,
         "model": cfg.answer.model,

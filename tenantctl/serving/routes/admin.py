@@ -33,9 +33,7 @@ def admin_tenants() -> list[dict[str, Any]]:
 
 @router.get("/v1/admin/usage", dependencies=[AdminKey])
 def admin_usage(since: str | None = None, by: Literal["day", "month"] | None = None):
-    from tenantctl import paths
     from tenantctl.storage.metering import parse_since, report
-    from tenantctl.storage.tenants import Tenant
+    from tenantctl.storage.tenants import usable_tenants
 
-    tenants = [Tenant(r.id, paths.tenant_dir(r.id), r) for r in registry.all_tenants()]
-    return report(tenants, since=parse_since(since), by=by)[0]
+    return report(usable_tenants(), since=parse_since(since), by=by)[0]
