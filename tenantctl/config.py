@@ -7,11 +7,12 @@ a typo should fail loudly rather than be silently ignored.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tenantctl import paths
 from tenantctl.errors import ConfigError
@@ -90,6 +91,23 @@ class ClientConfig(_Strict):
     server: str | None = None
 
 
+class ToolsConfig(_Strict):
+    # host:port pairs an `http` tool may call (redirects included); nothing else is reachable.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # Bytes a tool may return (an http body, a CSV file); larger results are refused.
+    max_response_bytes: int = Field(1_000_000, ge=1024)
+    # ${VAR} in a tool's settings is read from <secrets_dir>/<tenant>/VAR, else from the environment.
+    secrets_dir: str | None = None
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_port(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5}", host):
+                raise ValueError(f"{host!r} is not host:port (e.g. crm.internal:8080)")
+        return [h.lower() for h in hosts]
+
+
 class Config(_Strict):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
@@ -99,6 +117,7 @@ class Config(_Strict):
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     client: ClientConfig = Field(default_factory=ClientConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
 
     def model(self, name: str | None) -> tuple[str, ModelConfig]:
         name = name or self.default_model
@@ -129,6 +148,46 @@ class RateLimitConfig(_Strict):
     questions_per_minute: float | None = Field(None, gt=0)
 
 
+class ToolConfig(_Strict):
+    """One tool of one tenant (tenant.yaml `tools:`). Built-in kinds: `http`, `sql`; others come from
+    installed plugins (entry-point group `tenantctl.tools`)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,39}$")
+    # A regular expression: a question it matches calls the tool; its named groups fill the call.
+    when: str
+    description: str = ""
+    timeout_s: float = Field(5.0, gt=0, le=60)
+    # http: GET this URL ({group} placeholders, ${VAR} secrets) with these headers.
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # sql: a read-only query (:group parameters) over a SQLite database or CSV file in the tenant's folder.
+    file: str | None = None
+    query: str | None = None
+    max_rows: int = Field(20, ge=1, le=1000)
+    # Settings of a third-party kind, passed to its plugin (${VAR} secrets resolved).
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("when")
+    @classmethod
+    def _regex(cls, when: str) -> str:
+        try:
+            re.compile(when)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return when
+
+    @model_validator(mode="after")
+    def _kind_settings(self) -> ToolConfig:
+        if self.kind == "http" and not self.url:
+            raise ValueError(f"tool {self.name!r}: kind http needs `url`")
+        if self.kind == "http" and not re.match(r"(?i)https?://", self.url or ""):
+            raise ValueError(f"tool {self.name!r}: url must start with http:// or https://")
+        if self.kind == "sql" and not (self.file and self.query):
+            raise ValueError(f"tool {self.name!r}: kind sql needs `file` and `query`")
+        return self
+
+
 class TenantConfig(_Strict):
     id: str
     display_name: str | None = None
@@ -138,6 +197,16 @@ class TenantConfig(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     quotas: QuotaConfig = Field(default_factory=QuotaConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    tools: list[ToolConfig] = Field(default_factory=list)
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, tools: list[ToolConfig]) -> list[ToolConfig]:
+        names = [t.name for t in tools]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"tool name {name!r} is used twice")
+        return tools
 
 
 def _describe(exc: ValidationError) -> str:

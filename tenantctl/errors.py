@@ -91,3 +91,12 @@ class Suspended(Refused):
 
 class SessionNotFound(TenantctlError):
     exit_code = ExitCode.NOT_FOUND
+
+
+class ToolFailed(TenantctlError):
+    """A tenant's tool could not give a result (disallowed host, time-out, size limit, missing secret,
+    an error from the service). The answer path degrades to documents alone; `tool test` exits 1."""
+
+    def __init__(self, tool: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"tool {tool!r}: {message}", hint)
+        self.tool = tool

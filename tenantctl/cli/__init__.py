@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from tenantctl.cli import admin, ingest, integrity, query, reindex, search, serve, tenant, usage
+from tenantctl.cli import admin, ingest, integrity, query, reindex, search, serve, tenant, tool, usage
 from tenantctl.cli import init as init_cmd
 from tenantctl.errors import ExitCode, TenantctlError
 
@@ -23,6 +23,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(tool.app, name="tool")
 init_cmd.register(app)
 ingest.register(app)
 search.register(app)
@@ -76,7 +77,7 @@ def _log_command(args: list[str], code: int, error: str | None, started: float) 
         return
 
     words = [a for a in args[:2] if not a.startswith("-")]
-    command = " ".join(words[:2]) if words and words[0] in ("tenant",) else (words[0] if words else "")
+    command = " ".join(words[:2]) if words and words[0] in ("tenant", "tool") else (words[0] if words else "")
     logs.event(
         "command", level="info" if code == 0 else "error", command=command, exit_code=code,
         ms=round((time.perf_counter() - started) * 1000, 1), **({"error": error} if error else {}),

@@ -1,0 +1,168 @@
+"""Choosing and running a tenant's tools. `tool_passages` is the seam the answer path uses.
+
+Choice is deterministic: a tool runs when its `when` pattern matches the question, with the pattern's
+named groups as parameters. Every call is metered as one `tool` usage event in the tenant's own store and
+logged with the tenant (tool name, kind, outcome, milliseconds — never the URL, parameters or secrets).
+A failing call never raises out of here: it comes back as a result with status "error" and its message.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from tenantctl.config import Config, ToolConfig
+from tenantctl.errors import ToolFailed
+from tenantctl.tools import plugins
+from tenantctl.tools.base import ToolCall, ToolResult, passage, render
+from tenantctl.tools.secrets import Secrets
+
+if TYPE_CHECKING:
+    from tenantctl.storage.store import Store
+    from tenantctl.storage.tenants import Tenant
+
+MAX_TOOLS_PER_QUESTION = 3
+MAX_QUESTION_CHARS = 2000  # `when` patterns are run on at most this much of a question
+
+
+def select(tools: list[ToolConfig], question: str) -> list[tuple[ToolConfig, dict[str, str]]]:
+    """The tools whose `when` matches the question, in tenant.yaml order, with their parameters."""
+    chosen = []
+    for tool in tools:
+        match = re.search(tool.when, question[:MAX_QUESTION_CHARS])
+        if match:
+            chosen.append((tool, {k: v for k, v in match.groupdict().items() if v is not None}))
+    return chosen[:MAX_TOOLS_PER_QUESTION]
+
+
+def _plugin(tool: ToolConfig, call: ToolCall) -> Any:
+    """Run a plugin kind in a thread, giving up at the tool's time-out (the thread is left to finish)."""
+    function = plugins.load(tool.name, tool.kind)
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = function(call)
+        except BaseException as exc:  # reported below, in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"tool-{tool.name}", daemon=True)
+    thread.start()
+    thread.join(tool.timeout_s)
+    if thread.is_alive():
+        raise ToolFailed(tool.name, f"timed out after {tool.timeout_s:g} s", "raise timeout_s of the tool")
+    if "error" in box:
+        exc = box["error"]
+        if isinstance(exc, ToolFailed):
+            raise exc
+        raise ToolFailed(tool.name, f"the {tool.kind} plugin failed ({type(exc).__name__}: {exc})",
+                         "see the plugin's documentation")
+    return box.get("value")
+
+
+def _call(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Config, secrets: Secrets) -> str:
+    if tool.kind == "http":
+        from tenantctl.tools import http
+
+        data = http.call(tool, params, secrets, cfg.tools)
+    elif tool.kind == "sql":
+        from tenantctl.tools import sql
+
+        data = sql.call(tool, params, tenant.dir, cfg.tools)
+    else:
+        call = ToolCall(tenant=tenant.id, name=tool.name, params=dict(params),
+                        options=secrets.fill_any(tool.options), folder=tenant.dir,
+                        timeout_s=tool.timeout_s, max_bytes=cfg.tools.max_response_bytes)
+        data = _plugin(tool, call)
+    body = render(data)
+    if len(body.encode()) > cfg.tools.max_response_bytes:
+        raise ToolFailed(tool.name, f"the result exceeds the limit of {cfg.tools.max_response_bytes} bytes",
+                         "raise tools.max_response_bytes in config.yaml, or return less")
+    return passage(tool.description, tool.name, params, body)
+
+
+def run_tool(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Config,
+             store: Store | None = None) -> ToolResult:
+    """One metered, logged call of one of the tenant's own tools. Never raises for the tool's failure."""
+    from tenantctl.storage import metering
+
+    own = store is None
+    store = store or tenant.open_store()
+    secrets = Secrets(cfg.tools, tenant.id, tool.name)
+    started = time.perf_counter()
+    result = ToolResult(name=tool.name, kind=tool.kind, status="ok", ms=0.0, params=dict(params))
+    try:
+        with metering.track(store, "tool") as usage:
+            usage.details = {"tool": tool.name, "kind": tool.kind}
+            try:
+                result.text = secrets.scrub(_call(tenant, tool, params, cfg, secrets)) or ""
+            except ToolFailed as exc:
+                result.status, result.error, result.hint = "error", secrets.scrub(exc.message), exc.hint
+                usage.details["error"] = result.error
+                raise
+            except Exception as exc:  # a tool's bug must not become a 500
+                result.status = "error"
+                result.error = secrets.scrub(f"tool {tool.name!r} failed: {type(exc).__name__}: {exc}")
+                usage.details["error"] = result.error
+                raise
+    except Exception:
+        pass  # recorded in the result, the usage event and the log line
+    finally:
+        result.ms = round((time.perf_counter() - started) * 1000, 1)
+        if own:
+            store.close()
+    return result
+
+
+def tool_passages(tenant: Tenant, question: str, cfg: Config, store: Store | None = None) -> list[ToolResult]:
+    """Run the tenant's tools whose `when` matches the question. Successful results carry passage text;
+    failed ones an error to show as a note beside a document-only answer."""
+    return [run_tool(tenant, tool, params, cfg, store) for tool, params in select(tenant.config.tools, question)]
+
+
+def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:
+    """What `tool list` shows: each tool's kind, trigger and target, and whether it can run here.
+    Header values are never shown (they may hold secrets); their names are."""
+    rows = []
+    for tool in tenant.config.tools:
+        row: dict[str, Any] = {"name": tool.name, "kind": tool.kind, "when": tool.when,
+                               "description": tool.description, "timeout_s": tool.timeout_s,
+                               "installed": plugins.available(tool.kind)}
+        if tool.kind == "http":
+            from tenantctl.tools.http import host_port
+
+            target = host_port(tool.url or "")
+            row.update(target=target, allowed=target in cfg.tools.allowed_hosts, headers=sorted(tool.headers))
+        elif tool.kind == "sql":
+            path = (tenant.dir / (tool.file or "")).resolve()
+            inside = path.is_relative_to(tenant.dir.resolve())
+            row.update(target=tool.file, allowed=inside, exists=inside and path.is_file())
+        else:
+            row.update(target=None, allowed=True, options=sorted(tool.options))
+        rows.append(row)
+    return rows
+
+
+def try_tools(tenant: Tenant, cfg: Config, name: str | None = None, question: str | None = None) -> list[ToolResult]:
+    """`tool test`: run one tool (or every tool the question selects), exactly as an answer would."""
+    from tenantctl.errors import BadInput, TenantctlError
+
+    tools = tenant.config.tools
+    if name is not None:
+        tools = [t for t in tools if t.name == name]
+        if not tools:
+            known = ", ".join(t.name for t in tenant.config.tools) or "none"
+            raise TenantctlError(f"tenant {tenant.id!r} has no tool {name!r} (its tools: {known})",
+                                 f"list them with `tenantctl tool list {tenant.id}`")
+    if question is None:
+        if name is None:
+            raise BadInput("name a tool or pass --question", f"e.g. `tenantctl tool test {tenant.id} --question Q`")
+        return [run_tool(tenant, tools[0], {}, cfg)]
+    chosen = select(tools, question)
+    if not chosen:
+        which = f"tool {name!r}'s" if name else "any tool's"
+        raise BadInput(f"the question does not match {which} `when` pattern",
+                       f"see the patterns with `tenantctl tool list {tenant.id}`")
+    return [run_tool(tenant, tool, params, cfg) for tool, params in chosen]

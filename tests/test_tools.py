@@ -1,0 +1,347 @@
+"""Per-tenant tools: http against a real service on localhost, sql over the tenant's own files, a plugin
+kind found through its entry point; failures degrade, secrets never show, other tenants never reach them."""
+
+import json
+import sqlite3
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+PLUGINS = Path(__file__).resolve().parent / "plugins"
+SECRET = "s3cr3t-token-9f2c"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code, body: bytes, kind="application/json", length=True, extra=None):
+        self.send_response(code)
+        self.send_header("Content-Type", kind)
+        if length:
+            self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.server.log.append({"path": self.path, "auth": self.headers.get("Authorization")})
+        path = self.path
+        if path.startswith("/orders/"):
+            order = path.rsplit("/", 1)[1]
+            self._send(200, json.dumps({"order": order, "status": "shipped", "eta": "2026-12-03",
+                                        "parcels": 2}).encode())
+        elif path == "/slow":
+            time.sleep(2)
+            self._send(200, b'{"late": true}')
+        elif path == "/big":
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            for _ in range(10):
+                self.wfile.write(b"x" * (1 << 20))
+        elif path == "/fail":
+            self._send(500, b'{"error": "boom"}')
+        elif path == "/echo":
+            self._send(200, f"Caller sent {self.headers.get('Authorization')}".encode(), kind="text/plain")
+        elif path.startswith("/redirect"):
+            self._send(302, b"", extra={"Location": path.split("to=", 1)[1]})
+        else:
+            self._send(404, b"{}")
+
+
+@pytest.fixture
+def service():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.log = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _hostport(server) -> str:
+    return f"127.0.0.1:{server.server_address[1]}"
+
+
+def set_config(home: Path, **tools) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text(yaml.safe_dump({"tools": tools}), encoding="utf-8")
+
+
+def set_tools(home: Path, tenant: str, tools: list[dict]) -> None:
+    path = home / "tenants" / tenant / "tenant.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["tools"] = tools
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+def _crm(server, path="/orders/{order}", **extra) -> dict:
+    return {"name": "crm", "kind": "http", "when": r"(?i)\border\s+(?P<order>[A-Z]-\d{3,})",
+            "url": f"http://{_hostport(server)}{path}", "description": "Order status from Acme's CRM",
+            "timeout_s": 1, **extra}
+
+
+@pytest.fixture
+def two_tenants(cli, home, service):
+    for t in ("acme", "globex"):
+        assert cli("tenant", "create", t).code == 0
+    set_config(home, allowed_hosts=[_hostport(service)])
+    set_tools(home, "acme", [_crm(service)])
+    return service
+
+
+def _tenant(tenant_id):
+    from tenantctl.storage.tenants import open_tenant
+
+    return open_tenant(tenant_id)
+
+
+def _passages(tenant_id, question):
+    from tenantctl.config import load_config
+    from tenantctl.tools.run import tool_passages
+
+    return tool_passages(_tenant(tenant_id), question, load_config())
+
+
+def test_http_tool_fills_the_call_from_the_question_and_only_for_its_tenant(two_tenants):
+    service = two_tenants
+    [result] = _passages("acme", "What is the status of order A-1234?")
+    assert result.ok, result
+    assert "status: shipped" in result.text and "A-1234" in result.text and result.ms > 0
+    assert [r["path"] for r in service.log] == ["/orders/A-1234"]
+    assert _passages("globex", "What is the status of order A-1234?") == []
+    assert _passages("acme", "How many days of leave do I get?") == []
+    assert len(service.log) == 1  # neither call reached the service
+
+
+def test_group_values_are_percent_encoded_never_reshaping_the_url(cli, home, service):
+    cli("tenant", "create", "acme")
+    set_config(home, allowed_hosts=[_hostport(service)])
+    set_tools(home, "acme", [_crm(service, when=r"order (?P<order>\S+)")])
+    [result] = _passages("acme", "order ../../fail?x=${HOME}")
+    assert service.log[0]["path"] == "/orders/..%2F..%2Ffail%3Fx%3D%24%7BHOME%7D"
+    assert result.ok  # the service answered 200 for that (odd) order id, nothing else was called
+
+
+@pytest.mark.parametrize(("path", "timeout", "message"), [
+    ("/slow", 0.5, "timed out after 0.5 s"),
+    ("/big", 5, "exceeds the limit of 1000000 bytes"),
+    ("/fail", 1, "answered HTTP 500"),
+])
+def test_failures_give_a_clear_per_tool_error(cli, home, service, path, timeout, message):
+    cli("tenant", "create", "acme")
+    set_config(home, allowed_hosts=[_hostport(service)])
+    set_tools(home, "acme", [_crm(service, path=path, timeout_s=timeout)])
+    started = time.perf_counter()
+    [result] = _passages("acme", "order A-1234")
+    assert result.status == "error" and result.text == ""
+    assert result.error.startswith("tool 'crm': ") and message in result.error, result.error
+    assert result.hint
+    assert time.perf_counter() - started < 1.8
+
+
+def test_a_host_not_allowed_is_never_called_nor_reached_by_redirect(cli, home, service):
+    cli("tenant", "create", "acme")
+    set_config(home, allowed_hosts=[])
+    set_tools(home, "acme", [_crm(service)])
+    [result] = _passages("acme", "order A-1234")
+    assert "not in tools.allowed_hosts" in result.error and service.log == []
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    other.log = []
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        set_config(home, allowed_hosts=[_hostport(service)])
+        set_tools(home, "acme", [_crm(service, path=f"/redirect?to=http://{_hostport(other)}/orders/X-1")])
+        [result] = _passages("acme", "order A-1234")
+        assert f"redirects to {_hostport(other)}, which is not in tools.allowed_hosts" in result.error
+        assert other.log == [] and len(service.log) == 1
+        set_tools(home, "acme", [_crm(service, path="/redirect?to=/orders/B-777")])
+        [result] = _passages("acme", "order A-1234")
+        assert result.ok and "B-777" in result.text  # a redirect on the same allowed host is followed
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+def test_secrets_come_from_outside_the_tenant_and_never_show(cli, home, service, monkeypatch, tmp_path):
+    from tenantctl import logs
+
+    cli("tenant", "create", "acme")
+    set_tools(home, "acme", [_crm(service, path="/echo", headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
+    set_config(home, allowed_hosts=[_hostport(service)])
+    monkeypatch.delenv("ACME_CRM_TOKEN", raising=False)
+    [result] = _passages("acme", "order A-1234")
+    assert result.error == "tool 'crm': secret ${ACME_CRM_TOKEN} is not set" and service.log == []
+
+    monkeypatch.setenv("ACME_CRM_TOKEN", SECRET)
+    [result] = _passages("acme", "order A-1234")
+    assert service.log[-1]["auth"] == f"Bearer {SECRET}"  # the service got it ...
+    assert result.ok and "Caller sent Bearer [redacted]" in result.text  # ... the answer never does
+
+    monkeypatch.delenv("ACME_CRM_TOKEN")
+    secrets = tmp_path / "secrets"
+    (secrets / "acme").mkdir(parents=True)
+    (secrets / "acme" / "ACME_CRM_TOKEN").write_text(SECRET + "\n")
+    set_config(home, allowed_hosts=[_hostport(service)], secrets_dir=str(secrets))
+    out = cli("tool", "test", "acme", "crm", "--question", "order A-1234", "--json")
+    assert out.code == 0, out
+    assert service.log[-1]["auth"] == f"Bearer {SECRET}"
+    assert SECRET not in out.out + out.err
+    assert SECRET not in logs.log_file().read_text()
+    store = sqlite3.connect(home / "tenants" / "acme" / "store.db")
+    assert SECRET not in "".join(str(r) for r in store.execute("SELECT * FROM usage"))
+
+    set_config(home, allowed_hosts=[_hostport(service)], secrets_dir=str(home / "tenants"))
+    out = cli("tool", "test", "acme", "crm", "--question", "order A-1234")
+    assert out.code == 1 and "overlaps the tenants folder" in out.err
+
+
+def test_sql_tool_reads_a_csv_or_sqlite_file_in_the_tenants_folder(cli, home):
+    cli("tenant", "create", "acme")
+    folder = home / "tenants" / "acme"
+    (folder / "balances.csv").write_text("employee,name,annual_leave_days_left\nE-1042,Dana,14.5\nE-2001,Li,3\n")
+    db = sqlite3.connect(folder / "prices.db")
+    db.execute("CREATE TABLE prices (sku TEXT, price REAL)")
+    db.execute("INSERT INTO prices VALUES ('RX-7', 129.0)")
+    db.commit()
+    db.close()
+    set_tools(home, "acme", [
+        {"name": "leave", "kind": "sql", "when": r"(?i)employee\s+(?P<employee>E-\d+)", "file": "balances.csv",
+         "query": "SELECT name, annual_leave_days_left FROM data WHERE employee = :employee",
+         "description": "Leave balance"},
+        {"name": "price", "kind": "sql", "when": r"(?i)price of (?P<sku>[A-Z]{2}-\d+)", "file": "prices.db",
+         "query": "SELECT sku, price FROM prices WHERE sku = :sku"},
+    ])
+    [leave] = _passages("acme", "How much leave has employee E-1042 left?")
+    assert leave.ok and leave.text == "Leave balance (employee E-1042):\nname: Dana; annual leave days left: 14.5."
+    [price] = _passages("acme", "What is the price of RX-7?")
+    assert "price: 129.0" in price.text
+    [none] = _passages("acme", "employee E-9999")
+    assert none.ok and none.text.endswith("no matching record.")
+
+
+@pytest.mark.parametrize(("file", "query", "message"), [
+    ("../globex/store.db", "SELECT 1", "outside the tenant's folder"),
+    ("/etc/passwd", "SELECT 1", "outside the tenant's folder"),
+    ("store.db", "ATTACH DATABASE 'x.db' AS x", "refused or failed"),
+    ("store.db", "DELETE FROM usage", "refused or failed"),
+    ("store.db", "PRAGMA table_info(usage)", "refused or failed"),
+    ("store.db", "SELECT 1; DELETE FROM usage", "cannot run"),
+    ("store.db", "SELECT :missing", "cannot run"),
+    ("store.db", "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+     "timed out"),
+])
+def test_sql_tool_stays_read_only_and_in_its_folder(cli, home, file, query, message):
+    for t in ("acme", "globex"):
+        cli("tenant", "create", t)
+    set_tools(home, "acme", [{"name": "q", "kind": "sql", "when": "probe", "file": file, "query": query,
+                              "timeout_s": 0.3}])
+    [result] = _passages("acme", "probe")
+    assert result.status == "error" and message in result.error, result.error
+
+
+def test_sql_tool_refuses_a_symlink_out_of_the_folder(cli, home):
+    for t in ("acme", "globex"):
+        cli("tenant", "create", t)
+    (home / "tenants" / "acme" / "link.db").symlink_to(home / "tenants" / "globex" / "store.db")
+    set_tools(home, "acme", [{"name": "q", "kind": "sql", "when": "probe", "file": "link.db",
+                              "query": "SELECT * FROM documents"}])
+    [result] = _passages("acme", "probe")
+    assert "outside the tenant's folder" in result.error
+
+
+def test_a_plugin_kind_is_found_through_its_entry_point(cli, home, monkeypatch):
+    from tenantctl.tools import plugins
+
+    cli("tenant", "create", "acme")
+    (home / "tenants" / "acme" / "stock.json").write_text('{"BRG-6204": 17}')
+    set_tools(home, "acme", [
+        {"name": "stock", "kind": "stock", "when": r"(?i)part (?P<part>[A-Z]+-\d+)",
+         "options": {"file": "stock.json", "warehouse": "Hagen"}},
+    ])
+    plugins.refresh()
+    [missing] = _passages("acme", "Is part BRG-6204 in stock?")
+    assert "no installed plugin provides kind 'stock'" in missing.error
+
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    plugins.refresh()
+    try:
+        kinds = cli("tool", "kinds", "--json").json()
+        assert {"name": "stock", "source": "tenantctl-stock-tool 0.1.0",
+                "target": "tenantctl_stock_tool:lookup"} in kinds
+        assert [k["source"] for k in kinds if k["name"] == "http"] == ["built-in"]  # never replaced
+        [result] = _passages("acme", "Is part BRG-6204 in stock?")
+        assert result.ok and "in stock: 17" in result.text and "warehouse: Hagen" in result.text
+        set_tools(home, "acme", [{"name": "slow", "kind": "hang", "when": "part", "timeout_s": 0.2}])
+        [result] = _passages("acme", "part")
+        assert "timed out after 0.2 s" in result.error
+    finally:
+        plugins.refresh()
+
+
+def test_tool_cli_lists_tests_and_meters_per_tenant(two_tenants, cli, home):
+    service = two_tenants
+    listed = cli("tool", "list", "acme", "--json")
+    assert listed.code == 0 and listed.json()[0]["name"] == "crm" and listed.json()[0]["allowed"] is True
+    assert cli("tool", "list", "globex", "--json").json() == []
+    text = cli("tool", "list", "acme")
+    assert "crm" in text.out and "ready" in text.out
+
+    ok = cli("tool", "test", "acme", "crm", "--question", "order A-1234", "--json")
+    assert ok.code == 0 and ok.json()[0]["status"] == "ok" and "shipped" in ok.json()[0]["text"]
+    nomatch = cli("tool", "test", "acme", "crm", "--question", "hello")
+    assert nomatch.code == 2 and "does not match" in nomatch.err
+    # Cross-tenant probe: globex cannot run acme's tool, by name or by question.
+    probe = cli("tool", "test", "globex", "crm", "--question", "order A-1234")
+    assert probe.code == 1 and "has no tool 'crm'" in probe.err
+    probe = cli("tool", "test", "globex", "--question", "order A-1234")
+    assert probe.code == 2 and "does not match" in probe.err
+    assert len(service.log) == 1
+
+    set_tools(home, "acme", [_crm(service, path="/fail")])
+    failed = cli("tool", "test", "acme", "--question", "order A-1234")
+    assert failed.code == 1 and "answered HTTP 500" in failed.err
+
+    usage = {(r["tenant"], r["operation"]): r for r in cli("usage", "--json").json()["usage"]}
+    assert usage[("acme", "tool")]["events"] == 2 and usage[("acme", "tool")]["errors"] == 1
+    assert ("globex", "tool") not in usage
+    from tenantctl import logs
+
+    lines = [r for r in logs.read() if r["event"] == "tool"]
+    assert [(r["tenant"], r["tool"], r["outcome"]) for r in lines] == [
+        ("acme", "crm", "ok"), ("acme", "crm", "error:ToolFailed")]
+
+
+def test_tool_settings_are_validated(cli, home):
+    cli("tenant", "create", "acme")
+    for tools, message in (
+        ([{"name": "x", "kind": "http", "when": "(unclosed"}], "not a valid regular expression"),
+        ([{"name": "x", "kind": "http", "when": "a"}], "kind http needs `url`"),
+        ([{"name": "x", "kind": "sql", "when": "a", "file": "f.csv"}], "needs `file` and `query`"),
+        ([{"name": "x", "kind": "http", "when": "a", "url": "ftp://h/x"}], "url must start with http"),
+        ([{"name": "x", "kind": "sql", "when": "a", "file": "f", "query": "q"}] * 2, "used twice"),
+        ([{"name": "x", "kind": "sql", "when": "a", "file": "f", "query": "q", "secret": 1}], "Extra inputs"),
+    ):
+        set_tools(home, "acme", tools)
+        result = cli("tool", "list", "acme")
+        assert result.code == 1 and message in result.err, (message, result)
+    set_config(home, allowed_hosts=["crm.internal"])
+    assert "is not host:port" in cli("tool", "list", "acme").err
+
+
+def test_the_tools_layer_imports_no_higher_layer():
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "tenantctl" / "tools"
+    for path in root.glob("*.py"):
+        imports = re.findall(r"^\s*(?:from|import) (tenantctl\.\w+)", path.read_text(), re.M)
+        assert not {i for i in imports if i.split(".")[1] in ("answering", "serving", "cli")}, path
