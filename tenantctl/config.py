@@ -108,6 +108,17 @@ class ToolsConfig(_Strict):
         return [h.lower() for h in hosts]
 
 
+class PostgresConfig(_Strict):
+    # The application's connection: a role that owns nothing, so row-level security binds it.
+    dsn: str
+    # The schema owner's connection, used only by `tenantctl init` to create or migrate the schema.
+    admin_dsn: str | None = None
+    # A pooled tenant with fewer chunks is searched exactly; a larger one through the HNSW index.
+    exact_below: int = Field(20000, ge=0)
+    # HNSW candidate list (pgvector hnsw.ef_search); iterative scans widen it until k rows pass the filter.
+    ef_search: int = Field(100, ge=1, le=1000)
+
+
 class Config(_Strict):
     embedder: EmbedderConfig = Field(default_factory=EmbedderConfig)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
@@ -118,6 +129,8 @@ class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     client: ClientConfig = Field(default_factory=ClientConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    # Cluster mode: tenants' data in PostgreSQL + pgvector (see README, "Scaling out"). None = local only.
+    postgres: PostgresConfig | None = None
 
     def model(self, name: str | None) -> tuple[str, ModelConfig]:
         name = name or self.default_model

