@@ -1,6 +1,6 @@
 """Where everything lives. One env var, TENANTCTL_HOME, moves it all.
 
-Layout of a home (documented in docs/storage.md):
+Layout of a home (README, "Storage layout"; a tenant's folder: `tenantctl.storage.layout`):
 
     <home>/config.yaml            global settings (models, embedder, chunking, search)
     <home>/registry.db            SQLite registry of tenants (id, status, created)

@@ -59,7 +59,7 @@ def source_add(
 ) -> None:
     """Add a source folder to a tenant's tenant.yaml (absolute path stored)."""
     from tenantctl.errors import BadInput
-    from tenantctl.ingestion.ingest import Source
+    from tenantctl.ingestion.ingest import SourceSpec
     from tenantctl.ingestion.reindex import edit_sources
     from tenantctl.storage.tenants import open_tenant
 
@@ -68,7 +68,7 @@ def source_add(
         raise BadInput(f"source {path} does not exist", "check the path; sources are files or folders")
     resolved = path.expanduser().resolve()
     existed = any(s.path == str(resolved) for s in tenant.config.sources)
-    edit_sources(tenant, add=Source(resolved, tuple(include or ()), tuple(exclude or ())))
+    edit_sources(tenant, add=SourceSpec(resolved, tuple(include or ()), tuple(exclude or ())))
     verb = "updated (its include/exclude replaced)" if existed else "added"
     out.print(f"{tenant.id}: source {resolved} {verb}; run `tenantctl reindex {tenant.id}`")
 

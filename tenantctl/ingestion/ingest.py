@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl.config import Config
-from tenantctl.errors import BadInput, IndexMismatch
+from tenantctl.errors import BadInput
 from tenantctl.ingestion.chunking import chunk_text
 from tenantctl.ingestion.extract import ExtractError, extract, is_supported, unsupported_reason
 from tenantctl.models.embedding import Embedder, get_embedder
 from tenantctl.storage import metering
+from tenantctl.storage.index import check_embedder, refresh_index
 from tenantctl.storage.store import NewChunk, Store
 from tenantctl.storage.tenants import Tenant
 
@@ -53,10 +54,6 @@ class IngestSummary:
         if result.status in ("added", "updated"):
             self.chunks += result.chunks
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -72,7 +69,7 @@ class _Pending:
 
 
 @dataclass(frozen=True)
-class Source:
+class SourceSpec:
     """A file or folder to ingest; folders are read recursively, filtered by glob patterns matched
     against the path relative to the folder (`*` crosses folders; a pattern without `/` matches the
     file name)."""
@@ -93,7 +90,7 @@ def _glob(rel: str, pattern: str) -> bool:
     return fnmatch.fnmatch(rel, pattern) or (pattern.startswith("**/") and _glob(rel, pattern[3:]))
 
 
-def collect_files(sources: Iterable[Source]) -> tuple[list[Path], list[FileResult]]:
+def collect_files(sources: Iterable[SourceSpec]) -> tuple[list[Path], list[FileResult]]:
     """Supported files of `sources` (hidden entries skipped), and the sources that could not be used."""
     files: dict[Path, None] = {}
     problems: list[FileResult] = []
@@ -121,18 +118,9 @@ def _embed_input(chunk: NewChunk) -> str:
     return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
 
 
-def check_embedder(store: Store, embedder_name: str) -> None:
-    recorded = store.get_meta("embedder")
-    if recorded and recorded != embedder_name:
-        raise IndexMismatch(
-            f"this tenant's index was built with embedder {recorded!r}, config says {embedder_name!r}",
-            "set `embedder.name` back, or re-embed the tenant with `tenantctl repair TENANT --reembed`",
-        )
-
-
 def ingest(
     tenant: Tenant,
-    sources: list[Path | Source],
+    sources: list[Path | SourceSpec],
     cfg: Config,
     *,
     prune: bool = False,
@@ -149,7 +137,7 @@ def ingest(
     summary = IngestSummary(tenant=tenant.id)
     chunking = tenant.chunking(cfg)
     signature = chunking.signature()
-    specs = [s if isinstance(s, Source) else Source(Path(s)) for s in sources]
+    specs = [s if isinstance(s, SourceSpec) else SourceSpec(Path(s)) for s in sources]
     files, problems = collect_files(specs)
     roots = [s.path for s in specs if s.path.expanduser().exists()]
     for problem in problems:
@@ -194,7 +182,7 @@ def ingest(
                 for key in gone:
                     summary.record(FileResult(key, "removed", known[key].chunks))
 
-        refresh_index(tenant, store)
+        refresh_index(tenant.dir, store)
         usage.chunks_embedded = summary.chunks
         usage.documents = summary.added + summary.updated
         usage.outcome = "partial" if summary.failed else "ok"
@@ -281,17 +269,3 @@ def _embed_and_store(
             commit()
     if batch:
         commit()
-
-
-def refresh_index(tenant: Tenant, store: Store) -> None:
-    """Rewrite the FAISS index from the store when the manifest does not match the store's generation."""
-    from tenantctl.storage.index import VectorIndex, read_manifest
-
-    manifest = read_manifest(tenant.dir) or {}
-    dim = store.get_meta("embedder_dim")
-    if dim is None or manifest.get("generation") == store.generation():
-        return
-    index = VectorIndex.from_store(store, int(dim))
-    index.save(
-        tenant.dir, embedder=store.get_meta("embedder") or "", dim=int(dim), chunking=store.get_meta("chunking") or ""
-    )

@@ -17,7 +17,7 @@ from tenantctl import logs
 from tenantctl.config import Config, TenantConfig, dump_yaml
 from tenantctl.context import current_tenant
 from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
-from tenantctl.ingestion.ingest import Source, ingest
+from tenantctl.ingestion.ingest import SourceSpec, ingest
 from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
 
 
@@ -33,10 +33,10 @@ class TenantRun:
         return self.__dict__.copy()
 
 
-def sources_of(tenant: Tenant) -> list[Source]:
+def sources_of(tenant: Tenant) -> list[SourceSpec]:
     """The tenant's sources; relative paths are relative to the tenant's folder."""
     return [
-        Source((tenant.dir / Path(s.path).expanduser()).resolve(), tuple(s.include), tuple(s.exclude))
+        SourceSpec((tenant.dir / Path(s.path).expanduser()).resolve(), tuple(s.include), tuple(s.exclude))
         for s in tenant.config.sources
     ]
 
@@ -131,7 +131,7 @@ def reindex_all(cfg: Config, *, wait: float = 0) -> ReindexReport:
     return report
 
 
-def edit_sources(tenant: Tenant, *, add: Source | None = None, remove: str | None = None) -> list[dict]:
+def edit_sources(tenant: Tenant, *, add: SourceSpec | None = None, remove: str | None = None) -> list[dict]:
     """Add or remove a source in tenant.yaml, keeping the file's other settings as written."""
     path = tenant.config_path
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

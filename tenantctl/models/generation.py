@@ -184,7 +184,3 @@ def get_generator(name: str, cfg: ModelConfig) -> Generator:
         if key not in _LOADED:
             _LOADED[key] = make(name, cfg)
         return _LOADED[key]
-
-
-def loaded_generators() -> int:
-    return len(_LOADED)

@@ -13,7 +13,6 @@ one generation behind the store; that is reported as a stale index, which reader
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl import textproc
-from tenantctl.errors import IndexCorrupt, IndexMismatch, StoreTooNew
-from tenantctl.storage.index import INDEX_FORMAT_VERSION, sha256_file
-from tenantctl.storage.layout import INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE
+from tenantctl.errors import IndexCorrupt, StoreTooNew
+from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index, sha256_file
+from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE
 from tenantctl.storage.store import STORE_FORMAT_VERSION
 from tenantctl.storage.tenants import BrokenTenant, TenantFolder, each_tenant
 
@@ -202,62 +201,55 @@ class _Checker:
                              "(searches rebuild the index in memory meanwhile)")
             return
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-            if not isinstance(manifest, dict):
-                raise ValueError("not a JSON object")
-        except (OSError, ValueError) as exc:
+            manifest = parse_manifest(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
             self.problem("manifest-unreadable", MANIFEST_FILE, f"cannot be read ({exc})")
             return
-        if manifest.get("format_version") != INDEX_FORMAT_VERSION:
-            self.problem("manifest-format", MANIFEST_FILE,
-                         f"format_version {manifest.get('format_version')!r} is not the one this tenantctl "
-                         f"knows ({INDEX_FORMAT_VERSION})")
-            return
-        try:
-            name = manifest["index_file"]
-            expected = manifest["files"][name]
-            want_bytes, want_sha = int(expected["bytes"]), str(expected["sha256"])
-            generation, vectors = int(manifest["generation"]), int(manifest["vectors"])
-            dim = int(manifest["embedder"]["dim"])
-            embedder = manifest["embedder"].get("name")
-        except (KeyError, TypeError, ValueError) as exc:
-            self.problem("manifest-unreadable", MANIFEST_FILE, f"lacks a valid field ({type(exc).__name__}: {exc})")
-            return
-        if not isinstance(name, str) or not INDEX_NAME_RE.fullmatch(name):
-            self.problem("manifest-unreadable", MANIFEST_FILE, f"names an invalid index file {name!r}")
+        except ManifestInvalid as exc:
+            self.problem(exc.code, MANIFEST_FILE, str(exc))
             return
         r = self.report
-        r.index_file, r.index_generation, r.index_vectors = name, generation, vectors
-
-        current = facts is not None and generation == facts.generation
+        r.index_file, r.index_generation, r.index_vectors = manifest.index_file, manifest.generation, manifest.vectors
         if facts is not None:
-            if not current:
-                self.problem("index-stale", MANIFEST_FILE,
-                             f"index is stale: built at generation {generation} with {vectors} vectors, "
-                             f"{STORE_FILE} is at generation {facts.generation} with {len(facts.chunk_ids)} chunks "
-                             "(searches rebuild it in memory meanwhile)")
-            elif vectors != len(facts.chunk_ids):
-                self.problem("index-count", MANIFEST_FILE,
-                             f"says {vectors} vectors, {STORE_FILE} holds {len(facts.chunk_ids)} chunks "
-                             f"at the same generation {generation}")
-            if facts.dim is not None and (dim != facts.dim or (facts.embedder and embedder != facts.embedder)):
-                self.problem("index-embedder", MANIFEST_FILE,
-                             f"index built with embedder {embedder!r} (dim {dim}), {STORE_FILE} records "
-                             f"{facts.embedder!r} (dim {facts.dim})")
+            self._manifest_against_store(manifest, facts)
+        index = self._index_file(manifest)
+        current = facts is not None and manifest.generation == facts.generation
+        if index is not None and current and facts is not None and manifest.vectors == len(facts.chunk_ids):
+            ids = _index_ids(index)
+            if ids is not None and ids != facts.chunk_ids:
+                self.problem("index-ids", manifest.index_file,
+                             f"holds vectors of other chunks than {STORE_FILE} at generation {manifest.generation}")
 
-        path = self.folder / name
+    def _manifest_against_store(self, m: Manifest, facts: _StoreFacts) -> None:
+        chunks = len(facts.chunk_ids)
+        if m.generation != facts.generation:
+            self.problem("index-stale", MANIFEST_FILE,
+                         f"index is stale: built at generation {m.generation} with {m.vectors} vectors, "
+                         f"{STORE_FILE} is at generation {facts.generation} with {chunks} chunks "
+                         "(searches rebuild it in memory meanwhile)")
+        elif m.vectors != chunks:
+            self.problem("index-count", MANIFEST_FILE,
+                         f"says {m.vectors} vectors, {STORE_FILE} holds {chunks} chunks "
+                         f"at the same generation {m.generation}")
+        if facts.dim is not None and (m.dim != facts.dim or (facts.embedder and m.embedder != facts.embedder)):
+            self.problem("index-embedder", MANIFEST_FILE,
+                         f"index built with embedder {m.embedder!r} (dim {m.dim}), {STORE_FILE} records "
+                         f"{facts.embedder!r} (dim {facts.dim})")
+
+    def _index_file(self, m: Manifest) -> Any | None:
+        """The index file named by the manifest, loaded when its size and checksum match (else None)."""
+        name, path = m.index_file, self.folder / m.index_file
         if not path.is_file():
             self.problem("index-missing", name, f"missing (named by {MANIFEST_FILE})")
-            return
+            return None
         size = path.stat().st_size
-        if size != want_bytes:
-            self.problem("index-size", name,
-                         f"is {size} bytes, {MANIFEST_FILE} says {want_bytes} (the file is damaged)")
-            return
-        if sha256_file(path) != want_sha:
+        if size != m.bytes:
+            self.problem("index-size", name, f"is {size} bytes, {MANIFEST_FILE} says {m.bytes} (the file is damaged)")
+            return None
+        if sha256_file(path) != m.sha256:
             self.problem("index-checksum", name,
                          f"sha256 differs from the one in {MANIFEST_FILE} (the file is damaged)")
-            return
+            return None
         # Only a file whose checksum matches is handed to FAISS: a damaged header can make it misbehave.
         try:
             import faiss
@@ -265,17 +257,12 @@ class _Checker:
             index = faiss.read_index(str(path))
         except (RuntimeError, MemoryError) as exc:
             self.problem("index-unreadable", name, f"cannot be loaded by FAISS ({str(exc).strip().splitlines()[0]})")
-            return
-        if index.ntotal != vectors or index.d != dim:
-            self.problem("index-shape", name,
-                         f"holds {index.ntotal} vectors of dimension {index.d}, "
-                         f"{MANIFEST_FILE} says {vectors} of {dim}")
-            return
-        if current and facts is not None and vectors == len(facts.chunk_ids):
-            ids = _index_ids(index)
-            if ids is not None and ids != facts.chunk_ids:
-                self.problem("index-ids", name, f"holds vectors of other chunks than {STORE_FILE} at generation "
-                                                f"{generation}")
+            return None
+        if index.ntotal != m.vectors or index.d != m.dim:
+            self.problem("index-shape", name, f"holds {index.ntotal} vectors of dimension {index.d}, "
+                                              f"{MANIFEST_FILE} says {m.vectors} of {m.dim}")
+            return None
+        return index
 
     def strays(self) -> None:
         named = self.report.index_file
@@ -389,7 +376,7 @@ def repair_tenant(
             fts = _repair_fts(store)
             if fts:
                 actions.append(fts)
-            actions.append(_rebuild_index(tenant, store))
+            actions.append(rebuild_index(tenant.dir, store, tenant.id))
         actions.extend(_remove_strays(tenant.dir, leftovers))
         after = verify_tenant(tenant)
     from tenantctl import logs
@@ -442,7 +429,7 @@ def _reembed(store: Store, embedder: Embedder) -> str:
             )
             store.set_meta("embedder", embedder.name)
             store.set_meta("embedder_dim", str(dim))
-            store._bump_generation()
+            store.bump_generation()
     return f"re-embedded {count} chunks with {embedder.name} (dim {dim})"
 
 
@@ -463,36 +450,8 @@ def _repair_fts(store: Store) -> str | None:
             "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
             [(cid, textproc.fts_body(heading, text)) for cid, heading, text in rows],
         )
-        store._bump_generation()
+        store.bump_generation()
     return f"rebuilt the full-text index from {len(rows)} chunks ({faults[0]})"
-
-
-def _rebuild_index(tenant: Tenant, store: Store) -> str:
-    from tenantctl.storage.index import VectorIndex
-
-    chunks = store.chunk_count()
-    dim_text = store.get_meta("embedder_dim")
-    if dim_text is None:
-        if chunks:
-            raise IndexMismatch(
-                f"{STORE_FILE} of tenant {tenant.id!r} holds {chunks} chunks but records no embedder",
-                f"re-embed them with `tenantctl repair {tenant.id} --reembed`",
-            )
-        return "nothing to index yet (no chunks)"
-    dim = int(dim_text)
-    wrong = store.conn.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (dim * 4,)).fetchone()[0]
-    if wrong:
-        raise IndexMismatch(
-            f"{wrong} of {chunks} stored vectors of tenant {tenant.id!r} are not {dim}-dimensional",
-            f"re-embed them with `tenantctl repair {tenant.id} --reembed`",
-        )
-    with store.transaction():  # a new generation makes every reader drop an index loaded from a bad file
-        store._bump_generation()
-    index = VectorIndex.from_store(store, dim)
-    manifest = index.save(
-        tenant.dir, embedder=store.get_meta("embedder") or "", dim=dim, chunking=store.get_meta("chunking") or ""
-    )
-    return f"rebuilt {manifest['index_file']} from {STORE_FILE} ({index.size} vectors, generation {index.generation})"
 
 
 def _strays(folder: Path) -> list[str]:

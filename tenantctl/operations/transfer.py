@@ -37,7 +37,7 @@ from tenantctl import __version__, paths
 from tenantctl.errors import BadInput, InvalidTenantId, StoreTooNew, TenantctlError, TenantExists
 from tenantctl.fileio import fsync_dir, iso_utc, write_atomic
 from tenantctl.storage import registry
-from tenantctl.storage.index import read_manifest, sha256_file
+from tenantctl.storage.index import load_manifest, read_manifest, sha256_file
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
 from tenantctl.storage.store import check_format
 from tenantctl.storage.tenants import TenantFolder, open_tenant
@@ -171,12 +171,12 @@ def _snapshot(tenant: TenantFolder, work: Path) -> list[tuple[str, Path]]:
 
     # The index is derived data: include it only when the manifest and the file it names agree,
     # otherwise leave both out and let the importing side rebuild it from the store.
-    manifest = read_manifest(folder)
-    index_name = manifest.get("index_file") if isinstance(manifest, dict) else None
-    if isinstance(index_name, str) and INDEX_NAME_RE.fullmatch(index_name) and (folder / index_name).is_file():
-        shutil.copyfile(folder / MANIFEST_FILE, work / MANIFEST_FILE)
-        shutil.copyfile(folder / index_name, work / index_name)
-        files += [(MANIFEST_FILE, work / MANIFEST_FILE), (index_name, work / index_name)]
+    manifest = load_manifest(folder)
+    if manifest is not None and (folder / manifest.index_file).is_file():
+        name = manifest.index_file
+        shutil.copyfile(tenant.manifest_path, copy.manifest_path)
+        shutil.copyfile(folder / name, work / name)
+        files += [(MANIFEST_FILE, copy.manifest_path), (name, work / name)]
     return files
 
 

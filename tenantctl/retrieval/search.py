@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from tenantctl.config import Config
 from tenantctl.errors import BadInput
-from tenantctl.ingestion.ingest import check_embedder
 from tenantctl.models.embedding import Embedder, get_embedder
+from tenantctl.storage.index import check_embedder
 from tenantctl.storage.store import ChunkRow
 from tenantctl.storage.tenants import Tenant
 

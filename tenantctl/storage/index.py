@@ -1,4 +1,6 @@
-"""A tenant's FAISS index: exact inner-product search over normalised vectors, ids = chunk ids.
+"""A tenant's FAISS index and its whole lifecycle: build from the store, save, name, validate, load,
+refresh after a write, rebuild on repair, and the check that a store is only searched or extended with
+the embedder that built it.
 
 On disk: `index-<generation>.faiss` and `manifest.json` naming it, with the embedder, the chunking
 settings, the store generation it was built from and the file's checksum. The index is written aside
@@ -16,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenantctl.errors import IndexMismatch
 from tenantctl.fileio import fsync_dir, iso_utc, write_atomic
-from tenantctl.storage.layout import INDEX_GLOB, MANIFEST_FILE, index_file_name
+from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, index_file_name
 
 if TYPE_CHECKING:
     import numpy as np
@@ -35,10 +37,79 @@ def sha256_file(path: Path) -> str:
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest as written, when it is a readable JSON object (else None). Use `load_manifest` for
+    the validated fields."""
     try:
-        return json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
+
+
+class ManifestInvalid(ValueError):
+    """A manifest that cannot be trusted: `code` is one of manifest-unreadable, manifest-format."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The validated fields of manifest.json."""
+
+    index_file: str  # always a plain `index-<n>.faiss` name: never a path out of the folder
+    sha256: str
+    bytes: int
+    generation: int
+    vectors: int
+    dim: int
+    embedder: str | None
+    raw: dict[str, Any]
+
+
+def parse_manifest(text: str) -> Manifest:
+    """Validate a manifest's text; raises ManifestInvalid naming what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ManifestInvalid("manifest-unreadable", f"cannot be read ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ManifestInvalid("manifest-unreadable", "cannot be read (not a JSON object)")
+    if data.get("format_version") != INDEX_FORMAT_VERSION:
+        raise ManifestInvalid("manifest-format", f"format_version {data.get('format_version')!r} is not the one "
+                                                 f"this tenantctl knows ({INDEX_FORMAT_VERSION})")
+    try:
+        name = data["index_file"]
+        expected = data["files"][name]
+        manifest = Manifest(
+            index_file=name, sha256=str(expected["sha256"]), bytes=int(expected["bytes"]),
+            generation=int(data["generation"]), vectors=int(data["vectors"]), dim=int(data["embedder"]["dim"]),
+            embedder=data["embedder"].get("name"), raw=data,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ManifestInvalid("manifest-unreadable", f"lacks a valid field ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(name, str) or not INDEX_NAME_RE.fullmatch(name):
+        raise ManifestInvalid("manifest-unreadable", f"names an invalid index file {name!r}")
+    return manifest
+
+
+def load_manifest(folder: Path) -> Manifest | None:
+    """The folder's manifest, validated; None when there is none or it cannot be trusted."""
+    try:
+        return parse_manifest((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ManifestInvalid):
+        return None
+
+
+def check_embedder(store: Store, embedder_name: str) -> None:
+    """A store is searched and extended only with the embedder that built its vectors."""
+    recorded = store.get_meta("embedder")
+    if recorded and recorded != embedder_name:
+        raise IndexMismatch(
+            f"this tenant's index was built with embedder {recorded!r}, config says {embedder_name!r}",
+            "set `embedder.name` back, or re-embed the tenant with `tenantctl repair TENANT --reembed`",
+        )
 
 
 @dataclass
@@ -98,7 +169,7 @@ class VectorIndex:
             if old.name != name:
                 old.unlink(missing_ok=True)
         # Temporary files of a writer killed mid-save (only the lock holder writes these).
-        for tmp in [*folder.glob(".index-*.faiss.tmp*"), *folder.glob(f".{MANIFEST_FILE}.tmp*")]:
+        for tmp in [*folder.glob(f".{INDEX_GLOB}.tmp*"), *folder.glob(f".{MANIFEST_FILE}.tmp*")]:
             tmp.unlink(missing_ok=True)
         return manifest
 
@@ -112,22 +183,65 @@ def load_index(folder: Path, store: Store, dim: int, *, verify_checksum: bool | 
     """The tenant's index as of the store's last commit: from disk when current and intact, else
     rebuilt in memory from the store (`tenantctl repair` writes the rebuilt one back)."""
     generation = store.generation()
-    manifest = read_manifest(folder)
-    if manifest and manifest.get("generation") == generation and manifest.get("format_version") == 1:
-        path = folder / manifest["index_file"]
-        expected = manifest["files"][manifest["index_file"]]
+    manifest = load_manifest(folder)
+    if manifest and manifest.generation == generation and manifest.dim == dim:
+        path = folder / manifest.index_file
         try:
-            fresh = path.stat().st_size == expected["bytes"] and manifest["embedder"]["dim"] == dim
+            fresh = path.stat().st_size == manifest.bytes
             if verify_checksum is None:
-                verify_checksum = expected["bytes"] <= CHECKSUM_ON_LOAD_MAX_BYTES
+                verify_checksum = manifest.bytes <= CHECKSUM_ON_LOAD_MAX_BYTES
             if fresh and verify_checksum:
-                fresh = sha256_file(path) == expected["sha256"]
+                fresh = sha256_file(path) == manifest.sha256
             if fresh:
                 import faiss
 
                 index = faiss.read_index(str(path))
-                if index.ntotal == manifest["vectors"] and index.d == dim:
+                if index.ntotal == manifest.vectors and index.d == dim:
                     return VectorIndex(index, generation)
-        except (OSError, RuntimeError, KeyError):
+        except (OSError, RuntimeError):
             pass
     return VectorIndex.from_store(store, dim)
+
+
+def _save_from_store(folder: Path, store: Store, dim: int) -> tuple[VectorIndex, dict[str, Any]]:
+    index = VectorIndex.from_store(store, dim)
+    manifest = index.save(
+        folder, embedder=store.get_meta("embedder") or "", dim=dim, chunking=store.get_meta("chunking") or ""
+    )
+    return index, manifest
+
+
+def refresh_index(folder: Path, store: Store) -> None:
+    """After a write (under the tenant's lock): rewrite the index from the store when the manifest does
+    not reflect the store's generation. A store without vectors yet has no index."""
+    dim = store.get_meta("embedder_dim")
+    manifest = read_manifest(folder) or {}
+    if dim is None or manifest.get("generation") == store.generation():
+        return
+    _save_from_store(folder, store, int(dim))
+
+
+def rebuild_index(folder: Path, store: Store, tenant_id: str) -> str:
+    """Repair (under the tenant's lock): bump the store's generation, so that every reader drops an index
+    it may have loaded from a damaged file, and write the index afresh from the stored vectors.
+    Raises IndexMismatch when the stored vectors do not fit the recorded embedder."""
+    chunks = store.chunk_count()
+    dim_text = store.get_meta("embedder_dim")
+    if dim_text is None:
+        if chunks:
+            raise IndexMismatch(
+                f"{STORE_FILE} of tenant {tenant_id!r} holds {chunks} chunks but records no embedder",
+                f"re-embed them with `tenantctl repair {tenant_id} --reembed`",
+            )
+        return "nothing to index yet (no chunks)"
+    dim = int(dim_text)
+    wrong = store.wrong_size_vectors(dim)
+    if wrong:
+        raise IndexMismatch(
+            f"{wrong} of {chunks} stored vectors of tenant {tenant_id!r} are not {dim}-dimensional",
+            f"re-embed them with `tenantctl repair {tenant_id} --reembed`",
+        )
+    with store.transaction():
+        store.bump_generation()
+    index, manifest = _save_from_store(folder, store, dim)
+    return f"rebuilt {manifest['index_file']} from {STORE_FILE} ({index.size} vectors, generation {index.generation})"

@@ -212,7 +212,8 @@ class Store:
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
-    def _bump_generation(self) -> None:
+    def bump_generation(self) -> None:
+        """Call inside `transaction()`: every reader then drops the index it loaded."""
         self.conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
     # -- documents ----------------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class Store:
                 "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
                 (cur.lastrowid, textproc.fts_body(chunk.heading, chunk.text)),
             )
-        self._bump_generation()
+        self.bump_generation()
 
     def _drop(self, path: str) -> None:
         """Delete one document's full-text rows, chunks (by cascade) and row."""
@@ -270,7 +271,7 @@ class Store:
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks. Call inside `transaction()`."""
         self._drop(path)
-        self._bump_generation()
+        self.bump_generation()
 
     # -- chunks -------------------------------------------------------------------------------------
     def vectors(self) -> tuple[list[int], bytes]:
@@ -284,6 +285,10 @@ class Store:
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def wrong_size_vectors(self, dim: int) -> int:
+        """How many chunk vectors are not `dim` float32 values."""
+        return self.conn.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (dim * 4,)).fetchone()[0]
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
         if not ids:
