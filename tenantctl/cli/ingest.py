@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json, show_progress
-from tenantctl.errors import ExitCode
 
 
 def register(app: typer.Typer) -> None:
@@ -40,17 +39,15 @@ def ingest(
         if f.status == "failed":
             err.print(f"[red]failed[/]: {f.path}: {f.reason}", markup=True, soft_wrap=True)
     if json_out:
-        data = summary.to_dict()
-        data["status"] = "partial" if summary.failed else "ok"
-        print_json(data)
+        print_json(summary.to_dict())
     else:
         out.print(
             f"{tenant.id}: {summary.added} added, {summary.updated} updated, {summary.skipped} skipped, "
             f"{summary.removed} removed, {summary.failed} failed; {summary.chunks} chunks embedded "
             f"in {summary.seconds:.1f}s"
         )
-    if summary.failed:
-        raise typer.Exit(int(ExitCode.PARTIAL))
+    if summary.exit_code:
+        raise typer.Exit(int(summary.exit_code))
 
 
 def _cfg():

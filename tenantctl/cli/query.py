@@ -16,12 +16,10 @@ def register(app: typer.Typer) -> None:
     app.command("chat")(chat)
 
 
-def _ask(searcher, question: str, cfg, history=None, stream: bool = True):
-    """Answer one question; on a terminal the model's tokens stream live, then the checked answer."""
-    from tenantctl.answering.answer import answer_question
-
+def _streamed(ask, stream: bool = True):
+    """Run `ask(on_token)`; on a terminal the model's tokens stream live, then the checked answer shows."""
     if not (stream and sys.stdout.isatty()):
-        return answer_question(searcher, question, cfg, history=history)
+        return ask(None)
     from rich.live import Live
     from rich.text import Text
 
@@ -31,7 +29,7 @@ def _ask(searcher, question: str, cfg, history=None, stream: bool = True):
             shown.append(piece)
             live.update(shown)
 
-        return answer_question(searcher, question, cfg, history=history, on_token=on_token)
+        return ask(on_token)
 
 
 def _render(result: dict) -> None:
@@ -60,12 +58,15 @@ def query(
 
         result = call(server, "/v1/query", {"question": question, "passages": passages}, tenant_id, key)
     else:
+        from tenantctl.answering.answer import answer_question
         from tenantctl.retrieval.search import Searcher
         from tenantctl.storage.tenants import open_tenant
 
         searcher = Searcher(open_tenant(tenant_id), cfg)
         try:
-            result = _ask(searcher, question, cfg, stream=not json_out).to_dict(include_passages=passages)
+            answer = _streamed(lambda on_token: answer_question(searcher, question, cfg, on_token=on_token),
+                               stream=not json_out)
+            result = answer.to_dict(include_passages=passages)
         finally:
             searcher.close()
     if json_out:
@@ -84,6 +85,7 @@ def chat(
 
     Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
     """
+    from tenantctl.answering.chat import ChatSession
     from tenantctl.retrieval.search import Searcher
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant
@@ -93,22 +95,18 @@ def chat(
     if not list_sessions:
         tenant.require_active("questions")  # before a session is created for nothing
     searcher = Searcher(tenant, cfg)
-    store = searcher.store
     try:
         if list_sessions:
-            rows = sessions.listing(store)
+            rows = sessions.listing(searcher.store)
             if json_out:
                 print_json(rows)
             else:
                 for row in rows:
                     out.print(f"{row['id']}  {row['updated_at']}  {row['messages']:>3} messages  {row['title']}")
             return
-        if session:
-            sessions.require(store, tenant.id, session)
-        else:
-            session = sessions.create(store)
-        history = sessions.history(store, session)
-        err.print(f"Session {session} with tenant {tenant.id} ({len(history)} earlier exchanges). "
+        conversation = ChatSession.open(searcher, session)
+        session = conversation.id
+        err.print(f"Session {session} with tenant {tenant.id} ({len(conversation.history)} earlier exchanges). "
                   f"Resume later with --session {session}; /exit to leave.")
         while True:
             if sys.stdin.isatty():
@@ -117,9 +115,8 @@ def chat(
             question = line.strip()
             if not line or question in ("", "/exit", "/quit"):
                 break
-            result = _ask(searcher, question, cfg, history=history, stream=not json_out)
-            sessions.add(store, session, question, result)
-            history.append((question, result.answer))
+            result = _streamed(lambda on_token, q=question: conversation.turn(searcher, q, cfg, on_token=on_token),
+                               stream=not json_out)
             if json_out:
                 sys.stdout.write(__import__("json").dumps({"session": session, **result.to_dict()},
                                                           ensure_ascii=False, default=str) + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl.config import Config
-from tenantctl.errors import BadInput
+from tenantctl.errors import BadInput, ExitCode
 from tenantctl.ingestion.chunking import chunk_text
 from tenantctl.ingestion.extract import ExtractError, extract, is_supported, unsupported_reason
 from tenantctl.models.embedding import Embedder, get_embedder
@@ -54,8 +54,17 @@ class IngestSummary:
         if result.status in ("added", "updated"):
             self.chunks += result.chunks
 
+    @property
+    def status(self) -> str:
+        """ok, or partial when some files failed (the others went through)."""
+        return "partial" if self.failed else "ok"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.PARTIAL if self.failed else ExitCode.OK
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "status": self.status}
 
 
 @dataclass
@@ -185,7 +194,7 @@ def ingest(
         refresh_index(tenant.dir, store)
         usage.chunks_embedded = summary.chunks
         usage.documents = summary.added + summary.updated
-        usage.outcome = "partial" if summary.failed else "ok"
+        usage.outcome = summary.status
         usage.details = {k: getattr(summary, k) for k in ("added", "updated", "skipped", "removed", "failed")}
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary

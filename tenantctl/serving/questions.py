@@ -19,7 +19,7 @@ async def answer_stream(shared: Services, tenant_id: str, question: str, history
                         stream: bool, session: str | None = None) -> AsyncIterator[Any]:
     """Run a question through the fair queue; yields token strings (when streaming), then the Answer."""
     from tenantctl.answering.answer import answer_question
-    from tenantctl.storage import sessions
+    from tenantctl.answering.chat import ChatSession
 
     loop = asyncio.get_running_loop()
     tokens: asyncio.Queue = asyncio.Queue()
@@ -30,16 +30,10 @@ async def answer_stream(shared: Services, tenant_id: str, question: str, history
         with shared.pool.use(tenant_id) as pooled:
             searcher = pooled.fork()
         try:
-            if session is not None:
-                sessions.require(searcher.store, tenant_id, session)
-                past = sessions.history(searcher.store, session)
-            else:
-                past = history
             on_token = (lambda piece: loop.call_soon_threadsafe(tokens.put_nowait, piece)) if stream else None
-            result = answer_question(searcher, question, shared.cfg, history=past, on_token=on_token)
             if session is not None:
-                sessions.add(searcher.store, session, question, result)
-            return result
+                return ChatSession.open(searcher, session).turn(searcher, question, shared.cfg, on_token=on_token)
+            return answer_question(searcher, question, shared.cfg, history=history, on_token=on_token)
         finally:
             searcher.close()
 

@@ -1,0 +1,49 @@
+"""A conversation with one tenant's documents: the chat turn, written once for the CLI and the server.
+
+A session lives in the tenant's own store (`tenantctl.storage.sessions`), so a session id of another
+tenant is simply not found. Each turn answers with the earlier exchanges as history and records the
+exchange in the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tenantctl.storage import sessions
+
+if TYPE_CHECKING:
+    from tenantctl.answering.answer import Answer
+    from tenantctl.config import Config
+    from tenantctl.retrieval.search import Searcher
+
+
+@dataclass
+class ChatSession:
+    id: str
+    tenant_id: str
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, searcher: Searcher, session_id: str | None = None) -> ChatSession:
+        """Resume `session_id` of the searcher's tenant (SessionNotFound when it is not this tenant's),
+        or start a new session when it is None."""
+        store, tenant_id = searcher.store, searcher.tenant.id
+        if session_id is None:
+            return cls(sessions.create(store), tenant_id)
+        sessions.require(store, tenant_id, session_id)
+        return cls(session_id, tenant_id, sessions.history(store, session_id))
+
+    def turn(
+        self, searcher: Searcher, question: str, cfg: Config, *, on_token: Callable[[str], None] | None = None
+    ) -> Answer:
+        """Answer `question` in this session and record the exchange."""
+        from tenantctl.answering.answer import answer_question
+
+        if searcher.tenant.id != self.tenant_id:  # a session never crosses tenants
+            raise ValueError(f"session {self.id!r} belongs to tenant {self.tenant_id!r}")
+        result = answer_question(searcher, question, cfg, history=list(self.history), on_token=on_token)
+        sessions.add(searcher.store, self.id, question, result)
+        self.history.append((question, result.answer))
+        return result
