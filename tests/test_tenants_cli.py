@@ -89,3 +89,25 @@ def test_manifest_records_embedder_chunking_and_checksum(cli, home, tmp_path):
     index_file = folder / manifest["index_file"]
     assert hashlib.sha256(index_file.read_bytes()).hexdigest() == manifest["files"][index_file.name]["sha256"]
     assert cli("tenant", "show", "t", "--json").json()["index"]["chunking"] == "v1:max=120:overlap=30"
+
+
+def test_top_level_create_is_tenant_create(cli, home):
+    made = cli("create", "acme", "--name", "Acme Corp", "--json")
+    assert made.code == 0 and made.json()["id"] == "acme" and made.json()["display_name"] == "Acme Corp"
+    assert (home / "tenants" / "acme" / "store.db").exists()
+    again = cli("create", "acme")
+    assert again.code == ExitCode.USAGE and "already exists" in again.err
+    assert cli("create", "--", "../x").code == ExitCode.USAGE
+    assert cli("tenant", "create", "beta").code == 0
+    assert [r["id"] for r in cli("tenant", "list", "--json").json()] == ["acme", "beta"]
+
+
+def test_tenant_list_has_a_header_on_a_terminal_only(cli, monkeypatch):
+    import sys
+
+    cli("create", "acme", "--name", "Acme Corp")
+    piped = cli("tenant", "list").out.splitlines()
+    assert len(piped) == 1 and piped[0].split()[:2] == ["acme", "active"] and piped[0].endswith("Acme Corp")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    shown = cli("tenant", "list").out.splitlines()
+    assert shown[0].split() == ["ID", "STATUS", "CREATED", "NAME"] and shown[1:] == piped

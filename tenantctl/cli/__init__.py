@@ -11,28 +11,33 @@ import sys
 
 import typer
 
-from tenantctl.cli import admin, ingest, integrity, query, reindex, search, serve, tenant, tool, usage
+from tenantctl.cli import doctor, ingest, integrity, query, reindex, search, serve, tenant, tool, usage
 from tenantctl.cli import init as init_cmd
 from tenantctl.errors import ExitCode, TenantctlError
 
 app = typer.Typer(
     name="tenantctl",
-    help="Multi-tenant RAG on one machine: shared compute, isolated data.",
+    help="Multi-tenant RAG on one machine: shared compute, isolated data.\n\n"
+    "Start with: tenantctl create ID, then tenantctl ingest ID PATH, then tenantctl query ID QUESTION.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(tenant.app, name="tenant")
-app.add_typer(tool.app, name="tool")
-init_cmd.register(app)
+# `--help` lists commands in the order they are added: the first steps (create, ingest, query) first.
+app.command("create", help="Create a tenant: its folder, tenant.yaml and empty store (as `tenant create`).")(
+    tenant.create
+)
 ingest.register(app)
-search.register(app)
 query.register(app)
-integrity.register(app)
-admin.register(app)
-usage.register(app)
+search.register(app)
+app.add_typer(tenant.app, name="tenant")
+init_cmd.register(app)
 reindex.register(app)
+integrity.register(app)
+usage.register(app)
 serve.register(app)
+app.add_typer(tool.app, name="tool")
+doctor.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -41,9 +41,11 @@ def list_(json_out: JsonOption = False) -> None:
         return
     import sys
 
-    sys.stdout.writelines(
-        f"{r.id:<32} {r.status:<10} {r.created_at}  {r.display_name or ''}".rstrip() + "\n" for r in rows
-    )
+    lines = [(r.id, r.status, r.created_at, r.display_name or "") for r in rows]
+    if sys.stdout.isatty():  # a header for people; scripts reading a pipe get the bare rows
+        lines.insert(0, ("ID", "STATUS", "CREATED", "NAME"))
+    sys.stdout.writelines(f"{i:<32} {status:<10} {created:<20}  {name}".rstrip() + "\n"
+                          for i, status, created, name in lines)
 
 
 @app.command("show")

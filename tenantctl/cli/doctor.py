@@ -1,4 +1,4 @@
-"""`tenantctl doctor` (export and import live in cli/tenant.py)."""
+"""`tenantctl doctor`: checks of the installation and the home (the checks live in operations/doctor.py)."""
 
 from __future__ import annotations
 
