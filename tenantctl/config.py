@@ -6,10 +6,9 @@ a typo should fail loudly rather than be silently ignored.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,11 +37,15 @@ class ChunkingConfig(_Strict):
         return f"v1:max={self.max_tokens}:overlap={self.overlap_tokens}"
 
 
+SearchMode = Literal["hybrid", "dense", "bm25"]  # the one list of search modes
+SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
+
+
 class SearchConfig(_Strict):
     k: int = Field(5, ge=1)
     candidates: int = Field(50, ge=1)  # hits taken from each retriever before fusion
     rrf_k: int = Field(60, ge=1)
-    mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    mode: SearchMode = "hybrid"
     # Weight of dense hits in the fusion for queries written mostly in Chinese, Japanese or Korean.
     # all-MiniLM-L6-v2 is an English model; with a multilingual embedder, set it to 1.0.
     cjk_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
@@ -261,9 +264,9 @@ def load_tenant_config(path: Path) -> TenantConfig:
 
 def dump_yaml(data: dict[str, Any], path: Path) -> None:
     """Write YAML to a temporary file beside `path` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    os.replace(tmp, path)
+    from tenantctl.fileio import write_atomic
+
+    write_atomic(path, yaml.safe_dump(data, sort_keys=False, allow_unicode=True), durable=False)
 
 
 def save_tenant_config(cfg: TenantConfig, path: Path) -> None:

@@ -21,10 +21,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _mode(value: str | None) -> str | None:
+    from tenantctl.config import SEARCH_MODES
     from tenantctl.errors import BadInput
 
-    if value is not None and value.lower() not in ("hybrid", "dense", "bm25"):
-        raise BadInput(f"unknown search mode {value!r}", "use --mode hybrid, dense or bm25")
+    if value is not None and value.lower() not in SEARCH_MODES:
+        raise BadInput(f"unknown search mode {value!r}", f"use --mode {', '.join(SEARCH_MODES)}")
     return value.lower() if value else None
 
 

@@ -29,6 +29,7 @@ import tarfile
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,65 +246,68 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
                                   "import it under a valid id with --as ID") from exc
         folder = paths.tenant_dir(tenant_id)
         _refuse_existing(tenant_id, folder)
-
-        tenants_dir = paths.tenants_dir()
-        tenants_dir.mkdir(parents=True, exist_ok=True)
-        needed = sum(m.size for m in members.values())
-        free = shutil.disk_usage(tenants_dir).free
-        if needed > free:
-            raise TenantctlError(
-                f"importing needs {needed} bytes, {tenants_dir} has {free} free", "free some disk space"
-            )
-        # Named like create_tenant's staging folders (and made with the same permissions); names starting
-        # with '.' are never tenants.
-        staging = tenants_dir / f".importing-{tenant_id}-{os.getpid()}-{secrets.token_hex(4)}"
-        staging.mkdir()
-        try:
-            try:
-                tar.extractall(staging, members=list(members.values()), filter="data")
-            except (tarfile.TarError, EOFError, zlib.error) as exc:
-                raise _unreadable(archive, exc) from exc
-            except OSError as exc:
-                raise TenantctlError(
-                    f"cannot import into {tenants_dir}: {exc.strerror or exc}",
-                    "check the free space and permissions of the home",
-                ) from exc
-            os.unlink(staging / EXPORT_META)
-            _verify_staged(staging, meta, archive)
-            documents, chunks = _check_store(TenantFolder(staging), archive)
-            _set_tenant_yaml_id(TenantFolder(staging).config_path, tenant_id, archive)
-
-            _refuse_existing(tenant_id, folder)
-            try:
-                os.rename(staging, folder)  # the folder appears whole or not at all
-            except OSError as exc:
-                raise TenantExists(
-                    f"tenant {tenant_id!r} already exists", "pick another id with --as ID"
-                ) from exc
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-
-    added = False
-    try:
-        registry.add(tenant_id, source["display_name"], source["created_at"], status=source["status"])
-        added = True
-    except BaseException as exc:
-        # Take the folder (and our row) back out so that no half-imported tenant is left behind.
-        if added:
-            registry.remove(tenant_id)
-        trash = tenants_dir / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
-        os.rename(folder, trash)
-        shutil.rmtree(trash, ignore_errors=True)
-        if isinstance(exc, sqlite3.IntegrityError):
-            raise TenantExists(f"tenant {tenant_id!r} already exists", "pick another id with --as ID") from exc
-        raise
+        documents, chunks = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
+    _register(tenant_id, folder, source)
     return ImportResult(
         tenant=tenant_id, source_tenant=source["id"], file=str(archive), path=str(folder),
         status=source["status"], display_name=source["display_name"], created_at=source["created_at"],
         exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
         members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _stage_and_place(
+    tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], meta: dict[str, Any], archive: Path,
+    tenant_id: str, folder: Path,
+) -> tuple[int, int]:
+    """Extract into a staging folder under tenants/, verify everything there, then rename it into place
+    (the folder appears whole or not at all). Returns the store's documents and chunks."""
+    tenants_dir = paths.tenants_dir()
+    tenants_dir.mkdir(parents=True, exist_ok=True)
+    needed = sum(m.size for m in members.values())
+    free = shutil.disk_usage(tenants_dir).free
+    if needed > free:
+        raise TenantctlError(f"importing needs {needed} bytes, {tenants_dir} has {free} free", "free some disk space")
+    # Named like create_tenant's staging folders; names starting with '.' are never tenants.
+    staging = tenants_dir / f".importing-{tenant_id}-{os.getpid()}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        try:
+            tar.extractall(staging, members=list(members.values()), filter="data")
+        except (tarfile.TarError, EOFError, zlib.error) as exc:
+            raise _unreadable(archive, exc) from exc
+        except OSError as exc:
+            raise TenantctlError(
+                f"cannot import into {tenants_dir}: {exc.strerror or exc}",
+                "check the free space and permissions of the home",
+            ) from exc
+        os.unlink(staging / EXPORT_META)
+        _verify_staged(staging, meta, archive)
+        staged = TenantFolder(staging)
+        documents, chunks = _check_store(staged, archive)
+        _set_tenant_yaml_id(staged.config_path, tenant_id, archive)
+        _refuse_existing(tenant_id, folder)
+        try:
+            os.rename(staging, folder)
+        except OSError as exc:
+            raise TenantExists(f"tenant {tenant_id!r} already exists", "pick another id with --as ID") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return documents, chunks
+
+
+def _register(tenant_id: str, folder: Path, source: dict[str, Any]) -> None:
+    """Add the registry row; on failure take the folder back out, so no half-imported tenant is left."""
+    try:
+        registry.add(tenant_id, source["display_name"], source["created_at"], status=source["status"])
+    except BaseException as exc:
+        trash = paths.tenants_dir() / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
+        os.rename(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise TenantExists(f"tenant {tenant_id!r} already exists", "pick another id with --as ID") from exc
+        raise
 
 
 def _unreadable(archive: Path, exc: BaseException) -> BadInput:
@@ -357,6 +361,19 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
     def bad(what: str) -> BadInput:
         return BadInput(f"{archive} is not a valid tenantctl export: {what}", _IMPORT_HINT)
 
+    meta = _load_meta(tar, members, archive, bad)
+    _check_meta_tenant(meta, bad)
+    store_version = meta.get("store_format_version")
+    if isinstance(store_version, int):
+        _check_store_format(store_version, archive)
+    _check_meta_members(meta, members, bad)
+    return meta
+
+
+def _load_meta(
+    tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archive: Path, bad: Callable[[str], BadInput]
+) -> dict[str, Any]:
+    """export.json parsed, describing a tenant export of a format this tenantctl reads."""
     info = members.get(EXPORT_META)
     if info is None:
         raise bad(f"it has no {EXPORT_META}")
@@ -379,7 +396,11 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
         )
     if version < 1:
         raise bad(f"{EXPORT_META} has an invalid format_version {version!r}")
+    return meta
 
+
+def _check_meta_tenant(meta: dict[str, Any], bad: Callable[[str], BadInput]) -> None:
+    """The registry row in export.json: id, status, creation time, display name."""
     tenant = meta.get("tenant")
     if not isinstance(tenant, dict):
         raise bad(f"{EXPORT_META} has no tenant")
@@ -393,10 +414,11 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
         raise bad(f"{EXPORT_META} has an invalid display name")
     tenant.setdefault("display_name", None)
 
-    store_version = meta.get("store_format_version")
-    if isinstance(store_version, int):
-        _check_store_format(store_version, archive)
 
+def _check_meta_members(
+    meta: dict[str, Any], members: dict[str, tarfile.TarInfo], bad: Callable[[str], BadInput]
+) -> None:
+    """export.json lists exactly the archive's members, each with a checksum and its size."""
     listed = meta.get("members")
     if not isinstance(listed, dict):
         raise bad(f"{EXPORT_META} lists no members")
@@ -422,7 +444,6 @@ def _read_meta(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], archiv
         if members[name].size != entry["bytes"]:
             raise bad(f"checksum mismatch: {name} has {members[name].size} bytes, {EXPORT_META} says "
                       f"{entry['bytes']}")
-    return meta
 
 
 def _verify_staged(staging: Path, meta: dict[str, Any], archive: Path) -> None:
@@ -436,10 +457,10 @@ def _verify_staged(staging: Path, meta: dict[str, Any], archive: Path) -> None:
                 "damaged)",
                 "export the tenant again from its source",
             )
-    manifest = read_manifest(staging)
     if (staging / MANIFEST_FILE).exists():
+        manifest = read_manifest(staging)  # as written: an index of another format is rebuilt on first use
         index_files = [p.name for p in staging.glob(INDEX_GLOB)]
-        if not isinstance(manifest, dict) or [manifest.get("index_file")] != index_files:
+        if manifest is None or [manifest.get("index_file")] != index_files:
             raise BadInput(f"{archive} is not a valid tenantctl export: {MANIFEST_FILE} does not name its index file",
                            _IMPORT_HINT)
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
-from tenantctl.config import Config
+from tenantctl.config import Config, SearchMode
 from tenantctl.errors import BadInput
 from tenantctl.models.embedding import Embedder, get_embedder
 from tenantctl.storage.index import check_embedder
 from tenantctl.storage.store import ChunkRow
 from tenantctl.storage.tenants import Tenant
 
-Mode = Literal["hybrid", "dense", "bm25"]
+Mode = SearchMode
 
 
 @dataclass

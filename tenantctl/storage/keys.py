@@ -6,11 +6,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sqlite3
-import time
 from contextlib import closing
 from dataclasses import dataclass
 
 from tenantctl.errors import BadInput
+from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
 
 _SCHEMA = """
@@ -48,7 +48,7 @@ def create(tenant_id: str | None, *, admin: bool = False, name: str = "") -> tup
     """A new key; the secret is returned once and never stored."""
     key_id = secrets.token_hex(4)
     secret = f"tk_{key_id}_{secrets.token_urlsafe(24)}"
-    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    created = iso_utc()
     with closing(_connect()) as conn:
         conn.execute(
             "INSERT INTO api_keys (id, tenant, admin, hash, name, created_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -74,7 +74,7 @@ def revoke(key_id: str, tenant_id: str | None = None) -> None:
             raise BadInput(f"no API key {key_id!r}" + (f" for tenant {tenant_id!r}" if tenant_id else ""),
                            "list keys with `tenantctl key list`")
         conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                     (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), key_id))
+                     (iso_utc(), key_id))
 
 
 def resolve(secret: str) -> ApiKey | None:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from contextlib import closing
 from dataclasses import dataclass
 
 from tenantctl import paths
+from tenantctl.fileio import iso_utc
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -37,14 +37,10 @@ def connect(schema: str = _SCHEMA) -> sqlite3.Connection:
 
 
 
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def add(
     tenant_id: str, display_name: str | None = None, created_at: str | None = None, status: str = "active"
 ) -> TenantRecord:
-    record = TenantRecord(tenant_id, status, created_at or now_iso(), display_name)
+    record = TenantRecord(tenant_id, status, created_at or iso_utc(), display_name)
     with closing(connect()) as conn:
         conn.execute(
             "INSERT INTO tenants (id, status, created_at, display_name) VALUES (?, ?, ?, ?)",

@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict
 
 from tenantctl.errors import SessionNotFound
+from tenantctl.fileio import iso_utc
 from tenantctl.storage.store import Store
 
 
@@ -55,10 +56,7 @@ def listing(store: Store) -> list[dict]:
         " LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id ORDER BY s.updated_at DESC"
     )
     return [
-        {"id": r[0], "title": r[1], "created_at": _iso(r[2]), "updated_at": _iso(r[3]), "messages": r[4]}
+        {"id": r[0], "title": r[1], "created_at": iso_utc(r[2]), "updated_at": iso_utc(r[3]), "messages": r[4]}
         for r in rows
     ]
 
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

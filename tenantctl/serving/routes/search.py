@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from tenantctl.config import SearchMode
 from tenantctl.serving.deps import CurrentTenant, Shared
 
 router = APIRouter(tags=["search"])
@@ -15,7 +16,7 @@ router = APIRouter(tags=["search"])
 class SearchBody(BaseModel):
     query: str = Field(min_length=1)
     k: int | None = Field(None, ge=1, le=100)
-    mode: Literal["hybrid", "dense", "bm25"] | None = None
+    mode: SearchMode | None = None
 
 
 @router.post("/v1/search")
