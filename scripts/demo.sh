@@ -12,7 +12,7 @@ run() { printf '\n\033[1m$ tenantctl %s\033[0m\n' "$*"; "$tenantctl" "$@"; }
 
 run init
 for tenant in acme-hr nordwerk-maint huaxin-bank; do
-  "$tenantctl" tenant show "$tenant" >/dev/null 2>&1 || run tenant create "$tenant"
+  "$tenantctl" tenant show "$tenant" >/dev/null 2>&1 || run create "$tenant"
   run ingest "$tenant" "sample_tenants/$tenant" --prune
 done
 run tenant list
