@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -80,6 +81,33 @@ class AnswerConfig(_Strict):
     model: str | None = None
 
 
+class JwtConfig(_Strict):
+    """Bearer JWTs from an API gateway or identity provider, accepted besides API keys."""
+
+    issuer: str
+    audience: str
+    # The signing keys: a JWKS file, or a JWKS URL the operator allows (fetched from here only, never
+    # from a token's own `jku`/`x5u` header; https, or http on localhost).
+    jwks_file: str | None = None
+    jwks_url: str | None = None
+    # The claim holding the tenant id, e.g. "tenant" or "https://example.com/tenant".
+    tenant_claim: str = "tenant"
+    algorithms: list[Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+                             "EdDSA"]] = Field(default_factory=lambda: ["RS256", "ES256"], min_length=1)
+    leeway_seconds: int = Field(30, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> JwtConfig:
+        if (self.jwks_file is None) == (self.jwks_url is None):
+            raise ValueError("set exactly one of jwks_file and jwks_url")
+        if self.jwks_url is not None:
+            parts = urlsplit(self.jwks_url)
+            local = parts.hostname in ("localhost", "127.0.0.1", "::1")
+            if parts.scheme != "https" and not (parts.scheme == "http" and local):
+                raise ValueError(f"jwks_url {self.jwks_url!r} must be https (http only on localhost)")
+        return self
+
+
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
@@ -87,6 +115,8 @@ class ServerConfig(_Strict):
     memory_budget_mb: float = Field(1024, gt=0)
     # Questions waiting for the shared model, across all tenants, before new ones get 503.
     max_queue: int = Field(256, ge=1)
+    # Accept bearer JWTs besides API keys (the tenant comes from a verified claim). None = keys only.
+    jwt: JwtConfig | None = None
 
 
 class ClientConfig(_Strict):

@@ -22,7 +22,8 @@ def serve(
 ) -> None:
     """Serve the multi-tenant HTTP API (search, questions, chat, uploads, usage, metrics).
 
-    Each request's tenant comes from its API key. Localhost by default: put a gateway in front.
+    Each request's tenant comes from its API key, or from a claim of a verified bearer JWT when
+    `server.jwt` is configured. Localhost by default: put a gateway in front.
     """
     import uvicorn
 

@@ -37,10 +37,12 @@ def status_of(exc: TenantctlError) -> int:
 
 
 def create_app(cfg: Config) -> FastAPI:
+    from tenantctl.serving.identity import JwtVerifier
     from tenantctl.serving.routes import ROUTERS
 
     shared = Services(cfg=cfg, pool=TenantPool(cfg, int(cfg.server.memory_budget_mb * (1 << 20))),
-                      scheduler=FairScheduler(cfg.server.max_queue), limiter=RateLimiter(), metrics=Metrics())
+                      scheduler=FairScheduler(cfg.server.max_queue), limiter=RateLimiter(), metrics=Metrics(),
+                      jwt=JwtVerifier(cfg.server.jwt) if cfg.server.jwt else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

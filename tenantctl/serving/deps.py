@@ -1,6 +1,7 @@
 """Who is calling, resolved once per request: the FastAPI dependencies every route uses.
 
-`CurrentTenant` resolves the API key, opens the key's tenant, sets the tenant context (logs and usage
+`CurrentTenant` resolves the API key (or, when `server.jwt` is configured, verifies a bearer JWT and
+reads the tenant from its claim), opens that tenant, sets the tenant context (logs and usage
 records read it), applies the tenant's request rate limit and returns the tenant handle. No path, query
 or body field can name another tenant. `AskingTenant` adds the question rate limit; `AdminKey` guards
 the operator's endpoints.
@@ -16,7 +17,8 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from tenantctl import context
 from tenantctl.config import Config
-from tenantctl.errors import TenantNotFound
+from tenantctl.errors import InvalidTenantId, TenantNotFound
+from tenantctl.serving.identity import InvalidToken, JwtVerifier, looks_like_jwt
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, RateLimiter, TenantPool
 from tenantctl.storage import keys
@@ -32,6 +34,7 @@ class Services:
     scheduler: FairScheduler
     limiter: RateLimiter
     metrics: Metrics
+    jwt: JwtVerifier | None = None
 
 
 def services(request: Request) -> Services:
@@ -51,17 +54,32 @@ def _secret(authorization: str | None, x_api_key: str | None) -> str:
     raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", headers=_BEARER)
 
 
-def _resolve(secret: str, limiter: RateLimiter) -> Tenant:
+def _tenant_of_key(secret: str) -> str:
     key = keys.resolve(secret)
     if key is None:
         raise HTTPException(401, "invalid or revoked API key", headers=_BEARER)
     if key.tenant is None:
         raise HTTPException(403, "an admin key selects no tenant: use a tenant's key")
+    return key.tenant
+
+
+def _tenant_of_token(token: str, verifier: JwtVerifier) -> str:
     try:
-        tenant = open_tenant(key.tenant)
-    except TenantNotFound:
-        raise HTTPException(401, "the key's tenant no longer exists") from None
-    limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)
+        return verifier.tenant_of(token)
+    except InvalidToken as exc:
+        raise HTTPException(401, exc.message, headers=_BEARER) from None
+
+
+def _resolve(secret: str, shared: Services) -> Tenant:
+    if shared.jwt is not None and looks_like_jwt(secret):
+        tenant_id, source = _tenant_of_token(secret, shared.jwt), "token"
+    else:
+        tenant_id, source = _tenant_of_key(secret), "key"
+    try:
+        tenant = open_tenant(tenant_id)
+    except (TenantNotFound, InvalidTenantId):
+        raise HTTPException(401, f"the {source}'s tenant does not exist", headers=_BEARER) from None
+    shared.limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)
     return tenant
 
 
@@ -71,10 +89,11 @@ async def current_tenant(
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Tenant:
-    """The key's tenant. The lookups run in a worker thread; the context is set here, in the request's
-    own context, so everything the route runs afterwards (threads included) sees it."""
+    """The key's (or verified token's) tenant. The lookups run in a worker thread; the context is set
+    here, in the request's own context, so everything the route runs afterwards (threads included)
+    sees it."""
     secret = _secret(authorization, x_api_key)
-    tenant = await asyncio.to_thread(_resolve, secret, shared.limiter)
+    tenant = await asyncio.to_thread(_resolve, secret, shared)
     request.state.tenant = tenant.id
     context.current_tenant.set(tenant.id)
     return tenant
