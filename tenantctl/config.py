@@ -50,6 +50,8 @@ class SearchConfig(_Strict):
     # Weight of dense hits in the fusion for queries written mostly in Chinese, Japanese or Korean.
     # all-MiniLM-L6-v2 is an English model; with a multilingual embedder, set it to 1.0.
     cjk_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
+    # Longest search query or question accepted, in characters (CLI and server alike).
+    max_query_chars: int = Field(2000, ge=16, le=100_000)
 
 
 class ModelConfig(_Strict):
@@ -79,6 +81,43 @@ class AnswerConfig(_Strict):
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0)
     model: str | None = None
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _template_fields(cls, template: str | None) -> str | None:
+        if template is not None:
+            check_template(template)
+        return template
+
+
+def check_template(template: str) -> None:
+    """A prompt template may name {passages} and {question} only; literal braces are doubled."""
+    import string
+
+    try:
+        parsed = string.Formatter().parse(template)
+        fields = [(name, spec, conv) for _, name, spec, conv in parsed if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"prompt_template is not a valid template ({exc}); write literal braces as "
+                         "{{ }}") from None
+    if any(spec or conv for _, spec, conv in fields):
+        raise ValueError("prompt_template: write {passages} and {question} without conversions or format specs")
+    unknown = sorted({name for name, _, _ in fields if name not in ("passages", "question")})
+    if unknown:
+        raise ValueError(f"prompt_template names unknown field(s) {', '.join(repr(n) for n in unknown)}: use "
+                         "{passages} and {question}, and write literal braces as {{ }}")
+    try:
+        template.format(passages="", question="")
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"prompt_template cannot be filled ({exc}); use {{passages}} and {{question}}") from None
+
+
+class IngestConfig(_Strict):
+    # Folders a tenant's `sources` may lie under (`source add`, `reindex`). Empty: anywhere outside the
+    # tenantctl home. Never another tenant's folder or the home itself, whatever this says.
+    source_roots: list[str] = Field(default_factory=list)
+    # Follow symbolic links that lead out of a source folder (links into the home are never followed).
+    follow_links: bool = False
 
 
 class JwtConfig(_Strict):
@@ -115,6 +154,13 @@ class ServerConfig(_Strict):
     memory_budget_mb: float = Field(1024, gt=0)
     # Questions waiting for the shared model, across all tenants, before new ones get 503.
     max_queue: int = Field(256, ge=1)
+    # Questions one tenant may have waiting; another tenant's first question is always admitted.
+    max_queue_per_tenant: int = Field(8, ge=1)
+    # Request bodies: JSON at most max_json_kb, uploads at most max_upload_mb in all, each file at most
+    # max_file_mb. Larger requests get 413.
+    max_json_kb: int = Field(256, ge=1)
+    max_upload_mb: float = Field(64, gt=0)
+    max_file_mb: float = Field(32, gt=0)
     # Accept bearer JWTs besides API keys (the tenant comes from a verified claim). None = keys only.
     jwt: JwtConfig | None = None
 
@@ -159,6 +205,7 @@ class Config(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=lambda: {"default": ModelConfig()})
     default_model: str = "default"
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     client: ClientConfig = Field(default_factory=ClientConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
@@ -262,14 +309,35 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present: fast
+    """A safe loader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                continue  # rejected by validation later
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: many tenants, fast
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) if path.exists() else None
+        text = path.read_text(encoding="utf-8") if path.exists() else None
+    except OSError as exc:  # a folder named config.yaml, no permission, ...
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", f"make {path} a readable YAML file") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader) if text is not None else None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path} is not valid YAML{at}", f"fix the syntax in {path}") from exc
+        problem = getattr(exc, "problem", None)
+        what = f" ({problem})" if problem and "duplicate key" in problem else ""
+        raise ConfigError(f"{path} is not valid YAML{at}{what}", f"fix the syntax in {path}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -100,3 +102,44 @@ class ToolFailed(TenantctlError):
     def __init__(self, tool: str, message: str, hint: str | None = None) -> None:
         super().__init__(f"tool {tool!r}: {message}", hint)
         self.tool = tool
+
+
+class DiskFull(TenantctlError):
+    """No space left where tenantctl writes (the server answers 507)."""
+
+
+class StorageError(TenantctlError):
+    """A file or database tenantctl needs cannot be read or written: read-only, damaged, no permission."""
+
+
+def from_system_error(exc: BaseException, home: Path | None = None) -> TenantctlError:
+    """A typed error, with a hint, for an OSError or sqlite3 error that reached an entry point. With
+    `home`, a failure to open or write a database on a read-only home says so."""
+    import errno
+    import os
+    import sqlite3
+
+    text = str(exc).strip() or type(exc).__name__
+    where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+    code = getattr(exc, "errno", None)
+    lowered = text.lower()
+    if code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in lowered or "no space" in lowered:
+        return DiskFull(f"no space left on the device{where}", "free some disk space, then retry")
+    read_only = False
+    if home is not None and ("unable to open database" in lowered or "readonly" in lowered):
+        with contextlib.suppress(OSError):
+            read_only = bool(os.statvfs(home if home.exists() else home.parent).f_flag & os.ST_RDONLY)
+    if code == errno.EROFS or "readonly" in lowered or "read-only" in lowered or read_only:
+        return StorageError(f"cannot write: read-only file system or database{where}",
+                            "make the tenantctl home writable (check the mount and `tenantctl doctor`)")
+    if code in (errno.EACCES, errno.EPERM):
+        return StorageError(f"permission denied{where}", "check the owner and modes of the tenantctl home")
+    if code == errno.ENAMETOOLONG:
+        return BadInput(f"file name too long{where}", "use a shorter file name")
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or \
+            "malformed" in lowered or "not a database" in lowered:
+        return StorageError(f"a database is damaged ({text})",
+                            "check the tenant with `tenantctl verify TENANT`; restore it from an export")
+    if "disk i/o error" in lowered:
+        return StorageError(f"disk I/O error{where}", "check the disk and its free space, then retry")
+    return StorageError(f"{type(exc).__name__}: {text}{where}", "run `tenantctl doctor`; retry the command")

@@ -50,13 +50,11 @@ def fts_body(heading: str, text: str) -> str:
 def query_terms(query: str) -> list[str]:
     """The query's distinct keyword terms (word characters only), CJK runs as bigrams."""
     segmented = segment_cjk(query) if has_cjk(query) else query
-    terms: list[str] = []
-    for token in _WORD.findall(segmented.lower()):
-        if token in _STOPWORDS or token in terms:
-            continue
-        terms.append(token)
+    words = _WORD.findall(segmented.lower())
+    # dict.fromkeys keeps the first occurrence of each term in order, in linear time.
+    terms = list(dict.fromkeys(t for t in words if t not in _STOPWORDS))
     if not terms:  # a query made only of stopwords still deserves an answer
-        terms = list(dict.fromkeys(_WORD.findall(segmented.lower())))
+        terms = list(dict.fromkeys(words))
     return terms
 
 

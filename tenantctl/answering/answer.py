@@ -245,8 +245,10 @@ def answer_question(
     on_token: Callable[[str], None] | None = None,
 ) -> Answer:
     """Answer from the searcher's tenant alone; metered as one `question` usage event."""
+    from tenantctl.retrieval.search import check_query
     from tenantctl.storage import metering
 
+    check_query(question, cfg, "question")
     with metering.track(searcher.store, "question") as usage:
         searcher.tenant.require_active("questions")  # inside: a refusal is metered too
         metering.check_question_quota(searcher.tenant, searcher.store)

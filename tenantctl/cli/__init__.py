@@ -7,13 +7,14 @@ that need them, so `tenantctl --help` and `tenantctl tenant list` start instantl
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 
 import typer
 
 from tenantctl.cli import doctor, ingest, integrity, query, reindex, search, serve, tenant, tool, usage
 from tenantctl.cli import init as init_cmd
-from tenantctl.errors import ExitCode, TenantctlError
+from tenantctl.errors import ExitCode, TenantctlError, from_system_error
 
 app = typer.Typer(
     name="tenantctl",
@@ -55,20 +56,39 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
     except TenantctlError as exc:
-        from tenantctl.cli._common import err
-
-        code, error = int(exc.exit_code), exc.message
-        err.print(f"[bold red]Error:[/] {exc.message}", markup=True, soft_wrap=True)
-        if exc.hint:
-            err.print(f"[dim]Hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+        code, error = _report(exc)
         if os.environ.get("TENANTCTL_DEBUG"):
             raise
         sys.exit(code)
     except KeyboardInterrupt:
         code = int(ExitCode.INTERRUPTED)
         sys.exit(code)
+    except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only home, a damaged store
+        if os.environ.get("TENANTCTL_DEBUG"):
+            code = int(ExitCode.ERROR)
+            raise
+        from tenantctl import paths
+
+        typed = from_system_error(exc, paths.home())
+        code, error = _report(typed)
+        sys.exit(code)
+    except BaseException as exc:  # a crash is logged as one, never as success
+        code, error = int(ExitCode.ERROR), f"{type(exc).__name__}: {exc}"
+        raise
     finally:
         _log_command(args, code, error, started)
+
+
+def _report(exc: TenantctlError) -> tuple[int, str]:
+    """Print `Error: ... / Hint: ...` on stderr; the exit code and message to log."""
+    from rich.markup import escape
+
+    from tenantctl.cli._common import err
+
+    err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
+    if exc.hint:
+        err.print(f"[dim]Hint:[/] {escape(exc.hint)}", markup=True, soft_wrap=True)
+    return int(exc.exit_code), exc.message
 
 
 def _log_command(args: list[str], code: int, error: str | None, started: float) -> None:

@@ -16,6 +16,12 @@ class ExtractError(Exception):
     """A file that cannot be read; the message is the reason."""
 
 
+# Limits against files built to exhaust the machine (documented in the README, "Limits and safety").
+MAX_DOCX_XML_BYTES = 8 << 20  # decompressed XML parts of one DOCX
+MAX_DOCX_RATIO = 100  # decompressed / compressed size of its XML parts
+MAX_HTML_DEPTH = 256  # nesting of HTML elements
+
+
 @dataclass(frozen=True)
 class Extracted:
     text: str
@@ -67,12 +73,11 @@ def read_txt(data: bytes) -> str:
 
 
 def read_md(data: bytes) -> str:
-    text = _plain(data)
+    # Drop YAML front matter first: its closing `---` would otherwise read as a setext heading underline.
+    text = re.sub(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", "", _plain(data), flags=re.S)
     # Setext headings ("Title\n=====") become ATX headings the chunker knows.
     text = re.sub(r"^(\S[^\n]*)\n=+[ \t]*$", r"# \1", text, flags=re.M)
-    text = re.sub(r"^(\S[^\n]*)\n-+[ \t]*$", r"## \1", text, flags=re.M)
-    # Drop YAML front matter.
-    return re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+    return re.sub(r"^(\S[^\n]*)\n-+[ \t]*$", r"## \1", text, flags=re.M)
 
 
 _BLOCK_TAGS = (
@@ -81,10 +86,46 @@ _BLOCK_TAGS = (
 )
 
 
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+# Elements a browser closes when a sibling of the same kind opens (`<p>a<p>b`, `<li>`...).
+_SELF_CLOSING_SIBLINGS = frozenset("p li dt dd tr td th option".split())
+_KIN = {"td": ("td", "th"), "th": ("td", "th"), "dt": ("dt", "dd"), "dd": ("dt", "dd")}
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*?(/?)>")
+
+
+def html_depth(text: str, limit: int) -> int:
+    """How deeply the elements of `text` nest, counted in one linear pass; stops past `limit`."""
+    stack: list[str] = []
+    deepest = 0
+    for match in _TAG.finditer(text):
+        closing, name, empty = match.group(1), match.group(2).lower(), match.group(3)
+        if name in _VOID or empty:
+            continue
+        if closing:
+            if name in stack:
+                while stack and stack.pop() != name:
+                    pass
+            continue
+        if name in _SELF_CLOSING_SIBLINGS:  # `<td>a<td>b`, `<tr><td>a<tr>`: close the open sibling
+            kin = _KIN.get(name, (name,))
+            for back in range(1, min(4, len(stack)) + 1):
+                if stack[-back] in kin:
+                    del stack[-back:]
+                    break
+        stack.append(name)
+        deepest = max(deepest, len(stack))
+        if deepest > limit:
+            break
+    return deepest
+
+
 def read_html(data: bytes) -> str:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(_plain(data), "html.parser")
+    text = _plain(data)
+    if html_depth(text, MAX_HTML_DEPTH) > MAX_HTML_DEPTH:
+        raise ExtractError(f"HTML nested deeper than {MAX_HTML_DEPTH} elements; flatten the page first")
+    soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg", "nav"]):
         tag.decompose()
     for level in range(1, 7):
@@ -131,6 +172,7 @@ def read_docx(data: bytes) -> str:
 
     import docx
 
+    _check_docx_size(data)
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -157,6 +199,26 @@ def read_docx(data: bytes) -> str:
             rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
             parts.append("\n".join(rows))
     return "\n\n".join(parts)
+
+
+def _check_docx_size(data: bytes) -> None:
+    """Refuse a DOCX whose XML unpacks to more than MAX_DOCX_XML_BYTES (a "zip bomb"), before parsing.
+    zipfile never inflates a member past its declared size, so the declared sizes are the bound."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = [i for i in archive.infolist() if i.filename.lower().endswith((".xml", ".rels"))]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ExtractError(f"unreadable DOCX ({exc})") from exc
+    unpacked = sum(i.file_size for i in parts)
+    packed = sum(i.compress_size for i in parts)
+    if unpacked > MAX_DOCX_XML_BYTES:
+        raise ExtractError(f"DOCX unpacks to {unpacked >> 20} MB of XML, more than the "
+                           f"{MAX_DOCX_XML_BYTES >> 20} MB limit; split the document")
+    if unpacked > (1 << 20) and unpacked > MAX_DOCX_RATIO * max(1, packed):
+        raise ExtractError(f"DOCX XML is compressed {unpacked // max(1, packed)}:1 (more than "
+                           f"{MAX_DOCX_RATIO}:1): refusing a likely zip bomb")
 
 
 def read_csv(data: bytes) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl.config import ModelConfig
-from tenantctl.errors import ModelUnavailable
+from tenantctl.errors import BadInput, ModelUnavailable
 from tenantctl.models.base import Generation, Generator, Request
 
 _LOADED: dict[tuple, Generator] = {}
@@ -99,12 +99,20 @@ class LlamaCppGenerator:
                 pieces = _completion_pieces(stream, result)
                 result.prompt_tokens = len(self.llm.tokenize((request.prompt or "").encode("utf-8")))
             parts: list[str] = []
-            for piece in pieces:
-                if result.first_token_ms is None:
-                    result.first_token_ms = (time.perf_counter() - started) * 1000
-                parts.append(piece)
-                if on_token:
-                    on_token(piece)
+            try:
+                for piece in pieces:
+                    if result.first_token_ms is None:
+                        result.first_token_ms = (time.perf_counter() - started) * 1000
+                    parts.append(piece)
+                    if on_token:
+                        on_token(piece)
+            except ValueError as exc:
+                if "context window" not in str(exc):
+                    raise
+                raise BadInput(
+                    f"the question does not fit model {self.name!r}'s context window of {self.n_ctx} tokens",
+                    "ask a shorter question, or raise `n_ctx` of the model in config.yaml",
+                ) from None
             result.generation_ms = (time.perf_counter() - started) * 1000
         result.text = "".join(parts)
         if not result.completion_tokens and result.text:

@@ -109,6 +109,20 @@ def dense_weight(query: str, search_cfg) -> float:
     return search_cfg.cjk_dense_weight if letters and cjk / letters > 0.3 else 1.0
 
 
+def check_query(text: str, cfg: Config, what: str = "query") -> None:
+    """Refuse a query or question longer than `search.max_query_chars` (documented; keeps the work of one
+    request small) or one that is not valid Unicode text."""
+    limit = cfg.search.max_query_chars
+    if len(text) > limit:
+        raise BadInput(f"the {what} is {len(text)} characters long, more than the limit of {limit}",
+                       "shorten it, or raise `search.max_query_chars` in config.yaml")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"the {what} is not valid Unicode text (it holds a lone surrogate)",
+                       "send UTF-8 text") from None
+
+
 class Searcher:
     """One tenant's retrieval state: its store connection and its FAISS index, loaded lazily and
     reloaded when another process commits a new generation."""
@@ -151,9 +165,10 @@ class Searcher:
         *, meter: bool = True,
     ) -> list[Hit]:
         """The k best chunks for `query`. Records a usage event unless `meter` is False (a question
-        meters its own retrieval)."""
+        meters its own retrieval, and checks its own question)."""
         if not meter:
             return self._search(query, k, mode, candidates)
+        check_query(query, self.cfg)
         from tenantctl.storage.metering import track
 
         with track(self.store, "search"):

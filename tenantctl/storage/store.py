@@ -7,6 +7,7 @@ differs from the store is stale and is rebuilt from the store, never trusted.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -125,16 +126,29 @@ class NewChunk:
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit). Read-only connections never create
-    the file, never change its journal mode and cannot write."""
+    the file, never change its journal mode and cannot write. A store made here is private to its owner
+    (0600, whatever the umask); SQLite gives the -wal and -shm files the same mode."""
     if readonly:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None,
                                check_same_thread=False)
         conn.execute("PRAGMA query_only=ON")
         return conn
+    new = not path.exists()
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        if new:
+            os.chmod(path, 0o600)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        from tenantctl.errors import StorageError
+
+        raise StorageError(
+            f"the store of tenant folder {path.parent.name!r} is damaged or not a tenantctl store ({exc})",
+            f"check it with `tenantctl verify {path.parent.name}`, or restore the tenant from an export",
+        ) from exc
     return conn
 
 
@@ -149,6 +163,13 @@ def check_format(version: int, where: object) -> None:
         raise error
 
 
+def _not_a_file(path: Path) -> sqlite3.Connection:
+    from tenantctl.errors import StorageError
+
+    raise StorageError(f"{path.name} of tenant folder {path.parent.name!r} is not a file",
+                       "check the tenant folder with `tenantctl doctor`; restore it from an export")
+
+
 class Store:
     """One connection to a tenant's store. Opened for writing, it brings the schema up to date first;
     opened `readonly`, it changes nothing (an older store is read as it is: a table it lacks is missing)."""
@@ -156,12 +177,22 @@ class Store:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        if path.exists() and not path.is_file():
+            _not_a_file(path)
         self.conn = connect(path, readonly=readonly)
         try:
             if readonly:
                 check_format(self.format_version(), path)
             else:
                 self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            from tenantctl.errors import StorageError
+
+            raise StorageError(
+                f"the store of tenant folder {path.parent.name!r} is damaged or not a tenantctl store ({exc})",
+                f"check it with `tenantctl verify {path.parent.name}`, or restore the tenant from an export",
+            ) from exc
         except BaseException:
             self.conn.close()
             raise
@@ -196,7 +227,8 @@ class Store:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            if self.conn.in_transaction:  # SQLite already rolled back after SQLITE_FULL and the like
+                self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
