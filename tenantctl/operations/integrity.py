@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl import textproc
-from tenantctl.errors import IndexCorrupt, StoreTooNew
+from tenantctl.errors import IndexCorrupt, StorageError, StoreTooNew
 from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index, sha256_file
 from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE
 from tenantctl.storage.store import STORE_FORMAT_VERSION
@@ -135,8 +135,9 @@ class _Checker:
             self.problem("store-format", STORE_FILE, f"store format is newer than this tenantctl knows "
                          f"({STORE_FORMAT_VERSION})", fix="upgrade tenantctl", repairable=False)
             return None
-        except sqlite3.DatabaseError as exc:
-            self.not_repairable("store-corrupt", STORE_FILE, f"cannot be read by SQLite ({exc})")
+        except (sqlite3.DatabaseError, StorageError) as exc:
+            reason = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
+            self.not_repairable("store-corrupt", STORE_FILE, f"cannot be read by SQLite ({reason})")
             return None
 
     def _store_facts(self, conn: sqlite3.Connection) -> _StoreFacts | None:
