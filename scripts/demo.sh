@@ -24,3 +24,19 @@ for tenant in acme-hr nordwerk-maint huaxin-bank; do
   question=$(.venv/bin/python -c 'import json,sys; print(json.load(open("sample_tenants/demo.json"))[sys.argv[1]]["question"])' "$tenant")
   run query "$tenant" "$question"
 done
+
+# Tools: acme-hr looks a leave balance up in a CSV in its folder (sql); nordwerk-maint asks a (stand-in)
+# purchasing system over HTTP, with a token from the environment. huaxin-bank has none.
+port=${DEMO_SERVICE_PORT:-8089}
+export NORDWERK_ERP_TOKEN=${NORDWERK_ERP_TOKEN:-demo-erp-token}
+.venv/bin/python scripts/demo_service.py "$port" 2>/dev/null &
+service=$!
+trap 'kill "$service" 2>/dev/null || true' EXIT
+sleep 1
+kill -0 "$service" 2>/dev/null || { echo "Error: the demo service cannot listen on port $port (set DEMO_SERVICE_PORT)" >&2; exit 1; }
+.venv/bin/python scripts/demo_tools.py "$port"
+run tool list acme-hr
+for tenant in acme-hr nordwerk-maint; do
+  question=$(.venv/bin/python -c 'import json,sys; print(json.load(open("sample_tenants/demo.json"))[sys.argv[1]]["tool_question"])' "$tenant")
+  run query "$tenant" "$question"
+done

@@ -115,7 +115,7 @@ def test_http_tool_fills_the_call_from_the_question_and_only_for_its_tenant(two_
     service = two_tenants
     [result] = _passages("acme", "What is the status of order A-1234?")
     assert result.ok, result
-    assert "status: shipped" in result.text and "A-1234" in result.text and result.ms > 0
+    assert "status shipped" in result.text and "A-1234" in result.text and result.ms > 0
     assert [r["path"] for r in service.log] == ["/orders/A-1234"]
     assert _passages("globex", "What is the status of order A-1234?") == []
     assert _passages("acme", "How many days of leave do I get?") == []
@@ -222,9 +222,9 @@ def test_sql_tool_reads_a_csv_or_sqlite_file_in_the_tenants_folder(cli, home):
          "query": "SELECT sku, price FROM prices WHERE sku = :sku"},
     ])
     [leave] = _passages("acme", "How much leave has employee E-1042 left?")
-    assert leave.ok and leave.text == "Leave balance (employee E-1042):\nname: Dana; annual leave days left: 14.5."
+    assert leave.ok and leave.text == "Leave balance (employee E-1042): name Dana, annual leave days left 14.5."
     [price] = _passages("acme", "What is the price of RX-7?")
-    assert "price: 129.0" in price.text
+    assert "price 129.0" in price.text
     [none] = _passages("acme", "employee E-9999")
     assert none.ok and none.text.endswith("no matching record.")
 
@@ -280,7 +280,7 @@ def test_a_plugin_kind_is_found_through_its_entry_point(cli, home, monkeypatch):
                 "target": "tenantctl_stock_tool:lookup"} in kinds
         assert [k["source"] for k in kinds if k["name"] == "http"] == ["built-in"]  # never replaced
         [result] = _passages("acme", "Is part BRG-6204 in stock?")
-        assert result.ok and "in stock: 17" in result.text and "warehouse: Hagen" in result.text
+        assert result.ok and "in stock 17" in result.text and "warehouse Hagen" in result.text
         set_tools(home, "acme", [{"name": "slow", "kind": "hang", "when": "part", "timeout_s": 0.2}])
         [result] = _passages("acme", "part")
         assert "timed out after 0.2 s" in result.error
@@ -345,3 +345,160 @@ def test_the_tools_layer_imports_no_higher_layer():
     for path in root.glob("*.py"):
         imports = re.findall(r"^\s*(?:from|import) (tenantctl\.\w+)", path.read_text(), re.M)
         assert not {i for i in imports if i.split(".")[1] in ("answering", "serving", "cli")}, path
+
+
+# -- through the answer path, on the sample tenants and the real models ---------------------------------
+
+QUESTION = "What is the status of order A-1234?"
+TOOL_VALUES = ("shipped", "2026-12-03", "parcels 2", "2 parcels")
+
+
+@pytest.fixture
+def tool_home(samples, tmp_path, monkeypatch, service):
+    """A copy of the sample home where acme-hr has an http tool on the test's service; nordwerk-maint none."""
+    import os
+    import shutil
+
+    home = tmp_path / "tool-home"
+    shutil.copytree(os.environ["TENANTCTL_HOME"], home)
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    set_config(home, allowed_hosts=[_hostport(service)])
+    set_tools(home, "acme-hr", [_crm(service)])
+    return home
+
+
+def _tool_sources(answer: dict) -> list[str]:
+    return [s["path"] for s in answer["sources"] if s["path"].startswith("tool:")]
+
+
+@pytest.mark.slow
+def test_a_tenants_tool_answers_and_another_tenants_identical_question_never_calls_it(tool_home, service, cli):
+    a = cli("query", "acme-hr", QUESTION, "--json")
+    assert a.code == 0, a
+    answer = a.json()
+    assert _tool_sources(answer) == ["tool:crm"] and any(v in answer["answer"] for v in TOOL_VALUES), answer
+    [call] = answer["tools"]
+    assert call["status"] == "ok" and call["ms"] > 0 and call["params"] == {"order": "A-1234"}
+    assert answer["timings"]["tools_ms"] == call["ms"] and answer["notes"] == []
+    assert [r["path"] for r in service.log] == ["/orders/A-1234"]
+
+    b = cli("query", "nordwerk-maint", QUESTION, "--json")
+    assert b.code == 0, b
+    other = b.json()
+    assert other["tools"] == [] and _tool_sources(other) == []
+    assert not any(v in other["answer"] for v in TOOL_VALUES)
+    assert len(service.log) == 1  # the service's access log: nordwerk-maint's question never reached it
+
+    human = cli("query", "acme-hr", QUESTION)
+    assert "tool:crm (tool result)" in human.out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "extra", "message"), [
+    ("/fail", {}, "answered HTTP 500"),
+    ("/slow", {"timeout_s": 0.5}, "timed out after 0.5 s"),
+    ("/orders/{order}", {"headers": {"Authorization": "Bearer ${ACME_CRM_TOKEN}"}},
+     "secret ${ACME_CRM_TOKEN} is not set"),
+])
+def test_a_failing_tool_gives_a_document_only_answer_with_a_note(tool_home, service, cli, monkeypatch,
+                                                                 path, extra, message):
+    monkeypatch.delenv("ACME_CRM_TOKEN", raising=False)
+    set_tools(tool_home, "acme-hr", [_crm(service, path=path, **extra)])
+    result = cli("query", "acme-hr", QUESTION + " And how many days of paid annual leave do employees accrue?",
+                 "--json")
+    assert result.code == 0, result
+    answer = result.json()
+    assert answer["tools"][0]["status"] == "error" and message in answer["tools"][0]["error"]
+    assert answer["notes"] == [f"tool 'crm': {answer['tools'][0]['error'].split(': ', 1)[1]}"
+                               " — answered from the documents alone"]
+    assert _tool_sources(answer) == [] and not any(v in answer["answer"] for v in TOOL_VALUES)
+    human = cli("query", "acme-hr", QUESTION)
+    assert human.code == 0 and "Note: tool 'crm'" in human.err and message in human.err
+
+
+@pytest.mark.slow
+def test_the_secret_never_reaches_answers_logs_usage_or_exports(tool_home, service, cli, monkeypatch, tmp_path):
+    import tarfile
+
+    from tenantctl import logs
+
+    monkeypatch.setenv("ACME_CRM_TOKEN", SECRET)
+    set_tools(tool_home, "acme-hr", [_crm(service, path="/echo",
+                                          headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
+    result = cli("query", "acme-hr", QUESTION, "--json", "--passages")
+    assert result.code == 0 and service.log[-1]["auth"] == f"Bearer {SECRET}"
+    assert "[redacted]" in result.out and SECRET not in result.out + result.err
+    assert cli("tenant", "export", "acme-hr", tmp_path / "acme.tar.gz").code == 0
+    with tarfile.open(tmp_path / "acme.tar.gz") as archive:
+        for member in archive.getmembers():
+            data = archive.extractfile(member).read() if member.isfile() else b""
+            assert SECRET.encode() not in data, member.name
+            if member.name == "tenant.yaml":
+                assert b"${ACME_CRM_TOKEN}" in data
+    assert SECRET not in logs.log_file().read_text()
+    usage = sqlite3.connect(tool_home / "tenants" / "acme-hr" / "store.db").execute("SELECT * FROM usage")
+    assert SECRET not in repr(usage.fetchall())
+
+
+@pytest.mark.slow
+def test_server_and_openai_endpoint_run_a_tool_for_its_own_tenant_alone(tool_home, service, cli):
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    keys = {t: cli("key", "create", t, "--json").json()["key"] for t in ("acme-hr", "nordwerk-maint")}
+
+    def auth(tenant):
+        return {"Authorization": f"Bearer {keys[tenant]}"}
+
+    chat = {"messages": [{"role": "user", "content": QUESTION}]}
+    with TestClient(create_app(load_config())) as client:
+        # Another tenant's key, the same question, and a body that names acme-hr: no call, no data.
+        other = client.post("/v1/query", json={"question": QUESTION, "tenant": "acme-hr"},
+                            headers=auth("nordwerk-maint"))
+        assert other.status_code == 200 and other.json()["tools"] == [] and _tool_sources(other.json()) == []
+        completion = client.post("/v1/chat/completions", json=chat, headers=auth("nordwerk-maint"))
+        assert completion.status_code == 200
+        assert "tool:crm" not in completion.json()["choices"][0]["message"]["content"]
+        assert service.log == []
+
+        own = client.post("/v1/query", json={"question": QUESTION}, headers=auth("acme-hr")).json()
+        assert _tool_sources(own) == ["tool:crm"] and own["tools"][0]["status"] == "ok"
+        completion = client.post("/v1/chat/completions", json=chat, headers=auth("acme-hr")).json()
+        assert "tool:crm" in completion["choices"][0]["message"]["content"]
+        assert len(service.log) == 2
+
+        set_tools(tool_home, "acme-hr", [_crm(service, path="/fail")])
+        failed = client.post("/v1/query", json={"question": QUESTION}, headers=auth("acme-hr"))
+        assert failed.status_code == 200 and "answered HTTP 500" in failed.json()["notes"][0]
+
+
+@pytest.mark.slow
+def test_the_sample_sql_tool_answers_a_leave_balance(samples, tmp_path, monkeypatch, cli):
+    """The demo's setup (scripts/demo_tools.py) on a copy of the sample home: acme-hr's leave-balance tool."""
+    import importlib.util
+    import os
+    import shutil
+
+    home = tmp_path / "demo-home"
+    shutil.copytree(os.environ["TENANTCTL_HOME"], home)
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    assert cli("init").code == 0
+    script = Path(__file__).resolve().parent.parent / "scripts" / "demo_tools.py"
+    spec = importlib.util.spec_from_file_location("demo_tools", script)
+    demo_tools = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo_tools)
+    demo_tools.install(home, 8089)
+    from tenantctl.config import load_config
+
+    assert load_config().tools.allowed_hosts == ["127.0.0.1:8089"]
+    listed = {t["name"]: t for t in cli("tool", "list", "acme-hr", "--json").json()}
+    assert listed["leave-balance"]["exists"] is True
+
+    result = cli("query", "acme-hr", "How many days of annual leave does employee E-1042 have left?", "--json")
+    assert result.code == 0, result
+    answer = result.json()
+    assert _tool_sources(answer) == ["tool:leave-balance"] and "14.5" in answer["answer"], answer
+    usage = {(r["tenant"], r["operation"]): r["events"] for r in cli("usage", "--json").json()["usage"]}
+    assert usage[("acme-hr", "tool")] == 1 and ("nordwerk-maint", "tool") not in usage

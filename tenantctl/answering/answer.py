@@ -78,6 +78,8 @@ class Answer:
     passages: list[Hit] = field(default_factory=list)
     raw: str = ""  # what the model printed, before checking
     timings: dict[str, float] = field(default_factory=dict)
+    tools: list[dict[str, Any]] = field(default_factory=list)  # the tenant's tool calls: status, ms, error
+    notes: list[str] = field(default_factory=list)  # e.g. a tool failed: answered from the documents alone
 
     def to_dict(self, include_passages: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -259,6 +261,30 @@ def answer_question(
     return result
 
 
+def with_tools(
+    searcher: Searcher, question: str, cfg: Config, hits: list[Hit], min_score: float
+) -> tuple[list[Hit], list[dict], list[str]]:
+    """The passages of an answer: the results of the tenant's tools the question selects, then the hits
+    at least `min_score` similar. A tool that matched is relevant by construction: its passage skips the
+    documents' relevance gate.
+    Returns the passages, the calls (for --json: status, ms, error) and a note for each failed call."""
+    from tenantctl.tools.run import tool_passages
+
+    results = tool_passages(searcher.tenant, question, cfg, searcher.store)
+    found = [
+        Hit(rank=0, chunk_id=0, path=f"tool:{r.name}", ord=0, start=0, end=len(r.text), page=None, heading="",
+            text=r.text, score=1.0, similarity=1.0, dense_rank=None, keyword_rank=None)
+        for r in results if r.ok
+    ]
+    notes = [f"{r.error} — answered from the documents alone" for r in results if not r.ok]
+    passages = found + [h for h in hits if h.similarity >= min_score]
+    return passages, [{k: v for k, v in r.to_dict().items() if k != "text"} for r in results], notes
+
+
+def _ms(tools: list[dict]) -> float:
+    return round(sum(t["ms"] for t in tools), 1)
+
+
 def _answer(
     searcher: Searcher,
     question: str,
@@ -278,14 +304,14 @@ def _answer(
     hits = searcher.search(query, k=settings.passages, meter=False)
     embedder_load_ms = searcher.timings.get("embedder_load_ms", 0.0)
     retrieval_ms = (time.perf_counter() - started) * 1000 - embedder_load_ms
-    passages = [h for h in hits if h.similarity >= settings.min_score]
-    base = dict(tenant=tenant.id, question=question, grounded=False)
+    passages, tools, notes = with_tools(searcher, question, cfg, hits, settings.min_score)
+    base = dict(tenant=tenant.id, question=question, grounded=False, tools=tools, notes=notes)
     if not passages:
         return Answer(
             **base, answer=f"The documents of tenant {tenant.id} do not hold an answer to this question.",
             citations=[], sources=[], fallback=False, no_answer=True, model=None, passages=hits,
             timings={"embedder_load_ms": embedder_load_ms, "retrieval_ms": round(retrieval_ms, 1),
-                     "total_ms": round((time.perf_counter() - started) * 1000, 1)},
+                     "tools_ms": _ms(tools), "total_ms": round((time.perf_counter() - started) * 1000, 1)},
         )
 
     model_name, mcfg = cfg.model(settings.model)
@@ -331,9 +357,8 @@ def _answer(
         **{**base, "grounded": not fallback}, answer=text, citations=sorted(cited), sources=sources,
         fallback=fallback, no_answer=False, model=model_name, passages=passages, raw=result.text,
         timings={
-            "embedder_load_ms": embedder_load_ms,
-            "retrieval_ms": round(retrieval_ms, 1),
-            "model_load_ms": round(load_ms, 1),
+            "embedder_load_ms": embedder_load_ms, "retrieval_ms": round(retrieval_ms, 1),
+            "tools_ms": _ms(tools), "model_load_ms": round(load_ms, 1),
             "prompt_tokens": result.prompt_tokens,
             "completion_tokens": result.completion_tokens,
             "first_token_ms": round(result.first_token_ms or 0.0, 1),

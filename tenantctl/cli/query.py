@@ -34,6 +34,8 @@ def _streamed(ask, stream: bool = True):
 
 def _render(result: dict) -> None:
     out.print(result["answer"], markup=False)
+    for note in result.get("notes") or []:
+        err.print(f"[dim]Note:[/] {note}", markup=True, soft_wrap=True, highlight=False)
     if result["fallback"]:
         err.print("[dim](the model's answer was not supported by the passages: quoting the best passage)[/]",
                   markup=True)

@@ -36,6 +36,8 @@ class Hit:
 
     @property
     def position(self) -> str:
+        if self.path.startswith("tool:"):  # a tool's result, passed to the answer as a passage
+            return "tool result"
         where = f"p. {self.page}, " if self.page else ""
         return f"{where}chunk {self.ord + 1}, chars {self.start}-{self.end}"
 

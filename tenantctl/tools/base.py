@@ -51,28 +51,25 @@ def _label(key: str) -> str:
 
 
 def _flatten(value: Any, prefix: str = "") -> list[str]:
+    """`field value` pairs: "status in transit". No colons or semicolons, which would cut a record into
+    pieces too small for an answer's sentence to be checked against."""
     if isinstance(value, dict):
-        parts: list[str] = []
-        for key, item in value.items():
-            parts += _flatten(item, f"{prefix}{_label(str(key))} " if isinstance(item, dict) else
-                              f"{prefix}{_label(str(key))}")
-        return parts
+        return [p for key, item in value.items() for p in _flatten(item, f"{prefix}{_label(str(key))} ")]
     if isinstance(value, list):
         return [p for item in value for p in _flatten(item, prefix)]
-    text = "" if value is None else str(value)
-    return [f"{prefix.strip()}: {text}" if prefix.strip() else text]
+    return [f"{prefix}{'' if value is None else value}".strip()]
 
 
 def render(data: Any) -> str:
-    """A tool's data as passage text: a record per line, `field: value` pairs joined by "; "."""
+    """A tool's data as passage text: one record per line, `field value` pairs joined by commas."""
     if data is None or data == [] or data == {}:
         return ""
     if isinstance(data, str):
         return " ".join(data.split())
-    if isinstance(data, list) and data and all(isinstance(row, dict) for row in data):
-        return "\n".join("; ".join(_flatten(row)) + "." for row in data)
+    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
+        return "\n".join(", ".join(_flatten(row)) + "." for row in data)
     if isinstance(data, dict):
-        return "; ".join(_flatten(data)) + "."
+        return ", ".join(_flatten(data)) + "."
     return json.dumps(data, ensure_ascii=False, default=str)
 
 
@@ -81,5 +78,6 @@ def passage(description: str, name: str, params: dict[str, str], body: str) -> s
     head = description or f"Result of tool {name}"
     if params:
         head += " (" + ", ".join(f"{_label(k)} {v}" for k, v in params.items()) + ")"
-    text = f"{head}:\n{body}" if body else f"{head}: no matching record."
+    # One record stays on the head's line: the whole line is then one sentence an answer can quote.
+    text = f"{head}:{chr(10) if chr(10) in body else ' '}{body or 'no matching record.'}"
     return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 2].rsplit(" ", 1)[0] + " …"

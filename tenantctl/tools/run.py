@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl.config import Config, ToolConfig
@@ -25,6 +26,33 @@ if TYPE_CHECKING:
 
 MAX_TOOLS_PER_QUESTION = 3
 MAX_QUESTION_CHARS = 2000  # `when` patterns are run on at most this much of a question
+_TOOLS_READ: dict[Path, tuple[tuple[int, int], list[ToolConfig]]] = {}
+
+
+def tools_of(tenant: Tenant) -> list[ToolConfig]:
+    """The tenant's tools as its tenant.yaml says now: a tool removed or changed there stops or changes at
+    the next question, also in a server that loaded the tenant long ago. A tenant.yaml that no longer
+    validates runs no tool (and is logged)."""
+    from tenantctl import logs
+    from tenantctl.config import load_tenant_config
+    from tenantctl.errors import ConfigError
+
+    path = tenant.config_path
+    try:
+        stat = path.stat()
+    except OSError:
+        return []
+    version = (stat.st_mtime_ns, stat.st_size)
+    known = _TOOLS_READ.get(path)
+    if known is not None and known[0] == version:
+        return known[1]
+    try:
+        tools = load_tenant_config(path).tools
+    except ConfigError as exc:
+        logs.event("tool_config_invalid", level="error", tenant=tenant.id, error=exc.message)
+        return []
+    _TOOLS_READ[path] = (version, tools)
+    return tools
 
 
 def select(tools: list[ToolConfig], question: str) -> list[tuple[ToolConfig, dict[str, str]]]:
@@ -119,7 +147,7 @@ def run_tool(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Conf
 def tool_passages(tenant: Tenant, question: str, cfg: Config, store: Store | None = None) -> list[ToolResult]:
     """Run the tenant's tools whose `when` matches the question. Successful results carry passage text;
     failed ones an error to show as a note beside a document-only answer."""
-    return [run_tool(tenant, tool, params, cfg, store) for tool, params in select(tenant.config.tools, question)]
+    return [run_tool(tenant, tool, params, cfg, store) for tool, params in select(tools_of(tenant), question)]
 
 
 def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:

@@ -1,0 +1,56 @@
+"""Give the sample tenants their tools (sample_tenants/tools/<tenant>/): copy each tool's files into the
+tenant's folder, put its entries under `tools:` in the tenant's tenant.yaml, and allow the demo service's
+host in config.yaml. What an operator does by hand for a real tenant.
+
+    python scripts/demo_tools.py PORT        (TENANTCTL_HOME names the home)
+"""
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+TOOLS = Path(__file__).resolve().parent.parent / "sample_tenants" / "tools"
+
+
+def install(home: Path, port: int) -> None:
+    for source in sorted(p for p in TOOLS.iterdir() if p.is_dir()):
+        folder = home / "tenants" / source.name
+        if not folder.is_dir():
+            continue
+        for path in source.iterdir():
+            if path.name != "tools.yaml":
+                shutil.copy2(path, folder / path.name)
+        tools = yaml.safe_load((source / "tools.yaml").read_text(encoding="utf-8"))
+        for tool in tools:
+            if "url" in tool:
+                tool["url"] = tool["url"].replace("{port}", str(port))
+        settings_file = folder / "tenant.yaml"
+        settings = yaml.safe_load(settings_file.read_text(encoding="utf-8")) or {}
+        names = {t["name"] for t in tools}
+        settings["tools"] = [t for t in settings.get("tools") or [] if t["name"] not in names] + tools
+        settings_file.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    allow(home / "config.yaml", f"127.0.0.1:{port}")
+
+
+def allow(config_file: Path, host: str) -> None:
+    """Add `host` to tools.allowed_hosts, keeping config.yaml's comments when it has the default line."""
+    text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+    if host in text:
+        return
+    line = re.compile(r"^(\s+allowed_hosts:\s*)\[\]", re.M)
+    if line.search(text):
+        config_file.write_text(line.sub(lambda m: f'{m.group(1)}["{host}"]', text, count=1), encoding="utf-8")
+        return
+    data = yaml.safe_load(text) or {}
+    tools = data.setdefault("tools", {})
+    tools["allowed_hosts"] = [*tools.get("allowed_hosts", []), host]
+    config_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import os
+
+    install(Path(os.environ["TENANTCTL_HOME"]), int(sys.argv[1]))
