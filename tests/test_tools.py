@@ -293,6 +293,7 @@ def test_tool_cli_lists_tests_and_meters_per_tenant(two_tenants, cli, home):
     listed = cli("tool", "list", "acme", "--json")
     assert listed.code == 0 and listed.json()[0]["name"] == "crm" and listed.json()[0]["allowed"] is True
     assert cli("tool", "list", "globex", "--json").json() == []
+    assert cli("tenant", "show", "acme", "--json").json()["tools"] == ["crm (http)"]
     text = cli("tool", "list", "acme")
     assert "crm" in text.out and "ready" in text.out
 

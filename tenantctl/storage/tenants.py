@@ -214,6 +214,7 @@ def describe(tenant: Tenant) -> dict[str, Any]:
         "model": cfg.answer.model,
         "sources": [s.model_dump() for s in cfg.sources],
         "quotas": cfg.quotas.model_dump(exclude_none=True),
+        "tools": [f"{t.name} ({t.kind})" for t in cfg.tools],  # `tenantctl tool list` shows them in full
     }
 
 
