@@ -27,6 +27,16 @@ class EmbedderConfig(_Strict):
     # A folder sentence-transformers can load; None means the packaged all-MiniLM-L6-v2.
     path: str | None = None
     batch_size: int = Field(64, ge=1)
+    # onnx: exported once to ONNX (cached in <home>/cache), run by ONNX Runtime; torch: sentence-transformers.
+    runtime: Literal["onnx", "torch"] = "onnx"
+    # int8: dynamically quantised ONNX weights (onnx runtime only); its vectors differ slightly from fp32.
+    precision: Literal["fp32", "int8"] = "fp32"
+
+    @property
+    def identity(self) -> str:
+        """The name recorded in every index built with this embedder: the runtime does not change the
+        vectors (fp32 ONNX matches sentence-transformers to cosine 0.9999), the precision does."""
+        return self.name if self.precision == "fp32" else f"{self.name}-{self.precision}"
 
 
 class ChunkingConfig(_Strict):

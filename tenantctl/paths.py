@@ -6,6 +6,7 @@ Layout of a home (README, "Storage layout"; a tenant's folder: `tenantctl.storag
     <home>/registry.db            SQLite registry of tenants (id, status, created)
     <home>/logs/tenantctl.jsonl   structured log lines, each carrying its tenant id
     <home>/tenants/<id>/          one self-contained folder per tenant
+    <home>/cache/                 derived files, rebuilt when missing (the ONNX export of the embedder)
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def tenants_dir() -> Path:
 
 def log_dir() -> Path:
     return home() / "logs"
+
+
+CACHE_ENV = "TENANTCTL_CACHE"
+
+
+def cache_dir() -> Path:
+    """Derived files that any process may rebuild (the embedder's ONNX export). `$TENANTCTL_CACHE` lets
+    several homes share one cache (the test suite does)."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser().resolve() if env else home() / "cache"
 
 
 def validate_tenant_id(tenant_id: str) -> str:

@@ -12,6 +12,16 @@ BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
 SAMPLE_IDS = ("acme-hr", "nordwerk-maint", "huaxin-bank")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> Path:
+    """One cache of ONNX exports for the whole run (homes are per test): the model is exported once."""
+    import os
+
+    path = tmp_path_factory.mktemp("cache")
+    os.environ["TENANTCTL_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own TENANTCTL_HOME."""

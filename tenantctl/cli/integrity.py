@@ -82,7 +82,8 @@ def repair(
 
     Never re-reads source files; without --reembed, never loads the embedding model.
 
-    --reembed re-embeds every chunk with the configured embedder: the fix after changing `embedder.name`.
+    --reembed re-embeds every chunk with the configured embedder: the fix after changing `embedder.name`
+    or `embedder.precision`.
     """
     from tenantctl.operations.integrity import repair_tenant
     from tenantctl.storage.tenants import open_tenant

@@ -69,9 +69,12 @@ class IngestSummary:
 
 @dataclass
 class _Pending:
+    """A new or changed file, waiting to be embedded. Its bytes are read again when its turn comes, so
+    an ingest never holds more than one batch of files in memory."""
+
     path: Path
     key: str
-    data: bytes
+    size: int
     sha256: str
     mtime: float
     status: str
@@ -154,7 +157,7 @@ def ingest(
 
     with tenant.write_lock(wait), tenant.open_store() as store, metering.track(store, "ingest") as usage:
         tenant.require_active("ingests")  # inside: a refusal is metered too
-        check_embedder(store, cfg.embedder.name)
+        check_embedder(store, cfg.embedder.identity)
         known = store.documents()
         done = 0
         pending: list[_Pending] = []
@@ -172,7 +175,8 @@ def ingest(
                 summary.record(FileResult(key, "skipped", old.chunks))
                 done += 1
                 continue
-            pending.append(_Pending(path, key, data, sha, mtime, "updated" if old else "added"))
+            pending.append(_Pending(path, key, len(data), sha, mtime, "updated" if old else "added"))
+            del data
         if progress:
             progress(done, len(files))
         _check_quota(tenant, known, pending, files, roots if prune else None)
@@ -218,7 +222,7 @@ def _check_quota(
         if not (prune_roots and key not in seen and _in_scope(key, prune_roots))
     }
     for item in pending:
-        kept[item.key] = len(item.data)
+        kept[item.key] = item.size
     metering.check_storage_quota(tenant, len(kept), sum(kept.values()))
 
 
@@ -249,7 +253,7 @@ def _embed_and_store(
                 blobs = [vectors[row + i].tobytes() for i in range(len(chunks))]
                 row += len(chunks)
                 store.put_document(
-                    path=item.key, sha256=item.sha256, size=len(item.data), mtime=item.mtime, fmt=fmt,
+                    path=item.key, sha256=item.sha256, size=item.size, mtime=item.mtime, fmt=fmt,
                     chunking=signature, chunks=chunks, vectors=blobs,
                 )
         for item, _, chunks in batch:
@@ -261,7 +265,7 @@ def _embed_and_store(
 
     for item in pending:
         try:
-            extracted = extract(item.path, item.data)
+            extracted = extract(item.path, _reread(item))
             chunks = chunk_text(extracted.text, chunking, paged=extracted.paged)
             if not chunks:
                 raise ExtractError("no text found in the file")
@@ -278,3 +282,12 @@ def _embed_and_store(
             commit()
     if batch:
         commit()
+
+
+def _reread(item: _Pending) -> bytes:
+    """The file's bytes for embedding; a file changed since it was hashed is recorded as it is now."""
+    data = item.path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    if sha != item.sha256:
+        item.size, item.sha256, item.mtime = len(data), sha, item.path.stat().st_mtime
+    return data

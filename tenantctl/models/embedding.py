@@ -10,15 +10,16 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
 from tenantctl.config import EmbedderConfig
-from tenantctl.errors import ModelUnavailable
+from tenantctl.errors import ConfigError, ModelUnavailable
 
 if TYPE_CHECKING:
     import numpy as np
 
-_CACHE: dict[tuple[str, str | None], Embedder] = {}
+_CACHE: dict[tuple[str, str | None, str], Embedder] = {}
 
 
 class Embedder(Protocol):
@@ -34,15 +35,119 @@ class Embedder(Protocol):
         ...
 
 
+class OnnxEmbedder:
+    """A Transformer -> mean Pooling -> Normalize model (default: the packaged all-MiniLM-L6-v2) run by
+    ONNX Runtime from its cached ONNX export (tenantctl.models.onnx_export), tokenized by `tokenizers`.
+    Neither torch nor sentence-transformers is imported once the export is cached."""
+
+    def __init__(self, name: str, path: str | None, batch_size: int, precision: str = "fp32") -> None:
+        self.name = name
+        self.path = path
+        self.batch_size = batch_size
+        self.precision = precision
+        self._session = None
+        self._tokenizer = None
+        self._spec = None
+        self.load_ms = 0.0
+
+    def _load(self):
+        if self._session is None:
+            started = time.perf_counter()
+            from pathlib import Path
+
+            from tenantctl import paths
+            from tenantctl.models import onnx_export
+
+            self._spec = onnx_export.read_spec(Path(self.path or _packaged_minilm()))
+            model_file = onnx_export.ensure_export(self._spec, paths.cache_dir(), self.precision)
+            self._tokenizer = _tokenizer(self._spec)
+            self._session = _onnx_session(model_file)
+            self.load_ms = (time.perf_counter() - started) * 1000
+        return self._session
+
+    @property
+    def dim(self) -> int:
+        self._load()
+        return self._spec.dim
+
+    def encode_query(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Texts are tokenized, sorted by length and run in batches of similar length (little padding);
+        the vectors come back in the order of `texts`."""
+        import numpy as np
+
+        session = self._load()
+        out = np.empty((len(texts), self._spec.dim), dtype=np.float32)
+        if not texts:
+            return out
+        encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        for rows in _buckets(order, [len(e.ids) for e in encodings], self.batch_size):
+            width = len(encodings[rows[-1]].ids)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+            out[rows] = session.run(None, feeds)[0]
+        return out
+
+
+# Tokens per ONNX Runtime call: bounds the attention tensors (and so the memory) of a batch of long texts.
+MAX_BATCH_TOKENS = 8192
+
+
+def _buckets(order: list[int], lengths: list[int], batch_size: int) -> Iterator[list[int]]:
+    """Consecutive runs of `order` (indices sorted by length) of at most `batch_size` texts and
+    MAX_BATCH_TOKENS padded tokens."""
+    rows: list[int] = []
+    for i in order:
+        if rows and (len(rows) >= batch_size or (len(rows) + 1) * lengths[i] > MAX_BATCH_TOKENS):
+            yield rows
+            rows = []
+        rows.append(i)
+    if rows:
+        yield rows
+
+
+def _tokenizer(spec):
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(spec.folder / "tokenizer.json"))
+    tokenizer.enable_truncation(spec.max_seq_length)
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def _onnx_session(model_file):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+        raise ModelUnavailable(
+            f"ONNX Runtime cannot load {model_file} ({exc})",
+            f"delete {model_file.parent} (it is re-exported on next use) and run `tenantctl doctor`",
+        ) from exc
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local folder (default: the packaged all-MiniLM-L6-v2)."""
+    """A sentence-transformers model run by torch (`embedder.runtime: torch`), for models the ONNX
+    runtime does not support."""
 
     def __init__(self, name: str, path: str | None, batch_size: int) -> None:
         self.name = name
         self.path = path
         self.batch_size = batch_size
         self._model = None
-        self._light = None
         self.load_ms = 0.0
 
     def _load(self):
@@ -76,18 +181,6 @@ class SentenceTransformerEmbedder:
         return int(get_dim())
 
     def encode_query(self, texts: list[str]) -> np.ndarray:
-        """Query-time embedding. Until the full model is loaded (by an ingest), a small BERT model runs
-        on numpy (tenantctl.models.bert_numpy): same vectors, without seconds of torch imports."""
-        if self._model is None:
-            if self._light is None:
-                from pathlib import Path
-
-                from tenantctl.models import bert_numpy
-
-                folder = Path(self.path or _packaged_minilm())
-                self._light = bert_numpy.NumpyBert(folder) if bert_numpy.supports(folder) else False
-            if self._light:
-                return self._light.encode(texts)
         return self.encode(texts)
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -143,11 +236,19 @@ def _packaged_minilm() -> str:
 
 
 def get_embedder(cfg: EmbedderConfig) -> Embedder:
-    key = (cfg.name, cfg.path)
+    """The process's one embedder for these settings; its `name` is `cfg.identity`."""
+    key = (cfg.identity, cfg.path, cfg.runtime)
     if key not in _CACHE:
         match = re.fullmatch(r"hashing-(\d+)", cfg.name)
         if match:
             _CACHE[key] = HashingEmbedder(int(match.group(1)))
+        elif cfg.runtime == "onnx":
+            _CACHE[key] = OnnxEmbedder(cfg.identity, cfg.path, cfg.batch_size, cfg.precision)
+        elif cfg.precision != "fp32":
+            raise ConfigError(
+                f"embedder.precision {cfg.precision} needs the ONNX runtime, config says runtime: torch",
+                "set `embedder.runtime: onnx`, or `embedder.precision: fp32`",
+            )
         else:
-            _CACHE[key] = SentenceTransformerEmbedder(cfg.name, cfg.path, cfg.batch_size)
+            _CACHE[key] = SentenceTransformerEmbedder(cfg.identity, cfg.path, cfg.batch_size)
     return _CACHE[key]

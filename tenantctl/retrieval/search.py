@@ -189,7 +189,7 @@ class Searcher:
         try:
             if self.store.chunk_count() == 0:
                 return []
-            check_embedder(self.store, self.cfg.embedder.name)
+            check_embedder(self.store, self.cfg.embedder.identity)
             loaded_before = getattr(self.embedder, "load_ms", 0.0)
             qvec = self.embedder.encode_query([query])[0]
             t_embed = time.perf_counter()

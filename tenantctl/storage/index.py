@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl.errors import IndexMismatch
-from tenantctl.fileio import fsync_dir, iso_utc, write_atomic
+from tenantctl.fileio import fsync_dir, iso_utc, temp_name, write_atomic
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, index_file_name
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ def check_embedder(store: Store, embedder_name: str) -> None:
     if recorded and recorded != embedder_name:
         raise IndexMismatch(
             f"this tenant's index was built with embedder {recorded!r}, config says {embedder_name!r}",
-            "set `embedder.name` back, or re-embed the tenant with `tenantctl repair TENANT --reembed`",
+            "set `embedder.name` and `embedder.precision` back, or re-embed the tenant with"
+            " `tenantctl repair TENANT --reembed`",
         )
 
 
@@ -129,9 +131,8 @@ class VectorIndex:
         import numpy as np
 
         generation = store.generation()
-        ids, blob = store.vectors()
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        if ids:
+        for ids, blob in store.vector_blocks():
             matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1)
             if matrix.shape[1] != dim:
                 raise IndexMismatch(
@@ -151,8 +152,12 @@ class VectorIndex:
         import faiss
 
         name = index_file_name(self.generation)
-        data = faiss.serialize_index(self.faiss_index).tobytes()
-        write_atomic(folder / name, data)
+        tmp = temp_name(folder / name)
+        faiss.write_index(self.faiss_index, str(tmp))  # straight to disk: no in-memory copy of the index
+        with tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+        checksum, size = sha256_file(tmp), tmp.stat().st_size
+        os.replace(tmp, folder / name)
         manifest = {
             "format_version": INDEX_FORMAT_VERSION,
             "embedder": {"name": embedder, "dim": dim, "normalized": True, "metric": "inner_product"},
@@ -160,7 +165,7 @@ class VectorIndex:
             "generation": self.generation,
             "vectors": self.size,
             "index_file": name,
-            "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}},
+            "files": {name: {"sha256": checksum, "bytes": size}},
             "written_at": iso_utc(),
         }
         write_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2))

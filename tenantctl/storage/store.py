@@ -310,10 +310,23 @@ class Store:
         """All chunk ids and their vectors, concatenated (float32, row-major)."""
         ids: list[int] = []
         blobs: list[bytes] = []
-        for chunk_id, blob in self.conn.execute("SELECT id, vector FROM chunks ORDER BY id"):
-            ids.append(chunk_id)
+        for block_ids, blob in self.vector_blocks():
+            ids.extend(block_ids)
             blobs.append(blob)
         return ids, b"".join(blobs)
+
+    def vector_blocks(self, rows: int = 4096) -> Iterator[tuple[list[int], bytes]]:
+        """Chunk ids and their vectors (float32, row-major, concatenated), `rows` at a time in id
+        order: an index is built without holding a second copy of every vector."""
+        last = -1
+        while True:
+            block = self.conn.execute(
+                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, rows)
+            ).fetchall()
+            if not block:
+                return
+            last = block[-1][0]
+            yield [row[0] for row in block], b"".join(row[1] for row in block)
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
