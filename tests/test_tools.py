@@ -322,6 +322,16 @@ def test_tool_cli_lists_tests_and_meters_per_tenant(two_tenants, cli, home):
         ("acme", "crm", "ok"), ("acme", "crm", "error:ToolFailed")]
 
 
+def test_a_backtracking_when_pattern_fails_its_tool_in_bounded_time(cli, home):
+    cli("tenant", "create", "acme")
+    set_tools(home, "acme", [{"name": "slow", "kind": "sql", "when": r"(\w+\s?)+$", "file": "x.csv",
+                              "query": "SELECT 1"}])
+    started = time.perf_counter()
+    [result] = _passages("acme", "a" * 1999 + "!")
+    assert time.perf_counter() - started < 1.5
+    assert result.status == "error" and "`when` pattern ran over 50 ms" in result.error
+
+
 def test_tool_settings_are_validated(cli, home):
     cli("tenant", "create", "acme")
     for tools, message in (

@@ -8,7 +8,6 @@ A failing call never raises out of here: it comes back as a result with status "
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
 
 MAX_TOOLS_PER_QUESTION = 3
 MAX_QUESTION_CHARS = 2000  # `when` patterns are run on at most this much of a question
+WHEN_TIMEOUT_S = 0.05
 _TOOLS_READ: dict[Path, tuple[tuple[int, int], list[ToolConfig]]] = {}
 
 
@@ -55,11 +55,22 @@ def tools_of(tenant: Tenant) -> list[ToolConfig]:
     return tools
 
 
-def select(tools: list[ToolConfig], question: str) -> list[tuple[ToolConfig, dict[str, str]]]:
-    """The tools whose `when` matches the question, in tenant.yaml order, with their parameters."""
-    chosen = []
+def select(tools: list[ToolConfig], question: str) -> list[tuple[ToolConfig, dict[str, str] | ToolFailed]]:
+    """The tools whose `when` matches the question, in tenant.yaml order, with their parameters. Patterns
+    run with a time limit (the `regex` module's): a pattern that backtracks for ever on some question
+    fails its tool for that question instead of freezing the answer path of every tenant."""
+    if not tools:
+        return []
+    import regex
+
+    chosen: list[tuple[ToolConfig, dict[str, str] | ToolFailed]] = []
     for tool in tools:
-        match = re.search(tool.when, question[:MAX_QUESTION_CHARS])
+        try:
+            match = regex.search(tool.when, question[:MAX_QUESTION_CHARS], timeout=WHEN_TIMEOUT_S)
+        except TimeoutError:
+            chosen.append((tool, ToolFailed(tool.name, f"its `when` pattern ran over {WHEN_TIMEOUT_S * 1000:g} ms "
+                                            "on this question", "simplify the pattern: nested repeats backtrack")))
+            continue
         if match:
             chosen.append((tool, {k: v for k, v in match.groupdict().items() if v is not None}))
     return chosen[:MAX_TOOLS_PER_QUESTION]
@@ -111,20 +122,24 @@ def _call(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Config,
     return passage(tool.description, tool.name, params, body)
 
 
-def run_tool(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Config,
+def run_tool(tenant: Tenant, tool: ToolConfig, params: dict[str, str] | ToolFailed, cfg: Config,
              store: Store | None = None) -> ToolResult:
-    """One metered, logged call of one of the tenant's own tools. Never raises for the tool's failure."""
+    """One metered, logged call of one of the tenant's own tools (or, given a ToolFailed, the record of a
+    call that could not start). Never raises for the tool's failure."""
     from tenantctl.storage import metering
 
     own = store is None
     store = store or tenant.open_store()
     secrets = Secrets(cfg.tools, tenant.id, tool.name)
     started = time.perf_counter()
+    failed, params = (params, {}) if isinstance(params, ToolFailed) else (None, params)
     result = ToolResult(name=tool.name, kind=tool.kind, status="ok", ms=0.0, params=dict(params))
     try:
         with metering.track(store, "tool") as usage:
             usage.details = {"tool": tool.name, "kind": tool.kind}
             try:
+                if failed is not None:
+                    raise failed
                 result.text = secrets.scrub(_call(tenant, tool, params, cfg, secrets)) or ""
             except ToolFailed as exc:
                 result.status, result.error, result.hint = "error", secrets.scrub(exc.message), exc.hint
