@@ -104,6 +104,10 @@ class ToolFailed(TenantctlError):
         self.tool = tool
 
 
+class TooLarge(BadInput):
+    """An input larger than a configured limit (the server answers 413)."""
+
+
 class DiskFull(TenantctlError):
     """No space left where tenantctl writes (the server answers 507)."""
 

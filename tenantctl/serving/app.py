@@ -10,15 +10,19 @@ model, rate limiter, metrics) and assembles the routers.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tenantctl.config import Config
-from tenantctl.errors import ExitCode, Suspended, TenantctlError
+from tenantctl.errors import DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
 from tenantctl.serving.deps import Services
+from tenantctl.serving.limits import BodyLimit, scrub
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
 
@@ -31,6 +35,10 @@ _STATUS = {
 def status_of(exc: TenantctlError) -> int:
     if isinstance(exc, Overloaded):
         return 503
+    if isinstance(exc, DiskFull):
+        return 507
+    if isinstance(exc, TooLarge):
+        return 413
     if isinstance(exc, Suspended):
         return 403
     return _STATUS.get(exc.exit_code, 500)
@@ -41,7 +49,8 @@ def create_app(cfg: Config) -> FastAPI:
     from tenantctl.serving.routes import ROUTERS
 
     shared = Services(cfg=cfg, pool=TenantPool(cfg, int(cfg.server.memory_budget_mb * (1 << 20))),
-                      scheduler=FairScheduler(cfg.server.max_queue), limiter=RateLimiter(), metrics=Metrics(),
+                      scheduler=FairScheduler(cfg.server.max_queue, cfg.server.max_queue_per_tenant),
+                      limiter=RateLimiter(), metrics=Metrics(),
                       jwt=JwtVerifier(cfg.server.jwt) if cfg.server.jwt else None)
 
     @contextlib.asynccontextmanager
@@ -55,21 +64,78 @@ def create_app(cfg: Config) -> FastAPI:
     app.state.services = shared
     app.state.pool, app.state.scheduler, app.state.cfg = shared.pool, shared.scheduler, cfg
 
-    @app.exception_handler(TenantctlError)
-    async def _tenantctl_error(request: Request, exc: TenantctlError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "hint": exc.hint}, status_code=status_of(exc))
+    _error_handlers(app)
+    app.add_middleware(BodyLimit, json_limit=cfg.server.max_json_kb << 10,
+                       upload_limit=int(cfg.server.max_upload_mb * (1 << 20)))
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        tenant = getattr(request.state, "tenant", "")
-        endpoint = request.scope.get("route").path if request.scope.get("route") else "unmatched"
-        shared.metrics.requests.labels(tenant, endpoint, str(response.status_code)).inc()
-        if tenant:
-            shared.metrics.latency.labels(tenant, endpoint).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(Measure, metrics=shared.metrics)
 
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+class Measure:
+    """Pure ASGI middleware (it never wraps `receive`, so a route sees its client disconnect): counts
+    requests by tenant, endpoint and status, and times the ones that selected a tenant."""
+
+    def __init__(self, app: Any, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            tenant = (scope.get("state") or {}).get("tenant", "")
+            route = scope.get("route")
+            endpoint = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(tenant, endpoint, str(status[0])).inc()
+            if tenant:
+                self.metrics.latency.labels(tenant, endpoint).observe(time.perf_counter() - started)
+
+
+def error_body(exc: TenantctlError) -> dict[str, str | None]:
+    return {"error": scrub(exc.message), "hint": scrub(exc.hint)}
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every refusal and failure is one JSON object `{error, hint}` without server paths or tracebacks."""
+
+    @app.exception_handler(TenantctlError)
+    async def _tenantctl_error(request: Request, exc: TenantctlError) -> JSONResponse:
+        return JSONResponse(error_body(exc), status_code=status_of(exc))
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(sqlite3.Error)
+    async def _system_error(request: Request, exc: Exception) -> JSONResponse:
+        typed = from_system_error(exc)
+        return JSONResponse(error_body(typed), status_code=status_of(typed))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from tenantctl import logs
+
+        logs.event("server_error", level="error", endpoint=request.url.path, error=type(exc).__name__)
+        return JSONResponse({"error": "internal error (logged on the server)",
+                             "hint": "retry; if it persists, the operator finds it in `tenantctl logs`"},
+                            status_code=500)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The offending input is not echoed: it may be huge, or not even serialisable (`1e400`).
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        where = ".".join(errors[0]["loc"]) if errors else "body"
+        return JSONResponse({"error": f"invalid request: {where}: {errors[0]['msg'] if errors else 'invalid'}",
+                             "hint": "see the API documentation at /docs", "detail": errors}, status_code=422)

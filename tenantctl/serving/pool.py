@@ -154,22 +154,33 @@ def _index_bytes(index: Any) -> int:
 class FairScheduler:
     """One worker runs jobs for the shared model, taking tenants in turn: each tenant has its own FIFO
     queue and the worker serves them round-robin, so one tenant's burst waits behind itself, not in
-    front of everyone else."""
+    front of everyone else. Each tenant's line holds at most `per_tenant` jobs; the whole queue at most
+    `max_queue` — except that a tenant with nothing waiting is always admitted, so no burst of others
+    can refuse a tenant's first question. A job withdrawn before it runs (its client went away) leaves
+    the queue at once."""
 
-    def __init__(self, max_queue: int) -> None:
+    def __init__(self, max_queue: int, per_tenant: int | None = None) -> None:
         self.max_queue = max_queue
+        self.per_tenant = per_tenant or max_queue
         self._queues: collections.OrderedDict[str, collections.deque] = collections.OrderedDict()
         self._cond = threading.Condition()
         self._pending = 0
         self._stop = False
         self.served: list[str] = []  # tenants in the order their jobs ran (bounded; for tests and metrics)
+        self.withdrawn = 0
         self._worker = threading.Thread(target=self._run, name="tenantctl-llm", daemon=True)
         self._worker.start()
 
     def submit(self, tenant_id: str, job: Callable[[], Any]) -> Future:
         future: Future = Future()
         with self._cond:
-            if self._pending >= self.max_queue:
+            waiting = len(self._queues.get(tenant_id) or ())
+            if waiting >= self.per_tenant:
+                raise Overloaded(
+                    f"tenant {tenant_id!r} already has {waiting} questions waiting for the shared model",
+                    "wait for an answer before asking more, or raise `server.max_queue_per_tenant` in config.yaml",
+                )
+            if waiting and self._pending >= self.max_queue:
                 raise Overloaded(
                     f"the shared model's queue is full ({self.max_queue} questions waiting)",
                     "retry in a few seconds, or raise `server.max_queue` in config.yaml",
@@ -178,6 +189,21 @@ class FairScheduler:
             self._pending += 1
             self._cond.notify()
         return future
+
+    def withdraw(self, tenant_id: str, future: Future) -> bool:
+        """Take a job that has not started out of the queue; False when it already runs or ran."""
+        with self._cond:
+            queue = self._queues.get(tenant_id)
+            for item in list(queue or ()):
+                if item[1] is future:
+                    queue.remove(item)
+                    self._pending -= 1
+                    self.withdrawn += 1
+                    if not queue:
+                        del self._queues[tenant_id]
+                    future.cancel()
+                    return True
+        return False
 
     def queued(self) -> dict[str, int]:
         with self._cond:

@@ -6,48 +6,75 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import StreamingResponse
 
-from tenantctl.errors import TenantctlError
+from tenantctl.errors import TenantctlError, from_system_error
 from tenantctl.serving.deps import Services
+from tenantctl.serving.limits import scrub
+
+
+class ClientGone(TenantctlError):
+    """The client of a question disconnected: its job leaves the queue, or stops generating."""
 
 
 async def answer_stream(shared: Services, tenant_id: str, question: str, history: list[tuple[str, str]] | None,
-                        stream: bool, session: str | None = None) -> AsyncIterator[Any]:
-    """Run a question through the fair queue; yields token strings (when streaming), then the Answer."""
+                        stream: bool, session: str | None = None,
+                        request: Request | None = None) -> AsyncIterator[Any]:
+    """Run a question through the fair queue; yields token strings (when streaming), then the Answer.
+    When the client goes away (a closed stream, or `request` disconnected while the question waits or
+    generates), the question is withdrawn from the queue or its generation stopped."""
     from tenantctl.answering.answer import answer_question
     from tenantctl.answering.chat import ChatSession
 
     loop = asyncio.get_running_loop()
     tokens: asyncio.Queue = asyncio.Queue()
     context = contextvars.copy_context()
+    gone = threading.Event()
+
+    def on_token(piece: str) -> None:
+        if gone.is_set():
+            raise ClientGone("the client disconnected")  # stops the generation
+        if stream:
+            loop.call_soon_threadsafe(tokens.put_nowait, piece)
 
     def job():
+        if gone.is_set():
+            raise ClientGone("the client disconnected")
         # The question works on its own connection, so the tenant's searches go on while it generates.
         with shared.pool.use(tenant_id) as pooled:
             searcher = pooled.fork()
         try:
-            on_token = (lambda piece: loop.call_soon_threadsafe(tokens.put_nowait, piece)) if stream else None
             if session is not None:
                 return ChatSession.open(searcher, session).turn(searcher, question, shared.cfg, on_token=on_token)
             return answer_question(searcher, question, shared.cfg, history=history, on_token=on_token)
         finally:
             searcher.close()
 
-    future = asyncio.wrap_future(shared.scheduler.submit(tenant_id, lambda: context.run(job)))
-    while stream and not future.done():
-        getter = asyncio.ensure_future(tokens.get())
-        done, _ = await asyncio.wait({getter, future}, return_when=asyncio.FIRST_COMPLETED)
-        if getter in done:
-            yield getter.result()
-        else:
+    submitted = shared.scheduler.submit(tenant_id, lambda: context.run(job))
+    future = asyncio.wrap_future(submitted)
+    try:
+        while not future.done():
+            getter = asyncio.ensure_future(tokens.get())
+            done, _ = await asyncio.wait({getter, future}, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            if getter in done:
+                yield getter.result()
+                continue
             getter.cancel()
-    while not tokens.empty():
-        yield tokens.get_nowait()
-    result = await future
+            if not done and request is not None and await request.is_disconnected():
+                raise ClientGone("the client disconnected")
+        while not tokens.empty():
+            yield tokens.get_nowait()
+        result = await future
+    finally:
+        if not submitted.done():  # the client went away (or the stream was closed): drop the question
+            gone.set()
+            shared.scheduler.withdraw(tenant_id, submitted)
     shared.metrics.tokens.labels(tenant_id, "prompt").inc(result.timings.get("prompt_tokens", 0))
     shared.metrics.tokens.labels(tenant_id, "completion").inc(result.timings.get("completion_tokens", 0))
     yield result
@@ -72,6 +99,9 @@ def sse(gen: AsyncIterator[Any], render: Callable[[Any], dict[str, Any]]) -> Str
                 else:
                     yield f"event: answer\ndata: {json.dumps(render(item), ensure_ascii=False, default=str)}\n\n"
         except TenantctlError as exc:
-            yield f"event: error\ndata: {json.dumps({'error': exc.message, 'hint': exc.hint})}\n\n"
+            yield f"event: error\ndata: {json.dumps({'error': scrub(exc.message), 'hint': scrub(exc.hint)})}\n\n"
+        except (OSError, sqlite3.Error) as exc:
+            typed = from_system_error(exc)
+            yield f"event: error\ndata: {json.dumps({'error': scrub(typed.message), 'hint': typed.hint})}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
 from tenantctl.serving.questions import answer_stream, final, sse
+from tenantctl.serving.render import public
 from tenantctl.serving.routes.query import QuestionBody
 
 router = APIRouter(tags=["chat"])
@@ -30,9 +31,10 @@ def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
 
 
 @router.post("/v1/chat/sessions/{session_id}/messages")
-async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant, shared: Shared):
-    gen = answer_stream(shared, tenant.id, body.question, None, body.stream, session=session_id)
+async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant, shared: Shared,
+                       request: Request):
+    gen = answer_stream(shared, tenant.id, body.question, None, body.stream, session=session_id, request=request)
     if body.stream:
-        return sse(gen, lambda r: {"session": session_id, **r.to_dict()})
+        return sse(gen, lambda r: public(tenant, {"session": session_id, **r.to_dict()}))
     result = await final(gen)
-    return {"session": session_id, **result.to_dict()}
+    return public(tenant, {"session": session_id, **result.to_dict()})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,30 +14,23 @@ router = APIRouter(tags=["documents"])
 
 @router.post("/v1/documents")
 def upload(tenant: CurrentTenant, shared: Shared, files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
-    """Store uploaded files in the tenant's own folder and ingest them."""
-    from tenantctl.ingestion.ingest import ingest
+    """Store uploaded files in the tenant's own folder and ingest them (all or nothing: a refused or
+    failed upload leaves no file behind)."""
+    from tenantctl.ingestion.uploads import Upload, store_uploads
 
-    folder = tenant.dir / "uploads"
-    folder.mkdir(exist_ok=True)
-    saved: list[Path] = []
-    for upload_file in files:
-        name = safe_name(upload_file.filename or "upload")
-        path = folder / name
-        tmp = folder / f".{name}.part"
-        with tmp.open("wb") as fh:
-            while block := upload_file.file.read(1 << 20):
-                fh.write(block)
-        tmp.replace(path)
-        saved.append(path)
-    summary = ingest(tenant, saved, shared.cfg)
+    uploads = [Upload(f.filename or "upload", f.file, _size(f)) for f in files]
+    summary = store_uploads(tenant, uploads, shared.cfg, max_file_bytes=int(shared.cfg.server.max_file_mb * (1 << 20)))
     data = summary.to_dict()
     for f in data["files"]:
         f["path"] = Path(f["path"]).name  # the tenant's folder layout is not the caller's business
+    data["status"] = "partial" if summary.failed else "ok"
     return data
 
 
-def safe_name(name: str) -> str:
-    """A plain file name: no folders, no leading dots, only ordinary characters."""
-    base = re.split(r"[\\/]", name)[-1]
-    base = re.sub(r"[^\w.\- ]", "_", base).strip(" .") or "upload"
-    return base[:200]
+def _size(upload: UploadFile) -> int:
+    if upload.size is not None:
+        return upload.size
+    upload.file.seek(0, 2)
+    size = upload.file.tell()
+    upload.file.seek(0)
+    return size

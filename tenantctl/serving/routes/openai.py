@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tenantctl.errors import TenantctlError
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
 from tenantctl.serving.questions import answer_stream, final
+from tenantctl.serving.render import public
 
 router = APIRouter(tags=["openai"])
 
@@ -38,12 +39,12 @@ def models(tenant: CurrentTenant) -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions")
-async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, shared: Shared):
+async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, shared: Shared, request: Request):
     question, history = _from_messages(body.messages)
     created = int(time.time())
     completion_id = f"chatcmpl-{created}{id(body) % 100000}"
     model = f"tenantctl:{tenant.id}"
-    gen = answer_stream(shared, tenant.id, question, history, body.stream)
+    gen = answer_stream(shared, tenant.id, question, history, body.stream, request=request)
     if not body.stream:
         result = await final(gen)
         prompt, completion = result.timings.get("prompt_tokens", 0), result.timings.get("completion_tokens", 0)
@@ -52,7 +53,7 @@ async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, share
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": _with_sources(result)}}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-            "citations": [s.__dict__ for s in result.sources],
+            "citations": public(tenant, {"sources": [s.__dict__ for s in result.sources]})["sources"],
         }
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -77,8 +78,17 @@ async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, share
 def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, str]]]:
     def text(m: ChatMessage) -> str:
         if isinstance(m.content, list):
-            return " ".join(p.get("text", "") for p in m.content if isinstance(p, dict))
-        return m.content or ""
+            parts = [p.get("text") for p in m.content if p.get("type", "text") == "text"]
+            if not all(isinstance(part, str) for part in parts):
+                raise HTTPException(400, "a text content part must be {\"type\": \"text\", \"text\": \"...\"}")
+            content = " ".join(parts)
+        else:
+            content = m.content or ""
+        try:
+            content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise HTTPException(400, "message content is not valid Unicode text (a lone surrogate)") from None
+        return content
 
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not text(turns[-1]).strip():

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from tenantctl.serving.deps import AskingTenant, Shared
 from tenantctl.serving.questions import answer_stream, final, sse
+from tenantctl.serving.render import public
 
 router = APIRouter(tags=["questions"])
 
@@ -18,9 +19,9 @@ class QuestionBody(BaseModel):
 
 
 @router.post("/v1/query")
-async def query(body: QuestionBody, tenant: AskingTenant, shared: Shared):
-    gen = answer_stream(shared, tenant.id, body.question, None, body.stream)
+async def query(body: QuestionBody, tenant: AskingTenant, shared: Shared, request: Request):
+    gen = answer_stream(shared, tenant.id, body.question, None, body.stream, request=request)
     if body.stream:
-        return sse(gen, lambda r: r.to_dict(include_passages=body.passages))
+        return sse(gen, lambda r: public(tenant, r.to_dict(include_passages=body.passages)))
     result = await final(gen)
-    return result.to_dict(include_passages=body.passages)
+    return public(tenant, result.to_dict(include_passages=body.passages))

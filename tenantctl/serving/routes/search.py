@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from tenantctl.config import SearchMode
 from tenantctl.serving.deps import CurrentTenant, Shared
+from tenantctl.serving.render import public
 
 router = APIRouter(tags=["search"])
 
@@ -24,4 +25,4 @@ def search(body: SearchBody, tenant: CurrentTenant, shared: Shared) -> dict[str,
     with shared.pool.use(tenant.id) as searcher:
         hits = searcher.search(body.query, k=body.k, mode=body.mode)
         timings = dict(searcher.timings)
-    return {"tenant": tenant.id, "hits": [h.to_dict() for h in hits], "timings": timings}
+    return public(tenant, {"tenant": tenant.id, "hits": [h.to_dict() for h in hits], "timings": timings})

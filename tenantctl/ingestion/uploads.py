@@ -1,0 +1,128 @@
+"""Files uploaded through the server, stored in the tenant's `uploads/` folder and ingested.
+
+Nothing of a refused or failed upload stays behind: sizes, names, suspension, the storage quota and the
+free disk space are checked before a byte is written; the files are streamed to a private staging
+folder beside their targets, moved into place only then, and — when the ingest is refused or fails
+(quota, busy, full disk) — the previous files are put back and the new ones removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from tenantctl.config import Config
+from tenantctl.errors import BadInput, DiskFull, TooLarge, from_system_error
+from tenantctl.ingestion.ingest import IngestSummary, ingest
+from tenantctl.storage import metering
+from tenantctl.storage.tenants import Tenant
+
+UPLOADS = "uploads"
+# Bytes of a stored name: file systems allow 255, and the staging names add a prefix.
+MAX_NAME_BYTES = 200
+# Free space kept beyond the uploaded bytes, for the store and index writes the ingest makes.
+DISK_MARGIN = 1 << 20
+
+
+@dataclass
+class Upload:
+    name: str  # as sent by the client; made safe here
+    file: BinaryIO
+    size: int
+
+
+def safe_name(name: str) -> str:
+    """A plain file name: no folders, no leading dots, only ordinary characters, at most MAX_NAME_BYTES
+    of UTF-8 — shortened in its stem, so the suffix (the file's type) survives."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = re.sub(r"[^\w.\- ]", "_", base).strip(" .") or "upload"
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or len(suffix) > 16:
+        stem, suffix = base, ""
+    tail = f".{suffix}" if suffix else ""
+    while len((stem + tail).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[: max(1, len(stem) - max(1, (len((stem + tail).encode()) - MAX_NAME_BYTES) // 3))]
+    return (stem.rstrip(" .") or "upload") + tail
+
+
+def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_file_bytes: int,
+                  copy: Callable[[BinaryIO, BinaryIO], None] | None = None) -> IngestSummary:
+    """Store `uploads` in the tenant's uploads folder and ingest them; all or nothing."""
+    names = [safe_name(u.name) for u in uploads]
+    if not uploads:
+        raise BadInput("no files in the upload", "send one or more files in the `files` form field")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise BadInput(f"two files named {twice[0]!r} in one upload", "send files with distinct names")
+    for upload, name in zip(uploads, names, strict=True):
+        if upload.size > max_file_bytes:
+            raise TooLarge(f"{name} is {upload.size} bytes, more than the limit of {max_file_bytes} per file",
+                           "split the file, or raise `server.max_file_mb` in config.yaml")
+    tenant.require_active("uploads")
+    folder = tenant.dir / UPLOADS
+    targets = [folder / n for n in names]
+    _check_quota(tenant, targets, [u.size for u in uploads])
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise from_system_error(exc) from None
+    needed = sum(u.size for u in uploads) + DISK_MARGIN
+    if needed > free:
+        raise DiskFull(f"not enough disk space for this upload ({needed} bytes needed, {free} free)",
+                       "retry later; the operator must free disk space")
+    staging = folder / f".incoming-{secrets.token_hex(6)}"
+    moved: list[tuple[Path, Path | None]] = []  # (target, previous version kept aside)
+    try:
+        staging.mkdir(mode=0o700)
+        for upload, name in zip(uploads, names, strict=True):
+            _write(staging / name, upload.file, copy)
+        for name, target in zip(names, targets, strict=True):
+            previous = None
+            if target.exists():
+                previous = staging / f".previous-{name}"
+                os.replace(target, previous)
+            moved.append((target, previous))
+            os.replace(staging / name, target)
+        summary = ingest(tenant, targets, cfg)
+    except BaseException as exc:
+        for target, previous in reversed(moved):  # put the folder back as it was
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)
+                if previous is not None:
+                    os.replace(previous, target)
+        if isinstance(exc, OSError | sqlite3.Error):
+            raise from_system_error(exc) from exc
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _write(path: Path, source: BinaryIO, copy: Callable[[BinaryIO, BinaryIO], None] | None) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        if copy is not None:
+            copy(source, out)
+        else:
+            shutil.copyfileobj(source, out, 1 << 20)
+
+
+def _check_quota(tenant: Tenant, targets: list[Path], sizes: list[int]) -> None:
+    """Refuse, before anything is written, an upload that would exceed the document or byte quota."""
+    quotas = tenant.config.quotas
+    if quotas.documents is None and quotas.bytes is None:
+        return
+    with contextlib.closing(tenant.open_store(readonly=True)) as store:
+        kept = {key: doc.bytes for key, doc in store.documents().items()}
+    for target, size in zip(targets, sizes, strict=True):
+        kept[str(target.resolve())] = size
+    metering.check_storage_quota(tenant, len(kept), sum(kept.values()))
