@@ -111,3 +111,16 @@ def test_tenant_list_has_a_header_on_a_terminal_only(cli, monkeypatch):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     shown = cli("tenant", "list").out.splitlines()
     assert shown[0].split() == ["ID", "STATUS", "CREATED", "NAME"] and shown[1:] == piped
+
+
+def test_show_names_a_damaged_or_missing_store(cli, home):
+    cli("create", "acme")
+    store = home / "tenants" / "acme" / "store.db"
+    store.write_bytes(b"not a database at all" * 100)
+    damaged = cli("tenant", "show", "acme")
+    assert damaged.code == ExitCode.ERROR and "store.db cannot be read" in damaged.err
+    assert "Traceback" not in damaged.err
+    store.unlink()
+    missing = cli("tenant", "show", "acme")
+    assert missing.code == ExitCode.ERROR and "store.db cannot be read" in missing.err
+    assert not store.exists()  # looking never creates a store

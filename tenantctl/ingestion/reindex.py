@@ -15,7 +15,6 @@ import yaml
 
 from tenantctl import logs
 from tenantctl.config import Config, TenantConfig, dump_yaml
-from tenantctl.context import current_tenant
 from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
 from tenantctl.ingestion.ingest import SourceSpec, ingest
 from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
@@ -123,11 +122,8 @@ def reindex_all(cfg: Config, *, wait: float = 0) -> ReindexReport:
             logs.event("reindex", level="error", tenant=tenant.id, error=tenant.error.message)
             report.runs.append(TenantRun(tenant.id, "error", error=tenant.error.message, hint=tenant.error.hint))
             continue
-        token = current_tenant.set(tenant.id)
-        try:
+        with tenant.as_current():
             report.runs.append(reindex_tenant(tenant, cfg, wait=wait))
-        finally:
-            current_tenant.reset(token)
     return report
 
 

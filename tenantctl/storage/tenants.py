@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenantctl import paths
 from tenantctl.context import current_tenant
-from tenantctl.errors import Busy, Suspended, TenantctlError, TenantExists, TenantNotFound
+from tenantctl.errors import Busy, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
 from tenantctl.storage.layout import LOCK_FILE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
@@ -54,9 +54,18 @@ class TenantFolder:
         return Store(self.store_path, readonly=readonly)
 
     def counts(self) -> Counts:
-        """Documents, chunks, bytes and the last ingest, read without writing anything."""
-        with contextlib.closing(self.open_store(readonly=True)) as store:
-            return store.counts()
+        """Documents, chunks, bytes and the last ingest, read without writing anything. A store that is
+        missing or damaged raises IndexCorrupt naming it."""
+        import sqlite3
+
+        try:
+            with self.open_store(readonly=True) as store:
+                return store.counts()
+        except sqlite3.Error as exc:
+            raise IndexCorrupt(
+                f"{self.store_path} cannot be read ({exc})",
+                "check the tenant with `tenantctl verify TENANT`; restore it from an export if it is damaged",
+            ) from exc
 
     def disk_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.dir.iterdir() if p.is_file())
@@ -71,6 +80,15 @@ class Tenant(TenantFolder):
 
     def __init__(self, id: str, dir: Path, record: registry.TenantRecord) -> None:
         self.id, self.dir, self.record = id, dir, record
+
+    @contextlib.contextmanager
+    def as_current(self) -> Iterator[Tenant]:
+        """Make this the current tenant (logs and usage records read it) for the block, then restore."""
+        token = current_tenant.set(self.id)
+        try:
+            yield self
+        finally:
+            current_tenant.reset(token)
 
     @cached_property
     def config(self) -> TenantConfig:
