@@ -42,7 +42,7 @@ class TenantNotFound(TenantctlError):
         super().__init__(
             f"tenant {tenant_id!r} does not exist",
             "list tenants with `tenantctl tenant list`, or create it with "
-            f"`tenantctl tenant create {tenant_id}`",
+            f"`tenantctl create {tenant_id}`",
         )
         self.tenant_id = tenant_id
 

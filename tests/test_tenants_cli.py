@@ -48,7 +48,7 @@ def test_unknown_tenant_is_named_with_a_hint(cli):
     result = cli("search", "nobody", "hello")
     assert result.code == ExitCode.NOT_FOUND
     assert "tenant 'nobody' does not exist" in result.err
-    assert "tenantctl tenant create nobody" in result.err
+    assert "tenantctl create nobody" in result.err
 
 
 def test_broken_config_is_one_clear_line(cli, home):
@@ -111,6 +111,9 @@ def test_tenant_list_has_a_header_on_a_terminal_only(cli, monkeypatch):
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     shown = cli("tenant", "list").out.splitlines()
     assert shown[0].split() == ["ID", "STATUS", "CREATED", "NAME"] and shown[1:] == piped
+    cli("create", "evil", "--name", "\x1b]0;pwned\x07Evil\x1b[2J")
+    listed = cli("tenant", "list").out
+    assert "\x1b" not in listed and "\x07" not in listed and "?]0;pwned?Evil?[2J" in listed
 
 
 def test_show_names_a_damaged_or_missing_store(cli, home):

@@ -59,7 +59,7 @@ def verify(
         print_json({"ok": ok, "tenants": [r.to_dict() for r in reports]})
     else:
         if not reports:
-            err.print("No tenants yet. Create one with `tenantctl tenant create ID`.")
+            err.print("No tenants yet. Create one with `tenantctl create ID`.")
         for report in reports:
             _render(report)
         if len(reports) > 1:

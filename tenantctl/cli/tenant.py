@@ -37,15 +37,20 @@ def list_(json_out: JsonOption = False) -> None:
         print_json([r.__dict__ for r in rows])
         return
     if not rows:
-        err.print("No tenants yet. Create one with `tenantctl tenant create ID`.")
+        err.print("No tenants yet. Create one with `tenantctl create ID`.")
         return
     import sys
 
-    lines = [(r.id, r.status, r.created_at, r.display_name or "") for r in rows]
+    # A display name comes from whoever created or exported the tenant: no escape sequences reach the terminal.
+    lines = [(r.id, r.status, r.created_at, _printable(r.display_name or "")) for r in rows]
     if sys.stdout.isatty():  # a header for people; scripts reading a pipe get the bare rows
         lines.insert(0, ("ID", "STATUS", "CREATED", "NAME"))
     sys.stdout.writelines(f"{i:<32} {status:<10} {created:<20}  {name}".rstrip() + "\n"
                           for i, status, created, name in lines)
+
+
+def _printable(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 @app.command("show")
