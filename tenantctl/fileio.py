@@ -22,7 +22,7 @@ def write_atomic(path: Path, data: bytes | str, *, durable: bool = True) -> None
     tmp = temp_name(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        with tmp.open("wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:  # owner only
             fh.write(raw)
             if durable:
                 fh.flush()

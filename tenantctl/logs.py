@@ -36,9 +36,9 @@ def event(name: str, level: str = "info", **fields: Any) -> None:
     }
     try:
         path = log_file()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        paths.private_dir(path.parent)
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
         finally:

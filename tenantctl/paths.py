@@ -56,6 +56,14 @@ def cache_dir() -> Path:
     return Path(env).expanduser().resolve() if env else home() / "cache"
 
 
+def private_dir(path: Path) -> Path:
+    """Create `path` (and its parents) if needed; a folder created here is 0700 whatever the umask."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+    return path
+
+
 def validate_tenant_id(tenant_id: str) -> str:
     """Refuse anything but 1-63 of [a-z0-9_-], starting with a letter or digit, before touching disk."""
     if not isinstance(tenant_id, str) or not TENANT_ID_RE.fullmatch(tenant_id):

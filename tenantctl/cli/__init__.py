@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
 
     args = sys.argv[1:] if argv is None else argv
     started = time.perf_counter()
+    os.umask(0o077)  # tenants' data is its owner's alone: every file and folder tenantctl makes is private
     code: int = 0
     error: str | None = None
     try:

@@ -25,11 +25,16 @@ def ingest(
 
     Formats: .txt .md .html .pdf .docx .csv .json. Exit code 4 when some files failed.
     """
+    from rich.markup import escape
+
     from tenantctl.ingestion.ingest import ingest as run_ingest
+    from tenantctl.ingestion.policy import check_source
     from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
     cfg = _cfg()
+    for source in sources:  # never another tenant's folder, the home, or outside `ingest.source_roots`
+        check_source(source, tenant.dir, cfg)
     progress_cb, stop = _progress(not json_out)
     try:
         summary = run_ingest(tenant, sources, cfg, prune=prune, wait=wait, progress=progress_cb)
@@ -37,7 +42,9 @@ def ingest(
         stop()
     for f in summary.files:
         if f.status == "failed":
-            err.print(f"[red]failed[/]: {f.path}: {f.reason}", markup=True, soft_wrap=True)
+            err.print(f"[red]failed[/]: {escape(f.path)}: {escape(f.reason or '')}", markup=True, soft_wrap=True)
+        elif f.reason:  # a symbolic link not followed
+            err.print(f"skipped: {f.path}: {f.reason}", markup=False, soft_wrap=True)
     if json_out:
         print_json(summary.to_dict())
     else:

@@ -20,13 +20,14 @@ def init(json_out: JsonOption = False) -> None:
     from tenantctl import paths
 
     home = paths.home()
-    (home / "tenants").mkdir(parents=True, exist_ok=True)
-    (home / "logs").mkdir(parents=True, exist_ok=True)
+    for folder in (home, home / "tenants", home / "logs"):  # private, whatever the umask
+        paths.private_dir(folder)
     config = paths.config_file()
     created = not config.exists()
     if created:
         example = resources.files("tenantctl").joinpath("data/config.example.yaml").read_text(encoding="utf-8")
         config.write_text(example, encoding="utf-8")
+        config.chmod(0o600)
     from tenantctl.storage import registry
 
     registry.connect().close()  # creates the registry

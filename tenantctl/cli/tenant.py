@@ -153,4 +153,8 @@ def import_(
     else:
         source = f" (exported as {result.source_tenant})" if result.source_tenant != result.tenant else ""
         out.print(f"Imported tenant {result.tenant}{source} from {result.file}: {result.documents} documents, "
-                  f"{result.chunks} chunks, status {result.status}")
+                  f"{result.chunks} chunks, status {result.status}", markup=False)
+    if result.dropped_sources:
+        err.print(f"{result.tenant}: sources from the archive were dropped ({', '.join(result.dropped_sources)}); "
+                  f"add the ones this machine should index with `tenantctl source add {result.tenant} PATH`",
+                  markup=False, soft_wrap=True)

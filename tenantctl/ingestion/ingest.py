@@ -102,8 +102,13 @@ def _glob(rel: str, pattern: str) -> bool:
     return fnmatch.fnmatch(rel, pattern) or (pattern.startswith("**/") and _glob(rel, pattern[3:]))
 
 
-def collect_files(sources: Iterable[SourceSpec]) -> tuple[list[Path], list[FileResult]]:
-    """Supported files of `sources` (hidden entries skipped), and the sources that could not be used."""
+def collect_files(
+    sources: Iterable[SourceSpec], links: Callable[[Path, Path], str | None] | None = None
+) -> tuple[list[Path], list[FileResult]]:
+    """Supported files of `sources` (hidden entries skipped), and the sources that could not be used.
+    A symbolic link under a folder is followed only when `links(link, folder)` says nothing against it
+    (without `links`: when it stays inside the folder); links to folders are never followed. A link not
+    followed is reported as skipped, with the reason."""
     files: dict[Path, None] = {}
     problems: list[FileResult] = []
     for source in sources:
@@ -111,7 +116,14 @@ def collect_files(sources: Iterable[SourceSpec]) -> tuple[list[Path], list[FileR
         if root.is_dir():
             for path in sorted(root.rglob("*")):
                 rel = path.relative_to(root)
-                if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if path.is_symlink():
+                    reason = _link_refusal(path, root, links)
+                    if reason:
+                        problems.append(FileResult(str(path), "skipped", reason=reason))
+                        continue
+                if not path.is_file():
                     continue
                 if is_supported(path) and source.wants(rel.as_posix()):
                     files[path.resolve()] = None
@@ -124,6 +136,14 @@ def collect_files(sources: Iterable[SourceSpec]) -> tuple[list[Path], list[FileR
             problems.append(FileResult(str(root), "failed", reason="no such file or folder"))
     return list(files), problems
 
+
+
+def _link_refusal(link: Path, root: Path, links: Callable[[Path, Path], str | None] | None) -> str | None:
+    if link.is_dir():
+        return f"symbolic link to the folder {link.resolve()} (links to folders are not followed)"
+    if links is not None:
+        return links(link, root)
+    return None if link.resolve().is_relative_to(root.resolve()) else "symbolic link leaves the source folder"
 
 
 def _embed_input(chunk: NewChunk) -> str:
@@ -150,7 +170,9 @@ def ingest(
     chunking = tenant.chunking(cfg)
     signature = chunking.signature()
     specs = [s if isinstance(s, SourceSpec) else SourceSpec(Path(s)) for s in sources]
-    files, problems = collect_files(specs)
+    from tenantctl.ingestion.policy import link_checker
+
+    files, problems = collect_files(specs, link_checker(tenant.dir, cfg))
     roots = [s.path for s in specs if s.path.expanduser().exists()]
     for problem in problems:
         summary.record(problem)

@@ -17,6 +17,7 @@ from tenantctl import logs
 from tenantctl.config import Config, TenantConfig, dump_yaml
 from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
 from tenantctl.ingestion.ingest import SourceSpec, ingest
+from tenantctl.ingestion.policy import SourceRefused
 from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
 
 
@@ -43,11 +44,21 @@ def sources_of(tenant: Tenant) -> list[SourceSpec]:
 def reindex_tenant(tenant: Tenant, cfg: Config, *, wait: float = 0) -> TenantRun:
     if tenant.record.status == "suspended":
         return TenantRun(tenant.id, "skipped", error="suspended")
+    from tenantctl.ingestion.ingest import FileResult
+    from tenantctl.ingestion.policy import source_refusal
+
     try:
         sources = sources_of(tenant)
         if not sources:
             return TenantRun(tenant.id, "skipped", error="no sources in tenant.yaml")
-        summary = ingest(tenant, sources, cfg, prune=True, wait=wait)
+        refused = [(s, r) for s in sources if (r := source_refusal(s.path, tenant.dir, cfg))]
+        allowed = [s for s in sources if not any(s is r for r, _ in refused)]
+        if not allowed:
+            raise SourceRefused(f"every source is refused: {refused[0][1]}",
+                                f"fix the sources with `tenantctl source list|remove|add {tenant.id}`")
+        summary = ingest(tenant, allowed, cfg, prune=True, wait=wait)
+        for source, reason in refused:  # named in the report; the tenant's other sources went through
+            summary.record(FileResult(str(source.path), "failed", reason=f"source refused: {reason}"))
     except Busy as exc:
         return TenantRun(tenant.id, "busy", error=exc.message, hint=exc.hint)
     except TenantctlError as exc:
@@ -127,8 +138,15 @@ def reindex_all(cfg: Config, *, wait: float = 0) -> ReindexReport:
     return report
 
 
-def edit_sources(tenant: Tenant, *, add: SourceSpec | None = None, remove: str | None = None) -> list[dict]:
-    """Add or remove a source in tenant.yaml, keeping the file's other settings as written."""
+def edit_sources(tenant: Tenant, *, add: SourceSpec | None = None, remove: str | None = None,
+                 cfg: Config | None = None) -> list[dict]:
+    """Add or remove a source in tenant.yaml, keeping the file's other settings as written. A source
+    outside what the operator allows (see `ingestion.policy`) is refused."""
+    if add is not None:
+        from tenantctl.config import load_config
+        from tenantctl.ingestion.policy import check_source
+
+        check_source(add.path, tenant.dir, cfg or load_config())
     path = tenant.config_path
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     sources = list(data.get("sources") or [])

@@ -68,6 +68,7 @@ def run_checks() -> list[Check]:
         checks.extend(check_models(cfg))
     if home.is_dir():
         checks.extend(check_tenants(cfg))
+        checks.append(check_leftovers(home))
     checks.append(check_disk(home))
     return checks
 
@@ -199,19 +200,68 @@ def _world_writable(path: Path) -> bool:
 
 
 def check_permissions(home: Path) -> list[Check]:
-    """Warn about what other users could change: the home, tenants/, a tenant's folder, config.yaml,
-    registry.db. (World-readable files are normal under the usual umask and are not flagged: config.yaml
-    holds no secrets; to keep tenants' data private from other local users, `chmod 700` the home.)"""
+    """Tenants' data is private to the user tenantctl runs as: warn about anything in the home that
+    other users can write (the home, tenants/, a tenant's folder, config.yaml, registry.db), and about
+    anything they can read or enter — the home, the registry, the logs, each tenant's folder and files
+    (store, settings, index, uploads). tenantctl creates them 0700/0600 whatever the umask."""
     candidates = [home, home / "tenants", home / "config.yaml", home / "registry.db"]
     tenants = home / "tenants"
     if tenants.is_dir():
         candidates += sorted(p for p in tenants.iterdir() if p.is_dir() and not p.name.startswith("."))
     loose = [p for p in candidates if p.exists() and _world_writable(p)]
-    if not loose:
-        return [_ok("permissions", "nothing in the home is writable by other users")]
-    named = ", ".join(str(p) for p in loose[:_MAX_LISTED]) + _more(len(loose))
-    return [Check("permissions", "warn", f"writable by every user: {named}",
-                  "chmod o-w " + " ".join(str(p) for p in loose[:_MAX_LISTED]) + (" ..." if _more(len(loose)) else ""))]
+    checks = []
+    if loose:
+        named = ", ".join(str(p) for p in loose[:_MAX_LISTED]) + _more(len(loose))
+        checks.append(Check("permissions", "warn", f"writable by every user: {named}",
+                            "chmod o-w " + " ".join(str(p) for p in loose[:_MAX_LISTED])
+                            + (" ..." if _more(len(loose)) else "")))
+    readable = _readable_by_others(home)
+    if readable:
+        named = ", ".join(str(p) for p in readable[:_MAX_LISTED]) + _more(len(readable))
+        checks.append(Check("privacy", "warn", f"readable by other users: {named}",
+                            f"chmod -R go-rwx {home}"))
+    if not checks:
+        checks.append(_ok("permissions", "the home is private to its owner (0700/0600)"))
+    return checks
+
+
+def _readable_by_others(home: Path) -> list[Path]:
+    """What other local users could read in the home (stops after a few hundred entries per tenant)."""
+    found: list[Path] = []
+    loose = stat.S_IRWXG | stat.S_IRWXO
+
+    def visit(path: Path) -> None:
+        try:
+            if path.stat().st_mode & loose:
+                found.append(path)
+        except OSError:
+            pass
+
+    for path in (home, home / "registry.db", home / "logs", home / "logs" / "tenantctl.jsonl", home / "tenants"):
+        if path.exists():
+            visit(path)
+    tenants = home / "tenants"
+    if tenants.is_dir():
+        for folder in sorted(p for p in tenants.iterdir() if p.is_dir()):
+            visit(folder)
+            for count, item in enumerate(folder.rglob("*")):
+                if count > 500:
+                    break
+                visit(item)
+    return found
+
+
+def check_leftovers(home: Path) -> Check:
+    """Folders left by a `tenant delete`, create or import killed midway (`tenants/.deleting-*` still
+    holds a deleted tenant's data). The next create, delete or import removes them."""
+    from tenantctl.storage.tenants import leftovers
+
+    found = leftovers()
+    if not found:
+        return _ok("leftovers", "no interrupted deletes, creates or imports")
+    named = ", ".join(p.name for p in found[:_MAX_LISTED]) + _more(len(found))
+    return Check("leftovers", "warn", f"left by an interrupted delete, create or import: {named}",
+                 "the next `tenantctl tenant create`, `tenant delete` or `tenant import` removes them")
 
 
 def _more(count: int) -> str:

@@ -83,6 +83,7 @@ class ImportResult:
     chunks: int
     members: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    dropped_sources: list[str] = field(default_factory=list)  # re-add them with `source add`
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -238,6 +239,7 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
         members = _checked_members(tar, archive)
         meta = _read_meta(tar, members, archive)
         source = meta["tenant"]
+        source["display_name"] = printable(source["display_name"])
         tenant_id = as_id if as_id is not None else source["id"]
         try:
             paths.validate_tenant_id(tenant_id)
@@ -246,24 +248,34 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
                                   "import it under a valid id with --as ID") from exc
         folder = paths.tenant_dir(tenant_id)
         _refuse_existing(tenant_id, folder)
-        documents, chunks = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
+        documents, chunks, dropped = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
     _register(tenant_id, folder, source)
     return ImportResult(
         tenant=tenant_id, source_tenant=source["id"], file=str(archive), path=str(folder),
         status=source["status"], display_name=source["display_name"], created_at=source["created_at"],
         exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
         members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
+        dropped_sources=dropped,
     )
+
+
+def printable(text: str | None) -> str | None:
+    """`text` without control characters (terminal escape sequences), as a display name must be."""
+    if text is None:
+        return None
+    return "".join(ch for ch in text if ch.isprintable()) or None
 
 
 def _stage_and_place(
     tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], meta: dict[str, Any], archive: Path,
     tenant_id: str, folder: Path,
-) -> tuple[int, int]:
+) -> tuple[int, int, list[str]]:
     """Extract into a staging folder under tenants/, verify everything there, then rename it into place
     (the folder appears whole or not at all). Returns the store's documents and chunks."""
-    tenants_dir = paths.tenants_dir()
-    tenants_dir.mkdir(parents=True, exist_ok=True)
+    from tenantctl.storage.tenants import clean_leftovers
+
+    tenants_dir = paths.private_dir(paths.tenants_dir())
+    clean_leftovers()
     needed = sum(m.size for m in members.values())
     free = shutil.disk_usage(tenants_dir).free
     if needed > free:
@@ -284,8 +296,11 @@ def _stage_and_place(
         os.unlink(staging / EXPORT_META)
         _verify_staged(staging, meta, archive)
         staged = TenantFolder(staging)
+        _check_schema(staged, archive)
         documents, chunks = _check_store(staged, archive)
         _set_tenant_yaml_id(staged.config_path, tenant_id, archive)
+        dropped = _drop_sources(staged.config_path)
+        _make_private(staging)
         _refuse_existing(tenant_id, folder)
         try:
             os.rename(staging, folder)
@@ -294,7 +309,49 @@ def _stage_and_place(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return documents, chunks
+    return documents, chunks, dropped
+
+
+def _check_schema(folder: TenantFolder, archive: Path) -> None:
+    """Refuse a store holding anything tenantctl did not create: a trigger could delete usage rows (a
+    quota bypass) or burn CPU on every search, a view could stand in for a table."""
+    from tenantctl.storage.store import foreign_schema
+
+    try:
+        conn = sqlite3.connect(f"file:{folder.store_path}?mode=ro", uri=True)
+        try:
+            foreign = foreign_schema(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise BadInput(f"{archive}: its {STORE_FILE} is not a usable SQLite store ({exc})", _IMPORT_HINT) from exc
+    if foreign:
+        raise _unsafe(archive, f"its {STORE_FILE} holds schema objects tenantctl does not create: "
+                               f"{', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}")
+
+
+def _drop_sources(path: Path) -> list[str]:
+    """An imported tenant starts without sources: they name folders of the machine it came from (or,
+    written by anyone, another tenant's folder or /etc). The operator adds them again with `source add`,
+    which checks them against this home and `ingest.source_roots`."""
+    import yaml
+
+    from tenantctl.config import dump_yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    sources = data.get("sources") or []
+    if not sources:
+        return []
+    data["sources"] = []
+    dump_yaml(data, path)
+    return [str(s.get("path")) if isinstance(s, dict) else str(s) for s in sources]
+
+
+def _make_private(folder: Path) -> None:
+    """Owner-only modes for an imported tenant's folder and files, whatever the archive or umask said."""
+    os.chmod(folder, 0o700)
+    for item in folder.iterdir():
+        os.chmod(item, 0o600 if item.is_file() else 0o700)
 
 
 def _register(tenant_id: str, folder: Path, source: dict[str, Any]) -> None:

@@ -154,6 +154,7 @@ class VectorIndex:
         name = index_file_name(self.generation)
         tmp = temp_name(folder / name)
         faiss.write_index(self.faiss_index, str(tmp))  # straight to disk: no in-memory copy of the index
+        os.chmod(tmp, 0o600)  # tenant data: owner only, whatever the umask
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
         checksum, size = sha256_file(tmp), tmp.stat().st_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -29,8 +30,11 @@ class TenantRecord:
 
 def connect(schema: str = _SCHEMA) -> sqlite3.Connection:
     """The home's registry database (WAL), with `schema` (a CREATE ... IF NOT EXISTS) applied."""
-    paths.home().mkdir(parents=True, exist_ok=True)
+    paths.private_dir(paths.home())
+    new = not paths.registry_file().exists()
     conn = sqlite3.connect(paths.registry_file(), timeout=30, isolation_level=None, check_same_thread=False)
+    if new:
+        os.chmod(paths.registry_file(), 0o600)  # the -wal and -shm files get the same mode
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(schema)
     return conn

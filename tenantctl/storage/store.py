@@ -8,6 +8,7 @@ differs from the store is stale and is rebuilt from the store, never trusted.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -86,6 +87,41 @@ class Counts:
     chunks: int
     bytes: int
     last_ingest: float | None
+
+
+# Tables SQLite itself makes for the schema above (FTS5 shadow tables, AUTOINCREMENT's counters).
+_INTERNAL = re.compile(
+    r"chunks_fts_(data|idx|content|docsize|config)|sqlite_sequence|sqlite_autoindex_.*|sqlite_stat\d"
+)
+
+
+def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    rows = conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+    return {(kind, name): " ".join((sql or "").split()) for kind, name, sql in rows}
+
+
+def foreign_schema(conn: sqlite3.Connection) -> list[str]:
+    """Schema objects of a store that this tenantctl's migrations (up to the store's version) do not
+    create — triggers, views, extra tables or indexes — or that differ from them. Reads only
+    `sqlite_master`: nothing of the store's own SQL runs. An imported store must have none."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    reference = sqlite3.connect(":memory:")
+    try:
+        for migration in MIGRATIONS[: min(version, STORE_FORMAT_VERSION)]:
+            reference.executescript(migration)
+        expected = _schema(reference)
+    finally:
+        reference.close()
+    found = []
+    for (kind, name), sql in sorted(_schema(conn).items()):
+        if kind in ("table", "index") and _INTERNAL.fullmatch(name):
+            continue
+        if (kind, name) not in expected:
+            found.append(f"{kind} {name!r}")
+        elif sql != expected[(kind, name)]:
+            found.append(f"{kind} {name!r} (altered)")
+    missing = [f"{kind} {name!r} (missing)" for kind, name in expected if (kind, name) not in _schema(conn)]
+    return found + missing
 
 
 @dataclass(frozen=True)

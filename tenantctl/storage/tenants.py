@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -192,9 +193,11 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
             f"tenant {tenant_id!r} already exists",
             f"pick another id, or remove it first with `tenantctl tenant delete {tenant_id}`",
         )
-    paths.tenants_dir().mkdir(parents=True, exist_ok=True)
+    paths.private_dir(paths.tenants_dir())
+    clean_leftovers()
     staging = paths.tenants_dir() / f".creating-{tenant_id}-{os.getpid()}"
-    staging.mkdir()
+    staging.mkdir(mode=0o700)
+    os.chmod(staging, 0o700)  # a tenant's folder is its owner's alone, whatever the umask
     try:
         created = iso_utc()
         work = TenantFolder(staging)
@@ -242,6 +245,7 @@ def delete_tenant(tenant_id: str) -> None:
     from tenantctl.storage import keys
 
     folder = paths.tenant_dir(tenant_id)
+    clean_leftovers()
     if registry.get(tenant_id) is not None and not (folder / TENANT_FILE).exists():
         registry.remove(tenant_id)
         keys.delete_for_tenant(tenant_id)
@@ -254,6 +258,47 @@ def delete_tenant(tenant_id: str) -> None:
         registry.remove(tenant_id)
         keys.delete_for_tenant(tenant_id)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+# Staging and trash folders: `.creating-<id>-<pid>`, `.importing-<id>-<pid>-<hex>`, `.deleting-<id>-<pid>-<time>`.
+_LEFTOVER = re.compile(r"\.(?:creating-.+-(?P<c>\d+)|importing-.+-(?P<i>\d+)-[0-9a-f]+|deleting-.+-(?P<d>\d+)-\d+)")
+_STALE_SECONDS = 24 * 3600
+
+
+def leftovers() -> list[Path]:
+    """Folders under tenants/ left by a create, import or delete whose process is gone (a delete killed
+    in its last step leaves `.deleting-*` holding the deleted tenant's store)."""
+    root = paths.tenants_dir()
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.iterdir()):
+        match = _LEFTOVER.fullmatch(path.name)
+        if match and path.is_dir() and not _in_progress(int(match["c"] or match["i"] or match["d"]), path):
+            found.append(path)
+    return found
+
+
+def _in_progress(pid: int, path: Path) -> bool:
+    try:
+        if time.time() - path.stat().st_mtime > _STALE_SECONDS:
+            return False
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive, another user's process
+        return True
+    return True
+
+
+def clean_leftovers() -> list[str]:
+    """Finish what an interrupted create, import or delete left: remove its folder. Returns the names."""
+    removed = []
+    for path in leftovers():
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path.name)
+    return removed
 
 
 def set_status(tenant_id: str, status: str) -> Tenant:
