@@ -406,8 +406,7 @@ def test_a_tenants_tool_answers_and_another_tenants_identical_question_never_cal
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("path", "extra", "message"), [
-    ("/fail", {}, "answered HTTP 500"),
-    ("/slow", {"timeout_s": 0.5}, "timed out after 0.5 s"),
+    ("/fail", {}, "answered HTTP 500"),  # time-outs, size and host limits fail the same way (tested above)
     ("/orders/{order}", {"headers": {"Authorization": "Bearer ${ACME_CRM_TOKEN}"}},
      "secret ${ACME_CRM_TOKEN} is not set"),
 ])
