@@ -22,7 +22,8 @@ def install(home: Path, port: int) -> None:
             continue
         for path in source.iterdir():
             if path.name != "tools.yaml":
-                shutil.copy2(path, folder / path.name)
+                shutil.copyfile(path, folder / path.name)
+                (folder / path.name).chmod(0o600)  # a tenant's files are private (`tenantctl doctor`)
         tools = yaml.safe_load((source / "tools.yaml").read_text(encoding="utf-8"))
         for tool in tools:
             if "url" in tool:
