@@ -85,8 +85,15 @@ class ModelConfig(_Strict):
 
 class AnswerConfig(_Strict):
     passages: int = Field(3, ge=1, le=20)
-    # A question whose best passage has a cosine similarity below this is answered "not in the documents".
-    min_score: float = Field(0.25, ge=-1.0, le=1.0)
+    # The best-ranked sentences of those passages that the model reads.
+    sentences: int = Field(4, ge=1, le=20)
+    # The documents "do not hold the answer" of a question not written in CJK when the best passage's
+    # cosine similarity is below min_score, or that similarity plus the best share of the question's
+    # content words one passage holds is below min_relevance; of a CJK question (the default embedder
+    # is English) when no passage holds min_cjk_coverage of its character bigrams.
+    min_score: float = Field(0.2, ge=-1.0, le=1.0)
+    min_relevance: float = Field(0.74, ge=0.0, le=2.0)
+    min_cjk_coverage: float = Field(0.2, ge=0.0, le=1.0)
     prompt_template: str | None = None
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0)

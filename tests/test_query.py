@@ -25,7 +25,8 @@ def test_answer_cites_the_file_holding_the_fact_and_only_its_tenant(cli, samples
     assert result.code == 0, result
     data = result.json()
     assert not data["no_answer"] and data["model"] == "default"
-    assert key in data["answer"]
+    assert key in data["answer"] + data["supporting"]
+    assert data["sources"][0]["quote"] == data["supporting"]
     cited = [s["path"] for s in data["sources"]]
     assert any(p.endswith("/" + filename) for p in cited), data
     for path in cited + [p["path"] for p in data["passages"]]:

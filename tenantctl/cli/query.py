@@ -37,12 +37,14 @@ def _render(result: dict) -> None:
     for note in result.get("notes") or []:
         err.print(f"[dim]Note:[/] {note}", markup=True, soft_wrap=True, highlight=False)
     if result["fallback"]:
-        err.print("[dim](the model's answer was not supported by the passages: quoting the best passage)[/]",
-                  markup=True)
+        err.print("[dim](no short answer the passages support: quoting the best sentence)[/]", markup=True)
     if result["sources"]:
         out.print("\nSources:")
         for s in result["sources"]:
-            out.print(f"  [{s['n']}] {s['path']} ({s['position']})", markup=False)
+            where = f" ({s['position']})" if s.get("position") else ""
+            out.print(f"  [{s['n']}] {s['path']}{where}", markup=False)
+            if s.get("quote") and s["quote"] != result.get("short_answer"):
+                out.print(f"      “{s['quote']}”", markup=False)
 
 
 def query(

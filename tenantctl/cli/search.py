@@ -91,26 +91,44 @@ def search(
 
 def evaluate(
     tenant_id: TenantArg,
-    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl (_id, text).")],
-    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels TSV with a header line.")],
+    queries: Annotated[Path | None, typer.Option("--queries", help="BEIR queries.jsonl (_id, text).")] = None,
+    qrels: Annotated[Path | None, typer.Option("--qrels", help="BEIR qrels TSV with a header line.")] = None,
+    answers: Annotated[Path | None, typer.Option(
+        "--answers", help="Score answers instead: JSONL of {question, answers[, source]} or a SQuAD JSON file; "
+        "an empty answers list means the documents do not hold the answer.")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", help="With --answers: also score this model entry of config.yaml against the tenant's.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="Depth for recall@k.")] = 100,
     mode: ModeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Score a tenant's retrieval on labelled questions: nDCG@10, recall@k, MRR."""
-    from tenantctl.retrieval.evaluate import evaluate as run_eval
-    from tenantctl.retrieval.evaluate import load_qrels, load_queries
+    """Score a tenant on labelled questions: retrieval (nDCG@10, recall@k, MRR with --queries and --qrels)
+    or answers (correct, F1, first citation, abstention with --answers)."""
+    from tenantctl.errors import BadInput
     from tenantctl.retrieval.search import Searcher
     from tenantctl.storage.tenants import open_tenant
 
+    if answers is None and (queries is None or qrels is None):
+        raise BadInput("nothing to evaluate", "pass --queries FILE --qrels FILE (retrieval) or --answers FILE")
+    if model and answers is None:
+        raise BadInput("--model scores answers", "pass --answers FILE with --model")
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()
     searcher = Searcher(tenant, cfg)
     try:
-        result = run_eval(searcher, load_queries(queries), load_qrels(qrels), k=k,
-                          mode=_mode(mode) or cfg.search.mode)
+        if answers is not None:
+            _evaluate_answers(searcher, answers, cfg, model, json_out)
+        else:
+            _evaluate_retrieval(searcher, queries, qrels, k, _mode(mode) or cfg.search.mode, json_out)
     finally:
         searcher.close()
+
+
+def _evaluate_retrieval(searcher, queries: Path, qrels: Path, k: int, mode: str, json_out: bool) -> None:
+    from tenantctl.retrieval.evaluate import evaluate as run_eval
+    from tenantctl.retrieval.evaluate import load_qrels, load_queries
+
+    result = run_eval(searcher, load_queries(queries), load_qrels(qrels), k=k, mode=mode)
     if json_out:
         print_json(result.to_dict())
         return
@@ -120,3 +138,34 @@ def evaluate(
     out.print(f"MRR       {result.mrr:.4f}")
     if result.unmatched_corpus_ids:
         err.print(f"{result.unmatched_corpus_ids} judged corpus ids match no document of this tenant")
+
+
+def _evaluate_answers(searcher, path: Path, cfg, model: str | None, json_out: bool) -> None:
+    from tenantctl.answering.evaluate import evaluate_answers
+    from tenantctl.answering.scoring import load_labelled
+
+    questions = load_labelled(path)
+    if model:
+        cfg.model(model)  # an unknown entry fails before any question is asked
+    runs = [evaluate_answers(searcher, questions, cfg)]
+    if model:
+        runs.append(evaluate_answers(searcher, questions, cfg, model=model))
+    if json_out:
+        print_json(runs[0].to_dict() if not model else [r.to_dict() for r in runs])
+        return
+    rows = [("questions (answerable / unanswerable)", lambda r: f"{r.answerable} / {r.unanswerable}"),
+            ("correct (contains gold, concise) %", lambda r: f"{r.correct_pct:.1f}"),
+            ("contains a gold answer %", lambda r: f"{r.contains_pct:.1f}"),
+            ("F1", lambda r: f"{r.f1:.1f}"),
+            ("first citation names the source %", lambda r: _opt(r.first_citation_pct)),
+            ("abstains when it should %", lambda r: _opt(r.abstain_unanswerable_pct)),
+            ("abstains on answerable %", lambda r: f"{r.abstain_answerable_pct:.1f}"),
+            ("median latency ms", lambda r: f"{r.latency_median_ms:.0f}")]
+    out.print(f"tenant {runs[0].tenant}")
+    out.print(f"{'model':40}" + "".join(f"{r.model:>14}" for r in runs), markup=False)
+    for label, cell in rows:
+        out.print(f"{label:40}" + "".join(f"{cell(r):>14}" for r in runs), markup=False)
+
+
+def _opt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

@@ -1,0 +1,58 @@
+"""The relevance gate: do the retrieved passages hold an answer at all?
+
+Two signals, because neither works alone. The dense similarity of the default embedder
+(all-MiniLM-L6-v2, an English model) separates related from unrelated English text, but for Chinese
+the similarity of unrelated text is as high as of related text. Lexical coverage — the share of the
+question's content terms (words, or CJK character bigrams) found in one passage, its heading and its
+file name — works in every script: a passage about another subject lacks the question's names.
+A question not written in CJK passes when its best similarity reaches `answer.min_score` and
+similarity plus coverage reach `answer.min_relevance`; a CJK question passes on coverage alone
+(`answer.min_cjk_coverage`). Calibrated on SQuAD v1.1 (300 questions) and CMRC 2018 (145) asked in
+their own tenant and in another one: English 98% of answerable questions pass, 8% of unanswerable
+ones; Chinese 99% and 6% (the README's "Answers" section; bench/bench_answers.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tenantctl.answering.sentences import cjk_share, terms
+
+CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    similarity: float  # best dense similarity among the passages
+    coverage: float  # best share of the question's terms one passage holds
+    lexical_only: bool  # the question is CJK: the dense similarity was not used
+
+
+def _stem_of(path: str) -> str:
+    name = re.split(r"[\\/]", path)[-1]
+    return name.rsplit(".", 1)[0].replace("_", " ").replace("-", " ")
+
+
+def coverage(question: str, text: str) -> float:
+    """Share of the question's content terms that occur in `text`."""
+    wanted = terms(question)
+    if not wanted:
+        return 1.0  # nothing to check against: leave the decision to the dense score
+    return len(wanted & terms(text)) / len(wanted)
+
+
+def check(question: str, passages: list[tuple[str, str, float]], min_score: float, min_relevance: float,
+          min_cjk_coverage: float) -> GateResult:
+    """`passages`: (text, source label, dense similarity) of each retrieved passage."""
+    if not passages:
+        return GateResult(False, 0.0, 0.0, False)
+    lexical_only = cjk_share(question) > CJK_QUESTION_SHARE
+    best_cov = max(coverage(question, f"{_stem_of(source)}\n{text}") for text, source, _ in passages)
+    best_sim = max(sim for _, _, sim in passages)
+    if lexical_only:
+        passed = best_cov >= min_cjk_coverage
+    else:
+        passed = best_sim >= min_score and best_sim + best_cov >= min_relevance
+    return GateResult(passed, round(best_sim, 4), round(best_cov, 4), lexical_only)

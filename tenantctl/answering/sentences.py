@@ -1,0 +1,155 @@
+"""Whole sentences out of passages, and the text rules an answer is checked with.
+
+A passage's lines are joined back into paragraphs where the source hard-wrapped them (a Markdown or
+text file wrapped at 72 columns must not lose the end of a sentence), while structural lines — headings,
+list items, table rows, `key: value` records — stay lines of their own. Sentences end at . ! ? and
+。！？ but never inside quotes or brackets (「…。」, “…”, (…)) nor after an abbreviation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tenantctl.textproc import CJK_RUN, has_cjk, segment_cjk
+
+# Lines that start a unit of their own: headings, list items, table rows.
+_STRUCTURAL = re.compile(r"^\s*(?:#{1,6}\s|[-*•+]\s|\d{1,3}[.)]\s|\|)")
+WRAP_WIDTH = 40  # a line at least this wide (CJK characters count double) that goes on was hard-wrapped
+_BLANK = re.compile(r"\n[ \t]*\n+|\f")
+_QUOTED = re.compile(
+    r"「[^「」]{0,300}」|『[^『』]{0,300}』|“[^“”]{0,300}”|‘[^‘’]{0,300}’|\"[^\"\n]{0,300}\"|"
+    r"（[^（）]{0,200}）|\([^()]{0,200}\)|《[^《》]{0,100}》"
+)
+_CLOSERS = "」』”’\"）)》"
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st jr sr vs etc e.g i.e no inc ltd co corp dept fig gen gov sen rep prof approx est".split()
+)
+_LEAD = re.compile(r"^(?:[-*•+]\s+|\d{1,2}[.)]\s+|#{1,6}\s+|(?:答|a)[:：]\s*)", re.I)
+
+
+def paragraphs(text: str) -> list[str]:
+    """The passage's paragraphs and structural lines, with hard-wrapped lines joined: a line joins the
+    one before it when that one was wide (wrapped) and this one starts no heading, item or row."""
+    out: list[str] = []
+    for block in _BLANK.split(text):
+        current, last = "", ""
+        for line in block.split("\n"):
+            line = line.strip()
+            if not line:
+                continue
+            if current and not _STRUCTURAL.match(line) and _width(last) >= WRAP_WIDTH:
+                current = _join(current, line)
+            else:
+                if current:
+                    out.append(current)
+                current = line
+            last = line
+        if current:
+            out.append(current)
+    return out
+
+
+def _width(line: str) -> int:
+    return len(line) + sum(len(run) for run in CJK_RUN.findall(line))
+
+
+def _join(left: str, right: str) -> str:
+    if left and right and has_cjk(left[-1]) and has_cjk(right[0]):
+        return left + right  # CJK text wraps without a space
+    if left.endswith("-") and not left.endswith(" -"):
+        return left + right  # a hyphenated word or code wrapped at its hyphen
+    return f"{left} {right}"
+
+
+def _protected(text: str) -> list[tuple[int, int]]:
+    return [(m.start() + 1, m.end() - 1) for m in _QUOTED.finditer(text)]
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """A paragraph's sentences; quotes, brackets, abbreviations and decimals never end one."""
+    spans = _protected(paragraph)
+    cuts: list[int] = []
+    for m in re.finditer(r"[.!?](?=[\s\"”’)]|$)|[。！？!?](?![。！？])", paragraph):
+        end = m.end()
+        if any(a <= m.start() < b and m.end() < b for a, b in spans):
+            continue  # inside quotes or brackets, unless it ends the quote: 「…。」 is a sentence
+        while end < len(paragraph) and paragraph[end] in _CLOSERS:
+            end += 1
+        if m.group() == "." and not _ends_sentence(paragraph, m.start(), end):
+            continue
+        cuts.append(end)
+    sentences, start = [], 0
+    for cut in cuts:
+        piece = paragraph[start:cut].strip()
+        if piece:
+            sentences.append(piece)
+        start = cut
+    tail = paragraph[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def _ends_sentence(text: str, dot: int, end: int) -> bool:
+    word = re.search(r"([\w.]+)$", text[:dot])
+    if word and (word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
+        return False
+    if word and re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word.group(1)):
+        return False  # U.S. and e.g. inside a sentence
+    rest = text[end:].lstrip()
+    return not rest or not rest[0].islower()
+
+
+def sentences(text: str) -> list[str]:
+    """Every sentence of a passage, markup and list markers removed, whitespace collapsed."""
+    found = []
+    for paragraph in paragraphs(text):
+        for sentence in split_sentences(paragraph):
+            sentence = _LEAD.sub("", " ".join(sentence.replace("**", "").split()))
+            if sentence:
+                found.append(sentence)
+    return found
+
+
+_LOOP = re.compile(r"(.{2,80}?)(?:[\s、，,;；]*\1){2,}", re.S)
+
+
+def cut_loops(text: str) -> str:
+    """Cut a repetition loop ("西街、西街、西街…", "the city the city the city") after its first round."""
+    for m in _LOOP.finditer(text):
+        unit = m.group(1)
+        if re.fullmatch(r"[\d\s.,]*", unit):
+            continue  # 1000000 is a number, not a loop
+        return (text[: m.start()] + unit).rstrip(" 、，,;；")
+    return text
+
+
+_WORD = re.compile(r"[^\W_]+")
+_STOPWORDS = frozenset(
+    """a about an and are as at be been being but by can could did do does during for from had has have
+    how i if in into is it its me my name named not of on or our she should so than that the their them
+    then there these they this those to was we were what when where which while who whom whose why will
+    with would you your""".split()
+)
+# Question words that a Chinese question holds but its answer's passage need not.
+_CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几|谁|吗|呢|何")
+
+
+def _stem(word: str) -> str:
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content terms: lowercased words without stopwords (plural s dropped), CJK character bigrams."""
+    text = _CJK_QUESTION.sub(" ", text) if has_cjk(text) else text
+    words = _WORD.findall(segment_cjk(text.lower()))
+    return {_stem(w) for w in words if w not in _STOPWORDS}
+
+
+def cjk_share(text: str) -> float:
+    letters = sum(1 for ch in text if ch.isalnum())
+    return sum(len(r) for r in CJK_RUN.findall(text)) / letters if letters else 0.0

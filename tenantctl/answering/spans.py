@@ -1,0 +1,208 @@
+"""Which sentence answers the question, and which short span of it is the answer.
+
+Sentences are ranked by the share of the question's content terms they hold (each term weighted by
+how rare it is among the candidate sentences), plus their dense similarity to the question for
+non-CJK questions, plus a bonus when they hold what the question asks for (a number for "how many",
+a year or date for "when"). A span proposed by the model is accepted only when it occurs in a
+candidate sentence (after SQuAD-style normalisation) and says more than the question's own words.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenantctl.answering.scoring import normalize
+from tenantctl.answering.sentences import cjk_share, cut_loops, terms
+from tenantctl.textproc import has_cjk
+
+MAX_SPAN_WORDS = 30
+MAX_SPAN_CHARS = 80
+
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+            r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+            r"hundred|thousand|dozen|million|billion)")
+_SCALE = r"(?:\s?%|\s?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
+_ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
+PATTERNS = {
+    "date": re.compile(
+        rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
+        r"|\d{1,2}(?:st|nd|rd|th) century|\d{3,4}s?)\b"
+        rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
+        re.I,
+    ),
+    "number": re.compile(
+        rf"第?{_ZH_NUM}(?:余|多)?(?![的是在和与及了])[\u4e00-\u9fff]"
+        rf"|(?:\$|£|€|US\$)?\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
+        rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?",
+        re.I,
+    ),
+}
+_EXPECTS = [
+    ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
+                        r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
+    ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
+                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|几|多大|多长|多高|多重|"
+                          r"多久|百分之|比例", re.I)),
+]
+
+
+@dataclass
+class Candidate:
+    text: str  # a whole sentence
+    n: int  # the number of the passage it comes from (1-based)
+    score: float = 0.0
+    boost: float = 0.0  # added to the score (a tool's result)
+
+
+def expected_type(question: str) -> str | None:
+    """What the question asks for: "date", "number", or None."""
+    for kind, pattern in _EXPECTS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+_RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
+
+
+def typed_tokens(kind: str, text: str) -> list[str]:
+    """The numbers (or dates) in `text`; a range ("475年至477年", "1914 to 1918") is one token."""
+    found: list[str] = []
+    pattern = PATTERNS[kind]
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        end = m.end()
+        joint = _RANGE.match(text, end)
+        if joint and (second := pattern.match(text, joint.end())) and second.group().strip(" .,"):
+            end = second.end()
+        token = text[m.start():end].strip(" .,")
+        if token:
+            found.append(token)
+        pos = max(end, m.start() + 1)
+    return found
+
+
+def rank(question: str, candidates: list[Candidate],
+         embed: Callable[[list[str]], list[list[float]]] | None = None) -> list[Candidate]:
+    """The candidates, best first, each with its score."""
+    wanted = terms(question)
+    sets = [terms(c.text) for c in candidates]
+    total = len(candidates)
+    weight = {t: math.log(1 + total / (1 + sum(t in s for s in sets))) for t in wanted}
+    norm = sum(weight.values()) or 1.0
+    cjk = cjk_share(question) > 0.3
+    dense = _dense(question, [c.text for c in candidates], embed) if embed and not cjk else [0.0] * total
+    kind = expected_type(question)
+    asked = normalize(question)
+    for c, found, sim in zip(candidates, sets, dense, strict=True):
+        lexical = sum(weight[t] for t in wanted & found) / norm
+        typed = kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
+        c.score = (1.5 * lexical if cjk else lexical + sim) + (0.2 if typed else 0.0) - 0.02 * (c.n - 1) + c.boost
+    return sorted(candidates, key=lambda c: -c.score)
+
+
+def _dense(question: str, texts: list[str], embed) -> list[float]:
+    vectors = embed([question, *texts])
+    q = vectors[0]
+    return [float(sum(a * b for a, b in zip(q, v, strict=True))) for v in vectors[1:]]
+
+
+_ANSWER_LEAD = re.compile(r"^\s*(?:answer|a|答案?|回答)\s*[:：]\s*", re.I)
+_CITATION = re.compile(r"\s*\[(?:\d{1,2}|tool:[^\]]+)\]")
+_REFUSAL = re.compile(
+    r"\b(not (in|mentioned|stated|specified|provided|given)|do(es)? not (say|contain|mention|answer|provide)|"
+    r"cannot (be )?answer|no information|unknown)\b|未提及|没有提到|无法回答|不知道|文中没有",
+    re.I,
+)
+
+
+def clean_span(raw: str) -> str:
+    """The model's answer as a span: its first line, without citations, labels, loops or end stop."""
+    line = next((ln for ln in raw.strip().splitlines() if ln.strip()), "")
+    span = cut_loops(_CITATION.sub("", _ANSWER_LEAD.sub("", line))).strip()
+    return span.strip(" \"'“”‘’「」『』").rstrip("。．.;；,，、:：").strip()
+
+
+def _restates(span: str, question: str) -> bool:
+    """True when the span adds nothing to the question's own words."""
+    if has_cjk(span):
+        chars = {ch for ch in normalize(span) if not ch.isspace()}
+        return chars <= set(normalize(question))
+    own = {t[:5] for t in terms(span)}  # a five-letter prefix: "captured" restates "capture"
+    return not own or own <= {t[:5] for t in terms(question)}
+
+
+def _occurs(span: str, sentence: str) -> bool:
+    if has_cjk(span):
+        return span in sentence
+    return f" {span} " in f" {sentence} "
+
+
+def accept(span: str, question: str, candidates: list[Candidate]) -> Candidate | None:
+    """The best-ranked candidate sentence that holds the span, or None when the span is unusable: empty,
+    a refusal, too long, only the question's words, or found in no candidate."""
+    if not span or _REFUSAL.search(span):
+        return None
+    if (len(span) > MAX_SPAN_CHARS) if has_cjk(span) else (len(span.split()) > MAX_SPAN_WORDS):
+        return None
+    if _restates(span, question):
+        return None
+    wanted = normalize(span)
+    if not wanted:
+        return None
+    return next((c for c in candidates if _occurs(wanted, normalize(c.text))), None)
+
+
+def typed_span(question: str, sentence: str) -> str | None:
+    """For a question asking for a number or date: the one in `sentence` nearest to the question's
+    terms (and not in the question itself), else None."""
+    kind = expected_type(question)
+    if not kind:
+        return None
+    asked = normalize(question)
+    found = [t for t in typed_tokens(kind, sentence) if normalize(t) not in asked]
+    if not found:
+        return None
+    wanted = terms(question)
+    anchors = [m.start() for m in re.finditer(r"[^\W_]+", sentence) if terms(m.group()) & wanted]
+    if has_cjk(sentence):
+        anchors = [i for i in range(len(sentence) - 1) if terms(sentence[i:i + 2]) & wanted]
+    if not anchors:
+        return found[0]
+    return min(found, key=lambda t: min(abs(sentence.find(t) - a) for a in anchors))
+
+
+_ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
+
+
+def window(sentence: str, question: str) -> str:
+    """A sentence longer than a concise answer cut to the stretch around the question's terms (the
+    answer is usually next to them), marked with "…" where it was cut."""
+    cjk = has_cjk(sentence)
+    limit = MAX_SPAN_CHARS - 4 if cjk else MAX_SPAN_WORDS - 2
+
+    def size(text: str) -> int:
+        return len("".join(text.split())) if cjk else len(text.split())
+
+    if size(sentence) <= limit + (4 if cjk else 2):
+        return sentence
+    sentence = " ".join(_ASIDE.sub("", sentence).split())  # asides in brackets go first
+    if size(sentence) <= limit:
+        return sentence
+    units: list[str] = list(sentence) if cjk else sentence.split()
+    wanted = terms(question)
+    if cjk:
+        marks = [i for i in range(len(units) - 1) if terms(sentence[i:i + 2]) & wanted]
+    else:
+        marks = [i for i, w in enumerate(units) if terms(w) & wanted]
+    counts = [sum(start <= m < start + limit for m in marks) for start in range(len(units) - limit + 1)]
+    best = counts.index(max(counts))
+    first = next((m for m in marks if m >= best), best)
+    start = max(0, min(first - (4 if cjk else 2), len(units) - limit))
+    text = ("" if cjk else " ").join(units[start:start + limit])
+    return ("…" if start else "") + text + ("…" if start + limit < len(units) else "")

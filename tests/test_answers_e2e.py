@@ -1,0 +1,121 @@
+"""Answers that are right, end to end on the real models (MiniLM, Gemma 3 270M): the cases issue 9 names."""
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TRAVEL_MD = """# Travel and expenses
+
+## Booking
+
+Trips are booked through the travel portal at least ten days ahead. Economy class is the rule for
+flights under six hours; the portal shows the approved hotels for every city.
+
+## Claims
+
+Every claim for travel expenses needs the approval code NW-TRV-7731, which the travel desk
+issues for the trip. Claims without the code are returned to the traveller unpaid. Receipts are
+scanned and attached to the claim within thirty days of the return.
+"""
+
+LIBRARY_MD = """# 市立图书馆
+
+市立图书馆位于人民路18号，藏书约120万册。图书馆于1987年开放，每周二至周日上午九点开门，
+周一闭馆。读者证免费办理，需携带身份证到一楼服务台。
+"""
+
+
+@pytest.fixture
+def wrapped(cli, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "travel.md").write_text(TRAVEL_MD, encoding="utf-8")
+    (docs / "library.md").write_text(LIBRARY_MD, encoding="utf-8")
+    assert cli("tenant", "create", "policies").code == 0
+    assert cli("ingest", "policies", docs).code == 0
+    return docs
+
+
+def _ask(cli, tenant, question):
+    result = cli("query", tenant, question, "--json")
+    assert result.code == 0, result
+    return result.json()
+
+
+def test_approval_code_in_a_hard_wrapped_markdown_paragraph(cli, wrapped):
+    data = _ask(cli, "policies", "Which approval code does a travel expense claim need?")
+    assert not data["no_answer"] and "NW-TRV-7731" in data["answer"], data
+    assert data["sources"][0]["path"].endswith("travel.md")
+    assert "NW-TRV-7731" in data["supporting"] and data["supporting"].startswith("Every claim")
+    assert len(data["answer"].split()) <= 30
+
+
+def test_a_number_answer_is_short_and_right(cli, samples):
+    data = _ask(cli, "acme-hr", "How many days of paid annual leave?")
+    assert "23" in data["answer"] and "16 weeks" not in data["answer"], data
+    assert len(data["short_answer"].split()) <= 8
+    assert data["sources"][0]["path"].endswith("employee_handbook.docx")
+
+
+def test_a_chinese_answer(cli, wrapped):
+    data = _ask(cli, "policies", "市立图书馆藏书多少册？")
+    assert "120万册" in data["answer"] and len(data["short_answer"]) <= 20, data
+    assert data["sources"][0]["path"].endswith("library.md")
+
+
+def test_an_unanswerable_chinese_question_abstains_without_the_model(cli, samples, monkeypatch):
+    import tenantctl.models.generation as generation
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model must not be loaded or called")
+
+    monkeypatch.setattr(generation, "get_generator", refuse)
+    data = _ask(cli, "huaxin-bank", "长城的总长度是多少公里？")
+    assert data["no_answer"] and data["model"] is None and data["sources"] == [], data
+
+
+def test_eval_answers_scores_a_pilot_model_against_the_default(cli, samples, tmp_path, monkeypatch):
+    import shutil
+
+    import yaml
+
+    home = tmp_path / "eval-home"
+    shutil.copytree(_home(), home)
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    (home / "config.yaml").write_text(yaml.safe_dump({"models": {"default": {}, "pilot": {"n_ctx": 1024}}}))
+    labelled = tmp_path / "qa.jsonl"
+    labelled.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in [
+        {"question": "How many days of paid annual leave do employees accrue per year?", "answers": ["23 days"],
+         "source": "employee_handbook.docx"},
+        {"question": "How long is the probation period for new hires?", "answers": ["90 days"]},
+        {"question": "What is the boiling point of liquid nitrogen?", "answers": []},
+    ]) + "\n", encoding="utf-8")
+    result = cli("eval", "acme-hr", "--answers", labelled, "--model", "pilot", "--json")
+    assert result.code == 0, result
+    default, pilot = result.json()
+    assert (default["model"], pilot["model"]) == ("default", "pilot")
+    for run in (default, pilot):
+        assert run["answerable"] == 2 and run["unanswerable"] == 1
+        assert run["correct_pct"] >= 50 and run["abstain_unanswerable_pct"] == 100
+        assert run["first_citation_pct"] == 100
+    human = cli("eval", "acme-hr", "--answers", labelled)
+    assert human.code == 0 and "correct" in human.out and "default" in human.out
+
+
+def _home():
+    import os
+    from pathlib import Path
+
+    return Path(os.environ["TENANTCTL_HOME"])
+
+
+def test_eval_answers_never_reaches_another_tenant(cli, samples, tmp_path):
+    labelled = tmp_path / "qa.jsonl"
+    labelled.write_text(json.dumps({"question": "What does error code E-417 mean?", "answers": ["wire break"],
+                                    "source": "error_codes.json"}) + "\n")
+    data = cli("eval", "acme-hr", "--answers", labelled, "--json").json()
+    assert data["tenant"] == "acme-hr" and data["correct_pct"] == 0.0
+    detail = cli("query", "acme-hr", "What does error code E-417 mean?", "--json", "--passages").json()
+    assert all("/acme-hr/" in p["path"] for p in detail["passages"])
