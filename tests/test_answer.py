@@ -257,7 +257,7 @@ def test_no_answer_never_calls_the_generator(two_tenants):
 
 def test_a_tool_result_is_a_passage_with_its_own_citation(two_tenants):
     tool = Passage("The exchange rate today is 1.08 dollars per euro.", "tool:fx")
-    result = _answer(two_tenants, "travel", "What is the exchange rate of the euro today?", FakeGenerator(" 1.08 dollars"),
-                     extra_passages=[tool])
+    result = _answer(two_tenants, "travel", "What is the exchange rate of the euro today?",
+                     FakeGenerator(" 1.08 dollars"), extra_passages=[tool])
     assert result.short_answer == "1.08 dollars" and result.sources[0].path == "tool:fx"
     assert result.sources[0].chunk_id is None
