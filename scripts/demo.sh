@@ -24,6 +24,8 @@ for tenant in acme-hr nordwerk-maint huaxin-bank; do
   question=$(.venv/bin/python -c 'import json,sys; print(json.load(open("sample_tenants/demo.json"))[sys.argv[1]]["question"])' "$tenant")
   run query "$tenant" "$question"
 done
+# Answer quality on the tenant's own labelled questions (an empty answers list: not in the documents).
+run eval acme-hr --answers sample_tenants/acme-hr.answers.jsonl
 
 # Tools: acme-hr looks a leave balance up in a CSV in its folder (sql); nordwerk-maint asks a (stand-in)
 # purchasing system over HTTP, with a token from the environment. huaxin-bank has none.

@@ -61,7 +61,7 @@ def cli(capsys):
 
 
 def copy_samples(dest: Path) -> Path:
-    shutil.copytree(SAMPLES, dest, ignore=shutil.ignore_patterns("*.py", "README.md", "demo.json"))
+    shutil.copytree(SAMPLES, dest, ignore=shutil.ignore_patterns("*.py", "README.md", "demo.json", "*.answers.jsonl"))
     return dest
 
 

@@ -85,3 +85,10 @@ def test_eval_cli_refuses_a_bad_answers_file_and_unknown_model(cli, tmp_path):
     good.write_text('{"question": "Q?", "answers": ["a"]}\n')
     result = cli("eval", "t1", "--answers", good, "--model", "nope")
     assert result.code != 0 and "model 'nope' is not configured" in result.err
+
+
+def test_the_demos_labelled_questions_parse():
+    from pathlib import Path
+
+    rows = load_labelled(Path(__file__).resolve().parent.parent / "sample_tenants" / "acme-hr.answers.jsonl")
+    assert len(rows) == 6 and sum(not r.answers for r in rows) == 2
