@@ -57,7 +57,11 @@ def source_add(
     include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
 ) -> None:
-    """Add a source folder to a tenant's tenant.yaml (absolute path stored)."""
+    """Add a source folder to a tenant's tenant.yaml (absolute path stored).
+
+    Refused inside the tenantctl home (another tenant's folder, the home itself) and, when
+    `ingest.source_roots` is set in config.yaml, outside those folders.
+    """
     from tenantctl.errors import BadInput
     from tenantctl.ingestion.ingest import SourceSpec
     from tenantctl.ingestion.reindex import edit_sources
