@@ -284,3 +284,51 @@ def test_question_longer_than_the_context_window(server, home):
                       headers=_auth(keys["a"]), timeout=120) as streamed:
         events = [line for line in streamed.iter_lines() if line.startswith(("event:", "data:"))]
     assert "event: error" in events and any("context window" in e for e in events)
+
+
+class _SlowGenerator:
+    """Stands in for the shared model: 300 tokens, 20 ms each, counting what it emitted."""
+
+    n_ctx, has_chat_template = 2048, False
+
+    def __init__(self):
+        self.emitted = 0
+        self.finished = threading.Event()
+
+    def count_tokens(self, text):
+        return len(text) // 4
+
+    def generate(self, request, on_token=None):
+        from tenantctl.models.base import Generation
+
+        try:
+            for _ in range(300):
+                time.sleep(0.02)
+                if on_token:
+                    on_token("tok ")
+                self.emitted += 1
+        finally:
+            self.finished.set()
+        return Generation(text="tok " * 300, completion_tokens=300)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_disconnected_question_stops_generating(server, monkeypatch, stream):
+    fake = _SlowGenerator()
+    monkeypatch.setattr("tenantctl.models.generation.get_generator", lambda name, cfg: fake)
+    url, keys, app = server("answer:\n  min_score: -1.0\n")
+    body = {"question": "What is the gate code?", "stream": stream}
+    if stream:
+        with httpx.stream("POST", url + "/v1/query", json=body, headers=_auth(keys["a"]), timeout=30) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: token"):
+                    break  # the client reads one token and goes away
+    else:
+        with pytest.raises(httpx.TimeoutException):
+            httpx.post(url + "/v1/query", json=body, headers=_auth(keys["a"]), timeout=1.0)
+    assert fake.finished.wait(10)
+    assert fake.emitted < 150, fake.emitted  # stopped well before its 300 tokens (6 s)
+    fake.finished.clear()
+    answered = httpx.post(url + "/v1/query", json={"question": "What is the gate code?"}, headers=_auth(keys["b"]),
+                          timeout=30)
+    assert answered.status_code == 200  # the shared model is free for the next question
