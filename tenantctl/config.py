@@ -300,10 +300,16 @@ class ToolConfig(_Strict):
         return self
 
 
+StoreKind = Literal["local", "postgres"]
+STORE_KINDS: tuple[str, ...] = get_args(StoreKind)
+
+
 class TenantConfig(_Strict):
     id: str
     display_name: str | None = None
     created_at: str | None = None
+    # Where the tenant's documents, chunks and vectors live: its folder, or the PostgreSQL pool.
+    store: StoreKind = "local"
     chunking: ChunkingConfig | None = None
     answer: AnswerConfig = Field(default_factory=AnswerConfig)
     sources: list[SourceConfig] = Field(default_factory=list)

@@ -8,11 +8,9 @@ import pytest
 
 from tenantctl.config import load_config
 from tenantctl.context import current_tenant
-from tenantctl.retrieval.pg_search import PgSearcher
 from tenantctl.retrieval.search import Searcher
-from tenantctl.storage.pg.store import PgStore
-from tenantctl.storage.pg.transfer import content_checksum, copy_local_to_pool
-from tenantctl.storage.tenants import open_tenant
+from tenantctl.storage.pg.transfer import content_checksum, copy_documents
+from tenantctl.storage.tenants import create_tenant, open_tenant
 
 from .conftest import SAMPLE_IDS
 from .test_ingest import FACTS, _flat
@@ -21,21 +19,23 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pooled(samples, postgres):
-    """The three sample tenants, each both local (the sample home) and pooled (a copy)."""
+def pooled(samples, postgres, home, monkeypatch):
+    """The three sample tenants, each both local (the sample home) and pooled (a copy in a second home
+    whose tenants live in PostgreSQL), searched by the same Searcher."""
     cfg = load_config()
+    local = {tenant_id: Searcher(open_tenant(tenant_id), cfg) for tenant_id in SAMPLE_IDS}
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
     searchers = {}
-    for tenant_id in SAMPLE_IDS:
-        tenant = open_tenant(tenant_id)
-        local = Searcher(tenant, cfg)
-        pooled = PgStore(postgres, tenant_id)
-        copy_local_to_pool(local.store, pooled)
-        assert content_checksum(pooled) == content_checksum(local.store)
-        searchers[tenant_id] = (local, PgSearcher(pooled, cfg, local.embedder))
+    for tenant_id, searcher in local.items():
+        tenant = create_tenant(tenant_id, store="postgres")
+        with tenant.open_store() as store:
+            copy_documents(searcher.store, store)
+            assert content_checksum(store) == content_checksum(searcher.store)
+        searchers[tenant_id] = (searcher, Searcher(tenant, cfg, searcher.embedder))
     yield searchers
-    for local, pooled in searchers.values():
-        local.close()
-        pooled.store.close()
+    for pair in searchers.values():
+        for searcher in pair:
+            searcher.close()
     current_tenant.set(None)
 
 
@@ -47,7 +47,7 @@ def _keys(hits):
 def test_pooled_search_finds_each_fact_in_its_tenant_and_nowhere_else(pooled, owner, query, filename, fact):
     for tenant_id, (local, pg) in pooled.items():
         current_tenant.set(tenant_id)
-        dense = pg.search(query, k=10, mode="dense")
+        dense = pg.search(query, k=10, mode="dense", meter=False)
         assert _keys(dense) == _keys(local.search(query, k=10, mode="dense", meter=False))
         hits = pg.search(query, k=5)
         assert hits and all(f"/samples/{tenant_id}/" in h.path for h in hits), [h.path for h in hits]
@@ -60,9 +60,9 @@ def test_pooled_search_finds_each_fact_in_its_tenant_and_nowhere_else(pooled, ow
 
 
 def test_a_pooled_searcher_in_another_tenants_context_refuses(pooled):
-    current_tenant.set("acme-hr")
-    _, huaxin = pooled["huaxin-bank"]
     from tenantctl.storage.pg.store import TenantContextMissing
 
+    current_tenant.set("acme-hr")
+    _, huaxin = pooled["huaxin-bank"]
     with pytest.raises(TenantContextMissing):
         huaxin.search("转账限额")

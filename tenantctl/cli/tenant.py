@@ -15,16 +15,24 @@ app = typer.Typer(help="Create, list, inspect, suspend, move and delete tenants.
 def create(
     tenant_id: TenantArg,
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    store: Annotated[str, typer.Option(
+        "--store", help="local: the tenant's folder; postgres: the PostgreSQL pool (needs `postgres:` in config.yaml)."
+    )] = "local",
     json_out: JsonOption = False,
 ) -> None:
     """Create a tenant: its folder, tenant.yaml and empty store."""
+    from tenantctl.config import STORE_KINDS
+    from tenantctl.errors import BadInput
     from tenantctl.storage.tenants import create_tenant, describe
 
-    tenant = create_tenant(tenant_id, name)
+    if store not in STORE_KINDS:
+        raise BadInput(f"unknown store {store!r}", f"use --store {' or '.join(STORE_KINDS)}")
+    tenant = create_tenant(tenant_id, name, store)
     if json_out:
         print_json(describe(tenant))
     else:
-        out.print(f"Created tenant {tenant.id} at {tenant.dir}")
+        where = "in the PostgreSQL pool" if tenant.pooled else f"at {tenant.dir}"
+        out.print(f"Created tenant {tenant.id} {where}")
 
 
 @app.command("list")

@@ -217,7 +217,8 @@ def ingest(
                 for key in gone:
                     summary.record(FileResult(key, "removed", known[key].chunks))
 
-        refresh_index(tenant.dir, store)
+        if not tenant.pooled:
+            refresh_index(tenant.dir, store)
         usage.chunks_embedded = summary.chunks
         usage.documents = summary.added + summary.updated
         usage.outcome = summary.status

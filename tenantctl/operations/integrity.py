@@ -317,7 +317,27 @@ def verify_dir(tenant_id: str, folder: Path) -> TenantReport:
 
 
 def verify_tenant(tenant: Tenant) -> TenantReport:
+    if tenant.pooled:
+        return verify_pooled(tenant)
     return verify_dir(tenant.id, tenant.dir)
+
+
+def verify_pooled(tenant: Tenant) -> TenantReport:
+    """A pooled tenant has no files to check: its rows must agree (each document's chunk count with
+    its chunks, every vector with the recorded dimension). PostgreSQL keeps them crash-safe."""
+    report = TenantReport(tenant.id, "postgres")
+    with tenant.open_store() as store:
+        counts, facts = store.counts(), store.consistency()
+        report.documents, report.chunks, report.generation = counts.documents, facts["chunks"], store.generation()
+        report.embedder, dim = store.get_meta("embedder"), store.get_meta("embedder_dim")
+    report.dim = int(dim) if dim else None
+    if facts["chunks"] != counts.chunks:
+        report.problems.append(Problem("store-count", "postgres", f"documents list {counts.chunks} chunks, the "
+                                       f"pool holds {facts['chunks']}", "re-ingest the tenant", repairable=False))
+    if report.dim is not None and facts["dims"] not in ([], [report.dim]):
+        report.problems.append(Problem("vector-size", "postgres", f"vectors of dimensions {facts['dims']}, the "
+                                       f"embedder gives {report.dim}", "re-ingest the tenant", repairable=False))
+    return report
 
 
 def verify_all() -> list[TenantReport]:
@@ -329,6 +349,8 @@ def verify_all() -> list[TenantReport]:
             report.problems.append(Problem("tenant-invalid", "", tenant.error.message,
                                            tenant.error.hint or "", repairable=False))
             reports.append(report)
+        elif not isinstance(tenant, BrokenTenant) and tenant.pooled:
+            reports.append(verify_pooled(tenant))
         else:
             reports.append(verify_dir(tenant.id, tenant.dir))
     return reports
@@ -356,6 +378,7 @@ def repair_tenant(
     The store's generation is bumped, so every long-running reader drops an index it may have loaded
     from a damaged file. Raises IndexCorrupt when the store itself is damaged (nothing to rebuild from).
     """
+    tenant.require_local("repair")
     started = time.perf_counter()
     actions: list[str] = []
     with tenant.write_lock(wait):

@@ -96,6 +96,7 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
     """Write tenant `tenant_id` to the .tar.gz `dest` (replacing it, atomically, if it exists)."""
     started = time.perf_counter()
     tenant = open_tenant(tenant_id)
+    tenant.require_local("export")
     dest = Path(dest).expanduser().absolute()
     if dest.is_dir():
         raise BadInput(f"{dest} is a folder", "pass the name of the .tar.gz file to write")

@@ -154,13 +154,21 @@ class Searcher:
         return self._embedder
 
     def index(self):
+        """The FAISS index of a local tenant (None for a pooled one: pgvector searches in the database)."""
         from tenantctl.storage.index import load_index
 
+        if self.tenant.pooled:
+            return None
         generation = self.store.generation()
         if self._index is None or self._index.generation != generation:
             dim = int(self.store.get_meta("embedder_dim") or self.embedder.dim)
             self._index = load_index(self.tenant.dir, self.store, dim)
         return self._index
+
+    def _dense(self, qvec, candidates: int) -> list[tuple[int, float]]:
+        if self.tenant.pooled:
+            return self.store.dense_search(qvec, candidates)
+        return self.index().search(qvec, candidates)
 
     def search(
         self, query: str, k: int | None = None, mode: Mode | None = None, candidates: int | None = None,
@@ -185,8 +193,7 @@ class Searcher:
         mode = mode or self.cfg.search.mode
         candidates = max(candidates or self.cfg.search.candidates, k)
         started = time.perf_counter()
-        self.store.conn.execute("BEGIN")  # one snapshot for the whole search
-        try:
+        with self.store.snapshot():  # one snapshot for the whole search
             if self.store.chunk_count() == 0:
                 return []
             check_embedder(self.store, self.cfg.embedder.identity)
@@ -194,14 +201,12 @@ class Searcher:
             qvec = self.embedder.encode_query([query])[0]
             t_embed = time.perf_counter()
             load_ms = getattr(self.embedder, "load_ms", 0.0) - loaded_before
-            dense = self.index().search(qvec, candidates) if mode != "bm25" else []
+            dense = self._dense(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
             t_retrieve = time.perf_counter()
             fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
             rows = self.store.chunks(fused.top)
             vectors = self.store.chunk_vectors(fused.top)
-        finally:
-            self.store.conn.execute("COMMIT")
         similarity = {cid: float(np.frombuffer(blob, dtype=np.float32) @ qvec) for cid, blob in vectors.items()}
         hits = fused.hits(rows, similarity)
         self.timings = {

@@ -148,6 +148,8 @@ def _identity(path: Any) -> tuple[int, int]:
 
 
 def _index_bytes(index: Any) -> int:
+    if index is None:  # a pooled tenant: its vectors stay in PostgreSQL
+        return 0
     return int(index.size * index.faiss_index.d * 4 * 1.1)
 
 

@@ -31,13 +31,8 @@ class UsageEvent:
 
 
 def record(store: Store, event: UsageEvent, ms: float) -> None:
-    with store.transaction():
-        store.conn.execute(
-            "INSERT INTO usage (ts, operation, outcome, chunks_embedded, documents, prompt_tokens,"
-            " completion_tokens, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), event.operation, event.outcome, event.chunks_embedded, event.documents,
-             event.prompt_tokens, event.completion_tokens, round(ms, 1)),
-        )
+    store.record_usage((time.time(), event.operation, event.outcome, event.chunks_embedded, event.documents,
+                        event.prompt_tokens, event.completion_tokens, round(ms, 1)))
 
 
 @contextlib.contextmanager
@@ -80,7 +75,7 @@ def _day_start() -> float:
 
 
 def today(store: Store) -> dict[str, int]:
-    questions, tokens = store.conn.execute(_QUESTIONS_SINCE, (_day_start(),)).fetchone()
+    questions, tokens = store.questions_since(_day_start())
     return {"questions": questions, "tokens": tokens}
 
 

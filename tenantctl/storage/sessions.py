@@ -12,7 +12,16 @@ from tenantctl.fileio import iso_utc
 from tenantctl.storage.store import Store
 
 
+def _local(store: Store) -> None:
+    if not isinstance(store, Store):
+        from tenantctl.errors import NotInPool
+
+        raise NotInPool("chat sessions of a tenant in the PostgreSQL pool are not available yet",
+                        "use `query` (one question at a time), or a local tenant for chat")
+
+
 def create(store: Store, title: str = "") -> str:
+    _local(store)
     session_id = secrets.token_hex(6)
     now = time.time()
     with store.transaction():
@@ -21,6 +30,7 @@ def create(store: Store, title: str = "") -> str:
 
 
 def require(store: Store, tenant_id: str, session_id: str) -> None:
+    _local(store)
     row = store.conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
     if row is None:
         raise SessionNotFound(
@@ -30,6 +40,7 @@ def require(store: Store, tenant_id: str, session_id: str) -> None:
 
 
 def history(store: Store, session_id: str) -> list[tuple[str, str]]:
+    _local(store)
     rows = store.conn.execute(
         "SELECT question, answer FROM messages WHERE session_id = ? ORDER BY id", (session_id,)
     )
@@ -37,6 +48,7 @@ def history(store: Store, session_id: str) -> list[tuple[str, str]]:
 
 
 def add(store: Store, session_id: str, question: str, answer) -> None:
+    _local(store)
     now = time.time()
     sources = json.dumps([asdict(s) for s in answer.sources], ensure_ascii=False)
     with store.transaction():
@@ -51,6 +63,7 @@ def add(store: Store, session_id: str, question: str, answer) -> None:
 
 
 def listing(store: Store) -> list[dict]:
+    _local(store)
     rows = store.conn.execute(
         "SELECT s.id, s.title, s.created_at, s.updated_at, COUNT(m.id) FROM sessions s"
         " LEFT JOIN messages m ON m.session_id = s.id GROUP BY s.id ORDER BY s.updated_at DESC"

@@ -269,6 +269,32 @@ class Store:
         else:
             self.conn.execute("COMMIT")
 
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one committed state."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
+
+    # -- usage --------------------------------------------------------------------------------------
+    def record_usage(self, row: tuple) -> None:
+        """One usage event: ts, operation, outcome, chunks_embedded, documents, prompt and completion
+        tokens, ms."""
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO usage (ts, operation, outcome, chunks_embedded, documents, prompt_tokens,"
+                " completion_tokens, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row,
+            )
+
+    def questions_since(self, ts: float) -> tuple[int, int]:
+        """Answered questions and their tokens since `ts`."""
+        return tuple(self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
+            " WHERE operation = 'question' AND outcome = 'ok' AND ts >= ?", (ts,)
+        ).fetchone())
+
     # -- meta ---------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -366,6 +392,13 @@ class Store:
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def document_chunks(self, doc_id: int) -> list[tuple[NewChunk, bytes]]:
+        """One document's chunks in order, each with its vector (for copying a tenant between stores)."""
+        rows = self.conn.execute(
+            "SELECT ord, start, end, page, heading, text, vector FROM chunks WHERE doc_id = ? ORDER BY ord", (doc_id,)
+        )
+        return [(NewChunk(*row[:6]), row[6]) for row in rows]
 
     def wrong_size_vectors(self, dim: int) -> int:
         """How many chunk vectors are not `dim` float32 values."""

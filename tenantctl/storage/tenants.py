@@ -100,6 +100,28 @@ class Tenant(TenantFolder):
     def chunking(self, cfg: Config) -> ChunkingConfig:
         return self.config.chunking or cfg.chunking
 
+    @property
+    def pooled(self) -> bool:
+        """Its documents, chunks, vectors and usage live in the PostgreSQL pool, not in its folder."""
+        return self.config.store == "postgres"
+
+    def require_local(self, operation: str) -> None:
+        if self.pooled:
+            from tenantctl.errors import NotInPool
+
+            raise NotInPool(
+                f"tenant {self.id!r} lives in the PostgreSQL pool, where {operation} is not available yet",
+                "use a local tenant for it (`tenantctl create ID --store local`)",
+            )
+
+    def open_store(self, *, readonly: bool = False) -> Store:
+        """The tenant's store: its folder's SQLite store, or its rows in the PostgreSQL pool."""
+        if not self.pooled:
+            return super().open_store(readonly=readonly)
+        from tenantctl.storage.pg.store import PgStore
+
+        return PgStore(postgres_config(), self.id, self.config_path)
+
     def require_active(self, operation: str) -> None:
         """A suspended tenant refuses ingests and questions. Reads the registry afresh: a long-running
         server must see a suspension made by the CLI meanwhile."""
@@ -183,7 +205,23 @@ def open_tenant(tenant_id: str) -> Tenant:
     return Tenant(tenant_id, folder, record)
 
 
-def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
+def postgres_config():
+    """The `postgres:` settings, required by a tenant that lives in the pool."""
+    from tenantctl.config import load_config
+    from tenantctl.errors import ConfigError
+
+    cfg = load_config().postgres
+    if cfg is None:
+        raise ConfigError(
+            "this tenant lives in PostgreSQL, but config.yaml has no `postgres:` section",
+            f"add `postgres: {{dsn: ...}}` to {paths.config_file()}",
+        )
+    return cfg
+
+
+def create_tenant(tenant_id: str, display_name: str | None = None, store: str = "local") -> Tenant:
+    """A new tenant: its folder (tenant.yaml, and the SQLite store when `store` is local) and its
+    registry row. A pooled tenant's rows are created by its first write."""
     from tenantctl.config import TenantConfig, save_tenant_config
 
     folder = paths.tenant_dir(tenant_id)
@@ -201,9 +239,15 @@ def create_tenant(tenant_id: str, display_name: str | None = None) -> Tenant:
     try:
         created = iso_utc()
         work = TenantFolder(staging)
-        save_tenant_config(TenantConfig(id=tenant_id, display_name=display_name, created_at=created),
-                           work.config_path)
-        work.open_store().close()
+        settings = TenantConfig(id=tenant_id, display_name=display_name, created_at=created, store=store)
+        save_tenant_config(settings, work.config_path)
+        if store == "local":
+            work.open_store().close()
+        else:
+            from tenantctl.storage.pg.store import PgStore
+
+            with PgStore(postgres_config(), tenant_id) as pooled:  # reachable, schema current, no rows left
+                pooled.drop_all()
         os.rename(staging, folder)  # the folder appears whole or not at all
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -225,6 +269,7 @@ def describe(tenant: Tenant) -> dict[str, Any]:
         "status": tenant.record.status,
         "created_at": tenant.record.created_at,
         "path": str(tenant.dir),
+        "store": cfg.store,
         "documents": counts.documents,
         "chunks": counts.chunks,
         "source_bytes": counts.bytes,
@@ -253,6 +298,9 @@ def delete_tenant(tenant_id: str) -> None:
         return
     tenant = open_tenant(tenant_id)
     with tenant.write_lock():
+        if tenant.pooled:
+            with tenant.open_store() as pooled:
+                pooled.drop_all()
         trash = paths.tenants_dir() / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
         os.rename(tenant.dir, trash)
         registry.remove(tenant_id)

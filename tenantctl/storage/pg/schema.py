@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "tenantctl"
 TENANT_SETTING = "tenantctl.tenant"
-POOLED_TABLES = ("meta", "documents", "chunks")
+POOLED_TABLES = ("meta", "documents", "chunks", "usage")
 
 # Each migration brings the schema from version i to i + 1. Append, never edit.
 _V1 = f"""
@@ -63,7 +63,22 @@ CREATE INDEX chunks_tenant ON {SCHEMA}.chunks (tenant_id, id);
 CREATE INDEX chunks_doc ON {SCHEMA}.chunks (tenant_id, doc_id);
 CREATE INDEX chunks_fts ON {SCHEMA}.chunks USING gin (fts);
 """
-MIGRATIONS: list[str] = [_V1]
+_V2 = f"""
+CREATE TABLE {SCHEMA}.usage (
+    tenant_id text NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ts double precision NOT NULL,
+    operation text NOT NULL,
+    outcome text NOT NULL,
+    chunks_embedded integer NOT NULL DEFAULT 0,
+    documents integer NOT NULL DEFAULT 0,
+    prompt_tokens integer NOT NULL DEFAULT 0,
+    completion_tokens integer NOT NULL DEFAULT 0,
+    ms double precision NOT NULL DEFAULT 0
+);
+CREATE INDEX usage_tenant_ts ON {SCHEMA}.usage (tenant_id, ts);
+"""
+MIGRATIONS: list[str] = [_V1, _V2]
 
 
 def quote_ident(name: str) -> str:

@@ -18,9 +18,11 @@ from tenantctl import textproc
 from tenantctl.context import current_tenant
 from tenantctl.errors import TenantctlError
 from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING, connect
-from tenantctl.storage.store import ChunkRow, Document, NewChunk
+from tenantctl.storage.store import ChunkRow, Counts, Document, NewChunk
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
     import psycopg
 
@@ -46,14 +48,35 @@ def _unpack(blob: bytes) -> bytes:
     return np.frombuffer(blob, dtype=">f4", offset=4).astype(np.float32).tobytes()
 
 
+_CHECKED: set[str] = set()
+
+
+def _check_schema(dsn: str, conn: psycopg.Connection) -> None:
+    """Once per process and database: the schema is there and current (else `tenantctl init`)."""
+    if dsn in _CHECKED:
+        return
+    from tenantctl.errors import ConfigError
+    from tenantctl.storage.pg.schema import MIGRATIONS, version
+
+    found = version(conn)
+    if found != len(MIGRATIONS):
+        raise ConfigError(
+            f"the PostgreSQL schema is at version {found}, this tenantctl needs {len(MIGRATIONS)}",
+            "run `tenantctl init` with `postgres.admin_dsn` set (or upgrade tenantctl)",
+        )
+    _CHECKED.add(dsn)
+
+
 class PgStore:
     """One pooled tenant's data, reached through a connection that sees only that tenant's rows."""
 
-    def __init__(self, cfg: PostgresConfig, tenant_id: str) -> None:
+    def __init__(self, cfg: PostgresConfig, tenant_id: str, path: Path | None = None) -> None:
         self.cfg = cfg
         self.tenant_id = tenant_id
+        self.path = path  # the file whose identity marks this tenant (its tenant.yaml), for caches
         self.conn = connect(cfg.dsn)
         self._depth = 0
+        _check_schema(cfg.dsn, self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -88,6 +111,8 @@ class PgStore:
             finally:
                 self._depth = 0
 
+    snapshot = transaction  # a search reads one consistent state
+
     def _one(self, sql: str, params: tuple = ()) -> tuple | None:
         with self.transaction() as conn:
             return conn.execute(sql, params).fetchone()
@@ -108,7 +133,7 @@ class PgStore:
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
-    def _bump_generation(self) -> None:
+    def bump_generation(self) -> None:
         self.conn.execute(
             f"INSERT INTO {SCHEMA}.meta (tenant_id, key, value) VALUES (%s, 'generation', '1')"
             " ON CONFLICT (tenant_id, key) DO UPDATE SET value = (meta.value::bigint + 1)::text",
@@ -124,11 +149,45 @@ class PgStore:
             ).fetchall()
         return {row[1]: Document(*row) for row in rows}
 
-    def stats(self) -> dict[str, int]:
-        docs, size, chunks = self._one(
-            f"SELECT count(*), COALESCE(sum(bytes), 0), COALESCE(sum(chunks), 0) FROM {SCHEMA}.documents"
+    def counts(self) -> Counts:
+        """Documents, their chunks and source bytes, and the last ingest (a Unix time)."""
+        docs, chunks, size, last = self._one(
+            f"SELECT count(*), COALESCE(sum(chunks), 0), COALESCE(sum(bytes), 0), max(ingested_at)"
+            f" FROM {SCHEMA}.documents"
         )
-        return {"documents": int(docs), "bytes": int(size), "chunks": int(chunks)}
+        return Counts(int(docs), int(chunks), int(size), last)
+
+    def consistency(self) -> dict:
+        """What verify compares: the chunks held and the vector dimensions present."""
+        with self.transaction() as conn:
+            chunks = conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0]
+            dims = [r[0] for r in conn.execute(f"SELECT DISTINCT dim FROM {SCHEMA}.chunks ORDER BY 1")]
+        return {"chunks": int(chunks), "dims": dims}
+
+    def drop_all(self) -> None:
+        """Delete every row of this tenant (documents, chunks by cascade, meta, usage)."""
+        with self.transaction() as conn:
+            for table in ("documents", "meta", "usage"):
+                conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+
+    # -- usage --------------------------------------------------------------------------------------
+    def record_usage(self, row: tuple) -> None:
+        """One usage event: ts, operation, outcome, chunks_embedded, documents, prompt and completion
+        tokens, ms."""
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO {SCHEMA}.usage (tenant_id, ts, operation, outcome, chunks_embedded, documents,"
+                " prompt_tokens, completion_tokens, ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (self.tenant_id, *row),
+            )
+
+    def questions_since(self, ts: float) -> tuple[int, int]:
+        """Answered questions and their tokens since `ts`."""
+        questions, tokens = self._one(
+            f"SELECT count(*), COALESCE(sum(prompt_tokens + completion_tokens), 0) FROM {SCHEMA}.usage"
+            " WHERE operation = 'question' AND outcome = 'ok' AND ts >= %s", (ts,)
+        )
+        return int(questions), int(tokens)
 
     def put_document(
         self,
@@ -166,7 +225,7 @@ class PgStore:
                     f" to_tsvector('{TS_CONFIG}', %s))",
                     rows,
                 )
-            self._bump_generation()
+            self.bump_generation()
 
     def touch_document(self, path: str, mtime: float) -> None:
         with self.transaction() as conn:
@@ -176,9 +235,18 @@ class PgStore:
         """Remove one document and its chunks (by cascade)."""
         with self.transaction() as conn:
             conn.execute(f"DELETE FROM {SCHEMA}.documents WHERE path = %s", (path,))
-            self._bump_generation()
+            self.bump_generation()
 
     # -- chunks -------------------------------------------------------------------------------------
+    def document_chunks(self, doc_id: int) -> list[tuple[NewChunk, bytes]]:
+        """One document's chunks in order, each with its vector (for copying a tenant between stores)."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT ord, start, \"end\", page, heading, text, vector_send(embedding) FROM {SCHEMA}.chunks"
+                " WHERE doc_id = %s ORDER BY ord", (doc_id,)
+            ).fetchall()
+        return [(NewChunk(*row[:6]), _unpack(row[6])) for row in rows]
+
     def chunk_count(self) -> int:
         return int(self._one(f"SELECT count(*) FROM {SCHEMA}.chunks")[0])
 

@@ -1,0 +1,90 @@
+"""Tenants placed in the PostgreSQL pool (`create --store postgres`), end to end on a real PostgreSQL +
+pgvector and the real embedding model: ingest, search, serve, show and delete through the pooled store,
+side by side with a local tenant, and nothing crosses between them."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tenantctl.storage.pg.schema import SCHEMA
+
+from .conftest import copy_samples
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def mixed(cli, postgres, tmp_path):
+    """acme-hr in the pool, huaxin-bank local, both ingested from the samples."""
+    docs = copy_samples(tmp_path / "samples")
+    assert cli("create", "acme-hr", "--store", "postgres").code == 0
+    assert cli("tenant", "create", "huaxin-bank").code == 0
+    for tenant in ("acme-hr", "huaxin-bank"):
+        result = cli("ingest", tenant, docs / tenant, "--json")
+        assert result.code == 0, result
+    return docs
+
+
+def test_a_pooled_tenant_ingests_searches_and_shows_its_store(cli, mixed, postgres, home):
+    shown = cli("tenant", "show", "acme-hr", "--json").json()
+    assert shown["store"] == "postgres" and shown["documents"] == 5 and shown["chunks"] > 5
+    assert cli("tenant", "show", "huaxin-bank", "--json").json()["store"] == "local"
+    assert not (home / "tenants" / "acme-hr" / "store.db").exists()  # nothing of it on this node's disk
+    hits = cli("search", "acme-hr", "How many days of paid annual leave per year?", "--json").json()
+    assert any("23 days of paid annual leave" in h["text"] for h in hits)
+    assert all("/samples/acme-hr/" in h["path"] for h in hits)
+    for tenant, probe in (("acme-hr", "手机银行单笔转账限额是多少"), ("huaxin-bank", "paid annual leave days")):
+        hits = cli("search", tenant, probe, "--json").json()
+        assert all(f"/samples/{tenant}/" in h["path"] for h in hits), (tenant, [h["path"] for h in hits])
+    again = cli("ingest", "acme-hr", mixed / "acme-hr", "--json").json()  # unchanged files are skipped
+    assert (again["skipped"], again["chunks"]) == (5, 0)
+    assert cli("tenant", "show", "acme-hr", "--json").json()["chunks"] == shown["chunks"]
+    verified = cli("verify", "--all", "--json")
+    assert verified.code == 0 and verified.json()["ok"], verified
+    report = {r["tenant"]: r for r in verified.json()["tenants"]}["acme-hr"]
+    assert report["problems"] == [] and report["chunks"] == shown["chunks"] and report["path"] == "postgres"
+    for args in (["chat", "acme-hr", "--list"], ["repair", "acme-hr"], ["tenant", "export", "acme-hr", home / "a.tgz"]):
+        refused = cli(*args)
+        assert refused.code == 2 and "PostgreSQL pool" in refused.err, (args, refused)
+    with psycopg.connect(postgres.dsn) as conn:  # the application role, without the tenant setting
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 0
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        usage = conn.execute(f"SELECT operation, count(*) FROM {SCHEMA}.usage GROUP BY 1").fetchall()
+    assert {op for op, _ in usage} >= {"ingest", "search"}
+
+
+def test_serve_answers_a_pooled_tenant_and_keeps_it_apart(cli, mixed):
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    keys = {t: cli("key", "create", t, "--json").json()["key"] for t in ("acme-hr", "huaxin-bank")}
+    with TestClient(create_app(load_config())) as client:
+        for owner, key in keys.items():
+            for probe in ("How many days of paid annual leave per year?", "手机银行单笔转账限额是多少"):
+                found = client.post("/v1/search", json={"query": probe, "k": 5, "tenant": "acme-hr"},
+                                    headers={"Authorization": f"Bearer {key}"})
+                assert found.status_code == 200 and found.json()["tenant"] == owner
+                assert all(f"/samples/{owner}/" in h["path"] for h in found.json()["hits"])
+        found = client.post("/v1/search", json={"query": "annual leave"},
+                            headers={"Authorization": f"Bearer {keys['acme-hr']}"}).json()
+        assert any("annual leave" in h["text"] for h in found["hits"])
+
+
+def test_deleting_a_pooled_tenant_removes_its_rows(cli, mixed, postgres):
+    assert cli("tenant", "delete", "acme-hr", "--yes").code == 0
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        for table in ("documents", "chunks", "meta", "usage"):
+            count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table} WHERE tenant_id = 'acme-hr'").fetchone()
+            assert count[0] == 0, table
+    assert cli("search", "huaxin-bank", "转账限额", "--json").code == 0
+
+
+def test_a_pooled_tenant_without_postgres_configured_is_refused(cli, home):
+    home.mkdir(parents=True, exist_ok=True)
+    result = cli("create", "acme", "--store", "postgres")
+    assert result.code == 1 and "no `postgres:` section" in result.err and "Hint:" in result.err
+    assert cli("tenant", "list", "--json").json() == []
+    assert cli("create", "acme", "--store", "mongodb").code == 2
