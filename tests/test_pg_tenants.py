@@ -73,6 +73,16 @@ def test_serve_answers_a_pooled_tenant_and_keeps_it_apart(cli, mixed):
         assert any("annual leave" in h["text"] for h in found["hits"])
 
 
+def test_a_question_to_a_pooled_tenant_is_answered_from_its_passages_and_metered(cli, mixed, postgres):
+    result = cli("query", "acme-hr", "How many days of paid annual leave per year?", "--json")
+    assert result.code == 0, result
+    answer = result.json()
+    assert answer["sources"] and all("/samples/acme-hr/" in s["path"] for s in answer["sources"])
+    assert "23" in answer["answer"]
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.usage WHERE operation = 'question'").fetchone()[0] == 1
+
+
 def test_deleting_a_pooled_tenant_removes_its_rows(cli, mixed, postgres):
     assert cli("tenant", "delete", "acme-hr", "--yes").code == 0
     with psycopg.connect(postgres.admin_dsn) as conn:
