@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, confirm, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, confirm, err, out, print_json
 
 app = typer.Typer(help="Create, list, inspect, suspend, move and delete tenants.", no_args_is_help=True)
 
@@ -137,6 +137,36 @@ def export(
     else:
         out.print(f"Exported tenant {result.tenant} to {result.file} ({result.documents} documents, "
                   f"{result.chunks} chunks, {result.bytes} bytes)")
+
+
+@app.command("move")
+def move(
+    tenant_id: TenantArg,
+    to: Annotated[str, typer.Option("--to", help="local (the tenant's folder) or postgres (the pool).",
+                                    show_default=False)],
+    wait: WaitOption = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Move a tenant between its folder and the PostgreSQL pool, without re-embedding.
+
+    Copies documents, chunks, vectors and usage history, checks the copy (counts and a checksum), then
+    switches. Searches go on throughout; ingests get "busy" (exit 75) until it is done.
+    """
+    from tenantctl.config import STORE_KINDS
+    from tenantctl.errors import BadInput
+    from tenantctl.operations.move import move_tenant
+
+    if to not in STORE_KINDS:
+        raise BadInput(f"unknown store {to!r}", f"use --to {' or '.join(STORE_KINDS)}")
+    result = move_tenant(tenant_id, to, wait=wait)
+    if json_out:
+        print_json(result.to_dict())
+    elif not result.moved:
+        out.print(f"Tenant {result.tenant} is already in the {result.destination} store")
+    else:
+        out.print(f"Moved tenant {result.tenant} from {result.source} to {result.destination}: {result.documents} "
+                  f"documents, {result.chunks} chunks, {result.usage_events} usage events, checksum verified "
+                  f"({result.seconds:.1f}s)")
 
 
 @app.command("import")

@@ -31,8 +31,8 @@ class UsageEvent:
 
 
 def record(store: Store, event: UsageEvent, ms: float) -> None:
-    store.record_usage((time.time(), event.operation, event.outcome, event.chunks_embedded, event.documents,
-                        event.prompt_tokens, event.completion_tokens, round(ms, 1)))
+    store.record_usage([(time.time(), event.operation, event.outcome, event.chunks_embedded, event.documents,
+                         event.prompt_tokens, event.completion_tokens, round(ms, 1))])
 
 
 @contextlib.contextmanager

@@ -279,14 +279,24 @@ class Store:
             self.conn.execute("COMMIT")
 
     # -- usage --------------------------------------------------------------------------------------
-    def record_usage(self, row: tuple) -> None:
-        """One usage event: ts, operation, outcome, chunks_embedded, documents, prompt and completion
+    def record_usage(self, rows: list[tuple]) -> None:
+        """Usage events, each: ts, operation, outcome, chunks_embedded, documents, prompt and completion
         tokens, ms."""
         with self.transaction():
-            self.conn.execute(
+            self.conn.executemany(
                 "INSERT INTO usage (ts, operation, outcome, chunks_embedded, documents, prompt_tokens,"
-                " completion_tokens, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row,
+                " completion_tokens, ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows,
             )
+
+    def usage_rows(self) -> list[tuple]:
+        """Every usage event, oldest first, as `record_usage` takes it."""
+        return self.conn.execute(
+            "SELECT ts, operation, outcome, chunks_embedded, documents, prompt_tokens, completion_tokens, ms"
+            " FROM usage ORDER BY id"
+        ).fetchall()
+
+    def session_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
 
     def questions_since(self, ts: float) -> tuple[int, int]:
         """Answered questions and their tokens since `ts`."""

@@ -171,15 +171,23 @@ class PgStore:
                 conn.execute(f"DELETE FROM {SCHEMA}.{table}")
 
     # -- usage --------------------------------------------------------------------------------------
-    def record_usage(self, row: tuple) -> None:
-        """One usage event: ts, operation, outcome, chunks_embedded, documents, prompt and completion
+    def record_usage(self, rows: list[tuple]) -> None:
+        """Usage events, each: ts, operation, outcome, chunks_embedded, documents, prompt and completion
         tokens, ms."""
-        with self.transaction() as conn:
-            conn.execute(
+        with self.transaction() as conn, conn.cursor() as cur:
+            cur.executemany(
                 f"INSERT INTO {SCHEMA}.usage (tenant_id, ts, operation, outcome, chunks_embedded, documents,"
                 " prompt_tokens, completion_tokens, ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (self.tenant_id, *row),
+                [(self.tenant_id, *row) for row in rows],
             )
+
+    def usage_rows(self) -> list[tuple]:
+        """Every usage event, oldest first, as `record_usage` takes it."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "SELECT ts, operation, outcome, chunks_embedded, documents, prompt_tokens, completion_tokens, ms"
+                f" FROM {SCHEMA}.usage ORDER BY id"
+            ).fetchall()
 
     def questions_since(self, ts: float) -> tuple[int, int]:
         """Answered questions and their tokens since `ts`."""

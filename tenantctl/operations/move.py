@@ -1,0 +1,116 @@
+"""`tenant move`: a tenant from its folder into the PostgreSQL pool and back, without re-embedding.
+
+Under the tenant's write lock (ingests and repairs get "busy" meanwhile; searches and questions go on
+from the source), documents, chunks, vectors, the embedder settings and the usage history are copied
+into the destination, which is then checked against the source: the same counts and the same content
+checksum (every document's hash, every chunk's text and vector). Only then does tenant.yaml switch to
+the destination (one atomic rename: a reader sees one store or the other), and the source is emptied.
+A move interrupted before the switch leaves the tenant where it was; the next move starts afresh.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tenantctl.config import save_tenant_config
+from tenantctl.errors import NotInPool, TenantctlError
+from tenantctl.storage.layout import INDEX_GLOB, MANIFEST_FILE, STORE_FILE
+from tenantctl.storage.pg.transfer import content_checksum, copy_documents
+from tenantctl.storage.store import Store
+from tenantctl.storage.tenants import Tenant, open_tenant
+
+
+class MoveFailed(TenantctlError):
+    """The copy did not match its source; the tenant stays where it was."""
+
+
+@dataclass
+class MoveResult:
+    tenant: str
+    source: str
+    destination: str
+    moved: bool
+    documents: int = 0
+    chunks: int = 0
+    usage_events: int = 0
+    checksum: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def move_tenant(tenant_id: str, to: str, wait: float = 0) -> MoveResult:
+    tenant = open_tenant(tenant_id)
+    source = tenant.config.store
+    if source == to:  # repeating a finished move is success
+        return MoveResult(tenant_id, source, to, moved=False)
+    started = time.perf_counter()
+    with tenant.write_lock(wait):
+        result = _to_pool(tenant) if to == "postgres" else _to_folder(tenant)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _copy_and_check(tenant: Tenant, src: Any, dst: Any, source: str, destination: str) -> MoveResult:
+    counts = copy_documents(src, dst)
+    usage = [tuple(row) for row in src.usage_rows()]
+    if usage:
+        dst.record_usage(usage)
+    before, checksum = src.counts(), content_checksum(src)
+    if (counts.documents, counts.chunks, counts.bytes) != (before.documents, before.chunks, before.bytes) \
+            or content_checksum(dst) != checksum or len(dst.usage_rows()) != len(usage):
+        raise MoveFailed(f"the copy of tenant {tenant.id!r} does not match its source; nothing was switched",
+                         "run the move again; if it fails again, run `tenantctl verify` on the tenant")
+    return MoveResult(tenant.id, source, destination, True, counts.documents, counts.chunks, len(usage), checksum)
+
+
+def _switch(tenant: Tenant, to: str) -> None:
+    save_tenant_config(tenant.config.model_copy(update={"store": to}), tenant.config_path)
+    tenant.__dict__.pop("config", None)  # the cached settings name the old store
+
+
+def _remove_local_files(tenant: Tenant) -> None:
+    for name in (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", MANIFEST_FILE):
+        (tenant.dir / name).unlink(missing_ok=True)
+    for index in tenant.dir.glob(INDEX_GLOB):
+        index.unlink(missing_ok=True)
+
+
+def _to_pool(tenant: Tenant) -> MoveResult:
+    from tenantctl.storage.pg.store import PgStore
+    from tenantctl.storage.tenants import postgres_config
+
+    with tenant.open_store() as src:
+        if src.session_count():
+            raise NotInPool(
+                f"tenant {tenant.id!r} has {src.session_count()} chat sessions, which the pool cannot hold yet",
+                "keep it local for now; nothing was moved",
+            )
+        with PgStore(postgres_config(), tenant.id, tenant.config_path) as dst:
+            dst.drop_all()  # rows of an earlier, interrupted move
+            result = _copy_and_check(tenant, src, dst, "local", "postgres")
+    _switch(tenant, "postgres")
+    _remove_local_files(tenant)
+    return result
+
+
+def _to_folder(tenant: Tenant) -> MoveResult:
+    from tenantctl.storage.index import refresh_index
+
+    _remove_local_files(tenant)  # files of an earlier, interrupted move
+    staging = tenant.dir / f".moving-{STORE_FILE}"
+    for leftover in (staging, staging.with_name(staging.name + "-wal"), staging.with_name(staging.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    with tenant.open_store() as src:
+        with Store(staging) as dst:
+            result = _copy_and_check(tenant, src, dst, "postgres", "local")
+        os.replace(staging, tenant.store_path)
+        with Store(tenant.store_path) as store:
+            refresh_index(tenant.dir, store)  # the FAISS index, before any reader can look for it
+        _switch(tenant, "local")
+        src.drop_all()
+    return result
