@@ -91,21 +91,21 @@ def answer_all(items: list[dict]) -> list[dict]:
     """Ask every question in its tenant with this process's tenantctl; the raw outcome of each."""
     from tenantctl.answering.answer import answer_question
     from tenantctl.config import load_config
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
     cfg = load_config()
-    searchers: dict[str, Searcher] = {}
+    opened: dict[str, TenantSession] = {}
     embedder = None
     records = []
     for item in [items[0], *items]:  # the first question warms the models and is not counted
-        if item["tenant"] not in searchers:
-            searchers[item["tenant"]] = Searcher(open_tenant(item["tenant"]), cfg, embedder)
-        searcher = searchers[item["tenant"]]
+        if item["tenant"] not in opened:
+            opened[item["tenant"]] = TenantSession(open_tenant(item["tenant"]), cfg, embedder)
+        session = opened[item["tenant"]]
         started = time.perf_counter()
-        result = answer_question(searcher, item["question"], cfg)
+        result = answer_question(session, item["question"], cfg)
         wall = (time.perf_counter() - started) * 1000
-        embedder = searcher.embedder
+        embedder = session.searcher.embedder
         data = result.to_dict(include_passages=True)
         if len(records) % 20 == 0:
             print(f"  {len(records)}/{len(items)} questions", file=sys.stderr, flush=True)

@@ -64,11 +64,11 @@ def main() -> None:
     from tenantctl.answering.answer import answer_question
     from tenantctl.config import load_config
     from tenantctl.models import generation
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
     cfg = load_config()
-    searcher = Searcher(open_tenant(tenant_id), cfg)
+    opened = TenantSession(open_tenant(tenant_id), cfg)
     captured: list[generation.Request] = []
     original = generation.LlamaCppGenerator.generate
 
@@ -77,7 +77,7 @@ def main() -> None:
         return original(self, request, on_token)
 
     generation.LlamaCppGenerator.generate = capture
-    answer_question(searcher, question, cfg)
+    answer_question(opened, question, cfg)
     generation.LlamaCppGenerator.generate = original
     request = captured[0]
     gen = generation.get_generator("default", cfg.models["default"])

@@ -58,7 +58,7 @@ def main() -> None:
     from tenantctl.config import load_config
     from tenantctl.ingestion.ingest import ingest
     from tenantctl.models.embedding import get_embedder
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import create_tenant, open_tenant
 
     corpus = work / "corpus"
@@ -87,14 +87,14 @@ def main() -> None:
 
     # Warm latency over every test query, in this process.
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
-    searcher = Searcher(open_tenant(TENANT), cfg)
-    searcher.search("warm up")
+    opened = TenantSession(open_tenant(TENANT), cfg)
+    opened.search("warm up")
     latencies = []
     for q in queries:
         t0 = time.perf_counter()
-        searcher.search(q["text"], k=10)
+        opened.search(q["text"], k=10)
         latencies.append((time.perf_counter() - t0) * 1000)
-    searcher.close()
+    opened.close()
     latencies.sort()
 
     # Fresh-process wall time of `tenantctl search`.

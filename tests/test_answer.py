@@ -222,14 +222,14 @@ def two_tenants(tmp_path, home):
 
 def _answer(cfg, tenant_id, question, generator, **kwargs):
     from tenantctl.answering.answer import answer_question
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
-    searcher = Searcher(open_tenant(tenant_id), cfg)
+    opened = TenantSession(open_tenant(tenant_id), cfg)
     try:
-        return answer_question(searcher, question, cfg, generator=generator, **kwargs)
+        return answer_question(opened, question, cfg, generator=generator, **kwargs)
     finally:
-        searcher.close()
+        opened.close()
 
 
 def test_answer_question_uses_the_injected_generator_and_cites_its_tenant(two_tenants):

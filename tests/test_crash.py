@@ -152,18 +152,18 @@ def _search(tenant: str, query: str, k: int, mode: str = "hybrid", *, rebuild: b
     """Search in this process, as a fresh reader would (index from disk when current), or with the index
     rebuilt in memory from the store (the reference)."""
     from tenantctl.config import load_config
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.index import VectorIndex
     from tenantctl.storage.tenants import open_tenant
 
-    searcher = Searcher(open_tenant(tenant), load_config())
+    opened = TenantSession(open_tenant(tenant), load_config())
     try:
-        dim = searcher.store.get_meta("embedder_dim")
+        dim = opened.store.get_meta("embedder_dim")
         if rebuild and dim:
-            searcher._index = VectorIndex.from_store(searcher.store, int(dim))
-        return _hits(searcher.search(query, k=k, mode=mode, meter=False))
+            opened.searcher._index = VectorIndex.from_store(opened.store, int(dim))
+        return _hits(opened.searcher.search(query, k=k, mode=mode))
     finally:
-        searcher.close()
+        opened.close()
 
 
 def _verify_codes(tenant: str) -> tuple[set[str], list[str]]:

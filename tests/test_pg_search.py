@@ -8,7 +8,7 @@ import pytest
 
 from tenantctl.config import load_config
 from tenantctl.context import current_tenant
-from tenantctl.retrieval.search import Searcher
+from tenantctl.retrieval.session import TenantSession
 from tenantctl.storage.pg.transfer import content_checksum, copy_documents
 from tenantctl.storage.tenants import create_tenant, open_tenant
 
@@ -21,21 +21,21 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def pooled(samples, postgres, home, monkeypatch):
     """The three sample tenants, each both local (the sample home) and pooled (a copy in a second home
-    whose tenants live in PostgreSQL), searched by the same Searcher."""
+    whose tenants live in PostgreSQL), searched by the same Searcher (each in its TenantSession)."""
     cfg = load_config()
-    local = {tenant_id: Searcher(open_tenant(tenant_id), cfg) for tenant_id in SAMPLE_IDS}
+    local = {tenant_id: TenantSession(open_tenant(tenant_id), cfg) for tenant_id in SAMPLE_IDS}
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
-    searchers = {}
-    for tenant_id, searcher in local.items():
+    sessions = {}
+    for tenant_id, session in local.items():
         tenant = create_tenant(tenant_id, store="postgres")
         with tenant.open_store() as store:
-            copy_documents(searcher.store, store)
-            assert content_checksum(store) == content_checksum(searcher.store)
-        searchers[tenant_id] = (searcher, Searcher(tenant, cfg, searcher.embedder))
-    yield searchers
-    for pair in searchers.values():
-        for searcher in pair:
-            searcher.close()
+            copy_documents(session.store, store)
+            assert content_checksum(store) == content_checksum(session.store)
+        sessions[tenant_id] = (session, TenantSession(tenant, cfg, session.searcher.embedder))
+    yield sessions
+    for pair in sessions.values():
+        for session in pair:
+            session.close()
     current_tenant.set(None)
 
 
@@ -47,8 +47,8 @@ def _keys(hits):
 def test_pooled_search_finds_each_fact_in_its_tenant_and_nowhere_else(pooled, owner, query, filename, fact):
     for tenant_id, (local, pg) in pooled.items():
         current_tenant.set(tenant_id)
-        dense = pg.search(query, k=10, mode="dense", meter=False)
-        assert _keys(dense) == _keys(local.search(query, k=10, mode="dense", meter=False))
+        dense = pg.searcher.search(query, k=10, mode="dense")
+        assert _keys(dense) == _keys(local.searcher.search(query, k=10, mode="dense"))
         hits = pg.search(query, k=5)
         assert hits and all(f"/samples/{tenant_id}/" in h.path for h in hits), [h.path for h in hits]
         texts = [_flat(h.text) for h in hits]

@@ -26,6 +26,7 @@ from tenantctl.answering.sentences import cjk_share, sentences
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
+from tenantctl.retrieval.session import TenantSession
 from tenantctl.textproc import estimate_tokens
 
 INSTRUCTIONS = (
@@ -237,7 +238,7 @@ def respond(
 
 
 def answer_question(
-    searcher: Searcher,
+    session: TenantSession,
     question: str,
     cfg: Config,
     *,
@@ -247,17 +248,16 @@ def answer_question(
     extra_passages: list[Passage] | None = None,
     model: str | None = None,
 ) -> Answer:
-    """Answer from the searcher's tenant alone (plus `extra_passages`, e.g. tool results); metered as
+    """Answer from the session's tenant alone (plus `extra_passages`, e.g. tool results); metered as
     one `question` usage event. `model` names a model entry instead of the tenant's; `generator`
     replaces the loaded model altogether (tests inject a fake one)."""
     from tenantctl.retrieval.search import check_query
     from tenantctl.storage import metering
 
     check_query(question, cfg, "question")
-    with metering.track(searcher.store, "question") as usage:
-        searcher.tenant.require_active("questions")  # inside: a refusal is metered too
-        metering.check_question_quota(searcher.tenant, searcher.store)
-        result = _answer(searcher, question, cfg, history, on_token, generator, extra_passages or [], model)
+    with metering.track(session.store, "question") as usage:
+        session.admit_question()  # inside: a refusal is metered too
+        result = _answer(session, question, cfg, history, on_token, generator, extra_passages or [], model)
         usage.prompt_tokens = int(result.timings.get("prompt_tokens", 0))
         usage.completion_tokens = int(result.timings.get("completion_tokens", 0))
         usage.details = {"no_answer": result.no_answer, "fallback": result.fallback, "model": result.model}
@@ -269,19 +269,19 @@ def _retrieve(searcher: Searcher, question: str, settings: AnswerConfig, history
     query = question
     if history and estimate_tokens(question) < 12:  # a short follow-up borrows the last question's context
         query = f"{history[-1][0]} {question}"
-    hits = searcher.search(query, k=settings.passages, meter=False)
+    hits = searcher.search(query, k=settings.passages)
     load_ms = searcher.timings.get("embedder_load_ms", 0.0)
     return hits, {"embedder_load_ms": load_ms,
                   "retrieval_ms": round((time.perf_counter() - started) * 1000 - load_ms, 1)}
 
 
-def with_tools(searcher: Searcher, question: str, cfg: Config) -> tuple[list[Passage], list[dict], list[str]]:
+def with_tools(session: TenantSession, question: str, cfg: Config) -> tuple[list[Passage], list[dict], list[str]]:
     """The results of the tenant's tools the question selects, as passages (cited `tool:NAME`; a tool
     that matched is relevant by construction, so they pass the relevance gate), the calls (for --json:
     status, ms, error) and a note for each failed call."""
     from tenantctl.tools.run import tool_passages
 
-    results = tool_passages(searcher.tenant, question, cfg, searcher.store)
+    results = tool_passages(session.tenant, question, cfg, session.store)
     found = [
         Passage.from_hit(Hit(rank=0, chunk_id=0, path=f"tool:{r.name}", ord=0, start=0, end=len(r.text), page=None,
                              heading="", text=r.text, score=1.0, similarity=1.0, dense_rank=None, keyword_rank=None))
@@ -292,7 +292,7 @@ def with_tools(searcher: Searcher, question: str, cfg: Config) -> tuple[list[Pas
 
 
 def _answer(
-    searcher: Searcher,
+    session: TenantSession,
     question: str,
     cfg: Config,
     history: list[tuple[str, str]] | None,
@@ -302,11 +302,11 @@ def _answer(
     model: str | None,
 ) -> Answer:
     started = time.perf_counter()
-    tenant = searcher.tenant
+    tenant, searcher = session.tenant, session.searcher
     settings = effective_settings(cfg, tenant.config.answer)
     history = (history or [])[-2:]
     hits, timings = _retrieve(searcher, question, settings, history)
-    tool_found, tools, notes = with_tools(searcher, question, cfg)
+    tool_found, tools, notes = with_tools(session, question, cfg)
     timings["tools_ms"] = round(sum(t["ms"] for t in tools), 1)
     extra = tool_found + extra
     documents = [Passage.from_hit(h) for h in hits]

@@ -16,7 +16,7 @@ from tenantctl.storage import sessions
 if TYPE_CHECKING:
     from tenantctl.answering.answer import Answer
     from tenantctl.config import Config
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
 
 
 @dataclass
@@ -26,24 +26,25 @@ class ChatSession:
     history: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def open(cls, searcher: Searcher, session_id: str | None = None) -> ChatSession:
-        """Resume `session_id` of the searcher's tenant (SessionNotFound when it is not this tenant's),
+    def open(cls, tenant_session: TenantSession, session_id: str | None = None) -> ChatSession:
+        """Resume `session_id` of the open tenant's (SessionNotFound when it is not this tenant's),
         or start a new session when it is None."""
-        store, tenant_id = searcher.store, searcher.tenant.id
+        store, tenant_id = tenant_session.store, tenant_session.tenant.id
         if session_id is None:
             return cls(sessions.create(store), tenant_id)
         sessions.require(store, tenant_id, session_id)
         return cls(session_id, tenant_id, sessions.history(store, session_id))
 
     def turn(
-        self, searcher: Searcher, question: str, cfg: Config, *, on_token: Callable[[str], None] | None = None
+        self, tenant_session: TenantSession, question: str, cfg: Config, *,
+        on_token: Callable[[str], None] | None = None,
     ) -> Answer:
         """Answer `question` in this session and record the exchange."""
         from tenantctl.answering.answer import answer_question
 
-        if searcher.tenant.id != self.tenant_id:  # a session never crosses tenants
+        if tenant_session.tenant.id != self.tenant_id:  # a session never crosses tenants
             raise ValueError(f"session {self.id!r} belongs to tenant {self.tenant_id!r}")
-        result = answer_question(searcher, question, cfg, history=list(self.history), on_token=on_token)
-        sessions.add(searcher.store, self.id, question, result)
+        result = answer_question(tenant_session, question, cfg, history=list(self.history), on_token=on_token)
+        sessions.add(tenant_session.store, self.id, question, result)
         self.history.append((question, result.answer))
         return result

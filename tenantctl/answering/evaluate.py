@@ -17,7 +17,7 @@ from typing import Any
 
 from tenantctl.answering.scoring import LabelledQuestion, score
 from tenantctl.config import Config
-from tenantctl.retrieval.search import Searcher
+from tenantctl.retrieval.session import TenantSession
 
 
 @dataclass
@@ -53,14 +53,14 @@ def _pct(values: list[bool]) -> float:
     return round(100 * sum(values) / len(values), 1) if values else 0.0
 
 
-def evaluate_answers(searcher: Searcher, questions: list[LabelledQuestion], cfg: Config,
+def evaluate_answers(session: TenantSession, questions: list[LabelledQuestion], cfg: Config,
                      model: str | None = None) -> AnswerEval:
-    """Answer and score every question in the searcher's tenant (with `model` instead of the tenant's)."""
+    """Answer and score every question in the session's tenant (with `model` instead of the tenant's)."""
     from tenantctl.answering.answer import answer_question
 
     rows = []
     for q in questions:
-        result = answer_question(searcher, q.question, cfg, model=model)
+        result = answer_question(session, q.question, cfg, model=model)
         row: dict[str, Any] = {"question": q.question, "gold": q.answers, "answer": result.answer,
                                "no_answer": result.no_answer, "ms": result.timings.get("total_ms", 0.0),
                                "cited": [s.path for s in result.sources], "model": result.model}
@@ -69,13 +69,13 @@ def evaluate_answers(searcher: Searcher, questions: list[LabelledQuestion], cfg:
             if q.source:
                 row["first_citation_right"] = bool(row["cited"]) and _key(row["cited"][0]) == _key(q.source)
         rows.append(row)
-    return _summary(searcher.tenant.id, cfg.model(model or _tenant_model(searcher, cfg))[0], rows)
+    return _summary(session.tenant.id, cfg.model(model or _tenant_model(session, cfg))[0], rows)
 
 
-def _tenant_model(searcher: Searcher, cfg: Config) -> str | None:
+def _tenant_model(session: TenantSession, cfg: Config) -> str | None:
     from tenantctl.answering.answer import effective_settings
 
-    return effective_settings(cfg, searcher.tenant.config.answer).model
+    return effective_settings(cfg, session.tenant.config.answer).model
 
 
 def _summary(tenant: str, model: str, rows: list[dict[str, Any]]) -> AnswerEval:

@@ -63,16 +63,16 @@ def query(
         result = call(server, "/v1/query", {"question": question, "passages": passages}, tenant_id, key)
     else:
         from tenantctl.answering.answer import answer_question
-        from tenantctl.retrieval.search import Searcher
+        from tenantctl.retrieval.session import TenantSession
         from tenantctl.storage.tenants import open_tenant
 
-        searcher = Searcher(open_tenant(tenant_id), cfg)
+        opened = TenantSession(open_tenant(tenant_id), cfg)
         try:
-            answer = _streamed(lambda on_token: answer_question(searcher, question, cfg, on_token=on_token),
+            answer = _streamed(lambda on_token: answer_question(opened, question, cfg, on_token=on_token),
                                stream=not json_out)
             result = answer.to_dict(include_passages=passages)
         finally:
-            searcher.close()
+            opened.close()
     if json_out:
         print_json(result)
     else:
@@ -90,7 +90,7 @@ def chat(
     Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
     """
     from tenantctl.answering.chat import ChatSession
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant
 
@@ -98,17 +98,17 @@ def chat(
     cfg = load_cfg()
     if not list_sessions:
         tenant.require_active("questions")  # before a session is created for nothing
-    searcher = Searcher(tenant, cfg)
+    opened = TenantSession(tenant, cfg)
     try:
         if list_sessions:
-            rows = sessions.listing(searcher.store)
+            rows = sessions.listing(opened.store)
             if json_out:
                 print_json(rows)
             else:
                 for row in rows:
                     out.print(f"{row['id']}  {row['updated_at']}  {row['messages']:>3} messages  {row['title']}")
             return
-        conversation = ChatSession.open(searcher, session)
+        conversation = ChatSession.open(opened, session)
         session = conversation.id
         err.print(f"Session {session} with tenant {tenant.id} ({len(conversation.history)} earlier exchanges). "
                   f"Resume later with --session {session}; /exit to leave.")
@@ -119,7 +119,7 @@ def chat(
             question = line.strip()
             if not line or question in ("", "/exit", "/quit"):
                 break
-            result = _streamed(lambda on_token, q=question: conversation.turn(searcher, q, cfg, on_token=on_token),
+            result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
                                stream=not json_out)
             if json_out:
                 sys.stdout.write(__import__("json").dumps({"session": session, **result.to_dict()},
@@ -129,4 +129,4 @@ def chat(
                 _render(result.to_dict())
                 out.print()
     finally:
-        searcher.close()
+        opened.close()

@@ -62,17 +62,17 @@ def search(
 
         hits = call(server, "/v1/search", {"query": query, "k": k, "mode": _mode(mode)}, tenant_id, key)["hits"]
     else:
-        from tenantctl.retrieval.search import Searcher
+        from tenantctl.retrieval.session import TenantSession
         from tenantctl.storage.tenants import open_tenant
 
         tenant = open_tenant(tenant_id)
         _ = tenant.config  # a broken tenant.yaml is reported here too, not only when asking questions
-        searcher = Searcher(tenant, cfg)
+        opened = TenantSession(tenant, cfg)
         try:
-            hits = [h.to_dict() for h in searcher.search(query, k=k, mode=_mode(mode))]
-            empty = searcher.store.chunk_count() == 0
+            hits = [h.to_dict() for h in opened.search(query, k=k, mode=_mode(mode))]
+            empty = opened.store.chunk_count() == 0
         finally:
-            searcher.close()
+            opened.close()
     if json_out:
         print_json(hits)
         return
@@ -105,7 +105,7 @@ def evaluate(
     """Score a tenant on labelled questions: retrieval (nDCG@10, recall@k, MRR with --queries and --qrels)
     or answers (correct, F1, first citation, abstention with --answers)."""
     from tenantctl.errors import BadInput
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
     if answers is None and (queries is None or qrels is None):
@@ -114,21 +114,21 @@ def evaluate(
         raise BadInput("--model scores answers", "pass --answers FILE with --model")
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()
-    searcher = Searcher(tenant, cfg)
+    opened = TenantSession(tenant, cfg)
     try:
         if answers is not None:
-            _evaluate_answers(searcher, answers, cfg, model, json_out)
+            _evaluate_answers(opened, answers, cfg, model, json_out)
         else:
-            _evaluate_retrieval(searcher, queries, qrels, k, _mode(mode) or cfg.search.mode, json_out)
+            _evaluate_retrieval(opened, queries, qrels, k, _mode(mode) or cfg.search.mode, json_out)
     finally:
-        searcher.close()
+        opened.close()
 
 
-def _evaluate_retrieval(searcher, queries: Path, qrels: Path, k: int, mode: str, json_out: bool) -> None:
+def _evaluate_retrieval(opened, queries: Path, qrels: Path, k: int, mode: str, json_out: bool) -> None:
     from tenantctl.retrieval.evaluate import evaluate as run_eval
     from tenantctl.retrieval.evaluate import load_qrels, load_queries
 
-    result = run_eval(searcher, load_queries(queries), load_qrels(qrels), k=k, mode=mode)
+    result = run_eval(opened, load_queries(queries), load_qrels(qrels), k=k, mode=mode)
     if json_out:
         print_json(result.to_dict())
         return
@@ -140,16 +140,16 @@ def _evaluate_retrieval(searcher, queries: Path, qrels: Path, k: int, mode: str,
         err.print(f"{result.unmatched_corpus_ids} judged corpus ids match no document of this tenant")
 
 
-def _evaluate_answers(searcher, path: Path, cfg, model: str | None, json_out: bool) -> None:
+def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool) -> None:
     from tenantctl.answering.evaluate import evaluate_answers
     from tenantctl.answering.scoring import load_labelled
 
     questions = load_labelled(path)
     if model:
         cfg.model(model)  # an unknown entry fails before any question is asked
-    runs = [evaluate_answers(searcher, questions, cfg)]
+    runs = [evaluate_answers(opened, questions, cfg)]
     if model:
-        runs.append(evaluate_answers(searcher, questions, cfg, model=model))
+        runs.append(evaluate_answers(opened, questions, cfg, model=model))
     if json_out:
         print_json(runs[0].to_dict() if not model else [r.to_dict() for r in runs])
         return

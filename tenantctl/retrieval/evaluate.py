@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl.errors import BadInput
-from tenantctl.retrieval.search import Mode, Searcher
+from tenantctl.retrieval.search import Mode
+from tenantctl.retrieval.session import TenantSession
 
 
 @dataclass
@@ -100,13 +101,13 @@ def _aliases(path: str) -> list[str]:
 
 
 def evaluate(
-    searcher: Searcher, queries: dict[str, str], qrels: dict[str, dict[str, int]], *, k: int = 100,
+    session: TenantSession, queries: dict[str, str], qrels: dict[str, dict[str, int]], *, k: int = 100,
     mode: Mode = "hybrid",
 ) -> EvalResult:
     judged = [qid for qid in qrels if qid in queries]
     if not judged:
         raise BadInput("no query in the queries file has a relevance judgement", "check that the ids match")
-    docs = searcher.store.documents()
+    docs = session.store.documents()
     known = {alias for path in docs for alias in _aliases(path)}
     unmatched = {cid for rels in qrels.values() for cid in rels if cid not in known}
     depth = max(k, 10)
@@ -114,7 +115,7 @@ def evaluate(
     totals = {"ndcg": 0.0, "recall": 0.0, "mrr": 0.0}
     for qid in judged:
         relevant = qrels[qid]
-        hits = searcher.search(queries[qid], k=depth * 3, mode=mode, candidates=max(depth * 3, 100), meter=False)
+        hits = session.searcher.search(queries[qid], k=depth * 3, mode=mode, candidates=max(depth * 3, 100))
         ranked: list[str] = []
         seen: set[str] = set()
         for hit in hits:
@@ -128,7 +129,7 @@ def evaluate(
         totals["mrr"] += reciprocal_rank(ranked, relevant)
     n = len(judged)
     return EvalResult(
-        tenant=searcher.tenant.id, mode=mode, queries=n, k=k,
+        tenant=session.tenant.id, mode=mode, queries=n, k=k,
         ndcg_at_10=round(totals["ndcg"] / n, 4), recall_at_k=round(totals["recall"] / n, 4),
         mrr=round(totals["mrr"] / n, 4), seconds=round(time.perf_counter() - started, 2),
         unmatched_corpus_ids=len(unmatched),

@@ -12,7 +12,7 @@ from tenantctl.config import Config, SearchMode
 from tenantctl.errors import BadInput
 from tenantctl.models.embedding import Embedder, get_embedder
 from tenantctl.storage.index import check_embedder
-from tenantctl.storage.store import ChunkRow
+from tenantctl.storage.store import ChunkRow, Store
 from tenantctl.storage.tenants import Tenant
 
 Mode = SearchMode
@@ -126,24 +126,22 @@ def check_query(text: str, cfg: Config, what: str = "query") -> None:
 
 
 class Searcher:
-    """One tenant's retrieval state: its store connection and its FAISS index, loaded lazily and
-    reloaded when another process commits a new generation."""
+    """Retrieval over one tenant's store connection and its FAISS index: the index is loaded lazily and
+    reloaded when another process commits a new generation. It neither meters nor checks the tenant's
+    status: `tenantctl.retrieval.session.TenantSession` does that around it."""
 
-    def __init__(self, tenant: Tenant, cfg: Config, embedder: Embedder | None = None) -> None:
+    def __init__(self, tenant: Tenant, store: Store, cfg: Config, embedder: Embedder | None = None) -> None:
         self.tenant = tenant
+        self.store = store
         self.cfg = cfg
-        self.store = tenant.open_store()
         self._embedder = embedder
         self._index = None
         self.timings: dict[str, float] = {}
 
-    def close(self) -> None:
-        self.store.close()
-
-    def fork(self) -> Searcher:
-        """A searcher of the same tenant with its own store connection, sharing this one's loaded index
-        and embedder (both are only read), for work that must not hold this searcher for long."""
-        twin = Searcher(self.tenant, self.cfg, self._embedder)
+    def over(self, store: Store) -> Searcher:
+        """A searcher of the same tenant over another connection `store`, sharing this one's loaded index
+        and embedder (both are only read)."""
+        twin = Searcher(self.tenant, store, self.cfg, self._embedder)
         twin._index = self._index
         return twin
 
@@ -170,21 +168,9 @@ class Searcher:
             return self.store.dense_search(qvec, candidates)
         return self.index().search(qvec, candidates)
 
-    def search(
-        self, query: str, k: int | None = None, mode: Mode | None = None, candidates: int | None = None,
-        *, meter: bool = True,
-    ) -> list[Hit]:
-        """The k best chunks for `query`. Records a usage event unless `meter` is False (a question
-        meters its own retrieval, and checks its own question)."""
-        if not meter:
-            return self._search(query, k, mode, candidates)
-        check_query(query, self.cfg)
-        from tenantctl.storage.metering import track
-
-        with track(self.store, "search"):
-            return self._search(query, k, mode, candidates)
-
-    def _search(self, query: str, k: int | None, mode: Mode | None, candidates: int | None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, mode: Mode | None = None,
+               candidates: int | None = None) -> list[Hit]:
+        """The k best chunks for `query`, not metered (`TenantSession.search` meters a search)."""
         import numpy as np
 
         if not query.strip():

@@ -15,7 +15,7 @@ from typing import Any
 
 from tenantctl.config import Config
 from tenantctl.errors import Refused, TenantctlError
-from tenantctl.retrieval.search import Searcher
+from tenantctl.retrieval.session import TenantSession
 from tenantctl.storage.tenants import open_tenant
 
 # Beyond its vectors, a loaded tenant holds a SQLite connection, caches and Python objects.
@@ -28,7 +28,7 @@ class Overloaded(TenantctlError):
 
 @dataclass
 class Loaded:
-    searcher: Searcher
+    session: TenantSession
     lock: threading.Lock = field(default_factory=threading.Lock)
     bytes: int = 0
     last_used: float = 0.0
@@ -59,7 +59,7 @@ class TenantPool:
     def acquire(self, tenant_id: str) -> Loaded:
         with self._lock:
             entry = self._loaded.get(tenant_id)
-        if entry is not None and entry.identity != _identity(entry.searcher.store.path):
+        if entry is not None and entry.identity != _identity(entry.session.store.path):
             self.drop(tenant_id)  # deleted and re-created (or imported) meanwhile: load it afresh
             entry = None
         if entry is not None:
@@ -68,14 +68,14 @@ class TenantPool:
             entry.last_used = time.monotonic()
             return entry
         tenant = open_tenant(tenant_id)
-        searcher = Searcher(tenant, self.cfg)
-        index = searcher.index()
-        entry = Loaded(searcher, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic(),
-                       identity=_identity(searcher.store.path))
+        session = TenantSession(tenant, self.cfg)
+        index = session.searcher.index()
+        entry = Loaded(session, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic(),
+                       identity=_identity(session.store.path))
         with self._lock:
             existing = self._loaded.get(tenant_id)
             if existing is not None:  # another request loaded it meanwhile
-                searcher.close()
+                session.close()
                 return existing
             self._loaded[tenant_id] = entry
             self.loads += 1
@@ -83,22 +83,22 @@ class TenantPool:
         return entry
 
     @contextlib.contextmanager
-    def use(self, tenant_id: str) -> Iterator[Searcher]:
-        """A loaded tenant's searcher, held exclusively for the block (one SQLite connection each)."""
+    def use(self, tenant_id: str) -> Iterator[TenantSession]:
+        """A loaded tenant's session, held exclusively for the block (one SQLite connection each)."""
         while True:
             entry = self.acquire(tenant_id)
             with entry.lock:
                 if entry.closed:  # evicted between acquire and lock: load it again
                     continue
-                yield entry.searcher
+                yield entry.session
                 break
         self.refresh_size(tenant_id)
 
     def refresh_size(self, tenant_id: str) -> None:
         with self._lock:
             entry = self._loaded.get(tenant_id)
-            if entry is not None and entry.searcher._index is not None:
-                entry.bytes = _index_bytes(entry.searcher._index) + TENANT_OVERHEAD_BYTES
+            if entry is not None and entry.session.searcher._index is not None:
+                entry.bytes = _index_bytes(entry.session.searcher._index) + TENANT_OVERHEAD_BYTES
                 self._evict(keep=tenant_id)
 
     def _evict(self, keep: str) -> None:
@@ -114,7 +114,7 @@ class TenantPool:
             if entry.lock.acquire(blocking=False):
                 try:
                     entry.closed = True
-                    entry.searcher.close()
+                    entry.session.close()
                 finally:
                     entry.lock.release()
             else:
@@ -124,7 +124,7 @@ class TenantPool:
     @staticmethod
     def _close_later(entry: Loaded) -> None:
         with entry.lock:
-            entry.searcher.close()
+            entry.session.close()
 
     def drop(self, tenant_id: str) -> None:
         with self._lock:
@@ -132,7 +132,7 @@ class TenantPool:
         if entry is not None:
             with entry.lock:
                 entry.closed = True
-                entry.searcher.close()
+                entry.session.close()
 
     def close(self) -> None:
         for tenant_id in list(self._loaded):

@@ -48,13 +48,13 @@ async def answer_stream(shared: Services, tenant_id: str, question: str, history
             raise ClientGone("the client disconnected")
         # The question works on its own connection, so the tenant's searches go on while it generates.
         with shared.pool.use(tenant_id) as pooled:
-            searcher = pooled.fork()
+            opened = pooled.fork()
         try:
             if session is not None:
-                return ChatSession.open(searcher, session).turn(searcher, question, shared.cfg, on_token=on_token)
-            return answer_question(searcher, question, shared.cfg, history=history, on_token=on_token)
+                return ChatSession.open(opened, session).turn(opened, question, shared.cfg, on_token=on_token)
+            return answer_question(opened, question, shared.cfg, history=history, on_token=on_token)
         finally:
-            searcher.close()
+            opened.close()
 
     submitted = shared.scheduler.submit(tenant_id, lambda: context.run(job))
     future = asyncio.wrap_future(submitted)

@@ -18,16 +18,16 @@ router = APIRouter(tags=["chat"])
 def list_sessions(tenant: CurrentTenant, shared: Shared) -> list[dict[str, Any]]:
     from tenantctl.storage import sessions
 
-    with shared.pool.use(tenant.id) as searcher:
-        return sessions.listing(searcher.store)
+    with shared.pool.use(tenant.id) as opened:
+        return sessions.listing(opened.store)
 
 
 @router.post("/v1/chat/sessions")
 def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
     from tenantctl.storage import sessions
 
-    with shared.pool.use(tenant.id) as searcher:
-        return {"session": sessions.create(searcher.store)}
+    with shared.pool.use(tenant.id) as opened:
+        return {"session": sessions.create(opened.store)}
 
 
 @router.post("/v1/chat/sessions/{session_id}/messages")

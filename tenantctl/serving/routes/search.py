@@ -22,7 +22,7 @@ class SearchBody(BaseModel):
 
 @router.post("/v1/search")
 def search(body: SearchBody, tenant: CurrentTenant, shared: Shared) -> dict[str, Any]:
-    with shared.pool.use(tenant.id) as searcher:
-        hits = searcher.search(body.query, k=body.k, mode=body.mode)
-        timings = dict(searcher.timings)
+    with shared.pool.use(tenant.id) as opened:
+        hits = opened.search(body.query, k=body.k, mode=body.mode)
+        timings = dict(opened.searcher.timings)
     return public(tenant, {"tenant": tenant.id, "hits": [h.to_dict() for h in hits], "timings": timings})
