@@ -22,6 +22,26 @@ def onnx_cache(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def click_command_built_once():
+    """Typer turns the app into a click command at every call, by introspecting every command's
+    signature (about 0.1 s of CPU). A `tenantctl` process calls it once; the tests call the CLI
+    hundreds of times in one process, so each app is turned into its command once per run."""
+    import typer.main
+
+    build = typer.main.get_command
+    built: dict[int, tuple[object, object]] = {}
+
+    def get_command(typer_instance):
+        if id(typer_instance) not in built:  # the instance is kept, so its id is never reused
+            built[id(typer_instance)] = (typer_instance, build(typer_instance))
+        return built[id(typer_instance)][1]
+
+    typer.main.get_command = get_command
+    yield
+    typer.main.get_command = build
+
+
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch) -> Path:
     """Every test gets its own TENANTCTL_HOME."""
