@@ -1,7 +1,11 @@
 """The tenant of the current command or request, resolved once at the entry point.
 
-`open_tenant` sets it; logs and usage records read it. Nothing downstream takes a tenant id from
-anywhere else.
+Logs (usage events included) and the cluster store's tenant guard read it. Nothing downstream takes a tenant
+id from anywhere else. It is set in three places, each an entry point:
+- `open_tenant` and `create_tenant` (storage/tenants.py): the one tenant a CLI command works on;
+- `Tenant.as_current()`: each tenant in turn, for a run over many (`reindex --all`), restored after;
+- the server's `current_tenant` dependency (serving/deps.py), in the request's own context: the key
+  is resolved in a worker thread, whose copy of the context (set there by `open_tenant`) is dropped.
 """
 
 from __future__ import annotations
