@@ -54,6 +54,7 @@ COMPLETION_STOPS = ["\n", "Question:", "Text:", "问题：", "文本："]
 SPAN_TOKENS = 48  # a span needs few tokens; a looping model is cut off early
 MAX_SENTENCE_CHARS = 600
 TOOL_BOOST = 0.5  # a tool the question matched answers it before the documents do
+ACCEPT_FROM = 2  # a span is taken from the two best sentences only (the model reads more, for context)
 RELEVANCE_MARGIN = 0.3  # how much less relevant than the best sentence a span's sentence may be
 
 
@@ -183,14 +184,15 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
 def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int) -> Reply:
     """The answer from the model's output and the ranked sentences (see the module docstring)."""
     span = spans.clean_span(raw)
-    holder = spans.accept(span, question, ranked[:context])
+    holder = spans.accept(span, question, ranked[:min(context, ACCEPT_FROM)])
     kind = spans.expected_type(question)
     if holder and kind == "number" and not spans.typed_tokens(kind, span):
         holder = None  # "how many" answered without a number: not an answer ("when" may be "at Easter")
-    if holder and holder.score < ranked[0].score - RELEVANCE_MARGIN:
+    margin = RELEVANCE_MARGIN * (1.5 if _language(question) == "zh" else 1.0)  # CJK scores are lexical x 1.5
+    if holder and holder.score < ranked[0].score - margin:
         holder = None  # copied from a sentence about something else
     if holder:
-        return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
+        return Reply(spans.widen(span, holder.text), holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     for c in ranked[:2]:
         typed = spans.typed_span(question, c.text)
         if typed:

@@ -132,7 +132,7 @@ _STOPWORDS = frozenset(
     with would you your""".split()
 )
 # Question words that a Chinese question holds but its answer's passage need not.
-_CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几|谁|吗|呢|何")
+CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几|谁|吗|呢|何")
 
 
 def _stem(word: str) -> str:
@@ -145,7 +145,7 @@ def _stem(word: str) -> str:
 
 def terms(text: str) -> set[str]:
     """Content terms: lowercased words without stopwords (plural s dropped), CJK character bigrams."""
-    text = _CJK_QUESTION.sub(" ", text) if has_cjk(text) else text
+    text = CJK_QUESTION.sub(" ", text) if has_cjk(text) else text
     words = _WORD.findall(segment_cjk(text.lower()))
     return {_stem(w) for w in words if w not in _STOPWORDS}
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import cjk_share, cut_loops, terms
+from tenantctl.answering.sentences import CJK_QUESTION, cjk_share, cut_loops, terms
 from tenantctl.textproc import has_cjk
 
 MAX_SPAN_WORDS = 30
@@ -90,12 +90,13 @@ def typed_tokens(kind: str, text: str) -> list[str]:
 def rank(question: str, candidates: list[Candidate],
          embed: Callable[[list[str]], list[list[float]]] | None = None) -> list[Candidate]:
     """The candidates, best first, each with its score."""
-    wanted = terms(question)
-    sets = [terms(c.text) for c in candidates]
+    cjk = cjk_share(question) > 0.3
+    features = _cjk_features if cjk else terms
+    wanted = features(question)
+    sets = [features(c.text) for c in candidates]
     total = len(candidates)
     weight = {t: math.log(1 + total / (1 + sum(t in s for s in sets))) for t in wanted}
     norm = sum(weight.values()) or 1.0
-    cjk = cjk_share(question) > 0.3
     dense = _dense(question, [c.text for c in candidates], embed) if embed and not cjk else [0.0] * total
     kind = expected_type(question)
     asked = normalize(question)
@@ -104,6 +105,11 @@ def rank(question: str, candidates: list[Candidate],
         typed = kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
         c.score = (1.5 * lexical if cjk else lexical + sim) + (0.2 if typed else 0.0) - 0.02 * (c.n - 1) + c.boost
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def _cjk_features(text: str) -> set[str]:
+    """CJK bigrams and single characters: a name's characters count even where the bigrams differ."""
+    return terms(text) | {ch for ch in CJK_QUESTION.sub(" ", text) if has_cjk(ch)}
 
 
 def _dense(question: str, texts: list[str], embed) -> list[float]:
@@ -158,6 +164,16 @@ def accept(span: str, question: str, candidates: list[Candidate]) -> Candidate |
     return next((c for c in candidates if _occurs(wanted, normalize(c.text))), None)
 
 
+def widen(span: str, sentence: str) -> str:
+    """A span that is part of a date or number of its sentence becomes all of it: "1985" in
+    "launched in January 1985" is "January 1985", "八张" after 第 is "第八张"."""
+    for kind in ("date", "number"):
+        for token in typed_tokens(kind, sentence):
+            if span in token and span != token and len(token) <= len(span) + 16:
+                return token
+    return span
+
+
 def typed_span(question: str, sentence: str) -> str | None:
     """For a question asking for a number or date: the one in `sentence` nearest to the question's
     terms (and not in the question itself), else None."""
@@ -203,6 +219,6 @@ def window(sentence: str, question: str) -> str:
     counts = [sum(start <= m < start + limit for m in marks) for start in range(len(units) - limit + 1)]
     best = counts.index(max(counts))
     first = next((m for m in marks if m >= best), best)
-    start = max(0, min(first - (4 if cjk else 2), len(units) - limit))
+    start = max(0, min(first - (4 if cjk else 5), len(units) - limit))
     text = ("" if cjk else " ").join(units[start:start + limit])
     return ("…" if start else "") + text + ("…" if start + limit < len(units) else "")
