@@ -261,3 +261,23 @@ def test_a_tool_result_is_a_passage_with_its_own_citation(two_tenants):
                      FakeGenerator(" 1.08 dollars"), extra_passages=[tool])
     assert result.short_answer == "1.08 dollars" and result.sources[0].path == "tool:fx"
     assert result.sources[0].chunk_id is None
+
+
+def test_a_span_widens_to_its_whole_date_or_number():
+    assert spans.widen("1985", "The 8-4-4 system was launched in January 1985.") == "January 1985"
+    assert spans.widen("八张", "《世纪大崩解》是年轻岁月的第八张录音专辑。") == "第八张"
+    assert spans.widen("Marie Duval", "It was opened by Marie Duval in 1998.") == "Marie Duval"
+
+
+def test_a_long_fallback_sentence_is_cut_to_a_concise_window_around_the_question():
+    sentence = ("The Command Module Pilot was Gemini veteran Richard F. Gordon, Jr. Conrad and Bean carried the first "
+                "lunar surface color television camera on the mission, but it was damaged when accidentally pointed "
+                "into the Sun.")
+    cut = spans.window(sentence, "What damaged the color TV camera that Apollo 12 had taken into space?")
+    assert cut.startswith("…") and cut.endswith("Sun.") and len(cut.split()) <= 30
+    chinese = ("加拿大广场（英文：Canada Place）是一座位于加拿大卑诗省温哥华市中心的建筑物，"
+               "是温哥华会议中心东翼、泛太平洋酒店、温哥华世贸中心、以及全球首座永久性IMAX 3D 影院的所在，"
+               "并由加拿大广场公司管理。")
+    cut = spans.window(chinese, "加拿大广场有哪些著名的建筑物？")
+    assert "Canada Place" not in cut and "泛太平洋酒店" in cut and len("".join(cut.split())) <= 80
+    assert spans.window("Short enough.", "Anything?") == "Short enough."
