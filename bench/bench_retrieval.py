@@ -2,12 +2,16 @@
 
     .venv/bin/python bench/bench_retrieval.py [--data ../shared/data/scifact] [--limit N]
 
-Measures, in one run:
-  * nDCG@10 / recall@100 / MRR of dense, BM25 and hybrid retrieval, scored by `tenantctl eval`;
-  * ingest throughput (chunks/s) against SentenceTransformer.encode on the same chunk texts:
-    tenantctl's overhead above the embedding itself;
+Measures, in one run (every ratio against a baseline measured in the same run):
+  * for each embedder precision (fp32, int8): `tenantctl ingest` of the corpus as a fresh process —
+    wall time, chunks/s and peak RSS — and nDCG@10 / recall@100 / MRR (dense, BM25, hybrid) scored by
+    `tenantctl eval`;
+  * embedding throughput of each ONNX embedder against `SentenceTransformer.encode` (torch fp32) on the
+    same chunk texts (a sample of --baseline-chunks), and the default embedder's full ingest against it;
+  * peak RSS of the ingest of the corpus twice over (every document also under a second name);
   * re-ingest of the unchanged corpus as a share of the full ingest;
-  * warm search latency (p50, p95) and `tenantctl search` wall time as a fresh process.
+  * warm search latency (p50, p95, and where the time goes) in process, and the wall time of fresh
+    `tenantctl search` and `tenantctl query` processes.
 Writes bench/results/retrieval.json.
 """
 
@@ -27,104 +31,198 @@ from _results import write_results
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "scifact"
+PRECISIONS = ("fp32", "int8")
 
 
-def write_corpus(data: Path, dest: Path, limit: int | None) -> int:
+def write_corpus(data: Path, dest: Path, limit: int | None, suffix: str = "") -> int:
+    """Every document, or with `limit` the documents the test questions are judged on plus others up to
+    `limit` (a smaller corpus whose scores still mean something)."""
     dest.mkdir(parents=True)
+    judged = set()
+    if limit:
+        lines = (data / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]
+        judged = {line.split("\t")[1] for line in lines if line.strip()}
     n = 0
     with (data / "corpus.jsonl").open(encoding="utf-8") as fh:
         for line in fh:
             doc = json.loads(line)
-            (dest / f"{doc['_id']}.md").write_text(f"# {doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
+            if limit and doc["_id"] not in judged and n >= limit - len(judged):
+                continue
+            (dest / f"{doc['_id']}{suffix}.md").write_text(f"# {doc['title']}\n\n{doc['text']}\n", encoding="utf-8")
             n += 1
-            if limit and n >= limit:
-                break
     return n
 
 
-def tenantctl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tenantctl", *args], capture_output=True, text=True, check=True)
+# Runs tenantctl and reports the peak RSS of this process's own memory (VmHWM of /proc/self/status):
+# a child's ru_maxrss would include the memory of the (large) benchmark process it was forked from.
+_PEAK = """
+import sys
+from tenantctl.cli import main
+try:
+    main(sys.argv[1:])
+finally:
+    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+    sys.stderr.write(f"\\nPEAK_KB {hwm}\\n")
+"""
+
+
+def run_rss(home: Path, *args: str) -> tuple[str, float, float]:
+    """`tenantctl ARGS` as a fresh process: stdout, wall seconds, peak RSS in MB."""
+    env = {**os.environ, "TENANTCTL_HOME": str(home)}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"tenantctl {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
+    peak_kb = int(done.stderr.rsplit("PEAK_KB ", 1)[1].split()[0])
+    return done.stdout, wall, peak_kb / 1024
+
+
+def make_home(work: Path, name: str, precision: str) -> Path:
+    home = work / name
+    home.mkdir()
+    (home / "config.yaml").write_text(f"embedder:\n  precision: {precision}\n")
+    run_rss(home, "tenant", "create", TENANT)
+    return home
+
+
+def chunk_texts(home: Path, every: int) -> list[str]:
+    import sqlite3
+
+    conn = sqlite3.connect(home / "tenants" / TENANT / "store.db")
+    rows = conn.execute("SELECT heading, text FROM chunks ORDER BY id").fetchall()
+    conn.close()
+    return [f"{h}\n{t}" if h else t for h, t in rows][::every]
+
+
+def encode_rates(texts: list[str], batch_size: int) -> dict[str, float]:
+    """Chunks/s of SentenceTransformer.encode and of each ONNX embedder on the same texts, interleaved."""
+    from sentence_transformers import SentenceTransformer
+
+    from tenantctl.config import EmbedderConfig
+    from tenantctl.models.embedding import _packaged_minilm, get_embedder
+
+    model = SentenceTransformer(_packaged_minilm(), device="cpu")
+    runners = {"sentence_transformers": lambda t: model.encode(t, batch_size=batch_size, normalize_embeddings=True)}
+    for precision in PRECISIONS:
+        embedder = get_embedder(EmbedderConfig(precision=precision, batch_size=batch_size))
+        runners[f"onnx_{precision}"] = embedder.encode
+    for fn in runners.values():
+        fn(texts[:64])  # warm
+    rates = {}
+    for name, fn in runners.items():
+        started = time.perf_counter()
+        fn(texts)
+        rates[name] = round(len(texts) / (time.perf_counter() - started), 1)
+    return rates
+
+
+def search_latency(home: Path, queries: list[dict]) -> dict:
+    from tenantctl.config import load_config
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    os.environ["TENANTCTL_HOME"] = str(home)
+    opened = TenantSession(open_tenant(TENANT), load_config())
+    for q in queries[:20]:
+        opened.search(q["text"], k=10)
+    latencies, parts = [], {"embed_ms": [], "retrieve_ms": []}
+    for q in queries:
+        started = time.perf_counter()
+        opened.search(q["text"], k=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+        for key in parts:
+            parts[key].append(opened.searcher.timings[key])
+    opened.close()
+    latencies.sort()
+    return {"p50": round(statistics.median(latencies), 2), "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
+            **{f"{k}_p50": round(statistics.median(v), 2) for k, v in parts.items()}}
+
+
+def fresh_processes(home: Path, queries: list[dict]) -> dict:
+    search = [run_rss(home, "search", TENANT, q["text"], "--json") for q in queries[:5]]
+    asked = [run_rss(home, "query", TENANT, q["text"], "--json") for q in queries[:3]]
+    return {
+        "search_s": round(statistics.median(w for _, w, _ in search), 2),
+        "search_peak_rss_mb": round(max(r for _, _, r in search)),
+        "query_s": round(statistics.median(w for _, w, _ in asked), 2),
+    }
+
+
+def memory_only(work: Path, corpus: Path, copies: Path, precision: str, results: dict) -> None:
+    single, double = make_home(work, "home-1x", precision), make_home(work, "home-2x", precision)
+    out, wall, rss = run_rss(single, "ingest", TENANT, str(corpus), "--json")
+    results["ingest"][precision] = {"chunks": json.loads(out)["chunks"], "seconds": round(wall, 2),
+                                    "peak_rss_mb": round(rss)}
+    out, wall, rss2 = run_rss(double, "ingest", TENANT, str(corpus), str(copies), "--json")
+    results["ingest_2x"] = {"chunks": json.loads(out)["chunks"], "seconds": round(wall, 2), "peak_rss_mb": round(rss2),
+                            "vs_1x": round(rss2 / rss, 3)}
+    write_results("retrieval-memory", results)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N documents (smoke run)")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="N documents: the judged ones and others (a shorter run on a smaller corpus)")
+    parser.add_argument("--baseline-chunks", type=int, default=3000,
+                        help="chunks (an even sample of the corpus) embedded by each encoder for the ratio")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the peak RSS of the default embedder's ingest of the corpus once and twice over")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-"))
-    os.environ["TENANTCTL_HOME"] = str(work / "home")
+    os.environ["TENANTCTL_CACHE"] = str(work / "cache")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from tenantctl.config import load_config
-    from tenantctl.ingestion.ingest import ingest
+    os.environ["TENANTCTL_NO_PROGRESS"] = "1"
+    from tenantctl.config import EmbedderConfig
     from tenantctl.models.embedding import get_embedder
-    from tenantctl.retrieval.session import TenantSession
-    from tenantctl.storage.tenants import create_tenant, open_tenant
 
-    corpus = work / "corpus"
+    corpus, copies = work / "corpus", work / "copies"
     ndocs = write_corpus(args.data, corpus, args.limit)
-    cfg = load_config()
-    tenant = create_tenant(TENANT)
-    embedder = get_embedder(cfg.embedder)
-    embedder.encode(["warm up the model"])  # model load is not part of either measurement
+    write_corpus(args.data, copies, args.limit, suffix="-copy")
+    for precision in PRECISIONS:  # the one-off ONNX export is not part of any measurement
+        get_embedder(EmbedderConfig(precision=precision)).encode(["warm up"])
+    default = EmbedderConfig().precision
+    qrels = ["--queries", str(args.data / "queries.jsonl"), "--qrels", str(args.data / "qrels" / "test.tsv")]
 
-    t0 = time.perf_counter()
-    full = ingest(tenant, [corpus], cfg)
-    ingest_s = time.perf_counter() - t0
+    results: dict = {"documents": ndocs, "default_precision": default, "ingest": {}, "quality": {}}
+    if args.memory_only:
+        return memory_only(work, corpus, copies, default, results)
+    homes = {}
+    for precision in PRECISIONS:
+        homes[precision] = home = make_home(work, f"home-{precision}", precision)
+        out, wall, rss = run_rss(home, "ingest", TENANT, str(corpus), "--json")
+        chunks = json.loads(out)["chunks"]
+        results["ingest"][precision] = {"chunks": chunks, "seconds": round(wall, 2),
+                                        "chunks_per_s": round(chunks / wall, 1), "peak_rss_mb": round(rss)}
+        results["quality"][precision] = {}
+        for mode in ("dense", "bm25", "hybrid"):
+            out, _, _ = run_rss(home, "eval", TENANT, *qrels, "--mode", mode, "--json")
+            q = json.loads(out)
+            results["quality"][precision][mode] = {k: q[k] for k in ("ndcg_at_10", "recall_at_k", "mrr")}
+        write_results("retrieval", results)  # partial figures survive an interrupted run
 
-    with open_tenant(TENANT).open_store() as store:
-        rows = store.conn.execute("SELECT heading, text FROM chunks ORDER BY id").fetchall()
-    texts = [f"{h}\n{t}" if h else t for h, t in rows]
-    model = embedder._load()
-    t0 = time.perf_counter()
-    model.encode(texts, batch_size=cfg.embedder.batch_size, normalize_embeddings=True, convert_to_numpy=True)
-    encode_s = time.perf_counter() - t0
+    home = homes[default]
+    _, wall, _ = run_rss(home, "ingest", TENANT, str(corpus), "--json")
+    results["reingest"] = {"seconds": round(wall, 2),
+                           "share_of_full": round(wall / results["ingest"][default]["seconds"], 4)}
+    double = make_home(work, "home-2x", default)
+    out, wall, rss = run_rss(double, "ingest", TENANT, str(corpus), str(copies), "--json")
+    results["ingest_2x"] = {"chunks": json.loads(out)["chunks"], "seconds": round(wall, 2), "peak_rss_mb": round(rss),
+                            "vs_1x": round(rss / results["ingest"][default]["peak_rss_mb"], 3)}
+    write_results("retrieval", results)
 
-    t0 = time.perf_counter()
-    again = ingest(open_tenant(TENANT), [corpus], cfg)
-    reingest_s = time.perf_counter() - t0
-    assert again.chunks == 0 and again.skipped == full.added
+    texts = chunk_texts(home, max(1, results["ingest"][default]["chunks"] // args.baseline_chunks))
+    rates = encode_rates(texts, EmbedderConfig().batch_size)
+    st_rate = rates["sentence_transformers"]
+    results["encode"] = {"chunks": len(texts), "chunks_per_s": rates,
+                         **{f"{k}_vs_st": round(v / st_rate, 2) for k, v in rates.items() if k.startswith("onnx")},
+                         "default_ingest_vs_st_encode": round(results["ingest"][default]["chunks_per_s"] / st_rate, 2)}
 
-    # Warm latency over every test query, in this process.
     queries = [json.loads(line) for line in (args.data / "queries.jsonl").read_text().splitlines() if line]
-    opened = TenantSession(open_tenant(TENANT), cfg)
-    opened.search("warm up")
-    latencies = []
-    for q in queries:
-        t0 = time.perf_counter()
-        opened.search(q["text"], k=10)
-        latencies.append((time.perf_counter() - t0) * 1000)
-    opened.close()
-    latencies.sort()
-
-    # Fresh-process wall time of `tenantctl search`.
-    walls = []
-    for q in queries[:5]:
-        t0 = time.perf_counter()
-        tenantctl("search", TENANT, q["text"], "--json")
-        walls.append(time.perf_counter() - t0)
-
-    quality = {}
-    for mode in ("dense", "bm25", "hybrid"):
-        out = tenantctl("eval", TENANT, "--queries", str(args.data / "queries.jsonl"),
-                        "--qrels", str(args.data / "qrels" / "test.tsv"), "--mode", mode, "--json")
-        quality[mode] = json.loads(out.stdout)
-
-    results = {
-        "documents": ndocs,
-        "chunks": full.chunks,
-        "quality": {m: {k: q[k] for k in ("ndcg_at_10", "recall_at_k", "mrr")} for m, q in quality.items()},
-        "ingest_seconds": round(ingest_s, 2),
-        "encode_seconds": round(encode_s, 2),
-        "ingest_chunks_per_s": round(full.chunks / ingest_s, 1),
-        "encode_chunks_per_s": round(len(texts) / encode_s, 1),
-        "ingest_overhead_vs_encode": round(ingest_s / encode_s - 1, 4),
-        "reingest_seconds": round(reingest_s, 3),
-        "reingest_share_of_full": round(reingest_s / ingest_s, 4),
-        "warm_search_ms": {"p50": round(statistics.median(latencies), 2),
-                           "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)},
-        "fresh_process_search_s": {"median": round(statistics.median(walls), 2), "min": round(min(walls), 2)},
-    }
+    results["warm_search_ms"] = search_latency(home, queries)
+    results["fresh_process"] = fresh_processes(home, queries)
     write_results("retrieval", results)
 
 

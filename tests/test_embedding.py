@@ -66,7 +66,7 @@ def test_buckets_bound_batch_size_and_padded_tokens():
     buckets = list(_buckets(order, lengths, batch_size=3))
     assert sorted(i for b in buckets for i in b) == list(range(len(lengths)))
     for bucket in buckets:
-        assert len(bucket) <= 3 and len(bucket) * max(lengths[i] for i in bucket) <= 8192
+        assert len(bucket) <= 3 and len(bucket) * max(lengths[i] for i in bucket) <= 4096
 
 
 _RACE = textwrap.dedent("""
@@ -189,3 +189,56 @@ def test_an_index_of_one_embedder_is_refused_by_the_other_until_reembedded(cli, 
 
     (own / "config.yaml").write_text("embedder:\n  precision: fp32\n")
     assert cli("search", "acme", "paid annual leave").code == ExitCode.ERROR
+
+
+class _SlowEmbedder:
+    """Vector i of a call is [hash of text i]; each call takes 30 ms and is counted."""
+
+    name = "slow"
+    dim = 1
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def encode_query(self, texts):
+        import time
+
+        import numpy as np
+
+        self.calls.append(len(texts))
+        time.sleep(0.03)
+        if "boom" in texts:
+            raise RuntimeError("model failed")
+        return np.array([[float(sum(map(ord, t)))] for t in texts], dtype=np.float32)
+
+
+def test_concurrent_queries_are_embedded_together_and_each_caller_gets_its_own_vector():
+    """Queries of different tenants share a model call: none may receive another's vector."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tenantctl.models.embedding import BatchingEmbedder
+
+    inner = _SlowEmbedder()
+    batching = BatchingEmbedder(inner, max_texts=64)
+    single = batching.encode_query(["alone"])
+    assert inner.calls == [1] and single[0, 0] == sum(map(ord, "alone"))
+
+    texts = [f"tenant-{i} secret question {i}" for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda t: batching.encode_query([t]), texts))
+    for text, vector in zip(texts, results, strict=True):
+        assert vector.shape == (1, 1) and vector[0, 0] == sum(map(ord, text))
+    assert sum(inner.calls) == 25 and len(inner.calls) < 25  # batched
+    assert batching.queries == 25 and batching.batches == len(inner.calls)
+
+
+def test_a_failing_batch_fails_its_callers_and_the_next_batch_works():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tenantctl.models.embedding import BatchingEmbedder
+
+    batching = BatchingEmbedder(_SlowEmbedder())
+    with pytest.raises(RuntimeError):
+        batching.encode_query(["boom"])
+    with ThreadPoolExecutor(4) as pool:
+        assert all(v.shape == (1, 1) for v in pool.map(lambda t: batching.encode_query([t]), ["a", "b", "c", "d"]))

@@ -15,6 +15,7 @@ from typing import Any
 
 from tenantctl.config import Config
 from tenantctl.errors import Refused, TenantctlError
+from tenantctl.models.embedding import BatchingEmbedder, get_embedder
 from tenantctl.retrieval.session import TenantSession
 from tenantctl.storage.tenants import open_tenant
 
@@ -48,6 +49,8 @@ class TenantPool:
         self._lock = threading.Lock()
         self.loads = 0
         self.evictions = 0
+        # Every tenant's searches share one embedder that embeds concurrent queries in one call.
+        self.embedder = BatchingEmbedder(get_embedder(cfg.embedder))
 
     def __len__(self) -> int:
         return len(self._loaded)
@@ -68,7 +71,7 @@ class TenantPool:
             entry.last_used = time.monotonic()
             return entry
         tenant = open_tenant(tenant_id)
-        session = TenantSession(tenant, self.cfg)
+        session = TenantSession(tenant, self.cfg, self.embedder)
         index = session.searcher.index()
         entry = Loaded(session, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic(),
                        identity=_identity(session.store.path))
