@@ -112,7 +112,7 @@ def main() -> None:
     ids = list(secrets)
     with httpx.Client(timeout=60) as client:
         search(client, ids[0])
-        cold = [search(client, t) for t in rng.sample(ids[1:], 200)]  # none loaded yet: each one is cold
+        cold = [search(client, t) for t in rng.sample(ids[1:], min(200, len(ids) - 1))]  # none loaded yet: cold
         warm_set = list(pool._loaded)[-args.budget_tenants // 2:]
         warm = [search(client, rng.choice(warm_set)) for _ in range(500)]
 
