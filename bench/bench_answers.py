@@ -91,11 +91,15 @@ def answer_all(items: list[dict]) -> list[dict]:
     """Ask every question in its tenant with this process's tenantctl; the raw outcome of each."""
     from tenantctl.answering.answer import answer_question
     from tenantctl.config import load_config
-    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
+    try:
+        from tenantctl.retrieval.session import TenantSession
+    except ImportError:  # a --baseline checkout from before the tenant session: a Searcher is its session
+        from tenantctl.retrieval.search import Searcher as TenantSession
+
     cfg = load_config()
-    opened: dict[str, TenantSession] = {}
+    opened: dict = {}
     embedder = None
     records = []
     for item in [items[0], *items]:  # the first question warms the models and is not counted
@@ -105,7 +109,7 @@ def answer_all(items: list[dict]) -> list[dict]:
         started = time.perf_counter()
         result = answer_question(session, item["question"], cfg)
         wall = (time.perf_counter() - started) * 1000
-        embedder = session.searcher.embedder
+        embedder = getattr(session, "searcher", session).embedder
         data = result.to_dict(include_passages=True)
         if len(records) % 20 == 0:
             print(f"  {len(records)}/{len(items)} questions", file=sys.stderr, flush=True)
