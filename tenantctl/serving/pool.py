@@ -67,7 +67,8 @@ class TenantPool:
             entry = None
         if entry is not None:
             with self._lock:
-                self._loaded.move_to_end(tenant_id)
+                if self._loaded.get(tenant_id) is entry:  # else evicted meanwhile: `use` sees it closed
+                    self._loaded.move_to_end(tenant_id)
             entry.last_used = time.monotonic()
             return entry
         tenant = open_tenant(tenant_id)
