@@ -195,7 +195,7 @@ def test_invalid_tenant_yaml_over_http_shows_no_server_paths(server, home):
     path = home / "tenants" / "a" / "tenant.yaml"
     path.write_text(path.read_text() + "answer:\n  prompt_template: '{0}'\n")
     r = httpx.post(url + "/v1/search", json={"query": "gate"}, headers=_auth(keys["a"]))
-    assert r.status_code >= 400 and "tenant.yaml" in r.json()["error"]
+    assert r.status_code == 503 and "tenant.yaml" in r.json()["error"]
     _no_paths(r)
     assert httpx.post(url + "/v1/search", json={"query": "gate"}, headers=_auth(keys["b"])).status_code == 200
 

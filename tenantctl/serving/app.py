@@ -20,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from tenantctl.config import Config
-from tenantctl.errors import DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
+from tenantctl.errors import ConfigError, DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
 from tenantctl.serving.deps import Services
 from tenantctl.serving.limits import BodyLimit, scrub
 from tenantctl.serving.metrics import Metrics
@@ -41,6 +41,8 @@ def status_of(exc: TenantctlError) -> int:
         return 413
     if isinstance(exc, Suspended):
         return 403
+    if isinstance(exc, ConfigError):  # the request is fine; the tenant's settings need the operator
+        return 503
     return _STATUS.get(exc.exit_code, 500)
 
 
