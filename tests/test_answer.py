@@ -267,6 +267,11 @@ def test_a_span_widens_to_its_whole_date_or_number():
     assert spans.widen("1985", "The 8-4-4 system was launched in January 1985.") == "January 1985"
     assert spans.widen("八张", "《世纪大崩解》是年轻岁月的第八张录音专辑。") == "第八张"
     assert spans.widen("Marie Duval", "It was opened by Marie Duval in 1998.") == "Marie Duval"
+    # A Chinese amount keeps its unit across a space: "5" alone would read as 5 yuan, not 50,000.
+    limit = "使用短信验证码认证时，单笔手机银行转账限额为 5 万元，日累计限额为 20 万元。"
+    assert spans.widen("5", limit) == "5 万元"
+    assert spans.typed_span("单笔转账限额是多少？", limit) == "5 万元"
+    assert spans.widen("5万", "单笔限额为5万元。") == "5万元"
 
 
 def test_a_long_fallback_sentence_is_cut_to_a_concise_window_around_the_question():

@@ -36,7 +36,7 @@ PATTERNS = {
         re.I,
     ),
     "number": re.compile(
-        rf"第?{_ZH_NUM}(?:余|多)?(?![的是在和与及了])[\u4e00-\u9fff]"
+        rf"第?{_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了])\s?[\u4e00-\u9fff]"
         rf"|(?:\$|£|€|US\$)?\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?",
         re.I,
