@@ -1,4 +1,4 @@
-"""Files written whole or not at all, and times written one way.
+"""Files written whole or not at all, checksummed one way, and times written one way.
 
 A file is written to `.<name>.tmp<pid>` beside its target, flushed to disk and renamed into place, so
 a reader (or a crash) sees the old content or the new, never a torn file. Times on disk and in output
@@ -7,9 +7,19 @@ are ISO 8601 in UTC with a `Z`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's content, read 1 MB at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def temp_name(path: Path) -> Path:

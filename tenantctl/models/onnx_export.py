@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tenantctl.errors import ModelUnavailable
+from tenantctl.fileio import sha256_file
 
 EXPORT_VERSION = 1
 OPSET = 17
@@ -80,14 +81,6 @@ def export_dir(cache: Path, folder: Path) -> Path:
     return cache / "onnx" / f"{folder.name if folder.name != 'model' else folder.parent.name}-{cache_key(folder)}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_meta(target: Path) -> dict:
     try:
         return json.loads((target / "meta.json").read_text(encoding="utf-8"))
@@ -110,7 +103,7 @@ def cached_file(target: Path, precision: str) -> Path | None:
 
 def verify_cached(target: Path, precision: str) -> bool:
     path = cached_file(target, precision)
-    return path is not None and _sha256(path) == read_meta(target)["files"][path.name]["sha256"]
+    return path is not None and sha256_file(path) == read_meta(target)["files"][path.name]["sha256"]
 
 
 def ensure_export(spec: ModelSpec, cache: Path, precision: str) -> Path:
@@ -149,7 +142,7 @@ def _write(target: Path, spec: ModelSpec, precision: str, make) -> Path:
         make(tmp)
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
-        entry = {"sha256": _sha256(tmp), "bytes": tmp.stat().st_size}
+        entry = {"sha256": sha256_file(tmp), "bytes": tmp.stat().st_size}
         meta = read_meta(target) or {"export_version": EXPORT_VERSION, "files": {}}
         meta["files"][name] = entry
         meta["source"] = str(spec.folder)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from tenantctl import textproc
 from tenantctl.errors import IndexCorrupt, StorageError, StoreTooNew
-from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index, sha256_file
+from tenantctl.fileio import sha256_file
+from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index
 from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE
 from tenantctl.storage.store import STORE_FORMAT_VERSION
 from tenantctl.storage.tenants import BrokenTenant, TenantFolder, each_tenant

@@ -36,9 +36,9 @@ from typing import Any
 
 from tenantctl import __version__, paths
 from tenantctl.errors import BadInput, InvalidTenantId, StoreTooNew, TenantctlError, TenantExists
-from tenantctl.fileio import fsync_dir, iso_utc, write_atomic
+from tenantctl.fileio import fsync_dir, iso_utc, sha256_file, write_atomic
 from tenantctl.storage import registry
-from tenantctl.storage.index import load_manifest, read_manifest, sha256_file
+from tenantctl.storage.index import load_manifest, read_manifest
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
 from tenantctl.storage.store import check_format
 from tenantctl.storage.tenants import TenantFolder, open_tenant

@@ -10,7 +10,6 @@ torn one. An index whose generation differs from the store's is rebuilt from the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl.errors import IndexMismatch
-from tenantctl.fileio import fsync_dir, iso_utc, temp_name, write_atomic
+from tenantctl.fileio import fsync_dir, iso_utc, sha256_file, temp_name, write_atomic
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, index_file_name
 
 if TYPE_CHECKING:
@@ -27,14 +26,6 @@ if TYPE_CHECKING:
     from tenantctl.storage.store import Store
 
 INDEX_FORMAT_VERSION = 1
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(folder: Path) -> dict[str, Any] | None:
