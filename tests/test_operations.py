@@ -102,6 +102,24 @@ def test_reindex_all_goes_on_past_a_tenant_whose_folder_is_missing(cli, home, tm
     assert cli("reindex", "lost").code == ExitCode.NOT_FOUND
 
 
+def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_path):
+    """A tenant.yaml broken by hand must not hide every other tenant's billing records."""
+    _fast_home(cli, home)
+    for name in ("alpha", "broken", "lost"):
+        cli("tenant", "create", name)
+        _write_docs(tmp_path / name, 1, prefix=name)
+        assert cli("ingest", name, tmp_path / name).code == 0
+    (home / "tenants" / "broken" / "tenant.yaml").write_text("answer: {min_score: [\n")
+    shutil.rmtree(home / "tenants" / "lost")
+
+    for fmt in ((), ("--json",), ("--csv",)):
+        result = cli("usage", *fmt)
+        assert result.code == ExitCode.PARTIAL, fmt
+        assert "alpha" in result.out and "broken" not in result.out and "lost" not in result.out
+        assert "broken: skipped" in result.err and "tenant.yaml" in result.err and "lost: skipped" in result.err
+    assert cli("usage", "--tenant", "alpha", "--json").code == 0
+
+
 def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
     from tenantctl.storage.tenants import open_tenant
 

@@ -30,7 +30,7 @@ def usage(
 
     if by not in (None, "day", "month"):
         raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
-    tenants = [open_tenant(tenant)] if tenant else usable_tenants()
+    tenants, broken = ([open_tenant(tenant)], []) if tenant else usable_tenants()
     rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=bool(tenant or json_out))
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
@@ -38,10 +38,10 @@ def usage(
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
-        return
+        return _name_broken(broken)
     if json_out:
         print_json({"usage": rows, "quotas": quotas})
-        return
+        return _name_broken(broken)
     if not rows:
         err.print("No usage recorded yet.")
     for r in rows:
@@ -53,6 +53,17 @@ def usage(
     for tid, status in quotas.items():
         parts = [f"{name} {q['used']}/{q['limit'] if q['limit'] is not None else '∞'}" for name, q in status.items()]
         out.print(f"{tid} quotas: " + ", ".join(parts))
+    _name_broken(broken)
+
+
+def _name_broken(broken: list) -> None:
+    """The report covers every other tenant; each one it could not read is named, and the exit code is 4."""
+    from tenantctl.errors import ExitCode
+
+    for tenant in broken:
+        err.print(f"{tenant.id}: skipped: {tenant.error.message}", markup=False, soft_wrap=True)
+    if broken:
+        raise typer.Exit(int(ExitCode.PARTIAL))
 
 
 def logs_cmd(

@@ -189,9 +189,19 @@ def each_tenant() -> Iterator[Tenant | BrokenTenant]:
         yield Tenant(record.id, folder, record)
 
 
-def usable_tenants() -> list[Tenant]:
-    """Every registered tenant that can be opened (a report over all of them skips the broken ones)."""
-    return [t for t in each_tenant() if isinstance(t, Tenant)]
+def usable_tenants() -> tuple[list[Tenant], list[BrokenTenant]]:
+    """Every registered tenant split into those that can be opened, tenant.yaml included, and the
+    broken ones, so a report over all tenants covers the others and names the broken ones."""
+    usable: list[Tenant] = []
+    broken: list[BrokenTenant] = []
+    for tenant in each_tenant():
+        if isinstance(tenant, Tenant):
+            try:
+                tenant.config  # noqa: B018 - parse tenant.yaml now, not halfway through a report
+            except TenantctlError as exc:
+                tenant = BrokenTenant(tenant.id, tenant.dir, exc)
+        (usable if isinstance(tenant, Tenant) else broken).append(tenant)
+    return usable, broken
 
 
 def open_tenant(tenant_id: str) -> Tenant:

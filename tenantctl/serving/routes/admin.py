@@ -36,4 +36,4 @@ def admin_usage(since: str | None = None, by: Literal["day", "month"] | None = N
     from tenantctl.storage.metering import parse_since, report
     from tenantctl.storage.tenants import usable_tenants
 
-    return report(usable_tenants(), since=parse_since(since), by=by)[0]
+    return report(usable_tenants()[0], since=parse_since(since), by=by)[0]
