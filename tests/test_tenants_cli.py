@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from tenantctl.errors import ExitCode
 
@@ -32,6 +33,7 @@ def test_create_list_show_delete(cli, home):
     assert [r["id"] for r in rows] == ["acme"] and rows[0]["display_name"] == "Acme Corp"
     info = cli("tenant", "show", "acme", "--json").json()
     assert info["documents"] == 0 and info["status"] == "active" and info["index"] is None
+    assert yaml.safe_load(cli("tenant", "show", "acme").out) == info  # the plain form is YAML of the same
     folder = home / "tenants" / "acme"
     assert (folder / "tenant.yaml").exists() and (folder / "store.db").exists()
 

@@ -70,13 +70,9 @@ def show(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     if json_out:
         print_json(info)
         return
-    for key, value in info.items():
-        if isinstance(value, dict):
-            out.print(f"{key}:")
-            for k, v in value.items():
-                out.print(f"  {k}: {v}")
-        else:
-            out.print(f"{key}: {value}")
+    import yaml
+
+    out.print(yaml.safe_dump(info, sort_keys=False, allow_unicode=True, width=1000).rstrip(), markup=False)
 
 
 @app.command("delete")
