@@ -300,7 +300,7 @@ class ToolConfig(_Strict):
         return self
 
 
-StoreKind = Literal["local", "postgres"]
+StoreKind = Literal["local", "postgres", "postgres-dedicated"]
 STORE_KINDS: tuple[str, ...] = get_args(StoreKind)
 
 
@@ -308,7 +308,8 @@ class TenantConfig(_Strict):
     id: str
     display_name: str | None = None
     created_at: str | None = None
-    # Where the tenant's documents, chunks and vectors live: its folder, or the PostgreSQL pool.
+    # Where the tenant's documents, chunks and vectors live: its folder, the PostgreSQL pool, or its own
+    # schema in PostgreSQL.
     store: StoreKind = "local"
     chunking: ChunkingConfig | None = None
     answer: AnswerConfig = Field(default_factory=AnswerConfig)

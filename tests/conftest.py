@@ -156,10 +156,12 @@ def postgres(pg_cluster, home):
     import psycopg
 
     from tenantctl.config import PostgresConfig
-    from tenantctl.storage.pg.schema import POOLED_TABLES, SCHEMA
+    from tenantctl.storage.pg.schema import POOLED_TABLES, SCHEMA, quote_ident
 
     with psycopg.connect(pg_cluster.admin_dsn, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(f'{SCHEMA}.{t}' for t in POOLED_TABLES)} CASCADE")
+        for (name,) in conn.execute(f"SELECT schema_name FROM {SCHEMA}.dedicated").fetchall():
+            conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(name)} CASCADE")
+        conn.execute(f"TRUNCATE {SCHEMA}.dedicated, {', '.join(f'{SCHEMA}.{t}' for t in POOLED_TABLES)} CASCADE")
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(
         f"postgres:\n  dsn: {json.dumps(pg_cluster.dsn)}\n  admin_dsn: {json.dumps(pg_cluster.admin_dsn)}\n"

@@ -57,8 +57,10 @@ def test_every_pooled_table_forces_row_level_security_for_a_role_that_owns_nothi
             " JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid"
             " WHERE n.nspname = %s AND c.relkind = 'r' AND a.attname = 'tenant_id'", (SCHEMA,)
         ).fetchall()
-        assert {t[0] for t in tables} == set(schema.POOLED_TABLES)
-        assert all(enabled and forced for _, enabled, forced in tables)
+        assert {t[0] for t in tables} == {*schema.POOLED_TABLES, "dedicated"}
+        assert all(enabled and forced for name, enabled, forced in tables if name != "dedicated")
+    with _app(postgres) as conn:  # the list of dedicated schemas is the owner's alone
+        assert not conn.execute(f"SELECT has_table_privilege('{SCHEMA}.dedicated', 'SELECT')").fetchone()[0]
     with _app(postgres) as conn:
         owned, superuser, bypass = conn.execute(
             "SELECT (SELECT count(*) FROM pg_class WHERE relowner = r.oid), r.rolsuper, r.rolbypassrls"
@@ -207,3 +209,61 @@ def test_init_creates_or_upgrades_the_schema_and_names_a_bad_dsn(cli, postgres, 
     config.write_text("postgres: {dsn: 'postgresql://nobody@/x?host=/nonexistent', admin_dsn: 'postgresql:///x'}\n")
     result = cli("init")
     assert result.code == 1 and "cannot connect to PostgreSQL" in result.err, result
+
+
+BM25_TEXTS = [
+    "salmon swim upstream in cold rivers every autumn",
+    "cold rivers hold salmon trout and small fish",
+    "the river delta floods in spring when snow melts in mountains far away from any town",
+    "fish markets sell salmon",
+    "mountains rivers salmon salmon salmon",
+]
+
+
+def test_keyword_scores_are_fts5_bm25(postgres, tmp_path):
+    """The same chunks in a local store (FTS5's bm25) and in the pool: the same ranking and scores."""
+    from tenantctl.storage.store import Store
+
+    current_tenant.set("a")
+    with PgStore(postgres, "a") as pooled, Store(tmp_path / "store.db") as local:
+        for i, text in enumerate(BM25_TEXTS):
+            for store in (pooled, local):
+                _put(store, f"{i}.txt", [text, "unrelated filler words"], i)
+        for query in ("salmon", "cold rivers", "salmon in mountains", "spring snow", "filler"):
+            got, want = pooled.keyword_search(query, 10), local.keyword_search(query, 10)
+            assert len(got) == len(want) > 0, query
+            texts = [[s.chunks([i])[i].text for i, _ in hits] for s, hits in ((pooled, got), (local, want))]
+            assert texts[0] == texts[1], query
+            assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-4), query
+
+
+def _bm25_state(conn) -> tuple[dict, dict]:
+    terms = dict(conn.execute(f"SELECT term, df FROM {SCHEMA}.terms").fetchall())
+    meta = dict(conn.execute(f"SELECT key, value FROM {SCHEMA}.meta WHERE key LIKE 'bm25%%'").fetchall())
+    return terms, meta
+
+
+def _bm25_recounted(conn) -> tuple[dict, dict]:
+    terms = dict(conn.execute(f"SELECT u.lexeme, count(*) FROM {SCHEMA}.chunks, unnest(fts) u GROUP BY 1").fetchall())
+    chunks, tokens = conn.execute(f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {SCHEMA}.chunks").fetchone()
+    return terms, {"bm25_chunks": str(chunks), "bm25_tokens": str(tokens)}
+
+
+def test_term_statistics_follow_every_write_and_roll_back_with_a_failed_one(two_tenants, postgres):
+    store = two_tenants["a"]
+    current_tenant.set("a")
+    _put(store, "c.txt", ["alpha gamma delta", "gamma again"], 5)
+    _put(store, "a.txt", ["replaced alpha text with delta"], 6)  # replaces a.txt's two chunks
+    store.remove_document("c.txt")
+    with store.transaction() as conn:
+        state = _bm25_state(conn)
+        assert state == _bm25_recounted(conn)
+        assert "gamma" not in state[0] and state[0]["alpha"] == 1 and state[1]["bm25_chunks"] == "1"
+    with pytest.raises(ValueError):  # more chunks than vectors: the write fails inside its transaction
+        store.put_document(path="a.txt", sha256="y" * 64, size=1, mtime=1.0, fmt="txt", chunking="v1",
+                           chunks=[NewChunk(0, 0, 1, None, "", "omega")], vectors=[])
+    with store.transaction() as conn:
+        assert _bm25_state(conn) == state  # nothing of the failed write, nothing of a.txt's removal
+    current_tenant.set("b")
+    with two_tenants["b"].transaction() as conn:  # b's statistics are b's own
+        assert _bm25_state(conn) == _bm25_recounted(conn) and "alpha" not in _bm25_state(conn)[0]

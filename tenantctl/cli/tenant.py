@@ -16,7 +16,8 @@ def create(
     tenant_id: TenantArg,
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
     store: Annotated[str, typer.Option(
-        "--store", help="local: the tenant's folder; postgres: the PostgreSQL pool (needs `postgres:` in config.yaml)."
+        "--store", help="local: the tenant's folder; postgres: the PostgreSQL pool; postgres-dedicated: its own"
+        " PostgreSQL schema (both need `postgres:` in config.yaml; dedicated also `admin_dsn`)."
     )] = "local",
     json_out: JsonOption = False,
 ) -> None:
@@ -31,7 +32,8 @@ def create(
     if json_out:
         print_json(describe(tenant))
     else:
-        where = "in the PostgreSQL pool" if tenant.pooled else f"at {tenant.dir}"
+        where = {"postgres": "in the PostgreSQL pool", "postgres-dedicated": "in its own PostgreSQL schema"}.get(
+            tenant.config.store, f"at {tenant.dir}")
         out.print(f"Created tenant {tenant.id} {where}")
 
 
@@ -138,12 +140,13 @@ def export(
 @app.command("move")
 def move(
     tenant_id: TenantArg,
-    to: Annotated[str, typer.Option("--to", help="local (the tenant's folder) or postgres (the pool).",
-                                    show_default=False)],
+    to: Annotated[str, typer.Option(
+        "--to", help="local (the tenant's folder), postgres (the pool) or postgres-dedicated (its own schema).",
+        show_default=False)],
     wait: WaitOption = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """Move a tenant between its folder and the PostgreSQL pool, without re-embedding.
+    """Move a tenant between its folder, the PostgreSQL pool and a dedicated schema, without re-embedding.
 
     Copies documents, chunks, vectors and usage history, checks the copy (counts and a checksum), then
     switches. Searches go on throughout; ingests get "busy" (exit 75) until it is done.

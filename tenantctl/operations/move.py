@@ -1,4 +1,5 @@
-"""`tenant move`: a tenant from its folder into the PostgreSQL pool and back, without re-embedding.
+"""`tenant move`: a tenant between its folder, the PostgreSQL pool and a dedicated PostgreSQL schema,
+without re-embedding.
 
 Under the tenant's write lock (ingests and repairs get "busy" meanwhile; searches and questions go on
 from the source), documents, chunks, vectors, the embedder settings and the usage history are copied
@@ -20,7 +21,13 @@ from tenantctl.errors import NotInPool, TenantctlError
 from tenantctl.storage.layout import INDEX_GLOB, MANIFEST_FILE, STORE_FILE
 from tenantctl.storage.pg.transfer import content_checksum, copy_documents
 from tenantctl.storage.store import Store
-from tenantctl.storage.tenants import Tenant, open_tenant
+from tenantctl.storage.tenants import (
+    Tenant,
+    create_dedicated_schema,
+    drop_dedicated_schema,
+    open_pg_store,
+    open_tenant,
+)
 
 
 class MoveFailed(TenantctlError):
@@ -50,7 +57,7 @@ def move_tenant(tenant_id: str, to: str, wait: float = 0) -> MoveResult:
         return MoveResult(tenant_id, source, to, moved=False)
     started = time.perf_counter()
     with tenant.write_lock(wait):
-        result = _to_pool(tenant) if to == "postgres" else _to_folder(tenant)
+        result = _to_folder(tenant) if to == "local" else _to_postgres(tenant, to)
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
@@ -80,37 +87,49 @@ def _remove_local_files(tenant: Tenant) -> None:
         index.unlink(missing_ok=True)
 
 
-def _to_pool(tenant: Tenant) -> MoveResult:
-    from tenantctl.storage.pg.store import PgStore
-    from tenantctl.storage.tenants import postgres_config
+def _empty_postgres_source(tenant: Tenant, src: Any, source: str) -> None:
+    """After the switch: the rows the tenant left behind, and a dedicated tenant's schema."""
+    src.drop_all()
+    if source == "postgres-dedicated":
+        drop_dedicated_schema(tenant.id)
 
+
+def _to_postgres(tenant: Tenant, to: str) -> MoveResult:
+    """Into the pool or into a dedicated schema, from the folder or from the other PostgreSQL store."""
+    source = tenant.config.store
+    if to == "postgres-dedicated":
+        create_dedicated_schema(tenant.id)
     with tenant.open_store() as src:
-        if src.session_count():
+        if source == "local" and src.session_count():
             raise NotInPool(
-                f"tenant {tenant.id!r} has {src.session_count()} chat sessions, which the pool cannot hold yet",
+                f"tenant {tenant.id!r} has {src.session_count()} chat sessions, which PostgreSQL cannot hold yet",
                 "keep it local for now; nothing was moved",
             )
-        with PgStore(postgres_config(), tenant.id, tenant.config_path) as dst:
+        with open_pg_store(tenant.id, to, tenant.config_path) as dst:
             dst.drop_all()  # rows of an earlier, interrupted move
-            result = _copy_and_check(tenant, src, dst, "local", "postgres")
-    _switch(tenant, "postgres")
-    _remove_local_files(tenant)
+            result = _copy_and_check(tenant, src, dst, source, to)
+        _switch(tenant, to)
+        if source != "local":
+            _empty_postgres_source(tenant, src, source)
+    if source == "local":
+        _remove_local_files(tenant)
     return result
 
 
 def _to_folder(tenant: Tenant) -> MoveResult:
     from tenantctl.storage.index import refresh_index
 
+    source = tenant.config.store
     _remove_local_files(tenant)  # files of an earlier, interrupted move
     staging = tenant.dir / f".moving-{STORE_FILE}"
     for leftover in (staging, staging.with_name(staging.name + "-wal"), staging.with_name(staging.name + "-shm")):
         leftover.unlink(missing_ok=True)
     with tenant.open_store() as src:
         with Store(staging) as dst:
-            result = _copy_and_check(tenant, src, dst, "postgres", "local")
+            result = _copy_and_check(tenant, src, dst, source, "local")
         os.replace(staging, tenant.store_path)
         with Store(tenant.store_path) as store:
             refresh_index(tenant.dir, store)  # the FAISS index, before any reader can look for it
         _switch(tenant, "local")
-        src.drop_all()
+        _empty_postgres_source(tenant, src, source)
     return result

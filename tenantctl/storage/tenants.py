@@ -102,8 +102,9 @@ class Tenant(TenantFolder):
 
     @property
     def pooled(self) -> bool:
-        """Its documents, chunks, vectors and usage live in the PostgreSQL pool, not in its folder."""
-        return self.config.store == "postgres"
+        """Its documents, chunks, vectors and usage live in PostgreSQL (the pooled tables or its own
+        schema), not in its folder."""
+        return self.config.store != "local"
 
     def require_local(self, operation: str) -> None:
         if self.pooled:
@@ -118,9 +119,7 @@ class Tenant(TenantFolder):
         """The tenant's store: its folder's SQLite store, or its rows in the PostgreSQL pool."""
         if not self.pooled:
             return super().open_store(readonly=readonly)
-        from tenantctl.storage.pg.store import PgStore
-
-        return PgStore(postgres_config(), self.id, self.config_path)
+        return open_pg_store(self.id, self.config.store, self.config_path)
 
     def require_active(self, operation: str) -> None:
         """A suspended tenant refuses ingests and questions. Reads the registry afresh: a long-running
@@ -229,9 +228,50 @@ def postgres_config():
     return cfg
 
 
+def pg_schema(tenant_id: str, store: str) -> str:
+    """Placement: the PostgreSQL schema that holds a tenant of store kind `postgres` (the pooled tables)
+    or `postgres-dedicated` (its own schema)."""
+    from tenantctl.storage.pg.schema import SCHEMA, dedicated_schema
+
+    return SCHEMA if store == "postgres" else dedicated_schema(tenant_id)
+
+
+def open_pg_store(tenant_id: str, store: str, path: Path | None = None):
+    """A tenant's rows in PostgreSQL, in the pool or in its dedicated schema."""
+    from tenantctl.storage.pg.store import PgStore
+
+    return PgStore(postgres_config(), tenant_id, path, schema=pg_schema(tenant_id, store))
+
+
+def create_dedicated_schema(tenant_id: str) -> None:
+    """A dedicated tenant's schema, created (or brought up to date) by the schema owner."""
+    from tenantctl.storage.pg import schema
+
+    cfg = postgres_config()
+    schema.create_dedicated(_admin_dsn(cfg, "a dedicated tenant's schema is created"), cfg.dsn, tenant_id)
+
+
+def drop_dedicated_schema(tenant_id: str) -> None:
+    from tenantctl.storage.pg import schema
+
+    schema.drop_dedicated(_admin_dsn(postgres_config(), "a dedicated tenant's schema is dropped"), tenant_id)
+
+
+def _admin_dsn(cfg, why: str) -> str:
+    from tenantctl.errors import ConfigError
+
+    if cfg.admin_dsn is None:
+        raise ConfigError(
+            f"config.yaml has no `postgres.admin_dsn`, the schema owner's connection, with which {why}",
+            f"add `admin_dsn:` under `postgres:` in {paths.config_file()}",
+        )
+    return cfg.admin_dsn
+
+
 def create_tenant(tenant_id: str, display_name: str | None = None, store: str = "local") -> Tenant:
     """A new tenant: its folder (tenant.yaml, and the SQLite store when `store` is local) and its
-    registry row. A pooled tenant's rows are created by its first write."""
+    registry row. A tenant in PostgreSQL gets its rows at its first write; a dedicated one first gets its
+    schema."""
     from tenantctl.config import TenantConfig, save_tenant_config
 
     folder = paths.tenant_dir(tenant_id)
@@ -254,13 +294,16 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
         if store == "local":
             work.open_store().close()
         else:
-            from tenantctl.storage.pg.store import PgStore
-
-            with PgStore(postgres_config(), tenant_id) as pooled:  # reachable, schema current, no rows left
+            if store == "postgres-dedicated":
+                create_dedicated_schema(tenant_id)
+            with open_pg_store(tenant_id, store) as pooled:  # reachable, schema current, no rows left
                 pooled.drop_all()
         os.rename(staging, folder)  # the folder appears whole or not at all
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if store == "postgres-dedicated":
+            with contextlib.suppress(TenantctlError):
+                drop_dedicated_schema(tenant_id)
         raise
     record = registry.add(tenant_id, display_name, created)
     return Tenant(tenant_id, folder, record)
@@ -280,6 +323,7 @@ def describe(tenant: Tenant) -> dict[str, Any]:
         "created_at": tenant.record.created_at,
         "path": str(tenant.dir),
         "store": cfg.store,
+        "pg_schema": pg_schema(tenant.id, cfg.store) if tenant.pooled else None,
         "documents": counts.documents,
         "chunks": counts.chunks,
         "source_bytes": counts.bytes,
@@ -309,8 +353,12 @@ def delete_tenant(tenant_id: str) -> None:
     tenant = open_tenant(tenant_id)
     with tenant.write_lock():
         if tenant.pooled:
+            if tenant.config.store == "postgres-dedicated":
+                _admin_dsn(postgres_config(), "a dedicated tenant's schema is dropped")  # before anything goes
             with tenant.open_store() as pooled:
                 pooled.drop_all()
+            if tenant.config.store == "postgres-dedicated":
+                drop_dedicated_schema(tenant_id)
         trash = paths.tenants_dir() / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
         os.rename(tenant.dir, trash)
         registry.remove(tenant_id)

@@ -15,21 +15,32 @@ from tenantctl.errors import ConfigError
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA = "tenantctl"
+SCHEMA = "tenantctl"  # the pooled tenants' tables (and whatever all tenants share)
 TENANT_SETTING = "tenantctl.tenant"
-POOLED_TABLES = ("meta", "documents", "chunks", "usage")
+TENANT_TABLES = ("meta", "documents", "chunks", "usage", "terms")
+POOLED_TABLES = TENANT_TABLES
+DEDICATED_PREFIX = "tenant_"
+BM25_K1, BM25_B = 1.2, 0.75  # BM25's parameters, as FTS5's bm25()
 
-# Each migration brings the schema from version i to i + 1. Append, never edit.
-_V1 = f"""
+# A chunk's length in tokens for BM25: the last position in its full-text vector (PostgreSQL counts
+# stopwords as positions, as FTS5 counts every token).
+TOKENS_SQL = "COALESCE((SELECT max(p) FROM unnest({fts}) u, unnest(u.positions) p), 0)"
+
+# Each migration brings a schema from version i to i + 1. Append, never edit. `{s}` stands for the schema:
+# the pooled one and each dedicated tenant's schema get the same tables from the same migrations. A
+# migration of tables all tenants share (a registry, keys) begins with SHARED and runs on the pooled
+# schema only.
+SHARED = "-- shared: the pooled schema only\n"
+_V1 = """
 CREATE EXTENSION IF NOT EXISTS vector;
-CREATE SCHEMA IF NOT EXISTS {SCHEMA};
-CREATE TABLE {SCHEMA}.meta (
+CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE {s}.meta (
     tenant_id text NOT NULL,
     key text NOT NULL,
     value text NOT NULL,
     PRIMARY KEY (tenant_id, key)
 );
-CREATE TABLE {SCHEMA}.documents (
+CREATE TABLE {s}.documents (
     tenant_id text NOT NULL,
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     path text NOT NULL,
@@ -43,7 +54,7 @@ CREATE TABLE {SCHEMA}.documents (
     UNIQUE (tenant_id, path),
     UNIQUE (tenant_id, id)
 );
-CREATE TABLE {SCHEMA}.chunks (
+CREATE TABLE {s}.chunks (
     tenant_id text NOT NULL,
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     doc_id bigint NOT NULL,
@@ -57,14 +68,14 @@ CREATE TABLE {SCHEMA}.chunks (
     embedding vector NOT NULL,
     fts tsvector NOT NULL,
     -- a chunk belongs to a document of the same tenant
-    FOREIGN KEY (tenant_id, doc_id) REFERENCES {SCHEMA}.documents (tenant_id, id) ON DELETE CASCADE
+    FOREIGN KEY (tenant_id, doc_id) REFERENCES {s}.documents (tenant_id, id) ON DELETE CASCADE
 );
-CREATE INDEX chunks_tenant ON {SCHEMA}.chunks (tenant_id, id);
-CREATE INDEX chunks_doc ON {SCHEMA}.chunks (tenant_id, doc_id);
-CREATE INDEX chunks_fts ON {SCHEMA}.chunks USING gin (fts);
+CREATE INDEX chunks_tenant ON {s}.chunks (tenant_id, id);
+CREATE INDEX chunks_doc ON {s}.chunks (tenant_id, doc_id);
+CREATE INDEX chunks_fts ON {s}.chunks USING gin (fts);
 """
-_V2 = f"""
-CREATE TABLE {SCHEMA}.usage (
+_V2 = """
+CREATE TABLE {s}.usage (
     tenant_id text NOT NULL,
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     ts double precision NOT NULL,
@@ -76,32 +87,79 @@ CREATE TABLE {SCHEMA}.usage (
     completion_tokens integer NOT NULL DEFAULT 0,
     ms double precision NOT NULL DEFAULT 0
 );
-CREATE INDEX usage_tenant_ts ON {SCHEMA}.usage (tenant_id, ts);
+CREATE INDEX usage_tenant_ts ON {s}.usage (tenant_id, ts);
 """
-MIGRATIONS: list[str] = [_V1, _V2]
+# BM25 statistics, kept in the transaction that writes the chunks: each chunk's length in tokens, each
+# term's document frequency per tenant, and per tenant the chunks and tokens counted (meta bm25_chunks,
+# bm25_tokens). Row security is lifted for the owner while the existing rows are counted (the policies
+# force it again at the end of `migrate`).
+_V3 = f"""
+ALTER TABLE {{s}}.chunks NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE {{s}}.meta NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE {{s}}.chunks ADD COLUMN tokens integer NOT NULL DEFAULT 0;
+UPDATE {{s}}.chunks SET tokens = {TOKENS_SQL.format(fts="fts")};
+CREATE TABLE {{s}}.terms (
+    tenant_id text NOT NULL,
+    term text NOT NULL,
+    df integer NOT NULL,
+    PRIMARY KEY (tenant_id, term)
+);
+INSERT INTO {{s}}.terms SELECT tenant_id, u.lexeme, count(*) FROM {{s}}.chunks, unnest(fts) u GROUP BY 1, 2;
+INSERT INTO {{s}}.meta SELECT tenant_id, 'bm25_chunks', count(*)::text FROM {{s}}.chunks GROUP BY 1
+    UNION ALL SELECT tenant_id, 'bm25_tokens', sum(tokens)::text FROM {{s}}.chunks GROUP BY 1;
+"""
+_V4 = SHARED + f"""
+CREATE TABLE {SCHEMA}.dedicated (
+    tenant_id text PRIMARY KEY,
+    schema_name text NOT NULL UNIQUE
+);
+"""
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 
 
 def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _policy_sql(table: str, role: str) -> str:
-    role = quote_ident(role)
+def dedicated_schema(tenant_id: str) -> str:
+    """The schema of a dedicated tenant: `tenant_<id>` (an id too long for PostgreSQL's 63-byte names
+    is cut and given a hash of the whole)."""
+    import hashlib
+
+    name = DEDICATED_PREFIX + tenant_id
+    if len(name.encode()) > 63:
+        name = name[:54] + "_" + hashlib.sha256(tenant_id.encode()).hexdigest()[:8]
+    return name
+
+
+def qualified(schema: str) -> str:
+    """A schema name as it goes into SQL (the pooled schema's name needs no quotes)."""
+    return schema if schema == SCHEMA else quote_ident(schema)
+
+
+def _policy_sql(schema: str, table: str, role: str, tenant_id: str | None = None) -> str:
+    """Row security on one table. In a dedicated schema the policy also pins its one tenant."""
+    role, s = quote_ident(role), qualified(schema)
+    check = f"tenant_id = current_setting('{TENANT_SETTING}', true)"
+    if tenant_id is not None:
+        check += f" AND tenant_id = {_literal(tenant_id)}"
     return f"""
-ALTER TABLE {SCHEMA}.{table} ENABLE ROW LEVEL SECURITY;
-ALTER TABLE {SCHEMA}.{table} FORCE ROW LEVEL SECURITY;
-DROP POLICY IF EXISTS tenant_isolation ON {SCHEMA}.{table};
-CREATE POLICY tenant_isolation ON {SCHEMA}.{table}
-    USING (tenant_id = current_setting('{TENANT_SETTING}', true))
-    WITH CHECK (tenant_id = current_setting('{TENANT_SETTING}', true));
-GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.{table} TO {role};
+ALTER TABLE {s}.{table} ENABLE ROW LEVEL SECURITY;
+ALTER TABLE {s}.{table} FORCE ROW LEVEL SECURITY;
+DROP POLICY IF EXISTS tenant_isolation ON {s}.{table};
+CREATE POLICY tenant_isolation ON {s}.{table} USING ({check}) WITH CHECK ({check});
+GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{table} TO {role};
 """
 
 
-def hnsw_index_sql(dim: int) -> str:
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def hnsw_index_sql(dim: int, schema: str = SCHEMA) -> str:
     """A partial HNSW index over the vectors of one dimension (pooled tenants may use several embedders)."""
     return (
-        f"CREATE INDEX IF NOT EXISTS chunks_hnsw_{dim} ON {SCHEMA}.chunks"
+        f"CREATE INDEX IF NOT EXISTS chunks_hnsw_{dim} ON {qualified(schema)}.chunks"
         f" USING hnsw ((embedding::vector({dim})) vector_ip_ops) WHERE dim = {dim}"
     )
 
@@ -138,38 +196,88 @@ def app_role(conn: psycopg.Connection) -> str:
     return name
 
 
-def version(conn: psycopg.Connection) -> int:
-    exists = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_version",)).fetchone()[0]
+def version(conn: psycopg.Connection, schema: str = SCHEMA) -> int:
+    exists = conn.execute("SELECT to_regclass(%s)", (f"{qualified(schema)}.schema_version",)).fetchone()[0]
     if exists is None:
         return 0
-    return conn.execute(f"SELECT version FROM {SCHEMA}.schema_version").fetchone()[0]
+    return conn.execute(f"SELECT version FROM {qualified(schema)}.schema_version").fetchone()[0]
+
+
+def _upgrade(conn: psycopg.Connection, schema: str) -> None:
+    """Bring one schema (the pooled one or a dedicated tenant's) to the current version."""
+    current = version(conn, schema)
+    if current > len(MIGRATIONS):
+        raise ConfigError(
+            f"the PostgreSQL schema {schema} has version {current}, newer than this tenantctl ({len(MIGRATIONS)})",
+            "upgrade tenantctl",
+        )
+    s = qualified(schema)
+    for number in range(current, len(MIGRATIONS)):
+        sql = MIGRATIONS[number]
+        if schema == SCHEMA or not sql.startswith(SHARED):
+            conn.execute(sql.replace("{s}", s))
+        if number == 0:
+            conn.execute(f"CREATE TABLE {s}.schema_version (version integer NOT NULL)")
+            conn.execute(f"INSERT INTO {s}.schema_version VALUES (1)")
+        else:
+            conn.execute(f"UPDATE {s}.schema_version SET version = %s", (number + 1,))
+
+
+def _secure(conn: psycopg.Connection, schema: str, role: str, dims: tuple[int, ...], tenant_id: str | None) -> None:
+    """Row security on every tenant table of the schema, the application's grants, the HNSW indexes."""
+    s = qualified(schema)
+    conn.execute(f"GRANT USAGE ON SCHEMA {s} TO {quote_ident(role)}")
+    conn.execute(f"GRANT SELECT ON {s}.schema_version TO {quote_ident(role)}")
+    for table in TENANT_TABLES:
+        conn.execute(_policy_sql(schema, table, role, tenant_id))
+    for dim in dims:
+        conn.execute(hnsw_index_sql(dim, schema))
 
 
 def migrate(admin_dsn: str, dsn: str, dims: tuple[int, ...] = (384,)) -> int:
-    """Create or upgrade the schema as its owner and grant the application role what it needs.
-    Idempotent. Returns the schema version."""
+    """Create or upgrade the pooled schema and every dedicated tenant's schema as their owner, and grant
+    the application role what it needs. Idempotent. Returns the schema version."""
     with connect(dsn) as app:
         role = app_role(app)
     with connect(admin_dsn) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('tenantctl:migrate'))")
-        current = version(conn)
-        if current > len(MIGRATIONS):
-            raise ConfigError(
-                f"the PostgreSQL schema has version {current}, newer than this tenantctl ({len(MIGRATIONS)})",
-                "upgrade tenantctl",
-            )
-        if current == 0:
-            conn.execute(MIGRATIONS[0])
-            conn.execute(f"CREATE TABLE {SCHEMA}.schema_version (version integer NOT NULL)")
-            conn.execute(f"INSERT INTO {SCHEMA}.schema_version VALUES (1)")
-            current = 1
-        for number in range(current, len(MIGRATIONS)):
-            conn.execute(MIGRATIONS[number])
-            conn.execute(f"UPDATE {SCHEMA}.schema_version SET version = %s", (number + 1,))
-        conn.execute(f"GRANT USAGE ON SCHEMA {SCHEMA} TO {quote_ident(role)}")
-        conn.execute(f"GRANT SELECT ON {SCHEMA}.schema_version TO {quote_ident(role)}")
-        for table in POOLED_TABLES:
-            conn.execute(_policy_sql(table, role))
-        for dim in dims:
-            conn.execute(hnsw_index_sql(dim))
+        _upgrade(conn, SCHEMA)
+        _secure(conn, SCHEMA, role, dims, None)
+        for tenant_id, schema in conn.execute(f"SELECT tenant_id, schema_name FROM {SCHEMA}.dedicated").fetchall():
+            _upgrade(conn, schema)
+            _secure(conn, schema, role, dims, tenant_id)
     return len(MIGRATIONS)
+
+
+def create_dedicated(admin_dsn: str, dsn: str, tenant_id: str) -> str:
+    """A dedicated tenant's own schema, with the pooled tables' structure and row security pinned to
+    it; the application role may use it and no other role is granted anything. Idempotent: an existing
+    schema is brought to the current version. Returns the schema's name."""
+    schema = dedicated_schema(tenant_id)
+    with connect(dsn) as app:
+        role = app_role(app)
+    with connect(admin_dsn) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('tenantctl:migrate'))")
+        if version(conn, SCHEMA) != len(MIGRATIONS):
+            raise ConfigError(
+                "the PostgreSQL schema is not current", "run `tenantctl init` with `postgres.admin_dsn` set"
+            )
+        conn.execute(
+            f"INSERT INTO {SCHEMA}.dedicated VALUES (%s, %s) ON CONFLICT (tenant_id) DO NOTHING", (tenant_id, schema)
+        )
+        _upgrade(conn, schema)
+        conn.execute(f"REVOKE ALL ON SCHEMA {qualified(schema)} FROM PUBLIC")
+        dims = tuple(int(r[0]) for r in conn.execute(  # HNSW indexes for the dimensions the pool has them for
+            "SELECT substring(indexname FROM 'chunks_hnsw_([0-9]+)') FROM pg_indexes"
+            " WHERE schemaname = %s AND indexname LIKE 'chunks_hnsw_%%'", (SCHEMA,)))
+        _secure(conn, schema, role, dims, tenant_id)
+    return schema
+
+
+def drop_dedicated(admin_dsn: str, tenant_id: str) -> None:
+    """Drop a dedicated tenant's schema and everything in it (nothing when there is none)."""
+    schema = dedicated_schema(tenant_id)
+    with connect(admin_dsn) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('tenantctl:migrate'))")
+        conn.execute(f"DROP SCHEMA IF EXISTS {qualified(schema)} CASCADE")
+        conn.execute(f"DELETE FROM {SCHEMA}.dedicated WHERE tenant_id = %s", (tenant_id,))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from tenantctl import textproc
 from tenantctl.context import current_tenant
 from tenantctl.errors import TenantctlError
-from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING, connect
+from tenantctl.storage.pg.schema import BM25_B, BM25_K1, SCHEMA, TENANT_SETTING, TOKENS_SQL, connect, qualified
 from tenantctl.storage.store import ChunkRow, Counts, Document, NewChunk
 
 if TYPE_CHECKING:
@@ -48,35 +48,38 @@ def _unpack(blob: bytes) -> bytes:
     return np.frombuffer(blob, dtype=">f4", offset=4).astype(np.float32).tobytes()
 
 
-_CHECKED: set[str] = set()
+_CHECKED: set[tuple[str, str]] = set()
 
 
-def _check_schema(dsn: str, conn: psycopg.Connection) -> None:
-    """Once per process and database: the schema is there and current (else `tenantctl init`)."""
-    if dsn in _CHECKED:
+def _check_schema(dsn: str, schema: str, conn: psycopg.Connection) -> None:
+    """Once per process, database and schema: the schema is there and current (else `tenantctl init`)."""
+    if (dsn, schema) in _CHECKED:
         return
     from tenantctl.errors import ConfigError
     from tenantctl.storage.pg.schema import MIGRATIONS, version
 
-    found = version(conn)
+    found = version(conn, schema)
     if found != len(MIGRATIONS):
+        where = "" if schema == SCHEMA else f" of the dedicated schema {schema}"
         raise ConfigError(
-            f"the PostgreSQL schema is at version {found}, this tenantctl needs {len(MIGRATIONS)}",
+            f"the PostgreSQL schema{where} is at version {found}, this tenantctl needs {len(MIGRATIONS)}",
             "run `tenantctl init` with `postgres.admin_dsn` set (or upgrade tenantctl)",
         )
-    _CHECKED.add(dsn)
+    _CHECKED.add((dsn, schema))
 
 
 class PgStore:
-    """One pooled tenant's data, reached through a connection that sees only that tenant's rows."""
+    """One tenant's data in PostgreSQL, in the pooled tables (`schema` tenantctl) or in its dedicated
+    schema, reached through a connection that sees only that tenant's rows."""
 
-    def __init__(self, cfg: PostgresConfig, tenant_id: str, path: Path | None = None) -> None:
+    def __init__(self, cfg: PostgresConfig, tenant_id: str, path: Path | None = None, schema: str = SCHEMA) -> None:
         self.cfg = cfg
         self.tenant_id = tenant_id
         self.path = path  # the file whose identity marks this tenant (its tenant.yaml), for caches
+        self.schema, self.s = schema, qualified(schema)
         self.conn = connect(cfg.dsn)
         self._depth = 0
-        _check_schema(cfg.dsn, self.conn)
+        _check_schema(cfg.dsn, schema, self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -119,13 +122,13 @@ class PgStore:
 
     # -- meta ---------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._one(f"SELECT value FROM {SCHEMA}.meta WHERE key = %s", (key,))
+        row = self._one(f"SELECT value FROM {self.s}.meta WHERE key = %s", (key,))
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction() as conn:
             conn.execute(
-                f"INSERT INTO {SCHEMA}.meta (tenant_id, key, value) VALUES (%s, %s, %s)"
+                f"INSERT INTO {self.s}.meta (tenant_id, key, value) VALUES (%s, %s, %s)"
                 " ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value",
                 (self.tenant_id, key, value),
             )
@@ -135,9 +138,16 @@ class PgStore:
 
     def bump_generation(self) -> None:
         self.conn.execute(
-            f"INSERT INTO {SCHEMA}.meta (tenant_id, key, value) VALUES (%s, 'generation', '1')"
+            f"INSERT INTO {self.s}.meta (tenant_id, key, value) VALUES (%s, 'generation', '1')"
             " ON CONFLICT (tenant_id, key) DO UPDATE SET value = (meta.value::bigint + 1)::text",
             (self.tenant_id,),
+        )
+
+    def _add_meta(self, key: str, delta: int) -> None:
+        self.conn.execute(
+            f"INSERT INTO {self.s}.meta (tenant_id, key, value) VALUES (%s, %s, %s)"
+            " ON CONFLICT (tenant_id, key) DO UPDATE SET value = (meta.value::bigint + EXCLUDED.value::bigint)::text",
+            (self.tenant_id, key, str(delta)),
         )
 
     # -- documents ----------------------------------------------------------------------------------
@@ -145,7 +155,7 @@ class PgStore:
         with self.transaction() as conn:
             rows = conn.execute(
                 "SELECT id, path, sha256, bytes, mtime, format, chunking, chunks, ingested_at"
-                f" FROM {SCHEMA}.documents"
+                f" FROM {self.s}.documents"
             ).fetchall()
         return {row[1]: Document(*row) for row in rows}
 
@@ -153,22 +163,22 @@ class PgStore:
         """Documents, their chunks and source bytes, and the last ingest (a Unix time)."""
         docs, chunks, size, last = self._one(
             f"SELECT count(*), COALESCE(sum(chunks), 0), COALESCE(sum(bytes), 0), max(ingested_at)"
-            f" FROM {SCHEMA}.documents"
+            f" FROM {self.s}.documents"
         )
         return Counts(int(docs), int(chunks), int(size), last)
 
     def consistency(self) -> dict:
         """What verify compares: the chunks held and the vector dimensions present."""
         with self.transaction() as conn:
-            chunks = conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0]
-            dims = [r[0] for r in conn.execute(f"SELECT DISTINCT dim FROM {SCHEMA}.chunks ORDER BY 1")]
+            chunks = conn.execute(f"SELECT count(*) FROM {self.s}.chunks").fetchone()[0]
+            dims = [r[0] for r in conn.execute(f"SELECT DISTINCT dim FROM {self.s}.chunks ORDER BY 1")]
         return {"chunks": int(chunks), "dims": dims}
 
     def drop_all(self) -> None:
         """Delete every row of this tenant (documents, chunks by cascade, meta, usage)."""
         with self.transaction() as conn:
-            for table in ("documents", "meta", "usage"):
-                conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+            for table in ("documents", "meta", "usage", "terms"):
+                conn.execute(f"DELETE FROM {self.s}.{table}")
 
     # -- usage --------------------------------------------------------------------------------------
     def record_usage(self, rows: list[tuple]) -> None:
@@ -176,7 +186,7 @@ class PgStore:
         tokens, ms."""
         with self.transaction() as conn, conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO {SCHEMA}.usage (tenant_id, ts, operation, outcome, chunks_embedded, documents,"
+                f"INSERT INTO {self.s}.usage (tenant_id, ts, operation, outcome, chunks_embedded, documents,"
                 " prompt_tokens, completion_tokens, ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [(self.tenant_id, *row) for row in rows],
             )
@@ -186,13 +196,13 @@ class PgStore:
         with self.transaction() as conn:
             return conn.execute(
                 "SELECT ts, operation, outcome, chunks_embedded, documents, prompt_tokens, completion_tokens, ms"
-                f" FROM {SCHEMA}.usage ORDER BY id"
+                f" FROM {self.s}.usage ORDER BY id"
             ).fetchall()
 
     def questions_since(self, ts: float) -> tuple[int, int]:
         """Answered questions and their tokens since `ts`."""
         questions, tokens = self._one(
-            f"SELECT count(*), COALESCE(sum(prompt_tokens + completion_tokens), 0) FROM {SCHEMA}.usage"
+            f"SELECT count(*), COALESCE(sum(prompt_tokens + completion_tokens), 0) FROM {self.s}.usage"
             " WHERE operation = 'question' AND outcome = 'ok' AND ts >= %s", (ts,)
         )
         return int(questions), int(tokens)
@@ -213,9 +223,9 @@ class PgStore:
         import numpy as np
 
         with self.transaction() as conn:
-            conn.execute(f"DELETE FROM {SCHEMA}.documents WHERE path = %s", (path,))
+            self._forget(path)
             (doc_id,) = conn.execute(
-                f"INSERT INTO {SCHEMA}.documents (tenant_id, path, sha256, bytes, mtime, format, chunking,"
+                f"INSERT INTO {self.s}.documents (tenant_id, path, sha256, bytes, mtime, format, chunking,"
                 " chunks, ingested_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (self.tenant_id, path, sha256, size, mtime, fmt, chunking, len(chunks), time.time()),
             ).fetchone()
@@ -228,40 +238,75 @@ class PgStore:
                 ))
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO {SCHEMA}.chunks (tenant_id, doc_id, ord, start, \"end\", page, heading, text,"
-                    f" dim, embedding, fts) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector,"
-                    f" to_tsvector('{TS_CONFIG}', %s))",
+                    f"INSERT INTO {self.s}.chunks (tenant_id, doc_id, ord, start, \"end\", page, heading, text,"
+                    f" dim, embedding, fts, tokens) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector,"
+                    f" v.fts, {TOKENS_SQL.format(fts='v.fts')} FROM (SELECT to_tsvector('{TS_CONFIG}', %s) AS fts) v",
                     rows,
                 )
+            self._count_terms(doc_id)
             self.bump_generation()
 
     def touch_document(self, path: str, mtime: float) -> None:
         with self.transaction() as conn:
-            conn.execute(f"UPDATE {SCHEMA}.documents SET mtime = %s WHERE path = %s", (mtime, path))
+            conn.execute(f"UPDATE {self.s}.documents SET mtime = %s WHERE path = %s", (mtime, path))
 
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks (by cascade)."""
-        with self.transaction() as conn:
-            conn.execute(f"DELETE FROM {SCHEMA}.documents WHERE path = %s", (path,))
+        with self.transaction():
+            self._forget(path)
             self.bump_generation()
+
+    def _count_terms(self, doc_id: int) -> None:
+        """Add a new document's chunks to the tenant's BM25 statistics (in the writing transaction)."""
+        chunks, tokens = self.conn.execute(
+            f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {self.s}.chunks WHERE doc_id = %s", (doc_id,)
+        ).fetchone()
+        self.conn.execute(
+            f"INSERT INTO {self.s}.terms (tenant_id, term, df) SELECT %s, u.lexeme, count(*)"
+            f" FROM {self.s}.chunks c, unnest(c.fts) u WHERE c.doc_id = %s GROUP BY u.lexeme"
+            " ON CONFLICT (tenant_id, term) DO UPDATE SET df = terms.df + EXCLUDED.df",
+            (self.tenant_id, doc_id),
+        )
+        self._add_meta("bm25_chunks", int(chunks))
+        self._add_meta("bm25_tokens", int(tokens))
+
+    def _forget(self, path: str) -> None:
+        """Delete a document (its chunks by cascade) and take its chunks out of the BM25 statistics."""
+        row = self.conn.execute(f"SELECT id, chunks FROM {self.s}.documents WHERE path = %s", (path,)).fetchone()
+        if row is None:
+            return
+        doc_id = row[0]
+        chunks, tokens = self.conn.execute(
+            f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {self.s}.chunks WHERE doc_id = %s", (doc_id,)
+        ).fetchone()
+        emptied = [term for term, df in self.conn.execute(
+            f"UPDATE {self.s}.terms t SET df = t.df - g.n FROM (SELECT u.lexeme, count(*) AS n"
+            f" FROM {self.s}.chunks c, unnest(c.fts) u WHERE c.doc_id = %s GROUP BY u.lexeme) g"
+            " WHERE t.term = g.lexeme RETURNING t.term, t.df", (doc_id,)
+        ) if df <= 0]
+        if emptied:
+            self.conn.execute(f"DELETE FROM {self.s}.terms WHERE term = ANY(%s)", (emptied,))
+        self.conn.execute(f"DELETE FROM {self.s}.documents WHERE id = %s", (doc_id,))
+        self._add_meta("bm25_chunks", -int(chunks))
+        self._add_meta("bm25_tokens", -int(tokens))
 
     # -- chunks -------------------------------------------------------------------------------------
     def document_chunks(self, doc_id: int) -> list[tuple[NewChunk, bytes]]:
         """One document's chunks in order, each with its vector (for copying a tenant between stores)."""
         with self.transaction() as conn:
             rows = conn.execute(
-                f"SELECT ord, start, \"end\", page, heading, text, vector_send(embedding) FROM {SCHEMA}.chunks"
+                f"SELECT ord, start, \"end\", page, heading, text, vector_send(embedding) FROM {self.s}.chunks"
                 " WHERE doc_id = %s ORDER BY ord", (doc_id,)
             ).fetchall()
         return [(NewChunk(*row[:6]), _unpack(row[6])) for row in rows]
 
     def chunk_count(self) -> int:
-        return int(self._one(f"SELECT count(*) FROM {SCHEMA}.chunks")[0])
+        return int(self._one(f"SELECT count(*) FROM {self.s}.chunks")[0])
 
     def vectors(self) -> tuple[list[int], bytes]:
         """All chunk ids and their vectors, concatenated (float32, row-major), as the local store."""
         with self.transaction() as conn:
-            rows = conn.execute(f"SELECT id, vector_send(embedding) FROM {SCHEMA}.chunks ORDER BY id").fetchall()
+            rows = conn.execute(f"SELECT id, vector_send(embedding) FROM {self.s}.chunks ORDER BY id").fetchall()
         return [r[0] for r in rows], b"".join(_unpack(r[1]) for r in rows)
 
     def chunks(self, ids: list[int]) -> dict[int, ChunkRow]:
@@ -270,7 +315,7 @@ class PgStore:
         with self.transaction() as conn:
             rows = conn.execute(
                 "SELECT c.id, c.doc_id, d.path, c.ord, c.start, c.\"end\", c.page, c.heading, c.text"
-                f" FROM {SCHEMA}.chunks c JOIN {SCHEMA}.documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
+                f" FROM {self.s}.chunks c JOIN {self.s}.documents d ON d.id = c.doc_id WHERE c.id = ANY(%s)",
                 (ids,),
             ).fetchall()
         return {row[0]: ChunkRow(*row) for row in rows}
@@ -280,7 +325,7 @@ class PgStore:
             return {}
         with self.transaction() as conn:
             rows = conn.execute(
-                f"SELECT id, vector_send(embedding) FROM {SCHEMA}.chunks WHERE id = ANY(%s)", (ids,)
+                f"SELECT id, vector_send(embedding) FROM {self.s}.chunks WHERE id = ANY(%s)", (ids,)
             ).fetchall()
         return {r[0]: _unpack(r[1]) for r in rows}
 
@@ -302,7 +347,7 @@ class PgStore:
         dim = int(dim)
         if exact:  # the HNSW index is only ever an index scan: without one the search is exact
             return ["SET LOCAL enable_indexscan = off"], (
-                f"SELECT id, -(embedding <#> %(q)s::vector) FROM {SCHEMA}.chunks WHERE dim = {dim}"
+                f"SELECT id, -(embedding <#> %(q)s::vector) FROM {self.s}.chunks WHERE dim = {dim}"
                 " ORDER BY embedding <#> %(q)s::vector, id LIMIT %(limit)s"
             )
         settings = [
@@ -310,20 +355,38 @@ class PgStore:
         ]
         return settings, (
             f"WITH nearest AS MATERIALIZED (SELECT id, embedding::vector({dim}) <#> %(q)s::vector({dim}) AS distance"
-            f" FROM {SCHEMA}.chunks WHERE dim = {dim} ORDER BY distance LIMIT %(limit)s)"
+            f" FROM {self.s}.chunks WHERE dim = {dim} ORDER BY distance LIMIT %(limit)s)"
             " SELECT id, -distance FROM nearest ORDER BY distance, id"
         )
 
     def keyword_search(self, query: str, limit: int) -> list[tuple[int, float]]:
-        """PostgreSQL full-text search over the chunks, ranked by ts_rank (length-normalised)."""
+        """BM25 over the chunks' full text, as FTS5's bm25() computes it (k1 1.2, b 0.75, the same idf),
+        from the tenant's term statistics. Returns (chunk id, score), best first; higher is better."""
         terms = textproc.query_terms(query)
         if not terms:
             return []
         expression = " | ".join(f"'{t}'" for t in terms)  # terms are word characters only
         with self.transaction() as conn:
-            rows = conn.execute(
-                f"SELECT id, ts_rank(fts, q, 1) AS s FROM {SCHEMA}.chunks, to_tsquery('{TS_CONFIG}', %s) q"
-                " WHERE fts @@ q ORDER BY s DESC, id LIMIT %s",
-                (expression, limit),
-            ).fetchall()
+            params = {"tsq": expression, "words": " ".join(terms), "limit": limit}
+            rows = conn.execute(self._bm25_sql(), params).fetchall()
         return [(int(i), float(s)) for i, s in rows]
+
+    def _bm25_sql(self) -> str:
+        """Candidates are the chunks matching any query term (the GIN index); each is scored from its
+        term frequencies (positions in its full-text vector), its length and the tenant's statistics."""
+        k1, b = BM25_K1, BM25_B
+        return (
+            f"WITH q AS MATERIALIZED (SELECT to_tsquery('{TS_CONFIG}', %(tsq)s) AS tsq),"
+            f" stats AS (SELECT max(value::float8) FILTER (WHERE key = 'bm25_chunks') AS n,"
+            f"  max(value::float8) FILTER (WHERE key = 'bm25_tokens') AS tokens"
+            f"  FROM {self.s}.meta WHERE key IN ('bm25_chunks', 'bm25_tokens')),"
+            f" w AS MATERIALIZED (SELECT t.term, GREATEST(ln((stats.n - t.df + 0.5) / (t.df + 0.5)), 1e-6) AS idf,"
+            f"  GREATEST(stats.tokens / GREATEST(stats.n, 1), 1) AS avgdl FROM {self.s}.terms t, stats"
+            f"  WHERE t.term = ANY(tsvector_to_array(to_tsvector('{TS_CONFIG}', %(words)s))))"
+            f" SELECT c.id, sum(w.idf * x.tf * {k1 + 1} / (x.tf + {k1} * ({1 - b} + {b} * c.tokens / w.avgdl)))"
+            f"  AS score FROM {self.s}.chunks c"
+            f"  CROSS JOIN LATERAL (SELECT u.lexeme, cardinality(u.positions) AS tf FROM unnest(c.fts) u) x"
+            f"  JOIN w ON w.term = x.lexeme"
+            f" WHERE c.fts @@ (SELECT q.tsq FROM q)"
+            f" GROUP BY c.id ORDER BY score DESC, c.id LIMIT %(limit)s"
+        )
