@@ -156,12 +156,13 @@ def postgres(pg_cluster, home):
     import psycopg
 
     from tenantctl.config import PostgresConfig
-    from tenantctl.storage.pg.schema import POOLED_TABLES, SCHEMA, quote_ident
+    from tenantctl.storage.pg.schema import CONTROL_TABLES, POOLED_TABLES, SCHEMA, quote_ident
 
     with psycopg.connect(pg_cluster.admin_dsn, autocommit=True) as conn:
         for (name,) in conn.execute(f"SELECT schema_name FROM {SCHEMA}.dedicated").fetchall():
             conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(name)} CASCADE")
-        conn.execute(f"TRUNCATE {SCHEMA}.dedicated, {', '.join(f'{SCHEMA}.{t}' for t in POOLED_TABLES)} CASCADE")
+        tables = ", ".join(f"{SCHEMA}.{t}" for t in ("dedicated", *POOLED_TABLES, *CONTROL_TABLES))
+        conn.execute(f"TRUNCATE {tables} CASCADE")
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(
         f"postgres:\n  dsn: {json.dumps(pg_cluster.dsn)}\n  admin_dsn: {json.dumps(pg_cluster.admin_dsn)}\n"

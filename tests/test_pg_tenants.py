@@ -44,7 +44,8 @@ def test_a_pooled_tenant_ingests_searches_and_shows_its_store(cli, mixed, postgr
     assert verified.code == 0 and verified.json()["ok"], verified
     report = {r["tenant"]: r for r in verified.json()["tenants"]}["acme-hr"]
     assert report["problems"] == [] and report["chunks"] == shown["chunks"] and report["path"] == "postgres"
-    for args in (["chat", "acme-hr", "--list"], ["repair", "acme-hr"], ["tenant", "export", "acme-hr", home / "a.tgz"]):
+    assert cli("chat", "acme-hr", "--list", "--json").json() == []
+    for args in (["repair", "acme-hr"], ["tenant", "export", "acme-hr", home / "a.tgz"]):
         refused = cli(*args)
         assert refused.code == 2 and "PostgreSQL pool" in refused.err, (args, refused)
     with psycopg.connect(postgres.dsn) as conn:  # the application role, without the tenant setting
@@ -146,15 +147,22 @@ def test_move_to_the_pool_and_back_keeps_results_and_usage(cli, postgres, tmp_pa
     assert usage() == {"ingest": 1, "search": 3 * len(QUERIES)}  # the history survived both moves
 
 
-def test_a_tenant_with_chat_sessions_is_not_moved_to_the_pool(cli, postgres, home):
+def test_chat_sessions_move_into_the_pool_and_back(cli, postgres, home):
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant
 
     home.mkdir(parents=True, exist_ok=True)
     assert cli("create", "t1").code == 0
     with open_tenant("t1").open_store() as store:
-        sessions.create(store, "hello")
-    refused = cli("tenant", "move", "t1", "--to", "postgres")
-    assert refused.code == 2 and "chat sessions" in refused.err
-    assert cli("tenant", "show", "t1", "--json").json()["store"] == "local"
+        sid = sessions.create(store, "hello")
+    assert cli("tenant", "move", "t1", "--to", "postgres").code == 0
+    assert cli("tenant", "show", "t1", "--json").json()["store"] == "postgres"
+    listed = cli("chat", "t1", "--list", "--json").json()
+    assert [s["id"] for s in listed] == [sid] and listed[0]["title"] == "hello"
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        assert conn.execute(f"SELECT tenant_id FROM {SCHEMA}.sessions").fetchall() == [("t1",)]
+    assert cli("tenant", "move", "t1", "--to", "local").code == 0
+    assert [s["id"] for s in cli("chat", "t1", "--list", "--json").json()] == [sid]
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.sessions").fetchone()[0] == 0
     assert cli("tenant", "move", "t1", "--to", "mongodb").code == 2

@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 def init(json_out: JsonOption = False) -> None:
     """Create the home folder and a commented config.yaml (an existing one is kept). In cluster mode
-    (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL schema."""
+    (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL schema and copy
+    this home's tenants and keys into the shared registry."""
     from tenantctl import paths
 
     home = paths.home()
@@ -50,9 +51,12 @@ def _migrate_postgres() -> int | None:
         return None
     from tenantctl.models.embedding import get_embedder
     from tenantctl.storage.pg import schema
+    from tenantctl.storage.tenants import adopt_local_registry
 
     dim = get_embedder(cfg.embedder).dim  # the HNSW index is built for the configured embedder's vectors
-    return schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(dim,))
+    version = schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(dim,))
+    adopt_local_registry()  # a home switching to cluster mode keeps its tenants and keys
+    return version
 
 
 def paths_cmd(json_out: JsonOption = False) -> None:

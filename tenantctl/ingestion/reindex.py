@@ -18,6 +18,7 @@ from tenantctl.config import Config, TenantConfig, dump_yaml
 from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
 from tenantctl.ingestion.ingest import SourceSpec, ingest
 from tenantctl.ingestion.policy import SourceRefused
+from tenantctl.storage import registry
 from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
 
 
@@ -166,4 +167,5 @@ def edit_sources(tenant: Tenant, *, add: SourceSpec | None = None, remove: str |
     data["sources"] = sources
     TenantConfig.model_validate(data)
     dump_yaml(data, path)
+    registry.publish_settings(tenant.id, tenant.dir, tenant.config.store)  # cluster mode: for every node
     return sources

@@ -2,11 +2,12 @@
 without re-embedding.
 
 Under the tenant's write lock (ingests and repairs get "busy" meanwhile; searches and questions go on
-from the source), documents, chunks, vectors, the embedder settings and the usage history are copied
-into the destination, which is then checked against the source: the same counts and the same content
-checksum (every document's hash, every chunk's text and vector). Only then does tenant.yaml switch to
-the destination (one atomic rename: a reader sees one store or the other), and the source is emptied.
-A move interrupted before the switch leaves the tenant where it was; the next move starts afresh.
+from the source), documents, chunks, vectors, the embedder settings, the usage history and the chat
+sessions are copied into the destination, which is then checked against the source: the same counts,
+the same content checksum (every document's hash, every chunk's text and vector), the same number of
+sessions and messages. Only then does tenant.yaml switch to the destination (one atomic rename: a
+reader sees one store or the other; in cluster mode it is published to every node), and the source is
+emptied. A move interrupted before the switch leaves the tenant where it was; the next move starts afresh.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tenantctl.config import save_tenant_config
-from tenantctl.errors import NotInPool, TenantctlError
+from tenantctl.errors import TenantctlError
+from tenantctl.storage import sessions
 from tenantctl.storage.layout import INDEX_GLOB, MANIFEST_FILE, STORE_FILE
 from tenantctl.storage.pg.transfer import content_checksum, copy_documents
 from tenantctl.storage.store import Store
@@ -67,16 +69,21 @@ def _copy_and_check(tenant: Tenant, src: Any, dst: Any, source: str, destination
     usage = [tuple(row) for row in src.usage_rows()]
     if usage:
         dst.record_usage(usage)
+    sessions.copy_all(src, dst)
     before, checksum = src.counts(), content_checksum(src)
     if (counts.documents, counts.chunks, counts.bytes) != (before.documents, before.chunks, before.bytes) \
-            or content_checksum(dst) != checksum or len(dst.usage_rows()) != len(usage):
+            or content_checksum(dst) != checksum or len(dst.usage_rows()) != len(usage) \
+            or sessions.count(dst) != sessions.count(src):
         raise MoveFailed(f"the copy of tenant {tenant.id!r} does not match its source; nothing was switched",
                          "run the move again; if it fails again, run `tenantctl verify` on the tenant")
     return MoveResult(tenant.id, source, destination, True, counts.documents, counts.chunks, len(usage), checksum)
 
 
 def _switch(tenant: Tenant, to: str) -> None:
+    from tenantctl.storage import registry
+
     save_tenant_config(tenant.config.model_copy(update={"store": to}), tenant.config_path)
+    registry.publish_settings(tenant.id, tenant.dir, to)  # cluster mode: every node sees the new placement
     tenant.__dict__.pop("config", None)  # the cached settings name the old store
 
 
@@ -100,11 +107,6 @@ def _to_postgres(tenant: Tenant, to: str) -> MoveResult:
     if to == "postgres-dedicated":
         create_dedicated_schema(tenant.id)
     with tenant.open_store() as src:
-        if source == "local" and src.session_count():
-            raise NotInPool(
-                f"tenant {tenant.id!r} has {src.session_count()} chat sessions, which PostgreSQL cannot hold yet",
-                "keep it local for now; nothing was moved",
-            )
         with open_pg_store(tenant.id, to, tenant.config_path) as dst:
             dst.drop_all()  # rows of an earlier, interrupted move
             result = _copy_and_check(tenant, src, dst, source, to)

@@ -6,6 +6,8 @@ names from here (through the tenant handle in `tenantctl.storage.tenants` where 
     index-<gen>.faiss   FAISS index derived from store.db at store generation <gen>
     manifest.json       which index file is current, with embedder, chunking and checksums
     .lock               held by the one writer (ingest, reindex, repair, export, delete)
+    .synced.json        cluster mode, a pooled tenant: the folder is this node's cache of its settings;
+                        the version and SHA-256 of the tenant.yaml last written or published here
 
 Temporary files of a writer killed mid-save are named `.<name>.tmp<pid>` (see `tenantctl.fileio`).
 """
@@ -18,6 +20,7 @@ TENANT_FILE = "tenant.yaml"
 STORE_FILE = "store.db"
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".lock"
+SYNC_FILE = ".synced.json"
 INDEX_GLOB = "index-*.faiss"
 INDEX_NAME_RE = re.compile(r"index-\d{1,20}\.faiss")
 # Left behind by an interrupted write of an index or a manifest; `repair` removes them.

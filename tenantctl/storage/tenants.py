@@ -21,7 +21,7 @@ from tenantctl.context import current_tenant
 from tenantctl.errors import Busy, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
-from tenantctl.storage.layout import LOCK_FILE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
+from tenantctl.storage.layout import LOCK_FILE, MANIFEST_FILE, STORE_FILE, SYNC_FILE, TENANT_FILE
 
 if TYPE_CHECKING:
     from tenantctl.config import ChunkingConfig, Config, TenantConfig
@@ -133,7 +133,18 @@ class Tenant(TenantFolder):
 
     @contextlib.contextmanager
     def write_lock(self, wait: float = 0) -> Iterator[None]:
-        """One writer per tenant. Raises Busy at once, or after `wait` seconds."""
+        """One writer per tenant: a lock file in its folder, or in cluster mode a PostgreSQL advisory
+        lock, so that writers on every node exclude each other. Raises Busy at once, or after `wait`
+        seconds."""
+        from tenantctl.storage import cluster
+
+        pg = cluster.postgres()
+        if pg is not None:
+            from tenantctl.storage.pg.control import advisory_lock
+
+            with advisory_lock(pg, self.id, wait):
+                yield
+            return
         from filelock import FileLock, Timeout
 
         lock = FileLock(self.dir / LOCK_FILE, timeout=wait)
@@ -179,6 +190,7 @@ def each_tenant() -> Iterator[Tenant | BrokenTenant]:
     for record in registry.all_tenants():
         try:
             folder = paths.tenant_dir(record.id)
+            registry.materialise(record, folder)
         except TenantctlError as exc:
             yield BrokenTenant(record.id, None, exc)
             continue
@@ -208,6 +220,7 @@ def open_tenant(tenant_id: str) -> Tenant:
     record = registry.get(tenant_id)
     if record is None:
         raise TenantNotFound(tenant_id)
+    registry.materialise(record, folder)  # cluster mode: this node's copy of a pooled tenant's settings
     if not (folder / TENANT_FILE).is_file():
         raise FolderMissing(tenant_id, folder)
     current_tenant.set(tenant_id)
@@ -276,6 +289,8 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
 
     folder = paths.tenant_dir(tenant_id)
     current_tenant.set(tenant_id)
+    if registry.get(tenant_id) is None and (folder / SYNC_FILE).exists():
+        shutil.rmtree(folder, ignore_errors=True)  # this node's cache of a pooled tenant deleted elsewhere
     if registry.get(tenant_id) is not None or folder.exists():
         raise TenantExists(
             f"tenant {tenant_id!r} already exists",
@@ -305,7 +320,12 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
             with contextlib.suppress(TenantctlError):
                 drop_dedicated_schema(tenant_id)
         raise
-    record = registry.add(tenant_id, display_name, created)
+    try:
+        record = registry.add(tenant_id, display_name, created, store=store)
+    except BaseException:  # created meanwhile by another node (cluster mode), or the registry failed
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    registry.publish_settings(tenant_id, folder, store)
     return Tenant(tenant_id, folder, record)
 
 
@@ -411,3 +431,32 @@ def set_status(tenant_id: str, status: str) -> Tenant:
     open_tenant(tenant_id)  # refuses unknown ids
     registry.set_status(tenant_id, status)
     return open_tenant(tenant_id)
+
+
+def adopt_local_registry() -> int:
+    """Cluster mode: copy this home's registry.db (tenants, API keys) into the PostgreSQL registry, so a
+    home that switches to cluster mode keeps its tenants and keys; rows already there are kept. A
+    pooled tenant's settings are published from its folder. Returns the tenants added."""
+    import dataclasses
+
+    from tenantctl.config import load_tenant_config
+    from tenantctl.errors import ConfigError
+    from tenantctl.storage import cluster, keys
+    from tenantctl.storage.pg.control import adopt_local
+
+    pg = cluster.postgres()
+    if pg is None or not paths.registry_file().exists():
+        return 0
+    records = []
+    for record in registry.SqliteRegistry().all_tenants():
+        try:
+            store = load_tenant_config(paths.tenant_dir(record.id) / TENANT_FILE).store
+        except (ConfigError, TenantctlError):
+            store = "local"
+        records.append(dataclasses.replace(record, store=store))
+    added = adopt_local(pg, records, keys.SqliteKeys().with_hashes())
+    for record in records:
+        current = registry.get(record.id)
+        if record.store.startswith("postgres") and current is not None and current.settings_version == 0:
+            registry.publish_settings(record.id, paths.tenant_dir(record.id), record.store)
+    return added

@@ -1,9 +1,17 @@
-"""The PostgreSQL schema of pooled tenants, created and migrated by the schema owner (`admin_dsn`).
+"""The PostgreSQL schema of cluster mode, created and migrated by the schema owner (`admin_dsn`).
 
-Every pooled table has a `tenant_id` column, ROW LEVEL SECURITY enabled and FORCEd, and one policy:
-a row is visible and writable only when `tenant_id` equals the transaction's `tenantctl.tenant`
-setting. The application connects as another role (`dsn`) that owns nothing and may not bypass row
-security, so a connection that did not set the tenant sees no rows at all.
+Every table holding a tenant's data (TENANT_TABLES: its documents, chunks, meta, usage, term
+statistics, chat sessions and messages; and SHARED_TENANT_TABLES: its settings) has a `tenant_id`
+column, ROW LEVEL SECURITY enabled and FORCEd, and one policy: a row is visible and writable only when
+`tenant_id` equals the transaction's `tenantctl.tenant` setting. The application connects as another
+role (`dsn`) that owns nothing and may not bypass row security, so a connection that did not set the
+tenant sees no rows at all.
+
+The control plane (CONTROL_TABLES) is what every node must read before it knows a tenant: the
+registry `tenants` (id, status, placement, settings version; no row security: which tenants exist is
+what `tenant list` shows) and `api_keys`. The application role may write keys and read their ids,
+tenants and labels, but not their `hash` column: a presented key is matched only through the SECURITY
+DEFINER function `resolve_key(hash)`, which returns the one key with exactly that SHA-256.
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ if TYPE_CHECKING:
 
 SCHEMA = "tenantctl"  # the pooled tenants' tables (and whatever all tenants share)
 TENANT_SETTING = "tenantctl.tenant"
-TENANT_TABLES = ("meta", "documents", "chunks", "usage", "terms")
-POOLED_TABLES = TENANT_TABLES
+TENANT_TABLES = ("meta", "documents", "chunks", "usage", "terms", "sessions", "messages")
+SHARED_TENANT_TABLES = ("settings",)  # a tenant's rows, kept in the pooled schema whatever its placement
+POOLED_TABLES = TENANT_TABLES + SHARED_TENANT_TABLES
+CONTROL_TABLES = ("tenants", "api_keys")
 DEDICATED_PREFIX = "tenant_"
 BM25_K1, BM25_B = 1.2, 0.75  # BM25's parameters, as FTS5's bm25()
 
@@ -114,7 +124,61 @@ CREATE TABLE {SCHEMA}.dedicated (
     schema_name text NOT NULL UNIQUE
 );
 """
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
+# The control plane (see the module's docstring) and each tenant's settings, shared by every node.
+_V5 = SHARED + f"""
+CREATE TABLE {SCHEMA}.tenants (
+    id text PRIMARY KEY,
+    status text NOT NULL DEFAULT 'active',
+    created_at text NOT NULL,
+    display_name text,
+    store text NOT NULL DEFAULT 'local',
+    settings_version bigint NOT NULL DEFAULT 0
+);
+CREATE TABLE {SCHEMA}.api_keys (
+    id text PRIMARY KEY,
+    tenant_id text,
+    admin boolean NOT NULL DEFAULT false,
+    hash text NOT NULL UNIQUE,
+    name text NOT NULL DEFAULT '',
+    created_at text NOT NULL,
+    revoked_at text
+);
+CREATE INDEX api_keys_tenant ON {SCHEMA}.api_keys (tenant_id);
+CREATE FUNCTION {SCHEMA}.resolve_key(key_hash text)
+    RETURNS TABLE (id text, tenant_id text, admin boolean, name text, created_at text, revoked_at text)
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT k.id, k.tenant_id, k.admin, k.name, k.created_at, k.revoked_at
+          FROM {SCHEMA}.api_keys k WHERE k.hash = key_hash $$;
+REVOKE ALL ON FUNCTION {SCHEMA}.resolve_key(text) FROM PUBLIC;
+CREATE TABLE {SCHEMA}.settings (
+    tenant_id text PRIMARY KEY,
+    yaml text NOT NULL,
+    version bigint NOT NULL
+);
+"""
+# Chat sessions, with the tenant's other data (the pooled schema or its dedicated one).
+_V6 = """
+CREATE TABLE {s}.sessions (
+    tenant_id text NOT NULL,
+    id text NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    title text NOT NULL DEFAULT '',
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE TABLE {s}.messages (
+    tenant_id text NOT NULL,
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session_id text NOT NULL,
+    question text NOT NULL,
+    answer text NOT NULL,
+    sources text NOT NULL DEFAULT '[]',
+    created_at double precision NOT NULL,
+    FOREIGN KEY (tenant_id, session_id) REFERENCES {s}.sessions (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX messages_session ON {s}.messages (tenant_id, session_id, id);
+"""
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 
 
 def quote_ident(name: str) -> str:
@@ -149,6 +213,20 @@ ALTER TABLE {s}.{table} FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS tenant_isolation ON {s}.{table};
 CREATE POLICY tenant_isolation ON {s}.{table} USING ({check}) WITH CHECK ({check});
 GRANT SELECT, INSERT, UPDATE, DELETE ON {s}.{table} TO {role};
+"""
+
+
+def _control_grants(role: str) -> str:
+    """The application's rights on the control plane: the registry in full; API keys without their
+    hashes (matched only through `resolve_key`)."""
+    role = quote_ident(role)
+    return f"""
+GRANT SELECT, INSERT, UPDATE, DELETE ON {SCHEMA}.tenants TO {role};
+REVOKE ALL ON {SCHEMA}.api_keys FROM {role};
+GRANT SELECT (id, tenant_id, admin, name, created_at, revoked_at) ON {SCHEMA}.api_keys TO {role};
+GRANT INSERT, DELETE ON {SCHEMA}.api_keys TO {role};
+GRANT UPDATE (revoked_at) ON {SCHEMA}.api_keys TO {role};
+GRANT EXECUTE ON FUNCTION {SCHEMA}.resolve_key(text) TO {role};
 """
 
 
@@ -230,6 +308,10 @@ def _secure(conn: psycopg.Connection, schema: str, role: str, dims: tuple[int, .
     conn.execute(f"GRANT SELECT ON {s}.schema_version TO {quote_ident(role)}")
     for table in TENANT_TABLES:
         conn.execute(_policy_sql(schema, table, role, tenant_id))
+    if schema == SCHEMA:
+        for table in SHARED_TENANT_TABLES:
+            conn.execute(_policy_sql(schema, table, role))
+        conn.execute(_control_grants(role))
     for dim in dims:
         conn.execute(hnsw_index_sql(dim, schema))
 

@@ -175,9 +175,9 @@ class PgStore:
         return {"chunks": int(chunks), "dims": dims}
 
     def drop_all(self) -> None:
-        """Delete every row of this tenant (documents, chunks by cascade, meta, usage)."""
+        """Delete every row of this tenant (documents, chunks by cascade, meta, usage, chat sessions)."""
         with self.transaction() as conn:
-            for table in ("documents", "meta", "usage", "terms"):
+            for table in ("documents", "meta", "usage", "terms", "sessions"):
                 conn.execute(f"DELETE FROM {self.s}.{table}")
 
     # -- usage --------------------------------------------------------------------------------------
