@@ -256,6 +256,11 @@ def test_term_statistics_follow_every_write_and_roll_back_with_a_failed_one(two_
     _put(store, "c.txt", ["alpha gamma delta", "gamma again"], 5)
     _put(store, "a.txt", ["replaced alpha text with delta"], 6)  # replaces a.txt's two chunks
     store.remove_document("c.txt")
+    with store.transaction():  # several writes in one transaction (statistics are applied at its end)
+        _put(store, "d.txt", ["delta only here"], 7)
+        _put(store, "e.txt", ["epsilon"], 8)
+        store.remove_document("d.txt")
+        store.remove_document("e.txt")
     with store.transaction() as conn:
         state = _bm25_state(conn)
         assert state == _bm25_recounted(conn)

@@ -9,9 +9,13 @@ queries below never name a tenant: isolation is the database's, not a WHERE clau
 
 from __future__ import annotations
 
+import heapq
+import math
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tenantctl import textproc
@@ -68,6 +72,17 @@ def _check_schema(dsn: str, schema: str, conn: psycopg.Connection) -> None:
     _CHECKED.add((dsn, schema))
 
 
+@dataclass
+class _Pending:
+    """What a writing transaction changed in the BM25 statistics so far (applied by `_flush`)."""
+
+    added: set[int] = field(default_factory=set)  # documents written, whose chunks are not counted yet
+    removed: dict[str, int] = field(default_factory=dict)  # term -> chunks deleted that held it
+    chunks: int = 0
+    tokens: int = 0
+    changed: bool = False
+
+
 class PgStore:
     """One tenant's data in PostgreSQL, in the pooled tables (`schema` tenantctl) or in its dedicated
     schema, reached through a connection that sees only that tenant's rows."""
@@ -79,6 +94,7 @@ class PgStore:
         self.schema, self.s = schema, qualified(schema)
         self.conn = connect(cfg.dsn)
         self._depth = 0
+        self._stats = _Pending()
         _check_schema(cfg.dsn, schema, self.conn)
 
     def close(self) -> None:
@@ -111,8 +127,10 @@ class PgStore:
             self._depth = 1
             try:
                 yield self.conn
+                self._flush()
             finally:
                 self._depth = 0
+                self._stats = _Pending()
 
     snapshot = transaction  # a search reads one consistent state
 
@@ -179,6 +197,7 @@ class PgStore:
         with self.transaction() as conn:
             for table in ("documents", "meta", "usage", "terms", "sessions"):
                 conn.execute(f"DELETE FROM {self.s}.{table}")
+            self._stats = _Pending()  # nothing left to count
 
     # -- usage --------------------------------------------------------------------------------------
     def record_usage(self, rows: list[tuple]) -> None:
@@ -243,8 +262,8 @@ class PgStore:
                     f" v.fts, {TOKENS_SQL.format(fts='v.fts')} FROM (SELECT to_tsvector('{TS_CONFIG}', %s) AS fts) v",
                     rows,
                 )
-            self._count_terms(doc_id)
-            self.bump_generation()
+            self._stats.added.add(doc_id)
+            self._stats.changed = True
 
     def touch_document(self, path: str, mtime: float) -> None:
         with self.transaction() as conn:
@@ -254,41 +273,59 @@ class PgStore:
         """Remove one document and its chunks (by cascade)."""
         with self.transaction():
             self._forget(path)
-            self.bump_generation()
-
-    def _count_terms(self, doc_id: int) -> None:
-        """Add a new document's chunks to the tenant's BM25 statistics (in the writing transaction)."""
-        chunks, tokens = self.conn.execute(
-            f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {self.s}.chunks WHERE doc_id = %s", (doc_id,)
-        ).fetchone()
-        self.conn.execute(
-            f"INSERT INTO {self.s}.terms (tenant_id, term, df) SELECT %s, u.lexeme, count(*)"
-            f" FROM {self.s}.chunks c, unnest(c.fts) u WHERE c.doc_id = %s GROUP BY u.lexeme"
-            " ON CONFLICT (tenant_id, term) DO UPDATE SET df = terms.df + EXCLUDED.df",
-            (self.tenant_id, doc_id),
-        )
-        self._add_meta("bm25_chunks", int(chunks))
-        self._add_meta("bm25_tokens", int(tokens))
 
     def _forget(self, path: str) -> None:
-        """Delete a document (its chunks by cascade) and take its chunks out of the BM25 statistics."""
-        row = self.conn.execute(f"SELECT id, chunks FROM {self.s}.documents WHERE path = %s", (path,)).fetchone()
+        """Delete a document (its chunks by cascade); its chunks leave the BM25 statistics at commit."""
+        row = self.conn.execute(f"SELECT id FROM {self.s}.documents WHERE path = %s", (path,)).fetchone()
         if row is None:
             return
         doc_id = row[0]
-        chunks, tokens = self.conn.execute(
-            f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {self.s}.chunks WHERE doc_id = %s", (doc_id,)
-        ).fetchone()
-        emptied = [term for term, df in self.conn.execute(
-            f"UPDATE {self.s}.terms t SET df = t.df - g.n FROM (SELECT u.lexeme, count(*) AS n"
-            f" FROM {self.s}.chunks c, unnest(c.fts) u WHERE c.doc_id = %s GROUP BY u.lexeme) g"
-            " WHERE t.term = g.lexeme RETURNING t.term, t.df", (doc_id,)
-        ) if df <= 0]
-        if emptied:
-            self.conn.execute(f"DELETE FROM {self.s}.terms WHERE term = ANY(%s)", (emptied,))
+        if doc_id in self._stats.added:  # written in this transaction: never counted
+            self._stats.added.remove(doc_id)
+        else:
+            chunks, tokens = self.conn.execute(
+                f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {self.s}.chunks WHERE doc_id = %s", (doc_id,)
+            ).fetchone()
+            self._stats.chunks -= int(chunks)
+            self._stats.tokens -= int(tokens)
+            for term, n in self.conn.execute(
+                f"SELECT u.lexeme, count(*) FROM {self.s}.chunks c, unnest(c.fts) u WHERE c.doc_id = %s GROUP BY 1",
+                (doc_id,),
+            ):
+                self._stats.removed[term] = self._stats.removed.get(term, 0) + int(n)
         self.conn.execute(f"DELETE FROM {self.s}.documents WHERE id = %s", (doc_id,))
-        self._add_meta("bm25_chunks", -int(chunks))
-        self._add_meta("bm25_tokens", -int(tokens))
+        self._stats.changed = True
+
+    def _flush(self) -> None:
+        """At the end of a writing transaction, in it: the BM25 statistics (term document frequencies,
+        chunks and tokens counted) and the generation, each row updated once. (A row updated once per
+        document would keep every version until the commit, and a bulk copy would slow to a crawl.)"""
+        pending = self._stats
+        if not pending.changed:
+            return
+        if pending.removed:
+            emptied = [term for term, df in self.conn.execute(
+                f"UPDATE {self.s}.terms t SET df = t.df - g.n FROM unnest(%s::text[], %s::int[]) AS g(term, n)"
+                " WHERE t.term = g.term RETURNING t.term, t.df", (list(pending.removed), list(pending.removed.values()))
+            ) if df <= 0]
+            if emptied:
+                self.conn.execute(f"DELETE FROM {self.s}.terms WHERE term = ANY(%s)", (emptied,))
+        if pending.added:
+            added = list(pending.added)
+            chunks, tokens = self.conn.execute(
+                f"SELECT count(*), COALESCE(sum(tokens), 0) FROM {self.s}.chunks WHERE doc_id = ANY(%s)", (added,)
+            ).fetchone()
+            pending.chunks += int(chunks)
+            pending.tokens += int(tokens)
+            self.conn.execute(
+                f"INSERT INTO {self.s}.terms (tenant_id, term, df) SELECT %s, u.lexeme, count(*)"
+                f" FROM {self.s}.chunks c, unnest(c.fts) u WHERE c.doc_id = ANY(%s) GROUP BY u.lexeme"
+                " ON CONFLICT (tenant_id, term) DO UPDATE SET df = terms.df + EXCLUDED.df",
+                (self.tenant_id, added),
+            )
+        self._add_meta("bm25_chunks", pending.chunks)
+        self._add_meta("bm25_tokens", pending.tokens)
+        self.bump_generation()
 
     # -- chunks -------------------------------------------------------------------------------------
     def document_chunks(self, doc_id: int) -> list[tuple[NewChunk, bytes]]:
@@ -360,33 +397,44 @@ class PgStore:
         )
 
     def keyword_search(self, query: str, limit: int) -> list[tuple[int, float]]:
-        """BM25 over the chunks' full text, as FTS5's bm25() computes it (k1 1.2, b 0.75, the same idf),
-        from the tenant's term statistics. Returns (chunk id, score), best first; higher is better."""
+        """BM25 over the chunks' full text as FTS5's bm25() computes it (k1 1.2, b 0.75, the same idf),
+        from the tenant's term statistics. The chunks matching any query term (the GIN index) come back
+        with their length and only the query's lexemes of their full-text vector, with positions (a
+        term's frequency), and are scored here. Returns (chunk id, score), best first; higher is better."""
         terms = textproc.query_terms(query)
         if not terms:
             return []
-        expression = " | ".join(f"'{t}'" for t in terms)  # terms are word characters only
+        words, expression = " ".join(terms), " | ".join(f"'{t}'" for t in terms)  # word characters only
         with self.transaction() as conn:
-            params = {"tsq": expression, "words": " ".join(terms), "limit": limit}
-            rows = conn.execute(self._bm25_sql(), params).fetchall()
-        return [(int(i), float(s)) for i, s in rows]
+            df = dict(conn.execute(
+                f"SELECT u.lexeme, COALESCE(t.df, 0) FROM unnest(tsvector_to_array(to_tsvector('{TS_CONFIG}', %s)))"
+                f" AS u(lexeme) LEFT JOIN {self.s}.terms t ON t.term = u.lexeme", (words,)
+            ).fetchall())
+            stats = dict(conn.execute(
+                f"SELECT key, value::float8 FROM {self.s}.meta WHERE key IN ('bm25_chunks', 'bm25_tokens')"
+            ).fetchall())
+            rows = conn.execute(
+                f"SELECT id, tokens, ts_filter(setweight(fts, 'A', %s), '{{a}}')::text FROM {self.s}.chunks"
+                f" WHERE fts @@ to_tsquery('{TS_CONFIG}', %s)", (list(df), expression)
+            ).fetchall()
+        return bm25_rank(rows, df, stats.get("bm25_chunks", 0.0), stats.get("bm25_tokens", 0.0), limit)
 
-    def _bm25_sql(self) -> str:
-        """Candidates are the chunks matching any query term (the GIN index); each is scored from its
-        term frequencies (positions in its full-text vector), its length and the tenant's statistics."""
-        k1, b = BM25_K1, BM25_B
-        return (
-            f"WITH q AS MATERIALIZED (SELECT to_tsquery('{TS_CONFIG}', %(tsq)s) AS tsq),"
-            f" stats AS (SELECT max(value::float8) FILTER (WHERE key = 'bm25_chunks') AS n,"
-            f"  max(value::float8) FILTER (WHERE key = 'bm25_tokens') AS tokens"
-            f"  FROM {self.s}.meta WHERE key IN ('bm25_chunks', 'bm25_tokens')),"
-            f" w AS MATERIALIZED (SELECT t.term, GREATEST(ln((stats.n - t.df + 0.5) / (t.df + 0.5)), 1e-6) AS idf,"
-            f"  GREATEST(stats.tokens / GREATEST(stats.n, 1), 1) AS avgdl FROM {self.s}.terms t, stats"
-            f"  WHERE t.term = ANY(tsvector_to_array(to_tsvector('{TS_CONFIG}', %(words)s))))"
-            f" SELECT c.id, sum(w.idf * x.tf * {k1 + 1} / (x.tf + {k1} * ({1 - b} + {b} * c.tokens / w.avgdl)))"
-            f"  AS score FROM {self.s}.chunks c"
-            f"  CROSS JOIN LATERAL (SELECT u.lexeme, cardinality(u.positions) AS tf FROM unnest(c.fts) u) x"
-            f"  JOIN w ON w.term = x.lexeme"
-            f" WHERE c.fts @@ (SELECT q.tsq FROM q)"
-            f" GROUP BY c.id ORDER BY score DESC, c.id LIMIT %(limit)s"
-        )
+
+_LEXEME = re.compile(r"'((?:[^']|'')*)':([0-9A-D,]+)")
+
+
+def bm25_rank(rows: list[tuple[int, int, str]], df: dict[str, int], chunks: float, tokens: float,
+              limit: int) -> list[tuple[int, float]]:
+    """Score (chunk id, length in tokens, its query lexemes as tsvector text) by BM25, best first."""
+    k1, b = BM25_K1, BM25_B
+    idf = {term: max(math.log((chunks - n + 0.5) / (n + 0.5)), 1e-6) for term, n in df.items()}
+    avgdl = max(tokens / max(chunks, 1.0), 1.0)
+    scored = []
+    for chunk_id, length, vector in rows:
+        norm = k1 * (1 - b + b * length / avgdl)
+        score = 0.0
+        for match in _LEXEME.finditer(vector):
+            tf = match.group(2).count(",") + 1  # one position per occurrence
+            score += idf.get(match.group(1).replace("''", "'"), 0.0) * tf * (k1 + 1) / (tf + norm)
+        scored.append((-score, chunk_id))
+    return [(int(chunk_id), -negative) for negative, chunk_id in heapq.nsmallest(limit, scored)]
