@@ -45,9 +45,6 @@ def test_a_pooled_tenant_ingests_searches_and_shows_its_store(cli, mixed, postgr
     report = {r["tenant"]: r for r in verified.json()["tenants"]}["acme-hr"]
     assert report["problems"] == [] and report["chunks"] == shown["chunks"] and report["path"] == "postgres"
     assert cli("chat", "acme-hr", "--list", "--json").json() == []
-    for args in (["repair", "acme-hr"], ["tenant", "export", "acme-hr", home / "a.tgz"]):
-        refused = cli(*args)
-        assert refused.code == 2 and "PostgreSQL pool" in refused.err, (args, refused)
     with psycopg.connect(postgres.dsn) as conn:  # the application role, without the tenant setting
         assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 0
     with psycopg.connect(postgres.admin_dsn) as conn:

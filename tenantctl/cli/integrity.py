@@ -80,7 +80,8 @@ def repair(
 ) -> None:
     """Rebuild a tenant's FAISS index (and its full-text index, if out of step) from its store, then verify.
 
-    Never re-reads source files; without --reembed, never loads the embedding model.
+    Never re-reads source files; without --reembed, never loads the embedding model. A tenant in
+    PostgreSQL has no index files: repair verifies it, and --reembed re-embeds it there.
 
     --reembed re-embeds every chunk with the configured embedder: the fix after changing `embedder.name`
     or `embedder.precision`.

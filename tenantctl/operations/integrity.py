@@ -379,7 +379,8 @@ def repair_tenant(
     The store's generation is bumped, so every long-running reader drops an index it may have loaded
     from a damaged file. Raises IndexCorrupt when the store itself is damaged (nothing to rebuild from).
     """
-    tenant.require_local("repair")
+    if tenant.pooled:
+        return _repair_pooled(tenant, cfg, wait=wait, reembed=reembed, embedder=embedder)
     started = time.perf_counter()
     actions: list[str] = []
     with tenant.write_lock(wait):
@@ -391,13 +392,7 @@ def repair_tenant(
         leftovers = _strays(tenant.dir)
         with closing(tenant.open_store()) as store:
             if reembed:
-                if embedder is None:
-                    if cfg is None:
-                        raise ValueError("repair --reembed needs the config or an embedder")
-                    from tenantctl.models.embedding import get_embedder
-
-                    embedder = get_embedder(cfg.embedder)
-                actions.append(_reembed(store, embedder))
+                actions.append(_reembed(store, _embedder(cfg, embedder)))
             fts = _repair_fts(store)
             if fts:
                 actions.append(fts)
@@ -408,6 +403,44 @@ def repair_tenant(
 
     logs.event("repair", level="info" if after.ok else "error", reembed=reembed, actions=len(actions),
                problems_before=len(before.problems), problems_after=len(after.problems))
+    return RepairReport(tenant.id, actions, before, after, round(time.perf_counter() - started, 3))
+
+
+def _embedder(cfg: Config | None, embedder: Embedder | None) -> Embedder:
+    if embedder is not None:
+        return embedder
+    if cfg is None:
+        raise ValueError("repair --reembed needs the config or an embedder")
+    from tenantctl.models.embedding import get_embedder
+
+    return get_embedder(cfg.embedder)
+
+
+def _repair_pooled(tenant: Tenant, cfg: Config | None, *, wait: float, reembed: bool,
+                   embedder: Embedder | None) -> RepairReport:
+    """A tenant in PostgreSQL has no derived files to rebuild: repair checks it and, with `reembed`,
+    re-embeds every chunk from its stored text (all vectors swapped in one transaction)."""
+    from tenantctl.storage.pg.maintenance import chunk_texts, replace_vectors
+
+    started = time.perf_counter()
+    actions: list[str] = []
+    with tenant.write_lock(wait):
+        before = verify_tenant(tenant)
+        if reembed:
+            model = _embedder(cfg, embedder)
+            with tenant.open_store() as store:
+                rows = chunk_texts(store)
+                vectors: dict[int, Any] = {}
+                for at in range(0, len(rows), _EMBED_BATCH):
+                    batch = rows[at:at + _EMBED_BATCH]
+                    encoded = model.encode([embed_input(heading, text) for _, heading, text in batch])
+                    vectors.update({cid: encoded[i] for i, (cid, _, _) in enumerate(batch)})
+                with store.transaction():
+                    count = replace_vectors(store, vectors, int(model.dim))
+                    store.set_meta("embedder", model.name)
+                    store.set_meta("embedder_dim", str(int(model.dim)))
+            actions.append(f"re-embedded {count} chunks with {model.name} (dim {int(model.dim)})")
+        after = verify_tenant(tenant)
     return RepairReport(tenant.id, actions, before, after, round(time.perf_counter() - started, 3))
 
 

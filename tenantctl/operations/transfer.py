@@ -41,7 +41,7 @@ from tenantctl.storage import registry
 from tenantctl.storage.index import load_manifest, read_manifest
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
 from tenantctl.storage.store import check_format
-from tenantctl.storage.tenants import TenantFolder, open_tenant
+from tenantctl.storage.tenants import Tenant, TenantFolder, open_tenant
 
 EXPORT_FORMAT = "tenantctl-tenant-export"
 EXPORT_FORMAT_VERSION = 1
@@ -84,6 +84,7 @@ class ImportResult:
     members: list[str] = field(default_factory=list)
     seconds: float = 0.0
     dropped_sources: list[str] = field(default_factory=list)  # re-add them with `source add`
+    store: str = "local"  # where it lives now: local, or the PostgreSQL store it was exported from
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +97,6 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
     """Write tenant `tenant_id` to the .tar.gz `dest` (replacing it, atomically, if it exists)."""
     started = time.perf_counter()
     tenant = open_tenant(tenant_id)
-    tenant.require_local("export")
     dest = Path(dest).expanduser().absolute()
     if dest.is_dir():
         raise BadInput(f"{dest} is a folder", "pass the name of the .tar.gz file to write")
@@ -146,9 +146,31 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
     )
 
 
-def _snapshot(tenant: TenantFolder, work: Path) -> list[tuple[str, Path]]:
+def _snapshot_pooled(tenant: Tenant, work: Path) -> list[tuple[str, Path]]:
+    """A tenant in PostgreSQL, written as a local tenant's store would hold it (documents, chunks with
+    their vectors, usage, chat sessions; no index files: the importing side builds the index), with its
+    tenant.yaml naming its placement."""
+    from tenantctl.storage import sessions
+    from tenantctl.storage.pg.transfer import copy_documents
+    from tenantctl.storage.store import Store
+
+    copy = TenantFolder(work)
+    shutil.copyfile(tenant.config_path, copy.config_path)
+    with tenant.open_store() as src, Store(copy.store_path) as dst:
+        with src.snapshot():  # one consistent state of the tenant's rows
+            copy_documents(src, dst)
+            usage = [tuple(row) for row in src.usage_rows()]
+            if usage:
+                dst.record_usage(usage)
+            sessions.copy_all(src, dst)
+    return [(TENANT_FILE, copy.config_path), (STORE_FILE, copy.store_path)]
+
+
+def _snapshot(tenant: Tenant, work: Path) -> list[tuple[str, Path]]:
     """Copy what goes into the archive to `work`: the settings and index files as they are, the store
     through SQLite's backup API (the raw file may lack what still sits in its write-ahead log)."""
+    if tenant.pooled:
+        return _snapshot_pooled(tenant, work)
     folder, copy = tenant.dir, TenantFolder(work)
     if not tenant.store_path.is_file():
         raise TenantctlError(
@@ -249,15 +271,30 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
                                   "import it under a valid id with --as ID") from exc
         folder = paths.tenant_dir(tenant_id)
         _refuse_existing(tenant_id, folder)
-        documents, chunks, dropped = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
+        documents, chunks, dropped, placement = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
     _register(tenant_id, folder, source)
+    store = _place(tenant_id, placement)
     return ImportResult(
         tenant=tenant_id, source_tenant=source["id"], file=str(archive), path=str(folder),
         status=source["status"], display_name=source["display_name"], created_at=source["created_at"],
         exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
         members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
-        dropped_sources=dropped,
+        dropped_sources=dropped, store=store,
     )
+
+
+def _place(tenant_id: str, placement: str) -> str:
+    """An archive of a tenant that lived in PostgreSQL is imported into the same kind of store when this
+    home is in cluster mode (moved there from its staged folder, checked like any move); else it stays
+    local. Returns where it is."""
+    from tenantctl.storage import cluster
+
+    if placement == "local" or cluster.postgres() is None:
+        return "local"
+    from tenantctl.operations.move import move_tenant
+
+    move_tenant(tenant_id, placement)
+    return placement
 
 
 def printable(text: str | None) -> str | None:
@@ -270,7 +307,7 @@ def printable(text: str | None) -> str | None:
 def _stage_and_place(
     tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], meta: dict[str, Any], archive: Path,
     tenant_id: str, folder: Path,
-) -> tuple[int, int, list[str]]:
+) -> tuple[int, int, list[str], str]:
     """Extract into a staging folder under tenants/, verify everything there, then rename it into place
     (the folder appears whole or not at all). Returns the store's documents and chunks."""
     from tenantctl.storage.tenants import clean_leftovers
@@ -301,6 +338,7 @@ def _stage_and_place(
         documents, chunks = _check_store(staged, archive)
         _set_tenant_yaml_id(staged.config_path, tenant_id, archive)
         dropped = _drop_sources(staged.config_path)
+        placement = _stage_locally(staged.config_path)
         _make_private(staging)
         _refuse_existing(tenant_id, folder)
         try:
@@ -310,7 +348,22 @@ def _stage_and_place(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return documents, chunks, dropped
+    return documents, chunks, dropped, placement
+
+
+def _stage_locally(path: Path) -> str:
+    """The staged tenant is a local one (its store.db is here); returns the placement its tenant.yaml
+    named, which `_place` restores."""
+    import yaml
+
+    from tenantctl.config import STORE_KINDS, dump_yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    placement = data.get("store", "local")
+    if placement != "local":
+        data["store"] = "local"
+        dump_yaml(data, path)
+    return placement if placement in STORE_KINDS else "local"
 
 
 def _check_schema(folder: TenantFolder, archive: Path) -> None:

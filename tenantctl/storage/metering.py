@@ -113,56 +113,74 @@ def check_storage_quota(tenant: Tenant, documents: int, size: int) -> None:
         )
 
 
+def _local_summary(tenant: Tenant, by: str | None, since: float, day_start: float) -> tuple[list[tuple], tuple]:
+    """A local tenant's usage rows (period, operation, events, ok, refused, errors, chunks embedded,
+    prompt and completion tokens, ms) and its (questions, tokens) today and (documents, bytes)."""
+    import sqlite3
+
+    fmt = {"day": "%Y-%m-%d", "month": "%Y-%m", None: None}[by]
+    period = f"strftime('{fmt}', ts, 'unixepoch')" if fmt else "'all'"
+    with tenant.open_store(readonly=True) as store:
+        conn = store.conn
+        try:
+            rows = conn.execute(
+                f"SELECT {period} AS period, operation, COUNT(*), SUM(outcome IN ('ok', 'partial')),"
+                " SUM(outcome = 'refused'), SUM(outcome LIKE 'error%'), SUM(chunks_embedded),"
+                " SUM(prompt_tokens), SUM(completion_tokens), ROUND(SUM(ms), 1)"
+                " FROM usage WHERE ts >= ? GROUP BY period, operation ORDER BY period, operation",
+                (since,),
+            ).fetchall()
+            questions, tokens = conn.execute(_QUESTIONS_SINCE, (day_start,)).fetchone()
+        except sqlite3.OperationalError:  # a store from before metering has no usage table yet
+            rows, questions, tokens = [], 0, 0
+        documents, size = conn.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM documents").fetchone()
+    return rows, (questions, tokens, documents, size)
+
+
+def _summary(tenant: Tenant, by: str | None, since: float, day_start: float) -> tuple[list[tuple], tuple] | None:
+    if tenant.pooled:
+        from tenantctl.storage.pg.usage import usage_summary
+
+        with tenant.open_store() as store:
+            return usage_summary(store, by, since, day_start)
+    if not tenant.store_path.exists():
+        return None
+    return _local_summary(tenant, by, since, day_start)
+
+
 def report(
     tenants: list[Tenant], *, since: float | None = None, by: str | None = None, quotas: bool = False
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, dict[str, int | None]]]]:
     """Usage totals per tenant, period (day or month, UTC; all time when `by` is None) and operation,
     and, with `quotas`, how close each tenant is to its quotas. Each store is opened once, read-only
-    and without migrations, so a report over thousands of tenants stays quick."""
-    import sqlite3
+    and without migrations, so a report over thousands of tenants stays quick; a pooled tenant's usage
+    is summed by PostgreSQL."""
     from concurrent.futures import ThreadPoolExecutor
 
-    fmt = {"day": "%Y-%m-%d", "month": "%Y-%m", None: None}[by]
-    period = f"strftime('{fmt}', ts, 'unixepoch')" if fmt else "'all'"
     rows: list[dict[str, Any]] = []
     status: dict[str, dict[str, dict[str, int | None]]] = {}
     day_start = _day_start()
 
     def one(tenant: Tenant) -> None:
-        if not tenant.store_path.exists():
+        with tenant.as_current():  # a pooled tenant's rows are read in its own context
+            found = _summary(tenant, by, since or 0.0, day_start)
+        if found is None:
             return
-        store = tenant.open_store(readonly=True)
-        conn = store.conn
-        try:
-            try:
-                cursor = conn.execute(
-                    f"SELECT {period} AS period, operation, COUNT(*), SUM(outcome IN ('ok', 'partial')),"
-                    " SUM(outcome = 'refused'), SUM(outcome LIKE 'error%'), SUM(chunks_embedded),"
-                    " SUM(prompt_tokens), SUM(completion_tokens), ROUND(SUM(ms), 1)"
-                    " FROM usage WHERE ts >= ? GROUP BY period, operation ORDER BY period, operation",
-                    (since or 0.0,),
-                )
-                for r in cursor:
-                    rows.append({
-                        "tenant": tenant.id, "period": r[0], "operation": r[1], "events": r[2], "ok": r[3],
-                        "refused": r[4], "errors": r[5], "chunks_embedded": r[6], "prompt_tokens": r[7],
-                        "completion_tokens": r[8], "ms": r[9],
-                    })
-                questions, tokens = conn.execute(_QUESTIONS_SINCE, (day_start,)).fetchone() if quotas else (0, 0)
-            except sqlite3.OperationalError:  # a store from before metering has no usage table yet
-                questions, tokens = 0, 0
-            if quotas:
-                documents, size = conn.execute(
-                    "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM documents").fetchone()
-                limits = tenant.config.quotas
-                status[tenant.id] = {
-                    "documents": {"used": documents, "limit": limits.documents},
-                    "bytes": {"used": size, "limit": limits.bytes},
-                    "questions_per_day": {"used": questions, "limit": limits.questions_per_day},
-                    "tokens_per_day": {"used": tokens, "limit": limits.tokens_per_day},
-                }
-        finally:
-            store.close()
+        for r in found[0]:
+            rows.append({
+                "tenant": tenant.id, "period": r[0], "operation": r[1], "events": r[2], "ok": r[3],
+                "refused": r[4], "errors": r[5], "chunks_embedded": r[6], "prompt_tokens": r[7],
+                "completion_tokens": r[8], "ms": r[9],
+            })
+        if quotas:
+            questions, tokens, documents, size = found[1]
+            limits = tenant.config.quotas
+            status[tenant.id] = {
+                "documents": {"used": documents, "limit": limits.documents},
+                "bytes": {"used": size, "limit": limits.bytes},
+                "questions_per_day": {"used": questions, "limit": limits.questions_per_day},
+                "tokens_per_day": {"used": tokens, "limit": limits.tokens_per_day},
+            }
 
     # SQLite releases the GIL while it reads: a few threads overlap the many small file opens.
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -106,15 +106,6 @@ class Tenant(TenantFolder):
         schema), not in its folder."""
         return self.config.store != "local"
 
-    def require_local(self, operation: str) -> None:
-        if self.pooled:
-            from tenantctl.errors import NotInPool
-
-            raise NotInPool(
-                f"tenant {self.id!r} lives in the PostgreSQL pool, where {operation} is not available yet",
-                "use a local tenant for it (`tenantctl create ID --store local`)",
-            )
-
     def open_store(self, *, readonly: bool = False) -> Store:
         """The tenant's store: its folder's SQLite store, or its rows in the PostgreSQL pool."""
         if not self.pooled:

@@ -1,0 +1,30 @@
+"""A tenant's usage report in PostgreSQL: the same totals as the local store's, summed by the database
+in the tenant's row-security-scoped transaction."""
+
+from __future__ import annotations
+
+from tenantctl.storage.pg.store import PgStore
+
+_PERIOD = {
+    "day": "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    "month": "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM')",
+    None: "'all'",
+}
+
+
+def usage_summary(store: PgStore, by: str | None, since: float, day_start: float) -> tuple[list[tuple], tuple]:
+    """Rows (period, operation, events, ok, refused, errors, chunks embedded, prompt tokens, completion
+    tokens, ms) and (questions today, tokens today, documents, bytes), as `metering` reports them."""
+    s = store.s
+    with store.transaction() as conn:
+        rows = conn.execute(
+            f"SELECT {_PERIOD[by]} AS period, operation, count(*),"
+            " count(*) FILTER (WHERE outcome IN ('ok', 'partial')), count(*) FILTER (WHERE outcome = 'refused'),"
+            " count(*) FILTER (WHERE outcome LIKE 'error%%'), sum(chunks_embedded), sum(prompt_tokens),"
+            f" sum(completion_tokens), round(sum(ms)::numeric, 1) FROM {s}.usage WHERE ts >= %s"
+            " GROUP BY 1, 2 ORDER BY 1, 2", (since,),
+        ).fetchall()
+        documents, size = conn.execute(f"SELECT count(*), COALESCE(sum(bytes), 0) FROM {s}.documents").fetchone()
+    questions, tokens = store.questions_since(day_start)
+    rows = [(r[0], r[1], *(int(v) for v in r[2:9]), float(r[9])) for r in rows]
+    return rows, (questions, tokens, int(documents), int(size))
