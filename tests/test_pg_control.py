@@ -83,6 +83,28 @@ def test_settings_edited_on_one_node_apply_on_the_other(cli, nodes):
     assert cli("tenant", "show", "acme", "--json").json()["quotas"] == {"questions_per_day": 3}  # ... anywhere
 
 
+def test_a_move_on_one_node_is_seen_by_the_other(cli, nodes, tmp_path):
+    nodes(1)
+    assert cli("create", "acme", "--store", "postgres").code == 0
+    node2 = nodes(2)
+    assert cli("tenant", "show", "acme", "--json").json()["store"] == "postgres"
+    nodes(1)
+    assert cli("tenant", "move", "acme", "--to", "postgres-dedicated").code == 0
+    nodes(2)
+    assert cli("tenant", "show", "acme", "--json").json()["store"] == "postgres-dedicated"
+    nodes(1)
+    assert cli("tenant", "move", "acme", "--to", "local").code == 0  # now in node 1's folder
+    assert cli("tenant", "show", "acme", "--json").json()["store"] == "local"
+    nodes(2)
+    gone = cli("tenant", "show", "acme")
+    assert gone.code == 3 and "folder" in gone.err  # not served from a stale copy of its settings
+    assert not (node2 / "tenants" / "acme").exists()
+    nodes(1)
+    assert cli("tenant", "move", "acme", "--to", "postgres").code == 0
+    nodes(2)
+    assert cli("tenant", "show", "acme", "--json").json()["store"] == "postgres"
+
+
 def test_a_tenant_deleted_on_one_node_is_gone_on_the_other_and_can_be_created_again(cli, nodes, postgres):
     nodes(1)
     assert cli("create", "acme", "--store", "postgres").code == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -151,6 +152,7 @@ class PgRegistry:
         from tenantctl.fileio import write_atomic
 
         if not store.startswith("postgres"):  # a local tenant's settings stay in its folder, on its node
+            (folder / SYNC_FILE).unlink(missing_ok=True)  # no longer a cache: the tenant lives here
             self.control.rows(f"UPDATE {SCHEMA}.tenants SET store = %s WHERE id = %s", (store, tenant_id))
             return None
         text = (folder / TENANT_FILE).read_text(encoding="utf-8")
@@ -177,6 +179,8 @@ class PgRegistry:
         from tenantctl.paths import private_dir
 
         if not record.store.startswith("postgres"):
+            if (folder / SYNC_FILE).exists():  # this node's cache of a tenant now in another node's folder
+                shutil.rmtree(folder, ignore_errors=True)
             return
         synced = _read_sync(folder)
         local = _read_text(folder / TENANT_FILE)
