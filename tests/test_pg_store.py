@@ -273,3 +273,30 @@ def test_term_statistics_follow_every_write_and_roll_back_with_a_failed_one(two_
     current_tenant.set("b")
     with two_tenants["b"].transaction() as conn:  # b's statistics are b's own
         assert _bm25_state(conn) == _bm25_recounted(conn) and "alpha" not in _bm25_state(conn)[0]
+
+
+def test_stores_share_idle_connections_and_no_tenant_setting_outlives_its_transaction(two_tenants, postgres):
+    from tenantctl.storage.pg import store as pg_store
+
+    stores = []
+    for i in range(30):  # a server with many tenants loaded
+        tenant = f"t{i}"
+        current_tenant.set(tenant)
+        stores.append(PgStore(postgres, tenant))
+        _put(stores[-1], "x.txt", [f"text of {tenant}"], i)
+        assert [d for d in stores[-1].documents()] == ["x.txt"]
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        held = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = 'tenantctl_app'").fetchone()[0]
+    assert held <= pg_store.MAX_IDLE
+    conn = pg_store._borrow(postgres.dsn)  # the connection every transaction above ran on
+    try:
+        assert conn.execute("SELECT current_setting(%s, true)", (TENANT_SETTING,)).fetchone()[0] in (None, "")
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.documents").fetchone()[0] == 0
+    finally:
+        pg_store._give_back(postgres.dsn, conn)
+    texts = {w[0]: {f"the {w} secret lies here", f"another {w} passage"} for w in ("alpha", "bravo")}
+    for store in (two_tenants["a"], two_tenants["b"], two_tenants["a"]):  # one connection, tenants in turn
+        current_tenant.set(store.tenant_id)
+        assert {c.text for c in store.chunks(store.vectors()[0]).values()} == texts[store.tenant_id]
+    for store in stores:
+        store.close()

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import heapq
 import math
+import os
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -72,6 +74,34 @@ def _check_schema(dsn: str, schema: str, conn: psycopg.Connection) -> None:
     _CHECKED.add((dsn, schema))
 
 
+_IDLE: dict[tuple[int, str], list[psycopg.Connection]] = {}
+_IDLE_LOCK = threading.Lock()
+MAX_IDLE = 8  # idle connections kept per database and process
+
+
+def _borrow(dsn: str) -> psycopg.Connection:
+    with _IDLE_LOCK:
+        idle = _IDLE.get((os.getpid(), dsn))  # a forked child never reuses its parent's connections
+        while idle:
+            conn = idle.pop()
+            if not conn.closed and not conn.broken:
+                return conn
+    return connect(dsn)
+
+
+def _give_back(dsn: str, conn: psycopg.Connection) -> None:
+    """Keep an idle, healthy connection for the next transaction (no transaction is left open on it)."""
+    from psycopg.pq import TransactionStatus
+
+    if not conn.closed and not conn.broken and conn.info.transaction_status == TransactionStatus.IDLE:
+        with _IDLE_LOCK:
+            idle = _IDLE.setdefault((os.getpid(), dsn), [])
+            if len(idle) < MAX_IDLE:
+                idle.append(conn)
+                return
+    conn.close()
+
+
 @dataclass
 class _Pending:
     """What a writing transaction changed in the BM25 statistics so far (applied by `_flush`)."""
@@ -85,20 +115,38 @@ class _Pending:
 
 class PgStore:
     """One tenant's data in PostgreSQL, in the pooled tables (`schema` tenantctl) or in its dedicated
-    schema, reached through a connection that sees only that tenant's rows."""
+    schema. Each transaction borrows a connection from the process's idle connections (the tenant
+    setting lasts that transaction only, so a connection serves any tenant in turn): a server with a
+    thousand tenants loaded holds as many connections as it runs transactions at once, not a thousand."""
 
     def __init__(self, cfg: PostgresConfig, tenant_id: str, path: Path | None = None, schema: str = SCHEMA) -> None:
         self.cfg = cfg
         self.tenant_id = tenant_id
         self.path = path  # the file whose identity marks this tenant (its tenant.yaml), for caches
         self.schema, self.s = schema, qualified(schema)
-        self.conn = connect(cfg.dsn)
+        self._tx: psycopg.Connection | None = None  # the connection of the open transaction
+        self._own: psycopg.Connection | None = None
         self._depth = 0
         self._stats = _Pending()
-        _check_schema(cfg.dsn, schema, self.conn)
+        conn = _borrow(cfg.dsn)
+        try:
+            _check_schema(cfg.dsn, schema, conn)
+        finally:
+            _give_back(cfg.dsn, conn)
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The open transaction's connection; outside one, a connection of this store's own."""
+        if self._tx is not None:
+            return self._tx
+        if self._own is None:
+            self._own = connect(self.cfg.dsn)
+        return self._own
 
     def close(self) -> None:
-        self.conn.close()
+        if self._own is not None:
+            self._own.close()
+            self._own = None
 
     def __enter__(self) -> PgStore:
         return self
@@ -122,15 +170,19 @@ class PgStore:
                 f"no tenant context for a database transaction of tenant {self.tenant_id!r} (context: {tenant!r})",
                 "open the tenant with open_tenant() before using its store",
             )
-        with self.conn.transaction():
-            self.conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant))
-            self._depth = 1
-            try:
-                yield self.conn
-                self._flush()
-            finally:
-                self._depth = 0
-                self._stats = _Pending()
+        conn = _borrow(self.cfg.dsn)
+        try:
+            with conn.transaction():
+                conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant))
+                self._tx, self._depth = conn, 1
+                try:
+                    yield conn
+                    self._flush()
+                finally:
+                    self._tx, self._depth = None, 0
+                    self._stats = _Pending()
+        finally:
+            _give_back(self.cfg.dsn, conn)
 
     snapshot = transaction  # a search reads one consistent state
 
