@@ -294,17 +294,21 @@ def advisory_lock(cfg: PostgresConfig, tenant_id: str, wait: float = 0) -> Itera
     on a connection of its own for the block (PostgreSQL releases it if the process dies). Raises Busy
     at once, or after `wait` seconds."""
     conn = connect(cfg.dsn)
+    key = f"tenantctl:writer:{tenant_id}"
+    held = False
     try:
         deadline = time.monotonic() + wait
-        while not conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                               (f"tenantctl:writer:{tenant_id}",)).fetchone()[0]:
+        while not conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]:
             if time.monotonic() >= deadline:
                 raise Busy(
                     f"tenant {tenant_id!r} is busy: another ingest, reindex or repair is writing to it (on some node)",
                     "retry later, or pass --wait SECONDS to wait for it",
                 )
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+        held = True
         yield
     finally:
-        conn.close()  # ends the session, and with it the lock
-
+        if held:  # released now, not whenever the server notices the connection closed
+            with contextlib.suppress(Exception):
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+        conn.close()  # ends the session, and with it the lock if the unlock could not run
