@@ -155,10 +155,9 @@ def test_cross_tenant_probes_on_every_new_table(cli, nodes, postgres):
         assert cli("create", tenant, "--store", "postgres").code == 0
         with open_tenant(tenant).open_store() as store:
             sid = sessions.create(store, f"secret of {tenant}")
-            store_conn = store.conn
-            with store.transaction():
-                store_conn.execute(f"INSERT INTO {SCHEMA}.messages (tenant_id, session_id, question, answer,"
-                                   " created_at) VALUES (%s, %s, 'q', 'a', 0)", (tenant, sid))
+            with store.transaction() as conn:
+                conn.execute(f"INSERT INTO {SCHEMA}.messages (tenant_id, session_id, question, answer,"
+                             " created_at) VALUES (%s, %s, 'q', 'a', 0)", (tenant, sid))
     with _app(postgres) as conn:
         for table in ("sessions", "messages", "settings"):  # no tenant setting: nothing
             assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()[0] == 0, table
