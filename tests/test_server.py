@@ -17,10 +17,10 @@ def _key(cli, *args):
     return result.json()["key"]
 
 
-@pytest.fixture
-def api(samples, cli, tmp_path, monkeypatch):
+@pytest.fixture(params=["local"])
+def api(request, samples, cli, tmp_path, monkeypatch):
     """The sample tenants behind an in-process server, on a copy of the shared sample home (uploads
-    must not leak into other tests)."""
+    must not leak into other tests). Parametrised with `store`, the tenants are first moved there."""
     import os
     import shutil
 
@@ -28,7 +28,15 @@ def api(samples, cli, tmp_path, monkeypatch):
 
     home = tmp_path / "api-home"
     shutil.copytree(os.environ["TENANTCTL_HOME"], home)
+    if request.param != "local":
+        request.getfixturevalue("postgres")  # cluster mode: its config.yaml is in the test's own home
+        (home / "config.yaml").write_text((request.getfixturevalue("home") / "config.yaml").read_text())
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    if request.param != "local":
+        assert cli("init").code == 0  # the home's registry goes into PostgreSQL
+        for tenant in SAMPLE_IDS:
+            moved = cli("tenant", "move", tenant, "--to", request.param)
+            assert moved.code == 0, moved
 
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
@@ -64,6 +72,7 @@ def test_keys_are_required_and_select_the_tenant(api, cli):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("api", ["local", "postgres", "postgres-dedicated"], indirect=True)
 def test_a_key_never_reaches_another_tenants_data(api, tmp_path, samples):
     client, tenant_keys, admin = api
     own = {t: {p.name for p in (samples / t).iterdir()} for t in tenant_keys}  # paths shown are relative
