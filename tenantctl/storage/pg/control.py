@@ -36,35 +36,31 @@ _ADD_TENANT = (f"INSERT INTO {SCHEMA}.tenants (id, status, created_at, display_n
 
 
 class Control:
-    """One connection per process and database for the control plane's short statements (serialised by
-    a lock; each is one autocommit statement or one short transaction). A broken connection (a
-    restarted server) is replaced once."""
+    """The control plane's short statements (each one autocommit statement or one short transaction),
+    on connections borrowed from the process's idle ones, as the stores' transactions are. A connection
+    found broken (a restarted server) is dropped and the statement tried once more."""
 
     def __init__(self, cfg: PostgresConfig) -> None:
         self.cfg = cfg
-        self._conn: psycopg.Connection | None = None
-        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
         import psycopg
 
-        with self._lock:
-            if self._conn is None or self._conn.closed:
-                from tenantctl.storage.pg.store import _check_schema
+        from tenantctl.storage.pg.store import _borrow, _check_schema, _give_back
 
-                self._conn = connect(self.cfg.dsn)
-                _check_schema(self.cfg.dsn, SCHEMA, self._conn)
-            try:
-                yield self._conn
-            except psycopg.OperationalError:
-                broken, self._conn = self._conn, None
-                with contextlib.suppress(Exception):
-                    broken.close()
-                raise
+        conn = _borrow(self.cfg.dsn)
+        try:
+            _check_schema(self.cfg.dsn, SCHEMA, conn)
+            yield conn
+        except psycopg.OperationalError:
+            conn.close()
+            raise
+        finally:
+            _give_back(self.cfg.dsn, conn)
 
     def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """One statement; retried once on a fresh connection when the old one broke."""
+        """One statement; tried once more on a fresh connection when the one borrowed was broken."""
         import psycopg
 
         for attempt in (1, 2):
@@ -83,12 +79,6 @@ class Control:
         with self.connection() as conn, conn.transaction():
             conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant_id))
             yield conn
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
 
 
 _CONTROLS: dict[str, Control] = {}
