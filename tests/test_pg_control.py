@@ -267,3 +267,19 @@ def test_the_writer_lock_is_held_across_processes(cli, nodes, postgres, tmp_path
     for _ in range(200):  # released at once: the same writer may take it again straight away
         with open_tenant("acme").write_lock():
             pass
+
+
+def test_doctor_checks_postgres_and_the_shared_registry(cli, nodes, postgres):
+    nodes(1)
+    assert cli("create", "pooled", "--store", "postgres").code == 0
+    assert cli("create", "here").code == 0  # local: its folder is on node 1
+    node2 = nodes(2)
+    checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
+    assert checks["postgres"]["status"] == "ok" and "schema version" in checks["postgres"]["detail"]
+    assert checks["registry"]["status"] == "ok" and "PostgreSQL (2 tenant(s))" in checks["registry"]["detail"]
+    assert checks["tenant here"]["status"] == "warn"  # may be another node's
+    assert "tenant pooled" not in checks and "orphan folders" not in checks
+    config = node2 / "config.yaml"
+    config.write_text(config.read_text().replace(f'"{postgres.dsn}"', f'"{postgres.admin_dsn}"', 1))
+    checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
+    assert checks["postgres"]["status"] == "fail" and "superuser" in checks["postgres"]["detail"]

@@ -63,6 +63,8 @@ def run_checks() -> list[Check]:
         checks += [Check("embedder", "warn", skipped, "fix config.yaml, then run `tenantctl doctor` again"),
                    Check("models", "warn", skipped, "fix config.yaml, then run `tenantctl doctor` again")]
     else:
+        if cfg.postgres is not None:
+            checks.append(check_postgres(cfg))
         checks.append(check_embedder(cfg))
         checks.append(check_onnx_export(cfg))
         checks.extend(check_models(cfg))
@@ -290,6 +292,24 @@ def check_config() -> tuple[Check, Config | None]:
 # -- models -------------------------------------------------------------------------------------------
 
 
+def check_postgres(cfg: Config) -> Check:
+    """Cluster mode: PostgreSQL answers on `postgres.dsn`, as a role row security binds, with the
+    schema this tenantctl needs."""
+    from tenantctl.errors import ConfigError
+    from tenantctl.storage.pg import schema
+
+    try:
+        with schema.connect(cfg.postgres.dsn, connect_timeout=10) as conn:
+            role = schema.app_role(conn)
+            found = schema.version(conn)
+    except ConfigError as exc:
+        return Check("postgres", "fail", exc.message, exc.hint)
+    if found != len(schema.MIGRATIONS):
+        return Check("postgres", "fail", f"the schema is at version {found}, this tenantctl needs "
+                     f"{len(schema.MIGRATIONS)}", "run `tenantctl init` with `postgres.admin_dsn` set")
+    return _ok("postgres", f"reachable as role {role!r} (row security binds it), schema version {found}")
+
+
 def check_embedder(cfg: Config) -> Check:
     """The embedding model's files exist (the model itself is not loaded)."""
     emb = cfg.embedder
@@ -408,38 +428,57 @@ def _size(n: int) -> str:
 # -- tenants ------------------------------------------------------------------------------------------
 
 
+def _registry_rows(cfg: Config | None) -> tuple[list[Check], list[tuple[str, str]] | None]:
+    """The registry's (id, store) rows and a check on it: registry.db, read-only, or in cluster mode the
+    PostgreSQL registry. None when it cannot be read."""
+    if cfg is not None and cfg.postgres is not None:
+        from tenantctl.errors import TenantctlError
+        from tenantctl.storage.pg.control import PgRegistry
+
+        try:
+            records = PgRegistry(cfg.postgres).all_tenants()
+        except TenantctlError as exc:
+            return [Check("registry", "fail", f"the PostgreSQL registry cannot be read ({exc.message})",
+                          exc.hint or "check `postgres:` in config.yaml")], None
+        return [_ok("registry", f"PostgreSQL ({len(records)} tenant(s))")], [(r.id, r.store) for r in records]
+    registry_path = paths.registry_file()
+    if not registry_path.exists():
+        return [Check("registry", "warn", f"{registry_path} does not exist yet (no tenants)",
+                      "run `tenantctl init`")], []
+    try:
+        conn = sqlite3.connect(f"file:{registry_path}?mode=ro", uri=True, timeout=10)
+        try:
+            rows = [(r[0], "local") for r in conn.execute("SELECT id FROM tenants ORDER BY id").fetchall()]
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            rows = []  # an empty registry file: the table is made on first use
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return [Check("registry", "fail", f"{registry_path} cannot be read ({exc})",
+                      "restore registry.db from a backup; each tenants/<id>/ folder is intact on its own")], None
+    return [_ok("registry", f"{registry_path} ({len(rows)} tenant(s))")], rows
+
+
 def check_tenants(cfg: Config | None) -> list[Check]:
     """The registry opens; each registered tenant has its folder (with tenant.yaml and store.db) and
     a tenant.yaml that loads; no folder in tenants/ lacks a registry row (names starting with '.' are
-    work folders and are ignored)."""
+    work folders and are ignored). In cluster mode a tenant in PostgreSQL needs no folder (this node
+    caches its settings when it serves it), and a local tenant's folder may be on another node."""
     from tenantctl.config import load_tenant_config
     from tenantctl.errors import ConfigError
     from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE
 
     registry_path = paths.registry_file()
-    if not registry_path.exists():
-        rows: list[tuple[str, str]] = []
-        checks = [Check("registry", "warn", f"{registry_path} does not exist yet (no tenants)",
-                        "run `tenantctl init`")]
-    else:
-        try:
-            conn = sqlite3.connect(f"file:{registry_path}?mode=ro", uri=True, timeout=10)
-            try:
-                rows = conn.execute("SELECT id, status FROM tenants ORDER BY id").fetchall()
-            except sqlite3.OperationalError as exc:
-                if "no such table" not in str(exc):
-                    raise
-                rows = []  # an empty registry file: the table is made on first use
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            return [Check("registry", "fail", f"{registry_path} cannot be read ({exc})",
-                          "restore registry.db from a backup; each tenants/<id>/ folder is intact on its own")]
-        checks = [_ok("registry", f"{registry_path} ({len(rows)} tenant(s))")]
-
+    checks, found = _registry_rows(cfg)
+    if found is None:
+        return checks
+    cluster = cfg is not None and cfg.postgres is not None
+    rows = [(tenant_id, store) for tenant_id, store in found if not store.startswith("postgres")]
     tenants_dir = paths.tenants_dir()
     missing, broken, bad_model = [], [], []
-    for tenant_id, _status in rows:
+    for tenant_id, _store in rows:
         folder = tenants_dir / tenant_id
         if not (folder / TENANT_FILE).is_file() or not (folder / STORE_FILE).is_file():
             missing.append(tenant_id)
@@ -457,6 +496,10 @@ def check_tenants(cfg: Config | None) -> list[Check]:
     for tenant_id in missing:
         folder = tenants_dir / tenant_id
         what = "is missing" if not folder.exists() else f"lacks {TENANT_FILE} or {STORE_FILE}"
+        if cluster and not folder.exists():
+            checks.append(Check(f"tenant {tenant_id}", "warn", f"a local tenant whose folder is not on this node "
+                                f"({folder})", "nothing, if another node holds it; else restore the folder"))
+            continue
         checks.append(Check(
             f"tenant {tenant_id}", "fail", f"registered, but its folder {folder} {what}",
             f"restore the folder from a backup, or drop the row: sqlite3 {registry_path} "
@@ -469,7 +512,7 @@ def check_tenants(cfg: Config | None) -> list[Check]:
                             f"add {model!r} under `models:` in config.yaml, or change answer.model in "
                             f"{tenants_dir / tenant_id / TENANT_FILE}"))
 
-    registered = {tenant_id for tenant_id, _ in rows}
+    registered = {tenant_id for tenant_id, _ in found}
     orphans = sorted(
         p.name for p in (tenants_dir.iterdir() if tenants_dir.is_dir() else [])
         if p.is_dir() and not p.name.startswith(".") and p.name not in registered
@@ -483,7 +526,7 @@ def check_tenants(cfg: Config | None) -> list[Check]:
             "registry.db from a backup",
         ))
     if rows and not (missing or broken or bad_model):
-        checks.append(_ok("tenants", f"all {len(rows)} registered tenant(s) have their folder"))
+        checks.append(_ok("tenants", f"all {len(rows)} local tenant(s) have their folder"))
     return checks
 
 
