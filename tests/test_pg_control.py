@@ -121,6 +121,22 @@ def test_a_tenant_deleted_on_one_node_is_gone_on_the_other_and_can_be_created_ag
         assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.tenants").fetchone()[0] == 1
 
 
+def test_a_tenant_is_deleted_with_its_rows_from_a_node_that_never_served_it(cli, nodes, postgres):
+    from tenantctl.storage import sessions
+    from tenantctl.storage.tenants import open_tenant
+
+    nodes(1)
+    assert cli("create", "acme", "--store", "postgres").code == 0
+    with open_tenant("acme").open_store() as store:
+        sessions.create(store, "hello")
+    node2 = nodes(2)
+    assert not (node2 / "tenants" / "acme").exists()
+    assert cli("tenant", "delete", "acme", "--yes").code == 0
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        for table in ("sessions", "settings", "tenants"):
+            assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table}").fetchone()[0] == 0, table
+
+
 def test_chat_sessions_of_a_pooled_tenant_are_shared_and_isolated(cli, nodes, postgres):
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant

@@ -356,7 +356,14 @@ def delete_tenant(tenant_id: str) -> None:
 
     folder = paths.tenant_dir(tenant_id)
     clean_leftovers()
-    if registry.get(tenant_id) is not None and not (folder / TENANT_FILE).exists():
+    record = registry.get(tenant_id)
+    if record is not None:
+        registry.materialise(record, folder)  # cluster mode: a tenant in PostgreSQL is deleted from any node
+    if record is not None and not (folder / TENANT_FILE).exists():
+        if record.store == "postgres":  # no settings to open it by: its rows go all the same
+            current_tenant.set(tenant_id)
+            with open_pg_store(tenant_id, record.store) as pooled:
+                pooled.drop_all()
         registry.remove(tenant_id)
         keys.delete_for_tenant(tenant_id)
         shutil.rmtree(folder, ignore_errors=True)
