@@ -62,11 +62,13 @@ def _migrate_postgres() -> int | None:
 def paths_cmd(json_out: JsonOption = False) -> None:
     """Show where tenantctl keeps its config, registry, tenants and logs."""
     from tenantctl import paths
+    from tenantctl.storage import cluster
 
+    in_cluster = cluster.postgres() is not None
     data = {
         "home": str(paths.home()),
         "config": str(paths.config_file()),
-        "registry": str(paths.registry_file()),
+        "registry": "PostgreSQL (`postgres.dsn` in config.yaml)" if in_cluster else str(paths.registry_file()),
         "tenants": str(paths.tenants_dir()),
         "logs": str(paths.log_dir()),
     }
