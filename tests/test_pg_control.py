@@ -261,6 +261,9 @@ def test_the_writer_lock_is_held_across_processes(cli, nodes, postgres, tmp_path
         (tmp_path / "empty").mkdir()
         busy = cli("ingest", "acme", tmp_path / "empty")
         assert busy.code == 75 and "busy" in busy.err
+        assert cli("source", "add", "acme", tmp_path / "empty").code == 0
+        busy = cli("reindex", "--all", "--json")  # cron on another node: the tenant is skipped as busy
+        assert busy.code != 0 and "busy" in (busy.out + busy.err)
         with pytest.raises(Busy), open_tenant("acme").write_lock():
             pass
         with open_tenant("acme").write_lock(wait=10):

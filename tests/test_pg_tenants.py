@@ -158,6 +158,8 @@ def test_chat_sessions_move_into_the_pool_and_back(cli, postgres, home):
     assert [s["id"] for s in listed] == [sid] and listed[0]["title"] == "hello"
     with psycopg.connect(postgres.admin_dsn) as conn:
         assert conn.execute(f"SELECT tenant_id FROM {SCHEMA}.sessions").fetchall() == [("t1",)]
+    assert cli("tenant", "move", "t1", "--to", "postgres-dedicated").code == 0  # into its own schema
+    assert [s["id"] for s in cli("chat", "t1", "--list", "--json").json()] == [sid]
     assert cli("tenant", "move", "t1", "--to", "local").code == 0
     assert [s["id"] for s in cli("chat", "t1", "--list", "--json").json()] == [sid]
     with psycopg.connect(postgres.admin_dsn) as conn:
