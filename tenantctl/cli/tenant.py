@@ -124,6 +124,7 @@ def export(
     """Export a tenant to one .tar.gz: tenant.yaml, a consistent copy of its store, its index, checksums.
 
     Holds the tenant's write lock meanwhile (searches go on); the file appears whole or not at all.
+    A tenant in PostgreSQL is exported the same way (its rows as a store; the index is rebuilt on import).
     """
     from pathlib import Path
 
@@ -179,6 +180,7 @@ def import_(
     """Import a tenant from an export; refuses unsafe or altered archives and ids already taken.
 
     The tenant keeps its status, display name and creation time; with --as, tenant.yaml gets the new id.
+    An export of a tenant in PostgreSQL goes back into the same kind of store in cluster mode.
     """
     from pathlib import Path
 

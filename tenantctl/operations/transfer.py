@@ -5,7 +5,8 @@ An export holds, flat at the top of the archive, and nothing else:
     export.json         format version, the tenant's registry row, the tenantctl version, the time,
                         and the sha256 and size of every other member
     tenant.yaml         the tenant's settings
-    store.db            a consistent copy of the store, taken with SQLite's online backup API
+    store.db            a consistent copy of the store, taken with SQLite's online backup API (a tenant
+                        in PostgreSQL: its rows written into such a store; import puts them back there)
     manifest.json       the index manifest, when the tenant has an index ...
     index-<gen>.faiss   ... and the index file it names
 
