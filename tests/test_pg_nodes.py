@@ -120,6 +120,16 @@ def test_two_nodes_share_documents_and_keys_and_survive_losing_one(cli, cluster,
     after = httpx.post(node2.url + "/v1/search", headers=auth["huaxin-bank"], json={"query": "转账限额"}, timeout=60)
     assert after.status_code == 200 and after.json()["hits"]
 
+    monkeypatch.setenv("TENANTCTL_HOME", str(node1.home))  # the operator works on node 1's home
+    assert cli("tenant", "suspend", "huaxin-bank").code == 0
+    refused = httpx.post(node2.url + "/v1/query", headers=auth["huaxin-bank"], json={"question": "转账限额"},
+                         timeout=60)
+    assert refused.status_code == 403  # node 2 sees the suspension at its next request
+    key_id = cli("key", "list", "acme-hr", "--json").json()[0]["id"]
+    assert cli("key", "revoke", key_id).code == 0
+    revoked = httpx.post(node2.url + "/v1/search", headers=auth["acme-hr"], json={"query": "leave"}, timeout=60)
+    assert revoked.status_code == 401
+
 
 def _load_and_kill(node1: Node, node2: Node, auth: dict[str, dict[str, str]]) -> list[tuple]:
     """Four clients search both nodes for both tenants; node 1 is killed (SIGKILL) while they run. Returns
