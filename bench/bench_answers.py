@@ -1,6 +1,7 @@
 """Answer-quality benchmark on public QA data: SQuAD v1.1 (English) and CMRC 2018 (Chinese) subsets.
 
-    .venv/bin/python bench/bench_answers.py [--sample 40] [--unanswerable 20] [--baseline /path/to/other/checkout]
+    .venv/bin/python bench/bench_answers.py [--sample 40] [--unanswerable 20] [--split dev|test]
+        [--baseline /path/to/other/checkout]
 
 Builds tenants from the articles in ../shared/data/qa (each article one document, a few articles per
 tenant; kept in --home and reused), then asks a seeded sample of questions in their own tenant and a
@@ -9,6 +10,9 @@ contain a gold answer, correct (contains it and concise: ≤ 30 words / ≤ 80 c
 first citation naming the right article, the model's own span vs fallback sentences, retrieval's
 ceiling (a passage holds the gold), abstention on unanswerable and on answerable questions, and
 latency per question (model warm, first question not counted).
+
+--split dev|test asks only the questions of half of the articles (dev: the 1st, 3rd, 5th, ... article of
+each set; test: the others), so rules can be tuned on dev and scored on held-out test articles.
 
 With --baseline DIR the same questions are also answered by the tenantctl package found in DIR (for
 example a checkout of main) in a subprocess, on the same tenants, and both tables plus the latency
@@ -40,7 +44,8 @@ def _slug(title: str) -> str:
 
 
 def plan(data_dir: Path) -> tuple[dict[str, list[dict]], list[dict]]:
-    """Tenants (id -> articles) and every question with its tenant, article file and gold answers."""
+    """Tenants (id -> articles) and every question with its tenant, article file, gold answers and split
+    (by article: even positions are "dev", odd ones "test")."""
     tenants: dict[str, list[dict]] = {}
     questions: list[dict] = []
     for lang, (name, per_tenant) in SETS.items():
@@ -51,7 +56,8 @@ def plan(data_dir: Path) -> tuple[dict[str, list[dict]], list[dict]]:
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
                     questions.append({"lang": lang, "tenant": tenant, "file": _slug(article["title"]) + ".txt",
-                                      "question": qa["question"], "answers": [a["text"] for a in qa["answers"]]})
+                                      "question": qa["question"], "answers": [a["text"] for a in qa["answers"]],
+                                      "split": "dev" if i % 2 == 0 else "test"})
     return tenants, questions
 
 
@@ -73,15 +79,19 @@ def build(home: Path, tenants: dict[str, list[dict]]) -> None:
         ingest(open_tenant(tenant_id), [folder], cfg)
 
 
-def sample(questions: list[dict], tenants: list[str], n: int, m: int, seed: int) -> list[dict]:
-    """n answerable questions per language, and m more asked in another tenant of the same language."""
+def sample(
+    questions: list[dict], tenants: list[str], n: int, m: int, seed: int, split: str | None = None
+) -> list[dict]:
+    """n answerable questions per language, and m more asked in another tenant of the same language
+    (when the pool holds fewer than n + m, the m are drawn from all of it again)."""
     rng = random.Random(seed)
     chosen: list[dict] = []
     for lang in SETS:
-        pool = [q for q in questions if q["lang"] == lang]
+        pool = [q for q in questions if q["lang"] == lang and split in (None, q["split"])]
         picked = rng.sample(pool, min(len(pool), n + m))
         chosen += [{**q, "answerable": True} for q in picked[:n]]
-        for q in picked[n:]:
+        elsewhere = picked[n:] if len(pool) >= n + m else rng.sample(pool, min(len(pool), m))
+        for q in elsewhere:
             others = [t for t in tenants if t.startswith(lang + "-") and t != q["tenant"]]
             chosen.append({**q, "tenant": rng.choice(others), "answerable": False})
     return chosen
@@ -175,6 +185,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="answerable questions per language")
     parser.add_argument("--unanswerable", type=int, default=20, help="questions per language asked elsewhere")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--split", choices=["dev", "test"], help="only the questions of the dev or held-out articles")
     parser.add_argument("--home", type=Path, default=ROOT / "bench" / ".answers-home")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--baseline", type=Path, help="a checkout whose tenantctl answers the same questions")
@@ -192,8 +203,9 @@ def main() -> None:
 
     tenants, questions = plan(args.data)
     build(args.home, tenants)
-    items = sample(questions, list(tenants), args.sample, args.unanswerable, args.seed)
-    results: dict = {"sample": args.sample, "unanswerable": args.unanswerable, "seed": args.seed}
+    items = sample(questions, list(tenants), args.sample, args.unanswerable, args.seed, args.split)
+    results: dict = {"sample": args.sample, "unanswerable": args.unanswerable, "seed": args.seed,
+                     "split": args.split}
     if args.baseline:
         items_file, dump = args.home / "items.json", args.home / "baseline-records.json"
         items_file.write_text(json.dumps(items, ensure_ascii=False), encoding="utf-8")

@@ -286,3 +286,53 @@ def test_a_long_fallback_sentence_is_cut_to_a_concise_window_around_the_question
     cut = spans.window(chinese, "加拿大广场有哪些著名的建筑物？")
     assert "Canada Place" not in cut and "泛太平洋酒店" in cut and len("".join(cut.split())) <= 80
     assert spans.window("Short enough.", "Anything?") == "Short enough."
+
+
+def test_ranking_counts_a_sentence_once_and_word_forms_alike():
+    question = "Where did von Lettow surrender?"
+    passages = [Passage("Von Lettow fought on. Von Lettow surrendered in Northern Rhodesia in 1918.", "a.txt"),
+                Passage("Von Lettow surrendered in Northern Rhodesia in 1918. Peace came.", "b.txt")]
+    ranked = spans.rank(question, candidates(passages))
+    assert ranked[0].text.startswith("Von Lettow surrendered") and ranked[0].n == 1
+    assert [c.text for c in ranked].count(ranked[0].text) == 1
+
+
+def test_ranking_prefers_the_question_phrase_in_order():
+    question = "Who is the chair of the IPCC?"
+    passages = [Passage("The IPCC elected a new chair after the vice-Chair had led it. Hoesung Lee is the chair of "
+                        "the IPCC since 2015.", "ipcc.txt")]
+    assert spans.rank(question, candidates(passages))[0].text.startswith("Hoesung Lee")
+
+
+def test_a_sentence_with_only_the_question_words_ranks_below_one_that_adds_to_them():
+    question = "What was the most important governmental change to land tenure?"
+    passages = [Passage("The most important governmental changes to land tenure. The most important governmental "
+                        "change to land tenure was the Swynnerton Plan.", "k.txt")]
+    ranked = spans.rank(question, candidates(passages))
+    assert "Swynnerton" in ranked[0].text
+
+
+def test_a_span_is_read_without_a_leading_preposition_or_the_question_words():
+    assert spans.readings("in the South", "Where did they go?")[1:] == ["the South", "South"]
+    assert spans.readings("The paper was about the role of plague", "What was the paper about?")[-1] == \
+        "role of plague"
+    assert spans.readings("穴蝰最长记录是70公分", "穴蝰最长记录是多长？") == ["穴蝰最长记录是70公分", "70公分"]
+    reply, _ = ask("In what part of the country did students migrate?", [Passage(
+        "In much of the U.S. South, many white students migrated to the academies.", "s.txt")], " in the South")
+    assert reply.grounded and reply.answer == "the South"
+    reply, _ = ask("穴蝰最长记录是多长？", [Passage("穴蝰一般长约30至50公分，最长记录是70公分。", "x.txt")],
+                   "穴蝰最长记录是70公分。")
+    assert reply.grounded and reply.answer == "70公分"
+
+
+def test_a_name_matches_its_possessive():
+    reply, _ = ask("Who led the Science and Environmental Policy Project?", [Passage(
+        "In May 2000 Fred Singer's Science and Environmental Policy Project held a press event.", "p.txt")],
+        " Fred Singer")
+    assert reply.grounded and reply.answer == "Fred Singer"
+
+
+def test_chinese_numbers_keep_two_character_units_and_words_are_not_numbers():
+    assert spans.typed_tokens("number", "一般长约30至50公分，最长记录是70公分，全长4.5公里。") == [
+        "30至50公分", "70公分", "4.5公里"]
+    assert spans.typed_span("穴蝰最长记录是多长？", "穴蝰一般长约30至50公分，最长记录是70公分。") == "70公分"

@@ -22,6 +22,14 @@ def test_chinese_is_scored_by_characters():
     assert contains("文周王是第22代国王。", "22代") and not contains("第23代", "22代")
 
 
+def test_a_latin_gold_answer_inside_chinese_text_is_found_by_characters():
+    assert contains("硫醚的通式为R-S-R，其中R是有机基团。", "R-S-R")
+    assert contains("Mozilla Firefox在2004年推出了即时书签", "Mozilla Firefox")
+    assert f1("Mozilla Firefox", "Mozilla Firefox") == 1.0
+    assert f1("通式为R-S-R", "R-S-R") == pytest.approx(2 * 0.5 / 1.5)
+    assert not contains("Paris, France", "R-S-R")
+
+
 def test_contains_respects_word_boundaries_and_concise_counts_words():
     assert contains("It has 26.7% of the vote [2].", "26.7%")
     assert not contains("the 1990s", "1990")

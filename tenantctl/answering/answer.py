@@ -183,8 +183,8 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
 
 def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int) -> Reply:
     """The answer from the model's output and the ranked sentences (see the module docstring)."""
-    span = spans.clean_span(raw)
-    holder = spans.accept(span, question, ranked[:min(context, ACCEPT_FROM)])
+    accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
+    span, holder = accepted if accepted else ("", None)
     kind = spans.expected_type(question)
     if holder and kind == "number" and not spans.typed_tokens(kind, span):
         holder = None  # "how many" answered without a number: not an answer ("when" may be "at Easter")

@@ -3,8 +3,9 @@ question files.
 
 English is compared by words after SQuAD's normalisation (lowercase, no punctuation, no articles);
 Chinese by characters (CMRC 2018: punctuation and spaces removed, F1 over the longest common
-substring). An answer is *correct* when it contains a gold answer and is concise: at most 30 words, or
-80 characters when it is mostly Chinese; citation markers are not counted.
+substring), a Latin gold answer inside Chinese text too ("R-S-R" in "通式为R-S-R"). An answer is
+*correct* when it contains a gold answer and is concise: at most 30 words, or 80 characters when it is
+mostly Chinese; citation markers are not counted.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def _lcs(a: str, b: str) -> int:
 def f1(prediction: str, gold: str) -> float:
     """Token F1 (English words) or longest-common-substring F1 (Chinese characters), 0..1."""
     pred, ref = normalize(strip_citations(prediction)), normalize(gold)
-    if has_cjk(gold):
+    if has_cjk(gold) or has_cjk(pred):
+        ref = "".join(ref.split())
         common = _lcs(pred, ref)
         p_len, r_len = len(pred), len(ref)
     else:
@@ -85,8 +87,8 @@ def contains(prediction: str, gold: str) -> bool:
     pred, ref = normalize(strip_citations(prediction)), normalize(gold)
     if not ref:
         return False
-    if has_cjk(ref):
-        return ref in pred
+    if has_cjk(ref) or has_cjk(pred):  # Chinese is compared by characters, Latin words inside it too
+        return "".join(ref.split()) in pred
     return f" {ref} " in f" {pred} "
 
 

@@ -22,7 +22,8 @@ _QUOTED = re.compile(
 )
 _CLOSERS = "」』”’\"）)》"
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st jr sr vs etc e.g i.e no inc ltd co corp dept fig gen gov sen rep prof approx est".split()
+    "mr mrs ms dr st jr sr vs v etc e.g i.e no inc ltd co corp dept fig gen gov sen rep prof approx est mt ft lt col"
+    " capt sgt".split()
 )
 _LEAD = re.compile(r"^(?:[-*•+]\s+|\d{1,2}[.)]\s+|#{1,6}\s+|(?:答|a)[:：]\s*)", re.I)
 

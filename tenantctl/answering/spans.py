@@ -28,6 +28,7 @@ _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
             r"hundred|thousand|dozen|million|billion)")
 _SCALE = r"(?:\s?%|\s?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
+_ZH_UNIT = r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|[\u4e00-\u9fff])"  # "70公分", not "70公"
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
@@ -36,7 +37,7 @@ PATTERNS = {
         re.I,
     ),
     "number": re.compile(
-        rf"第?{_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了])\s?[\u4e00-\u9fff]"
+        rf"第?{_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
         rf"|(?:\$|£|€|US\$)?\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?",
         re.I,
@@ -87,11 +88,21 @@ def typed_tokens(kind: str, text: str) -> list[str]:
     return found
 
 
+# Ranking weights (tuned on the dev half of bench/bench_answers.py's articles, checked on the other half).
+W_DENSE = 1.0  # dense similarity to the question (non-CJK questions)
+W_PAIRS = 0.3  # share of the question's adjacent content-word pairs the sentence holds in the same order
+W_TYPED = 0.2  # the sentence holds what the question asks for (a number, a date, a name)
+W_NOTHING_NEW = 0.3  # taken off a sentence that says nothing beyond the question's own words
+W_PASSAGE = 0.02  # taken off per passage rank
+
+
 def rank(question: str, candidates: list[Candidate],
          embed: Callable[[list[str]], list[list[float]]] | None = None) -> list[Candidate]:
-    """The candidates, best first, each with its score."""
+    """The candidates, best first, each with its score; the same sentence twice (overlapping passages)
+    counts once, from its best-ranked passage."""
+    candidates = list({c.text: c for c in reversed(candidates)}.values())[::-1]
     cjk = cjk_share(question) > 0.3
-    features = _cjk_features if cjk else terms
+    features = _cjk_features if cjk else _stems
     wanted = features(question)
     sets = [features(c.text) for c in candidates]
     total = len(candidates)
@@ -100,11 +111,32 @@ def rank(question: str, candidates: list[Candidate],
     dense = _dense(question, [c.text for c in candidates], embed) if embed and not cjk else [0.0] * total
     kind = expected_type(question)
     asked = normalize(question)
+    pairs = _pairs(question)
     for c, found, sim in zip(candidates, sets, dense, strict=True):
         lexical = sum(weight[t] for t in wanted & found) / norm
         typed = kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
-        c.score = (1.5 * lexical if cjk else lexical + sim) + (0.2 if typed else 0.0) - 0.02 * (c.n - 1) + c.boost
+        paired = len(pairs & _pairs(c.text)) / len(pairs) if pairs else 0.0
+        new = found - wanted
+        c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
+                   + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
+                   - W_PASSAGE * (c.n - 1) + c.boost)
     return sorted(candidates, key=lambda c: -c.score)
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    """Adjacent content words (stopwords skipped), or adjacent CJK bigrams: the question's phrases."""
+    if has_cjk(text):
+        run = [ch for ch in CJK_QUESTION.sub(" ", text) if has_cjk(ch)]
+        return {(a + b, b + c) for a, b, c in zip(run, run[1:], run[2:], strict=False)}
+    words = [w[:STEM] for m in re.finditer(r"[^\W_]+", text.lower()) for w in terms(m.group())]
+    return set(zip(words, words[1:], strict=False))
+
+
+STEM = 4  # words compared by their first letters: "surrendered" is "surrender", "elected" "election"
+
+
+def _stems(text: str) -> set[str]:
+    return {t[:STEM] for t in terms(text)}
 
 
 def _cjk_features(text: str) -> set[str]:
@@ -144,24 +176,55 @@ def _restates(span: str, question: str) -> bool:
 
 
 def _occurs(span: str, sentence: str) -> bool:
+    if has_cjk(span) or has_cjk(sentence):  # normalised CJK text has no spaces: "Mozilla Firefox在2004年"
+        return "".join(span.split()) in sentence
+    return re.search(rf"(?<!\S){re.escape(span)}s?(?!\S)", sentence) is not None  # "Fred Singer" in "Fred Singer's"
+
+
+_LEADING = re.compile(r"^(?:in|at|on|from|by|to|during|since|for|of|about|around|near|with)\s+", re.I)
+_LINKING = frozenset("is are was were be been being has have had it its their called known as about".split())
+
+
+def readings(span: str, question: str) -> list[str]:
+    """The span, then shorter readings of it that a sentence may hold: without a leading preposition
+    ("in the South" -> "the South"), and without the question's own words it starts with ("The paper
+    was about the role of X" -> "the role of X", "穴蝰最长记录是70公分" -> "70公分")."""
+    found = [span]
+    if (trimmed := _LEADING.sub("", span)) != span:
+        found.append(trimmed)
     if has_cjk(span):
-        return span in sentence
-    return f" {span} " in f" {sentence} "
+        asked, start = set(question), 0
+        while start < len(span) and span[start] in asked:
+            start += 1
+        rest = span[start:]
+    else:
+        asked = {t[:STEM] for t in terms(question)}
+        words = span.split()
+        start = 0
+        while start < len(words) and (_stems(words[start]) <= asked or words[start].lower() in _LINKING):
+            start += 1
+        rest = " ".join(words[start:])
+    if rest and rest != span and len(rest) < len(span):
+        found.append(rest)
+    return found
 
 
-def accept(span: str, question: str, candidates: list[Candidate]) -> Candidate | None:
-    """The best-ranked candidate sentence that holds the span, or None when the span is unusable: empty,
-    a refusal, too long, only the question's words, or found in no candidate."""
+def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, Candidate] | None:
+    """The span (or its first reading, see `readings`) and the best-ranked candidate sentence that holds
+    it, or None when the span is unusable: empty, a refusal, too long, only the question's words, or found
+    in no candidate."""
     if not span or _REFUSAL.search(span):
         return None
     if (len(span) > MAX_SPAN_CHARS) if has_cjk(span) else (len(span.split()) > MAX_SPAN_WORDS):
         return None
-    if _restates(span, question):
-        return None
-    wanted = normalize(span)
-    if not wanted:
-        return None
-    return next((c for c in candidates if _occurs(wanted, normalize(c.text))), None)
+    for reading in readings(span, question):
+        wanted = normalize(reading)
+        if not wanted or _restates(reading, question):
+            continue
+        holder = next((c for c in candidates if _occurs(wanted, normalize(c.text))), None)
+        if holder:
+            return reading, holder
+    return None
 
 
 def widen(span: str, sentence: str) -> str:
