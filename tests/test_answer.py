@@ -336,3 +336,17 @@ def test_chinese_numbers_keep_two_character_units_and_words_are_not_numbers():
     assert spans.typed_tokens("number", "一般长约30至50公分，最长记录是70公分，全长4.5公里。") == [
         "30至50公分", "70公分", "4.5公里"]
     assert spans.typed_span("穴蝰最长记录是多长？", "穴蝰一般长约30至50公分，最长记录是70公分。") == "70公分"
+
+
+def test_numbers_keep_degrees_and_hyphenated_ages_and_a_year_is_no_amount():
+    assert spans.typed_span("How high do plague fevers run?", "Fevers run 38–41 °C (100–106 °F).") == "38–41 °C"
+    assert spans.typed_span("How old was Turkana Boy?", "Turkana Boy, a 1.6-million-year-old fossil, was found.") \
+        .startswith("1.6-million-year-old")
+    assert spans.typed_span("How much does 17.7% of the population live on a day?",
+                            "In 2005, 17.7% of the population lived on less than $1.25 a day.") == "$1.25"
+    assert spans.typed_span("When was it founded?", "It was founded in 1890 by 3 people.") == "1890"
+
+
+def test_sentences_keep_more_abbreviations():
+    assert sentences("An 1882 map indicated Mt. Kenya as Mt. Kenia. After Brown v. Board of Education, it changed.") \
+        == ["An 1882 map indicated Mt. Kenya as Mt. Kenia.", "After Brown v. Board of Education, it changed."]

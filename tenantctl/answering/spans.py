@@ -26,7 +26,8 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
 _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|million|billion)")
-_SCALE = r"(?:\s?%|\s?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
+_SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
+          r"(?:-(?:year|month|day|week|hour|mile|metre|meter|foot|old|long|strong)\b)*")  # "1.6-million-year-old"
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
 _ZH_UNIT = r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|[\u4e00-\u9fff])"  # "70公分", not "70公"
 PATTERNS = {
@@ -252,8 +253,12 @@ def typed_span(question: str, sentence: str) -> str | None:
     if has_cjk(sentence):
         anchors = [i for i in range(len(sentence) - 1) if terms(sentence[i:i + 2]) & wanted]
     if not anchors:
-        return found[0]
-    return min(found, key=lambda t: min(abs(sentence.find(t) - a) for a in anchors))
+        anchors = [0]
+
+    def year(token: str) -> bool:  # seldom the answer to "how many/much": "less than $1.25 a day", not "2005"
+        return kind == "number" and re.fullmatch(r"1\d{3}|20\d{2}", token.split()[0]) is not None
+
+    return min(found, key=lambda t: (year(t), min(abs(sentence.find(t) - a) for a in anchors)))
 
 
 _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
