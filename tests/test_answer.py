@@ -350,3 +350,9 @@ def test_numbers_keep_degrees_and_hyphenated_ages_and_a_year_is_no_amount():
 def test_sentences_keep_more_abbreviations():
     assert sentences("An 1882 map indicated Mt. Kenya as Mt. Kenia. After Brown v. Board of Education, it changed.") \
         == ["An 1882 map indicated Mt. Kenya as Mt. Kenia.", "After Brown v. Board of Education, it changed."]
+
+
+def test_a_latin_span_is_found_in_a_chinese_sentence():
+    reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
+                   "Mozilla Firefox")
+    assert reply.grounded and reply.answer == "Mozilla Firefox"

@@ -1,10 +1,13 @@
 """Which sentence answers the question, and which short span of it is the answer.
 
-Sentences are ranked by the share of the question's content terms they hold (each term weighted by
-how rare it is among the candidate sentences), plus their dense similarity to the question for
-non-CJK questions, plus a bonus when they hold what the question asks for (a number for "how many",
-a year or date for "when"). A span proposed by the model is accepted only when it occurs in a
-candidate sentence (after SQuAD-style normalisation) and says more than the question's own words.
+Sentences are ranked by the share of the question's content terms they hold (English words by their
+first letters, so "surrendered" counts for "surrender"; each term weighted by how rare it is among the
+candidate sentences), the share of the question's adjacent word pairs they hold in order ("chair of
+the IPCC"), their dense similarity to the question for non-CJK questions, and a bonus when they hold
+what the question asks for (a number for "how many", a year or date for "when"); a sentence that says
+nothing beyond the question's words drops. A span proposed by the model is accepted only when it (or
+a reading of it without a leading preposition or the question's own words) occurs in a candidate
+sentence after SQuAD-style normalisation and says more than the question's own words.
 """
 
 from __future__ import annotations
@@ -92,9 +95,10 @@ def typed_tokens(kind: str, text: str) -> list[str]:
 # Ranking weights (tuned on the dev half of bench/bench_answers.py's articles, checked on the other half).
 W_DENSE = 1.0  # dense similarity to the question (non-CJK questions)
 W_PAIRS = 0.3  # share of the question's adjacent content-word pairs the sentence holds in the same order
-W_TYPED = 0.2  # the sentence holds what the question asks for (a number, a date, a name)
+W_TYPED = 0.2  # the sentence holds what the question asks for (a number, a date)
 W_NOTHING_NEW = 0.3  # taken off a sentence that says nothing beyond the question's own words
 W_PASSAGE = 0.02  # taken off per passage rank
+STEM = 4  # words compared by their first letters: "surrendered" is "surrender", "elected" "election"
 
 
 def rank(question: str, candidates: list[Candidate],
@@ -131,9 +135,6 @@ def _pairs(text: str) -> set[tuple[str, str]]:
         return {(a + b, b + c) for a, b, c in zip(run, run[1:], run[2:], strict=False)}
     words = [w[:STEM] for m in re.finditer(r"[^\W_]+", text.lower()) for w in terms(m.group())]
     return set(zip(words, words[1:], strict=False))
-
-
-STEM = 4  # words compared by their first letters: "surrendered" is "surrender", "elected" "election"
 
 
 def _stems(text: str) -> set[str]:
