@@ -300,3 +300,41 @@ def test_stores_share_idle_connections_and_no_tenant_setting_outlives_its_transa
         assert {c.text for c in store.chunks(store.vectors()[0]).values()} == texts[store.tenant_id]
     for store in stores:
         store.close()
+
+
+def test_the_bm25_migration_counts_the_rows_a_schema_already_holds(postgres):
+    """A schema at version 2 (before BM25) with chunks in it: the upgrade fills every chunk's length,
+    the terms and the per-tenant counts as the store would have written them."""
+    probe = "upgrade_probe"
+    with psycopg.connect(postgres.admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {probe} CASCADE")
+        try:
+            with conn.transaction():
+                for number in range(2):
+                    conn.execute(schema.MIGRATIONS[number].replace("{s}", probe))
+                conn.execute(f"CREATE TABLE {probe}.schema_version (version integer NOT NULL)")
+                conn.execute(f"INSERT INTO {probe}.schema_version VALUES (2)")
+                for tenant, texts in (("a", ["salmon swim upstream", "the salmon and the trout"]), ("b", ["trout"])):
+                    (doc,) = conn.execute(
+                        f"INSERT INTO {probe}.documents (tenant_id, path, sha256, bytes, mtime, format, chunking,"
+                        " chunks, ingested_at) VALUES (%s, 'x', '', 0, 0, 'txt', '', %s, 0) RETURNING id",
+                        (tenant, len(texts)),
+                    ).fetchone()
+                    for i, text in enumerate(texts):
+                        conn.execute(
+                            f"INSERT INTO {probe}.chunks (tenant_id, doc_id, ord, start, \"end\", text, dim, embedding,"
+                            " fts) VALUES (%s, %s, %s, 0, 0, %s, 2, '[1,0]', to_tsvector('english', %s))",
+                            (tenant, doc, i, text, text),
+                        )
+                schema._upgrade(conn, probe)
+            assert schema.version(conn, probe) == len(schema.MIGRATIONS)
+            tokens = conn.execute(f"SELECT text, tokens FROM {probe}.chunks ORDER BY id").fetchall()
+            assert tokens == [("salmon swim upstream", 3), ("the salmon and the trout", 5), ("trout", 1)]
+            terms = conn.execute(f"SELECT tenant_id, term, df FROM {probe}.terms ORDER BY 1, 2").fetchall()
+            assert terms == [("a", "salmon", 2), ("a", "swim", 1), ("a", "trout", 1), ("a", "upstream", 1),
+                             ("b", "trout", 1)]
+            meta = conn.execute(f"SELECT tenant_id, key, value FROM {probe}.meta ORDER BY 1, 2").fetchall()
+            assert meta == [("a", "bm25_chunks", "2"), ("a", "bm25_tokens", "8"), ("b", "bm25_chunks", "1"),
+                            ("b", "bm25_tokens", "1")]
+        finally:
+            conn.execute(f"DROP SCHEMA IF EXISTS {probe} CASCADE")
