@@ -169,6 +169,8 @@ def main() -> None:
                         help="chunks (an even sample of the corpus) embedded by each encoder for the ratio")
     parser.add_argument("--memory-only", action="store_true",
                         help="only the peak RSS of the default embedder's ingest of the corpus once and twice over")
+    parser.add_argument("--quality-only", action="store_true",
+                        help="only each precision's ingest and nDCG@10 / recall@100 / MRR (decides the default)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-"))
@@ -202,6 +204,10 @@ def main() -> None:
             q = json.loads(out)
             results["quality"][precision][mode] = {k: q[k] for k in ("ndcg_at_10", "recall_at_k", "mrr")}
         write_results("retrieval", results)  # partial figures survive an interrupted run
+    if args.quality_only:
+        hybrid = {p: results["quality"][p]["hybrid"]["ndcg_at_10"] for p in PRECISIONS}
+        results["int8_minus_fp32_hybrid_ndcg"] = round(hybrid["int8"] - hybrid["fp32"], 4)
+        return write_results("retrieval-quality", results)
 
     home = homes[default]
     _, wall, _ = run_rss(home, "ingest", TENANT, str(corpus), "--json")

@@ -242,3 +242,45 @@ def test_a_failing_batch_fails_its_callers_and_the_next_batch_works():
         batching.encode_query(["boom"])
     with ThreadPoolExecutor(4) as pool:
         assert all(v.shape == (1, 1) for v in pool.map(lambda t: batching.encode_query([t]), ["a", "b", "c", "d"]))
+
+
+def _tiny_onnx(path: Path) -> None:
+    """A real ONNX graph (x @ W + x, W of 64 x 64) for ONNX Runtime to optimise and cache."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096, "W")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "W"], ["y"]), helper.make_node("Add", ["y", "x"], ["out"])], "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["n", 64])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
+def test_the_optimised_graph_is_cached_once_and_loaded_as_it_is_afterwards(tmp_path, monkeypatch):
+    import numpy as np
+    import onnxruntime as ort
+
+    from tenantctl.models import embedding
+
+    model = tmp_path / "model.onnx"
+    _tiny_onnx(model)
+    opened = []
+    real_session = embedding._session
+    monkeypatch.setattr(embedding, "_session", lambda *a, **kw: opened.append(Path(a[1])) or real_session(*a, **kw))
+    x = np.random.default_rng(0).standard_normal((3, 64)).astype(np.float32)
+    first, options = embedding._onnx_session(model)
+    cached = onnx_export.optimized_dir(model, ort.__version__)
+    assert sorted(p.name for p in cached.iterdir()) == ["model.onnx", "weights.bin"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    assert options.get_run_config_entry("memory.enable_memory_arena_shrinkage") == "cpu:0"
+    second, _ = embedding._onnx_session(model)
+    assert opened == [model, cached / "model.onnx"]
+    assert np.allclose(first.run(None, {"x": x})[0], second.run(None, {"x": x})[0])
+    (cached / "model.onnx").write_bytes(b"torn")  # damaged: dropped and made again from the model file
+    third, _ = embedding._onnx_session(model)
+    assert opened[2:] == [cached / "model.onnx", model] and (cached / "weights.bin").exists()
+    assert (cached / "model.onnx").stat().st_size > 4
+    assert np.allclose(third.run(None, {"x": x})[0], x @ (np.arange(4096, dtype=np.float32).reshape(64, 64) / 4096) + x,
+                       atol=1e-4)

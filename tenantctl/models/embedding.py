@@ -48,6 +48,7 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.precision = precision
         self._session = None
+        self._run_options = None
         self._tokenizer = None
         self._spec = None
         self.load_ms = 0.0
@@ -63,7 +64,7 @@ class OnnxEmbedder:
             self._spec = onnx_export.read_spec(Path(self.path or _packaged_minilm()))
             model_file = onnx_export.ensure_export(self._spec, paths.cache_dir(), self.precision)
             self._tokenizer = _tokenizer(self._spec)
-            self._session = _onnx_session(model_file)
+            self._session, self._run_options = _onnx_session(model_file)
             self.load_ms = (time.perf_counter() - started) * 1000
         return self._session
 
@@ -95,7 +96,7 @@ class OnnxEmbedder:
                 ids[r, :n] = encodings[i].ids
                 mask[r, :n] = 1
             feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[rows] = session.run(None, feeds)[0]
+            out[rows] = session.run(None, feeds, self._run_options)[0]
         return out
 
 
@@ -138,10 +139,39 @@ def _return_large_blocks_to_the_os() -> None:
 
 
 def _onnx_session(model_file):
+    """The session and the run options every call passes. The graph ONNX Runtime optimises is cached
+    beside the model file (tenantctl.models.onnx_export.save_optimized) and loaded as it is afterwards."""
+    import shutil
+
     import onnxruntime as ort
 
-    _return_large_blocks_to_the_os()
+    from tenantctl.models import onnx_export
 
+    _return_large_blocks_to_the_os()
+    # Activations come from ONNX Runtime's arena, reused by the layers of a call (without it every
+    # large activation is a fresh mapping, page-faulted and zeroed: half the CPU time of an ingest went
+    # there), and the arena hands its free regions back to the OS at the end of each call, so memory
+    # stays flat as an ingest goes on instead of staying at the largest batch ever seen.
+    run_options = ort.RunOptions()
+    run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    optimized = onnx_export.optimized_dir(model_file, ort.__version__)
+    if optimized.is_dir():
+        try:
+            return _session(ort, optimized / onnx_export.OPTIMIZED_GRAPH, None), run_options
+        except ModelUnavailable:
+            shutil.rmtree(optimized, ignore_errors=True)  # damaged: made again below
+    sessions = []
+
+    def make(graph, weights_name) -> None:
+        sessions.append(_session(ort, model_file, (graph, weights_name)))
+
+    onnx_export.save_optimized(model_file, ort.__version__, make)
+    return (sessions[0] if sessions else _session(ort, model_file, None, optimize=True)), run_options
+
+
+def _session(ort, model_file, save_to: tuple | None, optimize: bool | None = None):
+    """A session on `model_file`: optimising its graph (and saving the result to `save_to`, a graph
+    path and the name of its weights file), or, for a graph saved so, as it is."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = min(os.cpu_count() or 1, 4)
     options.inter_op_num_threads = 1
@@ -149,9 +179,14 @@ def _onnx_session(model_file):
     # Idle worker threads sleep instead of spinning: on a machine shared with other work (and under the
     # server's concurrent requests) spinning burns the cores the other threads need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    # Activations are allocated per call and returned after it, not kept in an arena sized by the
-    # largest batch ever seen: an ingest's memory stays flat.
-    options.enable_cpu_mem_arena = False
+    options.enable_cpu_mem_arena = True
+    level = ort.GraphOptimizationLevel
+    # "Extended" holds every fusion this model gets and none tied to the CPU it ran on ("all" may be).
+    options.graph_optimization_level = level.ORT_ENABLE_EXTENDED if save_to or optimize else level.ORT_DISABLE_ALL
+    if save_to:
+        options.optimized_model_filepath = str(save_to[0])
+        options.add_session_config_entry("session.optimized_model_external_initializers_file_name", save_to[1])
+        options.add_session_config_entry("session.optimized_model_external_initializers_min_size_in_bytes", "1024")
     try:
         return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable files

@@ -6,11 +6,14 @@ tokenizes and calls ONNX Runtime. The int8 variant is ONNX Runtime's dynamic qua
 (per-channel int8 weights of the matrix multiplications; activations quantised per batch at run time).
 
 Layout: `<cache>/onnx/<model>-<key>/` holding `model.onnx`, `model-int8.onnx` and `meta.json` (the
-SHA-256 and size of each file, the source folder, the exporter's versions). `<key>` is derived from the
-source folder's path and the size and mtime of its files, so an upgraded model package gets a new
-export. Files are written under a temporary name and renamed into place under a file lock: two
-processes exporting at once wait for each other and never leave a torn file. Exporting needs torch
-(a few seconds, once); loading the cached file needs only onnxruntime.
+SHA-256 and size of each file, the source folder, the exporter's versions), and for each file loaded so
+far a folder `<file>-ort<version>/` with the graph as ONNX Runtime optimised it (fused layer norms,
+GELU, matrix products) and its weights in a separate file: a process loads that one without optimising
+the graph again and maps the weights instead of parsing them (a fresh `search` starts faster).
+`<key>` is derived from the source folder's path and the size and mtime of its files, so an upgraded
+model package gets a new export. Files are written under a temporary name and renamed into place under
+a file lock: two processes exporting at once wait for each other and never leave a torn file. Exporting
+needs torch (a few seconds, once); loading the cached file needs only onnxruntime.
 """
 
 from __future__ import annotations
@@ -154,6 +157,33 @@ def _write(target: Path, spec: ModelSpec, precision: str, make) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return target / name
+
+
+OPTIMIZED_GRAPH, OPTIMIZED_WEIGHTS = "model.onnx", "weights.bin"
+
+
+def optimized_dir(model_file: Path, runtime_version: str) -> Path:
+    """Where ONNX Runtime `runtime_version`'s optimised graph of `model_file` is cached."""
+    return model_file.parent / f"{model_file.stem}-ort{runtime_version}"
+
+
+def save_optimized(model_file: Path, runtime_version: str, make) -> None:
+    """`make(graph_path, weights_name)` writes the optimised graph into a private folder, renamed into
+    place whole: concurrent processes never see half of one (the first rename wins)."""
+    import shutil
+    import tempfile
+
+    final = optimized_dir(model_file, runtime_version)
+    tmp = model_file.parent / f".{final.name}.tmp{os.getpid()}"
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=model_file.parent))
+        make(tmp / OPTIMIZED_GRAPH, OPTIMIZED_WEIGHTS)
+        if (tmp / OPTIMIZED_GRAPH).exists() and (tmp / OPTIMIZED_WEIGHTS).exists():
+            os.rename(tmp, final)
+    except OSError:
+        pass  # another process renamed its copy first, or the cache is read-only: only a speed-up lost
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _versions() -> dict[str, str]:
