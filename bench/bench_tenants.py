@@ -169,7 +169,8 @@ def main() -> None:
         "local_disk_bytes_per_1000_tenants": round(local_disk * 1000 / args.tenants),
     }
     write_results("tenants", results)
-    shutil.rmtree(home, ignore_errors=True)  # the server's data folder goes when the server stops, at exit
+    for folder in (home, work / "docs"):  # the server's data folder goes when the server stops, at exit
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
