@@ -43,6 +43,19 @@ def start_postgres(work: Path) -> dict[str, str]:
             "admin_dsn": info.get_uri(user="postgres", database="tenantctl")}
 
 
+def cluster_home(prefix: str) -> tuple[Path, Path]:
+    """A scratch folder and, inside it, a home (set as TENANTCTL_HOME) whose config.yaml points at a
+    freshly started embedded PostgreSQL."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(work, 0o755)  # as root, the server runs as another user
+    home = work / "home"
+    home.mkdir()
+    os.environ["TENANTCTL_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    (home / "config.yaml").write_text(json.dumps({"postgres": start_postgres(work)}))
+    return work, home
+
+
 def score(cfg, queries, qrels) -> dict:
     from tenantctl.retrieval.evaluate import evaluate
     from tenantctl.retrieval.session import TenantSession
@@ -147,13 +160,7 @@ def main() -> None:
                         help="copy the scifact tenant of this home (vectors included) instead of ingesting")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-cluster-"))
-    os.chmod(work, 0o755)  # as root, the server runs as another user
-    home = work / "home"
-    home.mkdir()
-    os.environ["TENANTCTL_HOME"] = str(home)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    (home / "config.yaml").write_text(json.dumps({"postgres": start_postgres(work)}))
+    work, home = cluster_home("tenantctl-bench-cluster-")
 
     from tenantctl.config import load_config
     from tenantctl.ingestion.ingest import ingest

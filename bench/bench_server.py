@@ -41,6 +41,21 @@ def pct(values: list[float], p: float) -> float:
     return round(values[min(len(values) - 1, int(p * len(values)))], 2)
 
 
+def serve_in_thread(app):
+    """Run `app` under uvicorn on a free localhost port, in a daemon thread. Returns the server (set
+    its `should_exit` to stop it) and the port, once it listens."""
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, port
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=1000)
@@ -78,7 +93,6 @@ def main() -> None:
     setup_s = time.perf_counter() - started
 
     import httpx
-    import uvicorn
 
     from tenantctl.serving.app import create_app
 
@@ -87,13 +101,7 @@ def main() -> None:
     cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"memory_budget_mb": budget_mb})})
     app = create_app(cfg)
     pool = app.state.pool
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    server, port = serve_in_thread(app)
     url = f"http://127.0.0.1:{port}/v1/search"
     leaks: list[str] = []
     peak = 0

@@ -15,19 +15,14 @@ Writes bench/results/tenants.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import shutil
-import socket
-import tempfile
-import threading
 import time
 from pathlib import Path
 
 from _results import write_results
-from bench_cluster import start_postgres
-from bench_server import WORDS, pct
+from bench_cluster import cluster_home
+from bench_server import WORDS, pct, serve_in_thread
 
 TABLES = ("meta", "documents", "chunks", "usage", "terms")
 
@@ -65,18 +60,11 @@ def create_and_ingest(n: int, work: Path, cfg, embedder) -> tuple[dict[str, floa
 def serve_searches(cfg, secrets: dict[str, str], requests: int) -> dict:
     """Searches through the real server for random tenants of both kinds, interleaved."""
     import httpx
-    import uvicorn
 
     from tenantctl.serving.app import create_app
 
     app = create_app(cfg)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
+    server, port = serve_in_thread(app)
     url = f"http://127.0.0.1:{port}/v1/search"
     rng = random.Random(11)
     ids = {store: [t for t in secrets if t.startswith(prefix)] for store, prefix in (("local", "loc-"),
@@ -138,13 +126,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="searches per store through the server")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-tenants-"))
-    os.chmod(work, 0o755)  # as root, the server runs as another user
-    home = work / "home"
-    home.mkdir()
-    os.environ["TENANTCTL_HOME"] = str(home)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    (home / "config.yaml").write_text(json.dumps({"postgres": start_postgres(work)}))
+    work, home = cluster_home("tenantctl-bench-tenants-")
 
     from tenantctl.config import load_config
     from tenantctl.models.embedding import get_embedder
