@@ -120,6 +120,14 @@ def test_a_number_question_answered_without_a_number_takes_the_number():
     assert reply.answer == "26.7%" and not reply.fallback
 
 
+def test_a_lone_chinese_one_is_an_amount_only_with_a_measure_word():
+    """"一线城市" is a tier of cities, not a number: a question for 多少 gets the amount, not the model's "一线"."""
+    assert spans.typed_tokens("number", "住宿标准为一线城市每晚不超过600元，一般需要一个月。") == ["600元", "一个"]
+    assert spans.typed_tokens("number", "第一名获得一百元，共一万人参加。") == ["第一名", "一百元", "一万人"]
+    reply, _ = ask("住宿标准是多少？", [Passage("住宿标准为一线城市每晚不超过600元。", "rules.md")], "一线")
+    assert reply.answer == "600元" and not reply.fallback
+
+
 def test_english_sentences_keep_abbreviations_and_structure():
     text = "Mr. Smith moved to the U.S. in 1990. He left.\n\n- first item\n- second item\nid: 5\nname: Foo"
     assert sentences(text) == ["Mr. Smith moved to the U.S. in 1990.", "He left.", "first item", "second item",

@@ -33,6 +33,11 @@ _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|tri
           r"(?:-(?:year|month|day|week|hour|mile|metre|meter|foot|old|long|strong)\b)*")  # "1.6-million-year-old"
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
 _ZH_UNIT = r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|[\u4e00-\u9fff])"  # "70公分", not "70公"
+# After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
+_ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
+               r"元角分秒倍米里斤吨升克亩户间栋章节首篇页幅成公平千厘毫号级石斗口环轮班组队册卷集版季代世段步寸尺丈晚等"
+               r"两钱杯瓶包箱例笔站拨阵声刻针车船盘局对双副群堆排列滴串束扇幢辈胎窝锅]")
+_LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.．]|\s?{_ZH_MEASURE}))"
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
@@ -41,7 +46,7 @@ PATTERNS = {
         re.I,
     ),
     "number": re.compile(
-        rf"第?{_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
+        rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
         rf"|(?:\$|£|€|US\$)?\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?",
         re.I,
