@@ -85,6 +85,24 @@ def copy_samples(dest: Path) -> Path:
     return dest
 
 
+# Questions to the acme-hr sample whose results must survive a move between stores.
+MOVE_QUERIES = [
+    "How many days of paid annual leave per year?", "hotel limit per night in New York City",
+    "learning budget for courses and conferences", "remote work equipment allowance", "public holidays 2025",
+]
+
+
+def top10(cli, tenant: str) -> dict[str, list[tuple[str, int]]]:
+    """The tenant's top-10 (file, chunk) for every MOVE_QUERIES question, through `tenantctl search`."""
+    return {q: [(h["path"], h["ord"]) for h in cli("search", tenant, q, "-k", "10", "--json").json()]
+            for q in MOVE_QUERIES}
+
+
+def usage_events(cli, tenant: str) -> dict[str, int]:
+    """The tenant's usage events per operation, from `tenantctl usage`."""
+    return {r["operation"]: r["events"] for r in cli("usage", "--tenant", tenant, "--json").json()["usage"]}
+
+
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory) -> tuple[Path, Path]:
     """A home with the three sample tenants ingested on the real embedding model (built once)."""

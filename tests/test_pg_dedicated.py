@@ -10,7 +10,7 @@ import pytest
 from tenantctl.storage.pg import schema
 from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING, dedicated_schema, quote_ident
 
-from .conftest import copy_samples
+from .conftest import MOVE_QUERIES, copy_samples, top10, usage_events
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL server (and, where said, the real embedding model)
 
@@ -107,12 +107,6 @@ def test_a_dedicated_tenant_needs_the_schema_owner(cli, fast, home):
     assert cli("tenant", "list", "--json").json() == []
 
 
-QUERIES = [
-    "How many days of paid annual leave per year?", "hotel limit per night in New York City",
-    "learning budget for courses and conferences", "remote work equipment allowance", "public holidays 2025",
-]
-
-
 def test_move_through_every_store_keeps_results_and_usage(cli, postgres, tmp_path, home):
     """local -> dedicated -> pooled -> dedicated -> local on the real embedding model: each move is
     verified by counts and checksum, the tenant's rows leave the store it left, and back home its
@@ -121,17 +115,13 @@ def test_move_through_every_store_keeps_results_and_usage(cli, postgres, tmp_pat
     assert cli("create", "acme-hr").code == 0
     assert cli("ingest", "acme-hr", docs / "acme-hr").code == 0
 
-    def top10():
-        return {q: [(h["path"], h["ord"]) for h in cli("search", "acme-hr", q, "-k", "10", "--json").json()]
-                for q in QUERIES}
-
     def rows(where: str) -> int:
         with psycopg.connect(postgres.admin_dsn) as conn:
             if conn.execute("SELECT to_regclass(%s)", (f"{where}.chunks",)).fetchone()[0] is None:
                 return -1  # no such schema
             return conn.execute(f"SELECT count(*) FROM {where}.chunks WHERE tenant_id = 'acme-hr'").fetchone()[0]
 
-    before = top10()
+    before = top10(cli, "acme-hr")
     checksums = set()
     for to, gone in (("postgres-dedicated", None), ("postgres", "tenant_acme-hr"), ("postgres-dedicated", SCHEMA),
                      ("local", "tenant_acme-hr")):
@@ -141,18 +131,16 @@ def test_move_through_every_store_keeps_results_and_usage(cli, postgres, tmp_pat
         assert cli("tenant", "show", "acme-hr", "--json").json()["store"] == to
         if to != "local":
             assert rows(quote_ident(dedicated_schema("acme-hr")) if to == "postgres-dedicated" else SCHEMA) > 0
-            found = top10()
-            assert all(found[q][0] in before[q][:3] for q in QUERIES), to  # the same passages lead
+            found = top10(cli, "acme-hr")
+            assert all(found[q][0] in before[q][:3] for q in MOVE_QUERIES), to  # the same passages lead
         if gone == SCHEMA:
             assert rows(SCHEMA) == 0
         elif gone:
             assert rows(quote_ident(gone)) == -1  # the dedicated schema it left was dropped
     assert len(checksums) == 1
-    assert top10() == before
+    assert top10(cli, "acme-hr") == before
     assert cli("verify", "acme-hr").code == 0
-    usage = cli("usage", "--tenant", "acme-hr", "--json").json()
-    usage = usage["usage"] if isinstance(usage, dict) else usage
-    assert {r["operation"]: r["events"] for r in usage} == {"ingest": 1, "search": 5 * len(QUERIES)}
+    assert usage_events(cli, "acme-hr") == {"ingest": 1, "search": 5 * len(MOVE_QUERIES)}
 
 
 @pytest.mark.parametrize("tenant", ["pool", "ded"])

@@ -9,7 +9,7 @@ import pytest
 
 from tenantctl.storage.pg.schema import SCHEMA
 
-from .conftest import copy_samples
+from .conftest import MOVE_QUERIES, copy_samples, top10, usage_events
 
 pytestmark = pytest.mark.slow
 
@@ -99,49 +99,35 @@ def test_a_pooled_tenant_without_postgres_configured_is_refused(cli, home):
     assert cli("create", "acme", "--store", "mongodb").code == 2
 
 
-QUERIES = [
-    "How many days of paid annual leave per year?", "hotel limit per night in New York City",
-    "learning budget for courses and conferences", "remote work equipment allowance", "public holidays 2025",
-]
-
-
 def test_move_to_the_pool_and_back_keeps_results_and_usage(cli, postgres, tmp_path, home):
     docs = copy_samples(tmp_path / "samples")
     assert cli("create", "acme-hr").code == 0
     assert cli("ingest", "acme-hr", docs / "acme-hr").code == 0
 
-    def top10():
-        return {q: [(h["path"], h["ord"]) for h in cli("search", "acme-hr", q, "-k", "10", "--json").json()]
-                for q in QUERIES}
-
-    def usage():
-        rows = cli("usage", "--tenant", "acme-hr", "--json").json()
-        rows = rows["usage"] if isinstance(rows, dict) else rows
-        return {r["operation"]: r["events"] for r in rows}
-
-    before, usage_before = top10(), usage()
+    before, usage_before = top10(cli, "acme-hr"), usage_events(cli, "acme-hr")
     moved = cli("tenant", "move", "acme-hr", "--to", "postgres", "--json")
     assert moved.code == 0, moved
     result = moved.json()
-    assert result["moved"] and result["documents"] == 5 and result["usage_events"] == 1 + len(QUERIES)
+    assert result["moved"] and result["documents"] == 5 and result["usage_events"] == 1 + len(MOVE_QUERIES)
     assert cli("tenant", "show", "acme-hr", "--json").json()["store"] == "postgres"
     assert not (home / "tenants" / "acme-hr" / "store.db").exists()
     assert not list((home / "tenants" / "acme-hr").glob("index-*.faiss"))
-    pooled = top10()
-    for query in QUERIES:  # fusion with PostgreSQL full-text ranking: the same passages lead
+    pooled = top10(cli, "acme-hr")
+    for query in MOVE_QUERIES:  # fusion with PostgreSQL full-text ranking: the same passages lead
         assert pooled[query][0] in before[query][:3], query
     again = cli("tenant", "move", "acme-hr", "--to", "postgres", "--json")
     assert again.code == 0 and again.json()["moved"] is False
     back = cli("tenant", "move", "acme-hr", "--to", "local", "--json")
     assert back.code == 0, back
     assert back.json()["checksum"] == result["checksum"]
-    assert back.json()["usage_events"] == 1 + 2 * len(QUERIES)
-    assert top10() == before  # back home: identical top-10 for every query
+    assert back.json()["usage_events"] == 1 + 2 * len(MOVE_QUERIES)
+    assert top10(cli, "acme-hr") == before  # back home: identical top-10 for every query
     assert cli("verify", "acme-hr").code == 0
     with psycopg.connect(postgres.admin_dsn) as conn:
         assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks WHERE tenant_id = 'acme-hr'").fetchone()[0] == 0
-    assert usage_before == {"ingest": 1, "search": len(QUERIES)}
-    assert usage() == {"ingest": 1, "search": 3 * len(QUERIES)}  # the history survived both moves
+    assert usage_before == {"ingest": 1, "search": len(MOVE_QUERIES)}
+    # the history survived both moves
+    assert usage_events(cli, "acme-hr") == {"ingest": 1, "search": 3 * len(MOVE_QUERIES)}
 
 
 def test_chat_sessions_move_into_the_pool_and_back(cli, postgres, home):
