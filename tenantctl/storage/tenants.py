@@ -220,10 +220,10 @@ def open_tenant(tenant_id: str) -> Tenant:
 
 def postgres_config():
     """The `postgres:` settings, required by a tenant that lives in the pool."""
-    from tenantctl.config import load_config
     from tenantctl.errors import ConfigError
+    from tenantctl.storage import cluster
 
-    cfg = load_config().postgres
+    cfg = cluster.postgres()  # parsed once per version of config.yaml, not per store opened
     if cfg is None:
         raise ConfigError(
             "this tenant lives in PostgreSQL, but config.yaml has no `postgres:` section",
@@ -280,9 +280,10 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
 
     folder = paths.tenant_dir(tenant_id)
     current_tenant.set(tenant_id)
-    if registry.get(tenant_id) is None and (folder / SYNC_FILE).exists():
+    registered = registry.get(tenant_id) is not None
+    if not registered and (folder / SYNC_FILE).exists():
         shutil.rmtree(folder, ignore_errors=True)  # this node's cache of a pooled tenant deleted elsewhere
-    if registry.get(tenant_id) is not None or folder.exists():
+    if registered or folder.exists():
         raise TenantExists(
             f"tenant {tenant_id!r} already exists",
             f"pick another id, or remove it first with `tenantctl tenant delete {tenant_id}`",
