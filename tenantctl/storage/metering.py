@@ -113,9 +113,11 @@ def check_storage_quota(tenant: Tenant, documents: int, size: int) -> None:
         )
 
 
-def _local_summary(tenant: Tenant, by: str | None, since: float, day_start: float) -> tuple[list[tuple], tuple]:
+def _local_summary(tenant: Tenant, by: str | None, since: float,
+                   day_start: float | None) -> tuple[list[tuple], tuple | None]:
     """A local tenant's usage rows (period, operation, events, ok, refused, errors, chunks embedded,
-    prompt and completion tokens, ms) and its (questions, tokens) today and (documents, bytes)."""
+    prompt and completion tokens, ms) and, given `day_start`, its (questions, tokens) since then and
+    (documents, bytes) for its quotas (None without: a report without quotas reads only the usage)."""
     import sqlite3
 
     fmt = {"day": "%Y-%m-%d", "month": "%Y-%m", None: None}[by]
@@ -130,14 +132,17 @@ def _local_summary(tenant: Tenant, by: str | None, since: float, day_start: floa
                 " FROM usage WHERE ts >= ? GROUP BY period, operation ORDER BY period, operation",
                 (since,),
             ).fetchall()
-            questions, tokens = conn.execute(_QUESTIONS_SINCE, (day_start,)).fetchone()
+            today = conn.execute(_QUESTIONS_SINCE, (day_start,)).fetchone() if day_start is not None else None
         except sqlite3.OperationalError:  # a store from before metering has no usage table yet
-            rows, questions, tokens = [], 0, 0
+            rows, today = [], (0, 0)
+        if day_start is None:
+            return rows, None
         documents, size = conn.execute("SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM documents").fetchone()
-    return rows, (questions, tokens, documents, size)
+    return rows, (*today, documents, size)
 
 
-def _summary(tenant: Tenant, by: str | None, since: float, day_start: float) -> tuple[list[tuple], tuple] | None:
+def _summary(tenant: Tenant, by: str | None, since: float,
+             day_start: float | None) -> tuple[list[tuple], tuple | None] | None:
     if tenant.pooled:
         from tenantctl.storage.pg.usage import usage_summary
 
@@ -163,7 +168,7 @@ def report(
 
     def one(tenant: Tenant) -> None:
         with tenant.as_current():  # a pooled tenant's rows are read in its own context
-            found = _summary(tenant, by, since or 0.0, day_start)
+            found = _summary(tenant, by, since or 0.0, day_start if quotas else None)
         if found is None:
             return
         for r in found[0]:

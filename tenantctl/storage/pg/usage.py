@@ -12,9 +12,11 @@ _PERIOD = {
 }
 
 
-def usage_summary(store: PgStore, by: str | None, since: float, day_start: float) -> tuple[list[tuple], tuple]:
+def usage_summary(store: PgStore, by: str | None, since: float,
+                  day_start: float | None) -> tuple[list[tuple], tuple | None]:
     """Rows (period, operation, events, ok, refused, errors, chunks embedded, prompt tokens, completion
-    tokens, ms) and (questions today, tokens today, documents, bytes), as `metering` reports them."""
+    tokens, ms) and, given `day_start`, (questions and tokens since then, documents, bytes), as
+    `metering` reports them."""
     s = store.s
     with store.transaction() as conn:
         rows = conn.execute(
@@ -24,7 +26,10 @@ def usage_summary(store: PgStore, by: str | None, since: float, day_start: float
             f" sum(completion_tokens), round(sum(ms)::numeric, 1) FROM {s}.usage WHERE ts >= %s"
             " GROUP BY 1, 2 ORDER BY 1, 2", (since,),
         ).fetchall()
-        documents, size = conn.execute(f"SELECT count(*), COALESCE(sum(bytes), 0) FROM {s}.documents").fetchone()
-    questions, tokens = store.questions_since(day_start)
+        documents, size = (conn.execute(f"SELECT count(*), COALESCE(sum(bytes), 0) FROM {s}.documents").fetchone()
+                           if day_start is not None else (0, 0))
     rows = [(r[0], r[1], *(int(v) for v in r[2:9]), float(r[9])) for r in rows]
+    if day_start is None:
+        return rows, None
+    questions, tokens = store.questions_since(day_start)
     return rows, (questions, tokens, int(documents), int(size))
