@@ -147,3 +147,12 @@ def test_chat_keeps_history_resumes_and_refuses_another_tenants_session(cli, sam
     assert refused.code == ExitCode.NOT_FOUND
     assert f"session {session!r} does not belong to tenant 'nordwerk-maint'" in refused.err
     assert all(s["id"] != session for s in cli("chat", "nordwerk-maint", "--list", "--json").json())
+
+
+def test_loading_the_model_prints_nothing(capfd):
+    """llama.cpp logs context notes even when not verbose; a load must not print them."""
+    from tenantctl.config import ModelConfig
+    from tenantctl.models.generation import LlamaCppGenerator
+
+    LlamaCppGenerator("default", ModelConfig())
+    assert capfd.readouterr() == ("", "")

@@ -7,7 +7,6 @@ settings share one loaded model, differing only in generation settings.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import time
@@ -59,15 +58,15 @@ class LlamaCppGenerator:
             from llama_cpp import Llama
         except ImportError as exc:
             raise ModelUnavailable("llama-cpp-python is not installed", "pip install llama-cpp-python") from exc
+        _silence_llama_logs()
         try:
-            with _quiet_stderr():  # llama.cpp prints context notes to fd 2 even when not verbose
-                self.llm = Llama(
-                    model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_batch=cfg.n_batch,
-                    seed=cfg.seed, verbose=False,
-                )
-                # The first decode sets up the KV cache and prints about it: do it here, quietly.
-                self.llm.eval(self.llm.tokenize(b" ", add_bos=True))
-                self.llm.reset()
+            self.llm = Llama(
+                model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_batch=cfg.n_batch,
+                seed=cfg.seed, verbose=False,
+            )
+            # The first decode sets up the KV cache (and would log about it): do it at load time.
+            self.llm.eval(self.llm.tokenize(b" ", add_bos=True))
+            self.llm.reset()
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(
                 f"model {name!r}: cannot load {path} ({exc})", f"check that `models.{name}.path` is a GGUF file"
@@ -123,26 +122,19 @@ class LlamaCppGenerator:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
 
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    if os.environ.get("TENANTCTL_DEBUG"):
-        yield
-        return
-    import sys
+_LOG_SINK: list[Any] = []  # our llama.cpp log callback, kept alive while the library may call it
 
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        # llama-cpp-python logs through a Python callback too, which writes to sys.stderr (a terminal
-        # display may have replaced it), so silence that as well.
-        with open(os.devnull, "w") as sink, contextlib.redirect_stderr(sink):
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+
+def _silence_llama_logs() -> None:
+    """Drop llama.cpp's log lines (it prints context notes even when not verbose) through its own log
+    callback, rather than pointing the process's stderr elsewhere while a model loads: other threads
+    (a server's) keep their stderr. TENANTCTL_DEBUG=1 keeps the lines."""
+    if _LOG_SINK or os.environ.get("TENANTCTL_DEBUG"):
+        return
+    import llama_cpp
+
+    _LOG_SINK.append(llama_cpp.llama_log_callback(lambda level, text, user_data: None))
+    llama_cpp.llama_log_set(_LOG_SINK[0], None)
 
 
 def _completion_pieces(stream: Iterator[dict], result: Generation) -> Iterator[str]:
