@@ -30,13 +30,35 @@ class EmbedderConfig(_Strict):
     # onnx: exported once to ONNX (cached in <home>/cache), run by ONNX Runtime; torch: sentence-transformers.
     runtime: Literal["onnx", "torch"] = "onnx"
     # int8: dynamically quantised ONNX weights (onnx runtime only); its vectors differ slightly from fp32.
-    precision: Literal["fp32", "int8"] = "fp32"
+    # None (the default): a new or empty index gets int8 (fp32 on the torch runtime), an index that
+    # holds vectors keeps the precision it records. Set, it applies to every index: one built with the
+    # other precision is refused until `repair --reembed`.
+    precision: Literal["fp32", "int8"] | None = None
+
+    @property
+    def quantisable(self) -> bool:
+        """Whether precision means anything for this model (ONNX runtime, not the model-free hashing one)."""
+        return self.runtime == "onnx" and not HASHING_EMBEDDER.fullmatch(self.name)
+
+    def for_index(self, recorded: str | None) -> EmbedderConfig:
+        """The one rule for which embedder reads and writes an index: these settings with a definite
+        precision for an index that records embedder `recorded` (None: a new or empty index)."""
+        if self.precision is not None:
+            return self
+        if not self.quantisable or recorded == self.name:  # fp32: also every index built before int8
+            return self.model_copy(update={"precision": "fp32"})
+        return self.model_copy(update={"precision": "int8"})
 
     @property
     def identity(self) -> str:
-        """The name recorded in every index built with this embedder: the runtime does not change the
-        vectors (fp32 ONNX matches sentence-transformers to cosine 0.9999), the precision does."""
-        return self.name if self.precision == "fp32" else f"{self.name}-{self.precision}"
+        """The name recorded in every index built with this embedder (for a new index when precision is
+        unset): the runtime does not change the vectors (fp32 ONNX matches sentence-transformers to
+        cosine 0.9999), the precision does."""
+        precision = self.precision or self.for_index(None).precision
+        return self.name if precision == "fp32" or not self.quantisable else f"{self.name}-{precision}"
+
+
+HASHING_EMBEDDER = re.compile(r"hashing-(\d+)")  # the model-free test embedder's names
 
 
 class ChunkingConfig(_Strict):

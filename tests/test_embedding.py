@@ -53,11 +53,86 @@ def test_read_spec_refuses_models_the_onnx_runtime_does_not_pool_like_sentence_t
 
 
 def test_int8_needs_the_onnx_runtime_and_is_recorded_under_its_own_name():
-    assert EmbedderConfig().identity == "all-MiniLM-L6-v2"
+    assert EmbedderConfig(precision="fp32").identity == "all-MiniLM-L6-v2"
     assert EmbedderConfig(precision="int8").identity == "all-MiniLM-L6-v2-int8"
     with pytest.raises(ConfigError):
         get_embedder(EmbedderConfig(runtime="torch", precision="int8"))
     assert get_embedder(EmbedderConfig(precision="int8")).name == "all-MiniLM-L6-v2-int8"
+
+
+def test_each_index_keeps_its_precision_unless_the_config_sets_one():
+    """The one rule (EmbedderConfig.for_index): int8 for a new index, fp32 for an index built with fp32
+    (every index from before int8 became the default), and an explicit precision for every index."""
+    default = EmbedderConfig()
+    assert default.precision is None and default.identity == "all-MiniLM-L6-v2-int8"
+    assert default.for_index(None).identity == "all-MiniLM-L6-v2-int8"
+    assert default.for_index("all-MiniLM-L6-v2").identity == "all-MiniLM-L6-v2"
+    assert default.for_index("all-MiniLM-L6-v2-int8").identity == "all-MiniLM-L6-v2-int8"
+    assert default.for_index("some-other-model").identity == "all-MiniLM-L6-v2-int8"  # then refused
+    for precision in ("fp32", "int8"):
+        explicit = EmbedderConfig(precision=precision)
+        assert {explicit.for_index(r).precision for r in (None, "all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8")} == {
+            precision}
+    # No int8 where precision means nothing: the torch runtime, the model-free test embedder.
+    assert EmbedderConfig(runtime="torch").for_index(None).precision == "fp32"
+    assert EmbedderConfig(name="hashing-64").identity == get_embedder(EmbedderConfig(name="hashing-64")).name
+
+
+class _FakeStore:
+    def __init__(self, recorded: str | None, chunks: int) -> None:
+        self.meta = {"embedder": recorded} if recorded else {}
+        self.chunks = chunks
+
+    def get_meta(self, key):
+        return self.meta.get(key)
+
+    def chunk_count(self):
+        return self.chunks
+
+
+def test_embedder_for_store_follows_what_the_store_records_and_refuses_another_embedder():
+    from tenantctl.errors import IndexMismatch
+    from tenantctl.models.embedding import embedder_for_store
+
+    default, fp32 = EmbedderConfig(), EmbedderConfig(precision="fp32")
+    assert embedder_for_store(default, _FakeStore("all-MiniLM-L6-v2", 5)).name == "all-MiniLM-L6-v2"
+    assert embedder_for_store(default, _FakeStore("all-MiniLM-L6-v2-int8", 5)).name == "all-MiniLM-L6-v2-int8"
+    assert embedder_for_store(default, _FakeStore(None, 0)).name == "all-MiniLM-L6-v2-int8"
+    # An emptied store is a new index: whatever it recorded, it gets a new index's embedder.
+    assert embedder_for_store(default, _FakeStore("all-MiniLM-L6-v2", 0)).name == "all-MiniLM-L6-v2-int8"
+    assert embedder_for_store(fp32, _FakeStore("all-MiniLM-L6-v2", 5)).name == "all-MiniLM-L6-v2"
+    with pytest.raises(IndexMismatch) as err:
+        embedder_for_store(fp32, _FakeStore("all-MiniLM-L6-v2-int8", 5))
+    assert "all-MiniLM-L6-v2-int8" in err.value.message and "--reembed" in err.value.hint
+    with pytest.raises(IndexMismatch):
+        embedder_for_store(default, _FakeStore("hashing-256", 5))
+    # `make` receives settings of a definite precision (the server's batching embedders are keyed so).
+    seen = []
+    embedder_for_store(default, _FakeStore("all-MiniLM-L6-v2", 5), lambda c: seen.append(c) or get_embedder(c))
+    assert [c.precision for c in seen] == ["fp32"]
+
+
+def test_the_server_pool_keeps_one_batching_embedder_per_precision():
+    from tenantctl.config import Config
+    from tenantctl.serving.pool import TenantPool
+
+    cfg = Config()
+    pool = TenantPool(cfg, 1 << 20)
+    assert pool.embedder.name == "all-MiniLM-L6-v2-int8"  # a new index's, nothing loaded yet
+    fp32 = pool.embedder_for(cfg.embedder.for_index("all-MiniLM-L6-v2"))
+    assert fp32.name == "all-MiniLM-L6-v2" and fp32 is pool.embedder_for(cfg.embedder.for_index("all-MiniLM-L6-v2"))
+    assert pool.embedder_for(cfg.embedder.for_index(None)) is pool.embedder
+    assert set(pool.embedders) == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"}
+
+
+def test_precision_null_in_config_yaml_is_the_default(home):
+    from tenantctl.config import load_config
+
+    home.mkdir(parents=True)
+    (home / "config.yaml").write_text("embedder:\n  precision: null\n")
+    assert load_config().embedder.precision is None
+    (home / "config.yaml").write_text("embedder:\n  precision: fp32\n")
+    assert load_config().embedder.for_index("all-MiniLM-L6-v2-int8").precision == "fp32"
 
 
 def test_buckets_bound_batch_size_and_padded_tokens():
@@ -132,7 +207,7 @@ def test_onnx_vectors_match_sentence_transformers():
     from tenantctl.models.embedding import SentenceTransformerEmbedder
 
     reference = SentenceTransformerEmbedder("st", None, 16).encode(TEXTS)
-    fp32 = get_embedder(EmbedderConfig()).encode(TEXTS)
+    fp32 = get_embedder(EmbedderConfig(precision="fp32")).encode(TEXTS)
     int8 = get_embedder(EmbedderConfig(precision="int8")).encode(TEXTS)
     assert fp32.shape == int8.shape == reference.shape == (len(TEXTS), 384) and fp32.dtype == np.float32
     assert np.allclose(np.linalg.norm(fp32, axis=1), 1.0, atol=1e-5)
@@ -140,7 +215,7 @@ def test_onnx_vectors_match_sentence_transformers():
     cos8 = (int8 * reference).sum(1)
     assert cos8.min() >= 0.97 and cos8.mean() >= 0.98  # stated tolerance of the int8 variant
     # Order and batching do not change a text's vector.
-    single = get_embedder(EmbedderConfig()).encode_query([TEXTS[2]])
+    single = get_embedder(EmbedderConfig(precision="fp32")).encode_query([TEXTS[2]])
     assert float(single[0] @ fp32[2]) >= 0.9999
 
 
@@ -166,29 +241,115 @@ def test_fresh_search_and_query_processes_never_import_torch(samples):
         assert json.loads(done.stdout)
 
 
-@pytest.mark.slow
-def test_an_index_of_one_embedder_is_refused_by_the_other_until_reembedded(cli, home, samples, monkeypatch):
+def _manifest_embedder(tenant_id: str) -> str:
     from tenantctl.storage.tenants import open_tenant
 
-    docs = samples / "acme-hr"
+    return json.loads((open_tenant(tenant_id).dir / "manifest.json").read_text())["embedder"]["name"]
+
+
+def _stored_vector(tenant_id: str, name: str):
+    """The first chunk of document `name` of the tenant, with its stored vector."""
+    from tenantctl.storage.tenants import open_tenant
+
+    with open_tenant(tenant_id).open_store() as store:
+        doc = next(d for d in store.documents().values() if d.path.endswith(name))
+        return store.document_chunks(doc.id)[0]
+
+
+def _held(cli, tenant_id: str):
+    shown = cli("tenant", "show", tenant_id, "--json").json()
+    return shown["documents"], shown["chunks"], shown["index"]
+
+
+def _one_pool_serves_both(folders: dict[str, Path], before: dict) -> None:
+    """The server's pool: an embedder per precision, each tenant's hits from its own documents only, the
+    fp32 tenant's top-10 as before."""
+    from tenantctl.config import load_config
+    from tenantctl.serving.pool import TenantPool
+
+    pool = TenantPool(load_config(), 1 << 30)
+    try:
+        for tenant_id, folder in folders.items():
+            for query in ("paid annual leave", "hydraulic press inspection interval"):
+                with pool.use(tenant_id) as session:
+                    hits = session.search(query, k=10)
+                assert hits and all(h.path.startswith(str(folder.resolve())) for h in hits), tenant_id
+        assert set(pool.embedders) == {"all-MiniLM-L6-v2", "all-MiniLM-L6-v2-int8"}
+        with pool.use("old") as session:
+            for query, top in before.items():
+                assert [(h.path, h.ord) for h in session.search(query, k=10)] == top
+    finally:
+        pool.close()
+
+
+@pytest.mark.slow
+def test_an_fp32_tenant_from_before_int8_became_the_default_keeps_working(cli, home, samples, tmp_path, monkeypatch):
+    """A home upgraded to the int8 default: its fp32 tenant searches as before and takes new documents
+    in fp32, a new tenant gets int8, an explicit precision refuses the other one until `repair
+    --reembed` converts it, and the server's pool holds one embedder of each precision."""
+    import numpy as np
+
+    from tenantctl.operations.integrity import embed_input
+
+    from .conftest import top10
+
     own = home.parent / "own-home"
     monkeypatch.setenv("TENANTCTL_HOME", str(own))
-    assert cli("tenant", "create", "acme").code == 0
-    assert cli("ingest", "acme", str(docs)).code == 0
-    fp32_hits = cli("search", "acme", "paid annual leave", "--json").json()
+    docs = tmp_path / "acme"
+    docs.mkdir()
+    for f in (samples / "acme-hr").iterdir():
+        (docs / f.name).write_bytes(f.read_bytes())
+    assert cli("init").code == 0
+    config = (own / "config.yaml").read_text()
+    assert "\n  precision: null\n" in config
+    (own / "config.yaml").write_text(config.replace("precision: null", "precision: fp32"))  # before the switch
+    assert cli("tenant", "create", "old").code == 0 and cli("ingest", "old", docs).code == 0
+    before = top10(cli, "old")
+    assert _manifest_embedder("old") == "all-MiniLM-L6-v2"
 
-    (own / "config.yaml").write_text("embedder:\n  precision: int8\n")
-    refused = cli("search", "acme", "paid annual leave")
-    assert refused.code == ExitCode.ERROR and "--reembed" in refused.err and "all-MiniLM-L6-v2-int8" in refused.err
-    assert cli("ingest", "acme", str(docs), "--prune").code == ExitCode.ERROR
-    assert cli("repair", "acme", "--reembed").code == 0
-    manifest = json.loads((open_tenant("acme").dir / "manifest.json").read_text())
-    assert manifest["embedder"]["name"] == "all-MiniLM-L6-v2-int8"
-    int8_hits = cli("search", "acme", "paid annual leave", "--json").json()
-    assert int8_hits[0]["path"] == fp32_hits[0]["path"]
+    (own / "config.yaml").write_text(config)  # the new default
+    assert top10(cli, "old") == before
+    assert cli("tenant", "create", "new").code == 0
+    assert cli("ingest", "new", samples / "nordwerk-maint").code == 0
+    assert _manifest_embedder("new") == "all-MiniLM-L6-v2-int8"
+    assert cli("verify", "--all").code == 0
 
+    _one_pool_serves_both({"old": docs, "new": samples / "nordwerk-maint"}, before)
+
+    (docs / "sabbatical.md").write_text("# Sabbatical\n\nAfter seven years of service, staff may take a paid "
+                                        "sabbatical of three months to study or travel.\n")
+    assert cli("ingest", "old", docs).code == 0
+    assert _manifest_embedder("old") == "all-MiniLM-L6-v2"
+    chunk, blob = _stored_vector("old", "sabbatical.md")
+    text = [embed_input(chunk.heading, chunk.text)]
+    stored = np.frombuffer(blob, dtype=np.float32)
+    fp32 = get_embedder(EmbedderConfig(precision="fp32")).encode(text)[0]
+    int8 = get_embedder(EmbedderConfig(precision="int8")).encode(text)[0]
+    assert float(stored @ fp32) >= 0.9999 and float(stored @ fp32) > float(stored @ int8)
+    assert cli("search", "old", "paid sabbatical after seven years", "--json").json()[0]["path"].endswith(
+        "sabbatical.md")
+
+    # An explicit precision applies to every index: the int8 one is refused (nothing lost) until converted.
     (own / "config.yaml").write_text("embedder:\n  precision: fp32\n")
-    assert cli("search", "acme", "paid annual leave").code == ExitCode.ERROR
+    kept = _held(cli, "new")
+    refused = cli("search", "new", "hydraulic press")
+    assert refused.code == ExitCode.ERROR and refused.out == ""
+    error = refused.err.strip().splitlines()
+    assert error[0].startswith("Error: ") and "all-MiniLM-L6-v2-int8" in error[0], error
+    assert any("--reembed" in line for line in error[1:]), error
+    assert cli("ingest", "new", samples / "nordwerk-maint", "--prune").code == ExitCode.ERROR
+    assert _held(cli, "new") == kept and kept[1] > 0
+    assert cli("search", "old", "paid annual leave").code == 0
+    assert cli("repair", "new", "--reembed").code == 0
+    assert _manifest_embedder("new") == "all-MiniLM-L6-v2"
+    assert cli("search", "new", "hydraulic press").code == 0
+
+    # Unset again: `repair --reembed` converts the fp32 tenant to the default, int8.
+    (own / "config.yaml").write_text(config)
+    assert cli("repair", "old", "--reembed").code == 0
+    assert _manifest_embedder("old") == "all-MiniLM-L6-v2-int8"
+    after = top10(cli, "old")
+    assert sum(after[q][0][0] == before[q][0][0] for q in before) >= 4, (before, after)  # the same top file
 
 
 class _SlowEmbedder:

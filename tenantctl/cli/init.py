@@ -53,7 +53,7 @@ def _migrate_postgres() -> int | None:
     from tenantctl.storage.pg import schema
     from tenantctl.storage.tenants import adopt_local_registry
 
-    dim = get_embedder(cfg.embedder).dim  # the HNSW index is built for the configured embedder's vectors
+    dim = get_embedder(cfg.embedder.for_index(None)).dim  # the HNSW index is built for a new index's vectors
     version = schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(dim,))
     adopt_local_registry()  # a home switching to cluster mode keeps its tenants and keys
     return version

@@ -73,7 +73,8 @@ def repair(
     tenant_id: TenantArg,
     reembed: Annotated[
         bool,
-        typer.Option("--reembed", help="Re-embed every stored chunk with the configured embedder (loads the model)."),
+        typer.Option("--reembed", help="Re-embed every stored chunk with the configured embedder, at"
+                     " `embedder.precision` (int8 when unset; loads the model)."),
     ] = False,
     wait: WaitOption = 0,
     json_out: JsonOption = False,
@@ -83,8 +84,9 @@ def repair(
     Never re-reads source files; without --reembed, never loads the embedding model. A tenant in
     PostgreSQL has no index files: repair verifies it, and --reembed re-embeds it there.
 
-    --reembed re-embeds every chunk with the configured embedder: the fix after changing `embedder.name`
-    or `embedder.precision`.
+    --reembed re-embeds every chunk with the configured embedder at `embedder.precision`, or int8 (the
+    default for new indexes) when precision is unset: the fix after changing `embedder.name` or
+    `embedder.precision`, and the way to convert an index built with fp32 to int8.
     """
     from tenantctl.operations.integrity import repair_tenant
     from tenantctl.storage.tenants import open_tenant

@@ -17,9 +17,9 @@ from tenantctl.config import Config
 from tenantctl.errors import BadInput, ExitCode
 from tenantctl.ingestion.chunking import chunk_text
 from tenantctl.ingestion.extract import ExtractError, extract, is_supported, unsupported_reason
-from tenantctl.models.embedding import Embedder, get_embedder
+from tenantctl.models.embedding import Embedder, embedder_for_store, get_embedder
 from tenantctl.storage import metering
-from tenantctl.storage.index import check_embedder, refresh_index
+from tenantctl.storage.index import refresh_index
 from tenantctl.storage.store import NewChunk, Store
 from tenantctl.storage.tenants import Tenant
 
@@ -179,7 +179,9 @@ def ingest(
 
     with tenant.write_lock(wait), tenant.open_store() as store, metering.track(store, "ingest") as usage:
         tenant.require_active("ingests")  # inside: a refusal is metered too
-        check_embedder(store, cfg.embedder.identity)
+        # The store's own embedder (an index built with fp32 keeps it), checked before anything is read.
+        fixed = embedder
+        embedder = embedder_for_store(cfg.embedder, store, (lambda _cfg: fixed) if fixed else get_embedder)
         known = store.documents()
         done = 0
         pending: list[_Pending] = []
@@ -204,7 +206,6 @@ def ingest(
         _check_quota(tenant, known, pending, files, roots if prune else None)
 
         if pending:
-            embedder = embedder or get_embedder(cfg.embedder)
             _embed_and_store(store, pending, embedder, chunking, signature, summary, progress, len(files), done)
 
         if prune:
@@ -267,7 +268,7 @@ def _embed_and_store(
         texts = [_embed_input(c) for _, _, chunks in batch for c in chunks]
         vectors = embedder.encode(texts) if texts else None
         with store.transaction():
-            if store.get_meta("embedder") is None:
+            if store.get_meta("embedder") != embedder.name:  # a new or emptied store: checked above
                 store.set_meta("embedder", embedder.name)
                 store.set_meta("embedder_dim", str(embedder.dim))
             store.set_meta("chunking", signature)

@@ -12,14 +12,17 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from tenantctl.config import EmbedderConfig
+from tenantctl.config import HASHING_EMBEDDER, EmbedderConfig
 from tenantctl.errors import ConfigError, ModelUnavailable
+from tenantctl.storage.index import check_embedder
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from tenantctl.storage.store import Store
 
 _CACHE: dict[tuple[str, str | None, str], Embedder] = {}
 
@@ -376,10 +379,13 @@ def _packaged_minilm() -> str:
 
 
 def get_embedder(cfg: EmbedderConfig) -> Embedder:
-    """The process's one embedder for these settings; its `name` is `cfg.identity`."""
+    """The process's one embedder for these settings; its `name` is `cfg.identity`. Unset precision
+    means a new index's (`for_index(None)`): use `embedder_for_store` for an existing store."""
+    if cfg.precision is None:
+        cfg = cfg.for_index(None)
     key = (cfg.identity, cfg.path, cfg.runtime)
     if key not in _CACHE:
-        match = re.fullmatch(r"hashing-(\d+)", cfg.name)
+        match = HASHING_EMBEDDER.fullmatch(cfg.name)
         if match:
             _CACHE[key] = HashingEmbedder(int(match.group(1)))
         elif cfg.runtime == "onnx":
@@ -392,3 +398,21 @@ def get_embedder(cfg: EmbedderConfig) -> Embedder:
         else:
             _CACHE[key] = SentenceTransformerEmbedder(cfg.identity, cfg.path, cfg.batch_size)
     return _CACHE[key]
+
+
+MakeEmbedder = Callable[[EmbedderConfig], "Embedder"]  # settings with a definite precision -> an embedder
+
+
+def embedder_for_store(
+    cfg: EmbedderConfig, store: Store, make: MakeEmbedder = get_embedder, chunks: int | None = None
+) -> Embedder:
+    """The embedder that searches and extends `store`: `make` (the process's embedders, or the server's
+    batching ones) applied to `cfg.for_index` of the embedder the store records (an empty store is a
+    new index: `chunks` is its chunk count when the caller knows it). Raises IndexMismatch when the
+    store's vectors came from another embedder than the one that would embed its queries."""
+    if chunks is None:
+        chunks = store.chunk_count()
+    recorded = store.get_meta("embedder") if chunks else None
+    embedder = make(cfg.for_index(recorded))
+    check_embedder(recorded, embedder.name)
+    return embedder

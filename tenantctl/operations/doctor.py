@@ -286,7 +286,8 @@ def check_config() -> tuple[Check, Config | None]:
     if cfg.default_model not in cfg.models:
         return Check("config", "fail", f"default_model {cfg.default_model!r} is not under `models:`",
                      f"set default_model to one of {', '.join(cfg.models) or '(none)'} in {path}"), cfg
-    return _ok("config", f"{path} parses ({len(cfg.models)} model(s), embedder {cfg.embedder.identity})"), cfg
+    embedder = cfg.embedder.identity + (" for new indexes" if cfg.embedder.precision is None else "")
+    return _ok("config", f"{path} parses ({len(cfg.models)} model(s), embedder {embedder})"), cfg
 
 
 # -- models -------------------------------------------------------------------------------------------
@@ -355,13 +356,18 @@ def check_onnx_export(cfg: Config) -> Check:
     except (ImportError, OSError, TenantctlError) as exc:
         return Check("onnx export", "fail", f"cannot export the embedder: {exc}",
                      "set `embedder.runtime: torch` for a model ONNX Runtime does not run")
-    if onnx_export.cached_file(target, emb.precision) is None:
-        return _ok("onnx export", f"{emb.precision} not exported yet: the first ingest or search exports it "
+    # A new index's precision; the other one too when exported (indexes built before int8 became the
+    # default search with fp32 vectors).
+    default = emb.for_index(None).precision
+    used = [p for p in onnx_export.FILES if p == default or onnx_export.cached_file(target, p) is not None]
+    for precision in used:
+        if onnx_export.cached_file(target, precision) is not None and not onnx_export.verify_cached(target, precision):
+            return Check("onnx export", "fail", f"{target / onnx_export.FILES[precision]} fails its checksum",
+                         f"delete {target}: it is exported again at next use")
+    if onnx_export.cached_file(target, default) is None:
+        return _ok("onnx export", f"{default} not exported yet: the first ingest or search exports it "
                    "(a few seconds, needs torch), then no process imports torch for embeddings")
-    if not onnx_export.verify_cached(target, emb.precision):
-        return Check("onnx export", "fail", f"{target / onnx_export.FILES[emb.precision]} fails its checksum",
-                     f"delete {target}: it is exported again at next use")
-    return _ok("onnx export", f"{emb.precision}, checksum verified ({target})")
+    return _ok("onnx export", f"{', '.join(used)}, checksum verified ({target})")
 
 
 def check_models(cfg: Config) -> list[Check]:

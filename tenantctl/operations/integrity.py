@@ -418,7 +418,7 @@ def _embedder(cfg: Config | None, embedder: Embedder | None) -> Embedder:
         raise ValueError("repair --reembed needs the config or an embedder")
     from tenantctl.models.embedding import get_embedder
 
-    return get_embedder(cfg.embedder)
+    return get_embedder(cfg.embedder.for_index(None))  # what a new index gets: converts an older one
 
 
 def _repair_pooled(tenant: Tenant, cfg: Config | None, *, wait: float, reembed: bool,

@@ -10,8 +10,7 @@ from typing import Any
 
 from tenantctl.config import Config, SearchMode
 from tenantctl.errors import BadInput
-from tenantctl.models.embedding import Embedder, get_embedder
-from tenantctl.storage.index import check_embedder
+from tenantctl.models.embedding import Embedder, MakeEmbedder, embedder_for_store, get_embedder
 from tenantctl.storage.store import ChunkRow, Store
 from tenantctl.storage.tenants import Tenant
 
@@ -130,26 +129,29 @@ class Searcher:
     reloaded when another process commits a new generation. It neither meters nor checks the tenant's
     status: `tenantctl.retrieval.session.TenantSession` does that around it."""
 
-    def __init__(self, tenant: Tenant, store: Store, cfg: Config, embedder: Embedder | None = None) -> None:
+    def __init__(self, tenant: Tenant, store: Store, cfg: Config, embedder: Embedder | None = None,
+                 make_embedder: MakeEmbedder | None = None) -> None:
+        """`embedder`: one fixed embedder; else each search takes the embedder of the store's recorded
+        precision (`embedder_for_store`), made by `make_embedder` (default: the process's own)."""
         self.tenant = tenant
         self.store = store
         self.cfg = cfg
-        self._embedder = embedder
+        self._fixed = embedder
+        self._make = (lambda _cfg: embedder) if embedder is not None else (make_embedder or get_embedder)
         self._index = None
         self.timings: dict[str, float] = {}
 
     def over(self, store: Store) -> Searcher:
         """A searcher of the same tenant over another connection `store`, sharing this one's loaded index
         and embedder (both are only read)."""
-        twin = Searcher(self.tenant, store, self.cfg, self._embedder)
+        twin = Searcher(self.tenant, store, self.cfg, self._fixed, self._make)
         twin._index = self._index
         return twin
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.cfg.embedder)
-        return self._embedder
+        """The embedder of this tenant's vectors (IndexMismatch when the config forbids it)."""
+        return embedder_for_store(self.cfg.embedder, self.store, self._make)
 
     def index(self):
         """The FAISS index of a local tenant (None for a pooled one: pgvector searches in the database)."""
@@ -159,7 +161,7 @@ class Searcher:
             return None
         generation = self.store.generation()
         if self._index is None or self._index.generation != generation:
-            dim = int(self.store.get_meta("embedder_dim") or self.embedder.dim)
+            dim = int(self.store.get_meta("embedder_dim") or self._make(self.cfg.embedder.for_index(None)).dim)
             self._index = load_index(self.tenant.dir, self.store, dim)
         return self._index
 
@@ -180,13 +182,14 @@ class Searcher:
         candidates = max(candidates or self.cfg.search.candidates, k)
         started = time.perf_counter()
         with self.store.snapshot():  # one snapshot for the whole search
-            if self.store.chunk_count() == 0:
+            chunks = self.store.chunk_count()
+            if chunks == 0:
                 return []
-            check_embedder(self.store, self.cfg.embedder.identity)
-            loaded_before = getattr(self.embedder, "load_ms", 0.0)
-            qvec = self.embedder.encode_query([query])[0]
+            embedder = embedder_for_store(self.cfg.embedder, self.store, self._make, chunks)
+            loaded_before = getattr(embedder, "load_ms", 0.0)
+            qvec = embedder.encode_query([query])[0]
             t_embed = time.perf_counter()
-            load_ms = getattr(self.embedder, "load_ms", 0.0) - loaded_before
+            load_ms = getattr(embedder, "load_ms", 0.0) - loaded_before
             dense = self._dense(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
             t_retrieve = time.perf_counter()

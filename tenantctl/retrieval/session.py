@@ -9,17 +9,18 @@ by its caller, and chat sessions and usage live in `store`. The `Searcher` it ow
 from __future__ import annotations
 
 from tenantctl.config import Config
-from tenantctl.models.embedding import Embedder
+from tenantctl.models.embedding import Embedder, MakeEmbedder
 from tenantctl.retrieval.search import Hit, Mode, Searcher, check_query
 from tenantctl.storage.tenants import Tenant
 
 
 class TenantSession:
-    def __init__(self, tenant: Tenant, cfg: Config, embedder: Embedder | None = None) -> None:
+    def __init__(self, tenant: Tenant, cfg: Config, embedder: Embedder | None = None,
+                 make_embedder: MakeEmbedder | None = None) -> None:
         self.tenant = tenant
         self.cfg = cfg
         self.store = tenant.open_store()
-        self.searcher = Searcher(tenant, self.store, cfg, embedder)
+        self.searcher = Searcher(tenant, self.store, cfg, embedder, make_embedder)
 
     def close(self) -> None:
         self.store.close()

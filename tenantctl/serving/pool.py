@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenantctl.config import Config
+from tenantctl.config import Config, EmbedderConfig
 from tenantctl.errors import Refused, TenantctlError
 from tenantctl.models.embedding import BatchingEmbedder, get_embedder
 from tenantctl.retrieval.session import TenantSession
@@ -49,8 +49,19 @@ class TenantPool:
         self._lock = threading.Lock()
         self.loads = 0
         self.evictions = 0
-        # Every tenant's searches share one embedder that embeds concurrent queries in one call.
-        self.embedder = BatchingEmbedder(get_embedder(cfg.embedder))
+        # Tenants of one embedder share it, and it embeds their concurrent queries in one call. Indexes
+        # built before int8 became the default keep fp32, so a pool may hold one of each precision.
+        self.embedders: dict[str, BatchingEmbedder] = {}
+        self.embedder = self.embedder_for(cfg.embedder.for_index(None))  # a new index's
+
+    def embedder_for(self, settings: EmbedderConfig) -> BatchingEmbedder:
+        """The batching embedder for these settings (`EmbedderConfig.for_index`), one per identity."""
+        identity = settings.identity
+        found = self.embedders.get(identity)
+        if found is None:
+            with self._lock:
+                found = self.embedders.setdefault(identity, BatchingEmbedder(get_embedder(settings)))
+        return found
 
     def __len__(self) -> int:
         return len(self._loaded)
@@ -72,7 +83,7 @@ class TenantPool:
             entry.last_used = time.monotonic()
             return entry
         tenant = open_tenant(tenant_id)
-        session = TenantSession(tenant, self.cfg, self.embedder)
+        session = TenantSession(tenant, self.cfg, make_embedder=self.embedder_for)
         index = session.searcher.index()
         entry = Loaded(session, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic(),
                        identity=_identity(session.store.path))

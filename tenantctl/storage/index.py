@@ -94,14 +94,14 @@ def load_manifest(folder: Path) -> Manifest | None:
         return None
 
 
-def check_embedder(store: Store, embedder_name: str) -> None:
-    """A store is searched and extended only with the embedder that built its vectors."""
-    recorded = store.get_meta("embedder")
+def check_embedder(recorded: str | None, embedder_name: str) -> None:
+    """A store is searched and extended only with the embedder that built its vectors (`recorded`, the
+    name its meta holds; None for a store without vectors)."""
     if recorded and recorded != embedder_name:
         raise IndexMismatch(
             f"this tenant's index was built with embedder {recorded!r}, config says {embedder_name!r}",
-            "set `embedder.name` and `embedder.precision` back, or re-embed the tenant with"
-            " `tenantctl repair TENANT --reembed`",
+            "set `embedder.name` and `embedder.precision` back (or remove `precision`), or re-embed the"
+            " tenant with `tenantctl repair TENANT --reembed`",
         )
 
 
