@@ -218,6 +218,8 @@ BM25_TEXTS = [
     "the river delta floods in spring when snow melts in mountains far away from any town",
     "fish markets sell salmon",
     "mountains rivers salmon salmon salmon",
+    "error code E-417 means a wire break of the pressure sensor",
+    "error code E-418 means the press force exceeded its limit",
 ]
 
 
@@ -230,7 +232,8 @@ def test_keyword_scores_are_fts5_bm25(postgres, tmp_path):
         for i, text in enumerate(BM25_TEXTS):
             for store in (pooled, local):
                 _put(store, f"{i}.txt", [text, "unrelated filler words"], i)
-        for query in ("salmon", "cold rivers", "salmon in mountains", "spring snow", "filler"):
+        for query in ("salmon", "cold rivers", "salmon in mountains", "spring snow", "filler",
+                      "What does error code E-417 mean?"):
             got, want = pooled.keyword_search(query, 10), local.keyword_search(query, 10)
             assert len(got) == len(want) > 0, query
             texts = [[s.chunks([i])[i].text for i, _ in hits] for s, hits in ((pooled, got), (local, want))]

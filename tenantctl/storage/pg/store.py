@@ -461,23 +461,30 @@ class PgStore:
         from the tenant's term statistics. The chunks matching any query term (the GIN index) come back
         with their length and only the query's lexemes of their full-text vector, with positions (a
         term's frequency), and are scored here. Returns (chunk id, score), best first; higher is better."""
-        terms = textproc.query_terms(query)
-        if not terms:
+        if not textproc.query_terms(query):
             return []
-        words, expression = " ".join(terms), " | ".join(f"'{t}'" for t in terms)  # word characters only
+        # The query's lexemes as PostgreSQL's parser makes them of a chunk's text (fts_body): "E-417" is
+        # 'e' and '-417' in both, where joined query words would look for '417' and miss it.
         with self.transaction() as conn:
             df = dict(conn.execute(
                 f"SELECT u.lexeme, COALESCE(t.df, 0) FROM unnest(tsvector_to_array(to_tsvector('{TS_CONFIG}', %s)))"
-                f" AS u(lexeme) LEFT JOIN {self.s}.terms t ON t.term = u.lexeme", (words,)
+                f" AS u(lexeme) LEFT JOIN {self.s}.terms t ON t.term = u.lexeme", (textproc.fts_body("", query),)
             ).fetchall())
+            if not df:
+                return []
             stats = dict(conn.execute(
                 f"SELECT key, value::float8 FROM {self.s}.meta WHERE key IN ('bm25_chunks', 'bm25_tokens')"
             ).fetchall())
             rows = conn.execute(
                 f"SELECT id, tokens, ts_filter(setweight(fts, 'A', %s), '{{a}}')::text FROM {self.s}.chunks"
-                f" WHERE fts @@ to_tsquery('{TS_CONFIG}', %s)", (list(df), expression)
+                " WHERE fts @@ %s::tsquery", (list(df), " | ".join(_quoted(lexeme) for lexeme in df))
             ).fetchall()
         return bm25_rank(rows, df, stats.get("bm25_chunks", 0.0), stats.get("bm25_tokens", 0.0), limit)
+
+
+def _quoted(lexeme: str) -> str:
+    """A lexeme as a tsquery operand, taken as it is (already normalised: no second stemming)."""
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 _LEXEME = re.compile(r"'((?:[^']|'')*)':([0-9A-D,]+)")
