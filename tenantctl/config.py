@@ -6,7 +6,9 @@ a typo should fail loudly rather than be silently ignored.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -401,11 +403,36 @@ def load_config(path: Path | None = None) -> Config:
         raise ConfigError(f"{path}: {_describe(exc)}", f"fix the setting in {path}") from exc
 
 
+# Parsed tenant.yaml files by path, with the file's identity when parsed (see `load_tenant_config`).
+_TENANT_SETTINGS: dict[str, tuple[tuple[int, int, int, int], TenantConfig]] = {}
+_SETTLED_S = 2.0  # a file this long unchanged when parsed is cached: an edit after it moves its mtime
+
+
 def load_tenant_config(path: Path) -> TenantConfig:
+    """A tenant.yaml, validated. The result is shared between callers: treat it as read-only.
+
+    The server reads a tenant's settings on every request, so a parsed file is kept and reused while
+    its inode, size, mtime and ctime stay the same. Only a file whose mtime was `_SETTLED_S` old when it
+    was parsed is kept (as git treats "racily clean" files): a rewrite within the same timestamp tick
+    as the parse could otherwise leave every stamp as it was."""
+    key = str(path)
     try:
-        return TenantConfig.model_validate(_read_yaml(path))
+        st = os.stat(path)
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        stamp = None
+    cached = _TENANT_SETTINGS.get(key)
+    if cached is not None and stamp is not None and cached[0] == stamp:
+        return cached[1]
+    try:
+        settings = TenantConfig.model_validate(_read_yaml(path))
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc)}", f"fix the setting in {path}") from exc
+    if stamp is not None and time.time_ns() - stamp[2] > _SETTLED_S * 1e9:
+        if len(_TENANT_SETTINGS) >= 10_000:
+            _TENANT_SETTINGS.clear()
+        _TENANT_SETTINGS[key] = (stamp, settings)
+    return settings
 
 
 def dump_yaml(data: dict[str, Any], path: Path) -> None:

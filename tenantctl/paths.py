@@ -11,6 +11,7 @@ Layout of a home (README, "Storage layout"; a tenant's folder: `tenantctl.storag
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -24,10 +25,17 @@ TENANT_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 def home() -> Path:
     env = os.environ.get(HOME_ENV)
     if env:
-        return Path(env).expanduser().resolve()
+        # A relative home is relative to the working directory of the moment.
+        return _resolved(env, "" if os.path.isabs(os.path.expanduser(env)) else os.getcwd())
     import platformdirs
 
     return Path(platformdirs.user_data_dir("tenantctl", appauthor=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(env: str, cwd: str) -> Path:
+    """`$TENANTCTL_HOME` as an absolute path, resolved once per value (a server asks on every request)."""
+    return Path(env).expanduser().resolve()
 
 
 def config_file() -> Path:

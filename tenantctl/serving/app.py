@@ -25,6 +25,7 @@ from tenantctl.serving.deps import Services
 from tenantctl.serving.limits import BodyLimit, scrub
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
+from tenantctl.storage import registry
 
 _STATUS = {
     ExitCode.USAGE: 400, ExitCode.NOT_FOUND: 404, ExitCode.REFUSED: 429, ExitCode.BUSY: 409,
@@ -57,7 +58,8 @@ def create_app(cfg: Config) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        with registry.kept_connections():  # key and tenant lookups on every request: connections kept
+            yield
         shared.scheduler.close()
         shared.pool.close()
 

@@ -134,8 +134,15 @@ class VectorIndex:
         return cls(index, generation)
 
     def search(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        import faiss
+
         if self.size == 0:
             return []
+        # One query runs on the calling thread. FAISS would fork its OpenMP team for it, which costs more
+        # than it saves, and with concurrent searches (the server's request threads) on a busy machine the
+        # team's threads wait on each other: a 2-vector index then took up to 8 ms. The setting is the
+        # calling thread's own (OpenMP keeps it per thread), so every searching thread sets it.
+        faiss.omp_set_num_threads(1)
         scores, ids = self.faiss_index.search(vector.reshape(1, -1), min(k, self.size))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 

@@ -76,7 +76,7 @@ class SqliteKeys:
             conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (when, key_id))
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
-        with closing(_connect()) as conn:
+        with registry.reading(_SCHEMA) as conn:  # on every request: a server keeps it open
             row = conn.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE hash = ?", (key_hash,)).fetchone()
         return _key(row) if row else None
 

@@ -4,8 +4,11 @@ only this."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import threading
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +42,64 @@ def connect(schema: str = _SCHEMA) -> sqlite3.Connection:
     return conn
 
 
+_local = threading.local()
+_kept: list[sqlite3.Connection] = []
+_kept_lock = threading.Lock()
+_keepers = 0  # servers running in this process (see `kept_connections`)
+_epoch = 0  # moves when the kept connections are closed
+
+
+@contextlib.contextmanager
+def kept_connections() -> Iterator[None]:
+    """While a server runs: each thread keeps its connection to registry.db open between the lookups
+    made on every request (a key's hash, a tenant's record), since opening one costs ten times the
+    query. At the end every kept connection is closed (a CLI process keeps none open)."""
+    global _keepers, _epoch
+    with _kept_lock:
+        _keepers += 1
+    try:
+        yield
+    finally:
+        with _kept_lock:
+            _keepers -= 1
+            if _keepers == 0:
+                _epoch += 1
+                for conn in _kept:
+                    conn.close()
+                _kept.clear()
+
+
+@contextlib.contextmanager
+def reading(schema: str = _SCHEMA) -> Iterator[sqlite3.Connection]:
+    """A connection for reads: a new one, closed after; or, while a server runs, this thread's kept one.
+    In autocommit mode each read sees the latest commit of any process. A kept connection is opened
+    again when registry.db is another file (a new home, a restore: device, inode or change time)."""
+    if not _keepers:
+        with closing(connect(schema)) as conn:
+            yield conn
+        return
+    path = paths.registry_file()
+    if not path.exists():
+        connect(schema).close()  # as `connect` would: create it
+    st = os.stat(path)
+    ident = (str(path), st.st_dev, st.st_ino, st.st_ctime_ns, _epoch)
+    held = getattr(_local, "held", None)
+    if held is None or held[0] != ident:
+        conn = connect(schema)
+        with _kept_lock:
+            if held is not None:
+                held[1].close()  # a file replaced meanwhile (closing a closed one does nothing)
+                with contextlib.suppress(ValueError):
+                    _kept.remove(held[1])
+            _kept.append(conn)
+        held = (ident, conn, {schema})
+        _local.held = held
+    elif schema not in held[2]:
+        held[1].execute(schema)
+        held[2].add(schema)
+    yield held[1]
+
+
 class SqliteRegistry:
     """The registry of a home in local mode: registry.db."""
 
@@ -52,7 +113,7 @@ class SqliteRegistry:
     def get(self, tenant_id: str) -> TenantRecord | None:
         if not paths.registry_file().exists():
             return None
-        with closing(connect()) as conn:
+        with reading() as conn:
             row = conn.execute(
                 "SELECT id, status, created_at, display_name FROM tenants WHERE id = ?", (tenant_id,)
             ).fetchone()
