@@ -5,7 +5,7 @@ uses for its relevance threshold."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tenantctl.config import Config, SearchMode
@@ -41,9 +41,7 @@ class Hit:
         return f"{where}chunk {self.ord + 1}, chars {self.start}-{self.end}"
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["position"] = self.position
-        return data
+        return {**vars(self), "position": self.position}  # every field is a plain value: no deep copy
 
 
 def rrf(rankings: list[list[int]], k: int, weights: list[float] | None = None) -> dict[int, float]:
