@@ -282,6 +282,20 @@ def _one_pool_serves_both(folders: dict[str, Path], before: dict) -> None:
         pool.close()
 
 
+def _carried_by_export_and_checked_by_doctor(cli, tmp_path: Path, before: dict) -> None:
+    """An exported fp32 tenant imported into the home keeps fp32 and its results; doctor verifies the
+    exports of both precisions in use."""
+    from .conftest import top10
+
+    archive = tmp_path / "old.tar.gz"
+    assert cli("tenant", "export", "old", archive).code == 0
+    assert cli("tenant", "import", archive, "--as", "old-copy").code == 0
+    assert _manifest_embedder("old-copy") == "all-MiniLM-L6-v2" and top10(cli, "old-copy") == before
+    assert cli("tenant", "delete", "old-copy", "--yes").code == 0
+    export = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}["onnx export"]
+    assert export["status"] == "ok" and "fp32, int8, checksum verified" in export["detail"]
+
+
 @pytest.mark.slow
 def test_an_fp32_tenant_from_before_int8_became_the_default_keeps_working(cli, home, samples, tmp_path, monkeypatch):
     """A home upgraded to the int8 default: its fp32 tenant searches as before and takes new documents
@@ -315,6 +329,7 @@ def test_an_fp32_tenant_from_before_int8_became_the_default_keeps_working(cli, h
     assert cli("verify", "--all").code == 0
 
     _one_pool_serves_both({"old": docs, "new": samples / "nordwerk-maint"}, before)
+    _carried_by_export_and_checked_by_doctor(cli, tmp_path, before)
 
     (docs / "sabbatical.md").write_text("# Sabbatical\n\nAfter seven years of service, staff may take a paid "
                                         "sabbatical of three months to study or travel.\n")
