@@ -151,3 +151,32 @@ def test_chat_sessions_move_into_the_pool_and_back(cli, postgres, home):
     with psycopg.connect(postgres.admin_dsn) as conn:
         assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.sessions").fetchone()[0] == 0
     assert cli("tenant", "move", "t1", "--to", "mongodb").code == 2
+
+
+def _recorded_embedder(tenant_id: str) -> str | None:
+    from tenantctl.storage.tenants import open_tenant
+
+    with open_tenant(tenant_id).open_store() as store:
+        return store.get_meta("embedder")
+
+
+def test_an_fp32_tenant_keeps_its_precision_through_a_move_after_the_int8_switch(cli, postgres, tmp_path, home):
+    """Made with fp32 before int8 became the default, moved into the pool and back after: its vectors,
+    its recorded embedder and its results go along; a new pooled tenant gets int8."""
+    docs = copy_samples(tmp_path / "samples")
+    config = (home / "config.yaml").read_text()
+    (home / "config.yaml").write_text(config + "embedder:\n  precision: fp32\n")
+    assert cli("create", "acme-hr").code == 0 and cli("ingest", "acme-hr", docs / "acme-hr").code == 0
+    before = top10(cli, "acme-hr")
+    (home / "config.yaml").write_text(config)  # the default: int8 for new indexes
+    assert cli("tenant", "move", "acme-hr", "--to", "postgres").code == 0
+    assert _recorded_embedder("acme-hr") == "all-MiniLM-L6-v2"
+    pooled = top10(cli, "acme-hr")
+    assert all(pooled[q][0] in before[q][:3] for q in MOVE_QUERIES), (pooled, before)
+    assert cli("create", "nordwerk-maint", "--store", "postgres").code == 0
+    assert cli("ingest", "nordwerk-maint", docs / "nordwerk-maint").code == 0
+    assert _recorded_embedder("nordwerk-maint") == "all-MiniLM-L6-v2-int8"
+    hits = cli("search", "nordwerk-maint", "paid annual leave", "--json").json()
+    assert hits and all(h["path"].startswith(str(docs / "nordwerk-maint")) for h in hits)
+    assert cli("tenant", "move", "acme-hr", "--to", "local").code == 0
+    assert _recorded_embedder("acme-hr") == "all-MiniLM-L6-v2" and top10(cli, "acme-hr") == before
