@@ -140,3 +140,29 @@ def test_one_query_is_searched_on_the_calling_thread():
     hits, threads = _in_thread(search)
     assert hits[0] == (12, pytest.approx(1.0)) and len(hits) == 2
     assert threads == 1
+
+
+def test_a_server_keeps_its_lookups_connections_while_it_runs_and_closes_them(home):
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    for tenant_id in ("a", "b"):
+        create_tenant(tenant_id)
+    secrets = {t: keys.create(t)[1] for t in ("a", "b")}
+    with TestClient(create_app(load_config())) as client:
+        for _ in range(2):
+            for tenant_id, secret in secrets.items():
+                got = client.get("/v1/usage", headers={"Authorization": f"Bearer {secret}"})
+                assert got.status_code == 200 and got.json()["tenant"] == tenant_id
+        assert registry._kept  # the lookups ran on kept connections
+        kept = list(registry._kept)
+        key_id = keys.listing("a")[0].id
+        keys.revoke(key_id)
+        assert client.get("/v1/usage", headers={"Authorization": f"Bearer {secrets['a']}"}).status_code == 401
+        assert client.get("/v1/usage", headers={"Authorization": f"Bearer {secrets['b']}"}).json()["tenant"] == "b"
+    assert registry._kept == []
+    for conn in kept:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
