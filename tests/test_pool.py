@@ -24,3 +24,44 @@ def test_a_tenant_evicted_between_lookup_and_use_is_loaded_again(cli, home, monk
         assert session is not first.session and session.store.chunk_count() == 0
     assert first.closed and "acme" in pool._loaded
     pool.close()
+
+
+def test_an_evicted_tenant_is_closed_without_holding_up_the_pool(cli, home, monkeypatch):
+    """Closing a tenant's last store connection checkpoints and syncs it (tens of ms on a real disk):
+    the request whose load evicted it closes it after letting go of the pool's lock, so requests for
+    loaded tenants go on meanwhile."""
+    import threading
+
+    from tenantctl.config import load_config
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.serving import pool as pool_module
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    for tenant_id in ("a", "b", "c"):
+        assert cli("tenant", "create", tenant_id).code == 0
+    pool = pool_module.TenantPool(load_config(), 2 * pool_module.TENANT_OVERHEAD_BYTES)  # holds two
+    closing, release = threading.Event(), threading.Event()
+    real_close = TenantSession.close
+
+    def slow_close(session):
+        if session.tenant.id == "a":
+            closing.set()
+            assert release.wait(10)
+        real_close(session)
+
+    monkeypatch.setattr(TenantSession, "close", slow_close)
+    pool.acquire("a")
+    pool.acquire("b")
+    loader = threading.Thread(target=pool.acquire, args=("c",))  # evicts a, whose close blocks
+    loader.start()
+    assert closing.wait(10)
+    served = []
+    other = threading.Thread(target=lambda: served.append(pool.acquire("b")))
+    other.start()
+    other.join(2)
+    assert served and not other.is_alive()  # b was served while a was still closing
+    release.set()
+    loader.join(10)
+    assert sorted(pool._loaded) == ["b", "c"] and pool.evictions == 1
+    pool.close()

@@ -89,12 +89,14 @@ class TenantPool:
                        identity=_identity(session.store.path))
         with self._lock:
             existing = self._loaded.get(tenant_id)
-            if existing is not None:  # another request loaded it meanwhile
-                session.close()
-                return existing
-            self._loaded[tenant_id] = entry
-            self.loads += 1
-            self._evict(keep=tenant_id)
+            if existing is None:
+                self._loaded[tenant_id] = entry
+                self.loads += 1
+                evicted = self._evict(keep=tenant_id)
+        if existing is not None:  # another request loaded it meanwhile
+            session.close()
+            return existing
+        self._close(evicted)
         return entry
 
     @contextlib.contextmanager
@@ -110,20 +112,30 @@ class TenantPool:
         self.refresh_size(tenant_id)
 
     def refresh_size(self, tenant_id: str) -> None:
+        evicted: list[Loaded] = []
         with self._lock:
             entry = self._loaded.get(tenant_id)
             if entry is not None and entry.session.searcher._index is not None:
                 entry.bytes = _index_bytes(entry.session.searcher._index) + TENANT_OVERHEAD_BYTES
-                self._evict(keep=tenant_id)
+                evicted = self._evict(keep=tenant_id)
+        self._close(evicted)
 
-    def _evict(self, keep: str) -> None:
+    def _evict(self, keep: str) -> list[Loaded]:
+        """Take least-recently-used tenants out until the rest fit the budget; the caller closes them
+        (`_close`) once it has let go of the pool's lock: closing a tenant's last connection to its
+        store checkpoints and syncs it (about 20 ms here), and no other request should wait for that."""
+        evicted = []
         while self.used_bytes > self.budget and len(self._loaded) > 1:
             victim = next(iter(self._loaded))
             if victim == keep:
                 self._loaded.move_to_end(keep)
                 continue
-            entry = self._loaded.pop(victim)
+            evicted.append(self._loaded.pop(victim))
             self.evictions += 1
+        return evicted
+
+    def _close(self, evicted: list[Loaded]) -> None:
+        for entry in evicted:
             # Close once no search is in flight. A request of this very thread holds the lock when
             # its own load triggers eviction: mark it, and let the request finish first.
             if entry.lock.acquire(blocking=False):
