@@ -29,7 +29,8 @@ class EmbedderConfig(_Strict):
     # A folder sentence-transformers can load; None means the packaged all-MiniLM-L6-v2.
     path: str | None = None
     batch_size: int = Field(64, ge=1)
-    # onnx: exported once to ONNX (cached in <home>/cache), run by ONNX Runtime; torch: sentence-transformers.
+    # onnx: exported once to ONNX (cached per user: `tenantctl paths`), run by ONNX Runtime;
+    # torch: sentence-transformers.
     runtime: Literal["onnx", "torch"] = "onnx"
     # int8: dynamically quantised ONNX weights (onnx runtime only); its vectors differ slightly from fp32.
     # None (the default): a new or empty index gets int8 (fp32 on the torch runtime), an index that
@@ -79,6 +80,9 @@ SEARCH_MODES: tuple[str, ...] = get_args(SearchMode)
 class SearchConfig(_Strict):
     k: int = Field(5, ge=1)
     candidates: int = Field(50, ge=1)  # hits taken from each retriever before fusion
+    # convex: each retriever's scores scaled to 0..1 over its candidates, then averaged (weighted);
+    # rrf: reciprocal rank fusion, sum of weight / (rrf_k + rank).
+    fusion: Literal["convex", "rrf"] = "convex"
     rrf_k: int = Field(60, ge=1)
     mode: SearchMode = "hybrid"
     # Weight of dense hits in the fusion for queries written mostly in Chinese, Japanese or Korean.

@@ -58,10 +58,15 @@ CACHE_ENV = "TENANTCTL_CACHE"
 
 
 def cache_dir() -> Path:
-    """Derived files that any process may rebuild (the embedder's ONNX export). `$TENANTCTL_CACHE` lets
-    several homes share one cache (the test suite does)."""
+    """Derived files that any process may rebuild (the embedder's ONNX export), no tenant's data: one
+    per user, in the platform's cache folder, shared by every home (a new home does not export the model
+    again), or `$TENANTCTL_CACHE`."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser().resolve() if env else home() / "cache"
+    if env:
+        return Path(env).expanduser().resolve()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tenantctl", appauthor=False))
 
 
 def private_dir(path: Path) -> Path:

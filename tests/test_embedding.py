@@ -460,3 +460,13 @@ def test_the_optimised_graph_is_cached_once_and_loaded_as_it_is_afterwards(tmp_p
     assert (cached / "model.onnx").stat().st_size > 4
     assert np.allclose(third.run(None, {"x": x})[0], x @ (np.arange(4096, dtype=np.float32).reshape(64, 64) / 4096) + x,
                        atol=1e-4)
+
+
+def test_onnx_cache_is_per_user_not_per_home(cli, home, monkeypatch, tmp_path):
+    """A new home reuses the user's export instead of exporting again (about 1 GB of memory with torch)."""
+    monkeypatch.delenv("TENANTCTL_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache = cli("paths", "--json").json()["cache"]
+    assert cache == str(tmp_path / "xdg" / "tenantctl") and not cache.startswith(str(home))
+    monkeypatch.setenv("TENANTCTL_CACHE", str(tmp_path / "elsewhere"))
+    assert cli("paths", "--json").json()["cache"] == str(tmp_path / "elsewhere")

@@ -178,3 +178,20 @@ def test_fusion_weights_and_cjk_queries():
     assert dense_weight("手机银行单笔转账限额是多少？", cfg) == cfg.cjk_dense_weight
     assert dense_weight("What does E-417 mean?", cfg) == 1.0
     assert dense_weight("NP-1250 的润滑周期", cfg) == cfg.cjk_dense_weight
+
+
+def test_convex_fusion_scales_each_retriever_and_weighs_them():
+    from tenantctl.config import SearchConfig
+    from tenantctl.retrieval.search import convex, fuse
+
+    dense, keyword = [(1, 0.9), (2, 0.7), (3, 0.5)], [(3, 12.0), (4, 4.0)]
+    fused = convex([dense, keyword], [1.0, 1.0])
+    assert fused == pytest.approx({1: 0.5, 2: 0.25, 3: 0.5, 4: 0.0})
+    # A CJK query's dense weight (0.25) makes keyword scores count four times as much.
+    assert convex([dense, keyword], [0.25, 1.0])[3] == pytest.approx(0.8)
+    assert convex([[(7, 3.0), (8, 3.0)], []], [1.0, 1.0]) == {7: 0.5, 8: 0.5}  # equal scores: all best
+    # Chunk 2 scores near the best in both retrievers, chunk 1 best in one and worst in the other: the
+    # convex combination sees how close the scores are, RRF only their ranks.
+    dense, keyword = [(1, 0.80), (2, 0.79), (5, 0.30)], [(6, 20.0), (2, 19.9), (1, 2.0)]
+    by = {f: fuse("q", dense, keyword, "hybrid", 2, SearchConfig(fusion=f)).top for f in ("convex", "rrf")}
+    assert by["convex"] == [2, 1] and by["rrf"] == [1, 2]

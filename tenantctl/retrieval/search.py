@@ -1,6 +1,6 @@
-"""Hybrid retrieval for one tenant: dense (FAISS, cosine) and BM25 (SQLite FTS5), fused by reciprocal
-rank fusion. Every hit also carries its cosine similarity to the query, the signal the answer path
-uses for its relevance threshold."""
+"""Hybrid retrieval for one tenant: dense (FAISS, cosine) and BM25 (SQLite FTS5), fused by a convex
+combination of their scaled scores (or reciprocal rank fusion). Every hit also carries its cosine
+similarity to the query, the signal the answer path uses for its relevance threshold."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ class Hit:
     page: int | None
     heading: str
     text: str
-    score: float  # fused RRF score (or the single retriever's score)
+    score: float  # the fused score (or the single retriever's score)
     similarity: float  # cosine similarity between query and chunk
     dense_rank: int | None
     keyword_rank: int | None
@@ -50,6 +50,23 @@ def rrf(rankings: list[list[int]], k: int, weights: list[float] | None = None) -
     for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
         for rank, item in enumerate(ranking, start=1):
             fused[item] = fused.get(item, 0.0) + weight / (k + rank)
+    return fused
+
+
+def convex(scored: list[list[tuple[int, float]]], weights: list[float]) -> dict[int, float]:
+    """Convex combination: each list's scores scaled to 0..1 (its best 1, its worst 0; a list of equal
+    scores all 1), then summed with the weights normalised to sum 1; an id missing from a list gets 0
+    there. Unlike RRF it keeps how far apart the scores are, not only their order."""
+    total = sum(weights) or 1.0
+    fused: dict[int, float] = {}
+    for items, weight in zip(scored, weights, strict=True):
+        if not items:
+            continue
+        values = [v for _, v in items]
+        low, span = min(values), max(values) - min(values)
+        for item, value in items:
+            share = (value - low) / span if span else 1.0
+            fused[item] = fused.get(item, 0.0) + weight / total * share
     return fused
 
 
@@ -82,7 +99,8 @@ class Fused:
 def fuse(
     query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: Mode, k: int, search_cfg,
 ) -> Fused:
-    """The k best chunks: one retriever's order, or both fused by weighted reciprocal rank fusion."""
+    """The k best chunks: one retriever's order, or both fused (`search.fusion`: a convex combination of
+    their scaled scores, or weighted reciprocal rank fusion)."""
     dense_ids = [i for i, _ in dense]
     keyword_ids = [i for i, _ in keyword]
     if mode == "dense":
@@ -91,7 +109,10 @@ def fuse(
         scores = dict(keyword)
     else:
         weights = [dense_weight(query, search_cfg), 1.0]
-        scores = rrf([dense_ids, keyword_ids], search_cfg.rrf_k, weights)
+        if search_cfg.fusion == "convex":
+            scores = convex([dense, keyword], weights)
+        else:
+            scores = rrf([dense_ids, keyword_ids], search_cfg.rrf_k, weights)
     top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
     return Fused(
         top, scores, {cid: r for r, cid in enumerate(dense_ids, 1)}, {cid: r for r, cid in enumerate(keyword_ids, 1)}
