@@ -132,7 +132,11 @@ def test_bad_files_are_named_and_the_previous_index_still_answers(cli, tmp_path)
     docs = copy_samples(tmp_path / "samples") / "nordwerk-maint"
     assert cli("tenant", "create", "plant").code == 0
     assert cli("ingest", "plant", docs).code == 0
-    baseline = cli("search", "plant", "What does error code E-417 mean?", "-k", "3", "--json").json()
+    def top3() -> list[tuple[str, int, str]]:  # the chunks found (their scores move as the corpus grows)
+        hits = cli("search", "plant", "What does error code E-417 mean?", "-k", "3", "--json").json()
+        return [(h["path"], h["ord"], h["text"]) for h in hits]
+
+    baseline = top3()
 
     batch = tmp_path / "batch"
     shutil.copytree(BAD, batch)
@@ -149,7 +153,7 @@ def test_bad_files_are_named_and_the_previous_index_still_answers(cli, tmp_path)
         assert name in result.err
     assert "PDF" in reasons["corrupt.pdf"] and "binary" in reasons["binary.txt"] and "empty" in reasons["empty.md"]
 
-    assert cli("search", "plant", "What does error code E-417 mean?", "-k", "3", "--json").json() == baseline
+    assert top3() == baseline
     night = cli("search", "plant", "who is the night shift foreman", "-k", "1", "--json").json()
     assert "Dagmar Oswald" in night[0]["text"]
 
