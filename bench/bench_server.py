@@ -11,7 +11,8 @@
      warm set; checks every hit belongs to the caller's tenant; next to the CLI's fresh-process search.
      These run the server in a thread of this process, to read its pool (loads, peak bytes).
   3. The headline: `tenantctl serve` as its own process (as deployed), 8 concurrent clients over 100
-     tenants, --rounds bursts of --requests searches. With --baseline DIR, a second `tenantctl serve`
+     tenants, --rounds bursts of --requests searches (and as many over all --tenants, with evictions
+     when they are more than --budget-tenants). With --baseline DIR, a second `tenantctl serve`
      from the tenantctl checkout in DIR serves the same home, and the bursts alternate between the two
      (same run, same load on the machine): the ratio is this tree's searches/s over DIR's. Reports the
      server's CPU per request (from /proc) and the clients'.
@@ -142,22 +143,25 @@ def serve_process(tree: Path, home: Path) -> tuple[subprocess.Popen, int]:
     raise RuntimeError(f"tenantctl serve from {tree} did not start")
 
 
-def process_throughput(home: Path, secrets: dict[str, str], tenants: list[str], args) -> dict[str, Any]:
-    """Searches/s of `tenantctl serve` processes (this tree's, and --baseline's), bursts alternating."""
+def process_throughput(home: Path, secrets: dict[str, str], hundred: list[str], args) -> dict[str, Any]:
+    """Searches/s of `tenantctl serve` processes (this tree's, and --baseline's), bursts alternating:
+    over 100 loaded tenants, and over every tenant (the budget holds --budget-tenants: evictions)."""
     trees = {"this": ROOT} | ({"baseline": Path(args.baseline).resolve()} if args.baseline else {})
     servers = {name: serve_process(tree, home) for name, tree in trees.items()}
     leaks: list[str] = []
-    figures: dict[str, dict[str, list[float]]] = {name: {"rps": [], "server_cpu_ms": [], "client_cpu_ms": []}
-                                                  for name in servers}
+    figures = {name: {"rps": [], "server_cpu_ms": [], "client_cpu_ms": [], "eviction_rps": []} for name in servers}
     try:
         for _, port in servers.values():
-            burst(port, secrets, tenants, 200, leaks)  # load the tenants and the model
+            burst(port, secrets, hundred, 200, leaks)  # load the tenants and the model
         for _ in range(args.rounds):
             for name, (proc, port) in servers.items():
                 server0, client0 = cpu_seconds(proc.pid), time.process_time()
-                figures[name]["rps"].append(burst(port, secrets, tenants, args.requests, leaks))
+                figures[name]["rps"].append(burst(port, secrets, hundred, args.requests, leaks))
                 figures[name]["server_cpu_ms"].append((cpu_seconds(proc.pid) - server0) * 1000 / args.requests)
                 figures[name]["client_cpu_ms"].append((time.process_time() - client0) * 1000 / args.requests)
+            for name, (_, port) in servers.items():
+                figures[name]["eviction_rps"].append(burst(port, secrets, list(secrets), args.requests, leaks))
+                burst(port, secrets, hundred, 200, leaks)  # the hundred loaded again for the next round
     finally:
         for proc, _ in servers.values():
             proc.terminate()
@@ -165,12 +169,15 @@ def process_throughput(home: Path, secrets: dict[str, str], tenants: list[str], 
     out: dict[str, Any] = {
         name: {"searches_per_s": round(statistics.median(f["rps"]), 1), "rounds": [round(x, 1) for x in f["rps"]],
                "server_cpu_ms_per_search": round(statistics.median(f["server_cpu_ms"]), 2),
-               "client_cpu_ms_per_search": round(statistics.median(f["client_cpu_ms"]), 2)}
+               "client_cpu_ms_per_search": round(statistics.median(f["client_cpu_ms"]), 2),
+               "all_tenants_with_eviction_searches_per_s": round(statistics.median(f["eviction_rps"]), 1)}
         for name, f in figures.items()
     }
     if args.baseline:
         out["baseline_tree"] = str(trees["baseline"])
         out["ratio_vs_baseline"] = round(out["this"]["searches_per_s"] / out["baseline"]["searches_per_s"], 2)
+        out["eviction_ratio_vs_baseline"] = round(out["this"]["all_tenants_with_eviction_searches_per_s"]
+                                                  / out["baseline"]["all_tenants_with_eviction_searches_per_s"], 2)
     out["cross_tenant_hits"] = len(leaks)
     out["load_average"] = [round(x, 2) for x in os.getloadavg()]
     return out
