@@ -364,3 +364,31 @@ def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")
     assert reply.grounded and reply.answer == "Mozilla Firefox"
+
+
+def test_a_number_the_question_already_gives_is_no_answer_even_with_a_word_after_it():
+    assert spans.typed_span("How far will the river rise between 1990 and 2100?",
+                            "By 2100 rivers will be 0.4–1.2 m higher than in 1990.") == "0.4–1.2 m"
+    assert spans.typed_span("How much did a season ticket cost in 2019?",
+                            "In 2019, tickets cost $310 per season.") == "$310 per"
+    assert spans.typed_tokens("number", "As of 2012, the fee was 40") == ["2012", "40"]  # no "2012, the"
+
+
+def test_equal_sentence_scores_keep_the_passage_order():
+    # Scores are sums over sets, whose order (and so the last bits of the sum) changes from run to run.
+    ranked = spans.rank("书签有什么作用？", candidates([Passage("书签可以保存网址。书签也可以分享网址。", "b.txt")]))
+    assert ranked[0].text.startswith("书签可以") and ranked[0].score == ranked[1].score
+    assert all(c.score == round(c.score, 6) for c in ranked)
+
+
+def test_a_cut_sentence_keeps_the_aside_that_follows_or_holds_a_question_term():
+    sentence = ("The fever is endemic (regularly found) in populations of mosquitoes carried by travellers, including "
+                "traders (mostly merchants), in various areas including the coast, the lake region, the northern "
+                "plains and the highlands.")
+    cut = spans.window(sentence, "What does it mean for a fever to be endemic?")
+    assert "(regularly found)" in cut and "(mostly merchants)" not in cut and len(cut.split()) <= 30
+    chinese = ("该馆按照演化序列分为两个展馆（古生物展馆、人类展馆）、五个展厅（一厅、二厅、三厅、四厅、五厅），"
+               "另设报告厅（英文：Lecture Hall）、图书室、标本库、修复室与多功能教室，"
+               "全年对公众开放，节假日照常开放，周一闭馆。")
+    cut = spans.window(chinese, "该馆分为哪两个展馆？")
+    assert "（古生物展馆、人类展馆）" in cut and "Lecture" not in cut

@@ -47,7 +47,7 @@ PATTERNS = {
     ),
     "number": re.compile(
         rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
-        rf"|(?:\$|£|€|US\$)?\d[\d,]*(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
+        rf"|(?:\$|£|€|US\$)?\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?",
         re.I,
     ),
@@ -130,6 +130,7 @@ def rank(question: str, candidates: list[Candidate],
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
                    + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
                    - W_PASSAGE * (c.n - 1) + c.boost)
+        c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
     return sorted(candidates, key=lambda c: -c.score)
 
 
@@ -244,14 +245,20 @@ def widen(span: str, sentence: str) -> str:
     return span
 
 
+_NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def typed_span(question: str, sentence: str) -> str | None:
     """For a question asking for a number or date: the one in `sentence` nearest to the question's
-    terms (and not in the question itself), else None."""
+    terms and not in the question itself (neither whole nor by its leading number: "2100" of "from 1990
+    to 2100" is not "2100 sea levels"), else None."""
     kind = expected_type(question)
     if not kind:
         return None
     asked = normalize(question)
-    found = [t for t in typed_tokens(kind, sentence) if normalize(t) not in asked]
+    given = set(_NUMERAL.findall(question))
+    found = [t for t in typed_tokens(kind, sentence)
+             if normalize(t) not in asked and not set(_NUMERAL.findall(t)[:1]) & given]
     if not found:
         return None
     wanted = terms(question)
@@ -270,6 +277,21 @@ def typed_span(question: str, sentence: str) -> str | None:
 _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
 
 
+def _drop_asides(sentence: str, question: str) -> str:
+    """The sentence without its asides in brackets, but for those that hold or directly follow one of
+    the question's terms: "enzootic (commonly present)" answers "What does enzootic mean?". A CJK aside
+    is kept only when it holds one (after a name it is mostly the name in another script)."""
+    wanted, cjk = terms(question), has_cjk(sentence)
+
+    def keep(m: re.Match) -> bool:
+        if terms(m.group()) & wanted:
+            return True
+        before = re.findall(r"[^\W_]+", sentence[max(0, m.start() - 30):m.start()])
+        return not cjk and bool(before) and bool(terms(before[-1]) & wanted)  # CJK asides are mostly names
+
+    return _ASIDE.sub(lambda m: m.group() if keep(m) else "", sentence)
+
+
 def window(sentence: str, question: str) -> str:
     """A sentence longer than a concise answer cut to the stretch around the question's terms (the
     answer is usually next to them), marked with "…" where it was cut."""
@@ -281,7 +303,7 @@ def window(sentence: str, question: str) -> str:
 
     if size(sentence) <= limit + (4 if cjk else 2):
         return sentence
-    sentence = " ".join(_ASIDE.sub("", sentence).split())  # asides in brackets go first
+    sentence = " ".join(_drop_asides(sentence, question).split())
     if size(sentence) <= limit:
         return sentence
     units: list[str] = list(sentence) if cjk else sentence.split()
