@@ -392,3 +392,41 @@ def test_a_cut_sentence_keeps_the_aside_that_follows_or_holds_a_question_term():
                "全年对公众开放，节假日照常开放，周一闭馆。")
     cut = spans.window(chinese, "该馆分为哪两个展馆？")
     assert "（古生物展馆、人类展馆）" in cut and "Lecture" not in cut
+
+
+def test_a_span_far_from_the_question_terms_of_its_sentence_is_not_the_answer():
+    passage = Passage("In the survey, the Harbour Trust organised the clean-up walks, the Rowing Club held open days "
+                      "and the city council ran the ferry.", "c.txt")
+    question = "Who organised the clean-up walks?"
+    assert spans.beside("the Harbour Trust", passage.text, question)
+    assert not spans.beside("the city council", passage.text, question)
+    reply, _ = ask(question, [passage], " the city council")
+    assert not reply.grounded and reply.fallback and "Harbour Trust" in reply.answer
+    reply, _ = ask(question, [passage], " the Harbour Trust")
+    assert reply.grounded and reply.answer == "the Harbour Trust"
+    assert spans.beside("3 years", "它 3 years", question)  # CJK text: not told
+
+
+def test_which_few_is_no_number_question_and_a_lone_one_is_the_last_number():
+    assert spans.expected_type("外语学院主要教授哪几种语言？") is None
+    assert spans.expected_type("大沙地站共有几层？") == "number"
+    assert spans.typed_span("这条道路的长度是多少？", "这是大屿山一条道路，连接石壁，长达4.5公里。") == "4.5公里"
+
+
+def test_a_window_keeps_a_few_words_after_the_question_terms_and_uses_the_whole_word_budget():
+    sentence = ("Fees at private colleges in the north differ from college to college and depend on many things, "
+                "including the size of the college, the income of the families, rival fees and the college's own "
+                "savings.")
+    cut = spans.window(sentence, "Along with size, savings and the income of families, what sets private college fees?")
+    assert "rival fees" in cut and len(cut.split()) <= 30
+    thirty = " ".join(f"w{i}" for i in range(30))
+    assert spans.window(thirty, "What?") == thirty
+
+
+def test_spelled_centuries_and_millennia_are_dates_and_a_century_question_wants_one():
+    assert spans.typed_tokens("date", "By the first millennium AD farming spread; the nineteenth-century mills; 1895") \
+        == ["first millennium AD", "nineteenth-century", "1895"]
+    assert spans.typed_span("In what century did missionaries open schools?",
+                            "In 1996 a law changed the schools missionaries opened in the 19th century.") \
+        == "19th century"
+    assert spans.typed_span("In which decade did the town grow?", "It grew in 1965 and through the 1970s.") == "1970s"

@@ -7,9 +7,10 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    an answer at all; when not, the answer says so and the model is neither loaded nor called;
 2. the passages' whole sentences are ranked for the question (answering/spans.py) and the best few
    are the model's whole context, with the request to copy the answer from them;
-3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation) and
-   says more than the question's own words; for a question asking for a number or a date, the span
-   must be one, else the nearest one in the best sentence is taken;
+3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
+   more than the question's own words and sits next to the question's terms in that sentence; for a
+   question asking for a number or a date, the span must be one, else the nearest one in the best
+   sentence is taken;
 4. otherwise the answer is the best whole sentence (`fallback`).
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
@@ -191,6 +192,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int)
     margin = RELEVANCE_MARGIN * (1.5 if _language(question) == "zh" else 1.0)  # CJK scores are lexical x 1.5
     if holder and holder.score < ranked[0].score - margin:
         holder = None  # copied from a sentence about something else
+    if holder and not spans.beside(span, holder.text, question):
+        holder = None  # copied from another part of the sentence than the question asks about
     if holder:
         return Reply(spans.widen(span, holder.text), holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     for c in ranked[:2]:

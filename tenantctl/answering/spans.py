@@ -7,7 +7,8 @@ the IPCC"), their dense similarity to the question for non-CJK questions, and a 
 what the question asks for (a number for "how many", a year or date for "when"); a sentence that says
 nothing beyond the question's words drops. A span proposed by the model is accepted only when it (or
 a reading of it without a leading preposition or the question's own words) occurs in a candidate
-sentence after SQuAD-style normalisation and says more than the question's own words.
+sentence after SQuAD-style normalisation, says more than the question's own words and sits next to
+the question's terms in that sentence (`beside`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ _MONTH = (r"(?:January|February|March|April|May|June|July|August|September|Octob
 _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|million|billion)")
+_ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
+            r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)")
 _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
           r"(?:-(?:year|month|day|week|hour|mile|metre|meter|foot|old|long|strong)\b)*")  # "1.6-million-year-old"
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
@@ -41,7 +44,7 @@ _LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.�
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
-        r"|\d{1,2}(?:st|nd|rd|th) century|\d{3,4}s?)\b"
+        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|\d{{3,4}}s?)\b"
         rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
         re.I,
     ),
@@ -56,8 +59,8 @@ _EXPECTS = [
     ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
                         r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
     ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
-                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|几|多大|多长|多高|多重|"
-                          r"多久|百分之|比例", re.I)),
+                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|(?<!哪)几|多大|多长|"
+                          r"多高|多重|多久|百分之|比例", re.I)),
 ]
 
 
@@ -70,7 +73,7 @@ class Candidate:
 
 
 def expected_type(question: str) -> str | None:
-    """What the question asks for: "date", "number", or None."""
+    """What the question asks for: "date", "number", or None (哪几种 asks which kinds, not how many)."""
     for kind, pattern in _EXPECTS:
         if pattern.search(question):
             return kind
@@ -245,6 +248,8 @@ def widen(span: str, sentence: str) -> str:
     return span
 
 
+_UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I)),
+          (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代"))]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -261,6 +266,9 @@ def typed_span(question: str, sentence: str) -> str | None:
              if normalize(t) not in asked and not set(_NUMERAL.findall(t)[:1]) & given]
     if not found:
         return None
+    for asked_for, unit in _UNITS:  # "in what century" is answered by a century, not by a year
+        if asked_for.search(question):
+            found = [t for t in found if unit.search(t)] or found
     wanted = terms(question)
     anchors = [m.start() for m in re.finditer(r"[^\W_]+", sentence) if terms(m.group()) & wanted]
     if has_cjk(sentence):
@@ -271,7 +279,10 @@ def typed_span(question: str, sentence: str) -> str | None:
     def year(token: str) -> bool:  # seldom the answer to "how many/much": "less than $1.25 a day", not "2005"
         return kind == "number" and re.fullmatch(r"1\d{3}|20\d{2}", token.split()[0]) is not None
 
-    return min(found, key=lambda t: (year(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    def article(token: str) -> bool:  # "一条道路" is "a road": a lone 一 is the last resort
+        return re.fullmatch(rf"一\s?{_ZH_MEASURE}", token) is not None
+
+    return min(found, key=lambda t: (year(t), article(t), min(abs(sentence.find(t) - a) for a in anchors)))
 
 
 _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
@@ -292,16 +303,21 @@ def _drop_asides(sentence: str, question: str) -> str:
     return _ASIDE.sub(lambda m: m.group() if keep(m) else "", sentence)
 
 
+WINDOW_TAIL = 3  # words (CJK: three characters each) a window keeps after the question's terms it holds
+
+
 def window(sentence: str, question: str) -> str:
     """A sentence longer than a concise answer cut to the stretch around the question's terms (the
-    answer is usually next to them), marked with "…" where it was cut."""
+    answer is usually next to them: the stretch holding most of them, with a few words to spare after
+    them), marked with "…" where it was cut; at most MAX_SPAN_WORDS words (CJK: MAX_SPAN_CHARS
+    characters), the marks included."""
     cjk = has_cjk(sentence)
-    limit = MAX_SPAN_CHARS - 4 if cjk else MAX_SPAN_WORDS - 2
+    limit = MAX_SPAN_CHARS - 2 if cjk else MAX_SPAN_WORDS  # "…" joins a word; in CJK it is a character
 
     def size(text: str) -> int:
         return len("".join(text.split())) if cjk else len(text.split())
 
-    if size(sentence) <= limit + (4 if cjk else 2):
+    if size(sentence) <= (MAX_SPAN_CHARS if cjk else MAX_SPAN_WORDS):
         return sentence
     sentence = " ".join(_drop_asides(sentence, question).split())
     if size(sentence) <= limit:
@@ -312,9 +328,44 @@ def window(sentence: str, question: str) -> str:
         marks = [i for i in range(len(units) - 1) if terms(sentence[i:i + 2]) & wanted]
     else:
         marks = [i for i, w in enumerate(units) if terms(w) & wanted]
-    counts = [sum(start <= m < start + limit for m in marks) for start in range(len(units) - limit + 1)]
+    tail = WINDOW_TAIL * (3 if cjk else 1)  # room after the question's terms, where the answer often is
+    counts = [sum(start <= m < start + limit - tail for m in marks) for start in range(len(units) - limit + 1)]
     best = counts.index(max(counts))
     first = next((m for m in marks if m >= best), best)
     start = max(0, min(first - (4 if cjk else 5), len(units) - limit))
     text = ("" if cjk else " ").join(units[start:start + limit])
     return ("…" if start else "") + text + ("…" if start + limit < len(units) else "")
+
+
+NEAR_WORDS = 3  # a model's span further than this from every question term of its sentence is no answer
+
+
+def beside(span: str, sentence: str, question: str) -> bool:
+    """Whether the span sits next to the question's terms in `sentence` (at most NEAR_WORDS words from
+    one outside it): an answer is next to what the question says about it, while a small model also
+    copies the wrong item of a list ("the Lutheran Church" where the question asks who initiated the
+    dialogues). True when that cannot be told (CJK text, no term outside the span)."""
+    if has_cjk(sentence) or has_cjk(span):
+        return True
+    words = [normalize(w) for w in sentence.split()]
+    target = normalize(span).split()
+    at = next((i for i in range(len(words)) if _starts(words, i, target)), None)
+    if at is None or not target:
+        return True
+    end, got = at, 0
+    while end < len(words) and got < len(target):
+        got, end = got + len(words[end].split()), end + 1
+    asked = {t[:STEM] for t in terms(question)}
+    marks = [i for i, w in enumerate(words) if (i < at or i >= end) and {t[:STEM] for t in terms(w)} & asked]
+    return not marks or min(at - m - 1 if m < at else m - end for m in marks) <= NEAR_WORDS
+
+
+def _starts(words: list[str], i: int, target: list[str]) -> bool:
+    """Whether the normalised words from position i on (those normalisation empties, like "the", count
+    for nothing) begin with `target`."""
+    found: list[str] = []
+    for w in words[i:]:
+        found += w.split()
+        if len(found) >= len(target):
+            break
+    return bool(words[i]) and found[:len(target)] == target
