@@ -68,7 +68,13 @@ class TenantPool:
 
     @property
     def used_bytes(self) -> int:
-        return sum(entry.bytes for entry in list(self._loaded.values()))  # a snapshot: others may load
+        """Memory the loaded tenants take. Read under the pool's lock: between a load and the evictions it
+        causes the pool is briefly over its budget, and no reader sees that."""
+        with self._lock:
+            return self._used_bytes()
+
+    def _used_bytes(self) -> int:
+        return sum(entry.bytes for entry in self._loaded.values())
 
     def acquire(self, tenant_id: str) -> Loaded:
         with self._lock:
@@ -125,7 +131,7 @@ class TenantPool:
         (`_close`) once it has let go of the pool's lock: closing a tenant's last connection to its
         store checkpoints and syncs it (about 20 ms here), and no other request should wait for that."""
         evicted = []
-        while self.used_bytes > self.budget and len(self._loaded) > 1:
+        while self._used_bytes() > self.budget and len(self._loaded) > 1:
             victim = next(iter(self._loaded))
             if victim == keep:
                 self._loaded.move_to_end(keep)
