@@ -96,7 +96,7 @@ class ModelConfig(_Strict):
     # A GGUF file; None means the packaged Gemma 3 270M (Q4_K_M).
     path: str | None = None
     n_ctx: int = Field(2048, ge=256)
-    n_threads: int | None = None
+    n_threads: int | None = Field(None, ge=1)  # prompt and generation threads; None: llama.cpp's defaults
     n_batch: int = Field(512, ge=8)
     max_tokens: int = Field(160, ge=1)
     temperature: float = Field(0.0, ge=0.0)

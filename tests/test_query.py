@@ -156,3 +156,12 @@ def test_loading_the_model_prints_nothing(capfd):
 
     LlamaCppGenerator("default", ModelConfig())
     assert capfd.readouterr() == ("", "")
+
+
+def test_n_threads_sets_the_prompt_and_the_generation_threads():
+    """On a busy machine one thread reads a prompt faster than two spinning ones: `n_threads` sets both."""
+    from tenantctl.config import ModelConfig
+    from tenantctl.models.generation import LlamaCppGenerator
+
+    params = LlamaCppGenerator("default", ModelConfig(n_threads=1)).llm.context_params
+    assert (params.n_threads, params.n_threads_batch) == (1, 1)

@@ -61,7 +61,8 @@ class LlamaCppGenerator:
         _silence_llama_logs()
         try:
             self.llm = Llama(
-                model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_batch=cfg.n_batch,
+                model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_threads_batch=cfg.n_threads,
+                n_batch=cfg.n_batch,
                 seed=cfg.seed, verbose=False,
             )
             # The first decode sets up the KV cache (and would log about it): do it at load time.

@@ -1,0 +1,59 @@
+"""Wall time of fresh `tenantctl search` and `tenantctl query` processes, as a user at a shell sees it.
+
+    .venv/bin/python bench/bench_fresh.py [--home DIR] [--tenant acme-hr] [--runs 7] [--baseline DIR]
+
+--home defaults to the demo's home (.demo-home, made by scripts/demo.sh). Each run starts a new process
+for `search` and one for `query` with the same question; with --baseline DIR the tenantctl package found
+in DIR (for example another checkout) runs too, alternating with this one, so both see the same machine.
+Prints the median and the best wall time of each; writes bench/results/fresh.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _results import write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTION = "How many days of paid annual leave do employees get?"
+
+
+def timed(command: str, tenant: str, home: Path, package: Path) -> float:
+    env = {**os.environ, "TENANTCTL_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(package)}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "tenantctl", command, tenant, QUESTION], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", type=Path, default=ROOT / ".demo-home")
+    parser.add_argument("--tenant", default="acme-hr")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--baseline", type=Path, help="a checkout whose tenantctl runs alternately")
+    args = parser.parse_args()
+    packages = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    walls: dict[str, dict[str, list[float]]] = {name: {"search": [], "query": []} for name in packages}
+    for package in packages.values():  # once each, unmeasured: page caches and the ONNX export
+        timed("search", args.tenant, args.home, package)
+    for _ in range(args.runs):
+        for name, package in packages.items():
+            for command in ("search", "query"):
+                walls[name][command].append(timed(command, args.tenant, args.home, package))
+    results = {
+        "tenant": args.tenant, "runs": args.runs, "load_average": os.getloadavg(),
+        **{name: {f"{command}_s": {"median": round(statistics.median(w), 3), "best": round(min(w), 3)}
+                  for command, w in by_command.items()} for name, by_command in walls.items()},
+    }
+    write_results("fresh", results)
+
+
+if __name__ == "__main__":
+    main()
