@@ -165,3 +165,25 @@ def test_n_threads_sets_the_prompt_and_the_generation_threads():
 
     params = LlamaCppGenerator("default", ModelConfig(n_threads=1)).llm.context_params
     assert (params.n_threads, params.n_threads_batch) == (1, 1)
+
+
+def test_a_busy_machine_reads_the_prompt_with_one_thread(monkeypatch):
+    """With `n_threads` unset the prompt threads follow the load: one while every core is busy."""
+    import os
+
+    import llama_cpp
+
+    from tenantctl.config import ModelConfig
+    from tenantctl.models.base import Request
+    from tenantctl.models.generation import LlamaCppGenerator, prompt_threads
+
+    assert prompt_threads(cores=2, load=2.3) == 1 and prompt_threads(cores=2, load=1.2) == 2
+    assert prompt_threads(cores=1, load=5.0) == 1
+    request = Request(prompt="Text: The sky is blue.\nQuestion: What colour is the sky?\nAnswer:", max_tokens=3)
+    auto, fixed = LlamaCppGenerator("default", ModelConfig()), LlamaCppGenerator("default", ModelConfig(n_threads=2))
+    for load, expected in ((64.0, 1), (0.0, os.cpu_count())):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+        for generator in (auto, fixed):
+            generator.generate(request)
+        assert llama_cpp.llama_n_threads_batch(auto.llm.ctx) == expected
+        assert llama_cpp.llama_n_threads_batch(fixed.llm.ctx) == 2  # set in config: kept

@@ -62,8 +62,7 @@ class LlamaCppGenerator:
         try:
             self.llm = Llama(
                 model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_threads_batch=cfg.n_threads,
-                n_batch=cfg.n_batch,
-                seed=cfg.seed, verbose=False,
+                n_batch=cfg.n_batch, seed=cfg.seed, verbose=False,
             )
             # The first decode sets up the KV cache (and would log about it): do it at load time.
             self.llm.eval(self.llm.tokenize(b" ", add_bos=True))
@@ -78,6 +77,18 @@ class LlamaCppGenerator:
         self.n_ctx = self.llm.n_ctx()
         self.has_chat_template = bool(self.llm.metadata.get("tokenizer.chat_template"))
         self._lock = threading.Lock()  # one generation at a time per loaded model
+        self._prompt_threads = None if cfg.n_threads else self.llm.context_params.n_threads_batch
+
+    def _fit_prompt_threads(self) -> None:
+        """With `n_threads` unset, read the prompt with one thread while other work keeps every core busy,
+        with llama.cpp's default (all cores) otherwise: its threads wait for each other by spinning, and
+        two of them on busy cores took 2-6x as long as one (bench/README.md)."""
+        import llama_cpp
+
+        threads = prompt_threads()
+        if self._prompt_threads is not None and threads != self._prompt_threads:
+            llama_cpp.llama_set_n_threads(self.llm.ctx, self.llm.context_params.n_threads, threads)
+            self._prompt_threads = threads
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -89,6 +100,7 @@ class LlamaCppGenerator:
         )
         result = Generation()
         with self._lock:
+            self._fit_prompt_threads()
             started = time.perf_counter()
             if request.messages is not None:
                 stream = self.llm.create_chat_completion(messages=request.messages, **params)
@@ -121,6 +133,14 @@ class LlamaCppGenerator:
 
     def _chat_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+
+def prompt_threads(cores: int | None = None, load: float | None = None) -> int:
+    """Threads for reading a prompt: one when the last minute's load average says every core is busy,
+    else one a core."""
+    cores = cores or os.cpu_count() or 1
+    load = os.getloadavg()[0] if load is None else load
+    return 1 if cores > 1 and load >= cores else cores
 
 
 _LOG_SINK: list[Any] = []  # our llama.cpp log callback, kept alive while the library may call it
