@@ -77,6 +77,7 @@ class LlamaCppGenerator:
         self.n_ctx = self.llm.n_ctx()
         self.has_chat_template = bool(self.llm.metadata.get("tokenizer.chat_template"))
         self._lock = threading.Lock()  # one generation at a time per loaded model
+        # The prompt threads now in use, when they follow the load (`n_threads` unset); None: fixed.
         self._prompt_threads = None if cfg.n_threads else self.llm.context_params.n_threads_batch
 
     def _fit_prompt_threads(self) -> None:

@@ -63,7 +63,8 @@ def convex(scored: list[list[tuple[int, float]]], weights: list[float]) -> dict[
         if not items:
             continue
         values = [v for _, v in items]
-        low, span = min(values), max(values) - min(values)
+        low = min(values)
+        span = max(values) - low
         for item, value in items:
             share = (value - low) / span if span else 1.0
             fused[item] = fused.get(item, 0.0) + weight / total * share

@@ -60,7 +60,9 @@ class TenantPool:
         found = self.embedders.get(identity)
         if found is None:
             with self._lock:
-                found = self.embedders.setdefault(identity, BatchingEmbedder(get_embedder(settings)))
+                found = self.embedders.get(identity)  # another request may have made it meanwhile
+                if found is None:
+                    found = self.embedders[identity] = BatchingEmbedder(get_embedder(settings))
         return found
 
     def __len__(self) -> int:
