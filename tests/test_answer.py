@@ -430,3 +430,25 @@ def test_spelled_centuries_and_millennia_are_dates_and_a_century_question_wants_
                             "In 1996 a law changed the schools missionaries opened in the 19th century.") \
         == "19th century"
     assert spans.typed_span("In which decade did the town grow?", "It grew in 1965 and through the 1970s.") == "1970s"
+
+
+def test_a_sentence_with_several_possible_numbers_is_shown_not_guessed():
+    """Which of several amounts a "how many" asks for is a guess for the rules: the answer is the stretch
+    of the sentence holding them all, not the one nearest the question's words (a year does not count)."""
+    text = ("In April 2014, New Zealand had 88 private schools, attended by 28,000 students or 3.7% of the "
+            "entire student population. Most of them are in Auckland.")
+    reply, _ = ask("In April 2014, how many New Zealand students attended private schools?",
+                   [Passage(text, "nz.txt")], " New Zealand")
+    assert reply.fallback and not reply.grounded
+    assert "28,000" in reply.answer and "88" in reply.answer and "3.7%" in reply.answer
+    assert len(reply.answer.split()) <= 16 and "Auckland" not in reply.answer
+    assert spans.typed_choices("How much did it cost in 2005?", "In 2005 it cost $1.25 a day.") == ["$1.25"]
+    one, _ = ask("How much does 17.7% of the population live on a day?", [Passage(
+        "In 2005, 17.7% of the population lived on less than $1.25 a day.", "k.txt")], " the population")
+    assert (one.answer, one.fallback) == ("$1.25", False)  # one amount besides the year: that one
+
+
+def test_a_span_window_covers_its_parts_with_a_few_words_either_side():
+    sentence = " ".join(f"w{i}" for i in range(40))
+    assert spans.span_window(sentence, ["w10", "w12"], "q") == "…w7 w8 w9 w10 w11 w12 w13 w14 w15…"
+    assert spans.span_window(sentence, ["w1", "w39"], "w20?") == spans.window(sentence, "w20?")  # too far apart

@@ -9,8 +9,8 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    are the model's whole context, with the request to copy the answer from them;
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
    more than the question's own words and sits next to the question's terms in that sentence; for a
-   question asking for a number or a date, the span must be one, else the nearest one in the best
-   sentence is taken;
+   question asking for a number or a date, the span must be one, else the one in the best sentence is
+   taken — when that sentence holds several that fit (English), the stretch holding them all instead;
 4. otherwise the answer is the best whole sentence (`fallback`).
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
@@ -197,6 +197,12 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int)
     if holder:
         return Reply(spans.widen(span, holder.text), holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     for c in ranked[:2]:
+        choices = spans.typed_choices(question, c.text)
+        if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess
+            if c is not ranked[0]:
+                break
+            shown = spans.span_window(c.text, choices, question)
+            return Reply(shown, c.text, c.n, grounded=False, fallback=True, raw=raw)
         typed = spans.typed_span(question, c.text)
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)

@@ -253,22 +253,35 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"ce
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
-def typed_span(question: str, sentence: str) -> str | None:
-    """For a question asking for a number or date: the one in `sentence` nearest to the question's
-    terms and not in the question itself (neither whole nor by its leading number: "2100" of "from 1990
-    to 2100" is not "2100 sea levels"), else None."""
+def typed_choices(question: str, sentence: str) -> list[str]:
+    """For a question asking for a number or date: those in `sentence` that may answer it, i.e. not in
+    the question itself (neither whole nor by its leading number: "2100" of "from 1990 to 2100" is not
+    "2100 sea levels"), and of the unit asked for ("in what century" wants a century, not a year)."""
     kind = expected_type(question)
     if not kind:
-        return None
+        return []
     asked = normalize(question)
     given = set(_NUMERAL.findall(question))
     found = [t for t in typed_tokens(kind, sentence)
              if normalize(t) not in asked and not set(_NUMERAL.findall(t)[:1]) & given]
-    if not found:
-        return None
-    for asked_for, unit in _UNITS:  # "in what century" is answered by a century, not by a year
+    for asked_for, unit in _UNITS:
         if asked_for.search(question):
             found = [t for t in found if unit.search(t)] or found
+    if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
+        found = [t for t in found if not _year(t)] or found
+    return found
+
+
+def _year(token: str) -> bool:
+    return re.fullmatch(r"1\d{3}|20\d{2}", token.split()[0]) is not None
+
+
+def typed_span(question: str, sentence: str) -> str | None:
+    """Of `typed_choices`, the one nearest to the question's terms in `sentence`, else None."""
+    kind = expected_type(question)
+    found = typed_choices(question, sentence)
+    if not kind or not found:
+        return None
     wanted = terms(question)
     anchors = [m.start() for m in re.finditer(r"[^\W_]+", sentence) if terms(m.group()) & wanted]
     if has_cjk(sentence):
@@ -276,13 +289,10 @@ def typed_span(question: str, sentence: str) -> str | None:
     if not anchors:
         anchors = [0]
 
-    def year(token: str) -> bool:  # seldom the answer to "how many/much": "less than $1.25 a day", not "2005"
-        return kind == "number" and re.fullmatch(r"1\d{3}|20\d{2}", token.split()[0]) is not None
-
     def article(token: str) -> bool:  # "一条道路" is "a road": a lone 一 is the last resort
         return re.fullmatch(rf"一\s?{_ZH_MEASURE}", token) is not None
 
-    return min(found, key=lambda t: (year(t), article(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    return min(found, key=lambda t: (article(t), min(abs(sentence.find(t) - a) for a in anchors)))
 
 
 _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
@@ -369,3 +379,21 @@ def _starts(words: list[str], i: int, target: list[str]) -> bool:
         if len(found) >= len(target):
             break
     return bool(words[i]) and found[:len(target)] == target
+
+
+CHOICES_PAD = 3  # words a window of several numbers or dates keeps either side of them
+
+
+def span_window(sentence: str, parts: list[str], question: str) -> str:
+    """The stretch of `sentence` from the first of `parts` to the last, with CHOICES_PAD words either
+    side, marked with "…" where cut; the plain `window` when they are not all found or too far apart."""
+    starts = [sentence.find(p) for p in parts]
+    if not parts or min(starts) < 0:
+        return window(sentence, question)
+    first = len(sentence[:min(starts)].split())
+    last = max(len(sentence[:at + len(p)].split()) for at, p in zip(starts, parts, strict=True))
+    words = sentence.split()
+    begin, end = max(0, first - CHOICES_PAD), min(len(words), last + CHOICES_PAD)
+    if end - begin > MAX_SPAN_WORDS:
+        return window(sentence, question)
+    return ("…" if begin else "") + " ".join(words[begin:end]) + ("…" if end < len(words) else "")
