@@ -452,3 +452,12 @@ def test_a_span_window_covers_its_parts_with_a_few_words_either_side():
     sentence = " ".join(f"w{i}" for i in range(40))
     assert spans.span_window(sentence, ["w10", "w12"], "q") == "…w7 w8 w9 w10 w11 w12 w13 w14 w15…"
     assert spans.span_window(sentence, ["w1", "w39"], "w20?") == spans.window(sentence, "w20?")  # too far apart
+
+
+def test_a_chinese_sentence_without_the_topic_but_with_what_is_asked_ranks_first():
+    """The topic ("美国特勤局") is in most sentences; the word asked about ("雇员") decides, even in a sentence
+    that leaves the topic out."""
+    text = ("美国特勤局是美国联邦政府的执法机构。美国特勤局成立于1865年。美国特勤局负责保护总统的安全。"
+            "该机构雇员分为便衣特工和制服特工。")
+    ranked = spans.rank("美国特勤局的雇员有哪几种？", candidates([Passage(text, "s.txt")]))
+    assert ranked[0].text == "该机构雇员分为便衣特工和制服特工。"

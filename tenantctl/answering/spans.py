@@ -2,13 +2,14 @@
 
 Sentences are ranked by the share of the question's content terms they hold (English words by their
 first letters, so "surrendered" counts for "surrender"; each term weighted by how rare it is among the
-candidate sentences), the share of the question's adjacent word pairs they hold in order ("chair of
-the IPCC"), their dense similarity to the question for non-CJK questions, and a bonus when they hold
-what the question asks for (a number for "how many", a year or date for "when"); a sentence that says
-nothing beyond the question's words drops. A span proposed by the model is accepted only when it (or
-a reading of it without a leading preposition or the question's own words) occurs in a candidate
-sentence after SQuAD-style normalisation, says more than the question's own words and sits next to
-the question's terms in that sentence (`beside`).
+candidate sentences; in CJK a term most of them hold, the topic, weighs less), the share of the
+question's adjacent word pairs they hold in order ("chair of the IPCC"), their dense similarity to
+the question for non-CJK questions, and a bonus when they hold what the question asks for (a number
+for "how many", a year or date for "when"); a sentence that says nothing beyond the question's words
+drops. A span proposed by the model is accepted only when it (or a reading of it without a leading
+preposition or the question's own words) occurs in a candidate sentence after SQuAD-style
+normalisation, says more than the question's own words and sits next to the question's terms in that
+sentence (`beside`).
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ W_PAIRS = 0.3  # share of the question's adjacent content-word pairs the sentenc
 W_TYPED = 0.2  # the sentence holds what the question asks for (a number, a date)
 W_NOTHING_NEW = 0.3  # taken off a sentence that says nothing beyond the question's own words
 W_PASSAGE = 0.02  # taken off per passage rank
+# CJK: a question term held by more than TOPIC_SHARE of the candidate sentences names the passages' topic
+# ("环氧氯丙烷"), which a sentence may leave out ("它是一个无色液体"); it weighs W_TOPIC of its rarity, so
+# the terms that say what is asked about ("用途", "雇员") decide.
+TOPIC_SHARE = 0.3
+W_TOPIC = 0.3
 STEM = 4  # words compared by their first letters: "surrendered" is "surrender", "elected" "election"
 
 
@@ -119,7 +125,9 @@ def rank(question: str, candidates: list[Candidate],
     wanted = features(question)
     sets = [features(c.text) for c in candidates]
     total = len(candidates)
-    weight = {t: math.log(1 + total / (1 + sum(t in s for s in sets))) for t in wanted}
+    held = {t: sum(t in s for s in sets) for t in wanted}
+    weight = {t: math.log(1 + total / (1 + held[t])) * (W_TOPIC if cjk and held[t] > TOPIC_SHARE * total else 1.0)
+              for t in wanted}
     norm = sum(weight.values()) or 1.0
     dense = _dense(question, [c.text for c in candidates], embed) if embed and not cjk else [0.0] * total
     kind = expected_type(question)
