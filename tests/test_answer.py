@@ -461,3 +461,19 @@ def test_a_chinese_sentence_without_the_topic_but_with_what_is_asked_ranks_first
             "该机构雇员分为便衣特工和制服特工。")
     ranked = spans.rank("美国特勤局的雇员有哪几种？", candidates([Passage(text, "s.txt")]))
     assert ranked[0].text == "该机构雇员分为便衣特工和制服特工。"
+
+
+def test_a_chinese_span_from_the_second_sentence_is_kept_though_the_first_holds_more_of_the_topic():
+    """CJK scores weigh the topic's terms little: the second sentence, without the topic's name, scores far
+    below the first, yet the model's span there answers."""
+    text = "红腹锉尾蛇主要分布于印度地带及其附近的山区。主要分布于印度西高止山脉一带。"
+    reply, _ = ask("红腹锉尾蛇分布于哪些地带？", [Passage(text, "s.txt")], "西高止山脉一带")
+    assert reply.grounded and reply.answer == "西高止山脉一带"
+
+
+def test_chinese_amounts_keep_their_unit_and_come_from_the_clause_the_question_is_about():
+    """几乎 ("almost") asks for no number; 英寸 is one unit; of two amounts the one in the clause holding the
+    question's words ("雌性") answers."""
+    assert spans.expected_type("余男在哪一影片中的表现为她囊括几乎所有重要的奖项？") is None
+    sentence = "就体型上而言，雄性的红腹锉尾蛇比雌性为长，雄性约有13英寸长，而雌性则普遍只有10英寸长。"
+    assert spans.typed_span("雌性红腹锉尾蛇体长约是多少？", sentence) == "10英寸"

@@ -57,6 +57,7 @@ MAX_SENTENCE_CHARS = 600
 TOOL_BOOST = 0.5  # a tool the question matched answers it before the documents do
 ACCEPT_FROM = 2  # a span is taken from the two best sentences only (the model reads more, for context)
 RELEVANCE_MARGIN = 0.3  # how much less relevant than the best sentence a span's sentence may be
+CJK_RELEVANCE_MARGIN = 1.0  # CJK scores are lexical x 1.5, with the topic's terms weighing little
 
 
 @dataclass
@@ -189,7 +190,7 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int)
     kind = spans.expected_type(question)
     if holder and kind == "number" and not spans.typed_tokens(kind, span):
         holder = None  # "how many" answered without a number: not an answer ("when" may be "at Easter")
-    margin = RELEVANCE_MARGIN * (1.5 if _language(question) == "zh" else 1.0)  # CJK scores are lexical x 1.5
+    margin = CJK_RELEVANCE_MARGIN if _language(question) == "zh" else RELEVANCE_MARGIN
     if holder and holder.score < ranked[0].score - margin:
         holder = None  # copied from a sentence about something else
     if holder and not spans.beside(span, holder.text, question):

@@ -133,7 +133,7 @@ _STOPWORDS = frozenset(
     with would you your""".split()
 )
 # Question words that a Chinese question holds but its answer's passage need not.
-CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几|谁|吗|呢|何")
+CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几(?!乎)|谁|吗|呢|何")
 
 
 def _stem(word: str) -> str:

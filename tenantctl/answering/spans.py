@@ -36,7 +36,8 @@ _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|se
 _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
           r"(?:-(?:year|month|day|week|hour|mile|metre|meter|foot|old|long|strong)\b)*")  # "1.6-million-year-old"
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
-_ZH_UNIT = r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|[\u4e00-\u9fff])"  # "70公分", not "70公"
+_ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日]元"  # "70公分", "10英寸"
+            r"|[\u4e00-\u9fff])")
 # After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
 _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
                r"元角分秒倍米里斤吨升克亩户间栋章节首篇页幅成公平千厘毫号级石斗口环轮班组队册卷集版季代世段步寸尺丈晚等"
@@ -60,8 +61,8 @@ _EXPECTS = [
     ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
                         r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
     ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
-                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|(?<!哪)几|多大|多长|"
-                          r"多高|多重|多久|百分之|比例", re.I)),
+                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|(?<!哪)几(?!乎)|"
+                          r"多大|多长|多高|多重|多久|百分之|比例", re.I)),
 ]
 
 
@@ -285,7 +286,8 @@ def _year(token: str) -> bool:
 
 
 def typed_span(question: str, sentence: str) -> str | None:
-    """Of `typed_choices`, the one nearest to the question's terms in `sentence`, else None."""
+    """Of `typed_choices`, the one nearest to the question's terms in `sentence` (in CJK, first the one in
+    the clause holding most of them), else None."""
     kind = expected_type(question)
     found = typed_choices(question, sentence)
     if not kind or not found:
@@ -300,7 +302,18 @@ def typed_span(question: str, sentence: str) -> str | None:
     def article(token: str) -> bool:  # "一条道路" is "a road": a lone 一 is the last resort
         return re.fullmatch(rf"一\s?{_ZH_MEASURE}", token) is not None
 
-    return min(found, key=lambda t: (article(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    def clause(token: str) -> int:  # CJK: the clause holding more of the question's terms holds the answer
+        if not has_cjk(sentence):
+            return 0
+        at = sentence.find(token)
+        start = max(sentence.rfind(p, 0, at) for p in _CLAUSE_ENDS) + 1
+        ends = [e for p in _CLAUSE_ENDS if (e := sentence.find(p, at + len(token))) >= 0]
+        return -sum(start <= a < min(ends, default=len(sentence)) for a in anchors)
+
+    return min(found, key=lambda t: (article(t), clause(t), min(abs(sentence.find(t) - a) for a in anchors)))
+
+
+_CLAUSE_ENDS = "，,；;。：:！？"
 
 
 _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
