@@ -477,3 +477,26 @@ def test_chinese_amounts_keep_their_unit_and_come_from_the_clause_the_question_i
     assert spans.expected_type("余男在哪一影片中的表现为她囊括几乎所有重要的奖项？") is None
     sentence = "就体型上而言，雄性的红腹锉尾蛇比雌性为长，雄性约有13英寸长，而雌性则普遍只有10英寸长。"
     assert spans.typed_span("雌性红腹锉尾蛇体长约是多少？", sentence) == "10英寸"
+
+
+def test_a_chinese_window_drops_another_name_in_brackets_to_keep_the_answer():
+    sentence = ("美国特勤局（又译美国特勤处、美国秘勤局等，英文：United States Secret Service，缩写USSS）"
+                "是美国联邦政府的执法机构，隶属于美国国土安全部。")
+    assert spans.window(sentence, "美国特勤局隶属于什么部门？") == \
+        "美国特勤局是美国联邦政府的执法机构，隶属于美国国土安全部。"
+    listed = ("古动物馆分为两馆（古脊椎动物馆、树华古人类馆）、五个展厅（古鱼类展厅、古爬行动物展厅、古哺乳动物展厅、"
+              "古人类展厅、特展展厅）。")  # a list in brackets is no other name: it stays
+    assert "古脊椎动物馆、树华古人类馆" in spans.window(listed + listed[5:], "古动物馆分为哪两个馆？")
+
+
+def test_a_chinese_question_for_a_place_prefers_the_sentence_that_places_it():
+    text = "建成后，康王路将分流人民路高架车流。康王路是广州市荔湾区一条贯穿南北的城市主干道。"
+    assert spans.rank("康王路在哪里？", candidates([Passage(text, "k.txt")]))[0].text.startswith("康王路是广州市")
+    other = "馆址位于西直门外大街路南。羗山道是一条道路，连接石壁及羗山。"  # "位于" alone is not about 羗山道
+    assert spans.rank("羗山道位于香港什么地方？", candidates([Passage(other, "k.txt")]))[0].text.startswith("羗山道")
+
+
+def test_a_chinese_span_cut_out_of_an_aside_is_no_answer():
+    text = "《植物志》是记载中国内蒙古自治区维管植物的植物志。东四盟（即兴安盟；昭乌达盟，今赤峰市）的植物未编写在内。"
+    reply, _ = ask("《植物志》主要记载了哪个地区的植物？", [Passage(text, "z.txt")], "昭乌达盟，今赤峰市）")
+    assert not reply.grounded and "中国内蒙古自治区" in reply.answer

@@ -134,9 +134,12 @@ def rank(question: str, candidates: list[Candidate],
     kind = expected_type(question)
     asked = normalize(question)
     pairs = _pairs(question)
+    asks_place = _ASKS_PLACE.search(question) if cjk else None  # the place bonus needs a term beyond these words
+    place = wanted - _cjk_features(f"{asks_place.group()} 位于 地处 坐落") if asks_place else set()
     for c, found, sim in zip(candidates, sets, dense, strict=True):
         lexical = sum(weight[t] for t in wanted & found) / norm
-        typed = kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
+        typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
+                 or bool(place and found & place and _PLACE.search(c.text)))
         paired = len(pairs & _pairs(c.text)) / len(pairs) if pairs else 0.0
         new = found - wanted
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
@@ -144,6 +147,13 @@ def rank(question: str, candidates: list[Candidate],
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
     return sorted(candidates, key=lambda c: -c.score)
+
+
+# A CJK question for a place ("在哪里", "什么地方", not "在哪一战") is answered by a sentence that places
+# something: "位于", or a place name ("广州市", "荔湾区", "黄埔村").
+_ASKS_PLACE = re.compile(r"哪里|哪儿|在哪(?![一个些])|什么地方|哪个地方|何处|何地|(?:哪些|什么)地区|"
+                         r"哪个(?:省|市|国家|城市|地区)|位于(?:什么|哪)")
+_PLACE = re.compile(r"位于|地处|坐落|[\u4e00-\u9fff][省市县区州镇村岛]")
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -232,8 +242,9 @@ def readings(span: str, question: str) -> list[str]:
 def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, Candidate] | None:
     """The span (or its first reading, see `readings`) and the best-ranked candidate sentence that holds
     it, or None when the span is unusable: empty, a refusal, too long, only the question's words, or found
-    in no candidate."""
-    if not span or _REFUSAL.search(span):
+    in no candidate; a CJK span with a bracket it does not both open and close ("昭乌达盟，今赤峰市）") was cut
+    out of an aside."""
+    if not span or _REFUSAL.search(span) or span.count("（") != span.count("）"):
         return None
     if (len(span) > MAX_SPAN_CHARS) if has_cjk(span) else (len(span.split()) > MAX_SPAN_WORDS):
         return None
@@ -322,11 +333,15 @@ _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
 def _drop_asides(sentence: str, question: str) -> str:
     """The sentence without its asides in brackets, but for those that hold or directly follow one of
     the question's terms: "enzootic (commonly present)" answers "What does enzootic mean?". A CJK aside
-    is kept only when it holds one (after a name it is mostly the name in another script)."""
+    is kept only when it holds one (after a name it is mostly the name in another script), and one in Latin
+    letters ("又译…，英文：…") only when it holds one the rest of the sentence lacks."""
     wanted, cjk = terms(question), has_cjk(sentence)
 
     def keep(m: re.Match) -> bool:
-        if terms(m.group()) & wanted:
+        held = terms(m.group()) & wanted
+        if cjk and re.search(r"[A-Za-z]", m.group()):  # another name ("又译…，英文：…") repeating the sentence's terms
+            held -= terms(sentence[:m.start()] + sentence[m.end():])
+        if held:
             return True
         before = re.findall(r"[^\W_]+", sentence[max(0, m.start() - 30):m.start()])
         return not cjk and bool(before) and bool(terms(before[-1]) & wanted)  # CJK asides are mostly names
