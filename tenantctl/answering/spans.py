@@ -46,7 +46,7 @@ _LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.�
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
-        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|\d{{3,4}}s?)\b"
+        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d))\b"
         rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
         re.I,
     ),
@@ -75,11 +75,13 @@ class Candidate:
 
 
 def expected_type(question: str) -> str | None:
-    """What the question asks for: "date", "number", or None (哪几种 asks which kinds, not how many)."""
-    for kind, pattern in _EXPECTS:
-        if pattern.search(question):
-            return kind
-    return None
+    """What the question asks for: "date", "number", or None (哪几种 asks which kinds, not how many).
+    An English question asks for what its first question phrase names: "How high did it reach when
+    launched?" wants a number."""
+    found = [(m.start(), kind) for kind, pattern in _EXPECTS if (m := pattern.search(question))]
+    if not found:
+        return None
+    return min(found)[1] if cjk_share(question) <= 0.3 else found[0][1]
 
 
 _RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
@@ -321,10 +323,25 @@ def typed_span(question: str, sentence: str) -> str | None:
         ends = [e for p in _CLAUSE_ENDS if (e := sentence.find(p, at + len(token))) >= 0]
         return -sum(start <= a < min(ends, default=len(sentence)) for a in anchors)
 
-    return min(found, key=lambda t: (article(t), clause(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    best = min(found, key=lambda t: (article(t), clause(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    return with_qualifier(best, sentence)
 
 
 _CLAUSE_ENDS = "，,；;。：:！？"
+
+
+_QUALIFIER = re.compile(r"(?:\b(?:up to|over|under|about|around|approximately|nearly|almost|more than|less than|"
+                        r"fewer than|at least|at most|some|roughly|circa|only|just|mid-?))\s?$", re.I)
+
+
+def with_qualifier(token: str, sentence: str) -> str:
+    """An English number or date with the word before it that qualifies it ("up to four minutes",
+    "over 400", "mid-2000s"): without it the answer says more than its sentence."""
+    at = sentence.find(token)
+    if at < 0 or has_cjk(token):
+        return token
+    m = _QUALIFIER.search(sentence[max(0, at - 14):at])
+    return sentence[at - len(m.group()):at] + token if m else token
 
 
 _ASIDE = re.compile(r"\s*（[^（）]*）|\s*\([^()]*\)")
