@@ -520,3 +520,11 @@ def test_a_number_keeps_the_word_that_qualifies_it():
     assert spans.typed_span("Roughly how many clubs are run at the university?",
                             "Students run over 400 clubs and organizations.") == "over 400 clubs"
     assert spans.typed_span("How many clubs are there?", "Moreover 400 clubs exist.") == "400 clubs"
+
+
+def test_a_chinese_place_question_s_own_words_count_for_no_sentence():
+    """"在什么地方" asks; a sentence does not answer it by holding 在 or 地."""
+    text = ("纽波特在新英格兰是有名的避暑胜地，当地有海军基地，也是大学的所在地。"
+            "纽波特，又译为新港，位于美国罗得岛州南部。")
+    ranked = spans.rank("纽波特在什么地方？", candidates([Passage(text, "n.txt")]))
+    assert ranked[0].text.startswith("纽波特，又译为新港")

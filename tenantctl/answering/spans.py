@@ -125,7 +125,9 @@ def rank(question: str, candidates: list[Candidate],
     candidates = list({c.text: c for c in reversed(candidates)}.values())[::-1]
     cjk = cjk_share(question) > 0.3
     features = _cjk_features if cjk else _stems
-    wanted = features(question)
+    asks_place = _ASKS_PLACE.search(question) if cjk else None
+    # "在什么地方" asks for a place; the answer need not hold 在 or 地方
+    wanted = features(_ASKS_PLACE.sub(" ", question) if asks_place else question)
     sets = [features(c.text) for c in candidates]
     total = len(candidates)
     held = {t: sum(t in s for s in sets) for t in wanted}
@@ -136,8 +138,7 @@ def rank(question: str, candidates: list[Candidate],
     kind = expected_type(question)
     asked = normalize(question)
     pairs = _pairs(question)
-    asks_place = _ASKS_PLACE.search(question) if cjk else None  # the place bonus needs a term beyond these words
-    place = wanted - _cjk_features(f"{asks_place.group()} 位于 地处 坐落") if asks_place else set()
+    place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
     for c, found, sim in zip(candidates, sets, dense, strict=True):
         lexical = sum(weight[t] for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
@@ -153,8 +154,8 @@ def rank(question: str, candidates: list[Candidate],
 
 # A CJK question for a place ("在哪里", "什么地方", not "在哪一战") is answered by a sentence that places
 # something: "位于", or a place name ("广州市", "荔湾区", "黄埔村").
-_ASKS_PLACE = re.compile(r"哪里|哪儿|在哪(?![一个些])|什么地方|哪个地方|何处|何地|(?:哪些|什么)地区|"
-                         r"哪个(?:省|市|国家|城市|地区)|位于(?:什么|哪)")
+_ASKS_PLACE = re.compile(r"在哪[里儿]?(?![一个些])|在?(?:哪里|哪儿|什么地方|哪个地方|何处|何地|(?:哪些|什么)地区|"
+                         r"哪个(?:省|市|国家|城市|地区))|位于(?:什么|哪)")
 _PLACE = re.compile(r"位于|地处|坐落|[\u4e00-\u9fff][省市县区州镇村岛]")
 
 
