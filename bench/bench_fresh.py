@@ -5,13 +5,15 @@
 --home defaults to the demo's home (.demo-home, made by scripts/demo.sh). Each run starts a new process
 for `search` and one for `query` with the same question; with --baseline DIR the tenantctl package found
 in DIR (for example another checkout) runs too, alternating with this one, so both see the same machine.
-Prints the median and the best wall time of each; writes bench/results/fresh.json.
+Prints the median and the best wall time of each, and the median CPU time (user + system: the steadier
+figure on a shared machine); writes bench/results/fresh.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,12 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "How many days of paid annual leave do employees get?"
 
 
-def timed(command: str, tenant: str, home: Path, package: Path) -> float:
+def timed(command: str, tenant: str, home: Path, package: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one fresh process."""
     env = {**os.environ, "TENANTCTL_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(package)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "tenantctl", command, tenant, QUESTION], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main() -> None:
@@ -40,19 +46,25 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="a checkout whose tenantctl runs alternately")
     args = parser.parse_args()
     packages = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
-    walls: dict[str, dict[str, list[float]]] = {name: {"search": [], "query": []} for name in packages}
+    runs: dict[str, dict[str, list[tuple[float, float]]]] = {name: {"search": [], "query": []} for name in packages}
     for package in packages.values():  # once each, unmeasured: page caches and the ONNX export
         timed("search", args.tenant, args.home, package)
     for _ in range(args.runs):
         for name, package in packages.items():
             for command in ("search", "query"):
-                walls[name][command].append(timed(command, args.tenant, args.home, package))
+                runs[name][command].append(timed(command, args.tenant, args.home, package))
     results = {
         "tenant": args.tenant, "runs": args.runs, "load_average": os.getloadavg(),
-        **{name: {f"{command}_s": {"median": round(statistics.median(w), 3), "best": round(min(w), 3)}
-                  for command, w in by_command.items()} for name, by_command in walls.items()},
+        **{name: {f"{command}_s": _summary(r) for command, r in by_command.items()}
+           for name, by_command in runs.items()},
     }
     write_results("fresh", results)
+
+
+def _summary(runs: list[tuple[float, float]]) -> dict[str, float]:
+    walls, cpus = [w for w, _ in runs], [c for _, c in runs]
+    return {"median": round(statistics.median(walls), 3), "best": round(min(walls), 3),
+            "cpu_median": round(statistics.median(cpus), 3)}
 
 
 if __name__ == "__main__":

@@ -149,7 +149,11 @@ class PromptBuilder:
             return "", [{"role": "system", "content": INSTRUCTIONS}, {"role": "user", "content": earlier + body}]
         # A base model given earlier answers copies them; a follow-up's context reaches it through
         # retrieval instead (the query borrows the last question).
-        return f"{INSTRUCTIONS}\n\n{EXAMPLES[self.language]}{body}", None
+        return f"{self.prefix()}{body}", None
+
+    def prefix(self) -> str:
+        """The completion prompt's fixed opening, the same for every question (its state is cached)."""
+        return "" if self.chat else f"{INSTRUCTIONS}\n\n{EXAMPLES[self.language]}"
 
 
 def fit_passages(
@@ -241,7 +245,7 @@ def respond(
         prompt=None if messages else prompt, messages=messages, max_tokens=max_tokens,
         temperature=settings.temperature if settings.temperature is not None else mcfg.temperature,
         top_p=mcfg.top_p, repeat_penalty=mcfg.repeat_penalty, seed=mcfg.seed,
-        stop=[*([] if chat else COMPLETION_STOPS), *mcfg.stop],
+        stop=[*([] if chat else COMPLETION_STOPS), *mcfg.stop], prefix=builder.prefix(),
     )
     result = generator.generate(request, on_token=on_token)
     reply = choose(question, result.text, ranked, len(context))
@@ -345,9 +349,9 @@ def _answer(
     reply = respond(question, passages, generator, settings, mcfg, embed=embed, history=history,
                     on_token=on_token)
     g = reply.generation
-    timings.update(prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens,
-                   first_token_ms=round(g.first_token_ms or 0.0, 1), generation_ms=round(g.generation_ms, 1),
-                   total_ms=round((time.perf_counter() - started) * 1000, 1))
+    timings.update(prompt_tokens=g.prompt_tokens, cached_prompt_tokens=g.cached_tokens,
+                   completion_tokens=g.completion_tokens, first_token_ms=round(g.first_token_ms or 0.0, 1),
+                   generation_ms=round(g.generation_ms, 1), total_ms=round((time.perf_counter() - started) * 1000, 1))
     return Answer(
         **base, answer=_cite(reply.answer, reply.n), citations=[reply.n], sources=[_source(passages, reply)],
         grounded=reply.grounded, fallback=reply.fallback, no_answer=False, model=model_name,

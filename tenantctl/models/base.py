@@ -18,6 +18,7 @@ class Generation:
     first_token_ms: float | None = None
     generation_ms: float = 0.0
     finish_reason: str | None = None
+    cached_tokens: int = 0  # prompt tokens not read but taken from a cached state
 
 
 @dataclass
@@ -32,6 +33,9 @@ class Request:
     repeat_penalty: float = 1.1
     stop: list[str] = field(default_factory=list)
     seed: int = 0
+    # The prompt's fixed opening (instructions, examples), the same for many prompts: a generator may
+    # keep its state instead of reading it every time.
+    prefix: str = ""
 
 
 class Generator(Protocol):

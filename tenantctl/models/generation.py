@@ -77,6 +77,7 @@ class LlamaCppGenerator:
         self.n_ctx = self.llm.n_ctx()
         self.has_chat_template = bool(self.llm.metadata.get("tokenizer.chat_template"))
         self._lock = threading.Lock()  # one generation at a time per loaded model
+        self._prefixes: dict[str, tuple[list[int], str]] = {}  # prompt opening -> its aligned tokens, cache key
         # The prompt threads now in use, when they follow the load (`n_threads` unset); None: fixed.
         self._prompt_threads = None if cfg.n_threads else self.llm.context_params.n_threads_batch
 
@@ -103,6 +104,8 @@ class LlamaCppGenerator:
         with self._lock:
             self._fit_prompt_threads()
             started = time.perf_counter()
+            if request.messages is None and request.prefix:
+                result.cached_tokens = self._prime(request.prompt or "", request.prefix)
             if request.messages is not None:
                 stream = self.llm.create_chat_completion(messages=request.messages, **params)
                 pieces = _chat_pieces(stream, result)
@@ -131,6 +134,30 @@ class LlamaCppGenerator:
         if not result.completion_tokens and result.text:
             result.completion_tokens = self.count_tokens(result.text)
         return result
+
+    def _prime(self, prompt: str, prefix: str) -> int:
+        """Have the context hold the state of the prompt's opening (`prefix`, cut to a multiple of
+        prefix_cache.ALIGN tokens) and nothing after it: kept from the last prompt, else read from the
+        cache file, else evaluated and written there. The completion then reads only the rest. Returns
+        the tokens taken from the cache file."""
+        from tenantctl.models import prefix_cache
+
+        if prefix not in self._prefixes:
+            tokens = prefix_cache.aligned(self.llm.tokenize(prefix.encode("utf-8"), add_bos=True, special=True))
+            self._prefixes[prefix] = (tokens, prefix_cache.cache_key(self.llm, tokens) if tokens else "")
+        tokens, key = self._prefixes[prefix]
+        whole = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+        if not tokens or len(whole) <= len(tokens) or whole[: len(tokens)] != tokens:
+            return 0
+        if self.llm.n_tokens >= len(tokens) and self.llm.input_ids[: len(tokens)].tolist() == tokens:
+            self.llm.n_tokens = len(tokens)  # the last prompt began so: keep that much of it
+            return 0
+        if prefix_cache.load(self.llm, key, tokens):
+            return len(tokens)
+        self.llm.reset()
+        self.llm.eval(tokens)
+        prefix_cache.save(self.llm, key, tokens)
+        return 0
 
     def _chat_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
