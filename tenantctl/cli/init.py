@@ -71,7 +71,7 @@ def paths_cmd(json_out: JsonOption = False) -> None:
         "registry": "PostgreSQL (`postgres.dsn` in config.yaml)" if in_cluster else str(paths.registry_file()),
         "tenants": str(paths.tenants_dir()),
         "logs": str(paths.log_dir()),
-        "cache": str(paths.cache_dir()),  # the embedder's ONNX export, per user
+        "cache": str(paths.cache_dir()),  # the embedder's ONNX export, the LLM's prompt-opening state; per user
     }
     if json_out:
         print_json(data)
