@@ -31,8 +31,10 @@ def timed(command: str, tenant: str, home: Path, package: Path) -> tuple[float, 
     env = {**os.environ, "TENANTCTL_HOME": str(home), "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(package)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    # Run in the package's folder: `python -m` puts the working folder first on sys.path, so from any
+    # other checkout that one's tenantctl would run instead.
     subprocess.run([sys.executable, "-m", "tenantctl", command, tenant, QUESTION], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=package)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -45,6 +47,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--baseline", type=Path, help="a checkout whose tenantctl runs alternately")
     args = parser.parse_args()
+    args.home = args.home.resolve()
     packages = {"this": ROOT, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {name: {"search": [], "query": []} for name in packages}
     for package in packages.values():  # once each, unmeasured: page caches and the ONNX export

@@ -221,6 +221,7 @@ def test_onnx_vectors_match_sentence_transformers():
 
 @pytest.mark.slow
 def test_fresh_search_and_query_processes_never_import_torch(samples):
+    """Nor llama-cpp-python, unless a question passed the relevance gate."""
     probe = textwrap.dedent("""
         import sys
         from tenantctl.cli import main
@@ -229,15 +230,16 @@ def test_fresh_search_and_query_processes_never_import_torch(samples):
         except SystemExit as exc:
             assert exc.code in (0, None), exc.code
         heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)
-        print("HEAVY", heavy, "onnxruntime" in sys.modules, file=sys.stderr)
+        print("HEAVY", heavy, "onnxruntime" in sys.modules, "llama_cpp" in sys.modules, file=sys.stderr)
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for args in (["search", "acme-hr", "annual leave", "--json"],
-                 ["query", "acme-hr", "How many days of annual leave?", "--json"]):
+    for args, llm in ((["search", "acme-hr", "annual leave", "--json"], False),
+                      (["query", "acme-hr", "How many days of annual leave?", "--json"], True),
+                      (["query", "acme-hr", "Which planet has the most moons?", "--json"], False)):
         done = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env,
                               timeout=300)
         assert done.returncode == 0, done.stderr
-        assert "HEAVY [] True" in done.stderr, done.stderr[-2000:]
+        assert f"HEAVY [] True {llm}" in done.stderr, done.stderr[-2000:]
         assert json.loads(done.stdout)
 
 

@@ -211,6 +211,48 @@ def _chat_pieces(stream: Iterator[dict], result: Generation) -> Iterator[str]:
     result.completion_tokens = count
 
 
+class PendingGenerator:
+    """A generator being loaded in a thread (llama.cpp reads the model without holding the GIL, so the
+    caller's own work runs meanwhile); any use waits for it and raises what the load raised."""
+
+    def __init__(self, name: str, cfg: ModelConfig) -> None:
+        self._loaded: Generator | None = None
+        self._error: BaseException | None = None
+        self.waited_ms = 0.0  # how long its users waited for the load
+        self._thread = threading.Thread(target=self._load, args=(name, cfg), name="model-load")
+        self._thread.start()
+
+    def _load(self, name: str, cfg: ModelConfig) -> None:
+        try:
+            self._loaded = get_generator(name, cfg)
+        except BaseException as exc:  # raised again in the thread that uses the generator
+            self._error = exc
+
+    def resolve(self) -> Generator:
+        if self._thread.is_alive():
+            started = time.perf_counter()
+            self._thread.join()
+            self.waited_ms += (time.perf_counter() - started) * 1000
+        if self._error is not None:
+            raise self._error
+        assert self._loaded is not None
+        return self._loaded
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.resolve(), attribute)
+
+
+def load_generator(name: str, cfg: ModelConfig) -> Generator:
+    """`get_generator`, with a model not loaded yet loading in a thread (a PendingGenerator)."""
+    if cfg.base_url or _llama_key(cfg) in _LOADED:
+        return get_generator(name, cfg)
+    return PendingGenerator(name, cfg)  # type: ignore[return-value]  # a Generator once resolved
+
+
+def _llama_key(cfg: ModelConfig) -> tuple:
+    return ("llama", cfg.path, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.seed)
+
+
 def get_generator(name: str, cfg: ModelConfig) -> Generator:
     """The loaded generator for a model entry; loads it on first use. An entry with `base_url` names an
     OpenAI-compatible server instead: nothing loads in-process, and entries naming the same server, model
@@ -227,7 +269,7 @@ def get_generator(name: str, cfg: ModelConfig) -> Generator:
         key: tuple = ("remote", normalize_base_url(cfg.base_url), cfg.api_model or name, cfg.n_ctx, cfg.prompt_style)
         make: Callable[[str, ModelConfig], Generator] = OpenAICompatGenerator
     else:
-        key = ("llama", cfg.path, cfg.n_ctx, cfg.n_threads, cfg.n_batch, cfg.seed)
+        key = _llama_key(cfg)
         make = LlamaCppGenerator
     with _LOAD_LOCK:
         if key not in _LOADED:

@@ -1,0 +1,90 @@
+"""Models that load in a thread beside a fresh process's own work (fast: no model), and the prompt's
+fixed opening handed to the generator."""
+
+import threading
+import time
+
+import pytest
+
+from tenantctl.config import ModelConfig
+from tenantctl.errors import ModelUnavailable
+from tenantctl.models import generation
+from tenantctl.models.embedding import OnnxEmbedder
+
+
+class _Loaded:
+    name = "loaded"
+    n_ctx = 2048
+
+
+def test_a_pending_generator_waits_for_its_load_and_passes_everything_through(monkeypatch):
+    release = threading.Event()
+
+    def slow_load(name, cfg):
+        release.wait(5)
+        return _Loaded()
+
+    monkeypatch.setattr(generation, "get_generator", slow_load)
+    pending = generation.load_generator("default", ModelConfig())
+    assert isinstance(pending, generation.PendingGenerator)
+    threading.Timer(0.05, release.set).start()
+    assert pending.n_ctx == 2048 and pending.name == "loaded"  # waited for the load
+    assert pending.waited_ms >= 30
+    assert pending.resolve() is pending.resolve()
+
+
+def test_a_failed_load_is_raised_where_the_generator_is_used(monkeypatch):
+    def broken(name, cfg):
+        raise ModelUnavailable("model 'default': cannot load x.gguf", "check the path")
+
+    monkeypatch.setattr(generation, "get_generator", broken)
+    pending = generation.load_generator("default", ModelConfig())
+    with pytest.raises(ModelUnavailable, match="cannot load x.gguf"):
+        pending.generate(None)
+
+
+def test_a_loaded_or_remote_model_is_not_loaded_in_a_thread(monkeypatch):
+    monkeypatch.setattr(generation, "get_generator", lambda name, cfg: _Loaded())
+    monkeypatch.setitem(generation._LOADED, generation._llama_key(ModelConfig()), _Loaded())
+    assert isinstance(generation.load_generator("default", ModelConfig()), _Loaded)
+    assert isinstance(generation.load_generator("remote", ModelConfig(base_url="http://127.0.0.1:9")), _Loaded)
+
+
+def test_a_failed_embedder_preload_is_raised_by_the_first_encode(monkeypatch):
+    calls = []
+
+    def broken(self):
+        calls.append(threading.current_thread().name)
+        time.sleep(0.02)
+        raise ModelUnavailable("ONNX Runtime cannot load model.onnx", "delete it")
+
+    monkeypatch.setattr(OnnxEmbedder, "_load_now", broken)
+    embedder = OnnxEmbedder("all-MiniLM-L6-v2", None, 8)
+    embedder.preload()
+    embedder.preload()  # loading already: no second thread
+    with pytest.raises(ModelUnavailable, match="cannot load model.onnx"):
+        embedder.encode(["annual leave"])
+    assert calls == ["embedder-load", "MainThread"]  # the caller tried again, and raised
+
+
+def test_the_completion_prompt_opens_with_the_prefix_the_generator_is_told():
+    from tenantctl.answering.answer import PromptBuilder
+
+    for language in ("en", "zh"):
+        builder = PromptBuilder(None, chat=False, language=language)
+        prompt, _ = builder.render("Who opened the plant?", ["Marie Duval opened it."], [])
+        assert builder.prefix() and prompt.startswith(builder.prefix())
+        assert "Marie Duval opened it." not in builder.prefix()
+    assert PromptBuilder(None, chat=True).prefix() == ""  # chat messages: nothing cached
+
+
+def test_an_answer_tells_the_generator_its_prompt_s_fixed_opening():
+    from tenantctl.answering.answer import Passage, PromptBuilder
+    from tests.test_answer import ask
+
+    passages = [Passage("Employees accrue 23 days of paid annual leave per calendar year.", "handbook.md")]
+    _, generator = ask("How many days of annual leave?", passages, "23 days")
+    request = generator.requests[0]
+    assert request.prefix == PromptBuilder(None, chat=False).prefix() and request.prompt.startswith(request.prefix)
+    _, generator = ask("How many days of annual leave?", passages, "23 days", chat=True)
+    assert generator.requests[0].prefix == ""
