@@ -212,7 +212,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int)
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]
-    return Reply(spans.window(best.text, question), best.text, best.n, grounded=False, fallback=True, raw=raw)
+    shown = spans.trim_lead(spans.window(best.text, question), question)
+    return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)
 
 
 def respond(

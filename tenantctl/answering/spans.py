@@ -435,7 +435,7 @@ def _starts(words: list[str], i: int, target: list[str]) -> bool:
     return bool(words[i]) and found[:len(target)] == target
 
 
-CHOICES_PAD = 3  # words a window of several numbers or dates keeps either side of them
+CHOICES_PAD = 1  # words a window of several numbers or dates keeps either side of them
 
 
 def span_window(sentence: str, parts: list[str], question: str) -> str:
@@ -451,3 +451,29 @@ def span_window(sentence: str, parts: list[str], question: str) -> str:
     if end - begin > MAX_SPAN_WORDS:
         return window(sentence, question)
     return ("…" if begin else "") + " ".join(words[begin:end]) + ("…" if end < len(words) else "")
+
+
+TRIM_LEAD = 3  # a window drops at least this many leading words that restate the question, or none
+
+
+def trim_lead(text: str, question: str) -> str:
+    """An English window without the run of the question's own words (and stopwords) it starts with,
+    when that run is long, but for its last word: the question already says those ("The annual animal
+    migration occurs between June and September" answers "When does the annual animal migration
+    occur?" as "…occurs between June and September"). CJK text is left as it is."""
+    if has_cjk(text):
+        return text
+    asked = {t[:STEM] for t in terms(question)}
+    words = text.split()
+
+    def restated(word: str) -> bool:
+        own = {t[:STEM] for t in terms(word)}
+        return own <= asked  # stopwords and punctuation have no terms: they count as restated
+
+    skip = 0
+    while skip < len(words) - 1 and restated(words[skip]):
+        skip += 1
+    skip = max(0, skip - 1)  # the last of them stays, as the answer's context
+    if skip < TRIM_LEAD:
+        return text
+    return "…" + " ".join(words[skip:]).lstrip("…")
