@@ -541,3 +541,12 @@ def test_a_fallback_window_drops_a_long_run_of_the_question_words_it_starts_with
         == "The IPCC receives funding from the UN."
     cjk = "年度动物迁徙发生在六月至九月。"
     assert spans.trim_lead(cjk, "年度动物迁徙何时发生？") == cjk
+
+
+def test_a_model_span_that_starts_a_name_grows_to_the_whole_name():
+    text = "They include parochial schools, a term which is often used to denote Roman Catholic schools."
+    reply, _ = ask("What religion's schools does the term 'parochial schools' refer to?", [Passage(text, "p.txt")],
+                   " Catholic")
+    assert reply.grounded and reply.answer == "Roman Catholic"
+    assert spans.whole_name("The IPCC", "The IPCC was set up in 1988.") == "The IPCC"  # the sentence's first word
+    assert spans.whole_name("schools", text) == "schools"

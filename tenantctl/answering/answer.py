@@ -200,7 +200,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int)
     if holder and not spans.beside(span, holder.text, question):
         holder = None  # copied from another part of the sentence than the question asks about
     if holder:
-        return Reply(spans.widen(span, holder.text), holder.text, holder.n, grounded=True, fallback=False, raw=raw)
+        span = spans.whole_name(spans.widen(span, holder.text), holder.text)
+        return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     for c in ranked[:2]:
         choices = spans.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess

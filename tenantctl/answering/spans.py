@@ -477,3 +477,17 @@ def trim_lead(text: str, question: str) -> str:
     if skip < TRIM_LEAD:
         return text
     return "…" + " ".join(words[skip:]).lstrip("…")
+
+
+_NAME_BEFORE = re.compile(r"(?:(?<=\s)[A-Z][\w.'-]*\s)+$")
+
+
+def whole_name(span: str, sentence: str) -> str:
+    """An English span that starts a capitalised word with the capitalised words right before it in
+    its sentence (not the sentence's first word): a name is all of it ("Catholic" in "denote Roman
+    Catholic schools" is "Roman Catholic")."""
+    at = sentence.find(span)
+    if at <= 0 or has_cjk(span) or not span[:1].isupper():
+        return span
+    m = _NAME_BEFORE.search(sentence[:at])
+    return sentence[m.start():at] + span if m and m.start() > 0 else span
