@@ -177,8 +177,11 @@ def test_a_busy_machine_reads_the_prompt_with_one_thread(monkeypatch):
     from tenantctl.models.base import Request
     from tenantctl.models.generation import LlamaCppGenerator, prompt_threads
 
-    assert prompt_threads(cores=2, load=2.3) == 1 and prompt_threads(cores=2, load=1.2) == 2
-    assert prompt_threads(cores=1, load=5.0) == 1
+    assert prompt_threads(cores=2, load=2.3, others=0) == 1 and prompt_threads(cores=2, load=1.2, others=0) == 2
+    assert prompt_threads(cores=1, load=5.0, others=0) == 1
+    # Another process running now (the load average not risen yet): only the free cores.
+    assert prompt_threads(cores=2, load=0.2, others=1) == 1 and prompt_threads(cores=4, load=0.2, others=1) == 3
+    monkeypatch.setattr("tenantctl.models.generation._others_running", lambda: 0)
     request = Request(prompt="Text: The sky is blue.\nQuestion: What colour is the sky?\nAnswer:", max_tokens=3)
     auto, fixed = LlamaCppGenerator("default", ModelConfig()), LlamaCppGenerator("default", ModelConfig(n_threads=2))
     for load, expected in ((64.0, 1), (0.0, os.cpu_count())):

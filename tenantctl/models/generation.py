@@ -7,6 +7,7 @@ settings share one loaded model, differing only in generation settings.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -163,12 +164,28 @@ class LlamaCppGenerator:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
 
 
-def prompt_threads(cores: int | None = None, load: float | None = None) -> int:
+def prompt_threads(cores: int | None = None, load: float | None = None, others: int | None = None) -> int:
     """Threads for reading a prompt: one when the last minute's load average says every core is busy,
-    else one a core."""
+    else one a core that no other process's task is running on this instant (`others`)."""
     cores = cores or os.cpu_count() or 1
     load = os.getloadavg()[0] if load is None else load
-    return 1 if cores > 1 and load >= cores else cores
+    others = _others_running() if others is None else others
+    return 1 if load >= cores else max(1, cores - others)
+
+
+def _others_running() -> int:
+    """Tasks of other processes running or waiting for a core now: /proc/loadavg's runnable count less
+    this process's own running threads (0 where /proc does not tell). The load average lags by a
+    minute; a benchmark starting on the other core must not meet two spinning threads."""
+    try:
+        runnable = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        own = 0
+        for task in os.scandir("/proc/self/task"):
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                own += Path(task.path, "stat").read_text().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, runnable - own)
 
 
 _LOG_SINK: list[Any] = []  # our llama.cpp log callback, kept alive while the library may call it
