@@ -41,3 +41,25 @@ def test_every_command_has_help_text():
     assert len(commands) >= 8
     for name, callback in commands:
         assert callback.__doc__ and callback.__doc__.strip(), f"`tenantctl {name}` has no help text"
+
+
+HOT_ARGS = [["search", "--help"], ["query", "--help"], ["search"], ["query", "acme-hr", "q", "--bogus"],
+            ["search", "acme-hr", "x", "-k", "0"], ["search", "-h"], ["query", "acme-hr", "q", "--mode", "x"]]
+
+
+def test_search_and_query_run_in_a_lighter_app_with_the_same_help_and_errors(capsys):
+    """A fresh `search` or `query` builds only its own module's commands; nothing a user sees differs."""
+    import pytest
+
+    from tenantctl.cli import _app_for, app
+
+    for args in HOT_ARGS:
+        assert _app_for(args) is not app and _app_for(args) is _app_for(args)
+        seen = []
+        for runner in (app, _app_for(args)):
+            with pytest.raises(SystemExit) as done:
+                runner(args=list(args), prog_name="tenantctl")
+            seen.append((done.value.code, capsys.readouterr()))
+        assert seen[0] == seen[1], args
+        assert seen[0][1].out or seen[0][1].err
+    assert _app_for(["tenant", "list"]) is app and _app_for(["chat", "--help"]) is app and _app_for([]) is app

@@ -16,7 +16,7 @@ from tenantctl.cli import doctor, ingest, integrity, query, reindex, search, ser
 from tenantctl.cli import init as init_cmd
 from tenantctl.errors import ExitCode, TenantctlError, from_system_error
 
-app = typer.Typer(
+_SETTINGS: dict = dict(
     name="tenantctl",
     help="Multi-tenant RAG on one machine: shared compute, isolated data.\n\n"
     "Start with: tenantctl create ID, then tenantctl ingest ID PATH, then tenantctl query ID QUESTION.",
@@ -24,6 +24,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+app = typer.Typer(**_SETTINGS)
 # `--help` lists commands in the order they are added: the first steps (create, ingest, query) first.
 app.command("create", help="Create a tenant: its folder, tenant.yaml and empty store (as `tenant create`).")(
     tenant.create
@@ -40,6 +41,22 @@ serve.register(app)
 app.add_typer(tool.app, name="tool")
 doctor.register(app)
 
+# The commands a fresh process is most often started for, each in an app of its own module's commands
+# alone: typer turns the app it runs into a click command by introspecting every command's signature
+# (~15 ms of CPU for all of them). Their --help, usage errors and exit codes are the same as in `app`.
+_HOT = {"search": search.register, "query": query.register}
+_LIGHT: dict[str, typer.Typer] = {}
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    if not args or args[0] not in _HOT:
+        return app
+    if args[0] not in _LIGHT:
+        light = typer.Typer(**_SETTINGS)
+        _HOT[args[0]](light)
+        _LIGHT[args[0]] = light
+    return _LIGHT[args[0]]
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns core errors into `Error: ... / Hint: ...` and an exit code.
@@ -52,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     code: int = 0
     error: str | None = None
     try:
-        app(args=args, prog_name="tenantctl")
+        _app_for(args)(args=args, prog_name="tenantctl")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
