@@ -25,6 +25,7 @@ def test_a_pending_generator_waits_for_its_load_and_passes_everything_through(mo
         return _Loaded()
 
     monkeypatch.setattr(generation, "get_generator", slow_load)
+    monkeypatch.setattr(generation, "_LOADED", {})  # an earlier test of the run may have loaded the model
     pending = generation.load_generator("default", ModelConfig())
     assert isinstance(pending, generation.PendingGenerator)
     threading.Timer(0.05, release.set).start()
@@ -38,6 +39,7 @@ def test_a_failed_load_is_raised_where_the_generator_is_used(monkeypatch):
         raise ModelUnavailable("model 'default': cannot load x.gguf", "check the path")
 
     monkeypatch.setattr(generation, "get_generator", broken)
+    monkeypatch.setattr(generation, "_LOADED", {})
     pending = generation.load_generator("default", ModelConfig())
     with pytest.raises(ModelUnavailable, match="cannot load x.gguf"):
         pending.generate(None)
