@@ -550,3 +550,9 @@ def test_a_model_span_that_starts_a_name_grows_to_the_whole_name():
     assert reply.grounded and reply.answer == "Roman Catholic"
     assert spans.whole_name("The IPCC", "The IPCC was set up in 1988.") == "The IPCC"  # the sentence's first word
     assert spans.whole_name("schools", text) == "schools"
+
+
+def test_half_and_two_thirds_are_amounts():
+    sentence = "Carbon dioxide is responsible for over half the enhanced greenhouse effect."
+    assert spans.typed_span("How much of the greenhouse effect is due to carbon dioxide?", sentence) == "over half"
+    assert spans.typed_tokens("number", "It killed two-thirds of its population.") == ["two-thirds"]
