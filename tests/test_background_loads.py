@@ -1,15 +1,13 @@
-"""Models that load in a thread beside a fresh process's own work (fast: no model), and the prompt's
+"""The LLM loading in a thread beside a fresh process's own work (fast: no model), and the prompt's
 fixed opening handed to the generator."""
 
 import threading
-import time
 
 import pytest
 
 from tenantctl.config import ModelConfig
 from tenantctl.errors import ModelUnavailable
 from tenantctl.models import generation
-from tenantctl.models.embedding import OnnxEmbedder
 
 
 class _Loaded:
@@ -50,23 +48,6 @@ def test_a_loaded_or_remote_model_is_not_loaded_in_a_thread(monkeypatch):
     monkeypatch.setitem(generation._LOADED, generation._llama_key(ModelConfig()), _Loaded())
     assert isinstance(generation.load_generator("default", ModelConfig()), _Loaded)
     assert isinstance(generation.load_generator("remote", ModelConfig(base_url="http://127.0.0.1:9")), _Loaded)
-
-
-def test_a_failed_embedder_preload_is_raised_by_the_first_encode(monkeypatch):
-    calls = []
-
-    def broken(self):
-        calls.append(threading.current_thread().name)
-        time.sleep(0.02)
-        raise ModelUnavailable("ONNX Runtime cannot load model.onnx", "delete it")
-
-    monkeypatch.setattr(OnnxEmbedder, "_load_now", broken)
-    embedder = OnnxEmbedder("all-MiniLM-L6-v2", None, 8)
-    embedder.preload()
-    embedder.preload()  # loading already: no second thread
-    with pytest.raises(ModelUnavailable, match="cannot load model.onnx"):
-        embedder.encode(["annual leave"])
-    assert calls == ["embedder-load", "MainThread"]  # the caller tried again, and raised
 
 
 def test_the_completion_prompt_opens_with_the_prefix_the_generator_is_told():

@@ -55,41 +55,21 @@ class OnnxEmbedder:
         self._tokenizer = None
         self._spec = None
         self.load_ms = 0.0
-        self._load_lock = threading.Lock()
-        self._loader: threading.Thread | None = None
-
-    def preload(self) -> None:
-        """Start loading in a thread, unless loaded or loading: ONNX Runtime builds its session without
-        holding the GIL, so the caller's own work (a search's keyword query and FAISS index) runs
-        meanwhile. The first encode waits for it, and raises what a failed load raises."""
-        if self._session is None and self._loader is None:
-            self._loader = threading.Thread(target=self._try_load, name="embedder-load")
-            self._loader.start()
-
-    def _try_load(self) -> None:
-        with contextlib.suppress(Exception):  # the caller's own _load raises it again
-            self._load()
 
     def _load(self):
         if self._session is None:
-            with self._load_lock:
-                if self._session is None:
-                    self._load_now()
+            started = time.perf_counter()
+            from pathlib import Path
+
+            from tenantctl import paths
+            from tenantctl.models import onnx_export
+
+            self._spec = onnx_export.read_spec(Path(self.path or _packaged_minilm()))
+            model_file = onnx_export.ensure_export(self._spec, paths.cache_dir(), self.precision)
+            self._tokenizer = _tokenizer(self._spec)
+            self._session, self._run_options = _onnx_session(model_file)
+            self.load_ms = (time.perf_counter() - started) * 1000
         return self._session
-
-    def _load_now(self) -> None:
-        started = time.perf_counter()
-        from pathlib import Path
-
-        from tenantctl import paths
-        from tenantctl.models import onnx_export
-
-        self._spec = onnx_export.read_spec(Path(self.path or _packaged_minilm()))
-        model_file = onnx_export.ensure_export(self._spec, paths.cache_dir(), self.precision)
-        self._tokenizer = _tokenizer(self._spec)
-        session, self._run_options = _onnx_session(model_file)
-        self.load_ms = (time.perf_counter() - started) * 1000
-        self._session = session  # last: a thread that sees a session sees everything else
 
     @property
     def dim(self) -> int:

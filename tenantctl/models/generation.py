@@ -65,9 +65,9 @@ class LlamaCppGenerator:
                 model_path=str(path), n_ctx=cfg.n_ctx, n_threads=cfg.n_threads, n_threads_batch=cfg.n_threads,
                 n_batch=cfg.n_batch, seed=cfg.seed, verbose=False,
             )
-            # The first decode sets up the KV cache (and would log about it): do it at load time.
-            self.llm.eval(self.llm.tokenize(b" ", add_bos=True))
-            self.llm.reset()
+            # No decode here (it once set up the KV cache at load time): llama.cpp's log lines go to
+            # _silence_llama_logs' callback anyway, and a decode with two threads while another process
+            # holds a core took seconds; the first prompt is read with the threads it gets.
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailable(
                 f"model {name!r}: cannot load {path} ({exc})", f"check that `models.{name}.path` is a GGUF file"
