@@ -190,3 +190,29 @@ def test_a_busy_machine_reads_the_prompt_with_one_thread(monkeypatch):
             generator.generate(request)
         assert llama_cpp.llama_n_threads_batch(auto.llm.ctx) == expected
         assert llama_cpp.llama_n_threads_batch(fixed.llm.ctx) == 2  # set in config: kept
+
+
+def test_a_search_or_question_process_ends_at_once_with_everything_written(samples):
+    """`tenantctl search|query` end with os._exit once done (no interpreter teardown): the output, the
+    usage record and the log line must all be there."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for args in (["search", "acme-hr", "annual leave", "--json"],
+                 ["query", "acme-hr", "How many days of annual leave?", "--json"]):
+        done = subprocess.run([sys.executable, "-m", "tenantctl", *args], capture_output=True, text=True, env=env,
+                              cwd=ROOT, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)
+        log = Path(os.environ["TENANTCTL_HOME"]) / "logs" / "tenantctl.jsonl"
+        last = json.loads(log.read_text().splitlines()[-1])
+        assert (last["event"], last["command"], last["exit_code"]) == ("command", args[0], 0)
+    records = subprocess.run([sys.executable, "-m", "tenantctl", "usage", "--tenant", "acme-hr", "--json"],
+                             capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    assert "question" in records.stdout

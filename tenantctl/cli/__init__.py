@@ -60,7 +60,8 @@ def _app_for(args: list[str]) -> typer.Typer:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the app and turns core errors into `Error: ... / Hint: ...` and an exit code.
-    Every command leaves one log line (command name, tenant, exit code, time; never its arguments)."""
+    Every command leaves one log line (command name, tenant, exit code, time; never its arguments).
+    As a process's entry (`argv` None), a search or question that succeeded ends the process at once."""
     import time
 
     args = sys.argv[1:] if argv is None else argv
@@ -95,6 +96,21 @@ def main(argv: list[str] | None = None) -> None:
         raise
     finally:
         _log_command(args, code, error, started)
+        if argv is None and code == 0 and args and args[0] in _HOT:
+            _exit_now()
+
+
+def _exit_now() -> None:
+    """End a finished search or question without tearing the interpreter down: freeing the LLM, ONNX
+    Runtime, FAISS and every module's objects took 0.1-0.25 s after the answer was printed. Nothing is
+    lost: its store is closed, the log line and the cached prompt state are written, and stdout and
+    stderr are flushed here."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that went away, a closed stream
+            pass
+    os._exit(0)
 
 
 def _report(exc: TenantctlError) -> tuple[int, str]:
