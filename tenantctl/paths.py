@@ -62,8 +62,11 @@ def cache_dir() -> Path:
     per user, in the platform's cache folder, shared by every home (a new home does not export the model
     again), or `$TENANTCTL_CACHE`."""
     env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
+    return Path(env).expanduser().resolve() if env else user_cache_dir()
+
+
+def user_cache_dir() -> Path:
+    """The platform's cache folder for tenantctl, this user's: `cache_dir` unless `$TENANTCTL_CACHE` is set."""
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("tenantctl", appauthor=False))

@@ -209,7 +209,7 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int)
                 break
             shown = spans.span_window(c.text, choices, question)
             return Reply(shown, c.text, c.n, grounded=False, fallback=True, raw=raw)
-        typed = spans.typed_span(question, c.text)
+        typed = spans.nearest_choice(question, c.text, choices)
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]

@@ -231,7 +231,7 @@ def readings(span: str, question: str) -> list[str]:
             start += 1
         rest = span[start:]
     else:
-        asked = {t[:STEM] for t in terms(question)}
+        asked = _stems(question)
         words = span.split()
         start = 0
         while start < len(words) and (_stems(words[start]) <= asked or words[start].lower() in _LINKING):
@@ -302,9 +302,12 @@ def _year(token: str) -> bool:
 def typed_span(question: str, sentence: str) -> str | None:
     """Of `typed_choices`, the one nearest to the question's terms in `sentence` (in CJK, first the one in
     the clause holding most of them), else None."""
-    kind = expected_type(question)
-    found = typed_choices(question, sentence)
-    if not kind or not found:
+    return nearest_choice(question, sentence, typed_choices(question, sentence))
+
+
+def nearest_choice(question: str, sentence: str, found: list[str]) -> str | None:
+    """`typed_span` of the choices `found` (`typed_choices` of the same question and sentence)."""
+    if not found:
         return None
     wanted = terms(question)
     anchors = [m.start() for m in re.finditer(r"[^\W_]+", sentence) if terms(m.group()) & wanted]
@@ -419,8 +422,8 @@ def beside(span: str, sentence: str, question: str) -> bool:
     end, got = at, 0
     while end < len(words) and got < len(target):
         got, end = got + len(words[end].split()), end + 1
-    asked = {t[:STEM] for t in terms(question)}
-    marks = [i for i, w in enumerate(words) if (i < at or i >= end) and {t[:STEM] for t in terms(w)} & asked]
+    asked = _stems(question)
+    marks = [i for i, w in enumerate(words) if (i < at or i >= end) and _stems(w) & asked]
     return not marks or min(at - m - 1 if m < at else m - end for m in marks) <= NEAR_WORDS
 
 
@@ -463,12 +466,11 @@ def trim_lead(text: str, question: str) -> str:
     occur?" as "…occurs between June and September"). CJK text is left as it is."""
     if has_cjk(text):
         return text
-    asked = {t[:STEM] for t in terms(question)}
+    asked = _stems(question)
     words = text.split()
 
     def restated(word: str) -> bool:
-        own = {t[:STEM] for t in terms(word)}
-        return own <= asked  # stopwords and punctuation have no terms: they count as restated
+        return _stems(word) <= asked  # stopwords and punctuation have no terms: they count as restated
 
     skip = 0
     while skip < len(words) - 1 and restated(words[skip]):

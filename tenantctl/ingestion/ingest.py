@@ -17,7 +17,7 @@ from tenantctl.config import Config
 from tenantctl.errors import BadInput, ExitCode
 from tenantctl.ingestion.chunking import chunk_text
 from tenantctl.ingestion.extract import ExtractError, extract, is_supported, unsupported_reason
-from tenantctl.models.embedding import Embedder, embedder_for_store, get_embedder
+from tenantctl.models.embedding import Embedder, embedder_for_store, maker
 from tenantctl.storage import metering
 from tenantctl.storage.index import refresh_index
 from tenantctl.storage.store import NewChunk, Store
@@ -180,8 +180,7 @@ def ingest(
     with tenant.write_lock(wait), tenant.open_store() as store, metering.track(store, "ingest") as usage:
         tenant.require_active("ingests")  # inside: a refusal is metered too
         # The store's own embedder (an index built with fp32 keeps it), checked before anything is read.
-        fixed = embedder
-        embedder = embedder_for_store(cfg.embedder, store, (lambda _cfg: fixed) if fixed else get_embedder)
+        embedder = embedder_for_store(cfg.embedder, store, maker(embedder))
         known = store.documents()
         done = 0
         pending: list[_Pending] = []

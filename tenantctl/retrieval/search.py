@@ -10,7 +10,7 @@ from typing import Any
 
 from tenantctl.config import Config, SearchMode
 from tenantctl.errors import BadInput
-from tenantctl.models.embedding import Embedder, MakeEmbedder, embedder_for_store, get_embedder
+from tenantctl.models.embedding import Embedder, MakeEmbedder, embedder_for_store, maker
 from tenantctl.storage.store import ChunkRow, Store
 from tenantctl.storage.tenants import Tenant
 
@@ -156,15 +156,14 @@ class Searcher:
         self.tenant = tenant
         self.store = store
         self.cfg = cfg
-        self._fixed = embedder
-        self._make = (lambda _cfg: embedder) if embedder is not None else (make_embedder or get_embedder)
+        self._make = maker(embedder, make_embedder)
         self._index = None
         self.timings: dict[str, float] = {}
 
     def over(self, store: Store) -> Searcher:
         """A searcher of the same tenant over another connection `store`, sharing this one's loaded index
         and embedder (both are only read)."""
-        twin = Searcher(self.tenant, store, self.cfg, self._fixed, self._make)
+        twin = Searcher(self.tenant, store, self.cfg, make_embedder=self._make)
         twin._index = self._index
         return twin
 
