@@ -263,6 +263,56 @@ def test_no_answer_never_calls_the_generator(two_tenants):
     assert result.no_answer and generator.requests == [] and result.model is None
 
 
+class _Recorded:
+    """Stands in for the model: records when it was asked for, answers with a fixed span."""
+
+    def __init__(self, events):
+        self.events, self.fake = events, FakeGenerator(" NW-TRV-7731")
+
+    def __call__(self, name, cfg):
+        self.events.append("load")
+        return self.fake
+
+
+def _watch(monkeypatch, events):
+    from tenantctl.models import generation
+    from tenantctl.retrieval.search import Searcher
+
+    search = Searcher.search
+
+    def watched(self, *args, **kwargs):
+        events.append("search")
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(Searcher, "search", watched)
+    monkeypatch.setattr(generation, "load_generator", _Recorded(events))
+
+
+def test_a_question_the_keywords_make_likely_starts_the_model_before_the_dense_search(two_tenants, monkeypatch):
+    events: list[str] = []
+    _watch(monkeypatch, events)
+    result = _answer(two_tenants, "travel", "Which approval code does a travel claim need?", None)
+    assert events == ["load", "search"] and result.short_answer == "NW-TRV-7731"
+
+
+def test_a_question_the_keywords_do_not_support_loads_nothing_before_the_gate(two_tenants, monkeypatch):
+    events: list[str] = []
+    _watch(monkeypatch, events)
+    result = _answer(two_tenants, "travel", "What is the boiling point of liquid nitrogen?", None)
+    assert events == ["search"] and result.no_answer  # turned away: never asked for the model
+    result = _answer(two_tenants, "leave", "市立图书馆藏书多少册？", None)  # CJK: the gate's own coverage
+    assert events == ["search", "search"] and result.no_answer
+
+
+def test_likely_uses_the_question_s_script():
+    chunks = [("Every travel claim needs the approval code NW-TRV-7731.", "docs/travel.md")]
+    assert gate.likely("Which approval code does a travel claim need?", chunks, 0.2)
+    assert not gate.likely("What is the boiling point of liquid nitrogen?", chunks, 0.2)
+    assert not gate.likely("Which approval code?", [], 0.2)  # no keyword hit at all
+    assert gate.likely("差旅报销需要哪个审批代码？", [("差旅报销需要审批代码NW-TRV-7731。", "travel.md")], 0.2)
+    assert not gate.likely("市立图书馆藏书多少册？", [("差旅报销需要审批代码NW-TRV-7731。", "travel.md")], 0.2)
+
+
 def test_a_tool_result_is_a_passage_with_its_own_citation(two_tenants):
     tool = Passage("The exchange rate today is 1.08 dollars per euro.", "tool:fx")
     result = _answer(two_tenants, "travel", "What is the exchange rate of the euro today?",

@@ -71,3 +71,4 @@ def test_an_answer_tells_the_generator_its_prompt_s_fixed_opening():
     assert request.prefix == PromptBuilder(None, chat=False).prefix() and request.prompt.startswith(request.prefix)
     _, generator = ask("How many days of annual leave?", passages, "23 days", chat=True)
     assert generator.requests[0].prefix == ""
+

@@ -48,20 +48,25 @@ def test_human_output_lists_sources(cli, samples):
     assert "Sources:" in result.out and "error_codes.json" in result.out
 
 
-def _forbid_model(monkeypatch):
+def _forbid_model(monkeypatch) -> list:
+    """Every attempt to load or call the model, recorded (a load in a thread raises where nobody sees it)."""
     import tenantctl.models.generation as generation
 
+    attempts: list = []
+
     def refuse(*args, **kwargs):
+        attempts.append(args)
         raise AssertionError("the model must not be loaded or called")
 
     monkeypatch.setattr(generation, "get_generator", refuse)
     monkeypatch.setattr(generation.LlamaCppGenerator, "generate", refuse)
+    return attempts
 
 
 def test_off_topic_question_does_not_load_or_call_the_model(cli, samples, monkeypatch):
-    _forbid_model(monkeypatch)
+    attempts = _forbid_model(monkeypatch)
     data = cli("query", "acme-hr", "What is the boiling point of liquid nitrogen?", "--json").json()
-    assert data["no_answer"] and data["sources"] == [] and data["model"] is None
+    assert data["no_answer"] and data["sources"] == [] and data["model"] is None and attempts == []
     assert "do not hold an answer" in data["answer"]
 
 

@@ -323,6 +323,9 @@ def _answer(
     tenant, searcher = session.tenant, session.searcher
     settings = effective_settings(cfg, tenant.config.answer)
     history = (history or [])[-2:]
+    model_name, mcfg = cfg.model(model or settings.model)
+    if generator is None and _worth_loading_early(searcher, question, settings, mcfg):
+        generator = _load(model_name, mcfg)  # loads beside the embedder and the dense search
     hits, timings = _retrieve(searcher, question, settings, history)
     tool_found, tools, notes = with_tools(session, question, cfg)
     timings["tools_ms"] = round(sum(t["ms"] for t in tools), 1)
@@ -340,17 +343,12 @@ def _answer(
         return Answer(**base, answer=f"The documents of tenant {tenant.id} do not hold an answer to this question.",
                       citations=[], sources=[], grounded=False, fallback=False, no_answer=True, model=None,
                       timings=timings)
-    model_name, mcfg = cfg.model(model or settings.model)
-    load_started = time.perf_counter()
     if generator is None:
-        from tenantctl.models.generation import load_generator
-
-        generator = load_generator(model_name, mcfg)  # a model not loaded yet loads while sentences rank
-    load_ms = (time.perf_counter() - load_started) * 1000
+        generator = _load(model_name, mcfg)  # a model not loaded yet loads while sentences rank
     embed = None if cjk_share(question) > gate.CJK_QUESTION_SHARE else searcher.embedder.encode_query
     reply = respond(question, passages, generator, settings, mcfg, embed=embed, history=history,
                     on_token=on_token)
-    timings["model_load_ms"] = round(load_ms + getattr(generator, "waited_ms", 0.0), 1)  # what it waited
+    timings["model_load_ms"] = round(getattr(generator, "waited_ms", 0.0), 1)  # what the answer waited for it
     g = reply.generation
     timings.update(prompt_tokens=g.prompt_tokens, cached_prompt_tokens=g.cached_tokens,
                    completion_tokens=g.completion_tokens, first_token_ms=round(g.first_token_ms or 0.0, 1),
@@ -360,6 +358,23 @@ def _answer(
         grounded=reply.grounded, fallback=reply.fallback, no_answer=False, model=model_name,
         short_answer=reply.answer, supporting=reply.supporting, raw=reply.raw, timings=timings,
     )
+
+
+def _worth_loading_early(searcher: Searcher, question: str, settings: AnswerConfig, mcfg: ModelConfig) -> bool:
+    """A model not loaded yet starts loading before the gate when the keyword search alone makes an answer
+    likely (`gate.likely`): in a fresh process that hides most of its load behind the retrieval, and a
+    question the gate then turns away does not wait for it."""
+    from tenantctl.models.generation import is_loaded
+
+    if is_loaded(mcfg):
+        return False
+    return gate.likely(question, searcher.keyword_preview(question, 3), settings.min_cjk_coverage)
+
+
+def _load(name: str, mcfg: ModelConfig) -> Generator:
+    from tenantctl.models.generation import load_generator
+
+    return load_generator(name, mcfg)
 
 
 def _source(passages: list[Passage], reply: Reply) -> Source:

@@ -263,9 +263,14 @@ class PendingGenerator:
         return getattr(self.resolve(), attribute)
 
 
+def is_loaded(cfg: ModelConfig) -> bool:
+    """Whether `get_generator` returns at once: the model is loaded, or it is served elsewhere."""
+    return bool(cfg.base_url) or _llama_key(cfg) in _LOADED
+
+
 def load_generator(name: str, cfg: ModelConfig) -> Generator:
     """`get_generator`, with a model not loaded yet loading in a thread (a PendingGenerator)."""
-    if cfg.base_url or _llama_key(cfg) in _LOADED:
+    if is_loaded(cfg):
         return get_generator(name, cfg)
     return PendingGenerator(name, cfg)  # type: ignore[return-value]  # a Generator once resolved
 

@@ -189,6 +189,12 @@ class Searcher:
             return self.store.dense_search(qvec, candidates)
         return self.index().search(qvec, candidates)
 
+    def keyword_preview(self, query: str, n: int) -> list[tuple[str, str]]:
+        """(text, path) of the n best keyword (BM25) chunks: cheap, no embedder."""
+        with self.store.snapshot():
+            rows = self.store.chunks([cid for cid, _ in self.store.keyword_search(query, n)])
+        return [(row.text, row.path) for row in rows.values()]
+
     def search(self, query: str, k: int | None = None, mode: Mode | None = None,
                candidates: int | None = None) -> list[Hit]:
         """The k best chunks for `query`, not metered (`TenantSession.search` meters a search)."""
