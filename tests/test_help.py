@@ -63,3 +63,22 @@ def test_search_and_query_run_in_a_lighter_app_with_the_same_help_and_errors(cap
         assert seen[0] == seen[1], args
         assert seen[0][1].out or seen[0][1].err
     assert _app_for(["tenant", "list"]) is app and _app_for(["chat", "--help"]) is app and _app_for([]) is app
+
+
+def test_the_cli_does_not_scan_installed_packages_for_pydantic_plugins(home):
+    # Discovering entry points reads every installed package's metadata: ~40 ms of each process.
+    code = (
+        "import importlib.metadata as m, os\n"
+        "os.environ.pop('PYDANTIC_DISABLE_PLUGINS', None)\n"
+        "calls = []\n"
+        "real = m.entry_points\n"
+        "m.entry_points = lambda *a, **k: calls.append(k) or real(*a, **k)\n"
+        "from tenantctl.cli import main\n"
+        "try:\n"
+        "    main(['tenant', 'list'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('CALLS:', calls)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "CALLS: []", out
