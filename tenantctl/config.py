@@ -384,9 +384,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8") if path.exists() else None
     except OSError as exc:  # a folder named config.yaml, no permission, ...
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}", f"make {path} a readable YAML file") from None
+    except UnicodeDecodeError as exc:  # saved as Latin-1, UTF-16, binary ...
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start})", f"save {path} as UTF-8") from None
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader) if text is not None else None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None)

@@ -68,6 +68,18 @@ def test_bad_config_yaml_is_one_clean_error(cli, home, text, expected):
     assert expected in _clean(cli("search", "x", "y")).err
 
 
+def test_settings_files_not_in_utf8_are_one_clean_error(cli, home, tmp_path):
+    cli("init")
+    (home / "config.yaml").write_bytes(b"\xff\xfe\x00bad")
+    assert "is not UTF-8 text" in _clean(cli("search", "x", "y"), ExitCode.ERROR).err
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    path = home / "tenants" / "t" / "tenant.yaml"
+    path.write_bytes(path.read_bytes() + "display_name: Café\n".encode("latin-1"))
+    result = _clean(cli("search", "t", "gate"), ExitCode.ERROR)
+    assert "tenant.yaml is not UTF-8 text" in result.err and "save" in result.err
+
+
 def test_a_folder_named_config_yaml(cli, home):
     home.mkdir(parents=True)
     (home / "config.yaml").mkdir()

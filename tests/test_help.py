@@ -82,3 +82,23 @@ def test_the_cli_does_not_scan_installed_packages_for_pydantic_plugins(home):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "CALLS: []", out
+
+
+def test_no_help_text_loses_brackets_to_rich_markup():
+    """Typer renders help through rich markup, which eats "[default: 5]" as a tag: escape it as "\\[".
+    ("Number of hits [default: 5]." showed as "Number of hits ."; a metavar "[TENANT]" as "[[TENANT]]".)"""
+    import typer.main
+    from rich.text import Text
+
+    from tenantctl.cli import app
+
+    def texts(command, name):
+        yield name, command.help or ""
+        for param in command.params:
+            yield f"{name} {param.name}", getattr(param, "help", None) or ""
+            assert not (param.metavar or "").startswith("["), f"{name} {param.name}: click adds the brackets"
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            yield from texts(sub, f"{name} {sub_name}")
+
+    for where, text in texts(typer.main.get_command(app), "tenantctl"):
+        assert Text.from_markup(text).plain.count("[") == text.count("["), f"{where}: {text!r}"

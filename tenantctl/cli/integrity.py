@@ -36,7 +36,7 @@ def _render(report) -> None:
 
 def verify(
     tenant_id: Annotated[
-        str | None, typer.Argument(metavar="[TENANT]", help="Tenant id.", show_default=False)
+        str | None, typer.Argument(metavar="TENANT", help="Tenant id.", show_default=False)
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Verify every tenant.")] = False,
     json_out: JsonOption = False,

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def reindex(
-    tenant_id: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="Tenant id.")] = None,
+    tenant_id: Annotated[str | None, typer.Argument(metavar="TENANT", help="Tenant id.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every tenant.")] = False,
     wait: WaitOption = 0,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Report every tenant, not only failures.")] = False,

@@ -33,7 +33,7 @@ ServerOption = Annotated[
     str | None, typer.Option("--server", metavar="URL", help="Send the work to a running `tenantctl serve`.")
 ]
 KeyOption = Annotated[
-    str | None, typer.Option("--key", help="API key for --server [default: $TENANTCTL_API_KEY].")
+    str | None, typer.Option("--key", help="API key for --server \\[default: $TENANTCTL_API_KEY].")
 ]
 
 
@@ -49,13 +49,15 @@ def remote_target(tenant_id: str, server: str | None):
 def search(
     tenant_id: TenantArg,
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int | None, typer.Option("-k", "--top", min=1, help="Number of hits [default: 5].")] = None,
+    k: Annotated[
+        int | None, typer.Option("-k", "--top", min=1, help="Number of hits \\[default: search.k in config.yaml].")
+    ] = None,
     mode: ModeOption = None,
     server: ServerOption = None,
     key: KeyOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Hybrid search (dense + BM25, fused by reciprocal rank) in one tenant's documents."""
+    """Hybrid search in one tenant's documents: dense + BM25, scores scaled and averaged (`search.fusion`)."""
     cfg, server = remote_target(tenant_id, server)
     if server:
         from tenantctl.serving.client import call

@@ -17,8 +17,10 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option("--host", help="Bind address [default: server.host].")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port [default: server.port].")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Bind address \\[default: server.host in config.yaml].")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port \\[default: server.port in config.yaml].")] = None,
 ) -> None:
     """Serve the multi-tenant HTTP API (search, questions, chat, uploads, usage, metrics).
 
@@ -37,7 +39,7 @@ def serve(
 
 @key_app.command("create")
 def key_create(
-    tenant_id: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="The key's tenant.")] = None,
+    tenant_id: Annotated[str | None, typer.Argument(metavar="TENANT", help="The key's tenant.")] = None,
     admin: Annotated[bool, typer.Option("--admin", help="An admin key (no tenant).")] = False,
     name: Annotated[str, typer.Option("--name", help="A label for the key.")] = "",
     json_out: JsonOption = False,
@@ -62,7 +64,7 @@ def key_create(
 
 @key_app.command("list")
 def key_list(
-    tenant_id: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="Only this tenant's keys.")] = None,
+    tenant_id: Annotated[str | None, typer.Argument(metavar="TENANT", help="Only this tenant's keys.")] = None,
     json_out: JsonOption = False,
 ) -> None:
     """List API keys (ids and status, never secrets)."""
