@@ -99,6 +99,20 @@ def test_links_leaving_a_source_are_skipped_and_named(cli, home, tmp_path):
     assert any("noon" in h["text"] for h in _hits(cli, "mallory", "lunch break"))
 
 
+def test_an_ingest_report_names_every_file_by_its_absolute_path(cli, home, tmp_path, monkeypatch):
+    """Named relative to the working folder, a skipped link or an unsupported file was reported as given
+    ("docs/x.txt") while the documents beside it were absolute."""
+    _fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    share = _docs(tmp_path / "docs", **{"ok.md": "# OK\n\nThe lunch break is at noon.\n", "notes.xyz": "x"})
+    (share / "out.txt").symlink_to(home / "config.yaml")
+    monkeypatch.chdir(tmp_path)
+    result = cli("ingest", "acme", "docs", "docs/notes.xyz", "nowhere", "--json")
+    files = {f["path"]: f["status"] for f in result.json()["files"]}
+    assert files == {str(share / "ok.md"): "added", str(share / "out.txt"): "skipped",
+                     str(share / "notes.xyz"): "failed", str(tmp_path / "nowhere"): "failed"}, result
+
+
 def test_follow_links_is_an_explicit_choice_and_never_reaches_the_home(cli, home, tmp_path):
     _fast_home(cli, home, "ingest:\n  follow_links: true\n")
     cli("tenant", "create", "t")

@@ -112,7 +112,7 @@ def collect_files(
     files: dict[Path, None] = {}
     problems: list[FileResult] = []
     for source in sources:
-        root = source.path.expanduser()
+        root = source.path.expanduser().absolute()  # reported as the documents are: by absolute path
         if root.is_dir():
             for path in sorted(root.rglob("*")):
                 rel = path.relative_to(root)
