@@ -174,6 +174,15 @@ def test_malformed_search_requests(server, body, status):
     assert httpx.post(url + "/v1/search", json={"query": "gate code"}, headers=_auth(keys["a"])).status_code == 200
 
 
+def test_a_body_that_is_not_json_is_named_so(server):
+    """It was "invalid request: body.9: JSON decode error" (9: the character where the parser stopped)."""
+    url, keys, _ = server()
+    r = httpx.post(url + "/v1/search", content=b'{"query": ',
+                   headers={**_auth(keys["a"]), "Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"] == "invalid request: the body is not valid JSON", r.text
+    assert "JSON object" in r.json()["hint"]
+
+
 @pytest.mark.parametrize("messages", [
     [{"role": "user", "content": [{"type": "text", "text": 5}]}],
     [{"role": "user", "content": [1, 2]}],

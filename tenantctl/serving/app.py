@@ -141,5 +141,7 @@ def _error_handlers(app: FastAPI) -> None:
         # The offending input is not echoed: it may be huge, or not even serialisable (`1e400`).
         errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
         where = ".".join(errors[0]["loc"]) if errors else "body"
-        return JSONResponse({"error": f"invalid request: {where}: {errors[0]['msg'] if errors else 'invalid'}",
-                             "hint": "see the API documentation at /docs", "detail": errors}, status_code=422)
+        error, hint = f"{where}: {errors[0]['msg'] if errors else 'invalid'}", "see the API documentation at /docs"
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):  # its loc is the parser's offset
+            error, hint = "the body is not valid JSON", "send a JSON object with `Content-Type: application/json`"
+        return JSONResponse({"error": f"invalid request: {error}", "hint": hint, "detail": errors}, status_code=422)
