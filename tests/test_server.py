@@ -333,3 +333,21 @@ def test_suspension_reaches_a_running_server(cli, home, tmp_path):
         with doc.open("rb") as fh:
             assert client.post("/v1/documents", files=[("files", ("b.md", fh))],
                                headers=_auth(key)).status_code == 403
+
+
+def test_a_wrong_key_through_the_cli_names_the_fix(cli, home, monkeypatch):
+    """`search --server URL --key WRONG` printed the server's 401 without a hint."""
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    with TestClient(create_app(load_config())) as client:  # the real app answers the CLI's request
+        monkeypatch.setattr(httpx, "post", lambda url, timeout, **kw: client.post(url.removeprefix("http://x"), **kw))
+        result = cli("search", "acme", "leave", "--server", "http://x", "--key", "tk_nope_nope")
+    assert result.code == 1 and "invalid or revoked API key (HTTP 401)" in result.err, result
+    assert "Hint: pass a key of tenant 'acme' with --key or $TENANTCTL_API_KEY" in result.err, result

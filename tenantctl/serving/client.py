@@ -26,7 +26,10 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
     data = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
     if response.status_code >= 400:
         message = data.get("error") or data.get("detail") or response.text
-        raise TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", data.get("hint"))
+        hint = data.get("hint")
+        if response.status_code == 401 and not hint:
+            hint = f"pass a key of tenant {tenant_id!r} with --key or ${KEY_ENV} (`tenantctl key create {tenant_id}`)"
+        raise TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", hint)
     if data.get("tenant") not in (None, tenant_id):
         raise BadInput(f"the API key belongs to another tenant than {tenant_id!r}",
                        f"use a key of tenant {tenant_id!r}")
