@@ -43,3 +43,15 @@ def test_eval_cli_scores_the_sample_tenant(cli, samples, tmp_path):
     broken.write_text("not json\n")
     bad = cli("eval", "acme-hr", "--queries", broken, "--qrels", qrels)
     assert bad.code == 2 and "line 1" in bad.err
+
+
+def test_eval_names_what_is_missing(cli, tmp_path):
+    """`eval T --queries Q` alone said "nothing to evaluate"."""
+    from tenantctl.errors import ExitCode
+
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"_id": "q1", "text": "leave"}\n')
+    result = cli("eval", "acme", "--queries", queries)
+    assert result.code == ExitCode.USAGE and "--queries needs --qrels" in result.err, result
+    assert "--qrels needs --queries" in cli("eval", "acme", "--qrels", queries).err
+    assert "nothing to evaluate" in cli("eval", "acme").err

@@ -60,6 +60,12 @@ def test_bad_labelled_files_name_the_line_and_the_fix(tmp_path):
     assert info.value.exit_code == ExitCode.USAGE
     with pytest.raises(BadInput, match="cannot read"):
         load_labelled(tmp_path / "missing.jsonl")
+    # Counted as an unanswerable question, or a gold answer split into its letters: refused, named.
+    for row in ('{"question": "Plate?"}', '{"question": "Plate?", "answers": "LRK-2291"}',
+                '{"question": 5, "answers": []}', '["Plate?", ["LRK-2291"]]'):
+        bad.write_text(row + "\n")
+        with pytest.raises(BadInput, match="line 1: not a labelled question"):
+            load_labelled(bad)
 
 
 def test_summary_and_source_keys():

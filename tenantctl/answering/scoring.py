@@ -124,8 +124,9 @@ def load_labelled(path: Path) -> list[LabelledQuestion]:
             continue
         try:
             row = json.loads(line)
-            answers = row.get("answers", [])
-            answers = [a["text"] if isinstance(a, dict) else str(a) for a in answers]
+            if not isinstance(row.get("question"), str) or not isinstance(row.get("answers"), list):
+                raise TypeError('it needs a "question" text and an "answers" list')  # "answers": "x" was 1 list
+            answers = [a["text"] if isinstance(a, dict) else str(a) for a in row["answers"]]
             questions.append(LabelledQuestion(str(row["question"]), answers, str(row.get("id", n)),
                                               str(row.get("source", ""))))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -110,7 +110,10 @@ def evaluate(
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
-    if answers is None and (queries is None or qrels is None):
+    if answers is None and (queries is None) != (qrels is None):
+        given, missing = ("--queries", "--qrels") if qrels is None else ("--qrels", "--queries")
+        raise BadInput(f"{given} needs {missing}", f"pass {missing} FILE too (BEIR format)")
+    if answers is None and queries is None:
         raise BadInput("nothing to evaluate", "pass --queries FILE --qrels FILE (retrieval) or --answers FILE")
     if model and answers is None:
         raise BadInput("--model scores answers", "pass --answers FILE with --model")
