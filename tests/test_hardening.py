@@ -141,6 +141,38 @@ def test_long_query_is_refused_cleanly_and_search_goes_on(cli, home, tmp_path):
     assert cli("search", "t", "gate code").code == 0
 
 
+def test_an_empty_question_is_called_a_question(cli, home, tmp_path):
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    assert "Error: empty query" in _clean(cli("search", "t", "  "), ExitCode.USAGE).err
+    result = _clean(cli("query", "t", " "), ExitCode.USAGE)  # was "empty query; pass the text to search for"
+    assert "Error: empty question" in result.err and "ask a question" in result.err, result
+
+
+def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
+    """The banner counted "earlier exchanges" and the listing "1 messages" of the same thing."""
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who painted the [moon]?\n"))  # turned away: no model
+    assert cli("chat", "t").code == 0
+    (line,) = cli("chat", "t", "--list").out.splitlines()
+    assert line.endswith("  1 exchange  Who painted the [moon]?"), line  # the title is not rich markup
+    assert cli("chat", "t", "--list", "--json").json()[0]["messages"] == 1
+
+
+def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_path):
+    """A heading "Pricing [/b] rules" made `search` end in a rich MarkupError traceback; "[v2]" in a path
+    or a key's label vanished."""
+    _fast_home(cli, home)
+    doc = "# Pricing [/b] rules [draft]\n\nA croissant is 3 USD.\n"
+    folder = _tenant(cli, home, tmp_path, docs={"price [v2].md": doc})
+    result = cli("search", "t", "croissant")
+    assert result.code == 0 and "Traceback" not in result.err, result
+    assert f"{folder}/price [v2].md" in result.out and "Pricing [/b] rules [draft]" in result.out, result
+    assert cli("key", "create", "t", "--name", "ci [bot]").code == 0
+    assert "ci [bot]" in cli("key", "list").out
+
+
 # -- extraction caps (item 6) ----------------------------------------------------------------------------
 
 def _docx_bomb(xml_bytes: int) -> bytes:

@@ -10,8 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+# No markup unless a call asks for it (and escapes what it prints): a "[/b]" in a heading, a path or a
+# key's label is text, not a rich tag (it raised MarkupError).
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, markup=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 TenantArg = Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id.", show_default=False)]

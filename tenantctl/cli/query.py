@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
@@ -35,7 +36,7 @@ def _streamed(ask, stream: bool = True):
 def _render(result: dict) -> None:
     out.print(result["answer"], markup=False)
     for note in result.get("notes") or []:
-        err.print(f"[dim]Note:[/] {note}", markup=True, soft_wrap=True, highlight=False)
+        err.print(f"[dim]Note:[/] {escape(note)}", markup=True, soft_wrap=True, highlight=False)
     if result["fallback"]:
         err.print("[dim](no short answer the passages support: quoting the best sentence)[/]", markup=True)
     if result["sources"]:
@@ -106,7 +107,9 @@ def chat(
                 print_json(rows)
             else:
                 for row in rows:
-                    out.print(f"{row['id']}  {row['updated_at']}  {row['messages']:>3} messages  {row['title']}")
+                    n, plural = row["messages"], "" if row["messages"] == 1 else "s"  # questions answered
+                    line = f"{row['id']}  {row['updated_at']}  {n:>3} exchange{plural}  {row['title']}"
+                    out.print(line, markup=False)
             return
         conversation = ChatSession.open(opened, session)
         session = conversation.id

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
 
@@ -83,10 +84,10 @@ def search(
         err.print(f"No results in tenant {tenant_id}.{hint}")
         return
     for h in hits:
-        out.print(f"[bold]{h['rank']}. {h['path']}[/]  [dim]{h['position']}  score {h['score']:.4f}  "
+        out.print(f"[bold]{h['rank']}. {escape(h['path'])}[/]  [dim]{h['position']}  score {h['score']:.4f}  "
                   f"similarity {h['similarity']:.3f}[/]", markup=True)
         if h["heading"]:
-            out.print(f"   [italic]{h['heading']}[/]", markup=True)
+            out.print(f"   [italic]{escape(h['heading'])}[/]", markup=True)
         text = " ".join(h["text"].split())
         out.print("   " + (text[:400] + "…" if len(text) > 400 else text), markup=False)
 

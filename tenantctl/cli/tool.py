@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
 
@@ -59,9 +60,9 @@ def test(
             if r.ok:
                 out.print(r.text, markup=False)
             else:
-                err.print(f"[bold red]Error:[/] {r.error}", markup=True, soft_wrap=True)
+                err.print(f"[bold red]Error:[/] {escape(r.error)}", markup=True, soft_wrap=True)
                 if r.hint:
-                    err.print(f"[dim]Hint:[/] {r.hint}", markup=True, soft_wrap=True)
+                    err.print(f"[dim]Hint:[/] {escape(r.hint)}", markup=True, soft_wrap=True)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
 

@@ -132,7 +132,9 @@ def dense_weight(query: str, search_cfg) -> float:
 
 def check_query(text: str, cfg: Config, what: str = "query") -> None:
     """Refuse a query or question longer than `search.max_query_chars` (documented; keeps the work of one
-    request small) or one that is not valid Unicode text."""
+    request small), one that is empty or one that is not valid Unicode text."""
+    if not text.strip():
+        raise BadInput(f"empty {what}", "pass the text to search for" if what == "query" else f"ask a {what}")
     limit = cfg.search.max_query_chars
     if len(text) > limit:
         raise BadInput(f"the {what} is {len(text)} characters long, more than the limit of {limit}",
