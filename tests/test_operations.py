@@ -226,6 +226,12 @@ def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
     beta = [json.loads(line) for line in cli("logs", "--tenant", "beta").out.splitlines()]
     assert beta and beta == [r for r in raw if r["tenant"] == "beta"]
     assert cli("logs", "-n", "1", "--json").json()[-1]["event"] == "command"
+    # --since takes a date as `usage --since` does: "yesterday" or month 13 printed nothing, exit 0.
+    today = raw[-1]["ts"][:10]
+    assert cli("logs", "--since", today, "--json").json() and cli("logs", "--since", "2999-01-01").out == ""
+    for bad in ("yesterday", "2026-13-01"):
+        result = cli("logs", "--since", bad)
+        assert result.code == ExitCode.USAGE and f"invalid date '{bad}'" in result.err, result
 
 
 def test_reindex_all_script_alerts_on_failure(cli, home, tmp_path):

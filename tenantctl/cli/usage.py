@@ -80,6 +80,12 @@ def logs_cmd(
 
     if tenant is not None:
         validate_tenant_id(tenant)
+    if since is not None:  # compared with each line's ISO timestamp, as text
+        from datetime import UTC, datetime
+
+        from tenantctl.storage.metering import parse_since
+
+        since = datetime.fromtimestamp(parse_since(since), UTC).strftime("%Y-%m-%dT%H:%M:%S")
     rows = list(logs.read(tenant=tenant, since=since, limit=limit))
     if json_out:
         print_json(rows)
