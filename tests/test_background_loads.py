@@ -72,3 +72,39 @@ def test_an_answer_tells_the_generator_its_prompt_s_fixed_opening():
     _, generator = ask("How many days of annual leave?", passages, "23 days", chat=True)
     assert generator.requests[0].prefix == ""
 
+
+
+def test_llama_cpp_cannot_point_the_process_s_output_elsewhere(capfd):
+    """llama-cpp-python's model load (verbose=False) pointed fds 1 and 2 and sys.stdout/stderr at
+    /dev/null; with the load in a thread, a question the gate turned away meanwhile printed nothing."""
+    import sys
+
+    import llama_cpp._internals
+
+    generation._silence_llama_logs()
+    with llama_cpp._internals.suppress_stdout_stderr(disable=False):
+        print("printed while a model loads")
+        sys.stderr.write("and its error\n")
+    assert capfd.readouterr() == ("printed while a model loads\n", "and its error\n")
+
+
+@pytest.mark.slow
+def test_output_written_while_the_real_model_loads_in_a_thread_is_kept(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\n"
+        "from tenantctl.config import ModelConfig\n"
+        "from tenantctl.models import generation\n"
+        "pending = generation.load_generator('default', ModelConfig())\n"
+        "n = 0\n"
+        "while pending._thread.is_alive():\n"
+        "    n += 1; print(f'tick {n}', flush=True); time.sleep(0.005)\n"
+        "pending.resolve()\n"
+        "print(f'ticks {n}')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    count = int(lines[-1].removeprefix("ticks "))
+    assert count > 0 and lines[:-1] == [f"tick {i}" for i in range(1, count + 1)], out[-500:]

@@ -195,13 +195,34 @@ def _others_running() -> int:
 _LOG_SINK: list[Any] = []  # our llama.cpp log callback, kept alive while the library may call it
 
 
+class _NoRedirect:
+    """Stands in for llama-cpp-python's `suppress_stdout_stderr`, which (with verbose=False) points the
+    whole process's stdout and stderr at /dev/null while a model loads: whatever another thread printed
+    meanwhile was lost (`query` printed nothing, exit 0, for a question the gate turned away while the
+    model loaded in a thread)."""
+
+    def __init__(self, disable: bool = True) -> None:
+        pass
+
+    def __enter__(self) -> _NoRedirect:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
 def _silence_llama_logs() -> None:
     """Drop llama.cpp's log lines (it prints context notes even when not verbose) through its own log
-    callback, rather than pointing the process's stderr elsewhere while a model loads: other threads
-    (a server's) keep their stderr. TENANTCTL_DEBUG=1 keeps the lines."""
+    callback, rather than pointing the process's stdout and stderr elsewhere while a model loads: other
+    threads (the question's own, a server's) keep them. TENANTCTL_DEBUG=1 keeps the lines."""
+    import llama_cpp
+    import llama_cpp._internals
+    import llama_cpp.llama_chat_format
+
+    for module in (llama_cpp.llama, llama_cpp._internals, llama_cpp.llama_chat_format):
+        module.suppress_stdout_stderr = _NoRedirect  # type: ignore[attr-defined]
     if _LOG_SINK or os.environ.get("TENANTCTL_DEBUG"):
         return
-    import llama_cpp
 
     _LOG_SINK.append(llama_cpp.llama_log_callback(lambda level, text, user_data: None))
     llama_cpp.llama_log_set(_LOG_SINK[0], None)
