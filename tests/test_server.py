@@ -351,3 +351,37 @@ def test_a_wrong_key_through_the_cli_names_the_fix(cli, home, monkeypatch):
         result = cli("search", "acme", "leave", "--server", "http://x", "--key", "tk_nope_nope")
     assert result.code == 1 and "invalid or revoked API key (HTTP 401)" in result.err, result
     assert "Hint: pass a key of tenant 'acme' with --key or $TENANTCTL_API_KEY" in result.err, result
+
+
+def test_a_loaded_tenant_s_answer_settings_follow_its_tenant_yaml(cli, home, tmp_path):
+    """A running server kept the answer settings a tenant had when it was loaded (answer.passages,
+    min_score, model...) until it was evicted; tools and rate limits already followed the file."""
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(4):
+        (docs / f"d{n}.md").write_text(f"# Doc {n}\n\nThe gate code of hall {n} is 47{n}.\n")
+    assert cli("ingest", "acme", docs).code == 0
+    key = cli("key", "create", "acme").out.strip()
+    path = home / "tenants" / "acme" / "tenant.yaml"
+
+    def settings(**answer):
+        data = yaml.safe_load(path.read_text())
+        data["answer"].update(answer)
+        path.write_text(yaml.safe_dump(data))
+
+    settings(min_score=1.0, passages=1)  # every question turned away: no model is loaded
+    with TestClient(create_app(load_config())) as client:
+        ask = lambda: client.post("/v1/query", json={"question": "What is the gate code of hall 2?"},  # noqa: E731
+                                  headers=_auth(key)).json()
+        assert ask()["passages"] == 1
+        settings(passages=3)
+        assert ask()["passages"] == 3

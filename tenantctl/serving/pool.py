@@ -115,6 +115,8 @@ class TenantPool:
             with entry.lock:
                 if entry.closed:  # evicted between acquire and lock: load it again
                     continue
+                # Its tenant.yaml as it is now (answer settings...): parsed again only when it changed.
+                entry.session.tenant.__dict__.pop("config", None)
                 yield entry.session
                 break
         self.refresh_size(tenant_id)
