@@ -173,6 +173,27 @@ def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_pat
     assert "ci [bot]" in cli("key", "list").out
 
 
+@pytest.mark.parametrize("loss", ["deleted", "emptied"])
+def test_a_lost_store_is_never_recreated_empty_under_its_index(cli, home, tmp_path, loss):
+    """A search of a tenant whose store.db was deleted or emptied made a new empty store and said "It has
+    no documents yet"; `verify` then advised a `repair` that would have emptied the index too."""
+    _fast_home(cli, home)
+    docs = _tenant(cli, home, tmp_path)
+    folder = home / "tenants" / "t"
+    for name in ("store.db-wal", "store.db-shm", "store.db"):
+        (folder / name).unlink(missing_ok=True)
+    if loss == "emptied":
+        (folder / "store.db").write_bytes(b"")
+    index = {p.name: p.read_bytes() for p in folder.glob("index-*.faiss")}
+    for args in (("search", "t", "gate code"), ("query", "t", "What is the gate code?"), ("ingest", "t", docs)):
+        result = _clean(cli(*args), ExitCode.ERROR)
+        assert "store.db is missing or empty, but manifest.json names an index" in result.err, (args, result)
+    assert "store.db" in _clean(cli("repair", "t"), ExitCode.ERROR).err
+    store = folder / "store.db"
+    assert (store.exists() and store.stat().st_size == 0) if loss == "emptied" else not store.exists()
+    assert {p.name: p.read_bytes() for p in folder.glob("index-*.faiss")} == index
+
+
 # -- extraction caps (item 6) ----------------------------------------------------------------------------
 
 def _docx_bomb(xml_bytes: int) -> bytes:
