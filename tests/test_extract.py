@@ -98,3 +98,17 @@ def test_short_latin1_text_is_not_taken_for_central_european():
     text = ("Le menu de la cantine: Café crème brûlée, à la carte. La fenêtre est fermée le samedi à midi. "
             "Élève déjà reçu.\n")
     assert extract(Path("menu.txt"), text.encode("latin-1")).text == text
+
+
+def test_markdown_table_rows_keep_column_names(tmp_path):
+    """A table row was one line "| Seattle | 62 USD | 210 USD |": no sentence held "Seattle" and "Hotel cap"."""
+    path = tmp_path / "travel.md"
+    path.write_text(
+        "# Travel\n\nPer-diem rates:\n\n| City | Meals per day | Hotel cap \\| night |\n|:-----|---:|:-:|\n"
+        "| Portland | 55 USD | 180 USD |\n|Seattle|62 USD||\n\nMileage is 0.58 USD.\n\n"
+        "```\n| a | b |\n|---|---|\n| 1 | 2 |\n```\n\nA | B is not a table.\n", encoding="utf-8")
+    text = extract(path, path.read_bytes()).text
+    assert "\n\nCity: Portland; Meals per day: 55 USD; Hotel cap | night: 180 USD\n\n" in text, text
+    assert "\n\nCity: Seattle; Meals per day: 62 USD\n\n" in text and "Per-diem rates:" in text
+    assert "Mileage is 0.58 USD." in text and "| a | b |\n|---|---|\n| 1 | 2 |" in text  # fenced: as written
+    assert "A | B is not a table." in text and "|:-----|" not in text

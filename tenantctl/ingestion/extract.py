@@ -77,7 +77,40 @@ def read_md(data: bytes) -> str:
     text = re.sub(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", "", _plain(data), flags=re.S)
     # Setext headings ("Title\n=====") become ATX headings the chunker knows.
     text = re.sub(r"^(\S[^\n]*)\n=+[ \t]*$", r"# \1", text, flags=re.M)
-    return re.sub(r"^(\S[^\n]*)\n-+[ \t]*$", r"## \1", text, flags=re.M)
+    return _md_tables(re.sub(r"^(\S[^\n]*)\n-+[ \t]*$", r"## \1", text, flags=re.M))
+
+
+_MD_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")  # | --- | :-: |
+
+
+def _md_cells(line: str) -> list[str]:
+    line = line.strip().removeprefix("|")
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line)]
+
+
+def _md_tables(text: str) -> str:
+    """A Markdown (GFM) table's rows become paragraphs of "column: value" pairs, as a CSV file's do:
+    read as one line each ("| Seattle | 62 USD | 210 USD |"), a row kept none of its column names."""
+    lines, out, fenced, i = text.split("\n"), [], False, 0
+    while i < len(lines):
+        line = lines[i]
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif (not fenced and "|" in line and i + 1 < len(lines) and "-" in lines[i + 1]
+              and _MD_RULE.fullmatch(lines[i + 1]) and len(_md_cells(lines[i + 1])) == len(_md_cells(line))):
+            header = [h or f"column {n}" for n, h in enumerate(_md_cells(line), 1)]
+            i += 2
+            rows = []
+            while i < len(lines) and "|" in lines[i] and lines[i].strip():
+                pairs = [f"{h}: {v}" for h, v in zip(header, _md_cells(lines[i]), strict=False) if v]
+                rows.append("; ".join(pairs))
+                i += 1
+            out += ["", "\n\n".join(r for r in rows if r) or " | ".join(header), ""]
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out)
 
 
 _BLOCK_TAGS = (
