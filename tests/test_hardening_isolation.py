@@ -255,6 +255,21 @@ def test_everything_is_private_whatever_the_umask(cli, home, tmp_path, exported)
     assert "chmod -R go-rwx" in checks["privacy"]["fix"]
 
 
+def test_init_makes_an_empty_home_folder_private(cli, home, tmp_path, monkeypatch):
+    """`mkdir ~/tenantctl-home; tenantctl init` left the home 0755, and `doctor` warned about it."""
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    assert cli("init").code == 0
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    checks = {c["name"]: c for c in json.loads(cli("doctor", "--json").out)["checks"]}
+    assert "privacy" not in checks and checks["permissions"]["status"] == "ok", checks
+    shared = tmp_path / "shared"  # a folder that already holds other things is left as it is
+    (shared / "other").mkdir(parents=True)
+    shared.chmod(0o755)
+    monkeypatch.setenv("TENANTCTL_HOME", str(shared))
+    assert cli("init").code == 0 and stat.S_IMODE(shared.stat().st_mode) == 0o755
+
+
 # -- item 10: leftovers ------------------------------------------------------------------------------
 
 def test_an_interrupted_delete_is_finished_and_reported(cli, home, tmp_path):

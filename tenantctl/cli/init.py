@@ -21,6 +21,8 @@ def init(json_out: JsonOption = False) -> None:
     from tenantctl import paths
 
     home = paths.home()
+    if home.is_dir() and not any(home.iterdir()):  # an empty folder made for it (`mkdir`): private too
+        home.chmod(0o700)
     for folder in (home, home / "tenants", home / "logs"):  # private, whatever the umask
         paths.private_dir(folder)
     config = paths.config_file()
