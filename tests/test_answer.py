@@ -325,6 +325,7 @@ def test_a_span_widens_to_its_whole_date_or_number():
     assert spans.widen("1985", "The 8-4-4 system was launched in January 1985.") == "January 1985"
     assert spans.widen("八张", "《世纪大崩解》是年轻岁月的第八张录音专辑。") == "第八张"
     assert spans.widen("Marie Duval", "It was opened by Marie Duval in 1998.") == "Marie Duval"
+    assert spans.widen("1349", "A ship reached Bergen in 1349 when the plague spread.") == "1349"
     # A Chinese amount keeps its unit across a space: "5" alone would read as 5 yuan, not 50,000.
     limit = "使用短信验证码认证时，单笔手机银行转账限额为 5 万元，日累计限额为 20 万元。"
     assert spans.widen("5", limit) == "5 万元"
@@ -606,3 +607,41 @@ def test_half_and_two_thirds_are_amounts():
     sentence = "Carbon dioxide is responsible for over half the enhanced greenhouse effect."
     assert spans.typed_span("How much of the greenhouse effect is due to carbon dioxide?", sentence) == "over half"
     assert spans.typed_tokens("number", "It killed two-thirds of its population.") == ["two-thirds"]
+
+
+def test_a_number_or_date_from_the_second_sentence_gives_way_to_the_best_sentence():
+    """For a question asking for a number or date, the model's span is taken from the best sentence only:
+    a number of the second one is mostly about something else, and the best one holds one too."""
+    passages = [Passage("The services sector contributes 61% of GDP.", "a.txt"),
+                Passage("In the services sector 25% of the jobs, which contribute most to GDP, are held by women.",
+                        "b.txt")]
+    question = "How much does the services sector contribute to GDP?"
+    reply, _ = ask(question, passages, " 25%")
+    assert (reply.answer, reply.grounded, reply.n) == ("61%", False, 1)
+    reply, _ = ask(question, passages, " 61%")
+    assert (reply.answer, reply.grounded) == ("61%", True)
+    other = [Passage("Mombasa is a port city.", "a.txt"),
+             Passage("The Swahili built Mombasa into a port city.", "b.txt")]
+    reply, _ = ask("Who built Mombasa into a port city?", other, " The Swahili")
+    assert reply.grounded and reply.answer == "The Swahili"  # not a number or date: the second sentence may hold it
+
+
+def test_one_of_several_numbers_of_its_sentence_is_shown_with_the_others():
+    """The model guesses which of several amounts (or dates) of a sentence is meant as often as the rules
+    would: its span is no answer, the stretch holding them all is."""
+    text = ("In April 2014, New Zealand had 88 private schools, attended by 28,000 students or 3.7% of the "
+            "entire student population. Most of them are in Auckland.")
+    reply, _ = ask("In April 2014, how many New Zealand students attended private schools?",
+                   [Passage(text, "nz.txt")], " 88")
+    assert reply.fallback and not reply.grounded
+    assert "28,000" in reply.answer and "88" in reply.answer and "Auckland" not in reply.answer
+    fees = Passage("As of 2012, quality private schools in the United States charged close to $40,000 annually for "
+                   "day schools in New York City, and nearly $50,000 for boarding schools.", "fees.txt")
+    question = "What would a parent have to pay to send their child to a boarding school in 2012?"
+    reply, _ = ask(question, [fees], " $40,000")  # no number asked for, but a number answered: the same
+    assert not reply.grounded and "$40,000" in reply.answer and "$50,000" in reply.answer
+    assert spans.one_of_several(question, "$40,000", fees.text)
+    assert not spans.one_of_several(question, "quality private schools", fees.text)
+    assert not spans.one_of_several("How much is it?", "$5", "It costs $5 in 2012.")  # a bare year is no amount
+    reply, _ = ask(ANNUAL, LEAVE, " 23 days")
+    assert reply.grounded and reply.answer == "23 days"  # the one amount of its sentence (the 5 is another's)

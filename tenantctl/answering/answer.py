@@ -9,8 +9,10 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    are the model's whole context, with the request to copy the answer from them;
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
    more than the question's own words and sits next to the question's terms in that sentence; for a
-   question asking for a number or a date, the span must be one, else the one in the best sentence is
-   taken — when that sentence holds several that fit (English), the stretch holding them all instead;
+   question asking for a number or a date, the span must be one (in English, of the best sentence),
+   else the one in the best sentence is taken. An English span that is one of several numbers or
+   dates its sentence holds is a guess, the model's as much as the rules': when the best sentence holds
+   several that fit, the answer is the stretch holding them all;
 4. otherwise the answer is the best whole sentence (`fallback`).
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
@@ -187,19 +189,27 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
     return statements or found
 
 
+def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.Candidate]) -> bool:
+    """Whether the model's span, found in `holder`, is the answer (see the module docstring)."""
+    kind = spans.expected_type(question)
+    english = _language(question) == "en"
+    if kind == "number" and not spans.typed_tokens(kind, span):
+        return False  # "how many" answered without a number: not an answer ("when" may be "at Easter")
+    if holder.score < ranked[0].score - (RELEVANCE_MARGIN if english else CJK_RELEVANCE_MARGIN):
+        return False  # copied from a sentence about something else
+    if not spans.beside(span, holder.text, question):
+        return False  # copied from another part of the sentence than the question asks about
+    if english and kind and holder is not ranked[0]:
+        return False  # a number or date from the second sentence: the best one's is taken instead
+    # One of several numbers or dates of its sentence: which one is meant, the model guesses as well.
+    return not (english and spans.one_of_several(question, span, holder.text))
+
+
 def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int) -> Reply:
     """The answer from the model's output and the ranked sentences (see the module docstring)."""
     accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
-    span, holder = accepted if accepted else ("", None)
-    kind = spans.expected_type(question)
-    if holder and kind == "number" and not spans.typed_tokens(kind, span):
-        holder = None  # "how many" answered without a number: not an answer ("when" may be "at Easter")
-    margin = CJK_RELEVANCE_MARGIN if _language(question) == "zh" else RELEVANCE_MARGIN
-    if holder and holder.score < ranked[0].score - margin:
-        holder = None  # copied from a sentence about something else
-    if holder and not spans.beside(span, holder.text, question):
-        holder = None  # copied from another part of the sentence than the question asks about
-    if holder:
+    if accepted and _kept(*accepted, question, ranked):
+        span, holder = accepted
         span = spans.whole_name(spans.widen(span, holder.text), holder.text)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     for c in ranked[:2]:

@@ -263,9 +263,13 @@ def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, 
 
 def widen(span: str, sentence: str) -> str:
     """A span that is part of a date or number of its sentence becomes all of it: "1985" in
-    "launched in January 1985" is "January 1985", "八张" after 第 is "第八张"."""
+    "launched in January 1985" is "January 1985", "八张" after 第 is "第八张"; a span that is a whole year
+    stays one ("1349", not the amount "1349 when" of "in 1349 when the ship landed")."""
     for kind in ("date", "number"):
-        for token in typed_tokens(kind, sentence):
+        tokens = typed_tokens(kind, sentence)
+        if kind == "date" and span in tokens:
+            return span
+        for token in tokens:
             if span in token and span != token and len(token) <= len(span) + 16:
                 return token
     return span
@@ -293,6 +297,19 @@ def typed_choices(question: str, sentence: str) -> list[str]:
     if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
         found = [t for t in found if not _year(t)] or found
     return found
+
+
+def one_of_several(question: str, span: str, sentence: str) -> bool:
+    """Whether `sentence` holds several numbers or dates that may answer the question, so that taking
+    `span` is a guess: for a question asking for one, more than one of `typed_choices`; for another, a
+    span holding a number in a sentence with another number besides those the question gives ("$40,000
+    annually for day schools … and nearly $50,000 for boarding schools")."""
+    if expected_type(question):
+        return len(typed_choices(question, sentence)) > 1
+    if not typed_tokens("number", span):
+        return False
+    asked = normalize(question)
+    return sum(normalize(t) not in asked for t in typed_tokens("number", sentence)) > 1
 
 
 def _year(token: str) -> bool:
