@@ -627,21 +627,16 @@ def test_a_number_or_date_from_the_second_sentence_gives_way_to_the_best_sentenc
 
 
 def test_one_of_several_numbers_of_its_sentence_is_shown_with_the_others():
-    """The model guesses which of several amounts (or dates) of a sentence is meant as often as the rules
-    would: its span is no answer, the stretch holding them all is."""
+    """Which of several amounts (or dates) of a sentence a question asks for, the model guesses too: its
+    span is no answer, the stretch holding them all is."""
     text = ("In April 2014, New Zealand had 88 private schools, attended by 28,000 students or 3.7% of the "
             "entire student population. Most of them are in Auckland.")
     reply, _ = ask("In April 2014, how many New Zealand students attended private schools?",
                    [Passage(text, "nz.txt")], " 88")
     assert reply.fallback and not reply.grounded
     assert "28,000" in reply.answer and "88" in reply.answer and "Auckland" not in reply.answer
-    fees = Passage("As of 2012, quality private schools in the United States charged close to $40,000 annually for "
-                   "day schools in New York City, and nearly $50,000 for boarding schools.", "fees.txt")
-    question = "What would a parent have to pay to send their child to a boarding school in 2012?"
-    reply, _ = ask(question, [fees], " $40,000")  # no number asked for, but a number answered: the same
-    assert not reply.grounded and "$40,000" in reply.answer and "$50,000" in reply.answer
-    assert spans.one_of_several(question, "$40,000", fees.text)
-    assert not spans.one_of_several(question, "quality private schools", fees.text)
-    assert not spans.one_of_several("How much is it?", "$5", "It costs $5 in 2012.")  # a bare year is no amount
+    system = Passage("The old system ended with the new one in 1985, but its last students graduated in 1992.", "k.txt")
+    reply, _ = ask("When did the last students of the old system graduate?", [system], " 1985")
+    assert not reply.grounded and "1985" in reply.answer and "1992" in reply.answer
     reply, _ = ask(ANNUAL, LEAVE, " 23 days")
     assert reply.grounded and reply.answer == "23 days"  # the one amount of its sentence (the 5 is another's)

@@ -9,10 +9,9 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    are the model's whole context, with the request to copy the answer from them;
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
    more than the question's own words and sits next to the question's terms in that sentence; for a
-   question asking for a number or a date, the span must be one (in English, of the best sentence),
-   else the one in the best sentence is taken. An English span that is one of several numbers or
-   dates its sentence holds is a guess, the model's as much as the rules': when the best sentence holds
-   several that fit, the answer is the stretch holding them all;
+   question asking for a number or a date, the span must be one (in English, of the best sentence, and
+   not one of several there that fit: which is meant, the model guesses too), else the one in the best
+   sentence is taken — when that sentence holds several that fit (English), the stretch holding them all;
 4. otherwise the answer is the best whole sentence (`fallback`).
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
@@ -201,8 +200,8 @@ def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.
         return False  # copied from another part of the sentence than the question asks about
     if english and kind and holder is not ranked[0]:
         return False  # a number or date from the second sentence: the best one's is taken instead
-    # One of several numbers or dates of its sentence: which one is meant, the model guesses as well.
-    return not (english and spans.one_of_several(question, span, holder.text))
+    # One of several numbers or dates of its sentence that fit: which one is meant, the model guesses too.
+    return not (english and kind and len(spans.typed_choices(question, holder.text)) > 1)
 
 
 def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int) -> Reply:

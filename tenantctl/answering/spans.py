@@ -299,19 +299,6 @@ def typed_choices(question: str, sentence: str) -> list[str]:
     return found
 
 
-def one_of_several(question: str, span: str, sentence: str) -> bool:
-    """Whether `sentence` holds several numbers or dates that may answer the question, so that taking
-    `span` is a guess: for a question asking for one, more than one of `typed_choices`; for another, a
-    span holding a number in a sentence with another number besides those the question gives ("$40,000
-    annually for day schools … and nearly $50,000 for boarding schools")."""
-    if expected_type(question):
-        return len(typed_choices(question, sentence)) > 1
-    if not typed_tokens("number", span):
-        return False
-    asked = normalize(question)
-    return sum(normalize(t) not in asked for t in typed_tokens("number", sentence)) > 1
-
-
 def _year(token: str) -> bool:
     return re.fullmatch(r"1\d{3}|20\d{2}", token.split()[0]) is not None
 
