@@ -291,3 +291,28 @@ def test_an_interrupted_delete_is_finished_and_reported(cli, home, tmp_path):
     mine.mkdir()
     cli("tenant", "create", "again")
     assert mine.exists()
+
+
+def test_an_uploaded_file_that_fails_alone_is_not_kept(cli, home):
+    """An empty, binary or unsupported file of an upload stayed in uploads/ (out of the tenant's reach)."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.uploads import Upload, store_uploads
+    from tenantctl.storage.tenants import open_tenant
+
+    _fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    tenant, cfg = open_tenant("acme"), load_config()
+
+    def upload(**files):
+        batch = [Upload(name, io.BytesIO(data), len(data)) for name, data in files.items()]
+        summary = store_uploads(tenant, batch, cfg, max_file_bytes=1 << 20)
+        return {f.path.rsplit("/", 1)[-1]: f.status for f in summary.files}
+
+    first = upload(**{"a.md": b"# A\n\nThe gate code is 4711.\n", "e.txt": b"Old text.\n"})
+    assert first == {"a.md": "added", "e.txt": "added"}
+    statuses = upload(**{"e.txt": b"", "x.xyz": b"what", "bin.txt": bytes(range(256)) * 4})
+    assert statuses == {"e.txt": "failed", "x.xyz": "failed", "bin.txt": "failed"}, statuses
+    folder = home / "tenants" / "acme" / "uploads"
+    assert sorted(p.name for p in folder.iterdir()) == ["a.md", "e.txt"]
+    assert (folder / "e.txt").read_bytes() == b"Old text.\n"  # the version still indexed
+    assert any("Old text" in h["text"] for h in _hits(cli, "acme", "old text"))

@@ -93,6 +93,12 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
             moved.append((target, previous))
             os.replace(staging / name, target)
         summary = ingest(tenant, targets, cfg)
+        failed = {Path(f.path).resolve() for f in summary.files if f.status == "failed"}
+        for target, previous in moved:  # a file that failed alone (empty, unsupported...) is not kept
+            if target.resolve() in failed:
+                target.unlink(missing_ok=True)
+                if previous is not None:
+                    os.replace(previous, target)
     except BaseException as exc:
         for target, previous in reversed(moved):  # put the folder back as it was
             with contextlib.suppress(OSError):
