@@ -129,3 +129,15 @@ def test_show_names_a_damaged_or_missing_store(cli, home):
     missing = cli("tenant", "show", "acme")
     assert missing.code == ExitCode.ERROR and "store.db cannot be read" in missing.err
     assert not store.exists()  # looking never creates a store
+
+
+def test_postgres_asked_for_without_its_settings_names_them(cli, home):
+    """`create --store postgres` and `tenant move --to postgres` said "this tenant lives in PostgreSQL"."""
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("create", "local").code == 0
+    for args in (("create", "acme", "--store", "postgres"), ("tenant", "move", "local", "--to", "postgres")):
+        result = cli(*args)
+        assert result.code == 1 and "PostgreSQL is not configured: config.yaml has no `postgres:`" in result.err
+        assert "lives in" not in result.err and "Scaling out" in result.err, result
+    assert [t["id"] for t in cli("tenant", "list", "--json").json()] == ["local"]

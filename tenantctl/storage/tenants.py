@@ -231,15 +231,15 @@ def open_tenant(tenant_id: str) -> Tenant:
 
 
 def postgres_config():
-    """The `postgres:` settings, required by a tenant that lives in the pool."""
+    """The `postgres:` settings, required by a tenant that lives in the pool or is to be put there."""
     from tenantctl.errors import ConfigError
     from tenantctl.storage import cluster
 
     cfg = cluster.postgres()  # parsed once per version of config.yaml, not per store opened
     if cfg is None:
         raise ConfigError(
-            "this tenant lives in PostgreSQL, but config.yaml has no `postgres:` section",
-            f"add `postgres: {{dsn: ...}}` to {paths.config_file()}",
+            "PostgreSQL is not configured: config.yaml has no `postgres:` section",
+            f"add `postgres: {{dsn: ...}}` to {paths.config_file()} (README, \"Scaling out\")",
         )
     return cfg
 
