@@ -102,3 +102,19 @@ def test_no_help_text_loses_brackets_to_rich_markup():
 
     for where, text in texts(typer.main.get_command(app), "tenantctl"):
         assert Text.from_markup(text).plain.count("[") == text.count("["), f"{where}: {text!r}"
+
+
+def test_usage_errors_are_an_error_line_and_a_hint(cli, home):
+    """A bad option, a missing argument or an unknown command printed typer's five-line box."""
+    too_few = "Invalid value for '-k' / '--top': Input should be greater than or equal to 1"
+    cases = {("search", "acme", "x", "-k", "0"): (too_few, "tenantctl search --help"),
+             ("query", "acme", "q", "--bogus"): ("No such option: --bogus", "tenantctl query --help"),
+             ("search", "acme"): ("Missing argument 'query'.", "tenantctl search --help"),
+             ("search", "-k"): ("Option '-k' requires an argument.", "tenantctl search --help"),
+             ("nosuch",): ("No such command 'nosuch'.", "tenantctl --help")}
+    for args, (message, help_command) in cases.items():
+        result = cli(*args)
+        assert result.code == 2 and result.out == "", (args, result)
+        assert result.err.splitlines() == [f"Error: {message}", f"Hint: see `{help_command}`"], (args, result)
+    assert cli("tenant", "list").code == 0 and cli("--help").code == 0
+    assert cli("tool", "test", "nope", "--question", "x").code == 3  # typer.Exit and typed errors as before

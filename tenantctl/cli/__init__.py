@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     code: int = 0
     error: str | None = None
     try:
-        _app_for(args)(args=args, prog_name="tenantctl")
+        _run(_app_for(args), args)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
@@ -102,6 +102,32 @@ def main(argv: list[str] | None = None) -> None:
         _log_command(args, code, error, started)
         if argv is None and code == 0 and args and args[0] in _HOT:
             _exit_now()
+
+
+def _run(app: typer.Typer, args: list[str]) -> None:
+    """Run the app as its console script does, but print a usage error (an unknown option, a missing
+    argument, a bad value) as every other error: `Error: ...` and a `Hint:` line, not a five-line box."""
+    from typer.exceptions import TyperException  # click's ClickException, as typer vendors it
+
+    try:
+        code = app(args=args, prog_name="tenantctl", standalone_mode=False)
+    except TyperException as exc:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already
+            from rich.markup import escape
+
+            from tenantctl.cli._common import err
+
+            ctx = getattr(exc, "ctx", None)
+            command = args[0] if args and not args[0].startswith("-") else ""
+            where = ctx.command_path if ctx is not None else f"tenantctl {command}".strip()
+            err.print(f"[bold red]Error:[/] {escape(exc.format_message())}", markup=True, soft_wrap=True)
+            err.print(f"[dim]Hint:[/] see `{escape(where)} --help`", markup=True, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    if isinstance(code, int) and code:  # typer.Exit(code), returned when not in standalone mode
+        sys.exit(code)
 
 
 def _exit_now() -> None:
