@@ -63,6 +63,8 @@ def test_source_roots_allow_list(cli, home, tmp_path):
     assert cli("source", "add", "t", inside).code == 0
     refused = cli("source", "add", "t", outside)
     assert refused.code == ExitCode.USAGE and "source_roots" in refused.err
+    # The hint was about the tenantctl home, which the folder has nothing to do with.
+    assert "Hint: use a folder under one of them, or add its folder to `ingest.source_roots`" in refused.err
     assert cli("ingest", "t", outside).code == ExitCode.USAGE
     # A source written into tenant.yaml by hand is refused at reindex, named, and the others go on.
     path = home / "tenants" / "t" / "tenant.yaml"

@@ -40,6 +40,9 @@ def source_refusal(path: Path, tenant_dir: Path, cfg: Config) -> str | None:
 def check_source(path: Path, tenant_dir: Path, cfg: Config) -> Path:
     """The resolved source path; raises SourceRefused naming the rule and the fix."""
     reason = source_refusal(path, tenant_dir, cfg)
+    if reason and "ingest.source_roots" in reason:
+        raise SourceRefused(f"source refused: {reason}",
+                            "use a folder under one of them, or add its folder to `ingest.source_roots` in config.yaml")
     if reason:
         raise SourceRefused(f"source refused: {reason}",
                             "use a folder outside the tenantctl home (and under `ingest.source_roots` when set)")
