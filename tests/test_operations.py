@@ -72,6 +72,7 @@ def test_reindex_all_reports_failures_and_goes_on(cli, home, tmp_path):
     assert runs["good"]["status"] == "ok" and runs["good"]["summary"]["added"] == 3
     assert runs["broken"]["status"] == "partial" and "bad.pdf" in runs["broken"]["error"]
     assert runs["gone"]["status"] == "partial" and "no such file or folder" in runs["gone"]["error"]
+    assert runs["gone"]["error"].startswith("1 file failed: "), runs["gone"]  # was "1 files failed"
     assert runs["nosources"]["status"] == "skipped"
     assert cli("tenant", "show", "gone", "--json").json()["documents"] == 2
     assert "bad.pdf" in result.err and "good" not in result.err

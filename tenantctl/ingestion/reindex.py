@@ -71,7 +71,7 @@ def reindex_tenant(tenant: Tenant, cfg: Config, *, wait: float = 0) -> TenantRun
     data = summary.to_dict()
     if summary.failed:
         failed = [f for f in data["files"] if f["status"] == "failed"]
-        return TenantRun(tenant.id, "partial", data, error=f"{len(failed)} files failed: "
+        return TenantRun(tenant.id, "partial", data, error=f"{len(failed)} file{'s' * (len(failed) != 1)} failed: "
                          + "; ".join(f"{f['path']}: {f['reason']}" for f in failed[:3]))
     return TenantRun(tenant.id, "ok", data)
 
