@@ -108,3 +108,12 @@ def test_output_written_while_the_real_model_loads_in_a_thread_is_kept(tmp_path)
     lines = out.splitlines()
     count = int(lines[-1].removeprefix("ticks "))
     assert count > 0 and lines[:-1] == [f"tick {i}" for i in range(1, count + 1)], out[-500:]
+
+
+def test_a_model_path_naming_a_folder_says_so(tmp_path):
+    """It said "GGUF file /srv/models does not exist" of a folder that does."""
+    with pytest.raises(ModelUnavailable, match=r"GGUF file .* is a folder") as info:
+        generation.LlamaCppGenerator("default", ModelConfig(path=str(tmp_path)))
+    assert "models.default.path" in info.value.hint
+    with pytest.raises(ModelUnavailable, match=r"GGUF file .*missing.gguf does not exist"):
+        generation.LlamaCppGenerator("default", ModelConfig(path=str(tmp_path / "missing.gguf")))

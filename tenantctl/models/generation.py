@@ -55,8 +55,8 @@ class LlamaCppGenerator:
         path = Path(cfg.path).expanduser() if cfg.path else packaged_gguf()
         if not path.is_file():
             raise ModelUnavailable(
-                f"model {name!r}: GGUF file {path} does not exist",
-                f"fix `models.{name}.path` in config.yaml",
+                f"model {name!r}: GGUF file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
+                f"fix `models.{name}.path` in config.yaml (a .gguf file)",
             )
         started = time.perf_counter()
         try:
