@@ -90,12 +90,14 @@ def test_missing_or_bogus_gguf_fails(cli, home, tmp_path):
         f"  default:\n    path: {tmp_path / 'missing.gguf'}\n"
         f"  good:\n    path: {gguf}\n"
         f"  bogus:\n    path: {notgguf}\n"
-        "  packaged:\n    path: null\n",
+        "  packaged:\n    path: null\n"
+        f"  folder:\n    path: {tmp_path}\n",
         encoding="utf-8",
     )
     result, _, checks = _doctor(cli)
     assert result.code == 1
-    assert set(_failures(checks)) == {"model default", "model bogus"}
+    assert set(_failures(checks)) == {"model default", "model bogus", "model folder"}
+    assert checks["model folder"]["detail"] == f"GGUF file {tmp_path} is a folder"  # was "does not exist"
     missing = checks["model default"]
     assert "missing.gguf does not exist" in missing["detail"] and "models.default.path" in missing["fix"]
     assert "not a GGUF file" in checks["model bogus"]["detail"]

@@ -390,7 +390,8 @@ def _check_model(name: str, model) -> Check:
     if model.path:
         path = Path(model.path).expanduser()
         if not path.is_file():
-            return Check(label, "fail", f"GGUF file {path} does not exist",
+            what = "is a folder" if path.is_dir() else "does not exist"
+            return Check(label, "fail", f"GGUF file {path} {what}",
                          f"fix `models.{name}.path` in config.yaml (or null for the packaged Gemma 3 270M)")
         try:
             with path.open("rb") as fh:
