@@ -194,6 +194,16 @@ def test_a_lost_store_is_never_recreated_empty_under_its_index(cli, home, tmp_pa
     assert {p.name: p.read_bytes() for p in folder.glob("index-*.faiss")} == index
 
 
+def test_key_create_names_what_is_wrong(cli, home, tmp_path):
+    """`key create acme --admin` said "name a tenant, or pass --admin": both were given."""
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    both = _clean(cli("key", "create", "t", "--admin"), ExitCode.USAGE)
+    assert "an admin key belongs to no tenant" in both.err and "drop --admin" in both.err
+    assert "name a tenant, or pass --admin" in _clean(cli("key", "create"), ExitCode.USAGE).err
+    assert cli("key", "list", "--json").json() == []
+
+
 # -- extraction caps (item 6) ----------------------------------------------------------------------------
 
 def _docx_bomb(xml_bytes: int) -> bytes:

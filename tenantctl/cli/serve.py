@@ -49,7 +49,10 @@ def key_create(
     from tenantctl.storage import keys
     from tenantctl.storage.tenants import open_tenant
 
-    if bool(tenant_id) == admin:
+    if tenant_id and admin:
+        raise BadInput("an admin key belongs to no tenant", f"drop --admin for a key of {tenant_id!r}, or the tenant "
+                       "for an admin key")
+    if not tenant_id and not admin:
         raise BadInput("name a tenant, or pass --admin", "e.g. `tenantctl key create acme`")
     if tenant_id:
         open_tenant(tenant_id)
