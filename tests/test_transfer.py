@@ -265,6 +265,18 @@ def test_not_a_tarball_is_refused(cli, home, tmp_path):
     assert missing.code == ExitCode.USAGE and "does not exist" in missing.err
 
 
+def test_an_export_is_never_written_into_a_tenant_s_folder(cli, home, tmp_path):
+    """`tenant export acme tenants/globex/uploads/x.csv` wrote acme's data into globex's folder."""
+    _tenant(cli, home, tmp_path)
+    assert cli("tenant", "create", "globex").code == 0
+    (home / "tenants" / "globex" / "uploads").mkdir()
+    for dest in (home / "tenants" / "globex" / "uploads" / "x.csv", home / "tenants" / "acme" / "self.tar.gz"):
+        result = cli("tenant", "export", "acme", dest)
+        assert result.code == ExitCode.USAGE and "is inside the tenants' folders" in result.err, result
+        assert not dest.exists() and not list(dest.parent.glob(".*tmp"))
+    assert cli("tenant", "export", "acme", tmp_path / "acme.tar.gz").code == 0
+
+
 def test_existing_or_invalid_ids_are_refused(cli, home, tmp_path):
     _tenant(cli, home, tmp_path)
     archive = tmp_path / "acme.tar.gz"

@@ -103,6 +103,8 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
         raise BadInput(f"{dest} is a folder", "pass the name of the .tar.gz file to write")
     if not dest.parent.is_dir():
         raise BadInput(f"folder {dest.parent} does not exist", "create it first, or export somewhere else")
+    if dest.resolve().is_relative_to(paths.tenants_dir().resolve()):  # e.g. into another tenant's uploads/
+        raise BadInput(f"{dest} is inside the tenants' folders", "export to a folder outside the tenantctl home")
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     except OSError as exc:
