@@ -118,3 +118,12 @@ def test_usage_errors_are_an_error_line_and_a_hint(cli, home):
         assert result.err.splitlines() == [f"Error: {message}", f"Hint: see `{help_command}`"], (args, result)
     assert cli("tenant", "list").code == 0 and cli("--help").code == 0
     assert cli("tool", "test", "nope", "--question", "x").code == 3  # typer.Exit and typed errors as before
+
+
+def test_version(cli, home):
+    """`tenantctl --version` was "No such option"."""
+    from tenantctl import __version__
+
+    result = cli("--version")
+    assert (result.code, result.out) == (0, f"tenantctl {__version__}\n"), result
+    assert not (home / "logs" / "tenantctl.jsonl").exists()  # not a command to log

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from typing import Annotated
 
 # tenantctl uses no pydantic plugins, and discovering them reads every installed package's metadata
 # (~40 ms of each process, before any work starts). Set before the commands' modules import pydantic.
@@ -20,8 +21,25 @@ from tenantctl.cli import doctor, ingest, integrity, query, reindex, search, ser
 from tenantctl.cli import init as init_cmd
 from tenantctl.errors import ExitCode, TenantctlError, from_system_error
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from tenantctl import __version__
+
+        typer.echo(f"tenantctl {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print tenantctl's version and exit.", is_eager=True,
+                                          callback=_print_version)] = False,
+) -> None:
+    pass
+
+
 _SETTINGS: dict = dict(
     name="tenantctl",
+    callback=_root,
     help="Multi-tenant RAG on one machine: shared compute, isolated data.\n\n"
     "Start with: tenantctl create ID, then tenantctl ingest ID PATH, then tenantctl query ID QUESTION.",
     no_args_is_help=True,
@@ -158,7 +176,8 @@ def _report(exc: TenantctlError) -> tuple[int, str]:
 def _log_command(args: list[str], code: int, error: str | None, started: float) -> None:
     import time
 
-    if not args or args[0] in ("-h", "--help", "logs", "paths", "doctor") or "--help" in args or "-h" in args:
+    quiet = ("-h", "--help", "--version", "logs", "paths", "doctor")
+    if not args or args[0] in quiet or "--help" in args or "-h" in args:
         return
     from tenantctl import logs, paths
 
