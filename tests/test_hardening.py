@@ -158,6 +158,8 @@ def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     (line,) = cli("chat", "t", "--list").out.splitlines()
     assert line.endswith("  1 exchange  Who painted the [moon]?"), line  # the title is not rich markup
     assert cli("chat", "t", "--list", "--json").json()[0]["messages"] == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # left at once: it stored an empty session
+    assert cli("chat", "t").code == 0 and len(cli("chat", "t", "--list", "--json").json()) == 1
 
 
 def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_path):

@@ -24,14 +24,15 @@ class ChatSession:
     id: str
     tenant_id: str
     history: list[tuple[str, str]] = field(default_factory=list)
+    stored: bool = True  # False: a new session not written until its first exchange
 
     @classmethod
-    def open(cls, tenant_session: TenantSession, session_id: str | None = None) -> ChatSession:
+    def open(cls, tenant_session: TenantSession, session_id: str | None = None, *, lazy: bool = False) -> ChatSession:
         """Resume `session_id` of the open tenant's (SessionNotFound when it is not this tenant's),
-        or start a new session when it is None."""
+        or start a new session when it is None — with `lazy`, stored only once a question is asked."""
         store, tenant_id = tenant_session.store, tenant_session.tenant.id
         if session_id is None:
-            return cls(sessions.create(store), tenant_id)
+            return cls(sessions.new_id(), tenant_id, stored=False) if lazy else cls(sessions.create(store), tenant_id)
         sessions.require(store, tenant_id, session_id)
         return cls(session_id, tenant_id, sessions.history(store, session_id))
 
@@ -45,6 +46,9 @@ class ChatSession:
         if tenant_session.tenant.id != self.tenant_id:  # a session never crosses tenants
             raise ValueError(f"session {self.id!r} belongs to tenant {self.tenant_id!r}")
         result = answer_question(tenant_session, question, cfg, history=list(self.history), on_token=on_token)
+        if not self.stored:
+            sessions.create(tenant_session.store, session_id=self.id)
+            self.stored = True
         sessions.add(tenant_session.store, self.id, question, result)
         self.history.append((question, result.answer))
         return result

@@ -111,7 +111,7 @@ def chat(
                     line = f"{row['id']}  {row['updated_at']}  {n:>3} exchange{plural}  {row['title']}"
                     out.print(line, markup=False)
             return
-        conversation = ChatSession.open(opened, session)
+        conversation = ChatSession.open(opened, session, lazy=True)  # a chat that asks nothing leaves nothing
         session = conversation.id
         err.print(f"Session {session} with tenant {tenant.id} ({len(conversation.history)} earlier exchanges). "
                   f"Resume later with --session {session}; /exit to leave.")

@@ -75,8 +75,12 @@ def _backend(store) -> SqliteSessions | PgSessions:
     return PgSessions(store)
 
 
-def create(store, title: str = "") -> str:
-    session_id = secrets.token_hex(6)
+def new_id() -> str:
+    return secrets.token_hex(6)
+
+
+def create(store, title: str = "", session_id: str | None = None) -> str:
+    session_id = session_id or new_id()
     _backend(store).insert(session_id, time.time(), title[:80])
     return session_id
 
