@@ -44,6 +44,27 @@ def test_healthy_home_passes(cli, home):
     assert "FAIL" not in human.out
 
 
+def test_a_tenant_whose_store_is_damaged_or_emptied_fails(cli, home, tmp_path):
+    """doctor called the home healthy while a tenant's store.db was junk or emptied under its index."""
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    for name in ("junk", "emptied", "fine", "new"):
+        assert cli("tenant", "create", name).code == 0
+        if name != "new":  # a tenant never ingested has no index: an empty store is fine for it
+            assert cli("ingest", name, docs).code == 0
+    (home / "tenants" / "junk" / "store.db").write_bytes(b"garbage garbage garbage")
+    (home / "tenants" / "emptied" / "store.db").write_bytes(b"")
+    (home / "tenants" / "new" / "store.db").write_bytes(b"")
+    result, _, checks = _doctor(cli)
+    assert result.code == 1 and set(_failures(checks)) == {"tenant junk", "tenant emptied"}, checks
+    assert "not an SQLite database" in checks["tenant junk"]["detail"]
+    assert "verify junk" in checks["tenant junk"]["fix"] and "tenants" not in checks
+    assert "empty, but manifest.json names an index" in checks["tenant emptied"]["detail"]
+
+
 def test_broken_config_fails_with_a_hint(cli, home):
     assert cli("init").code == 0
     (home / "config.yaml").write_text("chunking: [unclosed\n", encoding="utf-8")

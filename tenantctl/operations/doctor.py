@@ -532,8 +532,38 @@ def check_tenants(cfg: Config | None) -> list[Check]:
             f"move them out of {tenants_dir} (they block creating tenants of that id), or restore "
             "registry.db from a backup",
         ))
-    if rows and not (missing or broken or bad_model):
+    damaged = _damaged_stores([t for t, _ in rows if t not in missing], tenants_dir)
+    checks += damaged
+    if rows and not (missing or broken or bad_model or damaged):
         checks.append(_ok("tenants", f"all {len(rows)} local tenant(s) have their folder"))
+    return checks
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _damaged_stores(tenant_ids: list[str], tenants_dir: Path) -> list[Check]:
+    """A store.db that is not SQLite (its first 16 bytes) or that is empty under an index: the cheap part
+    of `verify`, so that `doctor` does not call a home healthy whose tenants cannot be read."""
+    from tenantctl.storage.tenants import TenantFolder
+
+    checks = []
+    for tenant_id in tenant_ids:
+        folder = TenantFolder(tenants_dir / tenant_id)
+        try:
+            with folder.store_path.open("rb") as fh:
+                head = fh.read(len(_SQLITE_HEADER))
+        except OSError as exc:
+            why = f"store.db cannot be read ({exc.strerror or exc})"
+        else:
+            if head and head != _SQLITE_HEADER:
+                why = "store.db is not an SQLite database (damaged)"
+            elif not head and folder.manifest_path.exists() and folder.store_lost():
+                why = "store.db is empty, but manifest.json names an index built from it"
+            else:
+                continue
+        checks.append(Check(f"tenant {tenant_id}", "fail", why,
+                            f"check it with `tenantctl verify {tenant_id}`; restore it from an export"))
     return checks
 
 

@@ -52,7 +52,7 @@ class TenantFolder:
         existing store as it is (sqlite3.OperationalError when there is none)."""
         from tenantctl.storage.store import Store
 
-        if self.manifest_path.exists() and self._store_lost():  # never re-created empty under its index
+        if self.manifest_path.exists() and self.store_lost():  # never re-created empty under its index
             raise IndexCorrupt(
                 f"{self.store_path} is missing or empty, but {MANIFEST_FILE} names an index built from it",
                 "restore the tenant from an export (`tenantctl tenant import FILE`), or delete the tenant and "
@@ -60,7 +60,7 @@ class TenantFolder:
             )
         return Store(self.store_path, readonly=readonly)
 
-    def _store_lost(self) -> bool:
+    def store_lost(self) -> bool:
         if not self.store_path.exists():
             return True
         wal = self.store_path.with_name(self.store_path.name + "-wal")  # may hold it all before a checkpoint
