@@ -385,3 +385,20 @@ def test_a_loaded_tenant_s_answer_settings_follow_its_tenant_yaml(cli, home, tmp
         assert ask()["passages"] == 1
         settings(passages=3)
         assert ask()["passages"] == 3
+
+
+def test_serve_on_an_address_it_cannot_listen_on_is_one_clean_error(cli, home):
+    """A port in use printed "serving on ..." then uvicorn's own ERROR line, exit 3 ("not found"); port
+    99999 a traceback."""
+    import socket
+
+    cli("init")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", port)
+    assert result.code == 1 and f"Error: cannot listen on 127.0.0.1:{port} (Address already in use)" in result.err
+    assert "serving on" not in result.err and "Traceback" not in result.err, result
+    wrong = cli("serve", "--port", "99999")
+    assert wrong.code == 2 and "Invalid value for '--port'" in wrong.err and "Traceback" not in wrong.err

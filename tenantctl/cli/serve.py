@@ -20,7 +20,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option("--host", help="Bind address \\[default: server.host in config.yaml].")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port \\[default: server.port in config.yaml].")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port \\[default: server.port in config.yaml].")
+    ] = None,
 ) -> None:
     """Serve the multi-tenant HTTP API (search, questions, chat, uploads, usage, metrics).
 
@@ -29,10 +31,11 @@ def serve(
     """
     import uvicorn
 
-    from tenantctl.serving.app import create_app
+    from tenantctl.serving.app import create_app, ensure_can_listen
 
     cfg = load_cfg()
     host, port = host or cfg.server.host, port or cfg.server.port
+    ensure_can_listen(host, port)
     err.print(f"tenantctl serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
 

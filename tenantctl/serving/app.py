@@ -47,6 +47,21 @@ def status_of(exc: TenantctlError) -> int:
     return _STATUS.get(exc.exit_code, 500)
 
 
+def ensure_can_listen(host: str, port: int) -> None:
+    """Refuse, before anything starts, an address the server cannot listen on: a port in use, an unknown
+    host, an address not this machine's (uvicorn printed its own ERROR line or a traceback, exit 3)."""
+    import socket
+
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise TenantctlError(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
+                             "stop what uses that port, or pass another --port (or --host)") from None
+
+
 def create_app(cfg: Config) -> FastAPI:
     from tenantctl.serving.identity import JwtVerifier
     from tenantctl.serving.routes import ROUTERS
