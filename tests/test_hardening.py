@@ -154,12 +154,14 @@ def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     _fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO("Who painted the [moon]?\n"))  # turned away: no model
-    assert cli("chat", "t").code == 0
+    asked = cli("chat", "t")
+    assert asked.code == 0 and "Resume it with `tenantctl chat t --session " in asked.err, asked
     (line,) = cli("chat", "t", "--list").out.splitlines()
     assert line.endswith("  1 exchange  Who painted the [moon]?"), line  # the title is not rich markup
     assert cli("chat", "t", "--list", "--json").json()[0]["messages"] == 1
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # left at once: it stored an empty session
-    assert cli("chat", "t").code == 0 and len(cli("chat", "t", "--list", "--json").json()) == 1
+    left = cli("chat", "t")
+    assert left.code == 0 and "Resume" not in left.err and len(cli("chat", "t", "--list", "--json").json()) == 1
 
 
 def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_path):

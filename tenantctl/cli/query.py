@@ -113,8 +113,8 @@ def chat(
             return
         conversation = ChatSession.open(opened, session, lazy=True)  # a chat that asks nothing leaves nothing
         session = conversation.id
-        err.print(f"Session {session} with tenant {tenant.id} ({len(conversation.history)} earlier exchanges). "
-                  f"Resume later with --session {session}; /exit to leave.")
+        err.print(f"Session {session} with tenant {tenant.id} ({len(conversation.history)} earlier exchanges); "
+                  "/exit to leave.")
         while True:
             if sys.stdin.isatty():
                 err.print("[bold]>[/] ", end="", markup=True)
@@ -131,5 +131,7 @@ def chat(
             else:
                 _render(result.to_dict())
                 out.print()
+        if conversation.stored:  # a new session is stored at its first question
+            err.print(f"Resume it with `tenantctl chat {tenant.id} --session {session}`.")
     finally:
         opened.close()
