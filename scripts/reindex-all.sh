@@ -2,7 +2,8 @@
 # Re-index every tenant from its sources; alert when something failed. Meant for cron:
 #   15 2 * * *  TENANTCTL_HOME=/srv/tenantctl /opt/tenantctl/scripts/reindex-all.sh
 # Alerts go to $ALERT_CMD (a command reading the report on stdin), else to `mail $ALERT_EMAIL`,
-# else to stderr (which cron mails to the crontab's owner).
+# else to stderr (which cron mails to the crontab's owner). $TENANTCTL names the tenantctl to run
+# (default: this checkout's .venv/bin/tenantctl).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tenantctl=${TENANTCTL:-$here/.venv/bin/tenantctl}
