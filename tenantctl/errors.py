@@ -135,6 +135,10 @@ def from_system_error(exc: BaseException, home: Path | None = None) -> Tenantctl
     lowered = text.lower()
     if code in (errno.ENOSPC, errno.EDQUOT) or "disk is full" in lowered or "no space" in lowered:
         return DiskFull(f"no space left on the device{where}", "free some disk space, then retry")
+    if home is not None and code in (errno.EEXIST, errno.ENOTDIR, errno.ENOENT) and not home.is_dir():
+        what = "is not a folder" if home.exists() else "does not exist and cannot be created"
+        return StorageError(f"the tenantctl home {home} {what}",
+                            "set TENANTCTL_HOME to a folder you can write (`tenantctl paths` shows it)")
     read_only = False
     if home is not None and ("unable to open database" in lowered or "readonly" in lowered):
         with contextlib.suppress(OSError):

@@ -80,6 +80,19 @@ def test_settings_files_not_in_utf8_are_one_clean_error(cli, home, tmp_path):
     assert "tenant.yaml is not UTF-8 text" in result.err and "save" in result.err
 
 
+def test_a_home_that_is_not_a_folder_is_named(cli, home, tmp_path, monkeypatch):
+    """It was "Error: FileExistsError: [Errno 17] File exists: '...'" and "run `tenantctl doctor`"."""
+    home.parent.mkdir(parents=True, exist_ok=True)
+    home.write_text("not a folder")
+    for args in (("init",), ("create", "acme")):
+        result = _clean(cli(*args), ExitCode.ERROR)
+        assert f"Error: the tenantctl home {home} is not a folder" in result.err, result
+        assert "TENANTCTL_HOME" in result.err
+    if os.path.isdir("/proc"):  # a place no folder can be made in
+        monkeypatch.setenv("TENANTCTL_HOME", "/proc/tenantctl-home")
+        assert "does not exist and cannot be created" in _clean(cli("init"), ExitCode.ERROR).err
+
+
 def test_a_folder_named_config_yaml(cli, home):
     home.mkdir(parents=True)
     (home / "config.yaml").mkdir()
