@@ -162,6 +162,17 @@ def test_an_empty_question_is_called_a_question(cli, home, tmp_path):
     assert "Error: empty question" in result.err and "ask a question" in result.err, result
 
 
+def test_a_question_to_a_tenant_without_documents_says_how_to_add_them(cli, home, tmp_path):
+    """`search` said "It has no documents yet"; `query` only that the documents do not hold an answer."""
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    assert cli("tenant", "create", "bare").code == 0
+    bare = cli("query", "bare", "What is the gate code?")
+    assert bare.code == 0 and "do not hold an answer" in bare.out
+    assert "Tenant bare has no documents yet: `tenantctl ingest bare PATH`." in bare.err, bare
+    assert "no documents yet" not in cli("query", "t", "Who painted the moon?").err
+
+
 def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     """The banner counted "earlier exchanges" and the listing "1 messages" of the same thing."""
     _fast_home(cli, home)

@@ -58,6 +58,7 @@ def query(
 ) -> None:
     """Answer a question from one tenant's documents, citing them, with the shared local LLM."""
     cfg, server = remote_target(tenant_id, server)
+    empty = False
     if server:
         from tenantctl.serving.client import call
 
@@ -72,12 +73,15 @@ def query(
             answer = _streamed(lambda on_token: answer_question(opened, question, cfg, on_token=on_token),
                                stream=not json_out)
             result = answer.to_dict(include_passages=passages)
+            empty = answer.no_answer and opened.store.chunk_count() == 0
         finally:
             opened.close()
     if json_out:
         print_json(result)
     else:
         _render(result)
+    if empty:
+        err.print(f"Tenant {tenant_id} has no documents yet: `tenantctl ingest {tenant_id} PATH`.")
 
 
 def chat(
