@@ -27,6 +27,11 @@ _STOPWORDS = frozenset(
 )
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """"1 chunk", "2 chunks", "0 chunks" (`many` for a word whose plural is not word + "s")."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def has_cjk(text: str) -> bool:
     return _CJK_CHAR.search(text) is not None
 

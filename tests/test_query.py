@@ -143,7 +143,7 @@ def test_chat_keeps_history_resumes_and_refuses_another_tenants_session(cli, sam
 
     monkeypatch.setattr("sys.stdin", io.StringIO("How many days of paid annual leave do employees accrue?\n"))
     second = cli("chat", "acme-hr", "--session", session, "--json")
-    assert second.code == 0 and "1 earlier exchanges" in second.err
+    assert second.code == 0 and "(1 earlier exchange)" in second.err
     listed = cli("chat", "acme-hr", "--list", "--json").json()
     assert any(s["id"] == session and s["messages"] == 2 for s in listed)
 

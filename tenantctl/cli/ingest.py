@@ -32,6 +32,7 @@ def ingest(
     from tenantctl.ingestion.ingest import ingest as run_ingest
     from tenantctl.ingestion.policy import check_source
     from tenantctl.storage.tenants import open_tenant
+    from tenantctl.textproc import plural
 
     tenant = open_tenant(tenant_id)
     cfg = _cfg()
@@ -52,7 +53,7 @@ def ingest(
     else:
         out.print(
             f"{tenant.id}: {summary.added} added, {summary.updated} updated, {summary.skipped} skipped, "
-            f"{summary.removed} removed, {summary.failed} failed; {summary.chunks} chunks embedded "
+            f"{summary.removed} removed, {summary.failed} failed; {plural(summary.chunks, 'chunk')} embedded "
             f"in {summary.seconds:.1f}s"
         )
     if summary.exit_code:

@@ -8,6 +8,7 @@ import typer
 
 from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json
 from tenantctl.errors import ExitCode
+from tenantctl.textproc import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -19,7 +20,8 @@ def _summary(report) -> str:
     if report.generation is None:
         return ""
     index = f", {report.index_file}" if report.index_file else ", no index yet"
-    return (f" (generation {report.generation}, {report.documents} documents, {report.chunks} chunks{index})")
+    counts = f"{plural(report.documents, 'document')}, {plural(report.chunks, 'chunk')}"
+    return f" (generation {report.generation}, {counts}{index})"
 
 
 def _render(report) -> None:
@@ -27,7 +29,7 @@ def _render(report) -> None:
         out.print(f"{report.tenant}: ok{_summary(report)}", markup=False)
     else:
         count = len(report.problems)
-        out.print(f"{report.tenant}: {count} problem{'s' if count != 1 else ''}", markup=False)
+        out.print(f"{report.tenant}: {plural(count, 'problem')}", markup=False)
         for problem in report.problems:
             out.print(f"  - {problem.message}", markup=False)
     for note in report.notes:
@@ -64,7 +66,7 @@ def verify(
             _render(report)
         if len(reports) > 1:
             bad = sum(not r.ok for r in reports)
-            out.print(f"{len(reports)} tenants: {len(reports) - bad} ok, {bad} with problems", markup=False)
+            out.print(f"{plural(len(reports), 'tenant')}: {len(reports) - bad} ok, {bad} with problems", markup=False)
     if not ok:
         raise typer.Exit(int(ExitCode.ERROR))
 

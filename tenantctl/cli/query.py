@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
+from tenantctl.textproc import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -111,14 +112,14 @@ def chat(
                 print_json(rows)
             else:
                 for row in rows:
-                    n, plural = row["messages"], "" if row["messages"] == 1 else "s"  # questions answered
-                    line = f"{row['id']}  {row['updated_at']}  {n:>3} exchange{plural}  {row['title']}"
+                    n, word = row["messages"], "exchange" if row["messages"] == 1 else "exchanges"  # questions answered
+                    line = f"{row['id']}  {row['updated_at']}  {n:>3} {word}  {row['title']}"
                     out.print(line, markup=False)
             return
         conversation = ChatSession.open(opened, session, lazy=True)  # a chat that asks nothing leaves nothing
         session = conversation.id
-        err.print(f"Session {session} with tenant {tenant.id} ({len(conversation.history)} earlier exchanges); "
-                  "/exit to leave.")
+        earlier = plural(len(conversation.history), "earlier exchange")
+        err.print(f"Session {session} with tenant {tenant.id} ({earlier}); /exit to leave.")
         while True:
             if sys.stdin.isatty():
                 err.print("[bold]>[/] ", end="", markup=True)

@@ -56,6 +56,7 @@ def source_add(
     path: Annotated[Path, typer.Argument(help="A folder (or file) to index from.")],
     include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
+    json_out: JsonOption = False,
 ) -> None:
     """Add a source folder to a tenant's tenant.yaml (absolute path stored).
 
@@ -73,6 +74,9 @@ def source_add(
     resolved = path.expanduser().resolve()
     existed = any(s.path == str(resolved) for s in tenant.config.sources)
     edit_sources(tenant, add=SourceSpec(resolved, tuple(include or ()), tuple(exclude or ())))
+    if json_out:
+        print_json(_sources_result(tenant.id, str(resolved), "updated" if existed else "added"))
+        return
     verb = "updated (its include/exclude replaced)" if existed else "added"
     out.print(f"{tenant.id}: source {resolved} {verb}; run `tenantctl reindex {tenant.id}`")
 
@@ -92,11 +96,23 @@ def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
 
 @source_app.command("remove")
 def source_remove(
-    tenant_id: TenantArg, path: Annotated[str, typer.Argument(help="The source path as listed.")]
+    tenant_id: TenantArg, path: Annotated[str, typer.Argument(help="The source path as listed.")],
+    json_out: JsonOption = False,
 ) -> None:
     """Remove a source from tenant.yaml (its documents go at the next reindex)."""
     from tenantctl.ingestion.reindex import edit_sources
     from tenantctl.storage.tenants import open_tenant
 
     edit_sources(open_tenant(tenant_id), remove=path)
-    out.print(f"{tenant_id}: source {path} removed")
+    if json_out:
+        print_json(_sources_result(tenant_id, path, "removed"))
+    else:
+        out.print(f"{tenant_id}: source {path} removed")
+
+
+def _sources_result(tenant_id: str, path: str, action: str) -> dict:
+    """What `source add|remove --json` print: the change and the tenant's sources after it (as `source list`)."""
+    from tenantctl.storage.tenants import open_tenant
+
+    sources = [s.model_dump() for s in open_tenant(tenant_id).config.sources]
+    return {"tenant": tenant_id, "source": path, "action": action, "sources": sources}

@@ -90,9 +90,14 @@ def key_list(
 
 
 @key_app.command("revoke")
-def key_revoke(key_id: Annotated[str, typer.Argument(help="The key id shown by `key list`.")]) -> None:
+def key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id shown by `key list`.")], json_out: JsonOption = False
+) -> None:
     """Revoke an API key at once."""
     from tenantctl.storage import keys
 
     keys.revoke(key_id)
-    out.print(f"revoked key {key_id}")
+    if json_out:  # the key as `key list --json` shows it, now with revoked_at
+        print_json(next(k.__dict__ for k in keys.listing(None) if k.id == key_id))
+    else:
+        out.print(f"revoked key {key_id}")

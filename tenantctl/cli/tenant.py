@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, confirm, err, out, print_json
+from tenantctl.textproc import plural
 
 app = typer.Typer(help="Create, list, inspect, suspend, move and delete tenants.", no_args_is_help=True)
 
@@ -81,6 +82,7 @@ def show(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
 def delete(
     tenant_id: TenantArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal.")] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Delete a tenant and everything it holds: documents, index, sessions, usage."""
     from tenantctl.paths import validate_tenant_id
@@ -91,25 +93,34 @@ def delete(
         open_tenant(tenant_id)  # raises "does not exist"
     confirm(f"Delete tenant {tenant_id!r} and all its data?", yes)
     delete_tenant(tenant_id)
-    out.print(f"Deleted tenant {tenant_id}")
+    if json_out:
+        print_json({"tenant": tenant_id, "deleted": True})
+    else:
+        out.print(f"Deleted tenant {tenant_id}")
 
 
 @app.command("suspend")
-def suspend(tenant_id: TenantArg) -> None:
+def suspend(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     """Suspend a tenant: it refuses questions and ingests until resumed (search still works)."""
-    from tenantctl.storage.tenants import set_status
+    from tenantctl.storage.tenants import describe, set_status
 
-    set_status(tenant_id, "suspended")
-    out.print(f"Suspended tenant {tenant_id}")
+    tenant = set_status(tenant_id, "suspended")
+    if json_out:
+        print_json(describe(tenant))
+    else:
+        out.print(f"Suspended tenant {tenant.id}")
 
 
 @app.command("resume")
-def resume(tenant_id: TenantArg) -> None:
+def resume(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     """Resume a suspended tenant."""
-    from tenantctl.storage.tenants import set_status
+    from tenantctl.storage.tenants import describe, set_status
 
-    set_status(tenant_id, "active")
-    out.print(f"Resumed tenant {tenant_id}")
+    tenant = set_status(tenant_id, "active")
+    if json_out:
+        print_json(describe(tenant))
+    else:
+        out.print(f"Resumed tenant {tenant.id}")
 
 
 @app.command("export")
@@ -134,8 +145,8 @@ def export(
     if json_out:
         print_json(result.to_dict())
     else:
-        out.print(f"Exported tenant {result.tenant} to {result.file} ({result.documents} documents, "
-                  f"{result.chunks} chunks, {result.bytes} bytes)")
+        out.print(f"Exported tenant {result.tenant} to {result.file} ({plural(result.documents, 'document')}, "
+                  f"{plural(result.chunks, 'chunk')}, {plural(result.bytes, 'byte')})")
 
 
 @app.command("move")
@@ -164,8 +175,9 @@ def move(
     elif not result.moved:
         out.print(f"Tenant {result.tenant} is already in the {result.destination} store")
     else:
-        out.print(f"Moved tenant {result.tenant} from {result.source} to {result.destination}: {result.documents} "
-                  f"documents, {result.chunks} chunks, {result.usage_events} usage events, checksum verified "
+        out.print(f"Moved tenant {result.tenant} from {result.source} to {result.destination}: "
+                  f"{plural(result.documents, 'document')}, {plural(result.chunks, 'chunk')}, "
+                  f"{plural(result.usage_events, 'usage event')}, checksum verified "
                   f"({result.seconds:.1f}s)")
 
 
@@ -191,8 +203,9 @@ def import_(
         print_json(result.to_dict())
     else:
         source = f" (exported as {result.source_tenant})" if result.source_tenant != result.tenant else ""
-        out.print(f"Imported tenant {result.tenant}{source} from {result.file}: {result.documents} documents, "
-                  f"{result.chunks} chunks, status {result.status}", markup=False)
+        out.print(f"Imported tenant {result.tenant}{source} from {result.file}: "
+                  f"{plural(result.documents, 'document')}, {plural(result.chunks, 'chunk')}, status {result.status}",
+                  markup=False)
     if result.dropped_sources:
         err.print(f"{result.tenant}: sources from the archive were dropped ({', '.join(result.dropped_sources)}); "
                   f"add the ones this machine should index with `tenantctl source add {result.tenant} PATH`",

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from tenantctl.cli._common import JsonOption, err, out, print_json
+from tenantctl.textproc import plural
 
 
 def register(app: typer.Typer) -> None:
@@ -46,8 +47,9 @@ def usage(
         err.print("No usage recorded yet.")
     for r in rows:
         out.print(
-            f"{r['tenant']:<24} {r['period']:<10} {r['operation']:<9} {r['events']:>6} events "
-            f"({r['refused']} refused, {r['errors']} errors)  {r['chunks_embedded']:>7} chunks  "
+            f"{r['tenant']:<24} {r['period']:<10} {r['operation']:<9} {r['events']:>6} "
+            f"{'event' if r['events'] == 1 else 'events':<6} "
+            f"({r['refused']} refused, {plural(r['errors'], 'error')})  {r['chunks_embedded']:>7} chunks  "
             f"{r['prompt_tokens']:>8} prompt tok  {r['completion_tokens']:>7} completion tok  {r['ms']:>10} ms"
         )
     for tid, status in quotas.items():

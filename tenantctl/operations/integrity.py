@@ -444,7 +444,7 @@ def _repair_pooled(tenant: Tenant, cfg: Config | None, *, wait: float, reembed: 
                     count = replace_vectors(store, vectors, int(model.dim))
                     store.set_meta("embedder", model.name)
                     store.set_meta("embedder_dim", str(int(model.dim)))
-            actions.append(f"re-embedded {count} chunks with {model.name} (dim {int(model.dim)})")
+            actions.append(f"re-embedded {textproc.plural(count, 'chunk')} with {model.name} (dim {int(model.dim)})")
         after = verify_tenant(tenant)
     return RepairReport(tenant.id, actions, before, after, round(time.perf_counter() - started, 3))
 
@@ -493,7 +493,7 @@ def _reembed(store: Store, embedder: Embedder) -> str:
             store.set_meta("embedder", embedder.name)
             store.set_meta("embedder_dim", str(dim))
             store.bump_generation()
-    return f"re-embedded {count} chunks with {embedder.name} (dim {dim})"
+    return f"re-embedded {textproc.plural(count, 'chunk')} with {embedder.name} (dim {dim})"
 
 
 def _repair_fts(store: Store) -> str | None:
@@ -514,7 +514,7 @@ def _repair_fts(store: Store) -> str | None:
             [(cid, textproc.fts_body(heading, text)) for cid, heading, text in rows],
         )
         store.bump_generation()
-    return f"rebuilt the full-text index from {len(rows)} chunks ({faults[0]})"
+    return f"rebuilt the full-text index from {textproc.plural(len(rows), 'chunk')} ({faults[0]})"
 
 
 def _strays(folder: Path) -> list[str]:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tenantctl.errors import IndexMismatch
 from tenantctl.fileio import fsync_dir, iso_utc, sha256_file, temp_name, write_atomic
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, index_file_name
+from tenantctl.textproc import plural
 
 if TYPE_CHECKING:
     import numpy as np
@@ -248,4 +249,5 @@ def rebuild_index(folder: Path, store: Store, tenant_id: str) -> str:
     with store.transaction():
         store.bump_generation()
     index, manifest = _save_from_store(folder, store, dim)
-    return f"rebuilt {manifest['index_file']} from {STORE_FILE} ({index.size} vectors, generation {index.generation})"
+    vectors = plural(index.size, "vector")
+    return f"rebuilt {manifest['index_file']} from {STORE_FILE} ({vectors}, generation {index.generation})"

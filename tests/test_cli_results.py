@@ -1,0 +1,102 @@
+"""The second new user's run: every result has --json (also the commands that change state), and
+counts are printed with the right plural ("1 chunk embedded", not "1 chunks")."""
+
+from tests.test_hardening import _fast_home, _tenant
+
+NO_RESULT = {"serve"}  # runs until stopped: no result to print
+
+
+def _commands(command, prefix: str = ""):
+    if hasattr(command, "commands"):  # a group (typer's own click)
+        for name, sub in command.commands.items():
+            yield from _commands(sub, prefix + name + " ")
+    else:
+        yield prefix.strip(), command
+
+
+def test_every_command_but_serve_has_json():
+    """The README: "Every listing and result has `--json`". tenant suspend|resume|delete, key revoke and
+    source add|remove had none."""
+    import typer.main
+
+    from tenantctl.cli import app
+
+    commands = dict(_commands(typer.main.get_command(app)))
+    assert {"tenant suspend", "key revoke", "source add", "ingest"} <= set(commands)
+    missing = [name for name, command in commands.items()
+               if name not in NO_RESULT and not any("--json" in p.opts for p in command.params)]
+    assert not missing, f"no --json: {missing}"
+
+
+def test_suspend_resume_delete_json(cli, home, tmp_path):
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path, "a")
+    _tenant(cli, home, tmp_path, "b")
+    suspended = cli("tenant", "suspend", "a", "--json")
+    assert suspended.code == 0 and suspended.err == "", suspended
+    info = suspended.json()
+    assert info["id"] == "a" and info["status"] == "suspended" and info["documents"] == 1
+    assert info == cli("tenant", "show", "a", "--json").json()  # the shape `tenant show|create --json` use
+    assert cli("tenant", "show", "b", "--json").json()["status"] == "active"  # the other tenant untouched
+    assert cli("tenant", "resume", "a", "--json").json()["status"] == "active"
+    assert cli("tenant", "suspend", "a").out == "Suspended tenant a\n"  # text unchanged without --json
+    deleted = cli("tenant", "delete", "a", "--yes", "--json")
+    assert deleted.code == 0 and deleted.json() == {"tenant": "a", "deleted": True}, deleted
+    assert [t["id"] for t in cli("tenant", "list", "--json").json()] == ["b"]
+
+
+def test_key_revoke_json_is_the_key_as_listed(cli, home, tmp_path):
+    _fast_home(cli, home)
+    cli("tenant", "create", "a")
+    cli("tenant", "create", "b")
+    key_a = cli("key", "create", "a", "--json").json()["id"]
+    key_b = cli("key", "create", "b", "--json").json()["id"]
+    revoked = cli("key", "revoke", key_a, "--json")
+    assert revoked.code == 0, revoked
+    shown = revoked.json()
+    assert shown["id"] == key_a and shown["tenant"] == "a" and shown["revoked_at"] and "key" not in shown
+    listed = {k["id"]: k for k in cli("key", "list", "--json").json()}
+    assert shown == listed[key_a] and listed[key_b]["revoked_at"] is None  # b's key stays live
+    assert cli("key", "revoke", "nope", "--json").code == 2
+
+
+def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_path):
+    _fast_home(cli, home)
+    cli("tenant", "create", "a")
+    cli("tenant", "create", "b")
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    mine.mkdir()
+    theirs.mkdir()
+    assert cli("source", "add", "b", theirs).code == 0
+    added = cli("source", "add", "a", mine, "--include", "*.md", "--json")
+    assert added.code == 0, added
+    assert added.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "added",
+                            "sources": [{"path": str(mine.resolve()), "include": ["*.md"], "exclude": []}]}
+    assert cli("source", "add", "a", mine, "--json").json()["action"] == "updated"
+    # b's source cannot be removed through a (cross-tenant probe): a's tenant.yaml has no such source
+    probe = cli("source", "remove", "a", str(theirs.resolve()), "--json")
+    assert probe.code == 2 and probe.out == "", probe
+    assert cli("source", "list", "b", "--json").json()[0]["path"] == str(theirs.resolve())
+    removed = cli("source", "remove", "a", str(mine.resolve()), "--json")
+    assert removed.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "removed", "sources": []}
+
+
+def test_counts_have_the_right_plural(cli, home, tmp_path):
+    """`ingest` printed "1 chunks embedded"; verify "1 documents, 1 chunks"; usage "1 events"."""
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    ingested = cli("ingest", "t", folder)
+    assert ingested.code == 0 and "; 1 chunk embedded in " in ingested.out, ingested
+    verified = cli("verify", "t").out
+    assert "1 document, 1 chunk," in verified, verified
+    cli("search", "t", "gate code")
+    rows = cli("usage", "--tenant", "t").out
+    assert " 1 event  (0 refused, 0 errors)" in rows, rows
+    assert "1 vector," in cli("repair", "t").out
+    (folder / "b.md").write_text("# B\n\nThe door code is 1234.\n")
+    assert "; 1 chunk embedded" in cli("ingest", "t", folder).out
+    (folder / "c.md").write_text("# C\n\nOne.\n\n# D\n\nTwo.\n")
+    assert "; 2 chunks embedded" in cli("ingest", "t", folder).out
