@@ -262,7 +262,8 @@ class Config(_Strict):
         if name not in self.models:
             raise ConfigError(
                 f"model {name!r} is not configured",
-                f"add it under `models:` in {paths.config_file()} (configured: {', '.join(self.models)})",
+                f"add it under `models:` in {paths.config_file()} (configured: {', '.join(self.models)}); a running "
+                "`tenantctl serve` reads config.yaml when it starts: restart it after adding one",
             )
         return name, self.models[name]
 

@@ -100,3 +100,29 @@ def test_counts_have_the_right_plural(cli, home, tmp_path):
     assert "; 1 chunk embedded" in cli("ingest", "t", folder).out
     (folder / "c.md").write_text("# C\n\nOne.\n\n# D\n\nTwo.\n")
     assert "; 2 chunks embedded" in cli("ingest", "t", folder).out
+
+
+def test_a_model_added_while_serve_runs_names_the_restart(cli, home, tmp_path):
+    """Pilot rollout: a model entry added to config.yaml while `serve` ran, and a tenant switched to it,
+    got 503 "add it under `models:` in config.yaml" -- where it already was; the server reads config.yaml
+    when it starts. The other tenant goes on."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+    from tests.test_server import _auth
+
+    _fast_home(cli, home)
+    for name in ("a", "b"):
+        _tenant(cli, home, tmp_path, name, docs={"g.md": "# Gate\n\nThe gate code of the north hall is 4711.\n"})
+    key_a, key_b = (cli("key", "create", name).out.strip() for name in ("a", "b"))
+    with TestClient(create_app(load_config())) as client:
+        (home / "config.yaml").write_text((home / "config.yaml").read_text() + "models:\n  pilot: {max_tokens: 40}\n")
+        path = home / "tenants" / "a" / "tenant.yaml"
+        path.write_text(path.read_text().replace("answer:\n", "answer:\n  model: pilot\n", 1))
+        ask = {"question": "What is the gate code of the north hall?", "k": 1}
+        refused = client.post("/v1/query", json=ask, headers=_auth(key_a))
+        assert refused.status_code == 503 and "restart it" in refused.json()["hint"], refused.text
+        assert "pilot" in refused.json()["error"] and str(home) not in refused.text
+        assert client.post("/v1/search", json={"query": "gate code"}, headers=_auth(key_b)).status_code == 200
+    assert cli("tenant", "show", "a", "--json").json()["model"] == "pilot"  # a new process sees it
