@@ -126,3 +126,35 @@ def test_a_model_added_while_serve_runs_names_the_restart(cli, home, tmp_path):
         assert "pilot" in refused.json()["error"] and str(home) not in refused.text
         assert client.post("/v1/search", json={"query": "gate code"}, headers=_auth(key_b)).status_code == 200
     assert cli("tenant", "show", "a", "--json").json()["model"] == "pilot"  # a new process sees it
+
+
+def test_a_deleted_tenant_leaves_nothing_in_the_home(cli, home, tmp_path):
+    """`tenant delete` removed the registry rows, but their bytes (display name, key labels and hashes)
+    stayed in registry.db-wal (and, after a checkpoint, in registry.db's free pages). A tenant re-created
+    under the same id sees nothing of the old one."""
+    import hashlib
+    import sqlite3
+
+    _fast_home(cli, home)
+    assert cli("tenant", "create", "keep", "--name", "Keeper Ltd").code == 0
+    assert cli("tenant", "create", "gone", "--name", "Zebra Unique Holdings").code == 0
+    _tenant(cli, home, tmp_path, "gone2", docs={"v.md": "# Vault\n\nThe vault combination is 9-27-44.\n"})
+    secret = cli("key", "create", "gone", "--name", "zebra-label-xyz").out.strip()
+    cli("key", "create", "keep", "--name", "keeper-label")
+    server = sqlite3.connect(home / "registry.db")  # as a running `serve` keeps one: the WAL stays
+    server.execute("SELECT count(*) FROM tenants").fetchone()
+    assert cli("tenant", "delete", "gone", "--yes").code == 0
+    assert cli("tenant", "delete", "gone2", "--yes").code == 0
+    traces = [b"Zebra Unique Holdings", b"zebra-label-xyz", hashlib.sha256(secret.encode()).hexdigest().encode(),
+              b"9-27-44"]
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not [t for t in traces if t in data], f"{path} keeps a deleted tenant's data"
+    assert [r[0] for r in server.execute("SELECT display_name FROM tenants")] == ["Keeper Ltd"]
+    server.close()
+    assert [k["name"] for k in cli("key", "list", "--json").json()] == ["keeper-label"]
+    assert cli("tenant", "create", "gone2").code == 0  # the same id again: nothing of the old one
+    assert cli("usage", "--tenant", "gone2", "--json").json()["usage"] == []
+    assert cli("search", "gone2", "vault combination", "--json").json() == []
+    assert cli("tenant", "show", "gone2", "--json").json()["display_name"] is None

@@ -38,6 +38,7 @@ def connect(schema: str = _SCHEMA) -> sqlite3.Connection:
     if new:
         os.chmod(paths.registry_file(), 0o600)  # the -wal and -shm files get the same mode
     conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA secure_delete=ON")  # a deleted tenant's rows are overwritten, not left in free space
     conn.execute(schema)
     return conn
 
@@ -176,6 +177,15 @@ def set_status(tenant_id: str, status: str) -> None:
 
 def remove(tenant_id: str) -> None:
     backend().remove(tenant_id)
+
+
+def scrub() -> None:
+    """After a tenant's rows were deleted: registry.db-wal still holds their earlier copies (its display
+    name, its keys' labels and hashes) while any process (a running `serve`) has the registry open. The
+    WAL is written back and emptied."""
+    if isinstance(backend(), SqliteRegistry) and paths.registry_file().exists():
+        with closing(connect()) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def publish_settings(tenant_id: str, folder: Path, store: str) -> None:

@@ -379,6 +379,7 @@ def delete_tenant(tenant_id: str) -> None:
                 pooled.drop_all()
         registry.remove(tenant_id)
         keys.delete_for_tenant(tenant_id)
+        registry.scrub()
         shutil.rmtree(folder, ignore_errors=True)
         return
     tenant = open_tenant(tenant_id)
@@ -394,6 +395,7 @@ def delete_tenant(tenant_id: str) -> None:
         os.rename(tenant.dir, trash)
         registry.remove(tenant_id)
         keys.delete_for_tenant(tenant_id)
+        registry.scrub()
     shutil.rmtree(trash, ignore_errors=True)
 
 
