@@ -158,3 +158,20 @@ def test_a_deleted_tenant_leaves_nothing_in_the_home(cli, home, tmp_path):
     assert cli("usage", "--tenant", "gone2", "--json").json()["usage"] == []
     assert cli("search", "gone2", "vault combination", "--json").json() == []
     assert cli("tenant", "show", "gone2", "--json").json()["display_name"] is None
+
+
+def test_help_names_arguments_as_the_readme_does_and_summaries_fit_one_line():
+    """`--help` showed `{sources}...`, `{question}`, `{query}`, `{path}`, `{key_id}` beside `{TENANT}` (the
+    README writes PATH..., QUESTION, TEXT); the command list broke eval's and init's summaries mid-line."""
+    import typer.main
+
+    from tenantctl.cli import app
+
+    commands = dict(_commands(typer.main.get_command(app)))
+    wrong = {name: p.metavar for name, command in commands.items() for p in command.params
+             if p.param_type_name == "argument" and not (p.metavar and p.metavar.isupper())}
+    assert not wrong, wrong
+    assert [p.metavar for p in commands["ingest"].params if p.param_type_name == "argument"] == ["TENANT", "PATH"]
+    assert [p.metavar for p in commands["search"].params if p.param_type_name == "argument"] == ["TENANT", "TEXT"]
+    broken = [name for name, command in commands.items() if "\n" in (command.help or "").strip().split("\n\n")[0]]
+    assert not broken, f"summary over several lines: {broken}"

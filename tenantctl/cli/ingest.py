@@ -16,7 +16,8 @@ def register(app: typer.Typer) -> None:
 
 def ingest(
     tenant_id: TenantArg,
-    sources: Annotated[list[Path], typer.Argument(help="Files and folders (folders are read recursively).")],
+    sources: Annotated[list[Path], typer.Argument(
+        metavar="PATH", help="Files and folders (folders are read recursively).", show_default=False)],
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
     wait: WaitOption = 0,
     json_out: JsonOption = False,

@@ -15,9 +15,10 @@ def register(app: typer.Typer) -> None:
 
 
 def init(json_out: JsonOption = False) -> None:
-    """Create the home folder and a commented config.yaml (an existing one is kept). In cluster mode
-    (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL schema and copy
-    this home's tenants and keys into the shared registry."""
+    """Create the home folder and a commented config.yaml (an existing one is kept).
+
+    In cluster mode (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL
+    schema and copy this home's tenants and keys into the shared registry."""
     from tenantctl import paths
 
     home = paths.home()

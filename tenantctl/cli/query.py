@@ -51,7 +51,7 @@ def _render(result: dict) -> None:
 
 def query(
     tenant_id: TenantArg,
-    question: Annotated[str, typer.Argument(help="The question.")],
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="The question.")],
     passages: Annotated[bool, typer.Option("--passages", help="With --json: include the passages.")] = False,
     server: ServerOption = None,
     key: KeyOption = None,

@@ -53,7 +53,7 @@ def reindex(
 @source_app.command("add")
 def source_add(
     tenant_id: TenantArg,
-    path: Annotated[Path, typer.Argument(help="A folder (or file) to index from.")],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="A folder (or file) to index from.")],
     include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
     json_out: JsonOption = False,
@@ -96,7 +96,7 @@ def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
 
 @source_app.command("remove")
 def source_remove(
-    tenant_id: TenantArg, path: Annotated[str, typer.Argument(help="The source path as listed.")],
+    tenant_id: TenantArg, path: Annotated[str, typer.Argument(metavar="PATH", help="The source path as listed.")],
     json_out: JsonOption = False,
 ) -> None:
     """Remove a source from tenant.yaml (its documents go at the next reindex)."""

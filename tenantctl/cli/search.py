@@ -49,7 +49,7 @@ def remote_target(tenant_id: str, server: str | None):
 
 def search(
     tenant_id: TenantArg,
-    query: Annotated[str, typer.Argument(help="What to look for.")],
+    query: Annotated[str, typer.Argument(metavar="TEXT", help="What to look for.")],
     k: Annotated[
         int | None, typer.Option("-k", "--top", min=1, help="Number of hits \\[default: search.k in config.yaml].")
     ] = None,
@@ -105,8 +105,10 @@ def evaluate(
     mode: ModeOption = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Score a tenant on labelled questions: retrieval (nDCG@10, recall@k, MRR with --queries and --qrels)
-    or answers (correct, F1, first citation, abstention with --answers)."""
+    """Score a tenant on labelled questions: its retrieval, or its answers.
+
+    Retrieval: nDCG@10, recall@k and MRR (--queries and --qrels). Answers: correct, F1, first citation,
+    abstention (--answers); --model scores a pilot model entry beside the tenant's own."""
     from tenantctl.errors import BadInput
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant

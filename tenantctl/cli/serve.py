@@ -91,7 +91,8 @@ def key_list(
 
 @key_app.command("revoke")
 def key_revoke(
-    key_id: Annotated[str, typer.Argument(help="The key id shown by `key list`.")], json_out: JsonOption = False
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The key id shown by `key list`.")],
+    json_out: JsonOption = False,
 ) -> None:
     """Revoke an API key at once."""
     from tenantctl.storage import keys

@@ -40,7 +40,8 @@ def list_(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
 @app.command("test")
 def test(
     tenant_id: TenantArg,
-    name: Annotated[str | None, typer.Argument(help="The tool; default: every tool the question selects.")] = None,
+    name: Annotated[str | None, typer.Argument(
+        metavar="NAME", help="The tool; default: every tool the question selects.")] = None,
     question: Annotated[str | None, typer.Option("--question", "-q",
                                                  help="A question: its `when` match fills the call.")] = None,
     json_out: JsonOption = False,
