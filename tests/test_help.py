@@ -109,7 +109,7 @@ def test_usage_errors_are_an_error_line_and_a_hint(cli, home):
     too_few = "Invalid value for '-k' / '--top': Input should be greater than or equal to 1"
     cases = {("search", "acme", "x", "-k", "0"): (too_few, "tenantctl search --help"),
              ("query", "acme", "q", "--bogus"): ("No such option: --bogus", "tenantctl query --help"),
-             ("search", "acme"): ("Missing argument 'query'.", "tenantctl search --help"),
+             ("search", "acme"): ("Missing argument 'TEXT'.", "tenantctl search --help"),
              ("search", "-k"): ("Option '-k' requires an argument.", "tenantctl search --help"),
              ("nosuch",): ("No such command 'nosuch'.", "tenantctl --help")}
     for args, (message, help_command) in cases.items():
