@@ -175,3 +175,36 @@ def test_help_names_arguments_as_the_readme_does_and_summaries_fit_one_line():
     assert [p.metavar for p in commands["search"].params if p.param_type_name == "argument"] == ["TENANT", "TEXT"]
     broken = [name for name, command in commands.items() if "\n" in (command.help or "").strip().split("\n\n")[0]]
     assert not broken, f"summary over several lines: {broken}"
+
+
+def test_delete_of_a_busy_tenant_can_wait_as_its_hint_says(cli, home, tmp_path):
+    """`tenant delete` during an ingest said "busy ... pass --wait SECONDS", but had no --wait."""
+    import threading
+    import time
+
+    from tenantctl.storage.tenants import open_tenant
+
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path, "a")
+    _tenant(cli, home, tmp_path, "b")
+    held, release = threading.Event(), threading.Event()
+
+    def writer():  # as an ingest of a holds a's write lock
+        with open_tenant("a").write_lock():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(5)
+    busy = cli("tenant", "delete", "a", "--yes")
+    assert busy.code == 75 and "--wait SECONDS" in busy.err, busy
+    assert cli("tenant", "show", "a", "--json").json()["documents"] == 1  # nothing of it went
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    waited = cli("tenant", "delete", "a", "--yes", "--wait", "10", "--json")
+    thread.join()
+    assert waited.code == 0 and waited.json() == {"tenant": "a", "deleted": True}, waited
+    assert time.monotonic() - started >= 0.4
+    assert [t["id"] for t in cli("tenant", "list", "--json").json()] == ["b"]  # b untouched
+    assert cli("search", "b", "gate code", "--json").json()

@@ -82,9 +82,12 @@ def show(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
 def delete(
     tenant_id: TenantArg,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required without a terminal.")] = False,
+    wait: WaitOption = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """Delete a tenant and everything it holds: documents, index, sessions, usage."""
+    """Delete a tenant and everything it holds: documents, index, sessions, usage, keys.
+
+    Exit 75 while an ingest, reindex, repair or export writes to it (or wait with --wait)."""
     from tenantctl.paths import validate_tenant_id
     from tenantctl.storage import registry
     from tenantctl.storage.tenants import delete_tenant, open_tenant
@@ -92,7 +95,7 @@ def delete(
     if registry.get(validate_tenant_id(tenant_id)) is None:
         open_tenant(tenant_id)  # raises "does not exist"
     confirm(f"Delete tenant {tenant_id!r} and all its data?", yes)
-    delete_tenant(tenant_id)
+    delete_tenant(tenant_id, wait=wait)
     if json_out:
         print_json({"tenant": tenant_id, "deleted": True})
     else:

@@ -362,9 +362,9 @@ def describe(tenant: Tenant) -> dict[str, Any]:
     }
 
 
-def delete_tenant(tenant_id: str) -> None:
+def delete_tenant(tenant_id: str, wait: float = 0) -> None:
     """Remove everything of one tenant. Works whether or not its index was ever loaded, and for a
-    registered tenant whose folder is already gone."""
+    registered tenant whose folder is already gone. Busy while another writer holds it (`wait` seconds)."""
     from tenantctl.storage import keys
 
     folder = paths.tenant_dir(tenant_id)
@@ -383,7 +383,7 @@ def delete_tenant(tenant_id: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         return
     tenant = open_tenant(tenant_id)
-    with tenant.write_lock():
+    with tenant.write_lock(wait):
         if tenant.pooled:
             if tenant.config.store == "postgres-dedicated":
                 _admin_dsn(postgres_config(), "a dedicated tenant's schema is dropped")  # before anything goes
