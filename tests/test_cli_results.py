@@ -208,3 +208,46 @@ def test_delete_of_a_busy_tenant_can_wait_as_its_hint_says(cli, home, tmp_path):
     assert time.monotonic() - started >= 0.4
     assert [t["id"] for t in cli("tenant", "list", "--json").json()] == ["b"]  # b untouched
     assert cli("search", "b", "gate code", "--json").json()
+
+
+def test_a_refused_upload_is_metered_once_as_a_refused_cli_ingest_is(cli, home, tmp_path):
+    """An upload over the document quota (429) or of a suspended tenant (403) left no usage event; the same
+    refusal through `tenantctl ingest` is one refused `ingest` event."""
+    import io
+
+    import pytest
+
+    from tenantctl.config import load_config
+    from tenantctl.errors import Refused
+    from tenantctl.ingestion.uploads import Upload, store_uploads
+    from tenantctl.storage.tenants import open_tenant
+
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path, "a")
+    _tenant(cli, home, tmp_path, "b")
+    path = home / "tenants" / "a" / "tenant.yaml"
+    path.write_text(path.read_text().replace("quotas: {}", "quotas: {documents: 1}"))
+
+    def ingests(tenant):
+        return {(r["ok"], r["refused"]) for r in cli("usage", "--tenant", tenant, "--json").json()["usage"]
+                if r["operation"] == "ingest"}
+
+    def upload():
+        data = b"# New\n\nA new page.\n"
+        store_uploads(open_tenant("a"), [Upload("new.md", io.BytesIO(data), len(data))], load_config(),
+                      max_file_bytes=1 << 20)
+
+    with pytest.raises(Refused, match="quota documents=1"):
+        upload()
+    assert ingests("a") == {(1, 1)}
+    more = tmp_path / "more"
+    more.mkdir()
+    (more / "m.md").write_text("# M\n\nMore.\n")
+    assert cli("ingest", "a", more).code == 5
+    assert ingests("a") == {(1, 2)}  # the CLI's refusal: one event too
+    assert cli("tenant", "suspend", "a").code == 0
+    with pytest.raises(Refused, match="suspended"):
+        upload()
+    assert ingests("a") == {(1, 3)}
+    assert ingests("b") == {(1, 0)}  # the other tenant's usage is its own
+    assert not (home / "tenants" / "a" / "uploads" / "new.md").exists()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tenantctl.config import Config
-from tenantctl.errors import BadInput, DiskFull, TooLarge, from_system_error
+from tenantctl.errors import BadInput, DiskFull, Refused, TooLarge, from_system_error
 from tenantctl.ingestion.ingest import IngestSummary, ingest
 from tenantctl.storage import metering
 from tenantctl.storage.tenants import Tenant
@@ -66,10 +66,15 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
         if upload.size > max_file_bytes:
             raise TooLarge(f"{name} is {upload.size} bytes, more than the limit of {max_file_bytes} per file",
                            "split the file, or raise `server.max_file_mb` in config.yaml")
-    tenant.require_active("uploads")
     folder = tenant.dir / UPLOADS
     targets = [folder / n for n in names]
-    _check_quota(tenant, targets, [u.size for u in uploads])
+    try:
+        tenant.require_active("uploads")
+        _check_quota(tenant, targets, [u.size for u in uploads])
+    except Refused as exc:  # metered as a CLI ingest's refusal is: one refused `ingest` event
+        with tenant.open_store() as store, contextlib.suppress(Refused), metering.track(store, "ingest"):
+            raise exc
+        raise
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
         free = shutil.disk_usage(folder).free
