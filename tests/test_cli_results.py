@@ -78,7 +78,8 @@ def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_p
     assert probe.code == 2 and probe.out == "", probe
     assert cli("source", "list", "b", "--json").json()[0]["path"] == str(theirs.resolve())
     removed = cli("source", "remove", "a", str(mine.resolve()), "--json")
-    assert removed.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "removed", "sources": []}
+    assert removed.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "removed", "sources": [],
+                              "documents_removed": 0}
 
 
 def test_counts_have_the_right_plural(cli, home, tmp_path):
@@ -251,3 +252,33 @@ def test_a_refused_upload_is_metered_once_as_a_refused_cli_ingest_is(cli, home, 
     assert ingests("a") == {(1, 3)}
     assert ingests("b") == {(1, 0)}  # the other tenant's usage is its own
     assert not (home / "tenants" / "a" / "uploads" / "new.md").exists()
+
+
+def test_source_remove_drops_its_documents_and_only_its_own(cli, home, tmp_path):
+    """`source remove` said "its documents go at the next reindex", but reindex prunes only under the sources
+    it still has (and refuses a tenant left without any): the documents stayed, with no command to drop them."""
+    _fast_home(cli, home)
+    folder = tmp_path / "all"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "top.md").write_text("# Top\n\nThe walrus password is anchovy.\n")
+    (folder / "sub" / "kept.md").write_text("# Kept\n\nThe heron password is sardine.\n")
+    for name in ("a", "b"):
+        _tenant(cli, home, tmp_path, name, docs={"own.md": "# Own\n\nThe own password is tuna.\n"})
+        assert cli("ingest", name, folder).code == 0
+    assert cli("source", "add", "a", folder).code == 0
+    assert cli("source", "add", "a", folder / "sub").code == 0
+    removed = cli("source", "remove", "a", str(folder.resolve()))
+    assert removed.code == 0 and "and its 1 document from the index" in removed.out, removed
+
+    def paths(tenant, text):
+        return {h["path"].rsplit("/", 1)[-1] for h in cli("search", tenant, text, "--json").json()}
+
+    assert "top.md" not in paths("a", "walrus password anchovy")  # gone from a's index
+    assert "kept.md" in paths("a", "heron password sardine")  # another source of a holds it
+    assert "own.md" in paths("a", "own password tuna")  # ingested by hand: not a source's
+    assert "top.md" in paths("b", "walrus password anchovy")  # b's copy is b's (cross-tenant probe)
+    assert cli("tenant", "show", "a", "--json").json()["documents"] == 2
+    assert cli("tenant", "show", "b", "--json").json()["documents"] == 3
+    assert cli("verify", "a").code == 0
+    again = cli("source", "remove", "a", str(folder.resolve()))  # not a source any more: nothing changes
+    assert again.code == 2 and cli("tenant", "show", "a", "--json").json()["documents"] == 2

@@ -97,17 +97,22 @@ def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
 @source_app.command("remove")
 def source_remove(
     tenant_id: TenantArg, path: Annotated[str, typer.Argument(metavar="PATH", help="The source path as listed.")],
+    wait: WaitOption = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """Remove a source from tenant.yaml (its documents go at the next reindex)."""
-    from tenantctl.ingestion.reindex import edit_sources
-    from tenantctl.storage.tenants import open_tenant
+    """Remove a source from tenant.yaml and its documents from the index (not those another source holds).
 
-    edit_sources(open_tenant(tenant_id), remove=path)
+    Takes the tenant's write lock: exit 75 while an ingest or reindex writes to it (or wait with --wait).
+    """
+    from tenantctl.ingestion.reindex import remove_source
+    from tenantctl.storage.tenants import open_tenant
+    from tenantctl.textproc import plural
+
+    _, gone = remove_source(open_tenant(tenant_id), path, wait=wait)
     if json_out:
-        print_json(_sources_result(tenant_id, path, "removed"))
+        print_json({**_sources_result(tenant_id, path, "removed"), "documents_removed": len(gone)})
     else:
-        out.print(f"{tenant_id}: source {path} removed")
+        out.print(f"{tenant_id}: source {path} removed, and its {plural(len(gone), 'document')} from the index")
 
 
 def _sources_result(tenant_id: str, path: str, action: str) -> dict:

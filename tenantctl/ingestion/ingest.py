@@ -209,7 +209,7 @@ def ingest(
 
         if prune:
             seen = {str(p) for p in files}
-            gone = [key for key in known if key not in seen and _in_scope(key, roots)]
+            gone = [key for key in known if key not in seen and in_scope(key, roots)]
             if gone:
                 with store.transaction():
                     for key in gone:
@@ -227,7 +227,8 @@ def ingest(
     return summary
 
 
-def _in_scope(key: str, roots: list[Path]) -> bool:
+def in_scope(key: str, roots: list[Path]) -> bool:
+    """Whether a document (its path) lies in one of `roots` (files or folders)."""
     scopes = [str(r.expanduser().resolve()) for r in roots]
     return any(key == s or key.startswith(s.rstrip("/") + "/") for s in scopes)
 
@@ -242,7 +243,7 @@ def _check_quota(
     seen = {str(p) for p in files}
     kept = {
         key: doc.bytes for key, doc in known.items()
-        if not (prune_roots and key not in seen and _in_scope(key, prune_roots))
+        if not (prune_roots and key not in seen and in_scope(key, prune_roots))
     }
     for item in pending:
         kept[item.key] = item.size

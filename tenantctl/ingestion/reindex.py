@@ -34,6 +34,30 @@ class TenantRun:
         return self.__dict__.copy()
 
 
+def remove_source(tenant: Tenant, path: str, *, wait: float = 0) -> tuple[list[dict], list[str]]:
+    """Remove a source from tenant.yaml and its documents from the index, except those another of the
+    tenant's sources still holds. Under the tenant's write lock. Returns the sources left and the
+    documents removed."""
+    from tenantctl.ingestion.ingest import in_scope
+    from tenantctl.storage.index import refresh_index
+
+    named = (path, str(Path(path).expanduser().resolve()))
+    specs = list(zip(tenant.config.sources, sources_of(tenant), strict=True))
+    roots = [spec.path for source, spec in specs if source.path in named]
+    others = [spec.path for source, spec in specs if source.path not in named]
+    with tenant.write_lock(wait), tenant.open_store() as store:
+        sources = edit_sources(tenant, remove=path)  # refuses a path that is not one of its sources
+        gone = [key for key in store.documents() if in_scope(key, roots) and not in_scope(key, others)]
+        if gone:
+            with store.transaction():
+                for key in gone:
+                    store.remove_document(key)
+            if not tenant.pooled:
+                refresh_index(tenant.dir, store)
+    logs.event("source-remove", tenant=tenant.id, removed=len(gone))
+    return sources, gone
+
+
 def sources_of(tenant: Tenant) -> list[SourceSpec]:
     """The tenant's sources; relative paths are relative to the tenant's folder."""
     return [
