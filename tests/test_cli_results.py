@@ -282,3 +282,16 @@ def test_source_remove_drops_its_documents_and_only_its_own(cli, home, tmp_path)
     assert cli("verify", "a").code == 0
     again = cli("source", "remove", "a", str(folder.resolve()))  # not a source any more: nothing changes
     assert again.code == 2 and cli("tenant", "show", "a", "--json").json()["documents"] == 2
+
+
+def test_reindex_and_serve_help_say_what_they_do(cli, home, tmp_path):
+    """`reindex --help` listed exit codes 0, 4, 75, 1, but a named suspended tenant exits 5 and one without
+    sources 2; `serve --help` did not say config.yaml is read at start only."""
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path, "a")
+    text = " ".join(cli("reindex", "--help").out.split())
+    assert "5 the named tenant is suspended, 2 it has no sources" in text
+    assert cli("reindex", "a").code == 2
+    cli("tenant", "suspend", "a")
+    assert cli("reindex", "a").code == 5
+    assert "config.yaml is read at start (restart after changing it)" in " ".join(cli("serve", "--help").out.split())

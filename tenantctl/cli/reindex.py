@@ -26,8 +26,9 @@ def reindex(
 ) -> None:
     """Bring tenants in line with the sources in their tenant.yaml (add, update, prune).
 
-    Silent unless something fails. Exit codes: 0 success, 4 some tenants failed, 75 busy (retry later),
-    1 error.
+    Silent unless something fails. With --all, suspended tenants and those without sources are skipped.
+    Exit codes: 0 success, 4 some tenants failed, 75 busy (retry later), 5 the named tenant is
+    suspended, 2 it has no sources, 1 error.
     """
     from tenantctl.cli._common import load_cfg
     from tenantctl.errors import BadInput

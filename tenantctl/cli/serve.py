@@ -27,7 +27,8 @@ def serve(
     """Serve the multi-tenant HTTP API (search, questions, chat, uploads, usage, metrics).
 
     Each request's tenant comes from its API key, or from a claim of a verified bearer JWT when
-    `server.jwt` is configured. Localhost by default: put a gateway in front.
+    `server.jwt` is configured. Localhost by default: put a gateway in front. config.yaml is read at
+    start (restart after changing it); a tenant's tenant.yaml at every request.
     """
     import uvicorn
 
