@@ -295,3 +295,23 @@ def test_reindex_and_serve_help_say_what_they_do(cli, home, tmp_path):
     cli("tenant", "suspend", "a")
     assert cli("reindex", "a").code == 5
     assert "config.yaml is read at start (restart after changing it)" in " ".join(cli("serve", "--help").out.split())
+
+
+def test_two_creates_of_one_id_at_once_one_wins_the_other_is_told_it_exists(cli, home, monkeypatch):
+    """Five concurrent `tenantctl create race`: one printed 'OSError: [Errno 39] Directory not empty:
+    .creating-race-PID -> race' (exit 1) instead of "already exists" (exit 2)."""
+    from tenantctl.storage import tenants
+
+    _fast_home(cli, home)
+    clean = tenants.clean_leftovers
+
+    def the_other_create_wins():  # runs after this create's checks, before its folder is renamed into place
+        monkeypatch.setattr(tenants, "clean_leftovers", clean)
+        tenants.create_tenant("race", "The winner")
+        clean()
+
+    monkeypatch.setattr(tenants, "clean_leftovers", the_other_create_wins)
+    lost = cli("create", "race", "--name", "The loser")
+    assert lost.code == 2 and "tenant 'race' already exists" in lost.err and "OSError" not in lost.err, lost
+    assert cli("tenant", "show", "race", "--json").json()["display_name"] == "The winner"
+    assert [p.name for p in (home / "tenants").iterdir()] == ["race"]  # no staging folder left

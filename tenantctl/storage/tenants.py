@@ -6,6 +6,7 @@ reads or writes a tenant's files goes through `TenantFolder` or its subclass `Te
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -296,10 +297,7 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
     if not registered and (folder / SYNC_FILE).exists():
         shutil.rmtree(folder, ignore_errors=True)  # this node's cache of a pooled tenant deleted elsewhere
     if registered or folder.exists():
-        raise TenantExists(
-            f"tenant {tenant_id!r} already exists",
-            f"pick another id, or remove it first with `tenantctl tenant delete {tenant_id}`",
-        )
+        raise _exists(tenant_id)
     paths.private_dir(paths.tenants_dir())
     clean_leftovers()
     staging = paths.tenants_dir() / f".creating-{tenant_id}-{os.getpid()}"
@@ -317,10 +315,15 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
                 create_dedicated_schema(tenant_id)
             with open_pg_store(tenant_id, store) as pooled:  # reachable, schema current, no rows left
                 pooled.drop_all()
-        os.rename(staging, folder)  # the folder appears whole or not at all
-    except BaseException:
+        try:
+            os.rename(staging, folder)  # the folder appears whole or not at all
+        except OSError as exc:  # created meanwhile by a concurrent `create` of the same id
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            raise _exists(tenant_id) from None
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if store == "postgres-dedicated":
+        if store == "postgres-dedicated" and not isinstance(exc, TenantExists):  # not the other create's schema
             with contextlib.suppress(TenantctlError):
                 drop_dedicated_schema(tenant_id)
         raise
@@ -331,6 +334,11 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
         raise
     registry.publish_settings(tenant_id, folder, store)
     return Tenant(tenant_id, folder, record)
+
+
+def _exists(tenant_id: str) -> TenantExists:
+    return TenantExists(f"tenant {tenant_id!r} already exists",
+                        f"pick another id, or remove it first with `tenantctl tenant delete {tenant_id}`")
 
 
 def describe(tenant: Tenant) -> dict[str, Any]:
