@@ -315,3 +315,40 @@ def test_two_creates_of_one_id_at_once_one_wins_the_other_is_told_it_exists(cli,
     assert lost.code == 2 and "tenant 'race' already exists" in lost.err and "OSError" not in lost.err, lost
     assert cli("tenant", "show", "race", "--json").json()["display_name"] == "The winner"
     assert [p.name for p in (home / "tenants").iterdir()] == ["race"]  # no staging folder left
+
+
+def test_source_adds_at_once_lose_none(cli, home, tmp_path, monkeypatch):
+    """Six `source add` of one tenant at once: all exited 0, three sources were in tenant.yaml (each
+    read the file, added its own, wrote it back over the others')."""
+    import threading
+    import time
+
+    import yaml
+
+    from tenantctl.ingestion import reindex
+    from tenantctl.ingestion.ingest import SourceSpec
+    from tenantctl.storage.tenants import open_tenant
+
+    _fast_home(cli, home)
+    cli("tenant", "create", "t")
+    cli("tenant", "create", "u")
+    load = yaml.safe_load
+
+    def slow_load(text):  # widens the window between reading tenant.yaml and writing it back
+        data = load(text)
+        time.sleep(0.05)
+        return data
+
+    monkeypatch.setattr(reindex.yaml, "safe_load", slow_load)
+    folders = [tmp_path / f"src{i}" for i in range(6)]
+    for folder in folders:
+        folder.mkdir()
+    threads = [threading.Thread(target=reindex.edit_sources, args=(open_tenant("t"),),
+                                kwargs={"add": SourceSpec(f.resolve())}) for f in folders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    listed = {s["path"] for s in cli("source", "list", "t", "--json").json()}
+    assert listed == {str(f.resolve()) for f in folders}
+    assert cli("source", "list", "u", "--json").json() == []  # the other tenant's settings untouched

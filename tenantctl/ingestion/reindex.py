@@ -19,6 +19,7 @@ from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
 from tenantctl.ingestion.ingest import SourceSpec, ingest
 from tenantctl.ingestion.policy import SourceRefused
 from tenantctl.storage import registry
+from tenantctl.storage.layout import SETTINGS_LOCK
 from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
 
 
@@ -172,6 +173,16 @@ def edit_sources(tenant: Tenant, *, add: SourceSpec | None = None, remove: str |
         from tenantctl.ingestion.policy import check_source
 
         check_source(add.path, tenant.dir, cfg or load_config())
+    from filelock import FileLock, Timeout
+
+    try:
+        with FileLock(tenant.dir / SETTINGS_LOCK, timeout=30):  # two edits at once: neither is lost
+            return _edit_sources(tenant, add, remove)
+    except Timeout:
+        raise Busy(f"the tenant.yaml of {tenant.id!r} is being edited by another command", "retry") from None
+
+
+def _edit_sources(tenant: Tenant, add: SourceSpec | None, remove: str | None) -> list[dict]:
     path = tenant.config_path
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     sources = list(data.get("sources") or [])

@@ -6,6 +6,7 @@ names from here (through the tenant handle in `tenantctl.storage.tenants` where 
     index-<gen>.faiss   FAISS index derived from store.db at store generation <gen>
     manifest.json       which index file is current, with embedder, chunking and checksums
     .lock               held by the one writer (ingest, reindex, repair, export, delete)
+    .settings.lock      held for a moment by each edit of tenant.yaml (`source add|remove`)
     .synced.json        cluster mode, a pooled tenant: the folder is this node's cache of its settings;
                         the version and SHA-256 of the tenant.yaml last written or published here
 
@@ -20,6 +21,7 @@ TENANT_FILE = "tenant.yaml"
 STORE_FILE = "store.db"
 MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".lock"
+SETTINGS_LOCK = ".settings.lock"
 SYNC_FILE = ".synced.json"
 INDEX_GLOB = "index-*.faiss"
 INDEX_NAME_RE = re.compile(r"index-\d{1,20}\.faiss")
