@@ -40,7 +40,7 @@ def test_healthy_home_passes(cli, home):
     assert not list(home.glob(".doctor-*"))  # the write probe cleaned up after itself
 
     human = cli("doctor")
-    assert human.code == 0 and "healthy" in human.out and "0 failure(s)" in human.out
+    assert human.code == 0 and "healthy" in human.out and "0 failures" in human.out
     assert "FAIL" not in human.out
 
 

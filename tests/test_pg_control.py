@@ -295,7 +295,7 @@ def test_doctor_checks_postgres_and_the_shared_registry(cli, nodes, postgres):
     node2 = nodes(2)
     checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
     assert checks["postgres"]["status"] == "ok" and "schema version" in checks["postgres"]["detail"]
-    assert checks["registry"]["status"] == "ok" and "PostgreSQL (2 tenant(s))" in checks["registry"]["detail"]
+    assert checks["registry"]["status"] == "ok" and "PostgreSQL (2 tenants)" in checks["registry"]["detail"]
     assert checks["tenant here"]["status"] == "warn"  # may be another node's
     assert cli("paths", "--json").json()["registry"].startswith("PostgreSQL")
     assert "tenant pooled" not in checks and "orphan folders" not in checks

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from tenantctl.cli._common import JsonOption, out, print_json
+from tenantctl.textproc import plural
 
 _STYLE = {"ok": ("ok", "green"), "warn": ("WARN", "yellow"), "fail": ("FAIL", "bold red")}
 
@@ -35,6 +36,6 @@ def doctor(json_out: JsonOption = False) -> None:
             out.print(f"      {'':<{width}}  [dim]fix:[/] {escape(c.fix)}", markup=True)
     summary = core.summarize(checks)
     verdict = "[bold red]problems found[/]" if code else "[green]healthy[/]"
-    out.print(f"\n{summary['ok']} ok, {summary['warn']} warning(s), {summary['fail']} failure(s): {verdict}",
-              markup=True)
+    counts = f"{summary['ok']} ok, {plural(summary['warn'], 'warning')}, {plural(summary['fail'], 'failure')}"
+    out.print(f"\n{counts}: {verdict}", markup=True)
     raise typer.Exit(code)

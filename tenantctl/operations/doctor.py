@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from tenantctl import __version__, paths
+from tenantctl.textproc import plural
 
 if TYPE_CHECKING:
     from tenantctl.config import Config
@@ -287,7 +288,7 @@ def check_config() -> tuple[Check, Config | None]:
         return Check("config", "fail", f"default_model {cfg.default_model!r} is not under `models:`",
                      f"set default_model to one of {', '.join(cfg.models) or '(none)'} in {path}"), cfg
     embedder = cfg.embedder.identity + (" for new indexes" if cfg.embedder.precision is None else "")
-    return _ok("config", f"{path} parses ({len(cfg.models)} model(s), embedder {embedder})"), cfg
+    return _ok("config", f"{path} parses ({plural(len(cfg.models), 'model')}, embedder {embedder})"), cfg
 
 
 # -- models -------------------------------------------------------------------------------------------
@@ -447,7 +448,7 @@ def _registry_rows(cfg: Config | None) -> tuple[list[Check], list[tuple[str, str
         except TenantctlError as exc:
             return [Check("registry", "fail", f"the PostgreSQL registry cannot be read ({exc.message})",
                           exc.hint or "check `postgres:` in config.yaml")], None
-        return [_ok("registry", f"PostgreSQL ({len(records)} tenant(s))")], [(r.id, r.store) for r in records]
+        return [_ok("registry", f"PostgreSQL ({plural(len(records), 'tenant')})")], [(r.id, r.store) for r in records]
     registry_path = paths.registry_file()
     if not registry_path.exists():
         return [Check("registry", "warn", f"{registry_path} does not exist yet (no tenants)",
@@ -465,7 +466,7 @@ def _registry_rows(cfg: Config | None) -> tuple[list[Check], list[tuple[str, str
     except sqlite3.Error as exc:
         return [Check("registry", "fail", f"{registry_path} cannot be read ({exc})",
                       "restore registry.db from a backup; each tenants/<id>/ folder is intact on its own")], None
-    return [_ok("registry", f"{registry_path} ({len(rows)} tenant(s))")], rows
+    return [_ok("registry", f"{registry_path} ({plural(len(rows), 'tenant')})")], rows
 
 
 def check_tenants(cfg: Config | None) -> list[Check]:
@@ -527,7 +528,7 @@ def check_tenants(cfg: Config | None) -> list[Check]:
     if orphans:
         checks.append(Check(
             "orphan folders", "warn",
-            f"{len(orphans)} folder(s) in {tenants_dir} without a registry row: "
+            f"{plural(len(orphans), 'folder')} in {tenants_dir} without a registry row: "
             + ", ".join(orphans[:_MAX_LISTED]) + _more(len(orphans)),
             f"move them out of {tenants_dir} (they block creating tenants of that id), or restore "
             "registry.db from a backup",
@@ -535,7 +536,7 @@ def check_tenants(cfg: Config | None) -> list[Check]:
     damaged = _damaged_stores([t for t, _ in rows if t not in missing], tenants_dir)
     checks += damaged
     if rows and not (missing or broken or bad_model or damaged):
-        checks.append(_ok("tenants", f"all {len(rows)} local tenant(s) have their folder"))
+        checks.append(_ok("tenants", f"{plural(len(rows), 'local tenant')}, each with its folder"))
     return checks
 
 
