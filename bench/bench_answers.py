@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_answers.py [--sample 40] [--unanswerable 20] [--split dev|test]
         [--baseline /path/to/other/checkout]
+    .venv/bin/python bench/bench_answers.py --gate [--split dev|test]
 
 Builds tenants from the articles in ../shared/data/qa (each article one document, a few articles per
 tenant; kept in --home and reused), then asks a seeded sample of questions in their own tenant and a
@@ -17,6 +18,10 @@ each set; test: the others), so rules can be tuned on dev and scored on held-out
 With --baseline DIR the same questions are also answered by the tenantctl package found in DIR (for
 example a checkout of main) in a subprocess, on the same tenants, and both tables plus the latency
 ratio are printed. Writes bench/results/answers.json.
+
+--gate runs the relevance gate alone (no model) over every question of the split, asked in its own
+tenant and in another one: the abstention rates from all questions (a 30-question sample moves by ±7
+points).
 """
 
 from __future__ import annotations
@@ -180,6 +185,39 @@ def _write_details(path: Path, items: list[dict], records: list[dict]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
+def gate_only(questions: list[dict], tenants: list[str], seed: int, split: str | None) -> dict:
+    """The relevance gate alone (no model) over every question of the split, each asked in its own
+    tenant and in another tenant of its language: the abstention rates, from all questions rather than
+    a sample."""
+    from tenantctl.answering import gate
+    from tenantctl.answering.answer import Passage, effective_settings
+    from tenantctl.config import load_config
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    cfg, rng, opened = load_config(), random.Random(seed), {}
+    counts: dict = {}
+    for q in questions:
+        if split not in (None, q["split"]):
+            continue
+        others = [t for t in tenants if t.startswith(q["lang"] + "-") and t != q["tenant"]]
+        for tenant, answerable in ((q["tenant"], True), (rng.choice(others), False)):
+            if tenant not in opened:
+                opened[tenant] = TenantSession(open_tenant(tenant), cfg)
+            settings = effective_settings(cfg, opened[tenant].tenant.config.answer)
+            hits = opened[tenant].searcher.search(q["question"], k=settings.passages)
+            found = [Passage.from_hit(h) for h in hits]
+            verdict = gate.check(q["question"], [(p.text, p.source, p.similarity) for p in found],
+                                 settings.min_score, settings.min_relevance, settings.min_cjk_coverage)
+            row = counts.setdefault(q["lang"], {"answerable": [0, 0], "unanswerable": [0, 0]})
+            row["answerable" if answerable else "unanswerable"][0] += not verdict.passed
+            row["answerable" if answerable else "unanswerable"][1] += 1
+    return {lang: {"questions": c["answerable"][1],
+                   "unanswerable_abstain_pct": round(100 * c["unanswerable"][0] / c["unanswerable"][1], 1),
+                   "answerable_abstain_pct": round(100 * c["answerable"][0] / c["answerable"][1], 1)}
+            for lang, c in counts.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sample", type=int, default=40, help="answerable questions per language")
@@ -192,6 +230,8 @@ def main() -> None:
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)  # internal: answer --items, write records
     parser.add_argument("--items", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--details", type=Path, help="write every question, answer and score here")
+    parser.add_argument("--gate", action="store_true",
+                        help="only the relevance gate, over every question of the split (no model)")
     args = parser.parse_args()
     os.environ["TENANTCTL_HOME"] = str(args.home.resolve())
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -203,6 +243,9 @@ def main() -> None:
 
     tenants, questions = plan(args.data)
     build(args.home, tenants)
+    if args.gate:
+        _print("relevance gate, every question", gate_only(questions, list(tenants), args.seed, args.split))
+        return
     items = sample(questions, list(tenants), args.sample, args.unanswerable, args.seed, args.split)
     results: dict = {"sample": args.sample, "unanswerable": args.unanswerable, "seed": args.seed,
                      "split": args.split}
