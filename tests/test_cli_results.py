@@ -355,3 +355,30 @@ def test_source_adds_at_once_lose_none(cli, home, tmp_path, monkeypatch):
     listed = {s["path"] for s in cli("source", "list", "t", "--json").json()}
     assert listed == {str(f.resolve()) for f in folders}
     assert cli("source", "list", "u", "--json").json() == []  # the other tenant's settings untouched
+
+
+def test_an_upload_staging_folder_a_killed_server_left_is_named_and_removed(cli, home, tmp_path):
+    """`serve` killed (-9) during an upload left `uploads/.incoming-<hex>/` behind; doctor called the home
+    healthy and nothing ever removed it. Now named by the server's pid, it is a leftover like an
+    interrupted create's: doctor warns, the next create/delete/import removes it; a live server's stays."""
+    import os
+    import subprocess
+    import sys
+
+    from tenantctl.operations.doctor import check_leftovers
+
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path, "a")
+    uploads = home / "tenants" / "a" / "uploads"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    left = uploads / f".incoming-{dead}-0a1b2c"
+    live = uploads / f".incoming-{os.getpid()}-3d4e5f"
+    for folder in (left, live):
+        folder.mkdir(parents=True)
+        (folder / "x.md").write_text("half an upload")
+    check = check_leftovers(home)
+    assert check.status == "warn" and f"a/uploads/{left.name}" in check.detail and live.name not in check.detail
+    assert cli("tenant", "create", "b").code == 0  # finishes what interrupted work left
+    assert not left.exists() and live.exists()
+    assert cli("search", "a", "gate code", "--json").json()  # the tenant itself untouched

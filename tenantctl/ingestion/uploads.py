@@ -23,9 +23,10 @@ from tenantctl.config import Config
 from tenantctl.errors import BadInput, DiskFull, Refused, TooLarge, from_system_error
 from tenantctl.ingestion.ingest import IngestSummary, ingest
 from tenantctl.storage import metering
+from tenantctl.storage.layout import UPLOADS_DIR
 from tenantctl.storage.tenants import Tenant
 
-UPLOADS = "uploads"
+UPLOADS = UPLOADS_DIR
 # Bytes of a stored name: file systems allow 255, and the staging names add a prefix.
 MAX_NAME_BYTES = 200
 # Free space kept beyond the uploaded bytes, for the store and index writes the ingest makes.
@@ -84,7 +85,7 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     if needed > free:
         raise DiskFull(f"not enough disk space for this upload ({needed} bytes needed, {free} free)",
                        "retry later; the operator must free disk space")
-    staging = folder / f".incoming-{secrets.token_hex(6)}"
+    staging = folder / f".incoming-{os.getpid()}-{secrets.token_hex(6)}"  # see layout.UPLOAD_STAGING_RE
     moved: list[tuple[Path, Path | None]] = []  # (target, previous version kept aside)
     try:
         staging.mkdir(mode=0o700)

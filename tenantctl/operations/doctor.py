@@ -255,15 +255,16 @@ def _readable_by_others(home: Path) -> list[Path]:
 
 
 def check_leftovers(home: Path) -> Check:
-    """Folders left by a `tenant delete`, create or import killed midway (`tenants/.deleting-*` still
-    holds a deleted tenant's data). The next create, delete or import removes them."""
+    """Folders left by a `tenant delete`, create, import or upload killed midway (`tenants/.deleting-*`
+    still holds a deleted tenant's data). The next create, delete or import removes them."""
     from tenantctl.storage.tenants import leftovers
 
     found = leftovers()
     if not found:
-        return _ok("leftovers", "no interrupted deletes, creates or imports")
-    named = ", ".join(p.name for p in found[:_MAX_LISTED]) + _more(len(found))
-    return Check("leftovers", "warn", f"left by an interrupted delete, create or import: {named}",
+        return _ok("leftovers", "no interrupted deletes, creates, imports or uploads")
+    tenants = paths.tenants_dir()
+    named = ", ".join(str(p.relative_to(tenants)) for p in found[:_MAX_LISTED]) + _more(len(found))
+    return Check("leftovers", "warn", f"left by an interrupted delete, create, import or upload: {named}",
                  "the next `tenantctl tenant create`, `tenant delete` or `tenant import` removes them")
 
 

@@ -7,6 +7,7 @@ names from here (through the tenant handle in `tenantctl.storage.tenants` where 
     manifest.json       which index file is current, with embedder, chunking and checksums
     .lock               held by the one writer (ingest, reindex, repair, export, delete)
     .settings.lock      held for a moment by each edit of tenant.yaml (`source add|remove`)
+    uploads/            files uploaded through `serve`; `.incoming-<pid>-<hex>/` stages one upload
     .synced.json        cluster mode, a pooled tenant: the folder is this node's cache of its settings;
                         the version and SHA-256 of the tenant.yaml last written or published here
 
@@ -23,6 +24,9 @@ MANIFEST_FILE = "manifest.json"
 LOCK_FILE = ".lock"
 SETTINGS_LOCK = ".settings.lock"
 SYNC_FILE = ".synced.json"
+UPLOADS_DIR = "uploads"
+# An upload's staging folder under uploads/, named by the serving process.
+UPLOAD_STAGING_RE = re.compile(r"\.incoming-(?P<pid>\d+)-[0-9a-f]+")
 INDEX_GLOB = "index-*.faiss"
 INDEX_NAME_RE = re.compile(r"index-\d{1,20}\.faiss")
 # Left behind by an interrupted write of an index or a manifest; `repair` removes them.

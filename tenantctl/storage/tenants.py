@@ -22,7 +22,15 @@ from tenantctl.context import current_tenant
 from tenantctl.errors import Busy, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
-from tenantctl.storage.layout import LOCK_FILE, MANIFEST_FILE, STORE_FILE, SYNC_FILE, TENANT_FILE
+from tenantctl.storage.layout import (
+    LOCK_FILE,
+    MANIFEST_FILE,
+    STORE_FILE,
+    SYNC_FILE,
+    TENANT_FILE,
+    UPLOAD_STAGING_RE,
+    UPLOADS_DIR,
+)
 
 if TYPE_CHECKING:
     from tenantctl.config import ChunkingConfig, Config, TenantConfig
@@ -414,7 +422,8 @@ _STALE_SECONDS = 24 * 3600
 
 def leftovers() -> list[Path]:
     """Folders under tenants/ left by a create, import or delete whose process is gone (a delete killed
-    in its last step leaves `.deleting-*` holding the deleted tenant's store)."""
+    in its last step leaves `.deleting-*` holding the deleted tenant's store), and an upload's staging
+    folder in a tenant's uploads/ left by a server killed midway."""
     root = paths.tenants_dir()
     if not root.is_dir():
         return []
@@ -423,6 +432,9 @@ def leftovers() -> list[Path]:
         match = _LEFTOVER.fullmatch(path.name)
         if match and path.is_dir() and not _in_progress(int(match["c"] or match["i"] or match["d"]), path):
             found.append(path)
+        elif not match and (path / UPLOADS_DIR).is_dir():
+            found += [p for p in sorted((path / UPLOADS_DIR).iterdir())
+                      if (m := UPLOAD_STAGING_RE.fullmatch(p.name)) and not _in_progress(int(m["pid"]), p)]
     return found
 
 
@@ -439,7 +451,8 @@ def _in_progress(pid: int, path: Path) -> bool:
 
 
 def clean_leftovers() -> list[str]:
-    """Finish what an interrupted create, import or delete left: remove its folder. Returns the names."""
+    """Finish what an interrupted create, import, delete or upload left: remove its folder. Returns the
+    names."""
     removed = []
     for path in leftovers():
         shutil.rmtree(path, ignore_errors=True)
