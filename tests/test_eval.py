@@ -2,7 +2,9 @@ import json
 
 import pytest
 
+from tenantctl.answering.scoring import LabelledQuestion
 from tenantctl.retrieval.evaluate import ndcg, recall, reciprocal_rank
+from tests.test_answer import two_tenants  # noqa: F401  (a fixture)
 
 
 def test_metrics_against_hand_computed_values():
@@ -55,3 +57,92 @@ def test_eval_names_what_is_missing(cli, tmp_path):
     assert result.code == ExitCode.USAGE and "--queries needs --qrels" in result.err, result
     assert "--qrels needs --queries" in cli("eval", "acme", "--qrels", queries).err
     assert "nothing to evaluate" in cli("eval", "acme").err
+
+
+@pytest.fixture
+def pilot(request, home, tmp_path):
+    """The two hashing-embedder tenants of test_answer, a config with a second model entry (a GGUF
+    file that exists but is never loaded: the generator is a fake) and one labelled question."""
+    import yaml
+
+    from tenantctl.config import load_config
+
+    request.getfixturevalue("two_tenants")
+    gguf = tmp_path / "pilot.gguf"
+    gguf.write_bytes(b"GGUF")
+    (home / "config.yaml").write_text(yaml.safe_dump({
+        "embedder": {"name": "hashing-256"},
+        "models": {"default": {}, "pilot": {"path": str(gguf)}, "gone": {"path": str(tmp_path / "missing.gguf")}},
+    }))
+    return load_config(), [LabelledQuestion("Which approval code does a travel claim need?", ["NW-TRV-7731"])]
+
+
+def _compare(cfg, tenant_id, questions, model, generator):
+    from tenantctl.answering.evaluate import compare_models
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    opened = TenantSession(open_tenant(tenant_id), cfg)
+    try:
+        return compare_models(opened, questions, cfg, model, generator=generator)
+    finally:
+        opened.close()
+
+
+def _usage(tenant_id):
+    from tenantctl.storage import metering
+    from tenantctl.storage.tenants import open_tenant
+
+    rows, _ = metering.report([open_tenant(tenant_id)])
+    return {r["operation"]: (r["events"], r["ok"], r["refused"]) for r in rows if r["operation"] != "ingest"}
+
+
+def test_eval_is_metered_as_eval_not_against_the_question_quota(pilot, home):
+    """An operator could not evaluate a pilot model for a tenant at its questions_per_day limit: eval's
+    questions were the tenant's and its quota refused them."""
+    import yaml
+
+    from tenantctl.errors import Refused
+    from tests.test_answer import FakeGenerator, _answer
+
+    cfg, questions = pilot
+    path = home / "tenants" / "travel" / "tenant.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "quotas": {"questions_per_day": 1}}))
+    _answer(cfg, "travel", questions[0].question, FakeGenerator(" NW-TRV-7731"))
+    with pytest.raises(Refused):  # the tenant is at its limit
+        _answer(cfg, "travel", questions[0].question, FakeGenerator(" NW-TRV-7731"))
+    runs, _ = _compare(cfg, "travel", questions, "pilot", FakeGenerator(" NW-TRV-7731"))
+    assert [r.model for r in runs] == ["default", "pilot"] and all(r.correct_pct == 100.0 for r in runs)
+    assert _usage("travel") == {"question": (2, 1, 1), "eval": (2, 2, 0)}  # visible in usage, apart
+    from tenantctl.storage import metering
+    from tenantctl.storage.tenants import open_tenant
+
+    with open_tenant("travel").open_store() as store:
+        assert metering.today(store)["questions"] == 1  # the quota counts the tenant's own question only
+    assert _usage("leave") == {}  # cross-tenant: nothing metered in the other tenant
+
+
+def test_eval_with_the_tenant_s_own_model_runs_once(pilot):
+    from tests.test_answer import FakeGenerator
+
+    cfg, questions = pilot
+    generator = FakeGenerator(" NW-TRV-7731")
+    runs, notes = _compare(cfg, "travel", questions, "default", generator)
+    assert len(runs) == 1 and len(generator.requests) == 1
+    assert notes == ["model 'default' is already tenant 'travel''s model: scored once"]
+
+
+def test_a_pilot_model_without_its_gguf_fails_before_any_question(pilot, cli, tmp_path):
+    from tenantctl.errors import ModelUnavailable
+    from tests.test_answer import FakeGenerator
+
+    cfg, questions = pilot
+    generator = FakeGenerator(" NW-TRV-7731")
+    with pytest.raises(ModelUnavailable, match="model 'gone': GGUF file .*missing.gguf does not exist"):
+        _compare(cfg, "travel", questions, "gone", generator)
+    assert generator.requests == [] and _usage("travel") == {}  # the default model answered nothing
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"question": questions[0].question, "answers": ["NW-TRV-7731"]}) + "\n")
+    result = cli("eval", "travel", "--answers", answers, "--model", "gone")
+    assert result.code != 0 and "model 'gone'" in result.err and "models.gone.path" in result.err, result
+    assert _usage("travel") == {}

@@ -274,16 +274,22 @@ def answer_question(
     generator: Generator | None = None,
     extra_passages: list[Passage] | None = None,
     model: str | None = None,
+    operation: str = "question",
 ) -> Answer:
     """Answer from the session's tenant alone (plus `extra_passages`, e.g. tool results); metered as
     one `question` usage event. `model` names a model entry instead of the tenant's; `generator`
-    replaces the loaded model altogether (tests inject a fake one)."""
+    replaces the loaded model altogether (tests inject a fake one). An operator's evaluation passes
+    `operation="eval"`: metered as its own kind, it is not the tenant's traffic, so its daily question
+    and token quotas neither refuse nor count it."""
     from tenantctl.retrieval.search import check_query
     from tenantctl.storage import metering
 
     check_query(question, cfg, "question")
-    with metering.track(session.store, "question") as usage:
-        session.admit_question()  # inside: a refusal is metered too
+    with metering.track(session.store, operation) as usage:
+        if operation == "question":
+            session.admit_question()  # inside: a refusal is metered too
+        else:
+            session.tenant.require_active("questions")
         result = _answer(session, question, cfg, history, on_token, generator, extra_passages or [], model)
         usage.prompt_tokens = int(result.timings.get("prompt_tokens", 0))
         usage.completion_tokens = int(result.timings.get("completion_tokens", 0))

