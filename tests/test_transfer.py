@@ -175,6 +175,30 @@ def test_import_as_a_new_id_while_the_original_exists(cli, home, tmp_path):
     assert cli("tenant", "show", "2025", "--json").json()["id"] == "2025"
 
 
+def test_an_import_under_a_new_id_leaves_the_usage_history_with_the_source(cli, home, tmp_path):
+    """`import --as NEW` copied acme's usage history: the all-tenant `usage` report counted it twice."""
+    _tenant(cli, home, tmp_path)
+    _searches(cli, "acme")
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    history = {r["operation"]: r["events"] for r in cli("usage", "--tenant", "acme", "--json").json()["usage"]}
+    assert history == {"ingest": 1, "search": len(QUERIES)}
+
+    result = cli("tenant", "import", archive, "--as", "acme-copy")
+    assert result.code == 0 and f"{1 + len(QUERIES)} usage events of acme stay with acme" in result.err, result
+    assert cli("usage", "--tenant", "acme-copy", "--json").json()["usage"] == []  # nothing of acme's
+    report = cli("usage", "--json").json()["usage"]
+    assert {r["tenant"] for r in report} == {"acme"} and sum(r["events"] for r in report) == 1 + len(QUERIES)
+    cli("search", "acme-copy", "fox", "--json")
+    assert [(r["tenant"], r["operation"], r["events"]) for r in cli("usage", "--tenant", "acme-copy", "--json")
+            .json()["usage"]] == [("acme-copy", "search", 1)]  # its own history starts at the import
+
+    assert cli("tenant", "delete", "acme", "--yes").code == 0
+    same = cli("tenant", "import", archive, "--json")  # under its own id: the tenant, history and all
+    assert same.code == 0 and same.json()["usage_left_behind"] == 0, same
+    assert {r["operation"]: r["events"] for r in cli("usage", "--tenant", "acme", "--json").json()["usage"]} == history
+
+
 # -- refusals -----------------------------------------------------------------------------------------
 
 

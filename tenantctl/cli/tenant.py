@@ -209,6 +209,10 @@ def import_(
         out.print(f"Imported tenant {result.tenant}{source} from {result.file}: "
                   f"{plural(result.documents, 'document')}, {plural(result.chunks, 'chunk')}, status {result.status}",
                   markup=False)
+    if result.usage_left_behind:
+        err.print(f"{result.tenant}: {plural(result.usage_left_behind, 'usage event')} of {result.source_tenant} "
+                  f"stay with {result.source_tenant} (a tenant imported under a new id starts its own usage history)",
+                  markup=False, soft_wrap=True)
     if result.dropped_sources:
         err.print(f"{result.tenant}: sources from the archive were dropped ({', '.join(result.dropped_sources)}); "
                   f"add the ones this machine should index with `tenantctl source add {result.tenant} PATH`",

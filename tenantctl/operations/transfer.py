@@ -86,6 +86,7 @@ class ImportResult:
     seconds: float = 0.0
     dropped_sources: list[str] = field(default_factory=list)  # re-add them with `source add`
     store: str = "local"  # where it lives now: local, or the PostgreSQL store it was exported from
+    usage_left_behind: int = 0  # usage events of the source tenant not copied: imported under a new id
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -274,7 +275,8 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
                                   "import it under a valid id with --as ID") from exc
         folder = paths.tenant_dir(tenant_id)
         _refuse_existing(tenant_id, folder)
-        documents, chunks, dropped, placement = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
+        staged = _stage_and_place(tar, members, meta, archive, tenant_id, folder)
+    documents, chunks, dropped, placement, left = staged
     _register(tenant_id, folder, source)
     store = _place(tenant_id, placement)
     return ImportResult(
@@ -282,7 +284,7 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
         status=source["status"], display_name=source["display_name"], created_at=source["created_at"],
         exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
         members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
-        dropped_sources=dropped, store=store,
+        dropped_sources=dropped, store=store, usage_left_behind=left,
     )
 
 
@@ -310,9 +312,10 @@ def printable(text: str | None) -> str | None:
 def _stage_and_place(
     tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], meta: dict[str, Any], archive: Path,
     tenant_id: str, folder: Path,
-) -> tuple[int, int, list[str], str]:
+) -> tuple[int, int, list[str], str, int]:
     """Extract into a staging folder under tenants/, verify everything there, then rename it into place
-    (the folder appears whole or not at all). Returns the store's documents and chunks."""
+    (the folder appears whole or not at all). Returns the store's documents and chunks, the sources
+    dropped, the placement and the usage events left with the source tenant."""
     from tenantctl.storage.tenants import clean_leftovers
 
     tenants_dir = paths.private_dir(paths.tenants_dir())
@@ -339,6 +342,7 @@ def _stage_and_place(
         staged = TenantFolder(staging)
         _check_schema(staged, archive)
         documents, chunks = _check_store(staged, archive)
+        left = _leave_usage_behind(staged, tenant_id, meta["tenant"]["id"])
         _set_tenant_yaml_id(staged.config_path, tenant_id, archive)
         dropped = _drop_sources(staged.config_path)
         placement = _stage_locally(staged.config_path)
@@ -351,7 +355,22 @@ def _stage_and_place(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return documents, chunks, dropped, placement
+    return documents, chunks, dropped, placement, left
+
+
+def _leave_usage_behind(folder: TenantFolder, tenant_id: str, source_id: str) -> int:
+    """A copy under a new id is a new tenant: the usage history stays the source tenant's (else the
+    all-tenant `usage` report counts it twice). Returns the events not copied."""
+    if tenant_id == source_id:
+        return 0
+    conn = sqlite3.connect(folder.store_path)
+    try:
+        with conn:
+            return conn.execute("DELETE FROM usage").rowcount
+    except sqlite3.OperationalError:  # a store from before metering has no usage table
+        return 0
+    finally:
+        conn.close()
 
 
 def _stage_locally(path: Path) -> str:
