@@ -402,3 +402,35 @@ def test_serve_on_an_address_it_cannot_listen_on_is_one_clean_error(cli, home):
     assert "serving on" not in result.err and "Traceback" not in result.err, result
     wrong = cli("serve", "--port", "99999")
     assert wrong.code == 2 and "Invalid value for '--port'" in wrong.err and "Traceback" not in wrong.err
+
+
+def test_a_deleted_tenant_s_metrics_leave_the_running_server(cli, home, tmp_path):
+    """/metrics of a running `serve` kept the counters of a tenant deleted (by the CLI) meanwhile."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    assert cli("init").code == 0
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    keys = {}
+    for name in ("gone", "kept"):
+        assert cli("tenant", "create", name).code == 0
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.md").write_text(f"# {name}\n\nThe gate code of {name} is 4711.\n")
+        assert cli("ingest", name, tmp_path / name).code == 0
+        keys[name] = _key(cli, name)
+    admin = _key(cli, "--admin")
+    with TestClient(create_app(load_config())) as client:
+        for name in keys:
+            assert client.post("/v1/search", json={"query": "gate code"}, headers=_auth(keys[name])).status_code == 200
+        before = client.get("/metrics", headers=_auth(admin)).text
+        assert 'tenant="gone"' in before and 'tenant="kept"' in before
+        assert cli("tenant", "delete", "gone", "--yes").code == 0
+        after = client.get("/metrics", headers=_auth(admin)).text
+        assert 'tenant="gone"' not in after, after
+        assert 'tenantctl_requests_total{endpoint="/v1/search",status="200",tenant="kept"} 1.0' in after
+        assert 'tenantctl_request_seconds_count{endpoint="/v1/search",tenant="kept"} 1.0' in after
+        # Another tenant's key sees no metrics at all; the deleted tenant's key is refused.
+        assert client.get("/metrics", headers=_auth(keys["kept"])).status_code == 403
+        assert client.post("/v1/search", json={"query": "gate"}, headers=_auth(keys["gone"])).status_code == 401

@@ -22,9 +22,22 @@ class Metrics:
         self.queue = Gauge("tenantctl_llm_queue", "Questions waiting for the shared model", ["tenant"],
                            registry=self.registry)
 
-    def render(self, pool: Any, scheduler: Any) -> str:
+    def forget_gone(self, tenants: set[str]) -> None:
+        """Drop every series of a tenant not in `tenants` (deleted, also by the CLI while serving): its
+        counters must not outlive it. The label "" (requests without a tenant) stays."""
+        for metric, labels in ((self.requests, ("tenant", "endpoint", "status")),
+                               (self.latency, ("tenant", "endpoint")), (self.tokens, ("tenant", "kind"))):
+            gone = {tuple(s.labels[n] for n in labels) for family in metric.collect() for s in family.samples
+                    if s.labels.get("tenant") and s.labels["tenant"] not in tenants}
+            for values in gone:
+                metric.remove(*values)
+
+    def render(self, pool: Any, scheduler: Any, tenants: set[str] | None = None) -> str:
+        """The metrics text; given the registry's `tenants`, without the series of the others."""
         from prometheus_client import generate_latest
 
+        if tenants is not None:
+            self.forget_gone(tenants)
         self.loaded.set(len(pool))
         self.loaded_bytes.set(pool.used_bytes)
         self.queue.clear()

@@ -22,7 +22,8 @@ def health(shared: Shared) -> dict[str, Any]:
 
 @router.get("/metrics", dependencies=[AdminKey], response_class=PlainTextResponse)
 def prometheus(shared: Shared) -> PlainTextResponse:
-    text = shared.metrics.render(shared.pool, shared.scheduler)
+    tenants = {r.id for r in registry.all_tenants()}  # a tenant deleted meanwhile loses its series
+    text = shared.metrics.render(shared.pool, shared.scheduler, tenants)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
