@@ -92,6 +92,7 @@ def test_eval_answers_scores_a_pilot_model_against_the_default(cli, samples, tmp
         {"question": "How long is the probation period for new hires?", "answers": ["90 days"]},
         {"question": "What is the boiling point of liquid nitrogen?", "answers": []},
     ]) + "\n", encoding="utf-8")
+    before = _events(cli, "acme-hr")
     result = cli("eval", "acme-hr", "--answers", labelled, "--model", "pilot", "--json")
     assert result.code == 0, result
     default, pilot = result.json()
@@ -102,6 +103,12 @@ def test_eval_answers_scores_a_pilot_model_against_the_default(cli, samples, tmp
         assert run["first_citation_pct"] == 100
     human = cli("eval", "acme-hr", "--answers", labelled)
     assert human.code == 0 and "correct" in human.out and "default" in human.out
+    after = _events(cli, "acme-hr")  # an operator's evaluation, not the tenant's traffic
+    assert after["eval"] == before.get("eval", 0) + 9 and after.get("question") == before.get("question")
+
+
+def _events(cli, tenant):
+    return {r["operation"]: r["events"] for r in cli("usage", "--tenant", tenant, "--json").json()["usage"]}
 
 
 def _home():
