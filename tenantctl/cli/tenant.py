@@ -105,25 +105,23 @@ def delete(
 @app.command("suspend")
 def suspend(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     """Suspend a tenant: it refuses questions and ingests until resumed (search still works)."""
-    from tenantctl.storage.tenants import describe, set_status
-
-    tenant = set_status(tenant_id, "suspended")
-    if json_out:
-        print_json(describe(tenant))
-    else:
-        out.print(f"Suspended tenant {tenant.id}")
+    _set_status(tenant_id, "suspended", "Suspended", json_out)
 
 
 @app.command("resume")
 def resume(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     """Resume a suspended tenant."""
+    _set_status(tenant_id, "active", "Resumed", json_out)
+
+
+def _set_status(tenant_id: str, status: str, done: str, json_out: bool) -> None:
     from tenantctl.storage.tenants import describe, set_status
 
-    tenant = set_status(tenant_id, "active")
+    tenant = set_status(tenant_id, status)
     if json_out:
         print_json(describe(tenant))
     else:
-        out.print(f"Resumed tenant {tenant.id}")
+        out.print(f"{done} tenant {tenant.id}")
 
 
 @app.command("export")

