@@ -512,3 +512,16 @@ def test_the_sample_sql_tool_answers_a_leave_balance(samples, tmp_path, monkeypa
     assert _tool_sources(answer) == ["tool:leave-balance"] and "14.5" in answer["answer"], answer
     usage = {(r["tenant"], r["operation"]): r["events"] for r in cli("usage", "--json").json()["usage"]}
     assert usage[("acme-hr", "tool")] == 1 and ("nordwerk-maint", "tool") not in usage
+
+
+def test_tool_list_names_a_missing_secret_and_not_ready(two_tenants, cli, home, monkeypatch):
+    service = two_tenants
+    set_tools(home, "acme", [_crm(service, headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
+    monkeypatch.delenv("ACME_CRM_TOKEN", raising=False)
+    text = cli("tool", "list", "acme")
+    assert "secret ${ACME_CRM_TOKEN} not set" in text.out and "ready" not in text.out
+    assert cli("tool", "list", "acme", "--json").json()[0]["missing_secrets"] == ["ACME_CRM_TOKEN"]
+    monkeypatch.setenv("ACME_CRM_TOKEN", SECRET)
+    listed = cli("tool", "list", "acme")
+    assert "ready" in listed.out and SECRET not in listed.out
+    assert cli("tool", "list", "acme", "--json").json()[0]["missing_secrets"] == []

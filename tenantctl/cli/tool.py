@@ -30,6 +30,7 @@ def list_(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
                                      ("host not in tools.allowed_hosts" if row["kind"] == "http"
                                       else "outside the tenant's folder", not row["allowed"]),
                                      ("file missing", row.get("exists") is False)) if bad]
+        problems += [f"secret ${{{var}}} not set" for var in row["missing_secrets"]]
         state = "; ".join(problems) or "ready"
         out.print(f"{row['name']:<16} {row['kind']:<8} {row['target'] or '-':<28} {state}", markup=False)
         out.print(f"{'':<16} when: {row['when']}", markup=False)

@@ -184,6 +184,8 @@ def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:
             row.update(target=tool.file, allowed=inside, exists=inside and path.is_file())
         else:
             row.update(target=None, allowed=True, options=sorted(tool.options))
+        row["missing_secrets"] = Secrets(cfg.tools, tenant.id, tool.name).missing(
+            [tool.url, tool.headers, tool.query, tool.options])
         rows.append(row)
     return rows
 

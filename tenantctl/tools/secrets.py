@@ -53,6 +53,18 @@ class Secrets:
             self.values.add(value)
         return value
 
+    def missing(self, value: Any) -> list[str]:
+        """The names of the ${VAR} secrets in `value` that are not set (never their values)."""
+        text = repr(value) if not isinstance(value, str) else value
+        absent = []
+        for var in dict.fromkeys(SECRET.findall(text)):
+            try:
+                self.lookup(var)
+            except ToolFailed:
+                absent.append(var)
+        self.values.clear()
+        return absent
+
     def fill(self, text: str) -> str:
         return SECRET.sub(lambda m: self.lookup(m.group(1)), text)
 
