@@ -434,3 +434,23 @@ def test_a_deleted_tenant_s_metrics_leave_the_running_server(cli, home, tmp_path
         # Another tenant's key sees no metrics at all; the deleted tenant's key is refused.
         assert client.get("/metrics", headers=_auth(keys["kept"])).status_code == 403
         assert client.post("/v1/search", json={"query": "gate"}, headers=_auth(keys["gone"])).status_code == 401
+
+
+def test_a_key_sent_without_bearer_is_named_and_never_echoed(cli, home):
+    """`Authorization: <key>` (no scheme) was answered "missing API key", though a key was sent."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    key = _key(cli, "acme")
+    with TestClient(create_app(load_config())) as client:
+        bare = client.post("/v1/search", json={"query": "leave"}, headers={"Authorization": key})
+        assert bare.status_code == 401 and "not a bearer credential" in bare.text and key not in bare.text
+        assert "Bearer <key>" in bare.json()["detail"]
+        missing = client.post("/v1/search", json={"query": "leave"})
+        assert missing.status_code == 401 and missing.json()["detail"].startswith("missing API key")
+        assert client.post("/v1/search", json={"query": "leave"}, headers=_auth(key)).status_code == 200

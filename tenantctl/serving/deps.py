@@ -51,6 +51,9 @@ def _secret(authorization: str | None, x_api_key: str | None) -> str:
         return x_api_key.strip()
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
+    if authorization and authorization.strip():  # never echo it: it may be the key itself
+        raise HTTPException(401, "the Authorization header is not a bearer credential: send "
+                                 "`Authorization: Bearer <key>` (or `X-API-Key: <key>`)", headers=_BEARER)
     raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", headers=_BEARER)
 
 
