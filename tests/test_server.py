@@ -454,3 +454,28 @@ def test_a_key_sent_without_bearer_is_named_and_never_echoed(cli, home):
         missing = client.post("/v1/search", json={"query": "leave"})
         assert missing.status_code == 401 and missing.json()["detail"].startswith("missing API key")
         assert client.post("/v1/search", json={"query": "leave"}, headers=_auth(key)).status_code == 200
+
+
+def test_a_form_or_list_body_is_told_to_send_a_json_object(cli, home):
+    """`curl -d 'query=x'` (a form, no JSON Content-Type) got "body: Input should be a valid dictionary"."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    key = _key(cli, "acme")
+    with TestClient(create_app(load_config())) as client:
+        form = client.post("/v1/search", content=b"query=x", headers={
+            **_auth(key), "Content-Type": "application/x-www-form-urlencoded"})
+        assert form.status_code == 422, form.text
+        body = form.json()
+        assert body["error"] == ("invalid request: the body is not a JSON object "
+                                 "(Content-Type: application/x-www-form-urlencoded)")
+        assert "Content-Type: application/json" in body["hint"]
+        listed = client.post("/v1/query", json=[1, 2], headers=_auth(key))
+        assert listed.status_code == 422 and "not a JSON object" in listed.json()["error"]
+        field = client.post("/v1/search", json={"q": "x"}, headers=_auth(key))
+        assert field.json()["error"] == "invalid request: body.query: Field required"

@@ -125,6 +125,9 @@ class Measure:
                 self.metrics.latency.labels(tenant, endpoint).observe(time.perf_counter() - started)
 
 
+_NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
+
+
 def error_body(exc: TenantctlError) -> dict[str, str | None]:
     return {"error": scrub(exc.message), "hint": scrub(exc.hint)}
 
@@ -159,4 +162,8 @@ def _error_handlers(app: FastAPI) -> None:
         error, hint = f"{where}: {errors[0]['msg'] if errors else 'invalid'}", "see the API documentation at /docs"
         if any(e.get("type") == "json_invalid" for e in exc.errors()):  # its loc is the parser's offset
             error, hint = "the body is not valid JSON", "send a JSON object with `Content-Type: application/json`"
+        elif errors and errors[0]["loc"] == ["body"] and exc.errors()[0].get("type") in _NOT_AN_OBJECT:
+            sent = request.headers.get("content-type", "none").split(";")[0]
+            error = f"the body is not a JSON object (Content-Type: {sent[:60]})"
+            hint = "send a JSON object with `Content-Type: application/json` (curl -d sends a form without it)"
         return JSONResponse({"error": f"invalid request: {error}", "hint": hint, "detail": errors}, status_code=422)
