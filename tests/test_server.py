@@ -479,3 +479,24 @@ def test_a_form_or_list_body_is_told_to_send_a_json_object(cli, home):
         assert listed.status_code == 422 and "not a JSON object" in listed.json()["error"]
         field = client.post("/v1/search", json={"q": "x"}, headers=_auth(key))
         assert field.json()["error"] == "invalid request: body.query: Field required"
+
+
+def test_chat_completions_without_a_user_question_names_the_fix(cli, home):
+    """An empty, image-only or assistant-last `messages` got only "the last message must be the user's
+    question", which left an OpenAI client's user guessing what to send."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    key = _key(cli, "acme")
+    bad = [[], [{"role": "user", "content": ""}], [{"role": "assistant", "content": "hi"}],
+           [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]]
+    with TestClient(create_app(load_config())) as client:
+        for messages in bad:
+            reply = client.post("/v1/chat/completions", json={"messages": messages}, headers=_auth(key))
+            assert reply.status_code == 400, reply.text
+            assert '{"role": "user", "content": "your question"}' in reply.json()["detail"]

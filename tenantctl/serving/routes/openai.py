@@ -92,7 +92,8 @@ def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, st
 
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not text(turns[-1]).strip():
-        raise HTTPException(400, "the last message must be the user's question")
+        raise HTTPException(400, "the last message must be the user's question, as text: end `messages` with "
+                                 "{\"role\": \"user\", \"content\": \"your question\"}")
     history: list[tuple[str, str]] = []
     pending: str | None = None
     for m in turns[:-1]:
