@@ -333,6 +333,15 @@ def test_suspension_reaches_a_running_server(cli, home, tmp_path):
         with doc.open("rb") as fh:
             assert client.post("/v1/documents", files=[("files", ("b.md", fh))],
                                headers=_auth(key)).status_code == 403
+        # Streamed, the refusal is the status too: it was 200 and an `error` event (or an OpenAI chunk).
+        session = client.post("/v1/chat/sessions", headers=_auth(key)).json()["session"]
+        for path, body in (("/v1/query", {"question": "What is the gate code?", "stream": True}),
+                           (f"/v1/chat/sessions/{session}/messages", {"question": "Gate code?", "stream": True}),
+                           ("/v1/chat/completions", {"messages": [{"role": "user", "content": "Gate?"}],
+                                                     "stream": True})):
+            streamed = client.post(path, json=body, headers=_auth(key))
+            assert streamed.status_code == 403, (path, streamed.text)
+            assert "suspended" in streamed.json()["error"]
 
 
 def test_a_wrong_key_through_the_cli_names_the_fix(cli, home, monkeypatch):

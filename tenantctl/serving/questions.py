@@ -80,6 +80,19 @@ async def answer_stream(shared: Services, tenant_id: str, question: str, history
     yield result
 
 
+async def primed(gen: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """The stream, once its first item came: a refusal (suspended tenant, quota, rate limit) raises here,
+    before the response starts, so a streaming client gets its status (403, 429), not 200 and an event."""
+    first = await anext(gen)
+
+    async def chained() -> AsyncIterator[Any]:
+        yield first
+        async for item in gen:
+            yield item
+
+    return chained()
+
+
 async def final(gen: AsyncIterator[Any]) -> Any:
     """The Answer at the end of a stream."""
     result = None

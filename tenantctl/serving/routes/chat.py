@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
-from tenantctl.serving.questions import answer_stream, final, sse
+from tenantctl.serving.questions import answer_stream, final, primed, sse
 from tenantctl.serving.render import public
 from tenantctl.serving.routes.query import QuestionBody
 
@@ -35,6 +35,6 @@ async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant
                        request: Request):
     gen = answer_stream(shared, tenant.id, body.question, None, body.stream, session=session_id, request=request)
     if body.stream:
-        return sse(gen, lambda r: public(tenant, {"session": session_id, **r.to_dict()}))
+        return sse(await primed(gen), lambda r: public(tenant, {"session": session_id, **r.to_dict()}))
     result = await final(gen)
     return public(tenant, {"session": session_id, **result.to_dict()})

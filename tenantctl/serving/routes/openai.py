@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from tenantctl.errors import TenantctlError
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
-from tenantctl.serving.questions import answer_stream, final
+from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
 
 router = APIRouter(tags=["openai"])
@@ -55,6 +55,8 @@ async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, share
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
             "citations": public(tenant, {"sources": [s.__dict__ for s in result.sources]})["sources"],
         }
+
+    gen = await primed(gen)  # a refusal is a status (403, 429), not an error after 200
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         data = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,

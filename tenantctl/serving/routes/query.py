@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from tenantctl.serving.deps import AskingTenant, Shared
-from tenantctl.serving.questions import answer_stream, final, sse
+from tenantctl.serving.questions import answer_stream, final, primed, sse
 from tenantctl.serving.render import public
 
 router = APIRouter(tags=["questions"])
@@ -22,6 +22,6 @@ class QuestionBody(BaseModel):
 async def query(body: QuestionBody, tenant: AskingTenant, shared: Shared, request: Request):
     gen = answer_stream(shared, tenant.id, body.question, None, body.stream, request=request)
     if body.stream:
-        return sse(gen, lambda r: public(tenant, r.to_dict(include_passages=body.passages)))
+        return sse(await primed(gen), lambda r: public(tenant, r.to_dict(include_passages=body.passages)))
     result = await final(gen)
     return public(tenant, result.to_dict(include_passages=body.passages))
