@@ -509,3 +509,14 @@ def test_chat_completions_without_a_user_question_names_the_fix(cli, home):
             reply = client.post("/v1/chat/completions", json={"messages": messages}, headers=_auth(key))
             assert reply.status_code == 400, reply.text
             assert '{"role": "user", "content": "your question"}' in reply.json()["detail"]
+
+
+def test_a_server_without_scheme_is_named_not_called_unreachable(cli, home):
+    """`--server 127.0.0.1:8765` said "cannot reach the tenantctl server ... start it with `tenantctl serve`"."""
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    result = cli("search", "acme", "leave", "--server", "127.0.0.1:8765", "--key", "tk_x_y")
+    assert result.code == 2, result
+    assert "--server '127.0.0.1:8765' is not a URL" in result.err and "cannot reach" not in result.err
+    assert "--server http://127.0.0.1:8765" in result.err

@@ -17,6 +17,8 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
     if not key:
         raise BadInput(f"an API key is needed to use the server at {server}",
                        f"pass --key or set {KEY_ENV} (create one with `tenantctl key create {tenant_id}`)")
+    if not server.lower().startswith(("http://", "https://")):
+        raise BadInput(f"--server {server!r} is not a URL", f"give its scheme: --server http://{server}")
     try:
         response = httpx.post(server.rstrip("/") + path, json=body, timeout=httpx.Timeout(300, connect=5),
                               headers={"Authorization": f"Bearer {key}"})
