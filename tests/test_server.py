@@ -341,7 +341,7 @@ def test_suspension_reaches_a_running_server(cli, home, tmp_path):
                                                      "stream": True})):
             streamed = client.post(path, json=body, headers=_auth(key))
             assert streamed.status_code == 403, (path, streamed.text)
-            assert "suspended" in streamed.json()["error"]
+            assert "suspended" in str(streamed.json()["error"])
 
 
 def test_a_wrong_key_through_the_cli_names_the_fix(cli, home, monkeypatch):
@@ -508,7 +508,7 @@ def test_chat_completions_without_a_user_question_names_the_fix(cli, home):
         for messages in bad:
             reply = client.post("/v1/chat/completions", json={"messages": messages}, headers=_auth(key))
             assert reply.status_code == 400, reply.text
-            assert '{"role": "user", "content": "your question"}' in reply.json()["detail"]
+            assert '{"role": "user", "content": "your question"}' in reply.json()["error"]["message"]
 
 
 def test_a_server_without_scheme_is_named_not_called_unreachable(cli, home):
@@ -520,3 +520,36 @@ def test_a_server_without_scheme_is_named_not_called_unreachable(cli, home):
     assert result.code == 2, result
     assert "--server '127.0.0.1:8765' is not a URL" in result.err and "cannot reach" not in result.err
     assert "--server http://127.0.0.1:8765" in result.err
+
+
+def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
+    """An OpenAI client showed only "Error code: 400" / "401": it reads `error.message`, and the errors
+    were `{"detail": ...}` or `{"error": "..."}`."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    key = _key(cli, "acme")
+    with TestClient(create_app(load_config())) as client:
+        empty = client.post("/v1/chat/completions", json={"messages": []}, headers=_auth(key))
+        assert empty.status_code == 400
+        assert empty.json()["error"]["type"] == "invalid_request_error"
+        assert "the last message must be the user's question" in empty.json()["error"]["message"]
+        wrong = client.get("/v1/models", headers=_auth("tk_nope_nope"))
+        assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
+        assert wrong.json()["error"]["message"] == "invalid or revoked API key"
+        invalid = client.post("/v1/chat/completions", json={"messages": "hi"}, headers=_auth(key)).json()
+        assert invalid["error"]["message"].startswith("invalid request: body.messages") and invalid["error"]["hint"]
+        cli("tenant", "suspend", "acme")
+        refused = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]},
+                              headers=_auth(key))
+        assert refused.status_code == 403 and "suspended" in refused.json()["error"]["message"]
+        assert "tenantctl tenant resume acme" in refused.json()["error"]["message"]  # the hint, too
+        # The rest of the API keeps its shape.
+        assert client.post("/v1/search", json={"query": "x"}, headers=_auth("tk_nope_nope")).json() == {
+            "detail": "invalid or revoked API key"}
+        assert isinstance(client.post("/v1/query", json={"question": "x"}, headers=_auth(key)).json()["error"], str)

@@ -16,8 +16,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantctl.config import Config
 from tenantctl.errors import ConfigError, DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
@@ -132,27 +134,48 @@ def error_body(exc: TenantctlError) -> dict[str, str | None]:
     return {"error": scrub(exc.message), "hint": scrub(exc.hint)}
 
 
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
+
+
+def _respond(request: Request, body: dict[str, Any], status: int,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    """`{error, hint}`; on the OpenAI-compatible endpoints in OpenAI's shape, `{error: {message, type,
+    code}}`, whose `message` (hint included) is what an OpenAI client's exception shows."""
+    if request.url.path in OPENAI_PATHS:
+        error, hint = str(body.get("error") or body.get("detail") or "error"), body.get("hint")
+        kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
+            status, "invalid_request_error" if status < 500 else "server_error")
+        body = {"error": {"message": f"{error} ({hint})" if hint else error, "type": kind, "code": status,
+                          "hint": hint}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def _error_handlers(app: FastAPI) -> None:
     """Every refusal and failure is one JSON object `{error, hint}` without server paths or tracebacks."""
 
     @app.exception_handler(TenantctlError)
     async def _tenantctl_error(request: Request, exc: TenantctlError) -> JSONResponse:
-        return JSONResponse(error_body(exc), status_code=status_of(exc))
+        return _respond(request, error_body(exc), status_of(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if request.url.path not in OPENAI_PATHS:
+            return await http_exception_handler(request, exc)
+        return _respond(request, {"detail": exc.detail}, exc.status_code, exc.headers)
 
     @app.exception_handler(OSError)
     @app.exception_handler(sqlite3.Error)
     async def _system_error(request: Request, exc: Exception) -> JSONResponse:
         typed = from_system_error(exc)
-        return JSONResponse(error_body(typed), status_code=status_of(typed))
+        return _respond(request, error_body(typed), status_of(typed))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         from tenantctl import logs
 
         logs.event("server_error", level="error", endpoint=request.url.path, error=type(exc).__name__)
-        return JSONResponse({"error": "internal error (logged on the server)",
-                             "hint": "retry; if it persists, the operator finds it in `tenantctl logs`"},
-                            status_code=500)
+        return _respond(request, {"error": "internal error (logged on the server)",
+                                  "hint": "retry; if it persists, the operator finds it in `tenantctl logs`"}, 500)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -166,4 +189,4 @@ def _error_handlers(app: FastAPI) -> None:
             sent = request.headers.get("content-type", "none").split(";")[0]
             error = f"the body is not a JSON object (Content-Type: {sent[:60]})"
             hint = "send a JSON object with `Content-Type: application/json` (curl -d sends a form without it)"
-        return JSONResponse({"error": f"invalid request: {error}", "hint": hint, "detail": errors}, status_code=422)
+        return _respond(request, {"error": f"invalid request: {error}", "hint": hint, "detail": errors}, 422)
