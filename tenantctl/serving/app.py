@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tenantctl.config import Config
 from tenantctl.errors import ConfigError, DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
 from tenantctl.serving.deps import Services
-from tenantctl.serving.limits import BodyLimit, scrub
+from tenantctl.serving.limits import OPENAI_PATHS, BodyLimit, scrub
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
 from tenantctl.storage import registry
@@ -132,9 +132,6 @@ _NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
 
 def error_body(exc: TenantctlError) -> dict[str, str | None]:
     return {"error": scrub(exc.message), "hint": scrub(exc.hint)}
-
-
-OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")
 
 
 def _respond(request: Request, body: dict[str, Any], status: int,

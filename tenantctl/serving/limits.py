@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")  # their errors take OpenAI's shape
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s/:'\"`,;()\[\]]+){2,}")
 
 
@@ -45,7 +46,7 @@ class BodyLimit:
         limit = self.upload_limit if multipart else self.json_limit
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, limit)
+            await _refuse(send, limit, scope.get("path") in OPENAI_PATHS)
             return
         received = 0
 
@@ -69,13 +70,15 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, limit)
+                await _refuse(send, limit, scope.get("path") in OPENAI_PATHS)
 
 
-async def _refuse(send: Any, limit: int) -> None:
-    body = json.dumps({"error": f"request body larger than the limit of {limit} bytes",
-                       "hint": "send less, or ask the operator to raise `server.max_json_kb` / "
-                               "`server.max_upload_mb`"}).encode()
+async def _refuse(send: Any, limit: int, openai: bool = False) -> None:
+    error = f"request body larger than the limit of {limit} bytes"
+    hint = "send less, or ask the operator to raise `server.max_json_kb` / `server.max_upload_mb`"
+    shaped = ({"error": {"message": f"{error} ({hint})", "type": "invalid_request_error", "code": 413, "hint": hint}}
+              if openai else {"error": error, "hint": hint})
+    body = json.dumps(shaped).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                             (b"connection", b"close")]})
