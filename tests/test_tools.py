@@ -482,6 +482,8 @@ def test_server_and_openai_endpoint_run_a_tool_for_its_own_tenant_alone(tool_hom
         set_tools(tool_home, "acme-hr", [_crm(service, path="/fail")])
         failed = client.post("/v1/query", json={"question": QUESTION}, headers=auth("acme-hr"))
         assert failed.status_code == 200 and "answered HTTP 500" in failed.json()["notes"][0]
+        completion = client.post("/v1/chat/completions", json=chat, headers=auth("acme-hr")).json()
+        assert "answered HTTP 500" in completion["notes"][0]  # an OpenAI client sees why, too
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from tenantctl.errors import TenantctlError
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
+from tenantctl.serving.limits import scrub
 from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
 
@@ -54,6 +55,7 @@ async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, share
                          "message": {"role": "assistant", "content": _with_sources(result)}}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
             "citations": public(tenant, {"sources": [s.__dict__ for s in result.sources]})["sources"],
+            "notes": [scrub(note) for note in result.notes],  # e.g. a tool failed: from the documents alone
         }
 
     gen = await primed(gen)  # a refusal is a status (403, 429), not an error after 200
