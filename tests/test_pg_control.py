@@ -52,7 +52,10 @@ def test_a_pooled_tenant_created_on_one_node_is_served_by_another(cli, nodes, tm
     from tenantctl.storage import keys
 
     assert keys.resolve(key).tenant == "acme-hr"  # a key created on node 1 works on node 2
-    assert cli("tenant", "show", "huaxin-bank").code == 3  # a local tenant lives on its own node only
+    elsewhere = cli("tenant", "show", "huaxin-bank")
+    assert elsewhere.code == 3  # a local tenant lives on its own node only
+    assert "is a local tenant of another node" in elsewhere.err, elsewhere.err
+    assert "tenant move huaxin-bank --to postgres" in elsewhere.err and "tenant delete" not in elsewhere.err
 
     assert cli("tenant", "suspend", "acme-hr").code == 0  # suspended on node 2 ...
     nodes(1)

@@ -186,13 +186,28 @@ class BrokenTenant:
 class FolderMissing(TenantNotFound):
     """A tenant in the registry whose folder (or its tenant.yaml) is gone."""
 
-    def __init__(self, tenant_id: str, folder: Path) -> None:
-        TenantctlError.__init__(
-            self,
-            f"tenant {tenant_id!r} is registered, but its folder {folder} is missing or lacks {TENANT_FILE}",
-            f"restore the folder from a backup, or remove the tenant with `tenantctl tenant delete {tenant_id}`",
-        )
+    def __init__(self, tenant_id: str, folder: Path, elsewhere: bool = False) -> None:
+        if elsewhere:  # cluster mode: a local tenant lives in the folder of the node that created it
+            TenantctlError.__init__(
+                self,
+                f"tenant {tenant_id!r} is a local tenant of another node: its folder is not on this one ({folder})",
+                f"run this on the node that holds it, or move it into PostgreSQL there "
+                f"(`tenantctl tenant move {tenant_id} --to postgres`); deleting it here would remove it everywhere",
+            )
+        else:
+            TenantctlError.__init__(
+                self,
+                f"tenant {tenant_id!r} is registered, but its folder {folder} is missing or lacks {TENANT_FILE}",
+                f"restore the folder from a backup, or remove the tenant with `tenantctl tenant delete {tenant_id}`",
+            )
         self.tenant_id = tenant_id
+
+
+def _elsewhere(record: registry.TenantRecord) -> bool:
+    """A local tenant in a cluster's shared registry: its folder may be on another node."""
+    from tenantctl.storage import cluster
+
+    return record.store == "local" and cluster.postgres() is not None
 
 
 def each_tenant() -> Iterator[Tenant | BrokenTenant]:
@@ -207,7 +222,7 @@ def each_tenant() -> Iterator[Tenant | BrokenTenant]:
             yield BrokenTenant(record.id, None, exc)
             continue
         if not (folder / TENANT_FILE).is_file():
-            yield BrokenTenant(record.id, folder, FolderMissing(record.id, folder))
+            yield BrokenTenant(record.id, folder, FolderMissing(record.id, folder, _elsewhere(record)))
             continue
         yield Tenant(record.id, folder, record)
 
@@ -234,7 +249,7 @@ def open_tenant(tenant_id: str) -> Tenant:
         raise TenantNotFound(tenant_id)
     registry.materialise(record, folder)  # cluster mode: this node's copy of a pooled tenant's settings
     if not (folder / TENANT_FILE).is_file():
-        raise FolderMissing(tenant_id, folder)
+        raise FolderMissing(tenant_id, folder, _elsewhere(record))
     current_tenant.set(tenant_id)
     return Tenant(tenant_id, folder, record)
 
