@@ -56,6 +56,17 @@ def test_a_pooled_tenant_created_on_one_node_is_served_by_another(cli, nodes, tm
     assert elsewhere.code == 3  # a local tenant lives on its own node only
     assert "is a local tenant of another node" in elsewhere.err, elsewhere.err
     assert "tenant move huaxin-bank --to postgres" in elsewhere.err and "tenant delete" not in elsewhere.err
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    nodes(1)
+    local_key = cli("key", "create", "huaxin-bank", "--json").json()["key"]
+    nodes(2)
+    with TestClient(create_app(load_config())) as client:  # node 2's server: not "does not exist" (401)
+        r = client.post("/v1/search", json={"query": "x"}, headers={"Authorization": f"Bearer {local_key}"})
+        assert r.status_code == 503 and "local tenant of another node" in r.json()["detail"], r.text
 
     assert cli("tenant", "suspend", "acme-hr").code == 0  # suspended on node 2 ...
     nodes(1)

@@ -22,7 +22,7 @@ from tenantctl.serving.identity import InvalidToken, JwtVerifier, looks_like_jwt
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, RateLimiter, TenantPool
 from tenantctl.storage import keys
-from tenantctl.storage.tenants import Tenant, open_tenant
+from tenantctl.storage.tenants import FolderMissing, Tenant, open_tenant
 
 
 @dataclass
@@ -80,6 +80,11 @@ def _resolve(secret: str, shared: Services) -> Tenant:
         tenant_id, source = _tenant_of_key(secret), "key"
     try:
         tenant = open_tenant(tenant_id)
+    except FolderMissing as exc:
+        if not exc.elsewhere:
+            raise HTTPException(401, f"the {source}'s tenant does not exist", headers=_BEARER) from None
+        raise HTTPException(503, f"the {source}'s tenant is a local tenant of another node, not served here: send "
+                                 "its requests to that node (or the operator moves it into PostgreSQL)") from None
     except (TenantNotFound, InvalidTenantId):
         raise HTTPException(401, f"the {source}'s tenant does not exist", headers=_BEARER) from None
     shared.limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)

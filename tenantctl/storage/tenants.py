@@ -201,6 +201,7 @@ class FolderMissing(TenantNotFound):
                 f"restore the folder from a backup, or remove the tenant with `tenantctl tenant delete {tenant_id}`",
             )
         self.tenant_id = tenant_id
+        self.elsewhere = elsewhere
 
 
 def _elsewhere(record: registry.TenantRecord) -> bool:
