@@ -553,3 +553,26 @@ def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
         assert client.post("/v1/search", json={"query": "x"}, headers=_auth("tk_nope_nope")).json() == {
             "detail": "invalid or revoked API key"}
         assert isinstance(client.post("/v1/query", json={"question": "x"}, headers=_auth(key)).json()["error"], str)
+
+
+def test_an_upload_without_file_parts_names_the_multipart_field(cli, home):
+    """`curl -F file=@x` or `-F files=text` got "body.files.0: Value error, Expected UploadFile, received:
+    <class 'str'>" and "see the API documentation"."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    key = _key(cli, "acme")
+    with TestClient(create_app(load_config())) as client:
+        for kwargs in ({"data": {"files": "hello"}}, {"files": [("file", ("a.md", b"# A\n\nx\n"))]}, {"json": {}}):
+            r = client.post("/v1/documents", headers=_auth(key), **kwargs)
+            assert r.status_code == 422, r.text
+            assert r.json()["error"] == ("invalid request: no files: send each file as a multipart file part "
+                                         "named `files`")
+            assert "curl -F files=@" in r.json()["hint"] and "UploadFile" not in r.json()["error"]
+        assert (home / "tenants" / "acme" / "uploads").exists() is False or not any(
+            (home / "tenants" / "acme" / "uploads").iterdir())

@@ -186,4 +186,7 @@ def _error_handlers(app: FastAPI) -> None:
             sent = request.headers.get("content-type", "none").split(";")[0]
             error = f"the body is not a JSON object (Content-Type: {sent[:60]})"
             hint = "send a JSON object with `Content-Type: application/json` (curl -d sends a form without it)"
+        elif errors and errors[0]["loc"][:2] == ["body", "files"]:  # /v1/documents
+            error = "no files: send each file as a multipart file part named `files`"
+            hint = "curl -F files=@report.pdf -F files=@notes.md (a part named otherwise, or text, is not a file)"
         return _respond(request, {"error": f"invalid request: {error}", "hint": hint, "detail": errors}, 422)
