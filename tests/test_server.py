@@ -17,6 +17,23 @@ def _key(cli, *args):
     return result.json()["key"]
 
 
+@contextlib.contextmanager
+def _serving_acme(cli, home):
+    """An in-process server over a new home holding one empty tenant, acme (hashing embedder): the
+    client and acme's key."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    cli("init")
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    key = _key(cli, "acme")
+    with TestClient(create_app(load_config())) as client:
+        yield client, key
+
+
 @pytest.fixture(params=["local"])
 def api(request, samples, cli, tmp_path, monkeypatch):
     """The sample tenants behind an in-process server, on a copy of the shared sample home (uploads
@@ -447,16 +464,7 @@ def test_a_deleted_tenant_s_metrics_leave_the_running_server(cli, home, tmp_path
 
 def test_a_key_sent_without_bearer_is_named_and_never_echoed(cli, home):
     """`Authorization: <key>` (no scheme) was answered "missing API key", though a key was sent."""
-    from fastapi.testclient import TestClient
-
-    from tenantctl.config import load_config
-    from tenantctl.serving.app import create_app
-
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
-    assert cli("tenant", "create", "acme").code == 0
-    key = _key(cli, "acme")
-    with TestClient(create_app(load_config())) as client:
+    with _serving_acme(cli, home) as (client, key):
         bare = client.post("/v1/search", json={"query": "leave"}, headers={"Authorization": key})
         assert bare.status_code == 401 and "not a bearer credential" in bare.text and key not in bare.text
         assert "Bearer <key>" in bare.json()["detail"]
@@ -467,16 +475,7 @@ def test_a_key_sent_without_bearer_is_named_and_never_echoed(cli, home):
 
 def test_a_form_or_list_body_is_told_to_send_a_json_object(cli, home):
     """`curl -d 'query=x'` (a form, no JSON Content-Type) got "body: Input should be a valid dictionary"."""
-    from fastapi.testclient import TestClient
-
-    from tenantctl.config import load_config
-    from tenantctl.serving.app import create_app
-
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
-    assert cli("tenant", "create", "acme").code == 0
-    key = _key(cli, "acme")
-    with TestClient(create_app(load_config())) as client:
+    with _serving_acme(cli, home) as (client, key):
         form = client.post("/v1/search", content=b"query=x", headers={
             **_auth(key), "Content-Type": "application/x-www-form-urlencoded"})
         assert form.status_code == 422, form.text
@@ -525,16 +524,7 @@ def test_a_server_without_scheme_is_named_not_called_unreachable(cli, home):
 def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
     """An OpenAI client showed only "Error code: 400" / "401": it reads `error.message`, and the errors
     were `{"detail": ...}` or `{"error": "..."}`."""
-    from fastapi.testclient import TestClient
-
-    from tenantctl.config import load_config
-    from tenantctl.serving.app import create_app
-
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
-    assert cli("tenant", "create", "acme").code == 0
-    key = _key(cli, "acme")
-    with TestClient(create_app(load_config())) as client:
+    with _serving_acme(cli, home) as (client, key):
         empty = client.post("/v1/chat/completions", json={"messages": []}, headers=_auth(key))
         assert empty.status_code == 400
         assert empty.json()["error"]["type"] == "invalid_request_error"
@@ -558,16 +548,7 @@ def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
 def test_an_upload_without_file_parts_names_the_multipart_field(cli, home):
     """`curl -F file=@x` or `-F files=text` got "body.files.0: Value error, Expected UploadFile, received:
     <class 'str'>" and "see the API documentation"."""
-    from fastapi.testclient import TestClient
-
-    from tenantctl.config import load_config
-    from tenantctl.serving.app import create_app
-
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
-    assert cli("tenant", "create", "acme").code == 0
-    key = _key(cli, "acme")
-    with TestClient(create_app(load_config())) as client:
+    with _serving_acme(cli, home) as (client, key):
         for kwargs in ({"data": {"files": "hello"}}, {"files": [("file", ("a.md", b"# A\n\nx\n"))]}, {"json": {}}):
             r = client.post("/v1/documents", headers=_auth(key), **kwargs)
             assert r.status_code == 422, r.text
