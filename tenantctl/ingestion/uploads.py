@@ -26,7 +26,6 @@ from tenantctl.storage import metering
 from tenantctl.storage.layout import UPLOADS_DIR
 from tenantctl.storage.tenants import Tenant
 
-UPLOADS = UPLOADS_DIR
 # Bytes of a stored name: file systems allow 255, and the staging names add a prefix.
 MAX_NAME_BYTES = 200
 # Free space kept beyond the uploaded bytes, for the store and index writes the ingest makes.
@@ -67,7 +66,7 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
         if upload.size > max_file_bytes:
             raise TooLarge(f"{name} is {upload.size} bytes, more than the limit of {max_file_bytes} per file",
                            "split the file, or raise `server.max_file_mb` in config.yaml")
-    folder = tenant.dir / UPLOADS
+    folder = tenant.dir / UPLOADS_DIR
     targets = [folder / n for n in names]
     try:
         tenant.require_active("uploads")

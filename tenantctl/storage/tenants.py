@@ -397,8 +397,6 @@ def describe(tenant: Tenant) -> dict[str, Any]:
 def delete_tenant(tenant_id: str, wait: float = 0) -> None:
     """Remove everything of one tenant. Works whether or not its index was ever loaded, and for a
     registered tenant whose folder is already gone. Busy while another writer holds it (`wait` seconds)."""
-    from tenantctl.storage import keys
-
     folder = paths.tenant_dir(tenant_id)
     clean_leftovers()
     record = registry.get(tenant_id)
@@ -409,9 +407,7 @@ def delete_tenant(tenant_id: str, wait: float = 0) -> None:
             current_tenant.set(tenant_id)
             with open_pg_store(tenant_id, record.store) as pooled:
                 pooled.drop_all()
-        registry.remove(tenant_id)
-        keys.delete_for_tenant(tenant_id)
-        registry.scrub()
+        _unregister(tenant_id)
         shutil.rmtree(folder, ignore_errors=True)
         return
     tenant = open_tenant(tenant_id)
@@ -425,10 +421,17 @@ def delete_tenant(tenant_id: str, wait: float = 0) -> None:
                 drop_dedicated_schema(tenant_id)
         trash = paths.tenants_dir() / f".deleting-{tenant_id}-{os.getpid()}-{int(time.time())}"
         os.rename(tenant.dir, trash)
-        registry.remove(tenant_id)
-        keys.delete_for_tenant(tenant_id)
-        registry.scrub()
+        _unregister(tenant_id)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def _unregister(tenant_id: str) -> None:
+    """The tenant's registry row and keys go, and nothing of them stays in the registry's files."""
+    from tenantctl.storage import keys
+
+    registry.remove(tenant_id)
+    keys.delete_for_tenant(tenant_id)
+    registry.scrub()
 
 
 # Staging and trash folders: `.creating-<id>-<pid>`, `.importing-<id>-<pid>-<hex>`, `.deleting-<id>-<pid>-<time>`.
