@@ -21,6 +21,7 @@ from tenantctl.ingestion.policy import SourceRefused
 from tenantctl.storage import registry
 from tenantctl.storage.layout import SETTINGS_LOCK
 from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
+from tenantctl.textproc import plural
 
 
 @dataclass
@@ -96,7 +97,7 @@ def reindex_tenant(tenant: Tenant, cfg: Config, *, wait: float = 0) -> TenantRun
     data = summary.to_dict()
     if summary.failed:
         failed = [f for f in data["files"] if f["status"] == "failed"]
-        return TenantRun(tenant.id, "partial", data, error=f"{len(failed)} file{'s' * (len(failed) != 1)} failed: "
+        return TenantRun(tenant.id, "partial", data, error=f"{plural(len(failed), 'file')} failed: "
                          + "; ".join(f"{f['path']}: {f['reason']}" for f in failed[:3]))
     return TenantRun(tenant.id, "ok", data)
 
