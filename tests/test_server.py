@@ -467,9 +467,9 @@ def test_a_key_sent_without_bearer_is_named_and_never_echoed(cli, home):
     with _serving_acme(cli, home) as (client, key):
         bare = client.post("/v1/search", json={"query": "leave"}, headers={"Authorization": key})
         assert bare.status_code == 401 and "not a bearer credential" in bare.text and key not in bare.text
-        assert "Bearer <key>" in bare.json()["detail"]
+        assert "Bearer <key>" in bare.json()["hint"]
         missing = client.post("/v1/search", json={"query": "leave"})
-        assert missing.status_code == 401 and missing.json()["detail"].startswith("missing API key")
+        assert missing.status_code == 401 and missing.json()["error"] == "missing API key"
         assert client.post("/v1/search", json={"query": "leave"}, headers=_auth(key)).status_code == 200
 
 
@@ -531,7 +531,7 @@ def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
         assert "the last message must be the user's question" in empty.json()["error"]["message"]
         wrong = client.get("/v1/models", headers=_auth("tk_nope_nope"))
         assert wrong.status_code == 401 and wrong.json()["error"]["type"] == "authentication_error"
-        assert wrong.json()["error"]["message"] == "invalid or revoked API key"
+        assert wrong.json()["error"]["message"].startswith("invalid or revoked API key (check the key sent; ")
         invalid = client.post("/v1/chat/completions", json={"messages": "hi"}, headers=_auth(key)).json()
         assert invalid["error"]["message"].startswith("invalid request: body.messages") and invalid["error"]["hint"]
         cli("tenant", "suspend", "acme")
@@ -539,9 +539,10 @@ def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
                               headers=_auth(key))
         assert refused.status_code == 403 and "suspended" in refused.json()["error"]["message"]
         assert "tenantctl tenant resume acme" in refused.json()["error"]["message"]  # the hint, too
-        # The rest of the API keeps its shape.
+        # The rest of the API keeps its shape, `{error, hint}` (and `detail`, as it was).
         assert client.post("/v1/search", json={"query": "x"}, headers=_auth("tk_nope_nope")).json() == {
-            "detail": "invalid or revoked API key"}
+            "error": "invalid or revoked API key", "detail": "invalid or revoked API key",
+            "hint": "check the key sent; the operator creates a tenant's key with `tenantctl key create TENANT`"}
         assert isinstance(client.post("/v1/query", json={"question": "x"}, headers=_auth(key)).json()["error"], str)
 
 
@@ -557,3 +558,41 @@ def test_an_upload_without_file_parts_names_the_multipart_field(cli, home):
             assert "curl -F files=@" in r.json()["hint"] and "UploadFile" not in r.json()["error"]
         assert (home / "tenants" / "acme" / "uploads").exists() is False or not any(
             (home / "tenants" / "acme" / "uploads").iterdir())
+
+
+def test_refusals_outside_the_openai_endpoints_name_the_fix(cli, home):
+    """401, 403 and 404 outside the OpenAI-compatible endpoints were `{"detail": "..."}` alone: no hint,
+    unlike every other error of `serve`."""
+    with _serving_acme(cli, home) as (client, key):
+        admin = _key(cli, "--admin")
+        refusals = [client.post("/v1/search", json={"query": "x"}),
+                    client.post("/v1/search", json={"query": "x"}, headers=_auth("tk_nope_nope")),
+                    client.post("/v1/search", json={"query": "x"}, headers=_auth(admin)),
+                    client.get("/v1/admin/tenants", headers=_auth(key)),
+                    client.get("/v1/nothing-here", headers=_auth(key)),
+                    client.get("/v1/search", headers=_auth(key))]
+        assert [r.status_code for r in refusals] == [401, 401, 403, 403, 404, 405]
+        for r in refusals:
+            body = r.json()
+            assert set(body) == {"error", "hint", "detail"} and body["detail"] == body["error"], r.text
+            assert body["hint"] and "\n" not in body["error"] + body["hint"]
+        assert "tenantctl key create --admin" in refusals[3].json()["hint"]
+        assert "/docs" in refusals[4].json()["hint"]
+
+
+def test_a_model_is_retrieved_only_by_its_own_key(cli, home):
+    """OpenAI clients call `GET /v1/models/{id}` (`client.models.retrieve`): it was 404 for every id. A
+    key retrieves its own tenant's model; another tenant's id is not found, as one that never existed."""
+    with _serving_acme(cli, home) as (client, key):
+        assert cli("tenant", "create", "globex").code == 0
+        other = _key(cli, "globex")
+        own = client.get("/v1/models/tenantctl:acme", headers=_auth(key))
+        assert own.status_code == 200 and own.json()["id"] == "tenantctl:acme" and own.json()["owned_by"] == "acme"
+        assert client.get("/v1/models/tenantctl", headers=_auth(key)).json()["id"] == "tenantctl:acme"
+        probe = client.get("/v1/models/tenantctl:acme", headers=_auth(other))
+        unknown = client.get("/v1/models/tenantctl:nobody", headers=_auth(other))
+        assert probe.status_code == unknown.status_code == 404, probe.text
+        assert "acme" not in probe.json()["error"]["hint"] and probe.json()["error"]["type"] == "invalid_request_error"
+        assert "tenantctl:globex" in probe.json()["error"]["hint"]
+        refused = client.get("/v1/models/tenantctl:acme")
+        assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"

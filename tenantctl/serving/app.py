@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tenantctl.config import Config
 from tenantctl.errors import ConfigError, DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
 from tenantctl.serving.deps import Services
-from tenantctl.serving.limits import OPENAI_PATHS, BodyLimit, scrub
+from tenantctl.serving.limits import BodyLimit, is_openai, scrub
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
 from tenantctl.storage import registry
@@ -127,6 +127,8 @@ class Measure:
                 self.metrics.latency.labels(tenant, endpoint).observe(time.perf_counter() - started)
 
 
+_HINTS = {404: "no such endpoint: the API documentation at /docs lists them",
+          405: "this endpoint takes another method: the API documentation at /docs lists them"}
 _NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
 
 
@@ -138,7 +140,7 @@ def _respond(request: Request, body: dict[str, Any], status: int,
              headers: dict[str, str] | None = None) -> JSONResponse:
     """`{error, hint}`; on the OpenAI-compatible endpoints in OpenAI's shape, `{error: {message, type,
     code}}`, whose `message` (hint included) is what an OpenAI client's exception shows."""
-    if request.url.path in OPENAI_PATHS:
+    if is_openai(request.url.path):
         error, hint = str(body.get("error") or body.get("detail") or "error"), body.get("hint")
         kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
             status, "invalid_request_error" if status < 500 else "server_error")
@@ -156,9 +158,11 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if request.url.path not in OPENAI_PATHS:
+        if exc.status_code < 400:
             return await http_exception_handler(request, exc)
-        return _respond(request, {"detail": exc.detail}, exc.status_code, exc.headers)
+        hint = getattr(exc, "hint", None) or _HINTS.get(exc.status_code, "see the API documentation at /docs")
+        message = scrub(str(exc.detail))
+        return _respond(request, {"error": message, "hint": hint, "detail": message}, exc.status_code, exc.headers)
 
     @app.exception_handler(OSError)
     @app.exception_handler(sqlite3.Error)

@@ -29,7 +29,7 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
     if response.status_code >= 400:
         message = data.get("error") or data.get("detail") or response.text
         hint = data.get("hint")
-        if response.status_code == 401 and not hint:
+        if response.status_code == 401:  # the server cannot know which tenant the key was meant for
             hint = f"pass a key of tenant {tenant_id!r} with --key or ${KEY_ENV} (`tenantctl key create {tenant_id}`)"
         raise TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", hint)
     if data.get("tenant") not in (None, tenant_id):

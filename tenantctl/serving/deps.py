@@ -13,12 +13,13 @@ import asyncio
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, Request
 
 from tenantctl import context
 from tenantctl.config import Config
 from tenantctl.errors import InvalidTenantId, TenantNotFound
 from tenantctl.serving.identity import InvalidToken, JwtVerifier, looks_like_jwt
+from tenantctl.serving.limits import Refused
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, RateLimiter, TenantPool
 from tenantctl.storage import keys
@@ -44,6 +45,8 @@ def services(request: Request) -> Services:
 Shared = Annotated[Services, Depends(services)]
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
+_SEND_KEY = "send `Authorization: Bearer <key>` (or `X-API-Key: <key>`)"
+_NEW_KEY = "the operator creates a tenant's key with `tenantctl key create TENANT`"
 
 
 def _secret(authorization: str | None, x_api_key: str | None) -> str:
@@ -52,17 +55,16 @@ def _secret(authorization: str | None, x_api_key: str | None) -> str:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     if authorization and authorization.strip():  # never echo it: it may be the key itself
-        raise HTTPException(401, "the Authorization header is not a bearer credential: send "
-                                 "`Authorization: Bearer <key>` (or `X-API-Key: <key>`)", headers=_BEARER)
-    raise HTTPException(401, "missing API key: send `Authorization: Bearer <key>`", headers=_BEARER)
+        raise Refused(401, "the Authorization header is not a bearer credential", _SEND_KEY, _BEARER)
+    raise Refused(401, "missing API key", f"{_SEND_KEY}; {_NEW_KEY}", _BEARER)
 
 
 def _tenant_of_key(secret: str) -> str:
     key = keys.resolve(secret)
     if key is None:
-        raise HTTPException(401, "invalid or revoked API key", headers=_BEARER)
+        raise Refused(401, "invalid or revoked API key", f"check the key sent; {_NEW_KEY}", _BEARER)
     if key.tenant is None:
-        raise HTTPException(403, "an admin key selects no tenant: use a tenant's key")
+        raise Refused(403, "an admin key selects no tenant", f"use a tenant's key; {_NEW_KEY}")
     return key.tenant
 
 
@@ -70,7 +72,7 @@ def _tenant_of_token(token: str, verifier: JwtVerifier) -> str:
     try:
         return verifier.tenant_of(token)
     except InvalidToken as exc:
-        raise HTTPException(401, exc.message, headers=_BEARER) from None
+        raise Refused(401, exc.message, exc.hint or "get a new token from the identity provider", _BEARER) from None
 
 
 def _resolve(secret: str, shared: Services) -> Tenant:
@@ -78,15 +80,17 @@ def _resolve(secret: str, shared: Services) -> Tenant:
         tenant_id, source = _tenant_of_token(secret, shared.jwt), "token"
     else:
         tenant_id, source = _tenant_of_key(secret), "key"
+    gone = Refused(401, f"the {source}'s tenant does not exist",
+                   "it was deleted or never created: ask the operator (`tenantctl tenant list`)", _BEARER)
     try:
         tenant = open_tenant(tenant_id)
     except FolderMissing as exc:
         if not exc.elsewhere:
-            raise HTTPException(401, f"the {source}'s tenant does not exist", headers=_BEARER) from None
-        raise HTTPException(503, f"the {source}'s tenant is a local tenant of another node, not served here: send "
-                                 "its requests to that node (or the operator moves it into PostgreSQL)") from None
+            raise gone from None
+        raise Refused(503, f"the {source}'s tenant is a local tenant of another node, not served here",
+                      "send its requests to that node (or the operator moves it into PostgreSQL)") from None
     except (TenantNotFound, InvalidTenantId):
-        raise HTTPException(401, f"the {source}'s tenant does not exist", headers=_BEARER) from None
+        raise gone from None
     shared.limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)
     return tenant
 
@@ -125,7 +129,8 @@ def admin_key(
 ) -> None:
     key = keys.resolve(_secret(authorization, x_api_key))
     if key is None or not key.admin:
-        raise HTTPException(403, "this endpoint needs an admin key")
+        raise Refused(403, "this endpoint needs an admin key",
+                      "the operator creates one with `tenantctl key create --admin`")
 
 
 AdminKey = Depends(admin_key)

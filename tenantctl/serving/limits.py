@@ -14,6 +14,12 @@ from typing import Any
 from starlette.exceptions import HTTPException
 
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")  # their errors take OpenAI's shape
+
+
+def is_openai(path: str) -> bool:
+    """Whether `path` is an OpenAI-compatible endpoint (`/v1/models/{id}` included)."""
+    return path in OPENAI_PATHS or path.startswith("/v1/models/")
+
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s/:'\"`,;()\[\]]+){2,}")
 
 
@@ -22,6 +28,15 @@ def scrub(text: str | None) -> str | None:
     if not text:
         return text
     return _ABSOLUTE_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text)
+
+
+class Refused(HTTPException):
+    """An HTTP refusal with its one-line fix: rendered `{error, hint, detail}` like every other error
+    (`detail`, the message again, for clients of the former `{"detail": ...}` shape)."""
+
+    def __init__(self, status: int, message: str, hint: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, message, headers)
+        self.hint = hint
 
 
 class BodyTooLarge(HTTPException):
@@ -46,7 +61,7 @@ class BodyLimit:
         limit = self.upload_limit if multipart else self.json_limit
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, limit, scope.get("path") in OPENAI_PATHS)
+            await _refuse(send, limit, is_openai(scope.get("path", "")))
             return
         received = 0
 
@@ -70,7 +85,7 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, limit, scope.get("path") in OPENAI_PATHS)
+                await _refuse(send, limit, is_openai(scope.get("path", "")))
 
 
 async def _refuse(send: Any, limit: int, openai: bool = False) -> None:

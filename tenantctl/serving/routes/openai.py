@@ -8,13 +8,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from tenantctl.errors import TenantctlError
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
-from tenantctl.serving.limits import scrub
+from tenantctl.serving.limits import Refused, scrub
 from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
 
@@ -34,9 +34,22 @@ class ChatCompletionBody(BaseModel):
     temperature: float | None = None
 
 
+def _model(tenant_id: str) -> dict[str, Any]:
+    return {"id": f"tenantctl:{tenant_id}", "object": "model", "created": 0, "owned_by": tenant_id}
+
+
 @router.get("/v1/models")
 def models(tenant: CurrentTenant) -> dict[str, Any]:
-    return {"object": "list", "data": [{"id": f"tenantctl:{tenant.id}", "object": "model", "owned_by": tenant.id}]}
+    return {"object": "list", "data": [_model(tenant.id)]}
+
+
+@router.get("/v1/models/{model_id:path}")
+def model(model_id: str, tenant: CurrentTenant) -> dict[str, Any]:
+    """The key's one model; any other id — another tenant's included — is not found, as if it did not exist."""
+    if model_id not in (f"tenantctl:{tenant.id}", "tenantctl"):
+        raise Refused(404, f"model {model_id[:100]!r} does not exist",
+                      f"this key's model is 'tenantctl:{tenant.id}' (GET /v1/models lists it)")
+    return _model(tenant.id)
 
 
 @router.post("/v1/chat/completions")
@@ -84,20 +97,22 @@ def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, st
         if isinstance(m.content, list):
             parts = [p.get("text") for p in m.content if p.get("type", "text") == "text"]
             if not all(isinstance(part, str) for part in parts):
-                raise HTTPException(400, "a text content part must be {\"type\": \"text\", \"text\": \"...\"}")
+                raise Refused(400, "a text content part has no text",
+                              "send it as {\"type\": \"text\", \"text\": \"...\"}")
             content = " ".join(parts)
         else:
             content = m.content or ""
         try:
             content.encode("utf-8")
         except UnicodeEncodeError:
-            raise HTTPException(400, "message content is not valid Unicode text (a lone surrogate)") from None
+            raise Refused(400, "message content is not valid Unicode text (a lone surrogate)",
+                          "send the question as UTF-8 text") from None
         return content
 
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not text(turns[-1]).strip():
-        raise HTTPException(400, "the last message must be the user's question, as text: end `messages` with "
-                                 "{\"role\": \"user\", \"content\": \"your question\"}")
+        raise Refused(400, "the last message must be the user's question, as text",
+                      "end `messages` with {\"role\": \"user\", \"content\": \"your question\"}")
     history: list[tuple[str, str]] = []
     pending: str | None = None
     for m in turns[:-1]:
