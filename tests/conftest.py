@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -78,6 +81,25 @@ def cli(capsys):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+@contextlib.contextmanager
+def http_service(handler, *, threads: bool = True) -> Iterator:
+    """A local HTTP server with `handler` on a free port, served from a thread; shut down and closed
+    after. It polls for shutdown every 10 ms, so a test does not wait out http.server's default 0.5 s."""
+    import http.server
+
+    cls = http.server.ThreadingHTTPServer if threads else http.server.HTTPServer
+    server = cls(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
 
 
 def copy_samples(dest: Path) -> Path:

@@ -3,9 +3,9 @@ audience and keys (a JWKS file or an allowed JWKS URL); the tenant comes from th
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
-import threading
 import time
 
 import jwt
@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from tenantctl.errors import ConfigError
+from tests.conftest import http_service
 
 ISSUER, AUDIENCE, CLAIM = "https://idp.example/", "tenantctl", "https://idp.example/tenant"
 
@@ -175,15 +176,13 @@ class _Jwks(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def jwks_url(key):
     """A JWKS endpoint on localhost serving `key` as k1, and another (an attacker's) serving its own key."""
-    servers = []
-    for handler_keys in (_jwks(("k1", key)), _jwks(("k1", _attacker))):
-        handler = type("Handler", (_Jwks,), {"body": json.dumps(handler_keys).encode(), "hits": 0})
-        httpd = http.server.HTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append((httpd, handler))
-    yield [(f"http://127.0.0.1:{h.server_address[1]}/jwks.json", cls) for h, cls in servers]
-    for httpd, _ in servers:
-        httpd.shutdown()
+    with contextlib.ExitStack() as stack:
+        urls = []
+        for handler_keys in (_jwks(("k1", key)), _jwks(("k1", _attacker))):
+            handler = type("Handler", (_Jwks,), {"body": json.dumps(handler_keys).encode(), "hits": 0})
+            httpd = stack.enter_context(http_service(handler, threads=False))
+            urls.append((f"http://127.0.0.1:{httpd.server_address[1]}/jwks.json", handler))
+        yield urls
 
 
 _attacker = _rsa()

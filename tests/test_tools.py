@@ -3,13 +3,14 @@ kind found through its entry point; failures degrade, secrets never show, other 
 
 import json
 import sqlite3
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.conftest import http_service
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 SECRET = "s3cr3t-token-9f2c"
@@ -57,14 +58,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def service():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.log = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with http_service(_Handler) as server:
+        server.log = []
+        yield server
 
 
 def _hostport(server) -> str:
@@ -155,10 +151,8 @@ def test_a_host_not_allowed_is_never_called_nor_reached_by_redirect(cli, home, s
     [result] = _passages("acme", "order A-1234")
     assert "not in tools.allowed_hosts" in result.error and service.log == []
 
-    other = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    other.log = []
-    threading.Thread(target=other.serve_forever, daemon=True).start()
-    try:
+    with http_service(_Handler) as other:
+        other.log = []
         set_config(home, allowed_hosts=[_hostport(service)])
         set_tools(home, "acme", [_crm(service, path=f"/redirect?to=http://{_hostport(other)}/orders/X-1")])
         [result] = _passages("acme", "order A-1234")
@@ -167,9 +161,6 @@ def test_a_host_not_allowed_is_never_called_nor_reached_by_redirect(cli, home, s
         set_tools(home, "acme", [_crm(service, path="/redirect?to=/orders/B-777")])
         [result] = _passages("acme", "order A-1234")
         assert result.ok and "B-777" in result.text  # a redirect on the same allowed host is followed
-    finally:
-        other.shutdown()
-        other.server_close()
 
 
 def test_secrets_come_from_outside_the_tenant_and_never_show(cli, home, service, monkeypatch, tmp_path):
