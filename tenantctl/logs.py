@@ -26,8 +26,9 @@ def log_file() -> Path:
 
 def event(name: str, level: str = "info", **fields: Any) -> None:
     """Append one log line for the current tenant. Never raises: logging must not break a command."""
+    now = time.time()
     record = {
-        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",
+        "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z",
         "level": level,
         "tenant": fields.pop("tenant", None) or current_tenant.get(),
         "event": name,

@@ -279,3 +279,17 @@ def test_reindex_of_a_named_suspended_tenant_is_refused(cli, home, tmp_path):
     assert cli("reindex", "--all", "--json").json()["tenants"][0]["status"] == "skipped"
     chat = cli("chat", "t")
     assert chat.code == ExitCode.REFUSED and cli("chat", "t", "--list", "--json").json() == []
+
+
+def test_a_log_lines_time_is_one_instant(home, monkeypatch):
+    """Its seconds and milliseconds come from one clock reading: read twice across a second's turn, the
+    line would say 12:00:00.001, a time before the event."""
+    import time as clock
+
+    from tenantctl import logs
+
+    readings = iter([1_700_000_000.999, 1_700_000_001.001])
+    monkeypatch.setattr(logs.time, "time", lambda: next(readings, 1_700_000_001.5))
+    logs.event("probe")
+    [row] = list(logs.read())
+    assert row["ts"] == clock.strftime("%Y-%m-%dT%H:%M:%S", clock.gmtime(1_700_000_000)) + ".999Z"
