@@ -6,7 +6,9 @@ Layout of a home (README, "Storage layout"; a tenant's folder: `tenantctl.storag
     <home>/registry.db            SQLite registry of tenants (id, status, created)
     <home>/logs/tenantctl.jsonl   structured log lines, each carrying its tenant id
     <home>/tenants/<id>/          one self-contained folder per tenant
-    <home>/cache/                 derived files, rebuilt when missing (the ONNX export of the embedder)
+
+Derived files (the embedder's ONNX export, the model's prompt-prefix state) live apart from any home,
+in the user's cache folder: `cache_dir()`.
 """
 
 from __future__ import annotations
