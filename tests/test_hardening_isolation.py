@@ -318,3 +318,46 @@ def test_an_uploaded_file_that_fails_alone_is_not_kept(cli, home):
     assert sorted(p.name for p in folder.iterdir()) == ["a.md", "e.txt"]
     assert (folder / "e.txt").read_bytes() == b"Old text.\n"  # the version still indexed
     assert any("Old text" in h["text"] for h in _hits(cli, "acme", "old text"))
+
+
+def test_files_a_killed_upload_left_unindexed_are_indexed_by_the_next_upload(cli, home):
+    """`serve` killed between moving an upload's files into uploads/ and indexing them left them there
+    unindexed (a replaced file's old version still answered) until the same files were uploaded again."""
+    import subprocess
+    import sys
+
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.uploads import Upload, store_uploads, unindexed_uploads
+    from tenantctl.storage.tenants import open_tenant
+
+    _fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    tenant, cfg = open_tenant("acme"), load_config()
+
+    def upload(**files):
+        batch = [Upload(name, io.BytesIO(data), len(data)) for name, data in files.items()]
+        summary = store_uploads(tenant, batch, cfg, max_file_bytes=1 << 20)
+        return {f.path.rsplit("/", 1)[-1]: f.status for f in summary.files}
+
+    assert upload(**{"a.md": b"# A\n\nThe gate code is 4711.\n"}) == {"a.md": "added"}
+    folder = home / "tenants" / "acme" / "uploads"
+    # What the killed server left: its staging folder, a new file and a new version moved into place.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (folder / f".incoming-{dead}-0a1b2c").mkdir()
+    (folder / f".incoming-{dead}-0a1b2c" / ".previous-a.md").write_bytes((folder / "a.md").read_bytes())
+    (folder / "a.md").write_text("# A\n\nThe gate code is now 9090.\n")
+    (folder / "b.md").write_text("# B\n\nThe canteen opens at seven.\n")
+    (folder / "empty.txt").write_text("")
+    assert [p.name for p in unindexed_uploads(tenant)] == ["a.md", "b.md", "empty.txt"]
+    live = folder / f".incoming-{os.getpid()}-3d4e5f"  # an upload under way: its files are its own
+    live.mkdir()
+    assert unindexed_uploads(tenant) == []
+    live.rmdir()
+
+    statuses = upload(**{"c.md": b"# C\n\nParking is free.\n"})
+    assert statuses == {"c.md": "added", "a.md": "updated", "b.md": "added", "empty.txt": "failed"}, statuses
+    assert not (folder / "empty.txt").exists() and unindexed_uploads(tenant) == []
+    assert any("9090" in h["text"] for h in _hits(cli, "acme", "gate code"))
+    assert any("canteen" in h["text"] for h in _hits(cli, "acme", "canteen opens"))
+    assert not any("4711" in h["text"] for h in _hits(cli, "acme", "gate code"))

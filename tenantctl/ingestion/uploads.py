@@ -24,7 +24,7 @@ from tenantctl.errors import BadInput, DiskFull, Refused, TooLarge, from_system_
 from tenantctl.ingestion.ingest import IngestSummary, ingest
 from tenantctl.storage import metering
 from tenantctl.storage.layout import UPLOADS_DIR
-from tenantctl.storage.tenants import Tenant
+from tenantctl.storage.tenants import Tenant, uploads_under_way
 
 # Bytes of a stored name: file systems allow 255, and the staging names add a prefix.
 MAX_NAME_BYTES = 200
@@ -84,6 +84,7 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     if needed > free:
         raise DiskFull(f"not enough disk space for this upload ({needed} bytes needed, {free} free)",
                        "retry later; the operator must free disk space")
+    left = [p for p in unindexed_uploads(tenant) if p.name not in names]
     staging = folder / f".incoming-{os.getpid()}-{secrets.token_hex(6)}"  # see layout.UPLOAD_STAGING_RE
     moved: list[tuple[Path, Path | None]] = []  # (target, previous version kept aside)
     try:
@@ -97,8 +98,11 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
                 os.replace(target, previous)
             moved.append((target, previous))
             os.replace(staging / name, target)
-        summary = ingest(tenant, targets, cfg)
+        summary = ingest(tenant, targets + left, cfg)
         failed = {Path(f.path).resolve() for f in summary.files if f.status == "failed"}
+        for path in left:  # left unindexed by a killed server; one that cannot be indexed goes, as it would have
+            if path.resolve() in failed:
+                path.unlink(missing_ok=True)
         for target, previous in moved:  # a file that failed alone (empty, unsupported...) is not kept
             if target.resolve() in failed:
                 target.unlink(missing_ok=True)
@@ -116,6 +120,30 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def unindexed_uploads(tenant: Tenant) -> list[Path]:
+    """Files in the tenant's uploads folder that its store does not hold as they are (missing, or another
+    size or time): moved into place by an upload whose server was killed before it indexed them. None
+    while another upload of the tenant is under way, whose files are its own to index or put back."""
+    folder = tenant.dir / UPLOADS_DIR
+    try:
+        files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
+        if not files or uploads_under_way(folder):
+            return []
+        with contextlib.closing(tenant.open_store(readonly=True)) as store:
+            known = store.documents()
+        stats = [(p, p.stat()) for p in files]
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise from_system_error(exc) from None
+    left = []
+    for path, st in stats:
+        doc = known.get(str(path.resolve()))
+        if doc is None or (doc.bytes, doc.mtime) != (st.st_size, st.st_mtime):
+            left.append(path)
+    return left
 
 
 def _write(path: Path, source: BinaryIO, copy: Callable[[BinaryIO, BinaryIO], None] | None) -> None:

@@ -457,6 +457,14 @@ def leftovers() -> list[Path]:
     return found
 
 
+def uploads_under_way(folder: Path) -> list[Path]:
+    """The staging folders in an uploads folder whose upload is still running (its process alive)."""
+    if not folder.is_dir():
+        return []
+    return [p for p in folder.iterdir()
+            if (m := UPLOAD_STAGING_RE.fullmatch(p.name)) and _in_progress(int(m["pid"]), p)]
+
+
 def _in_progress(pid: int, path: Path) -> bool:
     try:
         if time.time() - path.stat().st_mtime > _STALE_SECONDS:
