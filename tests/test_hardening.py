@@ -368,3 +368,19 @@ def test_read_only_home_is_clean(cli, home, tmp_path, monkeypatch):
         _clean(cli("ingest", "t", doc))
         listed = cli("tenant", "list")
         assert listed.code == 0 or "read-only" in _clean(listed).err
+
+
+def test_chat_list_columns_line_up(cli, home, tmp_path, monkeypatch):
+    """`chat --list` padded the count to 3 digits but not "exchange"/"exchanges", so the titles of a
+    1-exchange session and a 2-exchange one started in different columns."""
+    _fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    for questions in ("Who painted the moon?\n", "Who sang the sun?\nAnd the stars?\n"):  # turned away: no model
+        monkeypatch.setattr("sys.stdin", io.StringIO(questions))
+        assert cli("chat", "t").code == 0
+    lines = cli("chat", "t", "--list").out.splitlines()
+    assert len(lines) == 2, lines
+    sang, painted = sorted(lines, key=lambda line: "painted" in line)
+    assert sang.index("Who sang the sun?") == painted.index("Who painted the moon?"), lines
+    assert sang.endswith("  2 exchanges  Who sang the sun?")
+    assert painted.endswith("  1 exchange   Who painted the moon?")

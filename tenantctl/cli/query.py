@@ -85,6 +85,20 @@ def query(
         err.print(f"Tenant {tenant_id} has no documents yet: `tenantctl ingest {tenant_id} PATH`.")
 
 
+def _print_sessions(rows: list[dict]) -> None:
+    """One line a session, its columns aligned whatever the ids' and counts' widths; a header on a terminal."""
+    counts = [(str(r["messages"]), "exchange" if r["messages"] == 1 else "exchanges") for r in rows]  # answered
+    digits = max((len(n) for n, _ in counts), default=1)
+    lines = [(r["id"], r["updated_at"], f"{n:>{digits}} {word}", r["title"].replace("\n", " "))
+             for r, (n, word) in zip(rows, counts, strict=True)]
+    if sys.stdout.isatty() and lines:
+        lines.insert(0, ("SESSION", "UPDATED", "EXCHANGES", "TITLE"))
+    widths = [max(len(line[i]) for line in lines) for i in range(3)] if lines else []
+    for line in lines:
+        text = "  ".join(f"{cell:<{w}}" for cell, w in zip(line[:3], widths, strict=True)) + f"  {line[3]}"
+        out.print("".join(ch if ch.isprintable() else "?" for ch in text.rstrip()), markup=False)
+
+
 def chat(
     tenant_id: TenantArg,
     session: Annotated[str | None, typer.Option("--session", help="Resume this session id.")] = None,
@@ -111,10 +125,7 @@ def chat(
             if json_out:
                 print_json(rows)
             else:
-                for row in rows:
-                    n, word = row["messages"], "exchange" if row["messages"] == 1 else "exchanges"  # questions answered
-                    line = f"{row['id']}  {row['updated_at']}  {n:>3} {word}  {row['title']}"
-                    out.print(line, markup=False)
+                _print_sessions(rows)
             return
         conversation = ChatSession.open(opened, session, lazy=True)  # a chat that asks nothing leaves nothing
         session = conversation.id
