@@ -91,12 +91,6 @@ class Suspended(Refused):
     """The tenant is suspended."""
 
 
-class NotInPool(TenantctlError):
-    """An operation that works on a local tenant's folder only, asked of a tenant in the PostgreSQL pool."""
-
-    exit_code = ExitCode.USAGE
-
-
 class SessionNotFound(TenantctlError):
     exit_code = ExitCode.NOT_FOUND
 

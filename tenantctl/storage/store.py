@@ -295,9 +295,6 @@ class Store:
             " FROM usage ORDER BY id"
         ).fetchall()
 
-    def session_count(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
-
     def questions_since(self, ts: float) -> tuple[int, int]:
         """Answered questions and their tokens since `ts`."""
         return tuple(self.conn.execute(

@@ -319,10 +319,6 @@ class PgStore:
             self._stats.added.add(doc_id)
             self._stats.changed = True
 
-    def touch_document(self, path: str, mtime: float) -> None:
-        with self.transaction() as conn:
-            conn.execute(f"UPDATE {self.s}.documents SET mtime = %s WHERE path = %s", (mtime, path))
-
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks (by cascade)."""
         with self.transaction():
