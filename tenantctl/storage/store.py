@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from tenantctl import textproc
-from tenantctl.errors import StoreTooNew
+from tenantctl.errors import StorageError, StoreTooNew
 
 # Each migration brings the store from version i to i + 1 (PRAGMA user_version). Append, never edit.
 _V1 = """
@@ -179,13 +180,15 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        from tenantctl.errors import StorageError
-
-        raise StorageError(
-            f"the store of tenant folder {path.parent.name!r} is damaged or not a tenantctl store ({exc})",
-            f"check it with `tenantctl verify {path.parent.name}`, or restore the tenant from an export",
-        ) from exc
+        raise _damaged(path, exc) from exc
     return conn
+
+
+def _damaged(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
+    return StorageError(
+        f"the store of tenant folder {path.parent.name!r} is damaged or not a tenantctl store ({exc})",
+        f"check it with `tenantctl verify {path.parent.name}`, or restore the tenant from an export",
+    )
 
 
 def check_format(version: int, where: object) -> None:
@@ -199,9 +202,7 @@ def check_format(version: int, where: object) -> None:
         raise error
 
 
-def _not_a_file(path: Path) -> sqlite3.Connection:
-    from tenantctl.errors import StorageError
-
+def _not_a_file(path: Path) -> NoReturn:
     raise StorageError(f"{path.name} of tenant folder {path.parent.name!r} is not a file",
                        "check the tenant folder with `tenantctl doctor`; restore it from an export")
 
@@ -223,12 +224,7 @@ class Store:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            from tenantctl.errors import StorageError
-
-            raise StorageError(
-                f"the store of tenant folder {path.parent.name!r} is damaged or not a tenantctl store ({exc})",
-                f"check it with `tenantctl verify {path.parent.name}`, or restore the tenant from an export",
-            ) from exc
+            raise _damaged(path, exc) from exc
         except BaseException:
             self.conn.close()
             raise
