@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class UsageEvent:
-    operation: str  # ingest | search | question
+    operation: str  # ingest | search | question | eval | tool
     chunks_embedded: int = 0
     documents: int = 0
     prompt_tokens: int = 0
@@ -60,13 +60,6 @@ def track(store: Store, operation: str) -> Iterator[UsageEvent]:
             ms=round(ms, 1), chunks_embedded=event.chunks_embedded, documents=event.documents,
             prompt_tokens=event.prompt_tokens, completion_tokens=event.completion_tokens, **event.details,
         )
-
-
-# Questions answered and tokens used since a moment (UTC midnight for the daily quotas).
-_QUESTIONS_SINCE = (
-    "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
-    " WHERE operation = 'question' AND outcome = 'ok' AND ts >= ?"
-)
 
 
 def _day_start() -> float:
@@ -132,7 +125,7 @@ def _local_summary(tenant: Tenant, by: str | None, since: float,
                 " FROM usage WHERE ts >= ? GROUP BY period, operation ORDER BY period, operation",
                 (since,),
             ).fetchall()
-            today = conn.execute(_QUESTIONS_SINCE, (day_start,)).fetchone() if day_start is not None else None
+            today = store.questions_since(day_start) if day_start is not None else None
         except sqlite3.OperationalError:  # a store from before metering has no usage table yet
             rows, today = [], (0, 0)
         if day_start is None:
