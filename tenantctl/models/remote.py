@@ -89,7 +89,7 @@ class OpenAICompatGenerator:
         try:
             response = self._client.post(url, json={"input": text, "model": self.name}, headers=self._headers())
         except httpx.HTTPError as exc:
-            raise self._unavailable(url, exc) from exc
+            raise self._unavailable(exc) from exc
         if response.status_code in _NO_TOKENIZER:
             self._server_tokenizes = False
             return None
@@ -146,7 +146,7 @@ class OpenAICompatGenerator:
                     if on_token:
                         on_token(piece)
         except httpx.HTTPError as exc:
-            raise self._unavailable(url, exc) from exc
+            raise self._unavailable(exc) from exc
         except _BadStream as exc:
             raise ModelUnavailable(
                 f"model server at {self.base_url} sent an unreadable answer ({exc})",
@@ -173,7 +173,7 @@ class OpenAICompatGenerator:
     def _hint(self) -> str:
         return f"start the server or fix `models.{self.entry}.base_url` in config.yaml"
 
-    def _unavailable(self, url: str, exc: httpx.HTTPError) -> ModelUnavailable:
+    def _unavailable(self, exc: httpx.HTTPError) -> ModelUnavailable:
         if isinstance(exc, httpx.ConnectTimeout):
             what = f"did not accept a connection within {CONNECT_TIMEOUT_S:g} s"
         elif isinstance(exc, httpx.TimeoutException):
