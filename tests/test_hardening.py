@@ -384,3 +384,23 @@ def test_chat_list_columns_line_up(cli, home, tmp_path, monkeypatch):
     assert sang.index("Who sang the sun?") == painted.index("Who painted the moon?"), lines
     assert sang.endswith("  2 exchanges  Who sang the sun?")
     assert painted.endswith("  1 exchange   Who painted the moon?")
+
+
+def test_a_failed_assembly_of_the_packaged_model_leaves_no_part_behind(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from tenantctl.models import generation
+
+    part = tmp_path / "part.bin"
+    part.write_bytes(b"x" * 64)
+
+    def assemble(dest, overwrite):
+        dest.write_bytes(b"x" * 10)  # a partial write, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    fake = SimpleNamespace(MODEL_NAME="model.gguf", chunk_paths=lambda: [part], assemble=assemble)
+    monkeypatch.setattr(generation, "_gemma_package", lambda: fake)
+    monkeypatch.setattr(generation, "assembled_gguf", lambda name: tmp_path / "models" / name)
+    with pytest.raises(OSError):
+        generation.packaged_gguf()
+    assert list((tmp_path / "models").iterdir()) == []

@@ -49,8 +49,12 @@ def packaged_gguf() -> Path:
     if not (target.exists() and target.stat().st_size == expected):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        gemma.assemble(tmp, overwrite=True)  # verifies the checksum
-        os.replace(tmp, target)
+        try:
+            gemma.assemble(tmp, overwrite=True)  # verifies the checksum
+            os.replace(tmp, target)
+        except BaseException:  # a full disk, a bad checksum, ^C: no 250 MB part left in the cache
+            tmp.unlink(missing_ok=True)
+            raise
     return target
 
 
