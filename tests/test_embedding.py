@@ -472,3 +472,22 @@ def test_onnx_cache_is_per_user_not_per_home(cli, home, monkeypatch, tmp_path):
     assert cache == str(tmp_path / "xdg" / "tenantctl") and not cache.startswith(str(home))
     monkeypatch.setenv("TENANTCTL_CACHE", str(tmp_path / "elsewhere"))
     assert cli("paths", "--json").json()["cache"] == str(tmp_path / "elsewhere")
+
+
+def test_an_export_that_fails_at_its_last_rename_leaves_no_temporary_file(tmp_path, monkeypatch):
+    spec = onnx_export.ModelSpec(tmp_path / "src", 256, 384)
+    target = tmp_path / "export"
+    target.mkdir()
+    renames = []
+
+    def replace(src, dst):
+        renames.append(dst)
+        if Path(dst).name == "meta.json":
+            raise OSError(28, "No space left on device")
+        os.rename(src, dst)
+
+    monkeypatch.setattr(onnx_export.os, "replace", replace)
+    with pytest.raises(OSError):
+        onnx_export._write(target, spec, "fp32", lambda tmp: tmp.write_bytes(b"graph"))
+    assert len(renames) == 2
+    assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]  # no .meta.json.tmp<pid> left

@@ -141,6 +141,7 @@ def _write(target: Path, spec: ModelSpec, precision: str, make) -> Path:
     """Make one file under a temporary name, record its checksum in meta.json, rename both into place."""
     name = FILES[precision]
     tmp = target / f".{name}.tmp{os.getpid()}"
+    meta_tmp = target / f".meta.json.tmp{os.getpid()}"
     try:
         make(tmp)
         with tmp.open("rb+") as fh:
@@ -151,11 +152,11 @@ def _write(target: Path, spec: ModelSpec, precision: str, make) -> Path:
         meta["source"] = str(spec.folder)
         meta["versions"] = _versions()
         os.replace(tmp, target / name)
-        meta_tmp = target / f".meta.json.tmp{os.getpid()}"
         meta_tmp.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         os.replace(meta_tmp, target / "meta.json")
     finally:
         tmp.unlink(missing_ok=True)
+        meta_tmp.unlink(missing_ok=True)
     return target / name
 
 
