@@ -1,4 +1,4 @@
-"""`tenantctl tenant create|list|show|delete|suspend|resume|export|import`."""
+"""`tenantctl tenant create|list|show|delete|suspend|resume|export|move|import`."""
 
 from __future__ import annotations
 
@@ -129,8 +129,7 @@ def export(
     tenant_id: TenantArg,
     file: Annotated[str, typer.Argument(metavar="FILE", help="The .tar.gz to write (replaced if it exists).",
                                         show_default=False)],
-    wait: Annotated[float, typer.Option("--wait", metavar="SECONDS",
-                                        help="Wait this long for another writer instead of failing.")] = 0,
+    wait: WaitOption = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Export a tenant to one .tar.gz: tenant.yaml, a consistent copy of its store, its index, checksums.
