@@ -24,7 +24,7 @@ def ingest(
 ) -> None:
     """Add and update a tenant's documents; unchanged files are skipped by content hash.
 
-    Formats: .txt .md .html .pdf .docx .csv .json. Exit code 4 when some files failed.
+    Formats: .txt .md .html .pdf .docx .csv .json .jsonl. Exit code 4 when some files failed.
     Paths inside the tenantctl home (or outside `ingest.source_roots`) are refused; symbolic links
     that leave a folder are skipped and named (`ingest.follow_links` in config.yaml).
     """
