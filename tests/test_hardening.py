@@ -186,6 +186,9 @@ def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # left at once: it stored an empty session
     left = cli("chat", "t")
     assert left.code == 0 and "Resume" not in left.err and len(cli("chat", "t", "--list", "--json").json()) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who painted the moon?\nAnd the sun?\n"))
+    turns = [json.loads(line) for line in cli("chat", "t", "--json").out.splitlines()]  # NDJSON: a line a turn
+    assert len(turns) == 2 and turns[0]["session"] == turns[1]["session"] and turns[1]["answer"]
 
 
 def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_path):

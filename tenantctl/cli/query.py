@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Annotated
 
@@ -141,8 +142,8 @@ def chat(
             result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
                                stream=not json_out)
             if json_out:
-                sys.stdout.write(__import__("json").dumps({"session": session, **result.to_dict()},
-                                                          ensure_ascii=False, default=str) + "\n")
+                sys.stdout.write(json.dumps({"session": session, **result.to_dict()}, ensure_ascii=False,
+                                            default=str) + "\n")
                 sys.stdout.flush()
             else:
                 _render(result.to_dict())
