@@ -518,3 +518,19 @@ def test_tool_list_names_a_missing_secret_and_not_ready(two_tenants, cli, home, 
     listed = cli("tool", "list", "acme")
     assert "ready" in listed.out and SECRET not in listed.out
     assert cli("tool", "list", "acme", "--json").json()[0]["missing_secrets"] == []
+
+
+def test_a_csv_whose_header_names_a_column_twice_fails_cleanly_and_closes_its_table(tmp_path, monkeypatch):
+    from tenantctl.config import ToolConfig, ToolsConfig
+    from tenantctl.errors import ToolFailed
+    from tenantctl.tools import sql
+
+    (tmp_path / "dup.csv").write_text("id,id\n1,2\n")
+    tool = ToolConfig(name="q", kind="sql", when="probe", file="dup.csv", query="SELECT * FROM data")
+    opened = []
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sql.sqlite3, "connect", lambda *a, **k: opened.append(real_connect(*a, **k)) or opened[-1])
+    with pytest.raises(ToolFailed, match="duplicate column name"):
+        sql.call(tool, {}, tmp_path, ToolsConfig())
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        opened[0].execute("SELECT 1")

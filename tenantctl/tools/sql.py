@@ -64,10 +64,14 @@ def _load_csv(tool: ToolConfig, path: Path) -> sqlite3.Connection:
     header = [h.strip() or f"column{i + 1}" for i, h in enumerate(rows[0])]
     conn = sqlite3.connect(":memory:")
     columns = ", ".join('"' + h.replace('"', '""') + '"' for h in header)
-    conn.execute(f"CREATE TABLE data ({columns})")
     width = len(header)
-    conn.executemany(f"INSERT INTO data VALUES ({', '.join('?' * width)})",
-                     [[_number(v.strip()) for v in (row + [""] * width)[:width]] for row in rows[1:] if row])
+    try:
+        conn.execute(f"CREATE TABLE data ({columns})")  # fails on a column named twice
+        conn.executemany(f"INSERT INTO data VALUES ({', '.join('?' * width)})",
+                         [[_number(v.strip()) for v in (row + [""] * width)[:width]] for row in rows[1:] if row])
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
