@@ -19,7 +19,7 @@ from tenantctl import context
 from tenantctl.config import Config
 from tenantctl.errors import InvalidTenantId, TenantNotFound
 from tenantctl.serving.identity import InvalidToken, JwtVerifier, looks_like_jwt
-from tenantctl.serving.limits import Refused
+from tenantctl.serving.limits import HttpRefusal
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, RateLimiter, TenantPool
 from tenantctl.storage import keys
@@ -55,16 +55,16 @@ def _secret(authorization: str | None, x_api_key: str | None) -> str:
     if authorization and authorization.lower().startswith("bearer "):
         return authorization[7:].strip()
     if authorization and authorization.strip():  # never echo it: it may be the key itself
-        raise Refused(401, "the Authorization header is not a bearer credential", _SEND_KEY, _BEARER)
-    raise Refused(401, "missing API key", f"{_SEND_KEY}; {_NEW_KEY}", _BEARER)
+        raise HttpRefusal(401, "the Authorization header is not a bearer credential", _SEND_KEY, _BEARER)
+    raise HttpRefusal(401, "missing API key", f"{_SEND_KEY}; {_NEW_KEY}", _BEARER)
 
 
 def _tenant_of_key(secret: str) -> str:
     key = keys.resolve(secret)
     if key is None:
-        raise Refused(401, "invalid or revoked API key", f"check the key sent; {_NEW_KEY}", _BEARER)
+        raise HttpRefusal(401, "invalid or revoked API key", f"check the key sent; {_NEW_KEY}", _BEARER)
     if key.tenant is None:
-        raise Refused(403, "an admin key selects no tenant", f"use a tenant's key; {_NEW_KEY}")
+        raise HttpRefusal(403, "an admin key selects no tenant", f"use a tenant's key; {_NEW_KEY}")
     return key.tenant
 
 
@@ -72,7 +72,7 @@ def _tenant_of_token(token: str, verifier: JwtVerifier) -> str:
     try:
         return verifier.tenant_of(token)
     except InvalidToken as exc:
-        raise Refused(401, exc.message, exc.hint or "get a new token from the identity provider", _BEARER) from None
+        raise HttpRefusal(401, exc.message, exc.hint or "get a new token from the identity provider", _BEARER) from None
 
 
 def _resolve(secret: str, shared: Services) -> Tenant:
@@ -80,14 +80,14 @@ def _resolve(secret: str, shared: Services) -> Tenant:
         tenant_id, source = _tenant_of_token(secret, shared.jwt), "token"
     else:
         tenant_id, source = _tenant_of_key(secret), "key"
-    gone = Refused(401, f"the {source}'s tenant does not exist",
+    gone = HttpRefusal(401, f"the {source}'s tenant does not exist",
                    "it was deleted or never created: ask the operator (`tenantctl tenant list`)", _BEARER)
     try:
         tenant = open_tenant(tenant_id)
     except FolderMissing as exc:
         if not exc.elsewhere:
             raise gone from None
-        raise Refused(503, f"the {source}'s tenant is a local tenant of another node, not served here",
+        raise HttpRefusal(503, f"the {source}'s tenant is a local tenant of another node, not served here",
                       "send its requests to that node (or the operator moves it into PostgreSQL)") from None
     except (TenantNotFound, InvalidTenantId):
         raise gone from None
@@ -129,7 +129,7 @@ def admin_key(
 ) -> None:
     key = keys.resolve(_secret(authorization, x_api_key))
     if key is None or not key.admin:
-        raise Refused(403, "this endpoint needs an admin key",
+        raise HttpRefusal(403, "this endpoint needs an admin key",
                       "the operator creates one with `tenantctl key create --admin`")
 
 

@@ -30,9 +30,11 @@ def scrub(text: str | None) -> str | None:
     return _ABSOLUTE_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text)
 
 
-class Refused(HTTPException):
-    """An HTTP refusal with its one-line fix: rendered `{error, hint, detail}` like every other error
-    (`detail`, the message again, for clients of the former `{"detail": ...}` shape)."""
+class HttpRefusal(HTTPException):
+    """An HTTP refusal of the request itself (its credentials, its body, its model) with any status and
+    its one-line fix: rendered `{error, hint, detail}` like every other error (`detail`, the message
+    again, for clients of the former `{"detail": ...}` shape). Not `errors.Refused`, the core's refusal
+    by policy (a quota, a suspension: 429, 403)."""
 
     def __init__(self, status: int, message: str, hint: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(status, message, headers)

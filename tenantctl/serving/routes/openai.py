@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from tenantctl.errors import TenantctlError
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
-from tenantctl.serving.limits import Refused, scrub
+from tenantctl.serving.limits import HttpRefusal, scrub
 from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
 
@@ -47,7 +47,7 @@ def models(tenant: CurrentTenant) -> dict[str, Any]:
 def model(model_id: str, tenant: CurrentTenant) -> dict[str, Any]:
     """The key's one model; any other id — another tenant's included — is not found, as if it did not exist."""
     if model_id not in (f"tenantctl:{tenant.id}", "tenantctl"):
-        raise Refused(404, f"model {model_id[:100]!r} does not exist",
+        raise HttpRefusal(404, f"model {model_id[:100]!r} does not exist",
                       f"this key's model is 'tenantctl:{tenant.id}' (GET /v1/models lists it)")
     return _model(tenant.id)
 
@@ -97,7 +97,7 @@ def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, st
         if isinstance(m.content, list):
             parts = [p.get("text") for p in m.content if p.get("type", "text") == "text"]
             if not all(isinstance(part, str) for part in parts):
-                raise Refused(400, "a text content part has no text",
+                raise HttpRefusal(400, "a text content part has no text",
                               "send it as {\"type\": \"text\", \"text\": \"...\"}")
             content = " ".join(parts)
         else:
@@ -105,13 +105,13 @@ def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, st
         try:
             content.encode("utf-8")
         except UnicodeEncodeError:
-            raise Refused(400, "message content is not valid Unicode text (a lone surrogate)",
+            raise HttpRefusal(400, "message content is not valid Unicode text (a lone surrogate)",
                           "send the question as UTF-8 text") from None
         return content
 
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not text(turns[-1]).strip():
-        raise Refused(400, "the last message must be the user's question, as text",
+        raise HttpRefusal(400, "the last message must be the user's question, as text",
                       "end `messages` with {\"role\": \"user\", \"content\": \"your question\"}")
     history: list[tuple[str, str]] = []
     pending: str | None = None
