@@ -65,3 +65,35 @@ def test_an_evicted_tenant_is_closed_without_holding_up_the_pool(cli, home, monk
     loader.join(10)
     assert sorted(pool._loaded) == ["b", "c"] and pool.evictions == 1
     pool.close()
+
+
+def test_a_tenant_whose_index_cannot_load_leaves_no_connection_open(cli, home, tmp_path, monkeypatch):
+    """Each request to such a tenant failed, and left its store connection (a file descriptor) open."""
+    import sqlite3
+
+    import pytest
+
+    from tenantctl.config import load_config
+    from tenantctl.errors import IndexMismatch
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.serving import pool as pool_module
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    assert cli("tenant", "create", "acme").code == 0
+    (tmp_path / "a.md").write_text("The gate code is 4711.\n")
+    assert cli("ingest", "acme", tmp_path / "a.md").code == 0
+    store = sqlite3.connect(home / "tenants" / "acme" / "store.db")
+    with store:  # the store now says its 64-dimensional vectors are 32-dimensional
+        store.execute("UPDATE meta SET value = '32' WHERE key = 'embedder_dim'")
+    store.close()
+    opened = []
+    monkeypatch.setattr(pool_module, "TenantSession",
+                        lambda *a, **k: opened.append(TenantSession(*a, **k)) or opened[-1])
+    pool = pool_module.TenantPool(load_config(), 1 << 30)
+    with pytest.raises(IndexMismatch):
+        pool.acquire("acme")
+    [session] = opened
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        session.store.conn.execute("SELECT 1")
+    pool.close()

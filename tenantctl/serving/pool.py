@@ -92,7 +92,11 @@ class TenantPool:
             return entry
         tenant = open_tenant(tenant_id)
         session = TenantSession(tenant, self.cfg, make_embedder=self.embedder_for)
-        index = session.searcher.index()
+        try:
+            index = session.searcher.index()  # IndexMismatch, a damaged store...: the request fails
+        except BaseException:
+            session.close()  # and leaves no connection open behind it
+            raise
         entry = Loaded(session, bytes=_index_bytes(index) + TENANT_OVERHEAD_BYTES, last_used=time.monotonic(),
                        identity=_identity(session.store.path))
         with self._lock:
