@@ -57,7 +57,8 @@ def test_key_revoke_json_is_the_key_as_listed(cli, home, tmp_path):
     assert shown["id"] == key_a and shown["tenant"] == "a" and shown["revoked_at"] and "key" not in shown
     listed = {k["id"]: k for k in cli("key", "list", "--json").json()}
     assert shown == listed[key_a] and listed[key_b]["revoked_at"] is None  # b's key stays live
-    assert cli("key", "revoke", "nope", "--json").code == 2
+    unknown = cli("key", "revoke", "nope", "--json")  # not found (3), as an unknown tenant or session
+    assert unknown.code == 3 and "no API key 'nope'" in unknown.err and "tenantctl key list" in unknown.err
 
 
 def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_path):

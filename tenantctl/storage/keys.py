@@ -11,7 +11,7 @@ from contextlib import closing
 from typing import TYPE_CHECKING
 
 from tenantctl import paths
-from tenantctl.errors import BadInput
+from tenantctl.errors import KeyNotFound
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
 from tenantctl.storage.records import ApiKey
@@ -122,7 +122,7 @@ def revoke(key_id: str, tenant_id: str | None = None) -> None:
     keys = backend()
     found, owner = keys.tenant_of(key_id)
     if not found or (tenant_id is not None and owner != tenant_id):
-        raise BadInput(f"no API key {key_id!r}" + (f" for tenant {tenant_id!r}" if tenant_id else ""),
+        raise KeyNotFound(f"no API key {key_id!r}" + (f" for tenant {tenant_id!r}" if tenant_id else ""),
                        "list keys with `tenantctl key list`")
     keys.set_revoked(key_id, iso_utc())
 

@@ -48,7 +48,7 @@ def model(model_id: str, tenant: CurrentTenant) -> dict[str, Any]:
     """The key's one model; any other id — another tenant's included — is not found, as if it did not exist."""
     if model_id not in (f"tenantctl:{tenant.id}", "tenantctl"):
         raise HttpRefusal(404, f"model {model_id[:100]!r} does not exist",
-                      f"this key's model is 'tenantctl:{tenant.id}' (GET /v1/models lists it)")
+                          f"this key's model is 'tenantctl:{tenant.id}', as GET /v1/models lists")
     return _model(tenant.id)
 
 
