@@ -83,6 +83,18 @@ def cli(capsys):
     return run
 
 
+def fast_home(cli, home: Path, extra: str = "", embedder: str = "hashing-64") -> None:
+    """An initialised home whose embedder is the model-free hashing one (plus `extra` config lines): for
+    tests of bookkeeping, isolation and serving, not of retrieval quality. Written before `init`, which
+    keeps it (and would refuse a broken config.yaml a test left)."""
+    from tenantctl.paths import private_dir
+
+    config = private_dir(home) / "config.yaml"
+    config.write_text(f"embedder:\n  name: {embedder}\n" + extra)
+    config.chmod(0o600)
+    assert cli("init").code == 0
+
+
 @contextlib.contextmanager
 def http_service(handler, *, threads: bool = True) -> Iterator:
     """A local HTTP server with `handler` on a free port, served from a thread; shut down and closed

@@ -1,7 +1,8 @@
 """The second new user's run: every result has --json (also the commands that change state), and
 counts are printed with the right plural ("1 chunk embedded", not "1 chunks")."""
 
-from tests.test_hardening import _fast_home, _tenant
+from tests.conftest import fast_home
+from tests.test_hardening import _tenant
 
 NO_RESULT = {"serve"}  # runs until stopped: no result to print
 
@@ -29,7 +30,7 @@ def test_every_command_but_serve_has_json():
 
 
 def test_suspend_resume_delete_json(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path, "a")
     _tenant(cli, home, tmp_path, "b")
     suspended = cli("tenant", "suspend", "a", "--json")
@@ -46,7 +47,7 @@ def test_suspend_resume_delete_json(cli, home, tmp_path):
 
 
 def test_key_revoke_json_is_the_key_as_listed(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "a")
     cli("tenant", "create", "b")
     key_a = cli("key", "create", "a", "--json").json()["id"]
@@ -62,7 +63,7 @@ def test_key_revoke_json_is_the_key_as_listed(cli, home, tmp_path):
 
 
 def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "a")
     cli("tenant", "create", "b")
     mine, theirs = tmp_path / "mine", tmp_path / "theirs"
@@ -85,7 +86,7 @@ def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_p
 
 def test_counts_have_the_right_plural(cli, home, tmp_path):
     """`ingest` printed "1 chunks embedded"; verify "1 documents, 1 chunks"; usage "1 events"."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -117,7 +118,7 @@ def test_a_model_added_while_serve_runs_names_the_restart(cli, home, tmp_path):
     from tenantctl.serving.app import create_app
     from tests.test_server import _auth
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("a", "b"):
         _tenant(cli, home, tmp_path, name, docs={"g.md": "# Gate\n\nThe gate code of the north hall is 4711.\n"})
     key_a, key_b = (cli("key", "create", name).out.strip() for name in ("a", "b"))
@@ -140,7 +141,7 @@ def test_a_deleted_tenant_leaves_nothing_in_the_home(cli, home, tmp_path):
     import hashlib
     import sqlite3
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     assert cli("tenant", "create", "keep", "--name", "Keeper Ltd").code == 0
     assert cli("tenant", "create", "gone", "--name", "Zebra Unique Holdings").code == 0
     _tenant(cli, home, tmp_path, "gone2", docs={"v.md": "# Vault\n\nThe vault combination is 9-27-44.\n"})
@@ -189,7 +190,7 @@ def test_delete_of_a_busy_tenant_can_wait_as_its_hint_says(cli, home, tmp_path):
 
     from tenantctl.storage.tenants import open_tenant
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path, "a")
     _tenant(cli, home, tmp_path, "b")
     held, release = threading.Event(), threading.Event()
@@ -227,7 +228,7 @@ def test_a_refused_upload_is_metered_once_as_a_refused_cli_ingest_is(cli, home, 
     from tenantctl.ingestion.uploads import Upload, store_uploads
     from tenantctl.storage.tenants import open_tenant
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path, "a")
     _tenant(cli, home, tmp_path, "b")
     path = home / "tenants" / "a" / "tenant.yaml"
@@ -261,7 +262,7 @@ def test_a_refused_upload_is_metered_once_as_a_refused_cli_ingest_is(cli, home, 
 def test_source_remove_drops_its_documents_and_only_its_own(cli, home, tmp_path):
     """`source remove` said "its documents go at the next reindex", but reindex prunes only under the sources
     it still has (and refuses a tenant left without any): the documents stayed, with no command to drop them."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     folder = tmp_path / "all"
     (folder / "sub").mkdir(parents=True)
     (folder / "top.md").write_text("# Top\n\nThe walrus password is anchovy.\n")
@@ -291,7 +292,7 @@ def test_source_remove_drops_its_documents_and_only_its_own(cli, home, tmp_path)
 def test_reindex_and_serve_help_say_what_they_do(cli, home, tmp_path):
     """`reindex --help` listed exit codes 0, 4, 75, 1, but a named suspended tenant exits 5 and one without
     sources 2; `serve --help` did not say config.yaml is read at start only."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path, "a")
     text = " ".join(cli("reindex", "--help").out.split())
     assert "5 the named tenant is suspended, 2 it has no sources" in text
@@ -306,7 +307,7 @@ def test_two_creates_of_one_id_at_once_one_wins_the_other_is_told_it_exists(cli,
     .creating-race-PID -> race' (exit 1) instead of "already exists" (exit 2)."""
     from tenantctl.storage import tenants
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     clean = tenants.clean_leftovers
 
     def the_other_create_wins():  # runs after this create's checks, before its folder is renamed into place
@@ -333,7 +334,7 @@ def test_source_adds_at_once_lose_none(cli, home, tmp_path, monkeypatch):
     from tenantctl.ingestion.ingest import SourceSpec
     from tenantctl.storage.tenants import open_tenant
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     cli("tenant", "create", "u")
     load = yaml.safe_load
@@ -368,7 +369,7 @@ def test_an_upload_staging_folder_a_killed_server_left_is_named_and_removed(cli,
 
     from tenantctl.operations.doctor import check_leftovers
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path, "a")
     uploads = home / "tenants" / "a" / "uploads"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,

@@ -11,6 +11,8 @@ from collections import namedtuple
 
 import pytest
 
+from .conftest import fast_home
+
 
 def _doctor(cli):
     result = cli("doctor", "--json")
@@ -46,8 +48,7 @@ def test_healthy_home_passes(cli, home):
 
 def test_a_tenant_whose_store_is_damaged_or_emptied_fails(cli, home, tmp_path):
     """doctor called the home healthy while a tenant's store.db was junk or emptied under its index."""
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")

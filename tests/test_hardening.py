@@ -17,10 +17,7 @@ import yaml
 
 from tenantctl.errors import ExitCode
 
-
-def _fast_home(cli, home, extra: str = ""):
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n" + extra)
+from .conftest import fast_home
 
 
 def _tenant(cli, home, tmp_path, name="t", docs=None):
@@ -72,7 +69,7 @@ def test_settings_files_not_in_utf8_are_one_clean_error(cli, home, tmp_path):
     cli("init")
     (home / "config.yaml").write_bytes(b"\xff\xfe\x00bad")
     assert "is not UTF-8 text" in _clean(cli("search", "x", "y"), ExitCode.ERROR).err
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     path = home / "tenants" / "t" / "tenant.yaml"
     path.write_bytes(path.read_bytes() + "display_name: Café\n".encode("latin-1"))
@@ -109,7 +106,7 @@ def test_a_folder_named_config_yaml(cli, home):
     ("{question.__class__}", "unknown field"),
 ])
 def test_bad_prompt_template_is_refused(cli, home, tmp_path, template, expected):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     path = home / "tenants" / "t" / "tenant.yaml"
     data = yaml.safe_load(path.read_text())
@@ -126,7 +123,7 @@ def test_literal_braces_doubled_are_fine(cli, home, tmp_path):
 
 
 def test_duplicate_keys_in_tenant_yaml(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     path = home / "tenants" / "t" / "tenant.yaml"
     path.write_text(path.read_text() + "display_name: a\ndisplay_name: b\n")
@@ -146,7 +143,7 @@ def test_fts_query_is_linear():
 
 
 def test_long_query_is_refused_cleanly_and_search_goes_on(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     result = _clean(cli("search", "t", "漢字" * 50_000), ExitCode.USAGE)
     assert "more than the limit of 2000" in result.err and "max_query_chars" in result.err
@@ -155,7 +152,7 @@ def test_long_query_is_refused_cleanly_and_search_goes_on(cli, home, tmp_path):
 
 
 def test_an_empty_question_is_called_a_question(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     assert "Error: empty query" in _clean(cli("search", "t", "  "), ExitCode.USAGE).err
     result = _clean(cli("query", "t", " "), ExitCode.USAGE)  # was "empty query; pass the text to search for"
@@ -164,7 +161,7 @@ def test_an_empty_question_is_called_a_question(cli, home, tmp_path):
 
 def test_a_question_to_a_tenant_without_documents_says_how_to_add_them(cli, home, tmp_path):
     """`search` said "It has no documents yet"; `query` only that the documents do not hold an answer."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     assert cli("tenant", "create", "bare").code == 0
     bare = cli("query", "bare", "What is the gate code?")
@@ -175,7 +172,7 @@ def test_a_question_to_a_tenant_without_documents_says_how_to_add_them(cli, home
 
 def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     """The banner counted "earlier exchanges" and the listing "1 messages" of the same thing."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO("Who painted the [moon]?\n"))  # turned away: no model
     asked = cli("chat", "t")
@@ -194,7 +191,7 @@ def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
 def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_path):
     """A heading "Pricing [/b] rules" made `search` end in a rich MarkupError traceback; "[v2]" in a path
     or a key's label vanished."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     doc = "# Pricing [/b] rules [draft]\n\nA croissant is 3 USD.\n"
     folder = _tenant(cli, home, tmp_path, docs={"price [v2].md": doc})
     result = cli("search", "t", "croissant")
@@ -208,7 +205,7 @@ def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_pat
 def test_a_lost_store_is_never_recreated_empty_under_its_index(cli, home, tmp_path, loss):
     """A search of a tenant whose store.db was deleted or emptied made a new empty store and said "It has
     no documents yet"; `verify` then advised a `repair` that would have emptied the index too."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     docs = _tenant(cli, home, tmp_path)
     folder = home / "tenants" / "t"
     for name in ("store.db-wal", "store.db-shm", "store.db"):
@@ -227,7 +224,7 @@ def test_a_lost_store_is_never_recreated_empty_under_its_index(cli, home, tmp_pa
 
 def test_key_create_names_what_is_wrong(cli, home, tmp_path):
     """`key create acme --admin` said "name a tenant, or pass --admin": both were given."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     both = _clean(cli("key", "create", "t", "--admin"), ExitCode.USAGE)
     assert "an admin key belongs to no tenant" in both.err and "drop --admin" in both.err
@@ -256,7 +253,7 @@ def _docx_bomb(xml_bytes: int) -> bytes:
 
 
 def test_docx_bomb_and_deep_html_fail_alone(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -288,7 +285,7 @@ def test_markdown_front_matter_is_not_indexed(cli, home, tmp_path):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "folder"])
 def test_corrupt_store_on_search_is_clean(cli, home, tmp_path, damage):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     store = home / "tenants" / "t" / "store.db"
     for suffix in ("-wal", "-shm"):
@@ -306,7 +303,7 @@ def test_corrupt_store_on_search_is_clean(cli, home, tmp_path, damage):
 
 @pytest.mark.parametrize("manifest", ["[1, 2, 3]", "\"text\"", "{not json", "null"])
 def test_manifest_that_is_not_an_object(cli, home, tmp_path, manifest):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     (home / "tenants" / "t" / "manifest.json").write_text(manifest)
     found = cli("search", "t", "gate code", "--json")
@@ -322,7 +319,7 @@ def test_manifest_that_is_not_an_object(cli, home, tmp_path, manifest):
 def test_a_crash_is_logged_as_an_error(cli, home, tmp_path, monkeypatch):
     from tenantctl.cli import search as search_cli
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
 
     def boom(*args, **kwargs):
@@ -346,7 +343,7 @@ def test_full_disk_on_ingest_is_clean_and_keeps_the_index(cli, home, tmp_path, m
     with tmpfs(disk, "1m"):
         monkeypatch.setenv("TENANTCTL_HOME", str(disk / "home"))
         small = disk / "home"
-        _fast_home(cli, small)
+        fast_home(cli, small)
         _tenant(cli, small, tmp_path)
         big = tmp_path / "big"
         big.mkdir()
@@ -362,7 +359,7 @@ def test_read_only_home_is_clean(cli, home, tmp_path, monkeypatch):
     disk = tmp_path / "ro"
     with tmpfs(disk, "8m"):
         monkeypatch.setenv("TENANTCTL_HOME", str(disk / "home"))
-        _fast_home(cli, disk / "home")
+        fast_home(cli, disk / "home")
         _tenant(cli, disk / "home", tmp_path)
         subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         assert "read-only" in _clean(cli("tenant", "create", "u")).err
@@ -376,7 +373,7 @@ def test_read_only_home_is_clean(cli, home, tmp_path, monkeypatch):
 def test_chat_list_columns_line_up(cli, home, tmp_path, monkeypatch):
     """`chat --list` padded the count to 3 digits but not "exchange"/"exchanges", so the titles of a
     1-exchange session and a 2-exchange one started in different columns."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     _tenant(cli, home, tmp_path)
     for questions in ("Who painted the moon?\n", "Who sang the sun?\nAnd the stars?\n"):  # turned away: no model
         monkeypatch.setattr("sys.stdin", io.StringIO(questions))

@@ -15,10 +15,7 @@ import yaml
 
 from tenantctl.errors import ExitCode
 
-
-def _fast_home(cli, home, extra=""):
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n" + extra)
+from .conftest import fast_home
 
 
 def _docs(folder, **files):
@@ -37,7 +34,7 @@ def _hits(cli, tenant, query):
 # -- item 1: sources ---------------------------------------------------------------------------------
 
 def test_source_add_refuses_the_home_and_other_tenants(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("acme", "evil"):
         assert cli("tenant", "create", name).code == 0
     uploads = home / "tenants" / "acme" / "uploads"
@@ -56,7 +53,7 @@ def test_source_add_refuses_the_home_and_other_tenants(cli, home, tmp_path):
 
 def test_source_roots_allow_list(cli, home, tmp_path):
     allowed = tmp_path / "shares"
-    _fast_home(cli, home, f"ingest:\n  source_roots: [{allowed}]\n")
+    fast_home(cli, home, f"ingest:\n  source_roots: [{allowed}]\n")
     cli("tenant", "create", "t")
     inside = _docs(allowed / "t", **{"a.md": "# A\n\nThe blue key opens door 7.\n"})
     outside = _docs(tmp_path / "etc", **{"passwd.md": "# Root\n\nroot password hunter2\n"})
@@ -80,7 +77,7 @@ def test_source_roots_allow_list(cli, home, tmp_path):
 # -- item 2: links -----------------------------------------------------------------------------------
 
 def test_links_leaving_a_source_are_skipped_and_named(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("acme", "mallory"):
         cli("tenant", "create", name)
     secret = _docs(tmp_path / "acme-docs", **{"payroll.md": "# Payroll\n\nThe payroll secret is PX-99.\n"})
@@ -104,7 +101,7 @@ def test_links_leaving_a_source_are_skipped_and_named(cli, home, tmp_path):
 def test_an_ingest_report_names_every_file_by_its_absolute_path(cli, home, tmp_path, monkeypatch):
     """Named relative to the working folder, a skipped link or an unsupported file was reported as given
     ("docs/x.txt") while the documents beside it were absolute."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "acme")
     share = _docs(tmp_path / "docs", **{"ok.md": "# OK\n\nThe lunch break is at noon.\n", "notes.xyz": "x"})
     (share / "out.txt").symlink_to(home / "config.yaml")
@@ -116,7 +113,7 @@ def test_an_ingest_report_names_every_file_by_its_absolute_path(cli, home, tmp_p
 
 
 def test_follow_links_is_an_explicit_choice_and_never_reaches_the_home(cli, home, tmp_path):
-    _fast_home(cli, home, "ingest:\n  follow_links: true\n")
+    fast_home(cli, home, "ingest:\n  follow_links: true\n")
     cli("tenant", "create", "t")
     elsewhere = _docs(tmp_path / "elsewhere", **{"x.md": "# X\n\nThe linked fact is 31337.\n"})
     share = _docs(tmp_path / "share", **{"ok.md": "# OK\n\nplain\n"})
@@ -166,7 +163,7 @@ def _sql(tmp_path, *statements):
 
 @pytest.fixture
 def exported(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "acme")
     cli("ingest", "acme", _docs(tmp_path / "acme-docs", **{"a.md": "# A\n\nAcme's fact is 42.\n"}))
     uploads = home / "tenants" / "acme" / "uploads"
@@ -275,7 +272,7 @@ def test_init_makes_an_empty_home_folder_private(cli, home, tmp_path, monkeypatc
 # -- item 10: leftovers ------------------------------------------------------------------------------
 
 def test_an_interrupted_delete_is_finished_and_reported(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "gone")
     cli("tenant", "create", "kept")
     trash = home / "tenants" / ".deleting-gone-999999-1700000000"  # a delete killed in its last step
@@ -301,7 +298,7 @@ def test_an_uploaded_file_that_fails_alone_is_not_kept(cli, home):
     from tenantctl.ingestion.uploads import Upload, store_uploads
     from tenantctl.storage.tenants import open_tenant
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "acme")
     tenant, cfg = open_tenant("acme"), load_config()
 
@@ -330,7 +327,7 @@ def test_files_a_killed_upload_left_unindexed_are_indexed_by_the_next_upload(cli
     from tenantctl.ingestion.uploads import Upload, store_uploads, unindexed_uploads
     from tenantctl.storage.tenants import open_tenant
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "acme")
     tenant, cfg = open_tenant("acme"), load_config()
 

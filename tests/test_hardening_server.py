@@ -11,6 +11,7 @@ import httpx
 import pytest
 import yaml
 
+from .conftest import fast_home
 from .test_hardening import tmpfs
 from .test_server import _auth, _key, _serve
 
@@ -18,8 +19,7 @@ pytestmark = pytest.mark.slow  # each test runs a real server for a few seconds
 
 
 def _setup(cli, home, tmp_path, extra="", tenants=("a", "b")):
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n" + extra)
+    fast_home(cli, home, extra)
     for name in tenants:
         assert cli("tenant", "create", name).code == 0
         folder = tmp_path / f"docs-{name}"

@@ -12,15 +12,10 @@ import pytest
 
 from tenantctl.errors import ExitCode
 
-from .conftest import copy_samples
+from .conftest import copy_samples, fast_home
 
 QUERIES = ["How many days of paid annual leave per year?", "hotel limit per night in New York City",
            "learning budget for courses and conferences"]
-
-
-def _hashing_home(cli, home: Path, name: str = "hashing-64") -> None:
-    assert cli("init").code == 0
-    (home / "config.yaml").write_text(f"embedder:\n  name: {name}\n")
 
 
 def _ingested(cli, tmp_path, tenant: str = "acme") -> Path:
@@ -99,7 +94,7 @@ def test_flipped_byte_is_found_repaired_and_search_is_as_before(cli, tmp_path, h
 
 
 def test_deleted_index_file(cli, tmp_path, home):
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     _ingested(cli, tmp_path)
     before = _searches(cli)
     path = _index_file(home)
@@ -117,7 +112,7 @@ def test_deleted_index_file(cli, tmp_path, home):
 
 def test_stale_manifest_generation(cli, tmp_path, home, monkeypatch):
     """A writer killed between its commit and the index rewrite leaves the manifest a generation behind."""
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     docs = _ingested(cli, tmp_path)
     extra = tmp_path / "extra"
     extra.mkdir()
@@ -148,7 +143,7 @@ def test_stale_manifest_generation(cli, tmp_path, home, monkeypatch):
 
 
 def test_damaged_manifest_fts_and_leftovers(cli, tmp_path, home):
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     _ingested(cli, tmp_path)
     before = _searches(cli)
     before_bm25 = _searches(cli, mode="bm25")
@@ -187,7 +182,7 @@ def _index_file_name(folder: Path) -> str:
 
 
 def test_reembed_round_trip(cli, tmp_path, home):
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     _ingested(cli, tmp_path)
     before = _searches(cli)
     folder = _tenant_dir(home)
@@ -226,7 +221,7 @@ def test_reembed_round_trip(cli, tmp_path, home):
 
 
 def test_verify_all_empty_tenants_and_usage(cli, tmp_path, home):
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     assert cli("verify", "--all").code == 0  # no tenants at all
     _ingested(cli, tmp_path)
     assert cli("tenant", "create", "empty").code == 0
@@ -246,7 +241,7 @@ def test_verify_all_empty_tenants_and_usage(cli, tmp_path, home):
 
 
 def test_damaged_store_is_reported_not_repaired(cli, tmp_path, home):
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     _ingested(cli, tmp_path)
     store = _tenant_dir(home) / "store.db"
     for suffix in ("-wal", "-shm"):
@@ -265,7 +260,7 @@ def test_damaged_store_is_reported_not_repaired(cli, tmp_path, home):
 
 
 def test_verify_and_repair_load_no_model_and_repair_respects_the_lock(cli, tmp_path, home):
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     _ingested(cli, tmp_path)
     (home / "config.yaml").write_text("")  # the real model would be configured, and must not be loaded
     code = (
@@ -293,7 +288,7 @@ def test_verify_and_repair_load_no_model_and_repair_respects_the_lock(cli, tmp_p
 
 def test_the_next_writer_removes_what_a_killed_writer_left(cli, tmp_path, home):
     """A writer killed inside VectorIndex.save leaves its temporary files; the next index write removes them."""
-    _hashing_home(cli, home)
+    fast_home(cli, home)
     docs = _ingested(cli, tmp_path)
     folder = _tenant_dir(home)
     generation = _manifest(home)["generation"]
@@ -316,8 +311,7 @@ def test_a_damaged_index_is_never_searched(cli, home, tmp_path):
     """Readers check the index file's checksum on load and fall back to the store's vectors."""
     import json as _json
 
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     docs = tmp_path / "docs"
     docs.mkdir()

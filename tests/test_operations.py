@@ -8,13 +8,7 @@ import yaml
 
 from tenantctl.errors import ExitCode
 
-from .conftest import copy_samples
-
-
-def _fast_home(cli, home):
-    """A home whose embedder is the model-free hashing one: for tests of bookkeeping, not retrieval."""
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+from .conftest import copy_samples, fast_home
 
 
 def _write_docs(folder, n, prefix="doc"):
@@ -54,7 +48,7 @@ def test_reindex_follows_sources_with_globs_and_prunes(cli, home, tmp_path):
 
 
 def test_reindex_all_reports_failures_and_goes_on(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("good", "broken", "gone", "nosources"):
         cli("tenant", "create", name)
     _write_docs(tmp_path / "good", 3)
@@ -80,7 +74,7 @@ def test_reindex_all_reports_failures_and_goes_on(cli, home, tmp_path):
 
 def test_reindex_all_goes_on_past_a_tenant_whose_folder_is_missing(cli, home, tmp_path):
     """Issue 8 item 9: a registered tenant whose folder is gone is named, the others are re-indexed, exit 4."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("alpha", "lost", "omega"):
         cli("tenant", "create", name)
         _write_docs(tmp_path / name, 2, prefix=name)
@@ -105,7 +99,7 @@ def test_reindex_all_goes_on_past_a_tenant_whose_folder_is_missing(cli, home, tm
 
 def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_path):
     """A tenant.yaml broken by hand must not hide every other tenant's billing records."""
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("alpha", "broken", "lost"):
         cli("tenant", "create", name)
         _write_docs(tmp_path / name, 1, prefix=name)
@@ -124,7 +118,7 @@ def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_p
 def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
     from tenantctl.storage.tenants import open_tenant
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     _write_docs(tmp_path / "d", 2)
     cli("source", "add", "t", tmp_path / "d")
@@ -137,7 +131,7 @@ def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
 
 
 def test_suspended_tenant_refuses_ingest_and_questions_but_searches(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     _write_docs(tmp_path / "d", 2)
     assert cli("ingest", "t", tmp_path / "d").code == 0
@@ -155,7 +149,7 @@ def test_suspended_tenant_refuses_ingest_and_questions_but_searches(cli, home, t
 
 
 def test_storage_quotas_refuse_before_embedding(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     _set_tenant_yaml(home, "t", quotas={"documents": 3})
     _write_docs(tmp_path / "d", 3)
@@ -204,7 +198,7 @@ def test_usage_totals_match_operations_and_question_quota(cli, home, tmp_path):
 
 
 def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     for name in ("alpha", "beta"):
         cli("tenant", "create", name)
     (tmp_path / "a").mkdir()
@@ -242,7 +236,7 @@ def test_reindex_all_script_alerts_on_failure(cli, home, tmp_path):
     import sys
     from pathlib import Path
 
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "ok")
     cli("tenant", "create", "bad")
     _write_docs(tmp_path / "ok", 2)
@@ -267,7 +261,7 @@ def test_reindex_all_script_alerts_on_failure(cli, home, tmp_path):
 
 
 def test_reindex_of_a_named_suspended_tenant_is_refused(cli, home, tmp_path):
-    _fast_home(cli, home)
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     _write_docs(tmp_path / "d", 1)
     cli("source", "add", "t", tmp_path / "d")

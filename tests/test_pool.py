@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from .conftest import fast_home
+
 
 def test_a_tenant_evicted_between_lookup_and_use_is_loaded_again(cli, home, monkeypatch):
     from tenantctl.config import load_config
     from tenantctl.serving import pool as pool_module
 
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     pool = pool_module.TenantPool(load_config(), 1 << 30)
     first = pool.acquire("acme")
@@ -36,8 +37,7 @@ def test_an_evicted_tenant_is_closed_without_holding_up_the_pool(cli, home, monk
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.serving import pool as pool_module
 
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     for tenant_id in ("a", "b", "c"):
         assert cli("tenant", "create", tenant_id).code == 0
     pool = pool_module.TenantPool(load_config(), 2 * pool_module.TENANT_OVERHEAD_BYTES)  # holds two
@@ -78,8 +78,7 @@ def test_a_tenant_whose_index_cannot_load_leaves_no_connection_open(cli, home, t
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.serving import pool as pool_module
 
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     (tmp_path / "a.md").write_text("The gate code is 4711.\n")
     assert cli("ingest", "acme", tmp_path / "a.md").code == 0

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import SAMPLE_IDS
+from .conftest import SAMPLE_IDS, fast_home
 
 
 def _key(cli, *args):
@@ -26,8 +26,7 @@ def _serving_acme(cli, home):
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     key = _key(cli, "acme")
     with TestClient(create_app(load_config())) as client:
@@ -334,8 +333,7 @@ def test_suspension_reaches_a_running_server(cli, home, tmp_path):
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     cli("tenant", "create", "t")
     (tmp_path / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
     cli("ingest", "t", tmp_path / "a.md")
@@ -369,8 +367,7 @@ def test_a_wrong_key_through_the_cli_names_the_fix(cli, home, monkeypatch):
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     with TestClient(create_app(load_config())) as client:  # the real app answers the CLI's request
         monkeypatch.setattr(httpx, "post", lambda url, timeout, **kw: client.post(url.removeprefix("http://x"), **kw))
@@ -388,8 +385,7 @@ def test_a_loaded_tenant_s_answer_settings_follow_its_tenant_yaml(cli, home, tmp
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -437,8 +433,7 @@ def test_a_deleted_tenant_s_metrics_leave_the_running_server(cli, home, tmp_path
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    assert cli("init").code == 0
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     keys = {}
     for name in ("gone", "kept"):
         assert cli("tenant", "create", name).code == 0
@@ -497,8 +492,7 @@ def test_chat_completions_without_a_user_question_names_the_fix(cli, home):
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     key = _key(cli, "acme")
     bad = [[], [{"role": "user", "content": ""}], [{"role": "assistant", "content": "hi"}],
@@ -512,8 +506,7 @@ def test_chat_completions_without_a_user_question_names_the_fix(cli, home):
 
 def test_a_server_without_scheme_is_named_not_called_unreachable(cli, home):
     """`--server 127.0.0.1:8765` said "cannot reach the tenantctl server ... start it with `tenantctl serve`"."""
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("tenant", "create", "acme").code == 0
     result = cli("search", "acme", "leave", "--server", "127.0.0.1:8765", "--key", "tk_x_y")
     assert result.code == 2, result

@@ -3,6 +3,8 @@ import yaml
 
 from tenantctl.errors import ExitCode
 
+from .conftest import fast_home
+
 
 @pytest.mark.parametrize("bad", ["../x", "A B", "", "x/../y", "-rf", "Upper", "a" * 64, "_x", "x y", "é"])
 def test_bad_tenant_ids_are_refused_before_touching_disk(cli, home, bad):
@@ -133,8 +135,7 @@ def test_show_names_a_damaged_or_missing_store(cli, home):
 
 def test_postgres_asked_for_without_its_settings_names_them(cli, home):
     """`create --store postgres` and `tenant move --to postgres` said "this tenant lives in PostgreSQL"."""
-    cli("init")
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-64\n")
+    fast_home(cli, home)
     assert cli("create", "local").code == 0
     for args in (("create", "acme", "--store", "postgres"), ("tenant", "move", "local", "--to", "postgres")):
         result = cli(*args)
