@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import SAMPLE_IDS, fast_home
+from .conftest import SAMPLE_IDS, fast_home, http_service
 
 
 def _key(cli, *args):
@@ -512,6 +512,33 @@ def test_a_server_without_scheme_is_named_not_called_unreachable(cli, home):
     assert result.code == 2, result
     assert "--server '127.0.0.1:8765' is not a URL" in result.err and "cannot reach" not in result.err
     assert "--server http://127.0.0.1:8765" in result.err
+
+
+def test_a_server_that_is_not_tenantctl_is_named_not_a_traceback(cli, home):
+    """Another web server's page came back as `{}`: `search --server` failed with KeyError: 'hits'."""
+    from http.server import BaseHTTPRequestHandler
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            status = 200 if self.path == "/v1/search" else 502
+            body = b"<html><body>\n  <h1>Welcome</h1>\n</body></html>"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    fast_home(cli, home)
+    with http_service(Page) as page:
+        url = f"http://127.0.0.1:{page.server_address[1]}"
+        found = cli("search", "acme", "leave", "--server", url, "--key", "tk_x_y")
+        assert found.code == 1 and "did not answer as tenantctl does (HTTP 200, text/html)" in found.err, found
+        assert "Traceback" not in found.err and "--server" in found.err
+        asked = cli("query", "acme", "leave?", "--server", url, "--key", "tk_x_y")
+        assert asked.code == 1 and "<html><body> <h1>Welcome</h1> </body></html> (HTTP 502)" in asked.err, asked
 
 
 def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):

@@ -25,13 +25,24 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
     except httpx.HTTPError as exc:
         raise ModelUnavailable(f"cannot reach the tenantctl server at {server} ({exc})",
                                "start it with `tenantctl serve`, or drop --server") from exc
-    data = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    kind = response.headers.get("content-type", "")
+    try:
+        data = response.json() if kind.startswith("application/json") else None
+    except ValueError:
+        data = None
     if response.status_code >= 400:
-        message = data.get("error") or data.get("detail") or response.text
+        data = data if isinstance(data, dict) else {}
+        message = data.get("error") or data.get("detail") or " ".join(response.text.split())[:200]
         hint = data.get("hint")
         if response.status_code == 401:  # the server cannot know which tenant the key was meant for
             hint = f"pass a key of tenant {tenant_id!r} with --key or ${KEY_ENV} (`tenantctl key create {tenant_id}`)"
         raise TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", hint)
+    if not isinstance(data, dict):  # another web server: its page is no result (it raised KeyError)
+        raise TenantctlError(
+            f"the server at {server} did not answer as tenantctl does (HTTP {response.status_code}, "
+            f"{kind.split(';')[0] or 'no content type'})",
+            "check --server (or `client.server` in config.yaml): it names a running `tenantctl serve`",
+        )
     if data.get("tenant") not in (None, tenant_id):
         raise BadInput(f"the API key belongs to another tenant than {tenant_id!r}",
                        f"use a key of tenant {tenant_id!r}")
