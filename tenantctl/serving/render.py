@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tenantctl.storage.layout import UPLOADS_DIR
 from tenantctl.storage.tenants import Tenant
 
 _WITH_PATHS = ("hits", "sources", "passages", "citations")
@@ -22,7 +23,7 @@ def public_path(tenant: Tenant, path: str, roots: list[Path] | None = None) -> s
 
 
 def source_roots(tenant: Tenant) -> list[Path]:
-    roots = [tenant.dir / "uploads"]
+    roots = [tenant.dir / UPLOADS_DIR]
     try:
         for source in tenant.config.sources:
             root = (tenant.dir / Path(source.path).expanduser()).resolve()

@@ -23,7 +23,6 @@ def upload(tenant: CurrentTenant, shared: Shared, files: Annotated[list[UploadFi
     data = summary.to_dict()
     for f in data["files"]:
         f["path"] = Path(f["path"]).name  # the tenant's folder layout is not the caller's business
-    data["status"] = "partial" if summary.failed else "ok"
     return data
 
 
