@@ -112,3 +112,17 @@ def test_markdown_table_rows_keep_column_names(tmp_path):
     assert "\n\nCity: Seattle; Meals per day: 62 USD\n\n" in text and "Per-diem rates:" in text
     assert "Mileage is 0.58 USD." in text and "| a | b |\n|---|---|\n| 1 | 2 |" in text  # fenced: as written
     assert "A | B is not a table." in text and "|:-----|" not in text
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Café Müller liefert das Frühstück für die Besprechung am Montag. Die Rechnung geht an Frau Öztürk.",
+         "latin-1"),
+        ("Zażółć gęślą jaźń: pracownik ma prawo do urlopu w wymiarze dwudziestu sześciu dni.", "cp1250"),
+    ],
+)
+def test_a_short_western_text_is_not_read_in_a_baltic_code_page(text, encoding):
+    """A German Latin-1 sentence was read as DOS Baltic (cp775): "Cafķ M³ller ... Fr³hst³ck", Windows-1252
+    not being among the detector's candidates; a Polish Windows-1250 one stays Polish."""
+    assert extract(Path("note.txt"), text.encode(encoding)).text == text

@@ -53,9 +53,33 @@ def decode(data: bytes) -> str:
                 and best.encoding in ("cp1250", "cp1257", "iso8859_2", "iso8859_4", "iso8859_10", "iso8859_13"):
             best = western
         text = str(best)
+        if best.encoding in _LATIN_COUSINS:  # German Latin-1 came out as DOS Baltic: "M³ller" for "Müller"
+            text = _western_if_fewer_strays(data, text)
     if "\x00" in text or _control_ratio(text) > 0.05:
         raise ExtractError("binary data, not text")
     return text
+
+
+# Latin-script single-byte code pages the detector may pick for a short Western European text.
+_LATIN_COUSINS = {"cp1250", "cp1257", "cp775", "cp850", "cp852", "cp437", "cp858", "iso8859_2", "iso8859_4",
+                  "iso8859_10", "iso8859_13", "iso8859_14", "iso8859_16", "mac_latin2", "mac_roman"}
+_TYPOGRAPHY = set("–—‘’‚“”„…•€£°§«»·©®™")
+
+
+def _stray_symbols(text: str) -> int:
+    """Non-ASCII characters that are neither letters nor ordinary typography: what a wrong code page
+    makes of a text's accented letters ("³" for "ü")."""
+    return sum(1 for ch in text if ord(ch) > 127 and not ch.isalpha() and ch not in _TYPOGRAPHY)
+
+
+def _western_if_fewer_strays(data: bytes, text: str) -> str:
+    """`data` as Windows-1252 when that makes fewer stray symbols than `text`, the detector's reading in
+    another Latin-script code page (a Polish text keeps Windows-1250: "ł" would be "³")."""
+    try:
+        western = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return text
+    return western if _stray_symbols(western) < _stray_symbols(text) else text
 
 
 def _control_ratio(text: str) -> float:
