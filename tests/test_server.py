@@ -616,3 +616,19 @@ def test_a_model_is_retrieved_only_by_its_own_key(cli, home):
         assert "tenantctl:globex" in probe.json()["error"]["hint"]
         refused = client.get("/v1/models/tenantctl:acme")
         assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
+
+
+def test_a_chat_message_to_an_unknown_or_foreign_session_names_the_api_s_fix(cli, home):
+    """The 404 of a chat message to a session the tenant does not have hinted `tenantctl chat acme --list`,
+    a command an API client cannot run; another tenant's session is as unknown as one that never was."""
+    with _serving_acme(cli, home) as (client, key):
+        assert cli("tenant", "create", "globex").code == 0
+        theirs = client.post("/v1/chat/sessions", headers=_auth(_key(cli, "globex"))).json()["session"]
+        for session in ("nosuch", theirs):
+            for stream in (False, True):
+                r = client.post(f"/v1/chat/sessions/{session}/messages", json={"question": "x", "stream": stream},
+                                headers=_auth(key))
+                assert r.status_code == 404, r.text
+                assert r.json()["error"] == f"session {session!r} does not belong to tenant 'acme'"
+                hint = r.json()["hint"]
+                assert hint.startswith("GET /v1/chat/sessions lists") and "tenantctl" not in hint

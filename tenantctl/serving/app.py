@@ -22,7 +22,16 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantctl.config import Config
-from tenantctl.errors import ConfigError, DiskFull, ExitCode, Suspended, TenantctlError, TooLarge, from_system_error
+from tenantctl.errors import (
+    ConfigError,
+    DiskFull,
+    ExitCode,
+    SessionNotFound,
+    Suspended,
+    TenantctlError,
+    TooLarge,
+    from_system_error,
+)
 from tenantctl.serving.deps import Services
 from tenantctl.serving.limits import BodyLimit, is_openai, scrub
 from tenantctl.serving.metrics import Metrics
@@ -154,7 +163,10 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TenantctlError)
     async def _tenantctl_error(request: Request, exc: TenantctlError) -> JSONResponse:
-        return _respond(request, error_body(exc), status_of(exc))
+        body = error_body(exc)
+        if isinstance(exc, SessionNotFound):  # its hint names `tenantctl chat --list`, of no use to an API client
+            body["hint"] = "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
+        return _respond(request, body, status_of(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
