@@ -355,6 +355,7 @@ def test_files_a_killed_upload_left_unindexed_are_indexed_by_the_next_upload(cli
     statuses = upload(**{"c.md": b"# C\n\nParking is free.\n"})
     assert statuses == {"c.md": "added", "a.md": "updated", "b.md": "added", "empty.txt": "failed"}, statuses
     assert not (folder / "empty.txt").exists() and unindexed_uploads(tenant) == []
+    assert sorted(p.name for p in folder.iterdir()) == ["a.md", "b.md", "c.md"]  # the dead staging folder went
     assert any("9090" in h["text"] for h in _hits(cli, "acme", "gate code"))
     assert any("canteen" in h["text"] for h in _hits(cli, "acme", "canteen opens"))
     assert not any("4711" in h["text"] for h in _hits(cli, "acme", "gate code"))

@@ -3,7 +3,9 @@
 Nothing of a refused or failed upload stays behind: sizes, names, suspension, the storage quota and the
 free disk space are checked before a byte is written; the files are streamed to a private staging
 folder beside their targets, moved into place only then, and — when the ingest is refused or fails
-(quota, busy, full disk) — the previous files are put back and the new ones removed.
+(quota, busy, full disk) — the previous files are put back and the new ones removed. Files a killed
+server had moved into place but not indexed are indexed by the tenant's next upload, which removes the
+staging folder it left.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tenantctl.errors import BadInput, DiskFull, Refused, TooLarge, from_system_
 from tenantctl.ingestion.ingest import IngestSummary, ingest
 from tenantctl.storage import metering
 from tenantctl.storage.layout import UPLOADS_DIR
-from tenantctl.storage.tenants import Tenant, uploads_under_way
+from tenantctl.storage.tenants import Tenant, upload_stagings
 
 # Bytes of a stored name: file systems allow 255, and the staging names add a prefix.
 MAX_NAME_BYTES = 200
@@ -103,6 +105,8 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
         for path in left:  # left unindexed by a killed server; one that cannot be indexed goes, as it would have
             if path.resolve() in failed:
                 path.unlink(missing_ok=True)
+        for dead in upload_stagings(folder)[1]:  # its staging folder too: what it held is superseded
+            shutil.rmtree(dead, ignore_errors=True)
         for target, previous in moved:  # a file that failed alone (empty, unsupported...) is not kept
             if target.resolve() in failed:
                 target.unlink(missing_ok=True)
@@ -129,7 +133,7 @@ def unindexed_uploads(tenant: Tenant) -> list[Path]:
     folder = tenant.dir / UPLOADS_DIR
     try:
         files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
-        if not files or uploads_under_way(folder):
+        if not files or upload_stagings(folder)[0]:
             return []
         with contextlib.closing(tenant.open_store(readonly=True)) as store:
             known = store.documents()

@@ -457,12 +457,16 @@ def leftovers() -> list[Path]:
     return found
 
 
-def uploads_under_way(folder: Path) -> list[Path]:
-    """The staging folders in an uploads folder whose upload is still running (its process alive)."""
-    if not folder.is_dir():
-        return []
-    return [p for p in folder.iterdir()
-            if (m := UPLOAD_STAGING_RE.fullmatch(p.name)) and _in_progress(int(m["pid"]), p)]
+def upload_stagings(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The staging folders in an uploads folder: those of uploads still running (their process alive),
+    and those a killed server left."""
+    live: list[Path] = []
+    dead: list[Path] = []
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if match := UPLOAD_STAGING_RE.fullmatch(path.name):
+                (live if _in_progress(int(match["pid"]), path) else dead).append(path)
+    return live, dead
 
 
 def _in_progress(pid: int, path: Path) -> bool:
