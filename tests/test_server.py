@@ -541,6 +541,15 @@ def test_a_server_that_is_not_tenantctl_is_named_not_a_traceback(cli, home):
         assert asked.code == 1 and "<html><body> <h1>Welcome</h1> </body></html> (HTTP 502)" in asked.err, asked
 
 
+def test_own_usage_of_a_tenant_whose_store_is_gone_is_not_a_500(cli, home):
+    """`GET /v1/usage` indexed the quota report by the tenant, which has no entry without a store."""
+    with _serving_acme(cli, home) as (client, key):
+        (home / "tenants" / "acme" / "store.db").unlink()
+        response = client.get("/v1/usage", headers=_auth(key))
+        assert response.status_code == 200, response.text
+        assert response.json() == {"tenant": "acme", "usage": [], "quotas": None}
+
+
 def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
     """An OpenAI client showed only "Error code: 400" / "401": it reads `error.message`, and the errors
     were `{"detail": ...}` or `{"error": "..."}`."""

@@ -16,4 +16,4 @@ def own_usage(tenant: CurrentTenant, since: str | None = None, by: Literal["day"
     from tenantctl.storage.metering import parse_since, report
 
     rows, quotas = report([tenant], since=parse_since(since), by=by, quotas=True)
-    return {"tenant": tenant.id, "usage": rows, "quotas": quotas[tenant.id]}
+    return {"tenant": tenant.id, "usage": rows, "quotas": quotas.get(tenant.id)}  # None: no store to measure
