@@ -103,7 +103,8 @@ def reindex_tenant(tenant: Tenant, cfg: Config, *, wait: float = 0) -> TenantRun
 
 
 def exit_code(runs: list[TenantRun]) -> ExitCode:
-    """Success; some tenants failed (partial); busy (retry later); all failed (error)."""
+    """Success; partial when a tenant failed or had files fail (`--all` goes on past each); busy (retry
+    later) when one was busy and none failed; error when the one tenant of the run failed outright."""
     statuses = {r.status for r in runs}
     failed = sum(r.status in ("error", "partial") for r in runs)
     if failed and len(runs) == 1 and runs[0].status == "error":
