@@ -292,8 +292,9 @@ def test_an_interrupted_delete_is_finished_and_reported(cli, home, tmp_path):
     assert mine.exists()
 
 
-def test_an_uploaded_file_that_fails_alone_is_not_kept(cli, home):
-    """An empty, binary or unsupported file of an upload stayed in uploads/ (out of the tenant's reach)."""
+def _uploader(cli, home):
+    """A new home with one tenant, acme, and a function that uploads `name=bytes` files into it as the
+    server does, returning each file's status."""
     from tenantctl.config import load_config
     from tenantctl.ingestion.uploads import Upload, store_uploads
     from tenantctl.storage.tenants import open_tenant
@@ -307,6 +308,12 @@ def test_an_uploaded_file_that_fails_alone_is_not_kept(cli, home):
         summary = store_uploads(tenant, batch, cfg, max_file_bytes=1 << 20)
         return {f.path.rsplit("/", 1)[-1]: f.status for f in summary.files}
 
+    return upload
+
+
+def test_an_uploaded_file_that_fails_alone_is_not_kept(cli, home):
+    """An empty, binary or unsupported file of an upload stayed in uploads/ (out of the tenant's reach)."""
+    upload = _uploader(cli, home)
     first = upload(**{"a.md": b"# A\n\nThe gate code is 4711.\n", "e.txt": b"Old text.\n"})
     assert first == {"a.md": "added", "e.txt": "added"}
     statuses = upload(**{"e.txt": b"", "x.xyz": b"what", "bin.txt": bytes(range(256)) * 4})
@@ -323,19 +330,11 @@ def test_files_a_killed_upload_left_unindexed_are_indexed_by_the_next_upload(cli
     import subprocess
     import sys
 
-    from tenantctl.config import load_config
-    from tenantctl.ingestion.uploads import Upload, store_uploads, unindexed_uploads
+    from tenantctl.ingestion.uploads import unindexed_uploads
     from tenantctl.storage.tenants import open_tenant
 
-    fast_home(cli, home)
-    cli("tenant", "create", "acme")
-    tenant, cfg = open_tenant("acme"), load_config()
-
-    def upload(**files):
-        batch = [Upload(name, io.BytesIO(data), len(data)) for name, data in files.items()]
-        summary = store_uploads(tenant, batch, cfg, max_file_bytes=1 << 20)
-        return {f.path.rsplit("/", 1)[-1]: f.status for f in summary.files}
-
+    upload = _uploader(cli, home)
+    tenant = open_tenant("acme")
     assert upload(**{"a.md": b"# A\n\nThe gate code is 4711.\n"}) == {"a.md": "added"}
     folder = home / "tenants" / "acme" / "uploads"
     # What the killed server left: its staging folder, a new file and a new version moved into place.
