@@ -106,7 +106,7 @@ def chat(
     list_sessions: Annotated[bool, typer.Option("--list", help="List this tenant's sessions.")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Talk with one tenant's documents; the history is kept in the tenant's folder, resumable by id.
+    """Talk with one tenant's documents; the history is kept with the tenant's data, resumable by id.
 
     Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
     """
