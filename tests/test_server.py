@@ -641,3 +641,19 @@ def test_a_chat_message_to_an_unknown_or_foreign_session_names_the_api_s_fix(cli
                 assert r.json()["error"] == f"session {session!r} does not belong to tenant 'acme'"
                 hint = r.json()["hint"]
                 assert hint.startswith("GET /v1/chat/sessions lists") and "tenantctl" not in hint
+
+
+def test_an_upload_none_of_whose_files_can_be_indexed_is_422_with_the_reason(cli, home):
+    """An upload of only an .exe, an empty or a binary file got 200 (`"status": "partial"`, 0 added): a
+    client checking the status code took it for stored."""
+    with _serving_acme(cli, home) as (client, key):
+        bad = client.post("/v1/documents", headers=_auth(key),
+                          files=[("files", ("tool.exe", b"MZ")), ("files", ("empty.md", b""))])
+        assert bad.status_code == 422, bad.text
+        body = bad.json()
+        assert body["error"].startswith("no file of the upload could be indexed: tool.exe: unsupported file type .exe")
+        assert body["hint"] and [f["status"] for f in body["files"]] == ["failed", "failed"]
+        assert not any((home / "tenants" / "acme" / "uploads").iterdir())
+        ok = ("ok.md", b"# OK\n\nThe gate code is 4711.\n")
+        mixed = client.post("/v1/documents", headers=_auth(key), files=[("files", ("tool.exe", b"MZ")), ("files", ok)])
+        assert mixed.status_code == 200 and mixed.json()["status"] == "partial" and mixed.json()["added"] == 1
