@@ -640,3 +640,21 @@ def test_one_of_several_numbers_of_its_sentence_is_shown_with_the_others():
     assert not reply.grounded and "1985" in reply.answer and "1992" in reply.answer
     reply, _ = ask(ANNUAL, LEAVE, " 23 days")
     assert reply.grounded and reply.answer == "23 days"  # the one amount of its sentence (the 5 is another's)
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("Who presented the mace to the Parliament when it was opened?", None),
+    ("When the election produced a majority, what was it the first occurrence of?", None),
+    ("Since nobody knew how many attempts each test needed, what did they use instead?", None),
+    ("When the war ended, how many soldiers came home?", "number"),
+    ("In what year did the war end?", "date"),
+])
+def test_an_english_question_asks_for_what_its_own_question_word_names(question, kind):
+    assert spans.expected_type(question) == kind
+
+
+def test_a_number_keeps_its_unit_and_its_qualifier():
+    assert spans.typed_span("How long was the first audio release?",
+                            "The earliest audio release was a 21-minute narrated abridgement.").startswith("21-minute")
+    assert spans.typed_span("Roughly how many students enroll yearly?",
+                            "Several thousand undergraduates enroll annually.").startswith("Several thousand")

@@ -33,8 +33,9 @@ _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
             r"hundred|thousand|dozen|million|billion|half|thirds|quarters)")
 _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
             r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)")
+# "1.6-million-year-old", "21-minute"
 _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
-          r"(?:-(?:year|month|day|week|hour|mile|metre|meter|foot|old|long|strong)\b)*")  # "1.6-million-year-old"
+          r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
 _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日]元"  # "70公分", "10英寸"
             r"|[\u4e00-\u9fff])")
@@ -76,12 +77,31 @@ class Candidate:
 
 def expected_type(question: str) -> str | None:
     """What the question asks for: "date", "number", or None (哪几种 asks which kinds, not how many).
-    An English question asks for what its first question phrase names: "How high did it reach when
-    launched?" wants a number."""
+    An English question asks for what its question word names, the first one past a leading "When ...,"
+    clause: "How high did it reach when launched?" wants a number, "Who opened it when?" a name."""
     found = [(m.start(), kind) for kind, pattern in _EXPECTS if (m := pattern.search(question))]
     if not found:
         return None
-    return min(found)[1] if cjk_share(question) <= 0.3 else found[0][1]
+    if cjk_share(question) > 0.3:
+        return found[0][1]
+    asks = _asking_word(question)
+    if asks is None:
+        return min(found)[1]
+    # The phrase that holds the question word: "Who presented it when it opened?" wants a name.
+    return next((kind for kind, pattern in _EXPECTS for m in pattern.finditer(question)
+                 if m.start() <= asks < m.end()), None)
+
+
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where|why|how|when)\b", re.I)
+# "When the vote ended, what ...", "Since nobody knew how many ..., what ...": a clause, not the question.
+_LEADING_CLAUSE = re.compile(r"^\s*(?:when|since|if|while|after|before|although|though|because|once)\b[^,?]*,", re.I)
+
+
+def _asking_word(question: str) -> int | None:
+    """Where an English question's own question word is: its first, past a leading "When ..., " clause."""
+    lead = _LEADING_CLAUSE.match(question)
+    m = _WH.search(question, lead.end() if lead and _WH.search(question, lead.end()) else 0)
+    return m.start() if m else None
 
 
 _RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
@@ -276,7 +296,8 @@ def widen(span: str, sentence: str) -> str:
 
 
 _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I)),
-          (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代"))]
+          (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代")),
+          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I))]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -339,7 +360,7 @@ _CLAUSE_ENDS = "，,；;。：:！？"
 
 
 _QUALIFIER = re.compile(r"(?:\b(?:up to|over|under|about|around|approximately|nearly|almost|more than|less than|"
-                        r"fewer than|at least|at most|some|roughly|circa|only|just|mid-?))\s?$", re.I)
+                        r"fewer than|at least|at most|some|several|roughly|circa|only|just|mid-?))\s?$", re.I)
 
 
 def with_qualifier(token: str, sentence: str) -> str:
