@@ -224,6 +224,11 @@ def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
     # --since takes a date as `usage --since` does: "yesterday" or month 13 printed nothing, exit 0.
     today = raw[-1]["ts"][:10]
     assert cli("logs", "--since", today, "--json").json() and cli("logs", "--since", "2999-01-01").out == ""
+    # Nothing printed said nothing of why: a mistyped tenant id is named (a deleted tenant's lines stay).
+    assert cli("logs", "--since", "2999-01-01").err.strip() == "No log lines since 2999-01-01."
+    typo = cli("logs", "--tenant", "alpah")
+    assert typo.code == 0 and typo.out == "" and "no tenant 'alpah' exists" in typo.err, typo
+    assert cli("logs", "--tenant", "alpah", "--json").json() == []
     for bad in ("yesterday", "2026-13-01"):
         result = cli("logs", "--since", bad)
         assert result.code == ExitCode.USAGE and f"invalid date '{bad}'" in result.err, result

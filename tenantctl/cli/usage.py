@@ -94,3 +94,10 @@ def logs_cmd(
         return
     for row in rows:
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if not rows:  # a deleted tenant's lines stay, so an unknown id is no error; but say why nothing came
+        from tenantctl.storage import registry
+
+        which = (f" of tenant {tenant}" if tenant else "") + (f" since {since[:10]}" if since else "")
+        unknown = tenant is not None and registry.get(tenant) is None
+        why = f": no tenant {tenant!r} exists (`tenantctl tenant list`)." if unknown else "."
+        err.print(f"No log lines{which}{why}")
