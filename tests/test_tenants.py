@@ -57,3 +57,19 @@ def test_a_store_from_a_newer_tenantctl_is_refused_read_only_too(home):
         with pytest.raises(StoreTooNew, match="newer than this tenantctl") as caught:
             tenant.open_store(readonly=readonly)
         assert caught.value.version == STORE_FORMAT_VERSION + 1 and caught.value.hint == "upgrade tenantctl"
+
+
+def test_init_home_makes_a_private_home_once_and_keeps_its_config(home):
+    """The core of `tenantctl init`, without the CLI: what it made, returned as data."""
+    import stat
+
+    from tenantctl.operations.home import init_home
+
+    first = init_home()
+    assert (first.home, first.config_created, first.postgres_schema) == (home, True, None)
+    assert first.config.read_text().startswith("# tenantctl global settings")
+    assert (home / "registry.db").is_file() and (home / "tenants").is_dir() and (home / "logs").is_dir()
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700 and stat.S_IMODE(first.config.stat().st_mode) == 0o600
+    first.config.write_text("search: {k: 3}\n")
+    again = init_home()
+    assert not again.config_created and again.config.read_text() == "search: {k: 3}\n"

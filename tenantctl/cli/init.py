@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import typer
 
 from tenantctl.cli._common import JsonOption, out, print_json
@@ -19,47 +17,17 @@ def init(json_out: JsonOption = False) -> None:
 
     In cluster mode (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL
     schema and copy this home's tenants and keys into the shared registry."""
-    from tenantctl import paths
+    from tenantctl.operations.home import init_home
 
-    home = paths.home()
-    if home.is_dir() and not any(home.iterdir()):  # an empty folder made for it (`mkdir`): private too
-        home.chmod(0o700)
-    for folder in (home, home / "tenants", home / "logs"):  # private, whatever the umask
-        paths.private_dir(folder)
-    config = paths.config_file()
-    created = not config.exists()
-    if created:
-        example = resources.files("tenantctl").joinpath("data/config.example.yaml").read_text(encoding="utf-8")
-        config.write_text(example, encoding="utf-8")
-        config.chmod(0o600)
-    from tenantctl.storage import registry
-
-    registry.connect().close()  # creates the registry
-    schema = _migrate_postgres()
+    done = init_home()
     if json_out:
-        print_json({"home": str(home), "config": str(config), "config_created": created, "postgres_schema": schema})
+        print_json({"home": str(done.home), "config": str(done.config), "config_created": done.config_created,
+                    "postgres_schema": done.postgres_schema})
     else:
-        out.print(f"Home: {home}")
-        out.print(f"Config: {config}{' (created)' if created else ' (kept)'}")
-        if schema is not None:
-            out.print(f"PostgreSQL schema: version {schema}")
-
-
-def _migrate_postgres() -> int | None:
-    """In cluster mode with `postgres.admin_dsn`, create or upgrade the PostgreSQL schema."""
-    from tenantctl.config import load_config
-
-    cfg = load_config()
-    if cfg.postgres is None or cfg.postgres.admin_dsn is None:
-        return None
-    from tenantctl.models.embedding import get_embedder
-    from tenantctl.storage.pg import schema
-    from tenantctl.storage.tenants import adopt_local_registry
-
-    dim = get_embedder(cfg.embedder.for_index(None)).dim  # the HNSW index is built for a new index's vectors
-    version = schema.migrate(cfg.postgres.admin_dsn, cfg.postgres.dsn, dims=(dim,))
-    adopt_local_registry()  # a home switching to cluster mode keeps its tenants and keys
-    return version
+        out.print(f"Home: {done.home}")
+        out.print(f"Config: {done.config}{' (created)' if done.config_created else ' (kept)'}")
+        if done.postgres_schema is not None:
+            out.print(f"PostgreSQL schema: version {done.postgres_schema}")
 
 
 def paths_cmd(json_out: JsonOption = False) -> None:
