@@ -26,7 +26,6 @@ class _Unit:
     start: int
     end: int
     tokens: int
-    paragraph: int  # index of the paragraph the unit belongs to
 
 
 def _blocks(text: str) -> list[tuple[int, int]]:
@@ -127,7 +126,7 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
                 total += unit.tokens
         current, carried = tail, len(tail)
 
-    for paragraph, (start, end) in enumerate(_blocks(text)):
+    for start, end in _blocks(text):
         if paged and current and page_at(start) != page_at(current[-1].start):
             flush(keep_overlap=False)  # chunks stay on one page, so a citation names a page
         block = text[start:end]
@@ -138,7 +137,7 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
             headings[:] = headings[: level - 1] + [heading.group(2).strip()]
             continue
         units = [
-            _Unit(s, e, estimate_tokens(text[s:e]), paragraph)
+            _Unit(s, e, estimate_tokens(text[s:e]))
             for s, e in _split_long(text, start, end, limit)
         ]
         para_tokens = sum(u.tokens for u in units)
