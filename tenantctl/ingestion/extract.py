@@ -220,7 +220,8 @@ def read_pdf(data: bytes) -> str:
         raise ExtractError(f"unreadable PDF ({type(exc).__name__}: {exc})") from exc
     if not any(pages):
         raise ExtractError("PDF holds no extractable text (scanned images need OCR first)")
-    # Lines inside a page are joined into paragraphs; blank lines stay paragraph breaks.
+    # Pages are separated by form feeds, so a chunk stays on one page; a page's lines stay as pypdf
+    # extracted them.
     return "\f".join(pages)
 
 
