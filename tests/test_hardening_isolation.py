@@ -346,6 +346,10 @@ def test_files_a_killed_upload_left_unindexed_are_indexed_by_the_next_upload(cli
     (folder / "b.md").write_text("# B\n\nThe canteen opens at seven.\n")
     (folder / "empty.txt").write_text("")
     assert [p.name for p in unindexed_uploads(tenant)] == ["a.md", "b.md", "empty.txt"]
+    verified = cli("verify", "acme", "--json")
+    assert verified.code == 0, verified  # not a problem of the index: a note naming the fix
+    (note,) = [n for n in verified.json()["tenants"][0]["notes"] if n.startswith("uploads/")]
+    assert "3 uploaded files not indexed (a.md, b.md, empty.txt)" in note and "next upload" in note, note
     live = folder / f".incoming-{os.getpid()}-3d4e5f"  # an upload under way: its files are its own
     live.mkdir()
     assert unindexed_uploads(tenant) == []
@@ -354,6 +358,7 @@ def test_files_a_killed_upload_left_unindexed_are_indexed_by_the_next_upload(cli
     statuses = upload(**{"c.md": b"# C\n\nParking is free.\n"})
     assert statuses == {"c.md": "added", "a.md": "updated", "b.md": "added", "empty.txt": "failed"}, statuses
     assert not (folder / "empty.txt").exists() and unindexed_uploads(tenant) == []
+    assert not any(n.startswith("uploads/") for n in cli("verify", "acme", "--json").json()["tenants"][0]["notes"])
     assert sorted(p.name for p in folder.iterdir()) == ["a.md", "b.md", "c.md"]  # the dead staging folder went
     assert any("9090" in h["text"] for h in _hits(cli, "acme", "gate code"))
     assert any("canteen" in h["text"] for h in _hits(cli, "acme", "canteen opens"))

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tenantctl.config import Config
 from tenantctl.errors import BadInput, DiskFull, Refused, TooLarge, from_system_error
@@ -130,12 +130,17 @@ def unindexed_uploads(tenant: Tenant) -> list[Path]:
     """Files in the tenant's uploads folder that its store does not hold as they are (missing, or another
     size or time): moved into place by an upload whose server was killed before it indexed them. None
     while another upload of the tenant is under way, whose files are its own to index or put back."""
-    folder = tenant.dir / UPLOADS_DIR
+    return unindexed_in(tenant.dir / UPLOADS_DIR, lambda: tenant.open_store(readonly=True))
+
+
+def unindexed_in(folder: Path, open_store: Callable[[], Any]) -> list[Path]:
+    """`unindexed_uploads` of an uploads folder, its store opened (read-only) by `open_store` only when
+    the folder holds files."""
     try:
         files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
         if not files or upload_stagings(folder)[0]:
             return []
-        with contextlib.closing(tenant.open_store(readonly=True)) as store:
+        with contextlib.closing(open_store()) as store:
             known = store.documents()
         stats = [(p, p.stat()) for p in files]
     except FileNotFoundError:

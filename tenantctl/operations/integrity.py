@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tenantctl import textproc
-from tenantctl.errors import IndexCorrupt, StorageError, StoreTooNew
+from tenantctl.errors import IndexCorrupt, StorageError, StoreTooNew, TenantctlError
 from tenantctl.fileio import sha256_file
 from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index
-from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE
+from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE, UPLOADS_DIR
 from tenantctl.storage.store import STORE_FORMAT_VERSION
 from tenantctl.storage.tenants import BrokenTenant, TenantFolder, each_tenant
 
@@ -273,6 +273,22 @@ class _Checker:
                 self.report.notes.append(f"{entry.name}: left over (by an interrupted write?); "
                                          f"`tenantctl repair {self.id}` removes it")
 
+    def uploads(self) -> None:
+        """Uploaded files the store does not hold as they are: a server killed mid-upload left them."""
+        from tenantctl.ingestion.uploads import unindexed_in
+
+        folder = self.folder / UPLOADS_DIR
+        try:
+            left = unindexed_in(folder, lambda: TenantFolder(self.folder).open_store(readonly=True))
+        except (sqlite3.DatabaseError, TenantctlError):  # the store's own faults are reported above
+            return
+        if left:
+            names = ", ".join(p.name for p in left[:3]) + (", …" if len(left) > 3 else "")
+            self.report.notes.append(
+                f"{UPLOADS_DIR}/: {textproc.plural(len(left), 'uploaded file')} not indexed ({names}), left by a "
+                f"server killed mid-upload; the tenant's next upload indexes them, or `tenantctl ingest {self.id} "
+                f"{folder}`")
+
 
 def _index_ids(index: Any) -> list[int] | None:
     """The ids of an IndexIDMap(2), sorted; None for another kind of index."""
@@ -314,6 +330,8 @@ def verify_dir(tenant_id: str, folder: Path) -> TenantReport:
     facts = check.store()
     check.index(facts)
     check.strays()
+    if facts is not None:
+        check.uploads()
     return check.report
 
 
