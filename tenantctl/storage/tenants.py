@@ -505,7 +505,6 @@ def adopt_local_registry() -> int:
     import dataclasses
 
     from tenantctl.config import load_tenant_config
-    from tenantctl.errors import ConfigError
     from tenantctl.storage import cluster, keys
     from tenantctl.storage.pg.control import adopt_local
 
@@ -516,7 +515,7 @@ def adopt_local_registry() -> int:
     for record in registry.SqliteRegistry().all_tenants():
         try:
             store = load_tenant_config(paths.tenant_dir(record.id) / TENANT_FILE).store
-        except (ConfigError, TenantctlError):
+        except TenantctlError:  # its folder or tenant.yaml is gone or broken: adopted as a local tenant
             store = "local"
         records.append(dataclasses.replace(record, store=store))
     added = adopt_local(pg, records, keys.SqliteKeys().with_hashes())
