@@ -47,6 +47,11 @@ def segment_cjk(text: str) -> str:
     return CJK_RUN.sub(lambda m: f" {_bigrams(m.group())} ", text)
 
 
+def embed_input(heading: str, text: str) -> str:
+    """What a chunk's vector is computed from, at ingest and at `repair --reembed` alike."""
+    return f"{heading}\n{text}" if heading else text
+
+
 def fts_body(heading: str, text: str) -> str:
     body = f"{heading}\n{text}" if heading else text
     return segment_cjk(body) if has_cjk(body) else body

@@ -305,7 +305,7 @@ def test_an_fp32_tenant_from_before_int8_became_the_default_keeps_working(cli, h
     --reembed` converts it, and the server's pool holds one embedder of each precision."""
     import numpy as np
 
-    from tenantctl.operations.integrity import embed_input
+    from tenantctl.textproc import embed_input
 
     from .conftest import top10
 

@@ -22,6 +22,7 @@ from tenantctl.storage import metering
 from tenantctl.storage.index import refresh_index
 from tenantctl.storage.store import NewChunk, Store
 from tenantctl.storage.tenants import Tenant
+from tenantctl.textproc import embed_input
 
 # Chunks embedded (and committed) together. Large batches let the embedder sort by length and pad
 # little; a crash loses at most one batch, which the next run redoes.
@@ -146,10 +147,6 @@ def _link_refusal(link: Path, root: Path, links: Callable[[Path, Path], str | No
     return None if link.resolve().is_relative_to(root.resolve()) else "symbolic link leaves the source folder"
 
 
-def _embed_input(chunk: NewChunk) -> str:
-    return f"{chunk.heading}\n{chunk.text}" if chunk.heading else chunk.text
-
-
 def ingest(
     tenant: Tenant,
     sources: list[Path | SourceSpec],
@@ -265,7 +262,7 @@ def _embed_and_store(
 
     def commit() -> None:
         nonlocal done
-        texts = [_embed_input(c) for _, _, chunks in batch for c in chunks]
+        texts = [embed_input(c.heading, c.text) for _, _, chunks in batch for c in chunks]
         vectors = embedder.encode(texts) if texts else None
         with store.transaction():
             if store.get_meta("embedder") != embedder.name:  # a new or emptied store: checked above

@@ -383,11 +383,6 @@ def verify_all() -> list[TenantReport]:
 # -- repair -----------------------------------------------------------------------------------------
 
 
-def embed_input(heading: str, text: str) -> str:
-    """What a chunk's vector is computed from: the same as ingestion embeds."""
-    return f"{heading}\n{text}" if heading else text
-
-
 def repair_tenant(
     tenant: Tenant,
     cfg: Config | None = None,
@@ -456,7 +451,7 @@ def _repair_pooled(tenant: Tenant, cfg: Config | None, *, wait: float, reembed: 
                 vectors: dict[int, Any] = {}
                 for at in range(0, len(rows), _EMBED_BATCH):
                     batch = rows[at:at + _EMBED_BATCH]
-                    encoded = model.encode([embed_input(heading, text) for _, heading, text in batch])
+                    encoded = model.encode([textproc.embed_input(heading, text) for _, heading, text in batch])
                     vectors.update({cid: encoded[i] for i, (cid, _, _) in enumerate(batch)})
                 with store.transaction():
                     count = replace_vectors(store, vectors, int(model.dim))
@@ -491,7 +486,7 @@ def _reembed(store: Store, embedder: Embedder) -> str:
             ).fetchall()
             if not rows:
                 break
-            vectors = embedder.encode([embed_input(heading, text) for _, heading, text in rows])
+            vectors = embedder.encode([textproc.embed_input(heading, text) for _, heading, text in rows])
             store.conn.executemany(
                 "INSERT INTO temp.reembed (id, vector) VALUES (?, ?)",
                 [(cid, vectors[i].tobytes()) for i, (cid, _, _) in enumerate(rows)],
