@@ -657,3 +657,24 @@ def test_an_upload_none_of_whose_files_can_be_indexed_is_422_with_the_reason(cli
         ok = ("ok.md", b"# OK\n\nThe gate code is 4711.\n")
         mixed = client.post("/v1/documents", headers=_auth(key), files=[("files", ("tool.exe", b"MZ")), ("files", ok)])
         assert mixed.status_code == 200 and mixed.json()["status"] == "partial" and mixed.json()["added"] == 1
+
+
+def test_a_key_of_another_tenant_through_the_cli_is_refused_before_any_work(cli, home, monkeypatch):
+    """`search globex ... --server URL --key <acme's key>` ran the search in acme (metered to acme; with
+    `query`, a question to the model) and only then said the key was another tenant's. The CLI names its
+    tenant in `X-Tenantctl-Tenant`, which refuses another tenant's key and never selects a tenant."""
+    import httpx
+
+    with _serving_acme(cli, home) as (client, key):
+        assert cli("tenant", "create", "globex").code == 0
+        monkeypatch.setattr(httpx, "post", lambda url, timeout, **kw: client.post(url.removeprefix("http://x"), **kw))
+        result = cli("search", "globex", "leave", "--server", "http://x", "--key", key)
+        assert result.code == 2 and "the API key belongs to another tenant than 'globex'" in result.err, result
+        assert "Hint: use a key of tenant 'globex'" in result.err
+        assert cli("usage", "--tenant", "acme", "--json").json()["usage"] == []  # nothing ran, nothing metered
+        probe = client.post("/v1/search", json={"query": "leave"},
+                            headers={**_auth(key), "X-Tenantctl-Tenant": "globex"})
+        assert probe.status_code == 403 and probe.json()["error"] == "the key is not a key of tenant 'globex'"
+        own = client.post("/v1/search", json={"query": "leave"}, headers={**_auth(key), "X-Tenantctl-Tenant": "acme"})
+        assert own.status_code == 200 and own.json()["tenant"] == "acme"
+        assert cli("search", "acme", "leave", "--server", "http://x", "--key", key).code == 0

@@ -21,7 +21,7 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
         raise BadInput(f"--server {server!r} is not a URL", f"give its scheme: --server http://{server}")
     try:
         response = httpx.post(server.rstrip("/") + path, json=body, timeout=httpx.Timeout(300, connect=5),
-                              headers={"Authorization": f"Bearer {key}"})
+                              headers={"Authorization": f"Bearer {key}", "X-Tenantctl-Tenant": tenant_id})
     except httpx.HTTPError as exc:
         raise ModelUnavailable(f"cannot reach the tenantctl server at {server} ({exc})",
                                "start it with `tenantctl serve`, or drop --server") from exc
@@ -32,6 +32,8 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
         data = None
     if response.status_code >= 400:
         data = data if isinstance(data, dict) else {}
+        if response.status_code == 403 and str(data.get("error", "")).startswith("the key is not a key of tenant"):
+            raise _other_tenant(tenant_id)  # refused before any work was done or metered (X-Tenantctl-Tenant)
         message = data.get("error") or data.get("detail") or " ".join(response.text.split())[:200]
         hint = data.get("hint")
         if response.status_code == 401:  # the server cannot know which tenant the key was meant for
@@ -43,7 +45,10 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
             f"{kind.split(';')[0] or 'no content type'})",
             "check --server (or `client.server` in config.yaml): it names a running `tenantctl serve`",
         )
-    if data.get("tenant") not in (None, tenant_id):
-        raise BadInput(f"the API key belongs to another tenant than {tenant_id!r}",
-                       f"use a key of tenant {tenant_id!r}")
+    if data.get("tenant") not in (None, tenant_id):  # a server that does not read X-Tenantctl-Tenant
+        raise _other_tenant(tenant_id)
     return data
+
+
+def _other_tenant(tenant_id: str) -> BadInput:
+    return BadInput(f"the API key belongs to another tenant than {tenant_id!r}", f"use a key of tenant {tenant_id!r}")

@@ -100,12 +100,18 @@ async def current_tenant(
     shared: Shared,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
+    x_tenantctl_tenant: Annotated[str | None, Header(description="Refuse the request (403) unless the key's "
+                                                                 "tenant is this one; it never selects one")] = None,
 ) -> Tenant:
     """The key's (or verified token's) tenant. The lookups run in a worker thread; the context is set
     here, in the request's own context, so everything the route runs afterwards (threads included)
-    sees it."""
+    sees it. `X-Tenantctl-Tenant` (the CLI's `--server` sends it) refuses a key of another tenant before
+    any work is done or metered."""
     secret = _secret(authorization, x_api_key)
     tenant = await asyncio.to_thread(_resolve, secret, shared)
+    if x_tenantctl_tenant is not None and x_tenantctl_tenant.strip() != tenant.id:
+        raise HttpRefusal(403, f"the key is not a key of tenant {x_tenantctl_tenant.strip()[:63]!r}",
+                          "use a key of the tenant the request names (X-Tenantctl-Tenant)")
     request.state.tenant = tenant.id
     context.current_tenant.set(tenant.id)
     return tenant
