@@ -60,6 +60,7 @@ def search(
 ) -> None:
     """Hybrid search in one tenant's documents: dense + BM25, scores scaled and averaged (`search.fusion`)."""
     cfg, server = remote_target(tenant_id, server)
+    empty = False  # the tenant holds no documents (known only when searching here)
     if server:
         from tenantctl.serving.client import call
 
@@ -80,7 +81,7 @@ def search(
         print_json(hits)
         return
     if not hits:
-        hint = f" It has no documents yet: `tenantctl ingest {tenant_id} PATH`." if not server and empty else ""
+        hint = f" It has no documents yet: `tenantctl ingest {tenant_id} PATH`." if empty else ""
         err.print(f"No results in tenant {tenant_id}.{hint}")
         return
     for h in hits:
