@@ -86,6 +86,7 @@ def _borrow(dsn: str) -> psycopg.Connection:
             conn = idle.pop()
             if not conn.closed and not conn.broken:
                 return conn
+            conn.close()  # a broken one still holds its socket
     return connect(dsn)
 
 
