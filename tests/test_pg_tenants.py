@@ -180,3 +180,31 @@ def test_an_fp32_tenant_keeps_its_precision_through_a_move_after_the_int8_switch
     assert hits and all(h["path"].startswith(str(docs / "nordwerk-maint")) for h in hits)
     assert cli("tenant", "move", "acme-hr", "--to", "local").code == 0
     assert _recorded_embedder("acme-hr") == "all-MiniLM-L6-v2" and top10(cli, "acme-hr") == before
+
+
+def test_a_move_whose_copy_fails_its_check_leaves_no_copy_behind(cli, postgres, tmp_path, home, monkeypatch):
+    """The tenant stayed where it was, but its copied rows stayed in the pool (and, moving back, a full
+    copy of its store in its folder): data of a tenant where it does not live, left even by its delete."""
+    from tenantctl.operations import move
+
+    with (home / "config.yaml").open("a") as config:
+        config.write("embedder: {name: hashing-64}\n")
+    (tmp_path / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    assert cli("create", "acme").code == 0 and cli("ingest", "acme", tmp_path / "a.md").code == 0
+    checksums = iter(["source", "copy"] * 4)
+    real_checksum = move.content_checksum
+    monkeypatch.setattr(move, "content_checksum", lambda store: next(checksums))
+    failed = cli("tenant", "move", "acme", "--to", "postgres")
+    assert failed.code == 1 and "does not match its source; nothing was switched" in failed.err, failed
+    assert cli("tenant", "show", "acme", "--json").json()["store"] == "local"
+    with psycopg.connect(postgres.admin_dsn) as conn:
+        for table in ("documents", "chunks", "meta", "usage"):
+            count = conn.execute(f"SELECT count(*) FROM {SCHEMA}.{table} WHERE tenant_id = 'acme'").fetchone()
+            assert count[0] == 0, table
+
+    monkeypatch.setattr(move, "content_checksum", real_checksum)
+    assert cli("tenant", "move", "acme", "--to", "postgres").code == 0
+    monkeypatch.setattr(move, "content_checksum", lambda store: next(checksums))
+    back = cli("tenant", "move", "acme", "--to", "local")
+    assert back.code == 1 and cli("tenant", "show", "acme", "--json").json()["store"] == "postgres"
+    assert not [p.name for p in (home / "tenants" / "acme").iterdir() if "store.db" in p.name]

@@ -12,9 +12,11 @@ emptied. A move interrupted before the switch leaves the tenant where it was; th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from tenantctl.config import save_tenant_config
@@ -109,7 +111,12 @@ def _to_postgres(tenant: Tenant, to: str) -> MoveResult:
     with tenant.open_store() as src:
         with open_pg_store(tenant.id, to, tenant.config_path) as dst:
             dst.drop_all()  # rows of an earlier, interrupted move
-            result = _copy_and_check(tenant, src, dst, source, to)
+            try:
+                result = _copy_and_check(tenant, src, dst, source, to)
+            except BaseException:  # a copy never switched to leaves none of the tenant's rows there
+                with contextlib.suppress(Exception):
+                    dst.drop_all()
+                raise
         _switch(tenant, to)
         if source != "local":
             _empty_postgres_source(tenant, src, source)
@@ -124,14 +131,22 @@ def _to_folder(tenant: Tenant) -> MoveResult:
     source = tenant.config.store
     _remove_local_files(tenant)  # files of an earlier, interrupted move
     staging = tenant.dir / f".moving-{STORE_FILE}"
-    for leftover in (staging, staging.with_name(staging.name + "-wal"), staging.with_name(staging.name + "-shm")):
-        leftover.unlink(missing_ok=True)
+    _remove_staging(staging)  # of an earlier, interrupted move
     with tenant.open_store() as src:
-        with Store(staging) as dst:
-            result = _copy_and_check(tenant, src, dst, source, "local")
+        try:
+            with Store(staging) as dst:
+                result = _copy_and_check(tenant, src, dst, source, "local")
+        except BaseException:  # a copy never switched to leaves no file behind
+            _remove_staging(staging)
+            raise
         os.replace(staging, tenant.store_path)
         with Store(tenant.store_path) as store:
             refresh_index(tenant.dir, store)  # the FAISS index, before any reader can look for it
         _switch(tenant, "local")
         _empty_postgres_source(tenant, src, source)
     return result
+
+
+def _remove_staging(staging: Path) -> None:
+    for part in (staging, staging.with_name(staging.name + "-wal"), staging.with_name(staging.name + "-shm")):
+        part.unlink(missing_ok=True)
