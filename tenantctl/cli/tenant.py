@@ -87,7 +87,7 @@ def delete(
 ) -> None:
     """Delete a tenant and everything it holds: documents, index, sessions, usage, keys.
 
-    Exit 75 while an ingest, reindex, repair or export writes to it (or wait with --wait)."""
+    Exit 75 while an ingest, reindex, repair, export or move holds it (or wait with --wait)."""
     from tenantctl.paths import validate_tenant_id
     from tenantctl.storage import registry
     from tenantctl.storage.tenants import delete_tenant, open_tenant
@@ -160,8 +160,8 @@ def move(
 ) -> None:
     """Move a tenant between its folder, the PostgreSQL pool and a dedicated schema, without re-embedding.
 
-    Copies documents, chunks, vectors and usage history, checks the copy (counts and a checksum), then
-    switches. Searches go on throughout; ingests get "busy" (exit 75) until it is done.
+    Copies documents, chunks, vectors, usage history and chat sessions, checks the copy (counts and a
+    checksum), then switches. Searches go on throughout; ingests get "busy" (exit 75) until it is done.
     """
     from tenantctl.config import STORE_KINDS
     from tenantctl.errors import BadInput
