@@ -9,6 +9,8 @@ from tenantctl.errors import TenantNotFound
 from tenantctl.storage import registry
 from tenantctl.storage.tenants import BrokenTenant, Tenant, create_tenant, each_tenant, open_tenant, usable_tenants
 
+from .conftest import fast_home
+
 
 def test_each_tenant_reports_broken_ones_and_goes_on(home):
     for name in ("a", "b", "c"):
@@ -73,3 +75,15 @@ def test_init_home_makes_a_private_home_once_and_keeps_its_config(home):
     first.config.write_text("search: {k: 3}\n")
     again = init_home()
     assert not again.config_created and again.config.read_text() == "search: {k: 3}\n"
+
+
+def test_a_tenants_disk_bytes_count_its_uploads_too(cli, home):
+    """`tenant show` counted the files at the top of the folder only: 32 MB of uploads showed as nothing."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    before = cli("tenant", "show", "acme", "--json").json()["disk_bytes"]
+    uploads = home / "tenants" / "acme" / "uploads"
+    uploads.mkdir()
+    (uploads / "report.txt").write_bytes(b"x" * 50_000)
+    (uploads / "elsewhere.txt").symlink_to("/etc/hostname")  # a link is not the tenant's bytes
+    assert cli("tenant", "show", "acme", "--json").json()["disk_bytes"] == before + 50_000

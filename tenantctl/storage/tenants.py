@@ -10,6 +10,7 @@ import errno
 import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,7 +91,14 @@ class TenantFolder:
             ) from exc
 
     def disk_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.dir.iterdir() if p.is_file())
+        """What the folder takes on disk: its files and those below it (uploads/), links not followed."""
+        total = 0
+        for folder, _, names in os.walk(self.dir):
+            for name in names:
+                with contextlib.suppress(OSError):  # removed meanwhile
+                    st = os.lstat(os.path.join(folder, name))
+                    total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+        return total
 
 
 @dataclass
