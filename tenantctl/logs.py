@@ -7,6 +7,7 @@ one O_APPEND write, so concurrent processes (cron, a person, the server) never i
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import time
@@ -49,10 +50,12 @@ def event(name: str, level: str = "info", **fields: Any) -> None:
 
 
 def read(tenant: str | None = None, since: str | None = None, limit: int | None = None) -> Iterator[dict]:
+    """The log's lines, oldest first: those of `tenant`, from `since` (an ISO time), the last `limit`.
+    Only `limit` lines are held at a time: the log grows for as long as the home is used."""
     path = log_file()
     if not path.exists():
         return iter(())
-    rows = []
+    rows: collections.deque[dict] = collections.deque(maxlen=limit or None)
     with path.open(encoding="utf-8", errors="replace") as fh:
         for line in fh:
             try:
@@ -64,4 +67,4 @@ def read(tenant: str | None = None, since: str | None = None, limit: int | None 
             if since is not None and str(row.get("ts", "")) < since:
                 continue
             rows.append(row)
-    return iter(rows[-limit:] if limit else rows)
+    return iter(rows)

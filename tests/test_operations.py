@@ -221,6 +221,7 @@ def test_logs_carry_the_tenant_and_no_document_text(cli, home, tmp_path):
     beta = [json.loads(line) for line in cli("logs", "--tenant", "beta").out.splitlines()]
     assert beta and beta == [r for r in raw if r["tenant"] == "beta"]
     assert cli("logs", "-n", "1", "--json").json()[-1]["event"] == "command"
+    assert cli("logs", "--tenant", "alpha", "-n", "2", "--json").json() == alpha[-2:]  # the last two, in order
     # --since takes a date as `usage --since` does: "yesterday" or month 13 printed nothing, exit 0.
     today = raw[-1]["ts"][:10]
     assert cli("logs", "--since", today, "--json").json() and cli("logs", "--since", "2999-01-01").out == ""
