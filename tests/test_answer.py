@@ -658,3 +658,15 @@ def test_a_number_keeps_its_unit_and_its_qualifier():
                             "The earliest audio release was a 21-minute narrated abridgement.").startswith("21-minute")
     assert spans.typed_span("Roughly how many students enroll yearly?",
                             "Several thousand undergraduates enroll annually.").startswith("Several thousand")
+
+
+def test_the_gate_reads_a_misspelt_word_as_the_word_one_edit_away():
+    text = "Parental leave is 16 weeks. A lost laptop is reported on the phone number 555-0100."
+    assert gate.coverage("parental leaev how long", text) == gate.coverage("parental leave how long", text) > 0.6
+    assert gate.coverage("what is the phone numbr for a lost laptop", text) == 1.0
+    assert gate.coverage("what does the most expensive plan cost", "The cheapest plan costs 5 euros.") == 0.5
+
+
+def test_a_question_without_content_words_has_nothing_to_find():
+    assert gate.coverage("🙂", "Anything at all.") == 0.0
+    assert not gate.check("🙂", [("Anything at all.", "a.md", 0.9)], 0.3, 0.5, 0.5).passed

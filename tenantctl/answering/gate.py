@@ -41,11 +41,28 @@ def _stem_of(path: str) -> str:
 
 
 def coverage(question: str, text: str) -> float:
-    """Share of the question's content terms that occur in `text`."""
+    """Share of the question's content terms that occur in `text`, a misspelt word ("numbr", "leaev")
+    counting for the word one edit away; a question without content terms ("🙂") has nothing to find."""
     wanted = terms(question)
     if not wanted:
-        return 1.0  # nothing to check against: leave the decision to the dense score
-    return len(wanted & terms(text)) / len(wanted)
+        return 0.0
+    found = terms(text)
+    held = wanted & found
+    held |= {w for w in wanted - held if _misspelt(w, found)}
+    return len(held) / len(wanted)
+
+
+TYPO_MIN = 5  # letters a word needs before one edit away counts as the same word ("cost" is not "most")
+
+
+def _misspelt(word: str, found: set[str]) -> bool:
+    """Whether `word` is one of `found` with one letter left out, added, changed or two swapped."""
+    from rapidfuzz.distance import OSA
+
+    if len(word) < TYPO_MIN or not word.isascii() or not word.isalpha():
+        return False
+    return any(t[0] == word[0] and abs(len(t) - len(word)) <= 1 and OSA.distance(word, t, score_cutoff=1) <= 1
+               for t in found)
 
 
 def _best_coverage(question: str, passages) -> float:
@@ -62,7 +79,7 @@ def likely(question: str, passages: list[tuple[str, str]], min_cjk_coverage: flo
 def check(question: str, passages: list[tuple[str, str, float]], min_score: float, min_relevance: float,
           min_cjk_coverage: float) -> GateResult:
     """`passages`: (text, source label, dense similarity) of each retrieved passage."""
-    if not passages:
+    if not passages or not terms(question):  # "🙂" or "what is it?": nothing to look for
         return GateResult(False, 0.0, 0.0, False)
     lexical_only = cjk_share(question) > CJK_QUESTION_SHARE
     best_cov = _best_coverage(question, passages)
