@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json, show_progress
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, load_cfg, out, print_json, show_progress
 
 
 def register(app: typer.Typer) -> None:
@@ -36,7 +36,7 @@ def ingest(
     from tenantctl.textproc import plural
 
     tenant = open_tenant(tenant_id)
-    cfg = _cfg()
+    cfg = load_cfg()
     for source in sources:  # never another tenant's folder, the home, or outside `ingest.source_roots`
         check_source(source, tenant.dir, cfg)
     progress_cb, stop = _progress(not json_out)
@@ -59,12 +59,6 @@ def ingest(
         )
     if summary.exit_code:
         raise typer.Exit(int(summary.exit_code))
-
-
-def _cfg():
-    from tenantctl.cli._common import load_cfg
-
-    return load_cfg()
 
 
 def _progress(enabled: bool):

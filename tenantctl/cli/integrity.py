@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, load_cfg, out, print_json
 from tenantctl.errors import ExitCode
 from tenantctl.textproc import plural
 
@@ -94,11 +94,7 @@ def repair(
     from tenantctl.storage.tenants import open_tenant
 
     tenant = open_tenant(tenant_id)
-    cfg = None
-    if reembed:
-        from tenantctl.cli._common import load_cfg
-
-        cfg = load_cfg()
+    cfg = load_cfg() if reembed else None
     report = repair_tenant(tenant, cfg, wait=wait, reembed=reembed)
     if json_out:
         print_json(report.to_dict())
