@@ -81,14 +81,14 @@ def _resolve(secret: str, shared: Services) -> Tenant:
     else:
         tenant_id, source = _tenant_of_key(secret), "key"
     gone = HttpRefusal(401, f"the {source}'s tenant does not exist",
-                   "it was deleted or never created: ask the operator (`tenantctl tenant list`)", _BEARER)
+                       "it was deleted or never created: ask the operator (`tenantctl tenant list`)", _BEARER)
     try:
         tenant = open_tenant(tenant_id)
     except FolderMissing as exc:
         if not exc.elsewhere:
             raise gone from None
         raise HttpRefusal(503, f"the {source}'s tenant is a local tenant of another node, not served here",
-                      "send its requests to that node (or the operator moves it into PostgreSQL)") from None
+                          "send its requests to that node (or the operator moves it into PostgreSQL)") from None
     except (TenantNotFound, InvalidTenantId):
         raise gone from None
     shared.limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)
@@ -136,7 +136,7 @@ def admin_key(
     key = keys.resolve(_secret(authorization, x_api_key))
     if key is None or not key.admin:
         raise HttpRefusal(403, "this endpoint needs an admin key",
-                      "the operator creates one with `tenantctl key create --admin`")
+                          "the operator creates one with `tenantctl key create --admin`")
 
 
 AdminKey = Depends(admin_key)

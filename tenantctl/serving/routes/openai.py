@@ -30,6 +30,7 @@ class ChatCompletionBody(BaseModel):
     model: str | None = None
     messages: list[ChatMessage]
     stream: bool = False
+    # Accepted as OpenAI clients send them, and not applied: the tenant's `answer` settings decide.
     max_tokens: int | None = None
     temperature: float | None = None
 
@@ -98,7 +99,7 @@ def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, st
             parts = [p.get("text") for p in m.content if p.get("type", "text") == "text"]
             if not all(isinstance(part, str) for part in parts):
                 raise HttpRefusal(400, "a text content part has no text",
-                              "send it as {\"type\": \"text\", \"text\": \"...\"}")
+                                  "send it as {\"type\": \"text\", \"text\": \"...\"}")
             content = " ".join(parts)
         else:
             content = m.content or ""
@@ -106,13 +107,13 @@ def _from_messages(messages: list[ChatMessage]) -> tuple[str, list[tuple[str, st
             content.encode("utf-8")
         except UnicodeEncodeError:
             raise HttpRefusal(400, "message content is not valid Unicode text (a lone surrogate)",
-                          "send the question as UTF-8 text") from None
+                              "send the question as UTF-8 text") from None
         return content
 
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user" or not text(turns[-1]).strip():
         raise HttpRefusal(400, "the last message must be the user's question, as text",
-                      "end `messages` with {\"role\": \"user\", \"content\": \"your question\"}")
+                          "end `messages` with {\"role\": \"user\", \"content\": \"your question\"}")
     history: list[tuple[str, str]] = []
     pending: str | None = None
     for m in turns[:-1]:
