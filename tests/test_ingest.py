@@ -6,7 +6,7 @@ import pytest
 
 from tenantctl.errors import ExitCode
 
-from .conftest import BAD, SAMPLE_IDS, copy_samples
+from .conftest import BAD, SAMPLE_IDS, copy_samples, fast_home
 
 # (tenant, query, file holding the answer, text that only that file holds)
 FACTS = [
@@ -199,3 +199,30 @@ def test_convex_fusion_scales_each_retriever_and_weighs_them():
     dense, keyword = [(1, 0.80), (2, 0.79), (5, 0.30)], [(6, 20.0), (2, 19.9), (1, 2.0)]
     by = {f: fuse("q", dense, keyword, "hybrid", 2, SearchConfig(fusion=f)).top for f in ("convex", "rrf")}
     assert by["convex"] == [2, 1] and by["rrf"] == [1, 2]
+
+
+def test_progress_reaches_the_total_when_a_file_cannot_be_read(cli, home, tmp_path, monkeypatch):
+    """A file that could not be read was never counted done: the bar stopped short of the total."""
+    from pathlib import Path
+
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.storage.tenants import open_tenant
+
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in ("a.md", "b.md", "c.md"):
+        (docs / name).write_text(f"# {name}\n\nThe gate code of {name} is 4711.\n")
+    real_read = Path.read_bytes
+
+    def read_bytes(path):
+        if path.name == "b.md":
+            raise PermissionError(13, "Permission denied")
+        return real_read(path)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    seen: list[tuple[int, int]] = []
+    summary = ingest(open_tenant("acme"), [docs], load_config(), progress=lambda *at: seen.append(at))
+    assert (summary.added, summary.failed) == (2, 1) and seen[0] == (1, 3) and seen[-1] == (3, 3), seen

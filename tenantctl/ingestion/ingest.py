@@ -20,7 +20,7 @@ from tenantctl.ingestion.extract import ExtractError, extract, is_supported, uns
 from tenantctl.models.embedding import Embedder, embedder_for_store, maker
 from tenantctl.storage import metering
 from tenantctl.storage.index import refresh_index
-from tenantctl.storage.store import NewChunk, Store
+from tenantctl.storage.store import Document, NewChunk, Store
 from tenantctl.storage.tenants import Tenant
 from tenantctl.textproc import embed_input
 
@@ -179,41 +179,15 @@ def ingest(
         # The store's own embedder (an index built with fp32 keeps it), checked before anything is read.
         embedder = embedder_for_store(cfg.embedder, store, maker(embedder))
         known = store.documents()
-        done = 0
-        pending: list[_Pending] = []
-        for path in files:
-            key = str(path)
-            try:
-                data = path.read_bytes()
-                mtime = path.stat().st_mtime
-            except OSError as exc:
-                summary.record(FileResult(key, "failed", reason=exc.strerror or str(exc)))
-                continue
-            sha = hashlib.sha256(data).hexdigest()
-            old = known.get(key)
-            if old and old.sha256 == sha and old.chunking == signature:
-                summary.record(FileResult(key, "skipped", old.chunks))
-                done += 1
-                continue
-            pending.append(_Pending(path, key, len(data), sha, mtime, "updated" if old else "added"))
-            del data
+        pending = _changed(files, known, signature, summary)
+        done = len(files) - len(pending)  # skipped, or unreadable
         if progress:
             progress(done, len(files))
         _check_quota(tenant, known, pending, files, roots if prune else None)
-
         if pending:
             _embed_and_store(store, pending, embedder, chunking, signature, summary, progress, len(files), done)
-
         if prune:
-            seen = {str(p) for p in files}
-            gone = [key for key in known if key not in seen and in_scope(key, roots)]
-            if gone:
-                with store.transaction():
-                    for key in gone:
-                        store.remove_document(key)
-                for key in gone:
-                    summary.record(FileResult(key, "removed", known[key].chunks))
-
+            _prune(store, known, files, roots, summary)
         if not tenant.pooled:
             refresh_index(tenant.dir, store)
         usage.chunks_embedded = summary.chunks
@@ -222,6 +196,42 @@ def ingest(
         usage.details = {k: getattr(summary, k) for k in ("added", "updated", "skipped", "removed", "failed")}
     summary.seconds = round(time.perf_counter() - started, 3)
     return summary
+
+
+def _changed(files: list[Path], known: dict[str, Document], signature: str,
+             summary: IngestSummary) -> list[_Pending]:
+    """The files to embed: new, or changed since they were stored (content hash or chunking). Unchanged
+    files are recorded as skipped, unreadable ones as failed."""
+    pending: list[_Pending] = []
+    for path in files:
+        key = str(path)
+        try:
+            data = path.read_bytes()
+            mtime = path.stat().st_mtime
+        except OSError as exc:
+            summary.record(FileResult(key, "failed", reason=exc.strerror or str(exc)))
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        old = known.get(key)
+        if old and old.sha256 == sha and old.chunking == signature:
+            summary.record(FileResult(key, "skipped", old.chunks))
+            continue
+        pending.append(_Pending(path, key, len(data), sha, mtime, "updated" if old else "added"))
+        del data
+    return pending
+
+
+def _prune(store: Store, known: dict[str, Document], files: list[Path], roots: list[Path],
+           summary: IngestSummary) -> None:
+    """Remove the documents under `roots` whose files are gone (not among `files`)."""
+    seen = {str(p) for p in files}
+    gone = [key for key in known if key not in seen and in_scope(key, roots)]
+    if gone:
+        with store.transaction():
+            for key in gone:
+                store.remove_document(key)
+        for key in gone:
+            summary.record(FileResult(key, "removed", known[key].chunks))
 
 
 def in_scope(key: str, roots: list[Path]) -> bool:
