@@ -122,7 +122,7 @@ def test_a_number_question_answered_without_a_number_takes_the_number():
 
 def test_a_lone_chinese_one_is_an_amount_only_with_a_measure_word():
     """"一线城市" is a tier of cities, not a number: a question for 多少 gets the amount, not the model's "一线"."""
-    assert spans.typed_tokens("number", "住宿标准为一线城市每晚不超过600元，一般需要一个月。") == ["600元", "一个"]
+    assert spans.typed_tokens("number", "住宿标准为一线城市每晚不超过600元，一般需要一个月。") == ["600元", "一个月"]
     assert spans.typed_tokens("number", "第一名获得一百元，共一万人参加。") == ["第一名", "一百元", "一万人"]
     reply, _ = ask("住宿标准是多少？", [Passage("住宿标准为一线城市每晚不超过600元。", "rules.md")], "一线")
     assert reply.answer == "600元" and not reply.fallback
@@ -670,3 +670,8 @@ def test_the_gate_reads_a_misspelt_word_as_the_word_one_edit_away():
 def test_a_question_without_content_words_has_nothing_to_find():
     assert gate.coverage("🙂", "Anything at all.") == 0.0
     assert not gate.check("🙂", [("Anything at all.", "a.md", 0.9)], 0.3, 0.5, 0.5).passed
+
+
+def test_a_chinese_amount_keeps_its_whole_unit():
+    assert spans.typed_tokens("number", "造价为3亿6千5百万加元。") == ["3亿6千5百万加元"]
+    assert spans.typed_span("会议室最长可以预订多久？", "会议室每次最长可以预订两个小时。") == "两个小时"
