@@ -122,6 +122,11 @@ class AnswerConfig(_Strict):
     min_score: float = Field(0.2, ge=-1.0, le=1.0)
     min_relevance: float = Field(0.74, ge=0.0, le=2.0)
     min_cjk_coverage: float = Field(0.2, ge=0.0, le=1.0)
+    # The model's own short answer is shown only when the model was this sure of it (the mean
+    # log-probability of its tokens; 0 is certain, -0.7 about a 50% chance per token); a less sure one
+    # gives way to the best sentence's words, which hold the answer more often. A remote model that
+    # does not tell is taken at its word. Lower it to trust the model more.
+    min_span_confidence: float = Field(-0.7, le=0.0)
     prompt_template: str | None = None
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0.0)

@@ -27,9 +27,10 @@ class FakeGenerator:
     n_ctx = 2048
     load_ms = 0.0
 
-    def __init__(self, text: str, chat: bool = False) -> None:
+    def __init__(self, text: str, chat: bool = False, confidence: float | None = None) -> None:
         self.text = text
         self.has_chat_template = chat
+        self.confidence = confidence
         self.requests = []
 
     def count_tokens(self, text: str) -> int:
@@ -39,11 +40,11 @@ class FakeGenerator:
         self.requests.append(request)
         if on_token:
             on_token(self.text)
-        return Generation(text=self.text, prompt_tokens=10, completion_tokens=3)
+        return Generation(text=self.text, prompt_tokens=10, completion_tokens=3, confidence=self.confidence)
 
 
-def ask(question, passages, model_says, chat=False, **settings):
-    generator = FakeGenerator(model_says, chat)
+def ask(question, passages, model_says, chat=False, confidence=None, **settings):
+    generator = FakeGenerator(model_says, chat, confidence)
     reply = respond(question, passages, generator, AnswerConfig(**settings), ModelConfig())
     assert len(generator.requests) == 1  # one model call per question
     return reply, generator
@@ -675,3 +676,33 @@ def test_a_question_without_content_words_has_nothing_to_find():
 def test_a_chinese_amount_keeps_its_whole_unit():
     assert spans.typed_tokens("number", "造价为3亿6千5百万加元。") == ["3亿6千5百万加元"]
     assert spans.typed_span("会议室最长可以预订多久？", "会议室每次最长可以预订两个小时。") == "两个小时"
+
+
+TRAVEL_CODE = "Which approval code does a travel claim need?"
+
+
+@pytest.mark.parametrize("confidence,settings,grounded", [
+    (None, {}, True),  # a generator that does not tell is taken at its word
+    (-0.1, {}, True),
+    (-2.0, {}, False),  # unsure: the best sentence's words answer instead
+    (-2.0, {"min_span_confidence": -5.0}, True),  # an operator who trusts the model more
+])
+def test_a_span_the_model_was_unsure_of_gives_way_to_the_best_sentence(confidence, settings, grounded):
+    reply, _ = ask(TRAVEL_CODE, [TRAVEL], " NW-TRV-7731", confidence=confidence, **settings)
+    assert reply.grounded is grounded and "NW-TRV-7731" in reply.answer
+    assert (reply.answer == "NW-TRV-7731") is grounded  # else the sentence that holds it
+
+
+def test_the_confidence_is_the_mean_log_probability_of_the_generated_tokens():
+    import numpy as np
+
+    from tenantctl.models.generation import _Confidence
+
+    noted = _Confidence()
+    first, second = np.log(np.array([0.5, 0.25, 0.25])), np.log(np.array([0.1, 0.8, 0.1]))
+    assert noted.mean() is None
+    noted(np.array([7]), first.copy())  # the prompt's last token: the first step chooses
+    noted(np.array([7, 0]), second.copy())  # token 0 was chosen (p 0.5)
+    noted(np.array([7, 0, 1]), first.copy())  # token 1 (p 0.8); this step's stop is not counted
+    assert noted.logprobs == pytest.approx([np.log(0.5), np.log(0.8)])
+    assert noted.mean() == pytest.approx((np.log(0.5) + np.log(0.8)) / 2)

@@ -12,6 +12,8 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    question asking for a number or a date, the span must be one (in English, of the best sentence, and
    not one of several there that fit: which is meant, the model guesses too), else the one in the best
    sentence is taken — when that sentence holds several that fit (English), the stretch holding them all;
+   and the model must have been sure of it (`answer.min_span_confidence`: the mean log-probability of
+   its tokens, when the generator reports one);
 4. otherwise the answer is the best whole sentence (`fallback`).
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
@@ -115,6 +117,7 @@ class Answer:
     supporting: str = ""  # the passage sentence that holds the answer
     passages: list[Hit] = field(default_factory=list)
     raw: str = ""  # what the model printed, before checking
+    confidence: float | None = None  # the model's mean token log-probability of `raw`, when it tells
     timings: dict[str, float] = field(default_factory=dict)
     gate: dict[str, float] = field(default_factory=dict)  # the relevance gate's similarity and coverage
     tools: list[dict[str, Any]] = field(default_factory=list)  # the tenant's tool calls: status, ms, error
@@ -204,10 +207,11 @@ def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.
     return not (english and kind and len(spans.typed_choices(question, holder.text)) > 1)
 
 
-def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int) -> Reply:
-    """The answer from the model's output and the ranked sentences (see the module docstring)."""
+def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int, *, sure: bool = True) -> Reply:
+    """The answer from the model's output and the ranked sentences (see the module docstring); `sure`:
+    the model was sure enough of its output (`answer.min_span_confidence`)."""
     accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
-    if accepted and _kept(*accepted, question, ranked):
+    if accepted and sure and _kept(*accepted, question, ranked):
         span, holder = accepted
         span = spans.whole_name(spans.widen(span, holder.text), holder.text)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
@@ -259,7 +263,8 @@ def respond(
         stop=[*([] if chat else COMPLETION_STOPS), *mcfg.stop], prefix=builder.prefix(),
     )
     result = generator.generate(request, on_token=on_token)
-    reply = choose(question, result.text, ranked, len(context))
+    sure = result.confidence is None or result.confidence >= settings.min_span_confidence
+    reply = choose(question, result.text, ranked, len(context), sure=sure)
     reply.generation = result
     return reply
 
@@ -372,6 +377,7 @@ def _answer(
         **base, answer=_cite(reply.answer, reply.n), citations=[reply.n], sources=[_source(passages, reply)],
         grounded=reply.grounded, fallback=reply.fallback, no_answer=False, model=model_name,
         short_answer=reply.answer, supporting=reply.supporting, raw=reply.raw, timings=timings,
+        confidence=None if g.confidence is None else round(g.confidence, 3),
     )
 
 

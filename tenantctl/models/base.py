@@ -19,6 +19,9 @@ class Generation:
     generation_ms: float = 0.0
     finish_reason: str | None = None
     cached_tokens: int = 0  # prompt tokens not read but taken from a cached state
+    # The mean log-probability of the generated tokens under the model (0 is certain), when the
+    # generator can tell; None when it cannot (a remote model).
+    confidence: float | None = None
 
 
 @dataclass

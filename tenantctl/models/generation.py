@@ -131,6 +131,8 @@ class LlamaCppGenerator:
             repeat_penalty=request.repeat_penalty, stop=request.stop or None, seed=request.seed, stream=True,
         )
         result = Generation()
+        confidence = _Confidence()
+        params["logits_processor"] = confidence.processors()
         with self._lock:
             self._fit_prompt_threads()
             started = time.perf_counter()
@@ -161,6 +163,7 @@ class LlamaCppGenerator:
                 ) from None
             result.generation_ms = (time.perf_counter() - started) * 1000
         result.text = "".join(parts)
+        result.confidence = confidence.mean()
         if not result.completion_tokens and result.text:
             result.completion_tokens = self.count_tokens(result.text)
         return result
@@ -191,6 +194,33 @@ class LlamaCppGenerator:
 
     def _chat_prompt_tokens(self, messages: list[dict[str, str]]) -> int:
         return sum(self.count_tokens(m["content"]) + 4 for m in messages)
+
+
+class _Confidence:
+    """A logits processor that leaves the logits as they are and notes each generated token's
+    log-probability: the token a step chose is the last of the next step's input, so the one that
+    ended the generation (a stop such as the newline after a short answer) is not counted."""
+
+    def __init__(self) -> None:
+        self.logprobs: list[float] = []
+        self._last: Any = None  # the last step's log-softmax
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import numpy as np
+
+        if self._last is not None:
+            self.logprobs.append(float(self._last[int(input_ids[-1])]))
+        top = scores.max()
+        self._last = scores - (top + np.log(np.exp(scores - top).sum()))
+        return scores
+
+    def processors(self) -> Any:
+        import llama_cpp
+
+        return llama_cpp.LogitsProcessorList([self])
+
+    def mean(self) -> float | None:
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else None
 
 
 def prompt_threads(cores: int | None = None, load: float | None = None, others: int | None = None) -> int:
