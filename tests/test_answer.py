@@ -706,3 +706,9 @@ def test_the_confidence_is_the_mean_log_probability_of_the_generated_tokens():
     noted(np.array([7, 0, 1]), first.copy())  # token 1 (p 0.8); this step's stop is not counted
     assert noted.logprobs == pytest.approx([np.log(0.5), np.log(0.8)])
     assert noted.mean() == pytest.approx((np.log(0.5) + np.log(0.8)) / 2)
+
+
+def test_a_question_for_a_price_wants_an_amount_of_money():
+    assert spans.typed_span("停车证每月多少钱？", "共有十五个停车证车位，每月三百元。") == "三百元"
+    assert spans.typed_span("How much does a parking permit cost?",
+                            "There are 15 parking permits, each costing 40 euros per month.").startswith("40 euros")

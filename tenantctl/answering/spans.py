@@ -299,7 +299,11 @@ def widen(span: str, sentence: str) -> str:
 
 _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I)),
           (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代")),
-          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I))]
+          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I)),
+          # "How much does it cost?", "停车证每月多少钱？": an amount of money, not "15 spaces"
+          (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
+                      r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
+           re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen)\b|[元镑币]", re.I))]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
