@@ -132,7 +132,7 @@ def test_a_lone_chinese_one_is_an_amount_only_with_a_measure_word():
 def test_english_sentences_keep_abbreviations_and_structure():
     text = "Mr. Smith moved to the U.S. in 1990. He left.\n\n- first item\n- second item\nid: 5\nname: Foo"
     assert sentences(text) == ["Mr. Smith moved to the U.S. in 1990.", "He left.", "first item", "second item",
-                               "id: 5", "name: Foo"]
+                               "id: 5; name: Foo"]  # key: value lines are one record
     assert paragraphs("short line\nanother short") == ["short line", "another short"]
 
 
@@ -712,3 +712,31 @@ def test_a_question_for_a_price_wants_an_amount_of_money():
     assert spans.typed_span("停车证每月多少钱？", "共有十五个停车证车位，每月三百元。") == "三百元"
     assert spans.typed_span("How much does a parking permit cost?",
                             "There are 15 parking permits, each costing 40 euros per month.").startswith("40 euros")
+
+
+PRODUCTS = Passage(  # what ingestion makes of a JSON object: one "key: value" line per key
+    "product: Forklift FL-9\nwarranty: 5 years\nprice: 12000 EUR\nmax load: 2.5 tonnes", "products.jsonl")
+
+
+def test_a_json_objects_lines_are_one_record():
+    record = "product: Forklift FL-9; warranty: 5 years; price: 12000 EUR; max load: 2.5 tonnes"
+    assert sentences(PRODUCTS.text) == [record]
+    assert sentences("Note: bring a pen.\n\nThe room opens at 9.") == ["Note: bring a pen.", "The room opens at 9."]
+
+
+@pytest.mark.parametrize("question,model_says,answer", [
+    ("What is the warranty of the forklift FL-9?", " Forklift FL-9", "product: Forklift FL-9; warranty: 5 years"),
+    ("Which product has a max load of 2.5 tonnes?", " 2.5 tonnes", "product: Forklift FL-9; max load: 2.5 tonnes"),
+    ("How much does the forklift cost?", " forklift", "12000 EUR"),  # no field named "cost": the money
+])
+def test_a_record_answers_with_the_fields_the_question_names(question, model_says, answer):
+    reply, _ = ask(question, [PRODUCTS], model_says)  # the model restates the question: not an answer
+    assert reply.answer == answer and not reply.grounded
+
+
+def test_a_long_record_is_cut_to_whole_fields():
+    record = "; ".join(f"field {n}: value number {n} of the record" for n in range(8)) + "; Sale dates: June to July"
+    shown = spans.window(record, "When are the sale dates?")
+    assert shown == "Sale dates: June to July"
+    assert spans.trim_lead("Leave type: Annual; Notice needed: 2 weeks", "How much notice for annual leave type?") == \
+        "Leave type: Annual; Notice needed: 2 weeks"

@@ -215,6 +215,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
         span, holder = accepted
         span = spans.whole_name(spans.widen(span, holder.text), holder.text)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
+    if field := spans.field_answer(question, ranked[0].text):
+        return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)
     for c in ranked[:2]:
         choices = spans.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess

@@ -40,6 +40,8 @@ def paragraphs(text: str) -> list[str]:
                 continue
             if current and not _STRUCTURAL.match(line) and _width(last) >= WRAP_WIDTH:
                 current = _join(current, line)
+            elif current and record_fields(current) is not None and FIELD.match(line):
+                current = f"{current}; {line}"  # a JSON object's lines are one record, as a CSV row is
             else:
                 if current:
                     out.append(current)
@@ -48,6 +50,19 @@ def paragraphs(text: str) -> list[str]:
         if current:
             out.append(current)
     return out
+
+
+# A record's field: "warranty: 5 years", "Notice needed: 2 weeks" (a CSV or table row's cells, a JSON
+# object's keys, which ingestion writes so); a record is its fields joined by "; ".
+FIELD = re.compile(r"([^\W\d_][\w .()/%&'-]{1,40}):\s+(\S.*)")  # not "Q: ..." / "A: ..."
+
+
+def record_fields(text: str) -> list[tuple[str, str]] | None:
+    """The (name, value) fields of a record, or None when `text` is not one."""
+    fields = [FIELD.fullmatch(part.strip()) for part in text.split("; ")]
+    if not all(fields):
+        return None
+    return [(m.group(1), m.group(2)) for m in fields if m]
 
 
 def _width(line: str) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import CJK_QUESTION, cjk_share, cut_loops, terms
+from tenantctl.answering.sentences import CJK_QUESTION, cjk_share, cut_loops, record_fields, terms
 from tenantctl.textproc import has_cjk
 
 MAX_SPAN_WORDS = 30
@@ -303,7 +303,8 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"ce
           # "How much does it cost?", "停车证每月多少钱？": an amount of money, not "15 spaces"
           (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
-           re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen)\b|[元镑币]", re.I))]
+           re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
+                      r"[元镑币]", re.I))]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -417,6 +418,8 @@ def window(sentence: str, question: str) -> str:
 
     if size(sentence) <= (MAX_SPAN_CHARS if cjk else MAX_SPAN_WORDS):
         return sentence
+    if (fields := record_fields(sentence)) and len(fields) > 1:
+        return _record_window(fields, question, limit, size)
     sentence = " ".join(_drop_asides(sentence, question).split())
     if size(sentence) <= limit:
         return sentence
@@ -433,6 +436,36 @@ def window(sentence: str, question: str) -> str:
     start = max(0, min(first - (4 if cjk else 5), len(units) - limit))
     text = ("" if cjk else " ").join(units[start:start + limit])
     return ("…" if start else "") + text + ("…" if start + limit < len(units) else "")
+
+
+def _record_window(fields: list[tuple[str, str]], question: str, limit: int, size: Callable[[str], int]) -> str:
+    """A record too long for an answer cut to whole fields: those holding the question's terms (else
+    the first ones), as many as fit."""
+    wanted = terms(question)
+    holding = [i for i, field in enumerate(fields) if terms(" ".join(field)) & wanted]
+    kept: list[int] = []
+    for i in holding or range(len(fields)):
+        if size("; ".join(f"{k}: {v}" for k, v in (fields[j] for j in sorted([*kept, i])))) <= limit:
+            kept.append(i)
+    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted(kept)) or f"{fields[0][0]}: {fields[0][1]}"
+
+
+def field_answer(question: str, sentence: str) -> str | None:
+    """For a record ("product: Forklift FL-9; warranty: 5 years; price: 12000"): the fields the question
+    names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years"), with the
+    first field whose value it names, which says which record it is; None when it names no field."""
+    fields = record_fields(sentence)
+    if not fields or len(fields) < 2:
+        return None
+    wanted = terms(question)
+    named = [i for i, (name, _) in enumerate(fields) if terms(name) & wanted]
+    if not named or len(named) == len(fields):
+        return None
+    if any(terms(fields[i][1]) & wanted for i in named):
+        which = []  # a field the question names already says which record it is
+    else:
+        which = [i for i, (_, value) in enumerate(fields) if i not in named and terms(value) & wanted][:1]
+    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted({*named, *which}))
 
 
 NEAR_WORDS = 3  # a model's span further than this from every question term of its sentence is no answer
@@ -474,9 +507,10 @@ CHOICES_PAD = 1  # words a window of several numbers or dates keeps either side 
 
 def span_window(sentence: str, parts: list[str], question: str) -> str:
     """The stretch of `sentence` from the first of `parts` to the last, with CHOICES_PAD words either
-    side, marked with "…" where cut; the plain `window` when they are not all found or too far apart."""
+    side, marked with "…" where cut; the plain `window` when they are not all found or too far apart,
+    or `sentence` is a record (whose fields stay whole)."""
     starts = [sentence.find(p) for p in parts]
-    if not parts or min(starts) < 0:
+    if not parts or min(starts) < 0 or record_fields(sentence):
         return window(sentence, question)
     first = len(sentence[:min(starts)].split())
     last = max(len(sentence[:at + len(p)].split()) for at, p in zip(starts, parts, strict=True))
@@ -495,8 +529,8 @@ def trim_lead(text: str, question: str) -> str:
     when that run is long, but for its last word: the question already says those ("The annual animal
     migration occurs between June and September" answers "When does the annual animal migration
     occur?" as "…occurs between June and September"). CJK text is left as it is."""
-    if has_cjk(text):
-        return text
+    if has_cjk(text) or record_fields(text.lstrip("…")):
+        return text  # a record keeps its fields whole
     asked = _stems(question)
     words = text.split()
 
