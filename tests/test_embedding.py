@@ -491,3 +491,32 @@ def test_an_export_that_fails_at_its_last_rename_leaves_no_temporary_file(tmp_pa
         onnx_export._write(target, spec, "fp32", lambda tmp: tmp.write_bytes(b"graph"))
     assert len(renames) == 2
     assert sorted(p.name for p in target.iterdir()) == ["model.onnx"]  # no .meta.json.tmp<pid> left
+
+
+def test_threads_that_need_the_embedder_at_once_load_it_once(monkeypatch, tmp_path):
+    """A server's first upload and first search each loaded an ONNX session of their own (memory twice)."""
+    import threading
+    import time
+
+    from tenantctl.models import embedding
+
+    loads = []
+
+    def slow_session(model_file):
+        loads.append(model_file)
+        time.sleep(0.05)
+        return object(), None
+
+    spec = onnx_export.ModelSpec(tmp_path, 256, 384)
+    monkeypatch.setattr(onnx_export, "read_spec", lambda folder: spec)
+    monkeypatch.setattr(onnx_export, "ensure_export", lambda spec, cache, precision: tmp_path / "model.onnx")
+    monkeypatch.setattr(embedding, "_tokenizer", lambda spec: object())
+    monkeypatch.setattr(embedding, "_onnx_session", slow_session)
+    model = embedding.OnnxEmbedder("m", str(tmp_path), 8)
+    dims = []
+    threads = [threading.Thread(target=lambda: dims.append(model.dim)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert dims == [384] * 4 and len(loads) == 1

@@ -54,22 +54,29 @@ class OnnxEmbedder:
         self._run_options = None
         self._tokenizer = None
         self._spec = None
+        self._load_lock = threading.Lock()  # a server's first upload and first search may both load it
         self.load_ms = 0.0
 
     def _load(self):
         if self._session is None:
-            started = time.perf_counter()
-            from pathlib import Path
-
-            from tenantctl import paths
-            from tenantctl.models import onnx_export
-
-            self._spec = onnx_export.read_spec(Path(self.path or _packaged_minilm()))
-            model_file = onnx_export.ensure_export(self._spec, paths.cache_dir(), self.precision)
-            self._tokenizer = _tokenizer(self._spec)
-            self._session, self._run_options = _onnx_session(model_file)
-            self.load_ms = (time.perf_counter() - started) * 1000
+            with self._load_lock:
+                if self._session is None:
+                    self._load_now()
         return self._session
+
+    def _load_now(self) -> None:
+        started = time.perf_counter()
+        from pathlib import Path
+
+        from tenantctl import paths
+        from tenantctl.models import onnx_export
+
+        self._spec = onnx_export.read_spec(Path(self.path or _packaged_minilm()))
+        model_file = onnx_export.ensure_export(self._spec, paths.cache_dir(), self.precision)
+        self._tokenizer = _tokenizer(self._spec)
+        session, self._run_options = _onnx_session(model_file)
+        self.load_ms = (time.perf_counter() - started) * 1000
+        self._session = session  # last: another thread that sees it sees the spec and tokenizer too
 
     @property
     def dim(self) -> int:
