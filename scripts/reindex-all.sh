@@ -8,7 +8,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tenantctl=${TENANTCTL:-$here/.venv/bin/tenantctl}
 report=$(mktemp)
-trap 'rm -f "$report"' EXIT
+trap 'rm -f "$report" "$report.err"' EXIT  # also when cron's job is killed midway
 
 "$tenantctl" reindex --all --json >"$report" 2>>"$report.err"
 code=$?
@@ -31,5 +31,4 @@ PY
       elif [ -n "${ALERT_EMAIL:-}" ]; then mail -s "tenantctl reindex failed" "$ALERT_EMAIL"
       else cat >&2; fi
 fi
-rm -f "$report.err"
 exit "$code"
