@@ -740,3 +740,20 @@ def test_a_long_record_is_cut_to_whole_fields():
     assert shown == "Sale dates: June to July"
     assert spans.trim_lead("Leave type: Annual; Notice needed: 2 weeks", "How much notice for annual leave type?") == \
         "Leave type: Annual; Notice needed: 2 weeks"
+
+
+def test_a_short_best_sentence_goes_on_into_the_next_one():
+    passage = Passage("After the 1954 court decision, many Christian academies opened in the South. Their students "
+                      "were almost all white, as parents left the desegregated public schools.", "schools.txt")
+    reply, _ = ask("What was the race of students at Christian academies after the 1954 decision?", [passage], "")
+    assert reply.fallback and "white" in reply.answer and len(reply.answer.split()) <= 30
+    assert reply.supporting.startswith("After the 1954")  # the sentence the answer starts from
+    assert spans.continued("A short one.", "") == "A short one."
+    assert spans.continued("…a cut window…", "More.") == "…a cut window…"
+    long_after = " ".join(["word"] * 40)
+    assert len(spans.continued("Five words in this one.", long_after).split()) == 30
+
+
+def test_a_record_never_goes_on_into_the_next_record():
+    assert spans.continued("product: FL-9; warranty: 5 years", "product: PJ-2; warranty: 2 years") == \
+        "product: FL-9; warranty: 5 years"

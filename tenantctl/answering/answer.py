@@ -183,10 +183,12 @@ def _cite(sentence: str, n: int | str) -> str:
 def candidates(passages: list[Passage]) -> list[spans.Candidate]:
     """Each passage's whole sentences, numbered by passage; statements only when there are any (FAQ
     passages repeat the question, which must never come back as the answer)."""
-    found = [
-        spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=TOOL_BOOST if p.source.startswith("tool:") else 0.0)
-        for n, p in enumerate(passages, 1) for s in sentences(p.text) if len(s) > 1
-    ]
+    found = []
+    for n, p in enumerate(passages, 1):
+        said = [s for s in sentences(p.text) if len(s) > 1]
+        found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=TOOL_BOOST if p.source.startswith("tool:") else 0.0,
+                                  after=said[i + 1][:MAX_SENTENCE_CHARS] if i + 1 < len(said) else "")
+                  for i, s in enumerate(said)]
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
 
@@ -228,7 +230,7 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]
-    shown = spans.trim_lead(spans.window(best.text, question), question)
+    shown = spans.continued(spans.trim_lead(spans.window(best.text, question), question), best.after)
     return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)
 
 

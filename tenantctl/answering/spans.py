@@ -75,6 +75,7 @@ class Candidate:
     n: int  # the number of the passage it comes from (1-based)
     score: float = 0.0
     boost: float = 0.0  # added to the score (a tool's result)
+    after: str = ""  # the sentence that follows it in its passage
 
 
 def expected_type(question: str) -> str | None:
@@ -448,6 +449,28 @@ def _record_window(fields: list[tuple[str, str]], question: str, limit: int, siz
         if size("; ".join(f"{k}: {v}" for k, v in (fields[j] for j in sorted([*kept, i])))) <= limit:
             kept.append(i)
     return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted(kept)) or f"{fields[0][0]}: {fields[0][1]}"
+
+
+CONTINUE_BELOW = 25  # words (CJK: characters / 3 * 10) under which a shown sentence goes on into the next one
+
+
+def continued(shown: str, after: str) -> str:
+    """A short sentence shown with the start of the one after it, up to a concise answer's length: the
+    sentence most like the question often sets the scene and the next one answers it ("…after the 1954
+    decision in Brown v. Board of Education … ." → "The academies' students were white…"). A window cut
+    already, a record, or a sentence with nothing after it stays as it is."""
+    if not after or shown.endswith("…") or record_fields(shown):
+        return shown
+    if has_cjk(shown):
+        room = MAX_SPAN_CHARS - len("".join(shown.split()))
+        if room < MAX_SPAN_CHARS - CONTINUE_BELOW * 3:
+            return shown
+        return shown + after[:room - 1] + ("…" if len(after) > room - 1 else "")
+    words, more = shown.split(), after.split()
+    if len(words) >= CONTINUE_BELOW:
+        return shown
+    room = MAX_SPAN_WORDS - len(words)
+    return " ".join([*words, *more[:room]]) + ("…" if len(more) > room else "")
 
 
 def field_answer(question: str, sentence: str) -> str | None:
