@@ -1,5 +1,7 @@
 """The answer path's rules, on a scripted fake generator: fast, no model."""
 
+from pathlib import Path
+
 import pytest
 
 from tenantctl.answering import gate, spans
@@ -757,3 +759,19 @@ def test_a_short_best_sentence_goes_on_into_the_next_one():
 def test_a_record_never_goes_on_into_the_next_record():
     assert spans.continued("product: FL-9; warranty: 5 years", "product: PJ-2; warranty: 2 years") == \
         "product: FL-9; warranty: 5 years"
+
+
+def test_a_row_of_an_html_or_docx_table_answers_with_its_column_names():
+    from tenantctl.ingestion.extract import extract
+
+    from .conftest import SAMPLES
+    from .test_extract import docx_with_tables
+
+    path = SAMPLES / "acme-hr" / "benefits.html"
+    page = Passage(extract(path, path.read_bytes()).text, "benefits.html")
+    reply, _ = ask("What are the details of the employee referral bonus?", [page], " employee referral bonus")
+    assert reply.answer == "Benefit: Employee referral bonus; Details: $3,000 for each referred hire who completes " \
+                           "probation"
+    document = Passage(extract(Path("tools.docx"), docx_with_tables()).text, "tools.docx")
+    reply, _ = ask("Is Slack allowed?", [document], " Slack")
+    assert reply.answer == "Tool: Slack; Allowed: yes"

@@ -126,3 +126,83 @@ def test_a_short_western_text_is_not_read_in_a_baltic_code_page(text, encoding):
     """A German Latin-1 sentence was read as DOS Baltic (cp775): "Cafķ M³ller ... Fr³hst³ck", Windows-1252
     not being among the detector's candidates; a Polish Windows-1250 one stays Polish."""
     assert extract(Path("note.txt"), text.encode(encoding)).text == text
+
+
+TABLE_PAGE = (
+    "<h2>Tools</h2><p>Which tools may hold company data.</p>"
+    "<table><caption>Cloud tools</caption>"
+    "<thead><tr><th>Tool</th><th></th><th>Note</th></tr></thead>"
+    "<tbody><tr><td>Dropbox</td><td>no, use SharePoint</td><td></td></tr>"
+    "<tr><td>Slack <b>Enterprise</b></td><td>yes</td><td>EU region</td></tr></tbody></table>"
+    "<table><tr><td>Left</td><td>Right</td></tr><tr><td>1</td><td>2</td></tr></table>"  # no <th> row
+    "<table><tr><th>Only</th><th>header</th></tr></table>"  # no body row
+    "<p>After.</p>"
+)
+
+
+def test_html_table_rows_keep_column_names():
+    """A table row was one line "Dropbox | no, use SharePoint": no sentence held "Dropbox" and its column."""
+    text = extract(Path("tools.html"), TABLE_PAGE.encode()).text
+    assert text == (
+        "## Tools\n\nWhich tools may hold company data.\n\nCloud tools\n\n"
+        "Tool: Dropbox; column 2: no, use SharePoint\n\nTool: Slack Enterprise; column 2: yes; Note: EU region\n\n"
+        "Left | Right\n\n1 | 2\n\nOnly | header\n\nAfter."), text
+
+
+def test_html_table_spans_and_nesting():
+    page = (
+        "<table><tr><th rowspan=2>Channel<th colspan=2>Limit</tr><tr><th>single<th>daily</tr>"
+        "<tr><td rowspan=2>Mobile<td>5<td>20<tr><td colspan=2>50<tr><td>ATM<td><td>3<td>extra</table>"
+        "<table><tr><td><table><tr><th>Plan<th>Price<tr><td>Basic<td>5 EUR</table><td>side</table>")
+    text = extract(Path("limits.html"), page.encode()).text
+    assert text.split("\n\n") == [
+        "Channel: Mobile; Limit single: 5; Limit daily: 20",  # header rows' names joined, spanned ones named
+        "Channel: Mobile; Limit single: 50",  # a row-spanning cell repeats; a column-spanning one is given once
+        "Channel: ATM; Limit daily: 3; column 4: extra",
+        "Plan: Basic; Price: 5 EUR",  # a table inside a layout table becomes records, the layout one does not
+        "side"], text
+
+
+def test_html_without_tables_is_unchanged():
+    page = (b"<html><head><title>T</title></head><body><h2>Leave</h2><p>Annual leave is <b>25 days</b>.</p>"
+            b"<ul><li>one</li><li>two</li></ul><div>a<br>b</div><dl><dt>Term</dt><dd>Meaning</dd></dl></body></html>")
+    assert extract(Path("p.html"), page).text == \
+        "# T\n\n## Leave\n\nAnnual leave is 25 days.\n\none\n\ntwo\n\na\n\nb\n\nTerm\n\nMeaning"
+
+
+def docx_with_tables() -> bytes:
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Which tools may hold company data.")
+    table = document.add_table(rows=4, cols=3)
+    rows = [["Tool", "Allowed", ""], ["Dropbox", "no, use SharePoint", ""], ["Slack", "yes", "EU region"],
+            ["Zoom", "yes", ""]]
+    for row, values in zip(table.rows, rows, strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    table.cell(3, 1).merge(table.cell(3, 2))
+    inner = table.cell(2, 2).add_table(rows=2, cols=2)
+    for row, values in zip(inner.rows, [["Region", "Since"], ["EU", "2024"]], strict=True):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    one = document.add_table(rows=1, cols=2)
+    one.cell(0, 0).text, one.cell(0, 1).text = "only", "row"
+    document.add_paragraph("After.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_table_rows_keep_column_names():
+    text = extract(Path("tools.docx"), docx_with_tables()).text
+    assert text.split("\n\n") == [
+        "Which tools may hold company data.",
+        "Tool: Dropbox; Allowed: no, use SharePoint",  # empty cells left out
+        "Tool: Slack; Allowed: yes; column 3: EU region",  # an empty header is "column N"
+        "Tool: Zoom; Allowed: yes",  # merged cells: the value once
+        "Region: EU; Since: 2024",  # a table inside a cell, which python-docx's cell text leaves out
+        "only | row",  # one row: as before
+        "After."], text

@@ -7,9 +7,14 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import docx.table
+    from bs4 import PageElement, Tag
 
 
 class ExtractError(Exception):
@@ -185,6 +190,7 @@ def read_html(data: bytes) -> str:
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg", "nav"]):
         tag.decompose()
+    _html_tables(soup)
     for level in range(1, 7):
         for tag in soup.find_all(f"h{level}"):
             title = " ".join(tag.get_text(" ").split())
@@ -200,6 +206,122 @@ def read_html(data: bytes) -> str:
     if title and not re.search(r"^# ", text, flags=re.M):
         text = f"# {title}\n\n{text}"
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+TABLE_GROWTH = 16  # a table's records may be this many times its text (names repeat in every row)
+
+
+def table_records(names: list[str], rows: list[list[str | None]], source: int) -> list[str]:
+    """Each row as one paragraph of "name: value" fields joined by "; ", as a CSV row is: an empty name is
+    "column N", an empty value (or None, the rest of a cell spanning columns) is left out, a row without
+    values is dropped. No records (the caller keeps the table's lines) when they would pass TABLE_GROWTH
+    times `source`, the length of the table's text, and 1 MB: a long header over many short rows."""
+    records, budget = [], max(1 << 20, TABLE_GROWTH * source)
+    for row in rows:
+        pairs = [f"{names[i] if i < len(names) and names[i] else f'column {i + 1}'}: {value}"
+                 for i, value in enumerate(row) if value]
+        budget -= sum(len(pair) + 2 for pair in pairs)
+        if budget < 0:
+            return []
+        if pairs:
+            records.append("; ".join(pairs))
+    return records
+
+
+_CELLS = ("td", "th")
+MAX_COLSPAN = 64  # a cell's colspan past this counts as this many columns
+MAX_COLUMNS = 256  # a table wider than this (spans pushing cells right) keeps its "a | b" lines
+
+
+def _own(tag: Tag, stop: tuple[str, ...]) -> Iterator[PageElement]:
+    """The nodes inside `tag`, not descending into elements named in `stop` (those are yielded). Walked
+    with a stack: html.parser nests unclosed cells and rows (`<td>a<td>b`) as deep as a table is long."""
+    stack = list(reversed(tag.contents))
+    while stack:
+        node = stack.pop()
+        yield node
+        if getattr(node, "name", None) and node.name not in stop:
+            stack.extend(reversed(node.contents))
+
+
+def _own_text(tag: Tag, stop: tuple[str, ...]) -> str:
+    from bs4 import CData, NavigableString
+
+    return " ".join(" ".join(str(n) for n in _own(tag, stop) if type(n) in (NavigableString, CData)).split())
+
+
+def _span(cell: Tag, name: str, limit: int) -> int:
+    try:
+        return max(1, min(limit, int(str(cell.get(name, 1)))))
+    except ValueError:
+        return 1
+
+
+def _html_grid(rows: list[list[Tag]]) -> list[list[tuple[str, bool]]] | None:
+    """The table's cells by row and column: a cell spanning rows repeats in the rows below, a cell spanning
+    columns fills them, marked False after its first column (a header names them all, a value is given
+    once). None past MAX_COLUMNS columns."""
+    grid: list[list[tuple[str, bool]]] = []
+    below: dict[int, tuple[str, bool, int]] = {}  # column -> (text, first, rows left) of a cell spanning rows
+    for cells in rows:
+        line: list[tuple[str, bool]] = []
+        queue = list(reversed(cells))
+        while queue or any(col >= len(line) for col in below):
+            col = len(line)
+            if col in below:
+                text, first, left = below.pop(col)
+                if left > 1:
+                    below[col] = (text, first, left - 1)
+                line.append((text, first))
+            elif not queue:
+                line.append(("", False))
+            else:
+                cell = queue.pop()
+                text, wide, high = _own_text(cell, _CELLS), _span(cell, "colspan", MAX_COLSPAN), \
+                    _span(cell, "rowspan", len(rows))
+                for n in range(wide):
+                    line.append((text, n == 0))
+                    if high > 1:
+                        below[col + n] = (text, n == 0, high - 1)
+            if len(line) > MAX_COLUMNS:
+                return None
+        grid.append(line)
+    return grid
+
+
+def _html_table_text(table: Tag) -> str | None:
+    """A table as records, one paragraph a body row ("Benefit: Commuter benefit; Details: Pre-tax ..."),
+    after its caption; None for a table with no header row (leading rows of <th> cells only, or <thead>
+    rows) or no body row, which keeps its "a | b" lines."""
+    rows = table.find_all("tr")
+    cells = [[n for n in _own(tr, ("tr",)) if getattr(n, "name", None) in _CELLS] for tr in rows]
+    heads = 0
+    while heads < len(rows) and cells[heads] and (
+            rows[heads].parent.name == "thead" or all(c.name == "th" for c in cells[heads])):
+        heads += 1
+    grid = _html_grid(cells)
+    if grid is None:
+        return None
+    names = [" ".join(dict.fromkeys(line[col][0] for line in grid[:heads] if col < len(line) and line[col][0]))
+             for col in range(max(map(len, grid[:heads]), default=0))]
+    body = [[text if first else None for text, first in line] for line in grid[heads:]]
+    records = table_records(names, body, len(table.get_text()))
+    if not any(names) or not records:
+        return None
+    caption = _own_text(table, _CELLS)  # <caption> and any text outside the cells
+    return "\n\n".join([caption, *records] if caption else records)
+
+
+def _html_tables(soup: Tag) -> None:
+    """Replace each table holding a header row with its records. A table holding another table is layout
+    (a page's columns): it is read as before, its cells "a | b", while the tables inside it become records."""
+    from bs4 import NavigableString
+
+    for table in soup.find_all("table"):
+        if table.find("table") is None:
+            text = _html_table_text(table)
+            if text is not None:
+                table.replace_with(NavigableString(f"\n\n{text}\n\n"))
 
 
 def read_pdf(data: bytes) -> str:
@@ -253,10 +375,38 @@ def read_docx(data: bytes) -> str:
             else:
                 parts.append(text)
         elif tag == "tbl":
-            table = docx.table.Table(child, document)
-            rows = [" | ".join(cell.text.strip() for cell in row.cells) for row in table.rows]
-            parts.append("\n".join(rows))
+            parts += _docx_tables(docx.table.Table(child, document))
     return "\n\n".join(parts)
+
+
+def _docx_tables(table: docx.table.Table) -> list[str]:
+    """A table's text, then that of the tables inside its cells (python-docx's cell text leaves them out).
+    The first row names the columns: each further row is a record ("Tool: Dropbox; Allowed: no, use ...").
+    A table of one row, or whose first row is empty, keeps its "a | b" lines."""
+    parts, todo = [], [table]
+    while todo:
+        table = todo.pop(0)
+        rows = [row.cells for row in table.rows]
+        lines, records = "\n".join(" | ".join(c.text.strip() for c in row) for row in rows), []
+        if len(rows) > 1 and any(cell.text.strip() for cell in rows[0]):
+            records = table_records([" ".join(cell.text.split()) for cell in rows[0]],
+                                    [_docx_values(row, rows[0]) for row in rows[1:]], len(lines))
+        parts.append("\n\n".join(records) or lines)
+        cells = {cell._tc: cell for row in rows for cell in row}.values()  # a merged cell once
+        todo += [inner for cell in cells for inner in cell.tables]
+    return parts
+
+
+def _docx_values(row: list, header: list) -> list[str | None]:
+    """A row's values by column. python-docx gives a merged cell once per column it spans and again in
+    the rows it spans: the value is given once in its row (under its first column's name) and repeats in
+    the rows below, except a header cell merged down, which is no value."""
+    values: list[str | None] = []
+    for col, cell in enumerate(row):
+        spanned = col > 0 and cell._tc is row[col - 1]._tc
+        heading = col < len(header) and cell._tc is header[col]._tc
+        values.append(None if spanned or heading else " ".join(cell.text.split()))
+    return values
 
 
 def _check_docx_size(data: bytes) -> None:
