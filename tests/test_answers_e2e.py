@@ -127,3 +127,27 @@ def test_eval_answers_never_reaches_another_tenant(cli, samples, tmp_path):
     assert data["tenant"] == "acme-hr" and data["correct_pct"] == 0.0
     detail = cli("query", "acme-hr", "What does error code E-417 mean?", "--json", "--passages").json()
     assert all("/acme-hr/" in p["path"] for p in detail["passages"])
+
+
+EQUIPMENT_HTML = """<html><body><h1>Warehouse equipment</h1>
+<p>The warehouse runs these forklifts. Ask the site lead before booking one.</p>
+<table><tr><th>Product</th><th>Warranty</th><th>Max load</th><th>Price</th></tr>
+<tr><td>Forklift FL-9</td><td>5 years</td><td>2.5 tonnes</td><td>12000 EUR</td></tr>
+<tr><td>Forklift FL-4</td><td>2 years</td><td>1.2 tonnes</td><td>7500 EUR</td></tr>
+<tr><td>Pallet jack PJ-2</td><td>1 year</td><td>2 tonnes</td><td>900 EUR</td></tr></table></body></html>
+"""
+
+
+def test_a_row_of_an_html_or_docx_table_answers_with_its_column_names(cli, tmp_path):
+    from .test_extract import docx_with_tables
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "equipment.html").write_text(EQUIPMENT_HTML, encoding="utf-8")
+    (docs / "tools.docx").write_bytes(docx_with_tables())
+    assert cli("tenant", "create", "warehouse").code == 0
+    assert cli("ingest", "warehouse", docs).code == 0
+    data = _ask(cli, "warehouse", "What is the max load of the pallet jack?")
+    assert data["answer"].startswith("Product: Pallet jack PJ-2; Max load: 2 tonnes"), data
+    data = _ask(cli, "warehouse", "Is Slack allowed?")
+    assert data["answer"].startswith("Tool: Slack; Allowed: yes"), data
