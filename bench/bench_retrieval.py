@@ -4,6 +4,8 @@
 
     .venv/bin/python bench/bench_retrieval.py --limit 600 --baseline-chunks 300 --encode-only   # ratios only
     .venv/bin/python bench/bench_retrieval.py --quality-only   # fp32 and int8 nDCG@10, full SciFact
+    .venv/bin/python bench/bench_retrieval.py --quality-only --home H [--baseline DIR]
+        # the same scores of the corpus already ingested in home H (no ingest), and with DIR's tenantctl
 
 Measures, in one run (every ratio against a baseline measured in the same run):
   * for each embedder precision (fp32, int8): `tenantctl ingest` of the corpus as a fresh process —
@@ -69,11 +71,16 @@ finally:
 """
 
 
-def run_rss(home: Path, *args: str) -> tuple[str, float, float]:
-    """`tenantctl ARGS` as a fresh process: stdout, wall seconds, peak RSS in MB."""
+def run_rss(home: Path, *args: str, checkout: Path | None = None) -> tuple[str, float, float]:
+    """`tenantctl ARGS` as a fresh process (the tenantctl of `checkout` if given): stdout, wall seconds,
+    peak RSS in MB."""
     env = {**os.environ, "TENANTCTL_HOME": str(home)}
+    if checkout:
+        env["PYTHONPATH"] = str(checkout)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, env=env)
+    # `python -c` puts the working directory first on sys.path: run in the checkout for its package to win.
+    done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, env=env,
+                          cwd=checkout)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"tenantctl {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
@@ -181,6 +188,27 @@ def fresh_processes(home: Path, queries: list[dict]) -> dict:
     }
 
 
+def scores(home: Path, qrels: list[str], checkout: Path | None = None) -> dict:
+    """nDCG@10 / recall@100 / MRR of each mode, scored by `tenantctl eval` (of `checkout` if given)."""
+    found = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        out, _, _ = run_rss(home, "eval", TENANT, *qrels, "--mode", mode, "--json", checkout=checkout)
+        q = json.loads(out)
+        found[mode] = {k: q[k] for k in ("ndcg_at_10", "recall_at_k", "mrr")}
+    return found
+
+
+def ingested_quality(home: Path, qrels: list[str], baseline: Path | None) -> None:
+    """The scores of the corpus already ingested in `home` (no ingest), and with the baseline's tenantctl
+    on the same index: ranking changes are compared on identical vectors."""
+    results = {"home": str(home), "embedder": recorded_embedder(home), "quality": scores(home, qrels)}
+    if baseline:
+        results["baseline"] = {"checkout": str(baseline), "quality": scores(home, qrels, baseline)}
+        results["hybrid_ndcg_minus_baseline"] = round(
+            results["quality"]["hybrid"]["ndcg_at_10"] - results["baseline"]["quality"]["hybrid"]["ndcg_at_10"], 4)
+    write_results("retrieval-quality-home", results)
+
+
 def recorded_embedder(home: Path) -> str:
     return json.loads((home / "tenants" / TENANT / "manifest.json").read_text())["embedder"]["name"]
 
@@ -210,12 +238,20 @@ def main() -> None:
                         help="only the embedding throughput ratios against SentenceTransformer.encode (no ingest)")
     parser.add_argument("--quality-only", action="store_true",
                         help="only each precision's ingest and nDCG@10 / recall@100 / MRR (decides the default)")
+    parser.add_argument("--home", type=Path,
+                        help="with --quality-only: score the corpus already ingested in this home (no ingest)")
+    parser.add_argument("--baseline", type=Path,
+                        help="with --home: also score it with the tenantctl of this checkout (e.g. main)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="tenantctl-bench-"))
     os.environ["TENANTCTL_CACHE"] = str(work / "cache")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ["TENANTCTL_NO_PROGRESS"] = "1"
+    if args.home:
+        data = args.data.resolve()
+        qrels = ["--queries", str(data / "queries.jsonl"), "--qrels", str(data / "qrels" / "test.tsv")]
+        return ingested_quality(args.home.resolve(), qrels, args.baseline and args.baseline.resolve())
     from tenantctl.config import EmbedderConfig
     from tenantctl.models.embedding import get_embedder
 
@@ -242,11 +278,7 @@ def main() -> None:
         chunks = json.loads(out)["chunks"]
         results["ingest"][precision] = {"chunks": chunks, "seconds": round(wall, 2),
                                         "chunks_per_s": round(chunks / wall, 1), "peak_rss_mb": round(rss)}
-        results["quality"][precision] = {}
-        for mode in ("dense", "bm25", "hybrid"):
-            out, _, _ = run_rss(home, "eval", TENANT, *qrels, "--mode", mode, "--json")
-            q = json.loads(out)
-            results["quality"][precision][mode] = {k: q[k] for k in ("ndcg_at_10", "recall_at_k", "mrr")}
+        results["quality"][precision] = scores(home, qrels)
         write_results("retrieval", results)  # partial figures survive an interrupted run
     if args.quality_only:
         hybrid = {p: results["quality"][p]["hybrid"]["ndcg_at_10"] for p in PRECISIONS}

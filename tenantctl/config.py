@@ -88,6 +88,11 @@ class SearchConfig(_Strict):
     # Weight of dense hits in the fusion for queries written mostly in Chinese, Japanese or Korean.
     # all-MiniLM-L6-v2 is an English model; with a multilingual embedder, set it to 1.0.
     cjk_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
+    # Pseudo-relevance feedback (hybrid mode): the vectors of the `feedback` best chunks of a first fusion
+    # are added to the query vector (`feedback_weight` times their mean), and the dense search runs again
+    # with it before the final fusion. 0 turns it off.
+    feedback: int = Field(5, ge=0, le=50)
+    feedback_weight: float = Field(0.5, ge=0.0, le=4.0)
     # Longest search query or question accepted, in characters (CLI and server alike).
     max_query_chars: int = Field(2000, ge=16, le=100_000)
 

@@ -120,6 +120,20 @@ def fuse(
     )
 
 
+def feedback_vector(qvec, vectors: list[bytes], weight: float):
+    """Pseudo-relevance feedback (Rocchio): the query vector plus `weight` times the mean of `vectors`
+    (float32 chunk vectors, the best chunks of a first fusion), L2-normalised again. The chunks both
+    retrievers agree on pull the query towards the vocabulary of the documents that answer it."""
+    import numpy as np
+
+    if not vectors or weight <= 0:
+        return qvec
+    mean = np.mean([np.frombuffer(blob, dtype=np.float32) for blob in vectors], axis=0)
+    moved = (qvec + weight * mean).astype(np.float32)
+    norm = float(np.linalg.norm(moved))
+    return moved / norm if norm else qvec
+
+
 def dense_weight(query: str, search_cfg) -> float:
     """The dense retriever's weight in the fusion: lower for a query written mostly in CJK scripts,
     which the default (English) embedding model barely understands while keyword search does."""
@@ -191,6 +205,16 @@ class Searcher:
             return self.store.dense_search(qvec, candidates)
         return self.index().search(qvec, candidates)
 
+    def _with_feedback(self, query: str, qvec, first: Fused, keyword: list[tuple[int, float]], k: int,
+                       candidates: int) -> Fused:
+        """The fusion again, with the dense hits of the query moved towards the best chunks of the `first`
+        fusion (`search.feedback`, `search.feedback_weight`). Call inside a snapshot."""
+        search_cfg = self.cfg.search
+        best = sorted(first.scores, key=lambda i: (-first.scores[i], i))[: search_cfg.feedback]
+        blobs = self.store.chunk_vectors(best)
+        moved = feedback_vector(qvec, [blobs[i] for i in best if i in blobs], search_cfg.feedback_weight)
+        return fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg)
+
     def keyword_preview(self, query: str, n: int) -> list[tuple[str, str]]:
         """(text, path) of the n best keyword (BM25) chunks: cheap, no embedder."""
         with self.store.snapshot():
@@ -219,8 +243,10 @@ class Searcher:
             load_ms = getattr(embedder, "load_ms", 0.0) - loaded_before
             dense = self._dense(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
-            t_retrieve = time.perf_counter()
             fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
+            if mode == "hybrid" and dense and self.cfg.search.feedback:
+                fused = self._with_feedback(query, qvec, fused, keyword, k, candidates)
+            t_retrieve = time.perf_counter()
             rows = self.store.chunks(fused.top)
             vectors = self.store.chunk_vectors(fused.top)
         similarity = {cid: float(np.frombuffer(blob, dtype=np.float32) @ qvec) for cid, blob in vectors.items()}

@@ -1,0 +1,104 @@
+"""Pseudo-relevance feedback in hybrid search (`search.feedback`): the query vector moved towards the best
+chunks of a first fusion finds a chunk that shares their words but none of the query's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+# Each file one chunk. "beam" holds every query word; "pier" none of them, but its other words are the
+# beam's; "noise" shares nothing with either.
+DOCS = {
+    "beam.md": "Corrosion of the steel girder was checked. Rivets, welds and bolts of the bridge deck hold.",
+    "pier.md": "Rivets, welds and bolts of the bridge deck hold the concrete pier in place after repairs.",
+    "noise.md": "The cafeteria serves lunch from noon; vegetarian dishes are marked in green on the menu.",
+}
+QUERY = "corrosion steel girder"
+
+
+@pytest.fixture
+def bridge(tmp_path, home):
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.storage.tenants import create_tenant
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
+    folder = tmp_path / "bridge"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text)
+    ingest(create_tenant("bridge"), [folder], load_config())
+    return folder
+
+
+def _search(feedback: int, mode: str = "hybrid"):
+    from tenantctl.config import load_config
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    cfg = load_config()
+    cfg.search.feedback = feedback
+    cfg.search.feedback_weight = 1.0
+    opened = TenantSession(open_tenant("bridge"), cfg)
+    try:
+        return opened.search(QUERY, k=3, mode=mode)
+    finally:
+        opened.close()
+
+
+def test_feedback_vector_moves_the_query_towards_the_best_chunks_and_stays_unit_length():
+    from tenantctl.retrieval.search import feedback_vector
+
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    best = [np.array(v, dtype=np.float32).tobytes() for v in ([0.0, 1.0, 0.0], [0.0, 0.6, 0.8])]
+    moved = feedback_vector(query, best, 0.5)
+    assert moved == pytest.approx(np.array([1.0, 0.4, 0.2]) / np.linalg.norm([1.0, 0.4, 0.2]))
+    assert moved.dtype == np.float32
+    assert feedback_vector(query, best, 0.0) is query and feedback_vector(query, [], 0.5) is query
+
+
+def test_feedback_ranks_the_chunk_that_shares_the_best_chunks_words(bridge):
+    plain = {h.path.rsplit("/", 1)[-1]: h for h in _search(0)}
+    assert plain["beam.md"].rank == 1 and plain["pier.md"].score == plain["noise.md"].score == 0.0
+    hits = _search(1)
+    assert [h.path.rsplit("/", 1)[-1] for h in hits] == ["beam.md", "pier.md", "noise.md"]
+    pier = hits[1]
+    assert pier.score > 0.1 and hits[2].score == 0.0
+    # Its dense rank comes from the moved query, but `similarity` (the answer gate's signal) stays the
+    # cosine with the question itself, as without feedback.
+    assert pier.dense_rank == 2 and pier.keyword_rank is None
+    assert pier.similarity == plain["pier.md"].similarity
+
+
+def test_feedback_applies_to_hybrid_search_only(bridge):
+    for mode in ("dense", "bm25"):
+        assert [(h.chunk_id, h.score) for h in _search(1, mode)] == [(h.chunk_id, h.score) for h in _search(0, mode)]
+
+
+
+def test_feedback_never_reaches_another_tenants_chunks(bridge, tmp_path):
+    """Cross-tenant probe: the chunk that feedback would find lives only in another tenant, whose
+    chunk ids overlap this one's; the moved query still searches this tenant's own chunks alone."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.storage.tenants import create_tenant
+
+    other = tmp_path / "yard"
+    other.mkdir()
+    (other / "yard-pier.md").write_text(DOCS["pier.md"])
+    (other / "yard-beam.md").write_text(DOCS["beam.md"])
+    (bridge / "pier.md").unlink()
+    ingest(create_tenant("yard"), [other], load_config())
+    ingest(create_tenant("bridge2"), [bridge], load_config())
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    cfg = load_config()
+    cfg.search.feedback, cfg.search.feedback_weight = 1, 1.0
+    opened = TenantSession(open_tenant("bridge2"), cfg)
+    try:
+        hits = opened.search(QUERY, k=10)
+    finally:
+        opened.close()
+    assert sorted(h.path.rsplit("/", 1)[-1] for h in hits) == ["beam.md", "noise.md"]
