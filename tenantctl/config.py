@@ -90,7 +90,7 @@ class SearchConfig(_Strict):
     cjk_dense_weight: float = Field(0.25, ge=0.0, le=1.0)
     # Pseudo-relevance feedback (hybrid mode): the vectors of the `feedback` best chunks of a first fusion
     # are added to the query vector (`feedback_weight` times their mean), and the dense search runs again
-    # with it before the final fusion. 0 turns it off.
+    # with it before the final fusion (not for a CJK query while `cjk_dense_weight` is below 1). 0: off.
     feedback: int = Field(5, ge=0, le=50)
     feedback_weight: float = Field(0.5, ge=0.0, le=4.0)
     # Longest search query or question accepted, in characters (CLI and server alike).

@@ -102,3 +102,38 @@ def test_feedback_never_reaches_another_tenants_chunks(bridge, tmp_path):
     finally:
         opened.close()
     assert sorted(h.path.rsplit("/", 1)[-1] for h in hits) == ["beam.md", "noise.md"]
+
+
+ZH_DOCS = {
+    "beam.md": "钢梁腐蚀已经检查。桥面的铆钉焊缝和螺栓都很牢固。",
+    "pier.md": "桥面的铆钉焊缝和螺栓都很牢固，混凝土桥墩修复后稳定。",
+    "noise.md": "食堂中午供应午餐，素食菜品在菜单上用绿色标注。",
+}
+
+
+@pytest.mark.parametrize("cjk_dense_weight, moved", [(0.25, False), (1.0, True)])
+def test_a_cjk_query_gets_feedback_only_when_its_dense_hits_weigh_fully(tmp_path, home, cjk_dense_weight, moved):
+    """With the English embedder a CJK query's dense hits weigh 0.25 (`search.cjk_dense_weight`) and its
+    vector is not moved; with a multilingual one (weight 1.0) it is, as an English query's."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import create_tenant, open_tenant
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
+    folder = tmp_path / "zh"
+    folder.mkdir()
+    for name, text in ZH_DOCS.items():
+        (folder / name).write_text(text)
+    ingest(create_tenant("qiao"), [folder], load_config())
+    found = {}
+    for feedback in (0, 3):
+        cfg = load_config()
+        cfg.search.feedback, cfg.search.feedback_weight, cfg.search.cjk_dense_weight = feedback, 1.0, cjk_dense_weight
+        opened = TenantSession(open_tenant("qiao"), cfg)
+        try:
+            found[feedback] = [(h.chunk_id, h.score) for h in opened.search("钢梁腐蚀", k=3)]
+        finally:
+            opened.close()
+    assert (found[3] != found[0]) is moved

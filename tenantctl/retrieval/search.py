@@ -208,7 +208,9 @@ class Searcher:
     def _with_feedback(self, query: str, qvec, first: Fused, keyword: list[tuple[int, float]], k: int,
                        candidates: int) -> Fused:
         """The fusion again, with the dense hits of the query moved towards the best chunks of the `first`
-        fusion (`search.feedback`, `search.feedback_weight`). Call inside a snapshot."""
+        fusion (`search.feedback`, `search.feedback_weight`). Not for a query whose dense hits weigh less
+        (`dense_weight`, a CJK query with an English embedder): moving a vector the model barely understands
+        lowered the Chinese answers. Call inside a snapshot."""
         search_cfg = self.cfg.search
         best = sorted(first.scores, key=lambda i: (-first.scores[i], i))[: search_cfg.feedback]
         blobs = self.store.chunk_vectors(best)
@@ -244,7 +246,7 @@ class Searcher:
             dense = self._dense(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
             fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
-            if mode == "hybrid" and dense and self.cfg.search.feedback:
+            if mode == "hybrid" and dense and self.cfg.search.feedback and dense_weight(query, self.cfg.search) == 1:
                 fused = self._with_feedback(query, qvec, fused, keyword, k, candidates)
             t_retrieve = time.perf_counter()
             rows = self.store.chunks(fused.top)
