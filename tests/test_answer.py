@@ -775,3 +775,15 @@ def test_a_row_of_an_html_or_docx_table_answers_with_its_column_names():
     document = Passage(extract(Path("tools.docx"), docx_with_tables()).text, "tools.docx")
     reply, _ = ask("Is Slack allowed?", [document], " Slack")
     assert reply.answer == "Tool: Slack; Allowed: yes"
+
+
+ERROR_CODE = Passage(  # a JSON error-code table as ingestion writes it: long values, wrapped by no one
+    "code: E-417\nseverity: stop\ndescription: Error code E-417 means the pressure sensor reports a signal below "
+    "4 mA, which indicates a wire break.\naction: Lock out the press and check connector X417.", "error_codes.json")
+
+
+def test_a_field_the_question_names_with_its_value_says_which_record_it_is():
+    assert sentences(ERROR_CODE.text)[0].startswith("code: E-417; severity: stop; description: Error code")
+    reply, _ = ask("What action should be taken for error code E-417?", [ERROR_CODE], " a wire break")
+    assert reply.answer == "code: E-417; action: Lock out the press and check connector X417."  # not the model's
+    assert spans.field_answer("What does error code E-417 mean?", sentences(ERROR_CODE.text)[0]) is None

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tenantctl.answering import gate, spans
+from tenantctl.answering.scoring import normalize
 from tenantctl.answering.sentences import cjk_share, sentences
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
@@ -213,11 +214,13 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
     """The answer from the model's output and the ranked sentences (see the module docstring); `sure`:
     the model was sure enough of its output (`answer.min_span_confidence`)."""
     accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
-    if accepted and sure and _kept(*accepted, question, ranked):
+    field = spans.field_answer(question, ranked[0].text)  # the record's fields the question names
+    if (accepted and sure and _kept(*accepted, question, ranked)
+            and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
         span = spans.whole_name(spans.widen(span, holder.text), holder.text)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
-    if field := spans.field_answer(question, ranked[0].text):
+    if field:
         return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)
     for c in ranked[:2]:
         choices = spans.typed_choices(question, c.text)

@@ -38,10 +38,10 @@ def paragraphs(text: str) -> list[str]:
             line = line.strip()
             if not line:
                 continue
-            if current and not _STRUCTURAL.match(line) and _width(last) >= WRAP_WIDTH:
-                current = _join(current, line)
-            elif current and record_fields(current) is not None and FIELD.match(line):
+            if current and record_fields(current) is not None and FIELD.fullmatch(line):
                 current = f"{current}; {line}"  # a JSON object's lines are one record, as a CSV row is
+            elif current and not _STRUCTURAL.match(line) and _width(last) >= WRAP_WIDTH:
+                current = _join(current, line)
             else:
                 if current:
                     out.append(current)

@@ -231,7 +231,8 @@ def _restates(span: str, question: str) -> bool:
     return not own or own <= {t[:5] for t in terms(question)}
 
 
-def _occurs(span: str, sentence: str) -> bool:
+def occurs(span: str, sentence: str) -> bool:
+    """Whether `span` occurs in `sentence`, both normalised (`scoring.normalize`), as whole words."""
     if has_cjk(span) or has_cjk(sentence):  # normalised CJK text has no spaces: "Mozilla Firefox在2004年"
         return "".join(span.split()) in sentence
     return re.search(rf"(?<!\S){re.escape(span)}s?(?!\S)", sentence) is not None  # "Fred Singer" in "Fred Singer's"
@@ -278,7 +279,7 @@ def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, 
         wanted = normalize(reading)
         if not wanted or _restates(reading, question):
             continue
-        holder = next((c for c in candidates if _occurs(wanted, normalize(c.text))), None)
+        holder = next((c for c in candidates if occurs(wanted, normalize(c.text))), None)
         if holder:
             return reading, holder
     return None
@@ -420,7 +421,9 @@ def window(sentence: str, question: str) -> str:
     if size(sentence) <= (MAX_SPAN_CHARS if cjk else MAX_SPAN_WORDS):
         return sentence
     if (fields := record_fields(sentence)) and len(fields) > 1:
-        return _record_window(fields, question, limit, size)
+        sentence = _record_window(fields, question, limit, size)  # whole fields; a long one is cut below
+        if size(sentence) <= limit:
+            return sentence
     sentence = " ".join(_drop_asides(sentence, question).split())
     if size(sentence) <= limit:
         return sentence
@@ -441,14 +444,17 @@ def window(sentence: str, question: str) -> str:
 
 def _record_window(fields: list[tuple[str, str]], question: str, limit: int, size: Callable[[str], int]) -> str:
     """A record too long for an answer cut to whole fields: those holding the question's terms (else
-    the first ones), as many as fit."""
+    the first ones), as many as fit — or, when the first of them alone is too long, that one field."""
     wanted = terms(question)
-    holding = [i for i, field in enumerate(fields) if terms(" ".join(field)) & wanted]
+    holding = [i for i, field in enumerate(fields) if terms(" ".join(field)) & wanted] or range(len(fields))
     kept: list[int] = []
-    for i in holding or range(len(fields)):
+    for i in holding:
         if size("; ".join(f"{k}: {v}" for k, v in (fields[j] for j in sorted([*kept, i])))) <= limit:
             kept.append(i)
-    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted(kept)) or f"{fields[0][0]}: {fields[0][1]}"
+    longest = max(holding, key=lambda i: len(terms(" ".join(fields[i])) & wanted))
+    if longest not in kept:  # the field that holds most of the question, too long whole: cut below
+        kept = [longest]
+    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted(kept))
 
 
 CONTINUE_BELOW = 25  # words (CJK: characters / 3 * 10) under which a shown sentence goes on into the next one
@@ -481,14 +487,21 @@ def field_answer(question: str, sentence: str) -> str | None:
     if not fields or len(fields) < 2:
         return None
     wanted = terms(question)
+    # A named field whose value the question also gives ("error code E-417") says which record it is;
+    # the fields named alone are what it asks for.
     named = [i for i, (name, _) in enumerate(fields) if terms(name) & wanted]
-    if not named or len(named) == len(fields):
+    asked = [i for i in named if not terms(fields[i][1]) & wanted]
+    if not asked or len(asked) == len(fields):
         return None
-    if any(terms(fields[i][1]) & wanted for i in named):
-        which = []  # a field the question names already says which record it is
-    else:
-        which = [i for i, (_, value) in enumerate(fields) if i not in named and terms(value) & wanted][:1]
-    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted({*named, *which}))
+    which = [i for i in named if i not in asked]
+    if not which:  # else the field whose value the question gives most of: "product: Forklift FL-9"
+        given = {i: len(terms(value) & wanted) / len(terms(value) or {""})
+                 for i, (_, value) in enumerate(fields) if i not in asked}
+        which = [best] if given[best := max(given, key=given.get)] else []
+    shown = "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted({*asked, *which}))
+    if len(shown.split()) > MAX_SPAN_WORDS:
+        shown = window("; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in asked), question)
+    return shown
 
 
 NEAR_WORDS = 3  # a model's span further than this from every question term of its sentence is no answer
