@@ -97,6 +97,15 @@ def test_reindex_all_goes_on_past_a_tenant_whose_folder_is_missing(cli, home, tm
     assert cli("reindex", "lost").code == ExitCode.NOT_FOUND
 
 
+def test_reindex_all_of_a_home_whose_only_tenant_fails_exits_1(cli, home, tmp_path):
+    fast_home(cli, home)
+    cli("tenant", "create", "solo")
+    _write_docs(tmp_path / "solo", 1)
+    assert cli("source", "add", "solo", tmp_path / "solo").code == 0
+    shutil.rmtree(home / "tenants" / "solo")
+    assert cli("reindex", "--all").code == ExitCode.ERROR  # as `reindex solo` would; README says so
+
+
 def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_path):
     """A tenant.yaml broken by hand must not hide every other tenant's billing records."""
     fast_home(cli, home)
