@@ -16,20 +16,25 @@ DOCS = {
 QUERY = "corrosion steel girder"
 
 
-@pytest.fixture
-def bridge(tmp_path, home):
+def _ingested(tmp_path, home, tenant: str, docs: dict[str, str]):
+    """A home with the hashing embedder and `tenant` holding `docs`, each file one chunk; its folder."""
     from tenantctl.config import load_config
     from tenantctl.ingestion.ingest import ingest
     from tenantctl.storage.tenants import create_tenant
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
-    folder = tmp_path / "bridge"
+    folder = tmp_path / tenant
     folder.mkdir()
-    for name, text in DOCS.items():
+    for name, text in docs.items():
         (folder / name).write_text(text)
-    ingest(create_tenant("bridge"), [folder], load_config())
+    ingest(create_tenant(tenant), [folder], load_config())
     return folder
+
+
+@pytest.fixture
+def bridge(tmp_path, home):
+    return _ingested(tmp_path, home, "bridge", DOCS)
 
 
 def _search(feedback: int, mode: str = "hybrid"):
@@ -116,17 +121,10 @@ def test_a_cjk_query_gets_feedback_only_when_its_dense_hits_weigh_fully(tmp_path
     """With the English embedder a CJK query's dense hits weigh 0.25 (`search.cjk_dense_weight`) and its
     vector is not moved; with a multilingual one (weight 1.0) it is, as an English query's."""
     from tenantctl.config import load_config
-    from tenantctl.ingestion.ingest import ingest
     from tenantctl.retrieval.session import TenantSession
-    from tenantctl.storage.tenants import create_tenant, open_tenant
+    from tenantctl.storage.tenants import open_tenant
 
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
-    folder = tmp_path / "zh"
-    folder.mkdir()
-    for name, text in ZH_DOCS.items():
-        (folder / name).write_text(text)
-    ingest(create_tenant("qiao"), [folder], load_config())
+    _ingested(tmp_path, home, "qiao", ZH_DOCS)
     found = {}
     for feedback in (0, 3):
         cfg = load_config()
