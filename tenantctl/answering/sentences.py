@@ -58,11 +58,14 @@ FIELD = re.compile(r"([^\W\d_][\w .()/%&'-]{1,40}):\s+(\S.*)")  # not "Q: ..." /
 
 
 def record_fields(text: str) -> list[tuple[str, str]] | None:
-    """The (name, value) fields of a record, or None when `text` is not one."""
-    fields = [FIELD.fullmatch(part.strip()) for part in text.split("; ")]
-    if not all(fields):
-        return None
-    return [(m.group(1), m.group(2)) for m in fields if m]
+    """The (name, value) fields of a record, or None when `text` is not one (known at its first part
+    that is no field: `paragraphs` asks this of every line's paragraph so far)."""
+    fields = []
+    for part in text.split("; "):
+        if not (m := FIELD.fullmatch(part.strip())):
+            return None
+        fields.append((m.group(1), m.group(2)))
+    return fields
 
 
 def _width(line: str) -> int:

@@ -449,15 +449,20 @@ def _record_window(fields: list[tuple[str, str]], question: str, limit: int, siz
     holding = [i for i, field in enumerate(fields) if terms(" ".join(field)) & wanted] or range(len(fields))
     kept: list[int] = []
     for i in holding:
-        if size("; ".join(f"{k}: {v}" for k, v in (fields[j] for j in sorted([*kept, i])))) <= limit:
+        if size(_joined(fields, [*kept, i])) <= limit:
             kept.append(i)
     longest = max(holding, key=lambda i: len(terms(" ".join(fields[i])) & wanted))
     if longest not in kept:  # the field that holds most of the question, too long whole: cut below
         kept = [longest]
-    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted(kept))
+    return _joined(fields, kept)
 
 
-CONTINUE_BELOW = 25  # words (CJK: characters / 3 * 10) under which a shown sentence goes on into the next one
+def _joined(fields: list[tuple[str, str]], chosen) -> str:
+    """The record of the `chosen` fields (their indices), in the record's order."""
+    return "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted(chosen))
+
+
+CONTINUE_BELOW = 25  # words (CJK: three times as many characters) a shown sentence goes on into the next one below
 
 
 def continued(shown: str, after: str) -> str:
@@ -468,10 +473,11 @@ def continued(shown: str, after: str) -> str:
     if not after or shown.endswith("…") or record_fields(shown):
         return shown
     if has_cjk(shown):
-        room = MAX_SPAN_CHARS - len("".join(shown.split()))
-        if room < MAX_SPAN_CHARS - CONTINUE_BELOW * 3:
+        chars = len("".join(shown.split()))
+        if chars > CONTINUE_BELOW * 3:
             return shown
-        return shown + after[:room - 1] + ("…" if len(after) > room - 1 else "")
+        room = MAX_SPAN_CHARS - chars - 1  # the "…" is a character too
+        return shown + after[:room] + ("…" if len(after) > room else "")
     words, more = shown.split(), after.split()
     if len(words) >= CONTINUE_BELOW:
         return shown
@@ -498,9 +504,9 @@ def field_answer(question: str, sentence: str) -> str | None:
         given = {i: len(terms(value) & wanted) / len(terms(value) or {""})
                  for i, (_, value) in enumerate(fields) if i not in asked}
         which = [best] if given[best := max(given, key=given.get)] else []
-    shown = "; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in sorted({*asked, *which}))
+    shown = _joined(fields, {*asked, *which})
     if len(shown.split()) > MAX_SPAN_WORDS:
-        shown = window("; ".join(f"{fields[i][0]}: {fields[i][1]}" for i in asked), question)
+        shown = window(_joined(fields, asked), question)
     return shown
 
 
