@@ -70,6 +70,27 @@ def test_off_topic_question_does_not_load_or_call_the_model(cli, samples, monkey
     assert "do not hold an answer" in data["answer"]
 
 
+def test_a_question_without_words_is_not_answered_from_whatever_is_nearest(cli, samples, monkeypatch):
+    attempts = _forbid_model(monkeypatch)
+    for question in ("🙂", "What is it?"):  # no content word to look for
+        data = cli("query", "acme-hr", question, "--json").json()
+        assert data["no_answer"], data
+    assert attempts == []
+
+
+def test_a_misspelt_question_is_still_answered(cli, samples):
+    data = cli("query", "acme-hr", "parental leaev how long", "--json").json()  # was "not in the documents"
+    assert not data["no_answer"] and data["supporting"].startswith("Parental leave"), data
+    assert data["sources"][0]["path"].endswith("employee_handbook.docx")
+
+
+def test_a_record_answers_with_the_field_asked_for(cli, samples):
+    """error_codes.json: each code one record of name: value fields; the severity field, not the code."""
+    data = cli("query", "nordwerk-maint", "What is the severity of error code E-417?", "--json").json()
+    assert data["short_answer"].startswith("code: E-417; severity: "), data
+    assert data["sources"][0]["path"].endswith("error_codes.json")
+
+
 def test_threshold_from_tenant_yaml_drives_the_no_answer_path(cli, tmp_path, monkeypatch):
     from .conftest import copy_samples
 
