@@ -163,6 +163,26 @@ def test_html_table_spans_and_nesting():
         "side"], text
 
 
+def test_html_bold_header_rows_and_name_columns_make_records():
+    """A header of bold <td> cells, and a table naming its rows in its first column, came out as "a | b"
+    lines, so no paragraph held "Price" beside "40 EUR"."""
+    page = (
+        "<table><tr><td><b>Plan</b></td><td><strong>Price</strong></td></tr><tr><td>Basic</td><td>5 EUR</td>"
+        "<tr><td>Pro</td><td><b>9 EUR</b></td></table>"
+        "<table><caption>Seats</caption><tr><th>Price</th><td>40 EUR</td></tr><tr><th>Seats</th><td>5</td></tr>"
+        "</table>"
+        "<table><tr><td><b>Model</b><td>FL-9<td>FL-12<tr><td><b>Warranty</b><td colspan=2>5 years</table>"
+        "<table><tr><td><b>Plan</b> for teams</td><td><b>Price</b></td></tr><tr><td>Team</td><td>7</td></table>"
+        "<table><tr><td colspan=2><b>Prices 2025</b></td></tr><tr><td>Basic</td><td>5 EUR</td></tr></table>")
+    text = extract(Path("plans.html"), page.encode()).text
+    assert text.split("\n\n") == [
+        "Plan: Basic; Price: 5 EUR", "Plan: Pro; Price: 9 EUR",  # bold <td> (or <strong>) names the columns
+        "Seats", "Price: 40 EUR; Seats: 5",  # a key/value table is one record
+        "Model: FL-9; Warranty: 5 years", "Model: FL-12; Warranty: 5 years",  # one record a value column
+        "Plan for teams | Price", "Team | 7",  # a cell only partly bold names nothing
+        "Prices 2025", "Basic | 5 EUR"], text  # one bold cell over the table is a title, not names
+
+
 def test_html_without_tables_is_unchanged():
     page = (b"<html><head><title>T</title></head><body><h2>Leave</h2><p>Annual leave is <b>25 days</b>.</p>"
             b"<ul><li>one</li><li>two</li></ul><div>a<br>b</div><dl><dt>Term</dt><dd>Meaning</dd></dl></body></html>")

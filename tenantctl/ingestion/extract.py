@@ -289,24 +289,74 @@ def _html_grid(rows: list[list[Tag]]) -> list[list[tuple[str, bool]]] | None:
     return grid
 
 
+_BOLD = ("b", "strong")
+
+
+def _bold(cell: Tag) -> bool:
+    """A <td> all of whose text is inside <b> or <strong>: a name written as a bold cell."""
+    from bs4 import NavigableString
+
+    texts = [n for n in _own(cell, _CELLS) if type(n) is NavigableString and n.strip()]
+    return bool(texts) and all(any(p.name in _BOLD for p in _up_to(n, cell)) for n in texts)
+
+
+def _up_to(node: PageElement, cell: Tag) -> Iterator[Tag]:
+    parent = node.parent
+    while parent is not None and parent is not cell:
+        yield parent
+        parent = parent.parent
+
+
+def _heading_row(tr: Tag, cells: list[Tag]) -> bool:
+    """A row naming the columns: in <thead>, all <th> cells, or <th> and bold <td> cells (empty ones
+    aside) of which at least two hold text."""
+    if not cells:
+        return False
+    if tr.parent.name == "thead" or all(c.name == "th" for c in cells):
+        return True
+    named = [c for c in cells if c.name == "th" or _bold(c)]
+    return any(c.name == "td" for c in named) and len(named) >= 2 and \
+        all(c in named or not _own_text(c, _CELLS) for c in cells)
+
+
+def _key_value(table: Tag, cells: list[list[Tag]]) -> list[str] | None:
+    """A table whose names run down its first column (each row "<th>Price</th><td>40 EUR</td>", or a bold
+    <td> first) as records by column: one for a key/value table ("Price: 40 EUR; Seats: 5"). None when a
+    row is not a name then values."""
+    rows = [row for row in cells if row]
+    if not rows or any(len(row) < 2 or not (row[0].name == "th" or _bold(row[0]))
+                       or any(c.name != "td" for c in row[1:]) for row in rows):
+        return None
+    grid = _html_grid(rows)
+    if grid is None:
+        return None
+    names = [line[0][0] for line in grid]
+    columns = [[line[col][0] if col < len(line) else None for line in grid]
+               for col in range(1, max(map(len, grid)))]
+    return table_records(names, columns, len(table.get_text()))
+
+
 def _html_table_text(table: Tag) -> str | None:
     """A table as records, one paragraph a body row ("Benefit: Commuter benefit; Details: Pre-tax ..."),
-    after its caption; None for a table with no header row (leading rows of <th> cells only, or <thead>
-    rows) or no body row, which keeps its "a | b" lines."""
+    after its caption; a table whose names run down its first column one paragraph a value column. None
+    for a table with neither a header row (see `_heading_row`) nor a name column, or with no body row:
+    it keeps its "a | b" lines."""
     rows = table.find_all("tr")
     cells = [[n for n in _own(tr, ("tr",)) if getattr(n, "name", None) in _CELLS] for tr in rows]
     heads = 0
-    while heads < len(rows) and cells[heads] and (
-            rows[heads].parent.name == "thead" or all(c.name == "th" for c in cells[heads])):
+    while heads < len(rows) and _heading_row(rows[heads], cells[heads]):
         heads += 1
-    grid = _html_grid(cells)
-    if grid is None:
-        return None
-    names = [" ".join(dict.fromkeys(line[col][0] for line in grid[:heads] if col < len(line) and line[col][0]))
-             for col in range(max(map(len, grid[:heads]), default=0))]
-    body = [[text if first else None for text, first in line] for line in grid[heads:]]
-    records = table_records(names, body, len(table.get_text()))
-    if not any(names) or not records:
+    if heads == 0:
+        records = _key_value(table, cells)
+    else:
+        grid = _html_grid(cells)
+        if grid is None:
+            return None
+        names = [" ".join(dict.fromkeys(line[col][0] for line in grid[:heads] if col < len(line) and line[col][0]))
+                 for col in range(max(map(len, grid[:heads]), default=0))]
+        body = [[text if first else None for text, first in line] for line in grid[heads:]]
+        records = table_records(names, body, len(table.get_text())) if any(names) else None
+    if not records:
         return None
     caption = _own_text(table, _CELLS)  # <caption> and any text outside the cells
     return "\n\n".join([caption, *records] if caption else records)
