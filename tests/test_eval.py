@@ -4,6 +4,7 @@ import pytest
 
 from tenantctl.answering.scoring import LabelledQuestion
 from tenantctl.retrieval.evaluate import ndcg, recall, reciprocal_rank
+from tests.conftest import SAMPLES
 from tests.test_answer import two_tenants  # noqa: F401  (a fixture)
 
 
@@ -72,7 +73,8 @@ def pilot(request, home, tmp_path):
     gguf.write_bytes(b"GGUF")
     (home / "config.yaml").write_text(yaml.safe_dump({
         "embedder": {"name": "hashing-256"},
-        "models": {"default": {}, "pilot": {"path": str(gguf)}, "gone": {"path": str(tmp_path / "missing.gguf")}},
+        "models": {"default": {}, "pilot": {"path": str(gguf)}, "gone": {"path": str(tmp_path / "missing.gguf")},
+                   "notgguf": {"path": str(SAMPLES / "nordwerk-maint" / "press_maintenance_manual.pdf")}},
     }))
     return load_config(), [LabelledQuestion("Which approval code does a travel claim need?", ["NW-TRV-7731"])]
 
@@ -146,3 +148,20 @@ def test_a_pilot_model_without_its_gguf_fails_before_any_question(pilot, cli, tm
     result = cli("eval", "travel", "--answers", answers, "--model", "gone")
     assert result.code != 0 and "model 'gone'" in result.err and "models.gone.path" in result.err, result
     assert _usage("travel") == {}
+
+
+def test_a_pilot_model_whose_file_is_no_gguf_fails_before_any_question(pilot, cli, tmp_path):
+    """llama.cpp took 20 s to refuse a PDF named as a pilot's GGUF, after the tenant's own model had
+    answered every question; the file's first bytes say so at once."""
+    from tenantctl.errors import ModelUnavailable
+    from tests.test_answer import FakeGenerator
+
+    cfg, questions = pilot
+    generator = FakeGenerator(" NW-TRV-7731")
+    with pytest.raises(ModelUnavailable, match=r"model 'notgguf': .*press_maintenance_manual\.pdf is not a GGUF file"):
+        _compare(cfg, "travel", questions, "notgguf", generator)
+    assert generator.requests == [] and _usage("travel") == {}
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"question": questions[0].question, "answers": ["NW-TRV-7731"]}) + "\n")
+    result = cli("eval", "travel", "--answers", answers, "--model", "notgguf")
+    assert result.code != 0 and "is not a GGUF file" in result.err and "models.notgguf.path" in result.err, result

@@ -67,14 +67,25 @@ def _require_file(name: str, path: Path) -> None:
 
 
 def check_model(name: str, cfg: ModelConfig) -> None:
-    """Fail now, without loading anything, when a model entry cannot load: its GGUF file is missing
-    (an entry with `base_url` is reached only when asked; the packaged model only needs its package)."""
+    """Fail now, without loading anything, when a model entry cannot load: its GGUF file is missing or
+    is no GGUF file (llama.cpp takes seconds to say so); an entry with `base_url` is reached only when
+    asked; the packaged model only needs its package."""
     if cfg.base_url:
         return
-    if cfg.path:
-        _require_file(name, Path(cfg.path).expanduser())
-    else:
+    if not cfg.path:
         _gemma_package()
+        return
+    path = Path(cfg.path).expanduser()
+    _require_file(name, path)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelUnavailable(f"model {name!r}: cannot read {path} ({exc.strerror})",
+                               f"check the permissions of {path}") from exc
+    if magic != b"GGUF":
+        raise ModelUnavailable(f"model {name!r}: {path} is not a GGUF file",
+                               f"point `models.{name}.path` in config.yaml at a .gguf model file")
 
 
 class LlamaCppGenerator:
