@@ -127,3 +127,15 @@ def test_version(cli, home):
     result = cli("--version")
     assert (result.code, result.out) == (0, f"tenantctl {__version__}\n"), result
     assert not (home / "logs" / "tenantctl.jsonl").exists()  # not a command to log
+
+
+def test_help_keeps_no_line_break_of_a_docstring_inside_a_sentence(cli, monkeypatch):
+    """typer's rich help kept each hard-wrapped docstring line of the paragraphs after the first, so
+    `eval --help` read "…first citation," and "abstention (--answers)…" on two lines at any width."""
+    monkeypatch.setenv("COLUMNS", "200")
+    result = cli("eval", "--help")
+    assert result.code == 0 and "Answers: correct, F1, first citation, abstention (--answers)" in result.out, result.out
+    result = cli("query", "--help")  # a command run from an app of its own (the fast path) too
+    assert result.code == 0 and "Answer a question" in result.out
+    result = cli("tenant", "export", "--help")
+    assert "all.  A tenant" not in result.out and "at all. A tenant in PostgreSQL" in result.out, result.out

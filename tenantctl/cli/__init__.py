@@ -63,6 +63,25 @@ serve.register(app)
 app.add_typer(tool.app, name="tool")
 doctor.register(app)
 
+
+def _unwrapped(group: typer.Typer) -> typer.Typer:
+    """Join the hard-wrapped lines of each command's help paragraphs: typer's rich help keeps a
+    docstring's line breaks after its first paragraph, so `--help` broke sentences mid-line ("first
+    citation,\nabstention"). Paragraphs (blank lines) stay apart; `\\b` ones keep their lines."""
+    import inspect
+
+    for info in group.registered_commands:
+        doc = info.help if info.help is not None else inspect.getdoc(info.callback)
+        if doc:
+            info.help = "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n"))
+                                    for p in inspect.cleandoc(doc).split("\n\n"))
+    for sub in group.registered_groups:
+        _unwrapped(sub.typer_instance)
+    return group
+
+
+_unwrapped(app)
+
 # The commands a fresh process is most often started for, each in an app of its own module's commands
 # alone: typer turns the app it runs into a click command by introspecting every command's signature
 # (~15 ms of CPU for all of them). Their --help, usage errors and exit codes are the same as in `app`.
@@ -76,7 +95,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     if args[0] not in _LIGHT:
         light = typer.Typer(**_SETTINGS)
         _HOT[args[0]](light)
-        _LIGHT[args[0]] = light
+        _LIGHT[args[0]] = _unwrapped(light)
     return _LIGHT[args[0]]
 
 
