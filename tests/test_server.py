@@ -627,6 +627,25 @@ def test_a_model_is_retrieved_only_by_its_own_key(cli, home):
         assert refused.status_code == 401 and refused.json()["error"]["type"] == "authentication_error"
 
 
+def test_a_chat_completion_for_another_tenant_s_model_is_not_found(cli, home):
+    """globex's key with `model: tenantctl:acme` was answered from globex's documents, the reply named
+    `tenantctl:globex`: a client holding the wrong key read "globex does not hold an answer" as acme's."""
+    with _serving_acme(cli, home) as (client, key):
+        assert cli("tenant", "create", "globex").code == 0
+        other = _key(cli, "globex")
+        for model in ("tenantctl:acme", "tenantctl:nobody"):
+            r = client.post("/v1/chat/completions", headers=_auth(other),
+                            json={"model": model, "messages": [{"role": "user", "content": "Gate code?"}]})
+            assert r.status_code == 404, r.text
+            error = r.json()["error"]
+            assert error["message"].startswith(f"model {model!r} does not exist")
+            assert "tenantctl:globex" in error["hint"] and "acme" not in error["hint"]
+        for model in ("tenantctl:acme", "tenantctl", "gpt-4o", None):  # its own, or a name that is not one
+            r = client.post("/v1/chat/completions", headers=_auth(key),
+                            json={"model": model, "messages": [{"role": "user", "content": "Gate code?"}]})
+            assert r.status_code == 200 and r.json()["model"] == "tenantctl:acme", r.text
+
+
 def test_a_chat_message_to_an_unknown_or_foreign_session_names_the_api_s_fix(cli, home):
     """The 404 of a chat message to a session the tenant does not have hinted `tenantctl chat acme --list`,
     a command an API client cannot run; another tenant's session is as unknown as one that never was."""

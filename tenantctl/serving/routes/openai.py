@@ -1,4 +1,5 @@
-"""OpenAI-compatible routes: the key selects the tenant; `model` is informational."""
+"""OpenAI-compatible routes: the key selects the tenant; `model` is informational, except that a
+`tenantctl:<id>` naming another tenant is not found."""
 
 from __future__ import annotations
 
@@ -44,17 +45,25 @@ def models(tenant: CurrentTenant) -> dict[str, Any]:
     return {"object": "list", "data": [_model(tenant.id)]}
 
 
+def _not_found(model_id: str, tenant_id: str) -> HttpRefusal:
+    return HttpRefusal(404, f"model {model_id[:100]!r} does not exist",
+                       f"this key's model is 'tenantctl:{tenant_id}', as GET /v1/models lists")
+
+
 @router.get("/v1/models/{model_id:path}")
 def model(model_id: str, tenant: CurrentTenant) -> dict[str, Any]:
     """The key's one model; any other id — another tenant's included — is not found, as if it did not exist."""
     if model_id not in (f"tenantctl:{tenant.id}", "tenantctl"):
-        raise HttpRefusal(404, f"model {model_id[:100]!r} does not exist",
-                          f"this key's model is 'tenantctl:{tenant.id}', as GET /v1/models lists")
+        raise _not_found(model_id, tenant.id)
     return _model(tenant.id)
 
 
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, shared: Shared, request: Request):
+    if body.model and body.model.startswith("tenantctl:") and body.model != f"tenantctl:{tenant.id}":
+        # Another tenant's model (or none's): a key of the wrong tenant was answered from its own tenant,
+        # under the other's name. Not found, as GET /v1/models/{id} says; any other name is informational.
+        raise _not_found(body.model, tenant.id)
     question, history = _from_messages(body.messages)
     created = int(time.time())
     completion_id = f"chatcmpl-{created}{id(body) % 100000}"
