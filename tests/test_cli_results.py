@@ -166,6 +166,21 @@ def test_a_deleted_tenant_leaves_nothing_in_the_home(cli, home, tmp_path):
     assert cli("tenant", "show", "gone2", "--json").json()["display_name"] is None
 
 
+def test_a_local_tenant_whose_tenant_yaml_is_broken_can_be_deleted(cli, home, tmp_path):
+    """`tenant delete --yes` of a tenant whose tenant.yaml was not valid YAML failed with "fix the syntax
+    in …/tenant.yaml": a broken tenant could not be removed. Its neighbour is untouched."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path, "broken", docs={"v.md": "# Vault\n\nThe vault combination is 9-27-44.\n"})
+    _tenant(cli, home, tmp_path, "keep", docs={"k.md": "# Keep\n\nThe keeper's code is 5-5-5.\n"})
+    (home / "tenants" / "broken" / "tenant.yaml").write_text("id: broken\nanswer: [unclosed\n")
+    assert cli("search", "broken", "vault").code != 0  # broken indeed
+    result = cli("tenant", "delete", "broken", "--yes")
+    assert result.code == 0, result
+    assert not (home / "tenants" / "broken").exists()
+    assert [t["id"] for t in cli("tenant", "list", "--json").json()] == ["keep"]
+    assert "5-5-5" in cli("search", "keep", "keeper code", "--json").out
+
+
 def test_help_names_arguments_as_the_readme_does_and_summaries_fit_one_line():
     """`--help` showed `{sources}...`, `{question}`, `{query}`, `{path}`, `{key_id}` beside `{TENANT}` (the
     README writes PATH..., QUESTION, TEXT); the command list broke eval's and init's summaries mid-line."""

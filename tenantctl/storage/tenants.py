@@ -420,7 +420,7 @@ def delete_tenant(tenant_id: str, wait: float = 0) -> None:
         return
     tenant = open_tenant(tenant_id)
     with tenant.write_lock(wait):
-        if tenant.pooled:
+        if _pooled_for_delete(tenant):
             if tenant.config.store == "postgres-dedicated":
                 _admin_dsn(postgres_config(), "a dedicated tenant's schema is dropped")  # before anything goes
             with tenant.open_store() as pooled:
@@ -431,6 +431,20 @@ def delete_tenant(tenant_id: str, wait: float = 0) -> None:
         os.rename(tenant.dir, trash)
         _unregister(tenant_id)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def _pooled_for_delete(tenant: Tenant) -> bool:
+    """Whether the tenant's data is in PostgreSQL, from its tenant.yaml. A local tenant (as the registry
+    records it) whose tenant.yaml cannot be read is deleted all the same: its folder is all of it, and
+    the one way out its error offered was to fix a file the delete was about to remove."""
+    from tenantctl.errors import ConfigError
+
+    try:
+        return tenant.pooled
+    except ConfigError:
+        if tenant.record.store != "local":
+            raise
+        return False
 
 
 def _unregister(tenant_id: str) -> None:
