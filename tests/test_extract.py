@@ -31,6 +31,15 @@ def test_bad_files_raise_a_reason(name, reason):
         extract(path, path.read_bytes())
 
 
+def test_junk_starting_with_a_utf16_mark_is_named_binary(tmp_path):
+    """It failed as "unreadable (UnicodeDecodeError: 'utf-16-le' codec can't decode byte 0x01 in position
+    12: truncated data)"."""
+    path = tmp_path / "junk.txt"
+    path.write_bytes(b"\xff\xfe\x00garbage\x00\x00\x01")
+    with pytest.raises(ExtractError, match=r"^binary data, not text \(it starts with a UTF-16 mark"):
+        extract(path, path.read_bytes())
+
+
 def test_unsupported_type_names_the_supported_ones(tmp_path):
     path = tmp_path / "x.exe"
     path.write_bytes(b"MZ")

@@ -39,7 +39,10 @@ def decode(data: bytes) -> str:
     if not data.strip():
         raise ExtractError("empty file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:  # junk that happens to start like a BOM: said as such, not as a codec's error
+            raise ExtractError("binary data, not text (it starts with a UTF-16 mark but is no UTF-16 text)") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
