@@ -188,6 +188,21 @@ def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     assert len(turns) == 2 and turns[0]["session"] == turns[1]["session"] and turns[1]["answer"]
 
 
+def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
+    """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
+    after it were never read."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who painted the moon?\n" + "a" * 2500 + "\nAnd the sun?\n"))
+    asked = cli("chat", "t", "--json")
+    assert asked.code == 2, asked  # scripts learn that a question was refused
+    assert asked.err.count("Error: the question is 2500 characters long") == 1, asked.err
+    turns = [json.loads(line) for line in asked.out.splitlines()]
+    assert [t["question"] for t in turns] == ["Who painted the moon?", "And the sun?"]
+    assert "Resume it with `tenantctl chat t --session " in asked.err
+    assert cli("chat", "t", "--list", "--json").json()[0]["messages"] == 2
+
+
 def test_brackets_in_documents_and_labels_are_printed_as_text(cli, home, tmp_path):
     """A heading "Pricing [/b] rules" made `search` end in a rich MarkupError traceback; "[v2]" in a path
     or a key's label vanished."""

@@ -109,8 +109,10 @@ def chat(
     """Talk with one tenant's documents; the history is kept with the tenant's data, resumable by id.
 
     Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
+    A question refused as bad input (too long) is said and the chat goes on; the exit code is then 2.
     """
     from tenantctl.answering.chat import ChatSession
+    from tenantctl.errors import BadInput
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant
@@ -132,6 +134,7 @@ def chat(
         session = conversation.id
         earlier = plural(len(conversation.history), "earlier exchange")
         err.print(f"Session {session} with tenant {tenant.id} ({earlier}); /exit to leave.")
+        refused: BadInput | None = None
         while True:
             if sys.stdin.isatty():
                 err.print("[bold]>[/] ", end="", markup=True)
@@ -139,8 +142,14 @@ def chat(
             question = line.strip()
             if not line or question in ("", "/exit", "/quit"):
                 break
-            result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
-                               stream=not json_out)
+            try:
+                result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
+                                   stream=not json_out)
+            except BadInput as exc:  # this question's fault (a pasted page): it ended the whole chat
+                err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
+                err.print(f"[dim]Hint:[/] {escape(exc.hint or '')}", markup=True, soft_wrap=True)
+                refused = exc
+                continue
             if json_out:
                 sys.stdout.write(json.dumps({"session": session, **result.to_dict()}, ensure_ascii=False,
                                             default=str) + "\n")
@@ -152,3 +161,5 @@ def chat(
             err.print(f"Resume it with `tenantctl chat {tenant.id} --session {session}`.")
     finally:
         opened.close()
+    if refused is not None:
+        raise typer.Exit(int(refused.exit_code))
