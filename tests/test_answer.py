@@ -787,3 +787,84 @@ def test_a_field_the_question_names_with_its_value_says_which_record_it_is():
     reply, _ = ask("What action should be taken for error code E-417?", [ERROR_CODE], " a wire break")
     assert reply.answer == "code: E-417; action: Lock out the press and check connector X417."  # not the model's
     assert spans.field_answer("What does error code E-417 mean?", sentences(ERROR_CODE.text)[0]) is None
+
+
+PRICE_CSV = """product,warranty,max load,price
+Forklift FL-2,2 years,1.6 tonnes,5200 EUR
+Forklift FL-9,5 years,1.2 tonnes,8200 EUR
+Forklift FL-12,1 year,3.8 tonnes,3800 EUR
+Pallet jack PJ-4,6 years,1.7 tonnes,3400 EUR
+Pallet jack PJ-12,4 years,0.8 tonnes,9000 EUR
+Reach truck RT-9,4 years,3.6 tonnes,2200 EUR
+Reach truck RT-16,2 years,3.9 tonnes,3200 EUR
+Order picker OP-20,5 years,1.4 tonnes,8800 EUR
+"""
+FL9 = "What is the warranty of the forklift FL-9?"
+PRICE_FIELDS = {"product", "warranty", "max", "load", "price"}
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("and for the FL-12?", "What is the warranty of the FL-12?"),  # its own subject, the earlier question's field
+    ("What about the pallet jack?", "What is the warranty of the pallet jack?"),  # not a field name: a subject
+    ("and the price of the OP-20?", "and the price of the OP-20?"),  # asks its own field: as it is
+    ("how much does it cost?", "how much does the forklift FL-9 cost?"),  # no subject: the earlier one's
+    ("and its max load?", "and the max load of the forklift FL-9?"),
+])
+def test_a_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(question, asked):
+    from tenantctl.answering.chat import follow_up
+
+    assert follow_up(question, [(FL9, "product: Forklift FL-9; warranty: 5 years")], PRICE_FIELDS) == (asked, [])
+
+
+def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
+    from tenantctl.answering.chat import follow_up
+
+    earlier = [(FL9, "product: Forklift FL-9; warranty: 5 years")]
+    for question in ("why?", "What is the warranty of the forklift FL-9 compared with the other forklifts?"):
+        assert follow_up(question, earlier, PRICE_FIELDS) == (question, earlier)  # nothing asked; not short
+    prose = [("How many vacation days do employees in France get?", "25 days")]
+    assert follow_up("and in Germany?", prose, set()) == ("How many vacation days do employees in Germany get?", [])
+    assert follow_up("and sick days?", prose, set()) == ("and sick days?", prose)  # a field? a subject? unknown
+    chain = [*earlier, ("and for the FL-12?", "product: Forklift FL-12; warranty: 1 year")]
+    assert follow_up("how much does it cost?", chain, PRICE_FIELDS)[0] == "how much does the FL-12 cost?"
+
+
+@pytest.fixture
+def price_list(tmp_path, home):
+    """A tenant holding a CSV price list, on real SQLite and FAISS with the hashing embedder."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.storage.tenants import create_tenant
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
+    cfg = load_config()
+    folder = tmp_path / "prices"
+    folder.mkdir()
+    (folder / "price_list.csv").write_text(PRICE_CSV)
+    ingest(create_tenant("shop"), [folder], cfg)
+    settings = home / "tenants" / "shop" / "tenant.yaml"  # the hashing embedder's similarities are no measure
+    settings.write_text(settings.read_text().replace("min_score: 0.2", "min_score: 0.0")
+                        .replace("min_relevance: 0.74", "min_relevance: 0.5"))
+    return cfg
+
+
+def test_a_follow_up_is_answered_from_the_record_of_its_subject(price_list, monkeypatch):
+    """A short follow-up's search borrowed the earlier question and its sentences were ranked by the
+    follow-up's own words: "how much does it cost?" after the FL-9 found no record that says "cost"."""
+    from tenantctl.answering.chat import ask
+    from tenantctl.models import generation
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    said = {"how much does it cost?": (" 8200 EUR", "Forklift FL-9"),
+            "and for the FL-12?": (" 1 year", "Forklift FL-12")}
+    opened = TenantSession(open_tenant("shop"), price_list)
+    try:
+        for question, (model_says, product) in said.items():
+            monkeypatch.setattr(generation, "load_generator", lambda name, cfg, s=model_says: FakeGenerator(s))
+            result = ask(opened, question, price_list, [(FL9, "product: Forklift FL-9; warranty: 5 years [1]")])
+            assert result.answer == f"{model_says.strip()} [1]", result
+            assert f"product: {product};" in result.sources[0].quote, result.sources
+    finally:
+        opened.close()

@@ -151,3 +151,47 @@ def test_a_row_of_an_html_or_docx_table_answers_with_its_column_names(cli, tmp_p
     assert data["answer"].startswith("Product: Pallet jack PJ-2; Max load: 2 tonnes"), data
     data = _ask(cli, "warehouse", "Is Slack allowed?")
     assert data["answer"].startswith("Tool: Slack; Allowed: yes"), data
+
+
+def _chat(cli, monkeypatch, tenant, lines, *args):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("".join(f"{line}\n" for line in lines)))
+    result = cli("chat", tenant, "--json", *args)
+    return result, [json.loads(line) for line in result.out.splitlines() if line.strip()]
+
+
+def test_a_chat_follow_up_is_asked_of_its_own_subject_or_of_the_earlier_one(cli, tmp_path, monkeypatch):
+    """A short follow-up's search borrowed the earlier question and its own words ranked the sentences: "how
+    much does it cost?" after the FL-12 was turned away, "and its max load?" answered another row's."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.errors import ExitCode
+    from tenantctl.serving.app import create_app
+
+    from .test_answer import FL9, PRICE_CSV
+    from .test_server import GARDEN_CSV
+
+    for tenant, text in (("shop", PRICE_CSV), ("garden", GARDEN_CSV)):
+        (tmp_path / tenant).mkdir()
+        (tmp_path / tenant / "prices.csv").write_text(text)
+        assert cli("tenant", "create", tenant).code == 0 and cli("ingest", tenant, tmp_path / tenant).code == 0
+    result, turns = _chat(cli, monkeypatch, "shop", [FL9, "and for the FL-12?", "how much does it cost?"])
+    assert result.code == 0, result
+    answers = [t["answer"] for t in turns]
+    assert "5 years" in answers[0] and "1 year" in answers[1] and "3800 EUR" in answers[2], answers
+    session = turns[0]["session"]
+    # Another tenant's chat never resumes this session, and its own follow-up has nothing to borrow.
+    refused, _ = _chat(cli, monkeypatch, "garden", ["how much does it cost?"], "--session", session)
+    assert refused.code == ExitCode.NOT_FOUND
+    result, [alone] = _chat(cli, monkeypatch, "garden", ["how much does it cost?"])
+    assert alone["no_answer"] and "FL-" not in result.out, alone
+
+    key = cli("key", "create", "shop", "--json").json()["key"]
+    earlier = [{"role": "user", "content": FL9}, {"role": "assistant", "content": answers[0]}]
+    with TestClient(create_app(load_config())) as client:
+        for follow_up, expected in (("and its max load?", "1.2 tonnes"), ("and the price of the OP-20?", "8800 EUR")):
+            reply = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                                json={"messages": [*earlier, {"role": "user", "content": follow_up}]}).json()
+            assert expected in reply["choices"][0]["message"]["content"], reply

@@ -1,6 +1,7 @@
 """`tenantctl serve`: keys select the tenant, nothing crosses tenants, the pool stays within budget."""
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -697,3 +698,54 @@ def test_a_key_of_another_tenant_through_the_cli_is_refused_before_any_work(cli,
         own = client.post("/v1/search", json={"query": "leave"}, headers={**_auth(key), "X-Tenantctl-Tenant": "acme"})
         assert own.status_code == 200 and own.json()["tenant"] == "acme"
         assert cli("search", "acme", "leave", "--server", "http://x", "--key", key).code == 0
+
+
+GARDEN_CSV = "product,warranty,price\nLawn mower LM-3,2 years,450 EUR\nHedge trimmer HT-7,1 year,120 EUR\n"
+
+
+def test_a_chat_follow_up_asks_of_its_own_subject_and_never_of_another_tenants(cli, home, tmp_path, monkeypatch):
+    """Over /v1/chat/completions and chat sessions a short follow-up's search borrowed the earlier question
+    while its own words ranked the sentences: "how much does it cost?" after the FL-9 found nothing."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.models import generation
+    from tenantctl.serving.app import create_app
+
+    from .test_answer import FL9, PRICE_CSV, FakeGenerator
+
+    fast_home(cli, home)
+    for tenant, text in (("shop", PRICE_CSV), ("garden", GARDEN_CSV)):
+        (tmp_path / tenant).mkdir()
+        (tmp_path / tenant / "prices.csv").write_text(text)
+        assert cli("tenant", "create", tenant).code == 0 and cli("ingest", tenant, tmp_path / tenant).code == 0
+        settings = home / "tenants" / tenant / "tenant.yaml"  # the hashing embedder's similarity is no measure
+        settings.write_text(settings.read_text().replace("min_score: 0.2", "min_score: 0.0")
+                            .replace("min_relevance: 0.74", "min_relevance: 0.5"))
+    shop, garden = _auth(_key(cli, "shop")), _auth(_key(cli, "garden"))
+    monkeypatch.setattr(generation, "load_generator", lambda name, cfg: FakeGenerator(" 8200 EUR"))
+    asked = [{"role": "user", "content": FL9},
+             {"role": "assistant", "content": "product: Forklift FL-9; warranty: 5 years"},
+             {"role": "user", "content": "how much does it cost?"}]
+    with TestClient(create_app(load_config())) as client:
+        reply = client.post("/v1/chat/completions", json={"messages": asked}, headers=shop).json()
+        assert reply["choices"][0]["message"]["content"].startswith("8200 EUR [1]"), reply
+        assert "product: Forklift FL-9;" in reply["citations"][0]["quote"]
+        # Another tenant's key with the same messages: its own records alone (the model's "8200 EUR" is not there).
+        reply = client.post("/v1/chat/completions", json={"messages": asked}, headers=garden).json()
+        assert "8200" not in reply["choices"][0]["message"]["content"] and "FL-9" not in json.dumps(reply)
+
+        session = client.post("/v1/chat/sessions", headers=shop).json()["session"]
+        first = client.post(f"/v1/chat/sessions/{session}/messages", json={"question": FL9}, headers=shop)
+        assert first.status_code == 200
+        follow = client.post(f"/v1/chat/sessions/{session}/messages", json={"question": "and for the FL-12?"},
+                             headers=shop).json()
+        assert follow["question"] == "What is the warranty of the FL-12?", follow
+        assert "product: Forklift FL-12;" in follow["sources"][0]["quote"]
+        stolen = client.post(f"/v1/chat/sessions/{session}/messages", json={"question": "how much does it cost?"},
+                             headers=garden)
+        assert stolen.status_code == 404
+        own = client.post("/v1/chat/sessions", headers=garden).json()["session"]
+        alone = client.post(f"/v1/chat/sessions/{own}/messages", json={"question": "how much does it cost?"},
+                            headers=garden).json()
+        assert alone["question"] == "how much does it cost?" and alone["no_answer"], alone  # nothing to borrow

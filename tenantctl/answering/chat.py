@@ -3,15 +3,28 @@
 A session lives in the tenant's own store (`tenantctl.storage.sessions`), so a session id of another
 tenant is simply not found. Each turn answers with the earlier exchanges as history and records the
 exchange in the session.
+
+A short follow-up ("and for the FL-12?", "how much does it cost?") is made a question of its own before
+it is answered (`follow_up`), here for chat sessions and the OpenAI-compatible endpoint alike: one that
+names its own subject is asked of that subject, with what the earlier question asked when it asks
+nothing else ("What is the warranty of the FL-12?"); one without a subject of its own asks about the
+earlier question's ("how much does the forklift FL-9 cost?"). Which words of a question are its subject
+and which name what is asked for is told by the tenant's own records: a word of a field name ("warranty",
+"max load") asks for something, another word ("forklift", "pallet jack") or a name or code ("FL-12",
+"Aurora") is a subject. A follow-up neither tells apart goes on as before: its search borrows the
+earlier question (`answer._retrieve`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tenantctl.answering.sentences import record_fields, terms
 from tenantctl.storage import sessions
+from tenantctl.textproc import estimate_tokens, has_cjk
 
 if TYPE_CHECKING:
     from tenantctl.answering.answer import Answer
@@ -40,15 +53,112 @@ class ChatSession:
         self, tenant_session: TenantSession, question: str, cfg: Config, *,
         on_token: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer `question` in this session and record the exchange."""
-        from tenantctl.answering.answer import answer_question
-
+        """Answer `question` in this session and record the exchange (the question as asked)."""
         if tenant_session.tenant.id != self.tenant_id:  # a session never crosses tenants
             raise ValueError(f"session {self.id!r} belongs to tenant {self.tenant_id!r}")
-        result = answer_question(tenant_session, question, cfg, history=list(self.history), on_token=on_token)
+        result = ask(tenant_session, question, cfg, list(self.history), on_token=on_token)
         if not self.stored:
             sessions.create(tenant_session.store, session_id=self.id)
             self.stored = True
         sessions.add(tenant_session.store, self.id, question, result)
         self.history.append((question, result.answer))
         return result
+
+
+def ask(
+    tenant_session: TenantSession, question: str, cfg: Config, history: list[tuple[str, str]] | None, *,
+    on_token: Callable[[str], None] | None = None,
+) -> Answer:
+    """Answer `question` after the earlier exchanges `history` (a chat session's, or an OpenAI client's
+    messages): a short follow-up is first made a question of its own (`follow_up`)."""
+    from tenantctl.answering.answer import answer_question
+
+    history = list(history or [])
+    if history and _short(question):
+        asked = " ".join([*(q for q, _ in history[-FOLLOW_UP_TURNS:]), question])
+        names = field_words(tenant_session, asked[-cfg.search.max_query_chars:])  # a client's history is long
+        question, history = follow_up(question, history, names)
+    return answer_question(tenant_session, question, cfg, history=history, on_token=on_token)
+
+
+FOLLOW_UP_TOKENS = 12  # below this a question may lean on the earlier one (as `answer._retrieve` takes it)
+FOLLOW_UP_TURNS = 3  # earlier questions a follow-up's subject is traced back through
+_TOKEN = re.compile(r"[^\W_](?:[\w.'/-]*[^\W_])?")  # a word or a code ("FL-12", "v2.1", "what's")
+_BACK = frozenset("it they them this that these those".split())  # stand for the earlier subject
+_BACK_OWNER = frozenset("its their".split())
+# Words asking for a value, not naming a subject ("how much does it cost?"), and words saying nothing.
+_ASKING = frozenset("much many cost price long old big large heavy often far soon tall wide".split())
+_FILLER = frozenset("also else more other one same then too tell ask asking know please ok okay thank thanks".split())
+
+
+def _short(question: str) -> bool:
+    return estimate_tokens(question) < FOLLOW_UP_TOKENS and not has_cjk(question)
+
+
+def field_words(tenant_session: TenantSession, text: str, n: int = 5) -> set[str]:
+    """The words of the field names of the open tenant's records that keyword search finds for `text`
+    ("product", "warranty", "max", "load"); empty for a tenant without records."""
+    names: set[str] = set()
+    for chunk, _ in tenant_session.searcher.keyword_preview(text, n):
+        for line in chunk.splitlines():  # a row's fields, or one line of a JSON object's
+            for name, _value in record_fields(line) or []:
+                names |= terms(name)
+    return names
+
+
+def follow_up(question: str, history: list[tuple[str, str]], fields: set[str]) -> tuple[str, list]:
+    """The question to answer for `question` after `history` and the history its search may borrow: a
+    question of its own and no history when it can be made one, else both unchanged. `fields`: the words
+    of the tenant's field names (`field_words`)."""
+    if not history or not _short(question):
+        return question, history
+    earlier = history[-FOLLOW_UP_TURNS:][0][0]
+    for asked, _ in history[-FOLLOW_UP_TURNS:][1:]:  # an earlier follow-up, as it was understood
+        earlier = (_alone(asked, earlier, fields) or asked) if _short(asked) else asked
+    alone = _alone(question, earlier, fields)
+    return (question, history) if alone is None else (alone, [])
+
+
+def _alone(question: str, earlier: str, fields: set[str]) -> str | None:
+    """`question` after `earlier` as a question of its own, or None when it cannot tell how."""
+    mine, theirs = _subject(question, fields), _subject(earlier, fields)
+    if mine is not None:  # names its own subject: asks what it says, or else what the earlier question did
+        if _asks(question) - _asks(question[mine[0]:mine[1]]) or theirs is None:
+            return question
+        return f"{earlier[:theirs[0]]}{question[mine[0]:mine[1]]}{earlier[theirs[1]:]}"
+    if theirs is None or not _asks(question):
+        return None  # nothing to carry over, or nothing asked ("why?"): its search borrows as before
+    subject = earlier[theirs[0]:theirs[1]]
+    words = list(_TOKEN.finditer(question))
+    back = next((w for w in words if w.group().lower() in _BACK), None)
+    if back is not None:  # "how much does it cost?" -> "how much does the forklift FL-9 cost?"
+        return f"{question[:back.start()]}the {subject}{question[back.end():]}"
+    owner = next((w for w in words if w.group().lower() in _BACK_OWNER), None)
+    if owner is None and _asks(question) - fields - _ASKING:
+        return None  # no word refers back and not all ask for a field: a subject it names in lower case?
+    if owner is not None:  # "and its max load?" -> "and the max load of the forklift FL-9?"
+        question = f"{question[:owner.start()]}the{question[owner.end():]}"
+    body = question.rstrip(" ?.!")
+    return f"{body} of the {subject}{question[len(body):]}"
+
+
+def _asks(text: str) -> set[str]:
+    return {t for t in terms(text) if len(t) > 1} - _FILLER
+
+
+def _subject(question: str, fields: set[str]) -> tuple[int, int] | None:
+    """Where the question's subject runs, first to last word of it: names and codes ("FL-12", "Aurora",
+    "2025"), and, for a tenant with records, words that are no field name and ask for nothing."""
+    found = [w.span() for w in _subject_words(question, fields)]
+    return (found[0][0], found[-1][1]) if found else None
+
+
+def _subject_words(question: str, fields: set[str]) -> Iterator[re.Match]:
+    skip = fields | _ASKING | _FILLER
+    for i, word in enumerate(_TOKEN.finditer(question)):
+        text = word.group()
+        named = any(c.isdigit() for c in text) or (
+            any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (i == 0 and text[1:].islower()))
+        found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
+        if named or (fields and found and not found & skip):
+            yield word

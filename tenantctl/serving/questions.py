@@ -29,8 +29,7 @@ async def answer_stream(shared: Services, tenant_id: str, question: str, history
     """Run a question through the fair queue; yields token strings (when streaming), then the Answer.
     When the client goes away (a closed stream, or `request` disconnected while the question waits or
     generates), the question is withdrawn from the queue or its generation stopped."""
-    from tenantctl.answering.answer import answer_question
-    from tenantctl.answering.chat import ChatSession
+    from tenantctl.answering.chat import ChatSession, ask
 
     loop = asyncio.get_running_loop()
     tokens: asyncio.Queue = asyncio.Queue()
@@ -52,7 +51,7 @@ async def answer_stream(shared: Services, tenant_id: str, question: str, history
         try:
             if session is not None:
                 return ChatSession.open(opened, session).turn(opened, question, shared.cfg, on_token=on_token)
-            return answer_question(opened, question, shared.cfg, history=history, on_token=on_token)
+            return ask(opened, question, shared.cfg, history, on_token=on_token)  # a follow-up stands alone
         finally:
             opened.close()
 
