@@ -367,11 +367,40 @@ class TenantConfig(_Strict):
         return tools
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    if first["type"] == "extra_forbidden":  # pydantic says "Extra inputs are not permitted"
+        return f"{where}: unknown setting{_did_you_mean(model, first['loc'])}{more}"
     return f"{where}: {first['msg']}{more}"
+
+
+def _did_you_mean(model: type[BaseModel] | None, loc: tuple) -> str:
+    """" (did you mean `search`?)" for a misspelt key at `loc`: the settings its section has."""
+    import difflib
+
+    key_next = False  # the part after a mapping's field is its own key (a model entry's name)
+    for part in loc[:-1]:
+        if model is None or key_next or isinstance(part, int):  # a list's item: the model is the item's
+            key_next = False
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field is not None else None
+        key_next = field is not None and getattr(field.annotation, "__origin__", None) is dict
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings model inside an annotation (`X`, `X | None`, `list[X]`, `dict[str, X]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present: fast
@@ -417,7 +446,7 @@ def load_config(path: Path | None = None) -> Config:
     try:
         return Config.model_validate(_read_yaml(path))
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}", f"fix the setting in {path}") from exc
+        raise ConfigError(f"{path}: {_describe(exc, Config)}", f"fix the setting in {path}") from exc
 
 
 # Parsed tenant.yaml files by path, with the file's identity when parsed (see `load_tenant_config`).
@@ -444,7 +473,7 @@ def load_tenant_config(path: Path) -> TenantConfig:
     try:
         settings = TenantConfig.model_validate(_read_yaml(path))
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}", f"fix the setting in {path}") from exc
+        raise ConfigError(f"{path}: {_describe(exc, TenantConfig)}", f"fix the setting in {path}") from exc
     if stamp is not None and time.time_ns() - stamp[2] > _SETTLED_S * 1e9:
         if len(_TENANT_SETTINGS) >= 10_000:
             _TENANT_SETTINGS.clear()

@@ -419,3 +419,26 @@ def test_a_failed_assembly_of_the_packaged_model_leaves_no_part_behind(tmp_path,
     with pytest.raises(OSError):
         generation.packaged_gguf()
     assert list((tmp_path / "models").iterdir()) == []
+
+
+def test_a_misspelt_setting_is_named_with_the_one_meant(cli, home, tmp_path):
+    """config.yaml's `serch:` and tenant.yaml's `answer.pasages` were refused with pydantic's "Extra inputs
+    are not permitted"."""
+    import yaml
+
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    config = home / "config.yaml"
+    good = config.read_text()
+    config.write_text(good + "serch: {k: 5}\n")
+    result = cli("tenant", "list")
+    assert result.code == 1 and f"{config}: serch: unknown setting (did you mean `search`?)" in result.err, result
+    config.write_text(good + "models:\n  pilot: {n_ctxx: 512}\n")
+    assert "models.pilot.n_ctxx: unknown setting (did you mean `n_ctx`?)" in cli("tenant", "list").err
+    config.write_text(good)
+    settings = home / "tenants" / "t" / "tenant.yaml"
+    data = yaml.safe_load(settings.read_text())
+    settings.write_text(yaml.safe_dump({**data, "answer": {**data["answer"], "pasages": 3}, "zzz": 1}))
+    result = cli("search", "t", "moon")
+    assert result.code == 1 and "answer.pasages: unknown setting (did you mean `passages`?) (and 1 more)" in result.err
+    assert "Extra inputs" not in result.err

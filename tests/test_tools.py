@@ -331,7 +331,7 @@ def test_tool_settings_are_validated(cli, home):
         ([{"name": "x", "kind": "sql", "when": "a", "file": "f.csv"}], "needs `file` and `query`"),
         ([{"name": "x", "kind": "http", "when": "a", "url": "ftp://h/x"}], "url must start with http"),
         ([{"name": "x", "kind": "sql", "when": "a", "file": "f", "query": "q"}] * 2, "used twice"),
-        ([{"name": "x", "kind": "sql", "when": "a", "file": "f", "query": "q", "secret": 1}], "Extra inputs"),
+        ([{"name": "x", "kind": "sql", "when": "a", "file": "f", "query": "q", "secret": 1}], "unknown setting"),
     ):
         set_tools(home, "acme", tools)
         result = cli("tool", "list", "acme")
