@@ -91,6 +91,14 @@ class Suspended(Refused):
     """The tenant is suspended."""
 
 
+class RateLimited(Refused):
+    """Over the tenant's `rate_limit`: another request is allowed in `retry_after` seconds."""
+
+    def __init__(self, message: str, hint: str | None, retry_after: float) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
 class SessionNotFound(TenantctlError):
     exit_code = ExitCode.NOT_FOUND
 

@@ -214,8 +214,16 @@ def test_invalid_tenant_yaml_over_http_shows_no_server_paths(server, home):
 def test_sessions_and_usage_are_rate_limited(server, home):
     url, keys, _ = server()
     _tenant_yaml(home, "a", rate_limit={"requests_per_minute": 2})
-    codes = [httpx.get(url + "/v1/chat/sessions", headers=_auth(keys["a"])).status_code for _ in range(3)]
-    assert codes == [200, 200, 429]
+    replies = [httpx.get(url + "/v1/chat/sessions", headers=_auth(keys["a"])) for _ in range(3)]
+    assert [r.status_code for r in replies] == [200, 200, 429]
+    # When to come back (2 a minute: a request every 30 s), which OpenAI's clients wait before retrying;
+    # there was no Retry-After, so a client retried at once and was refused again.
+    assert 1 <= int(replies[2].headers["Retry-After"]) <= 30, replies[2].headers
+    assert "Retry-After" not in replies[0].headers
+    completion = httpx.post(url + "/v1/chat/completions", headers=_auth(keys["a"]),
+                            json={"messages": [{"role": "user", "content": "gate?"}]})
+    assert completion.status_code == 429 and completion.json()["error"]["type"] == "rate_limit_error"
+    assert int(completion.headers["Retry-After"]) >= 1
     assert httpx.get(url + "/v1/usage", headers=_auth(keys["a"])).status_code == 429
     assert httpx.post(url + "/v1/chat/sessions", headers=_auth(keys["a"])).status_code == 429
     assert httpx.get(url + "/v1/usage", headers=_auth(keys["b"])).status_code == 200

@@ -10,6 +10,7 @@ model, rate limiter, metrics) and assembles the routers.
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from tenantctl.errors import (
     ConfigError,
     DiskFull,
     ExitCode,
+    RateLimited,
     SessionNotFound,
     Suspended,
     TenantctlError,
@@ -166,7 +168,9 @@ def _error_handlers(app: FastAPI) -> None:
         body = error_body(exc)
         if isinstance(exc, SessionNotFound):  # its hint names `tenantctl chat --list`, of no use to an API client
             body["hint"] = "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
-        return _respond(request, body, status_of(exc))
+        # A rate limit says when to come back: OpenAI clients (and others) wait that long before retrying.
+        retry = {"Retry-After": str(math.ceil(exc.retry_after))} if isinstance(exc, RateLimited) else None
+        return _respond(request, body, status_of(exc), retry)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

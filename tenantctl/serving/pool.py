@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenantctl.config import Config, EmbedderConfig
-from tenantctl.errors import Refused, TenantctlError
+from tenantctl.errors import RateLimited, TenantctlError
 from tenantctl.models.embedding import BatchingEmbedder, get_embedder
 from tenantctl.retrieval.session import TenantSession
 from tenantctl.storage.tenants import open_tenant
@@ -307,8 +307,9 @@ class RateLimiter:
             tokens = min(capacity, tokens + (now - stamp) * per_minute / 60.0)
             if tokens < 1.0:
                 self._buckets[(tenant_id, kind)] = (tokens, now)
-                raise Refused(
+                raise RateLimited(
                     f"tenant {tenant_id!r} exceeded its rate limit of {per_minute:g} {kind} per minute",
                     "slow down and retry, or raise `rate_limit` in its tenant.yaml",
+                    retry_after=(1.0 - tokens) * 60.0 / per_minute,
                 )
             self._buckets[(tenant_id, kind)] = (tokens - 1.0, now)
