@@ -800,7 +800,11 @@ Reach truck RT-16,2 years,3.9 tonnes,3200 EUR
 Order picker OP-20,5 years,1.4 tonnes,8800 EUR
 """
 FL9 = "What is the warranty of the forklift FL-9?"
-PRICE_FIELDS = {"product", "warranty", "max", "load", "price"}
+def _price_words():
+    from tenantctl.answering.chat import RecordWords
+
+    values = "forklift fl 2 9 12 pallet jack pj 4 reach truck rt 16 order picker op 20 year tonne eur 8200 3800"
+    return RecordWords(frozenset({"product", "warranty", "max", "load", "price"}), frozenset(values.split()))
 
 
 @pytest.mark.parametrize(("question", "asked"), [
@@ -813,20 +817,25 @@ PRICE_FIELDS = {"product", "warranty", "max", "load", "price"}
 def test_a_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(question, asked):
     from tenantctl.answering.chat import follow_up
 
-    assert follow_up(question, [(FL9, "product: Forklift FL-9; warranty: 5 years")], PRICE_FIELDS) == (asked, [])
+    assert follow_up(question, [(FL9, "product: Forklift FL-9; warranty: 5 years")], _price_words()) == (asked, [])
 
 
 def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
-    from tenantctl.answering.chat import follow_up
+    from tenantctl.answering.chat import RecordWords, follow_up
 
     earlier = [(FL9, "product: Forklift FL-9; warranty: 5 years")]
     for question in ("why?", "What is the warranty of the forklift FL-9 compared with the other forklifts?"):
-        assert follow_up(question, earlier, PRICE_FIELDS) == (question, earlier)  # nothing asked; not short
+        assert follow_up(question, earlier, _price_words()) == (question, earlier)  # nothing asked; not short
+    # "fix" is not in the records: not a subject of its own, and "it" is the earlier one
+    assert follow_up("how do I fix it?", earlier, _price_words())[0] == "how do I fix the forklift FL-9?"
     prose = [("How many vacation days do employees in France get?", "25 days")]
-    assert follow_up("and in Germany?", prose, set()) == ("How many vacation days do employees in Germany get?", [])
-    assert follow_up("and sick days?", prose, set()) == ("and sick days?", prose)  # a field? a subject? unknown
+    assert follow_up("and in Germany?", prose, RecordWords()) == \
+        ("How many vacation days do employees in Germany get?", [])
+    assert follow_up("and sick days?", prose, RecordWords()) == ("and sick days?", prose)  # a field? a subject?
+    covered = [("Is the FL-9 covered by warranty in Germany?", "Yes")]  # the subject's run, up to its name
+    assert follow_up("and the FL-12?", covered, _price_words())[0] == "Is the FL-12 covered by warranty in Germany?"
     chain = [*earlier, ("and for the FL-12?", "product: Forklift FL-12; warranty: 1 year")]
-    assert follow_up("how much does it cost?", chain, PRICE_FIELDS)[0] == "how much does the FL-12 cost?"
+    assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
 
 
 @pytest.fixture

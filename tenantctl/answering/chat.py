@@ -10,19 +10,19 @@ names its own subject is asked of that subject, with what the earlier question a
 nothing else ("What is the warranty of the FL-12?"); one without a subject of its own asks about the
 earlier question's ("how much does the forklift FL-9 cost?"). Which words of a question are its subject
 and which name what is asked for is told by the tenant's own records: a word of a field name ("warranty",
-"max load") asks for something, another word ("forklift", "pallet jack") or a name or code ("FL-12",
-"Aurora") is a subject. A follow-up neither tells apart goes on as before: its search borrows the
-earlier question (`answer._retrieve`).
+"max load") asks for something, a word of their values ("forklift", "pallet jack") or a name or code
+("FL-12", "Aurora") is a subject. A follow-up this cannot settle goes on as before: its search borrows
+the earlier question (`answer._retrieve`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tenantctl.answering.sentences import record_fields, terms
+from tenantctl.answering.sentences import paragraphs, record_fields, terms
 from tenantctl.storage import sessions
 from tenantctl.textproc import estimate_tokens, has_cjk
 
@@ -76,8 +76,8 @@ def ask(
     history = list(history or [])
     if history and _short(question):
         asked = " ".join([*(q for q, _ in history[-FOLLOW_UP_TURNS:]), question])
-        names = field_words(tenant_session, asked[-cfg.search.max_query_chars:])  # a client's history is long
-        question, history = follow_up(question, history, names)
+        words = record_words(tenant_session, asked[-cfg.search.max_query_chars:])  # a client's history is long
+        question, history = follow_up(question, history, words)
     return answer_question(tenant_session, question, cfg, history=history, on_token=on_token)
 
 
@@ -95,46 +95,59 @@ def _short(question: str) -> bool:
     return estimate_tokens(question) < FOLLOW_UP_TOKENS and not has_cjk(question)
 
 
-def field_words(tenant_session: TenantSession, text: str, n: int = 5) -> set[str]:
-    """The words of the field names of the open tenant's records that keyword search finds for `text`
-    ("product", "warranty", "max", "load"); empty for a tenant without records."""
-    names: set[str] = set()
+@dataclass(frozen=True)
+class RecordWords:
+    """The words of a tenant's records: of their field names ("product", "warranty", "max", "load") and
+    of their values ("forklift", "pallet", "jack")."""
+
+    fields: frozenset[str] = frozenset()
+    values: frozenset[str] = frozenset()
+
+
+def record_words(tenant_session: TenantSession, text: str, n: int = 5) -> RecordWords:
+    """The words of the open tenant's records among the chunks keyword search finds for `text`; none
+    for a tenant without records (CSV or table rows, JSON objects)."""
+    fields: set[str] = set()
+    values: set[str] = set()
     for chunk, _ in tenant_session.searcher.keyword_preview(text, n):
-        for line in chunk.splitlines():  # a row's fields, or one line of a JSON object's
-            for name, _value in record_fields(line) or []:
-                names |= terms(name)
-    return names
+        for paragraph in paragraphs(chunk):
+            record = record_fields(paragraph) or []
+            for name, value in record if len(record) > 1 else []:
+                fields |= terms(name)
+                values |= terms(value)
+    return RecordWords(frozenset(fields), frozenset(values - fields))
 
 
-def follow_up(question: str, history: list[tuple[str, str]], fields: set[str]) -> tuple[str, list]:
+def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords) -> tuple[str, list]:
     """The question to answer for `question` after `history` and the history its search may borrow: a
-    question of its own and no history when it can be made one, else both unchanged. `fields`: the words
-    of the tenant's field names (`field_words`)."""
+    question of its own and no history when it can be made one, else both unchanged. `words`: those of
+    the tenant's records (`record_words`)."""
     if not history or not _short(question):
         return question, history
     earlier = history[-FOLLOW_UP_TURNS:][0][0]
     for asked, _ in history[-FOLLOW_UP_TURNS:][1:]:  # an earlier follow-up, as it was understood
-        earlier = (_alone(asked, earlier, fields) or asked) if _short(asked) else asked
-    alone = _alone(question, earlier, fields)
+        earlier = (_alone(asked, earlier, words) or asked) if _short(asked) else asked
+    alone = _alone(question, earlier, words)
     return (question, history) if alone is None else (alone, [])
 
 
-def _alone(question: str, earlier: str, fields: set[str]) -> str | None:
+def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
     """`question` after `earlier` as a question of its own, or None when it cannot tell how."""
-    mine, theirs = _subject(question, fields), _subject(earlier, fields)
+    mine, theirs = _subject(question, words), _subject(earlier, words)
     if mine is not None:  # names its own subject: asks what it says, or else what the earlier question did
-        if _asks(question) - _asks(question[mine[0]:mine[1]]) or theirs is None:
+        start, end = mine
+        if _asks(question) - _asks(question[start:end]) or theirs is None:
             return question
-        return f"{earlier[:theirs[0]]}{question[mine[0]:mine[1]]}{earlier[theirs[1]:]}"
+        return f"{earlier[:theirs[0]]}{question[start:end]}{earlier[theirs[1]:]}"
     if theirs is None or not _asks(question):
         return None  # nothing to carry over, or nothing asked ("why?"): its search borrows as before
     subject = earlier[theirs[0]:theirs[1]]
-    words = list(_TOKEN.finditer(question))
-    back = next((w for w in words if w.group().lower() in _BACK), None)
+    tokens = list(_TOKEN.finditer(question))
+    back = next((w for w in tokens if w.group().lower() in _BACK), None)
     if back is not None:  # "how much does it cost?" -> "how much does the forklift FL-9 cost?"
         return f"{question[:back.start()]}the {subject}{question[back.end():]}"
-    owner = next((w for w in words if w.group().lower() in _BACK_OWNER), None)
-    if owner is None and _asks(question) - fields - _ASKING:
+    owner = next((w for w in tokens if w.group().lower() in _BACK_OWNER), None)
+    if owner is None and _asks(question) - words.fields - _ASKING:
         return None  # no word refers back and not all ask for a field: a subject it names in lower case?
     if owner is not None:  # "and its max load?" -> "and the max load of the forklift FL-9?"
         question = f"{question[:owner.start()]}the{question[owner.end():]}"
@@ -146,19 +159,25 @@ def _asks(text: str) -> set[str]:
     return {t for t in terms(text) if len(t) > 1} - _FILLER
 
 
-def _subject(question: str, fields: set[str]) -> tuple[int, int] | None:
-    """Where the question's subject runs, first to last word of it: names and codes ("FL-12", "Aurora",
-    "2025"), and, for a tenant with records, words that are no field name and ask for nothing."""
-    found = [w.span() for w in _subject_words(question, fields)]
-    return (found[0][0], found[-1][1]) if found else None
-
-
-def _subject_words(question: str, fields: set[str]) -> Iterator[re.Match]:
-    skip = fields | _ASKING | _FILLER
+def _subject(question: str, words: RecordWords) -> tuple[int, int] | None:
+    """Where the question's subject is: the first run of subject words holding a name or code, up to its
+    last name ("forklift FL-9", not the "covered" of "FL-9 covered"), else the longest run. Subject words
+    are names and codes ("FL-12", "Aurora", "2025") and words of the tenant's record values that are no
+    field name and ask for nothing ("pallet jack"; not "fix" or "happens")."""
+    runs: list[list[tuple[re.Match, bool]]] = [[]]
+    skip = words.fields | _ASKING | _FILLER
     for i, word in enumerate(_TOKEN.finditer(question)):
         text = word.group()
         named = any(c.isdigit() for c in text) or (
             any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (i == 0 and text[1:].islower()))
         found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
-        if named or (fields and found and not found & skip):
-            yield word
+        if named or (found and found <= words.values and not found & skip):
+            runs[-1].append((word, named))
+        elif runs[-1]:
+            runs.append([])
+    runs = [run for run in runs if run]
+    if not runs:
+        return None
+    run = next((r for r in runs if any(named for _, named in r)), max(runs, key=len))
+    last = [word for word, named in run if named][-1:] or [run[-1][0]]
+    return run[0][0].start(), last[0].end()
