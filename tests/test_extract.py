@@ -181,6 +181,7 @@ def test_html_bold_header_rows_and_name_columns_make_records():
         "<table><caption>Seats</caption><tr><th>Price</th><td>40 EUR</td></tr><tr><th>Seats</th><td>5</td></tr>"
         "</table>"
         "<table><tr><td><b>Model</b><td>FL-9<td>FL-12<tr><td><b>Warranty</b><td colspan=2>5 years</table>"
+        "<table><tr><th colspan=2>Room Aurora<tr><th>Seats<td>14<tr><th>Floor<td>third</table>"
         "<table><tr><td><b>Plan</b> for teams</td><td><b>Price</b></td></tr><tr><td>Team</td><td>7</td></table>"
         "<table><tr><td colspan=2><b>Prices 2025</b></td></tr><tr><td>Basic</td><td>5 EUR</td></tr></table>")
     text = extract(Path("plans.html"), page.encode()).text
@@ -188,6 +189,7 @@ def test_html_bold_header_rows_and_name_columns_make_records():
         "Plan: Basic; Price: 5 EUR", "Plan: Pro; Price: 9 EUR",  # bold <td> (or <strong>) names the columns
         "Seats", "Price: 40 EUR; Seats: 5",  # a key/value table is one record
         "Model: FL-9; Warranty: 5 years", "Model: FL-12; Warranty: 5 years",  # one record a value column
+        "Room Aurora", "Seats: 14; Floor: third",  # a title row over a key/value table names no column
         "Plan for teams | Price", "Team | 7",  # a cell only partly bold names nothing
         "Prices 2025", "Basic | 5 EUR"], text  # one bold cell over the table is a title, not names
 

@@ -341,17 +341,18 @@ def _key_value(table: Tag, cells: list[list[Tag]]) -> list[str] | None:
 
 def _html_table_text(table: Tag) -> str | None:
     """A table as records, one paragraph a body row ("Benefit: Commuter benefit; Details: Pre-tax ..."),
-    after its caption; a table whose names run down its first column one paragraph a value column. None
-    for a table with neither a header row (see `_heading_row`) nor a name column, or with no body row:
-    it keeps its "a | b" lines."""
+    after its caption; a table whose names run down its first column one paragraph a value column, after
+    its caption and title rows (one cell each). None for a table with neither a header row (see
+    `_heading_row`) nor a name column, or with no body row: it keeps its "a | b" lines."""
     rows = table.find_all("tr")
     cells = [[n for n in _own(tr, ("tr",)) if getattr(n, "name", None) in _CELLS] for tr in rows]
     heads = 0
     while heads < len(rows) and _heading_row(rows[heads], cells[heads]):
         heads += 1
-    if heads == 0:
-        records = _key_value(table, cells)
-    else:
+    single = all(len(row) == 1 for row in cells[:heads])  # no header, or titles over a key/value table
+    records = _key_value(table, cells[heads:]) if single else None
+    titles = [_own_text(row[0], _CELLS) for row in cells[:heads]] if records else []
+    if not records and heads:
         grid = _html_grid(cells)
         if grid is None:
             return None
@@ -362,7 +363,7 @@ def _html_table_text(table: Tag) -> str | None:
     if not records:
         return None
     caption = _own_text(table, _CELLS)  # <caption> and any text outside the cells
-    return "\n\n".join([caption, *records] if caption else records)
+    return "\n\n".join(part for part in [caption, *titles, *records] if part)
 
 
 def _html_tables(soup: Tag) -> None:
