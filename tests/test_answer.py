@@ -729,11 +729,35 @@ def test_a_json_objects_lines_are_one_record():
 @pytest.mark.parametrize("question,model_says,answer", [
     ("What is the warranty of the forklift FL-9?", " Forklift FL-9", "product: Forklift FL-9; warranty: 5 years"),
     ("Which product has a max load of 2.5 tonnes?", " 2.5 tonnes", "product: Forklift FL-9; max load: 2.5 tonnes"),
-    ("How much does the forklift cost?", " forklift", "12000 EUR"),  # no field named "cost": the money
+    ("How much does the forklift cost?", " forklift", "product: Forklift FL-9; price: 12000 EUR"),  # cost: price
 ])
 def test_a_record_answers_with_the_fields_the_question_names(question, model_says, answer):
     reply, _ = ask(question, [PRODUCTS], model_says)  # the model restates the question: not an answer
     assert reply.answer == answer and not reply.grounded
+
+
+OFFICE = "city: Austin; address: 301 Congress Ave, Austin TX 78701; opened: 2024; employees: 12; head: Dana Whitfield"
+PLAN = "plan: Team; monthly_price_eur: 99; annual_price_eur: 990; seats_included: 10; storage_gb: 500"
+
+
+@pytest.mark.parametrize("question,record,answer", [
+    ("Where is the Austin office?", OFFICE, "city: Austin; address: 301 Congress Ave, Austin TX 78701"),
+    ("Who heads the Austin office?", OFFICE, "city: Austin; head: Dana Whitfield"),
+    ("When was the Austin office opened?", OFFICE, "city: Austin; opened: 2024"),
+    ("Team plan cost per month", PLAN, "plan: Team; monthly_price_eur: 99"),  # not the annual price too
+    ("How many seats does the Team plan include?", PLAN, "plan: Team; seats_included: 10"),
+    ("When does the Austin office close?", "city: Berlin; opened: 2019; head: Jan Ott", None),  # not its record
+    ("What is the phone number of the Austin office?", OFFICE, None),  # no such field
+])
+def test_a_field_is_named_by_the_words_a_question_uses_for_it(question, record, answer):
+    assert spans.field_answer(question, record) == answer
+
+
+def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
+    sentence = "工作满十年的员工每年有10天年假，满二十年的有15天。"
+    assert spans.typed_choices("工作满十年的员工有几天年假？", sentence) == ["10天", "15天"]
+    assert spans.typed_span("工作满十年的员工有几天年假？", sentence) == "10天"
+    assert spans.typed_choices("他工作了几年？", "他在公司工作了十二年，带过3个团队。") == ["十二年"]
 
 
 def test_a_long_record_is_cut_to_whole_fields():
@@ -866,14 +890,16 @@ def test_a_follow_up_is_answered_from_the_record_of_its_subject(price_list, monk
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
-    said = {"how much does it cost?": (" 8200 EUR", "Forklift FL-9"),
+    said = {"how much does it cost?": (" 8200 EUR", "Forklift FL-9"),  # the price field names its record
             "and for the FL-12?": (" 1 year", "Forklift FL-12")}
+    shown = {"how much does it cost?": "product: Forklift FL-9; price: 8200 EUR [1]",
+             "and for the FL-12?": "1 year [1]"}
     opened = TenantSession(open_tenant("shop"), price_list)
     try:
         for question, (model_says, product) in said.items():
             monkeypatch.setattr(generation, "load_generator", lambda name, cfg, s=model_says: FakeGenerator(s))
             result = ask(opened, question, price_list, [(FL9, "product: Forklift FL-9; warranty: 5 years [1]")])
-            assert result.answer == f"{model_says.strip()} [1]", result
+            assert result.answer == shown[question], result
             assert f"product: {product};" in result.sources[0].quote, result.sources
     finally:
         opened.close()

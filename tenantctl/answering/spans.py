@@ -326,7 +326,13 @@ def typed_choices(question: str, sentence: str) -> list[str]:
             found = [t for t in found if unit.search(t)] or found
     if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
         found = [t for t in found if not _year(t)] or found
+    if (measure := _ZH_ASKED_UNIT.search(question)) and measure.group(1) not in "个种":
+        found = [t for t in found if measure.group(1) in t] or found  # 几天 wants 10天, not 十年
     return found
+
+
+# The measure word a CJK question counts in: 几天, 多少人, 几个小时 (个 alone names no unit).
+_ZH_ASKED_UNIT = re.compile(r"(?:几|多少)(?:个(?=[\u4e00-\u9fff]))?([\u4e00-\u9fff])")
 
 
 def _year(token: str) -> bool:
@@ -485,25 +491,59 @@ def continued(shown: str, after: str) -> str:
     return " ".join([*words, *more[:room]]) + ("…" if len(more) > room else "")
 
 
+# A question names a field by another word as often as by the field's own: "cost" asks for the price,
+# "where" for the address. Words of a group stand for each other (compared by their first STEM letters).
+FIELD_WORDS = [
+    ("cost", "price", "fee", "charge", "rate"),
+    ("where", "address", "location", "city", "place", "site"),
+    ("when", "date", "time", "year", "opened", "founded"),
+    ("who", "head", "manager", "owner", "contact", "lead"),
+]
+
+
+def _field_words(question: str) -> tuple[set[str], set[str]]:
+    """The question's terms by their first STEM letters with the words they stand for in records
+    (`FIELD_WORDS`: "cost" for "price"), and apart the words its question words stand for ("where" for
+    "address"): weaker, as a question word names a field only of the record the question is about."""
+    own = _stems(question)
+    asking = {w.lower()[:STEM] for w in re.findall(r"[^\W_]+", question)} - own
+    strong, weak = set(own), set()
+    for group in FIELD_WORDS:
+        stems = {w[:STEM] for w in group}
+        if stems & own:
+            strong |= stems
+        elif stems & asking:
+            weak |= stems
+    return strong, weak
+
+
 def field_answer(question: str, sentence: str) -> str | None:
     """For a record ("product: Forklift FL-9; warranty: 5 years; price: 12000"): the fields the question
-    names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years"), with the
-    first field whose value it names, which says which record it is; None when it names no field."""
+    names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years") — those naming
+    most of it, by their own name or one it stands for ("monthly_price_eur" for "cost per month") — with the
+    fields whose value the question gives, which say which record it is; None when it names no field."""
     fields = record_fields(sentence)
     if not fields or len(fields) < 2:
         return None
     wanted = terms(question)
-    # A named field whose value the question also gives ("error code E-417") says which record it is;
-    # the fields named alone are what it asks for.
-    named = [i for i, (name, _) in enumerate(fields) if terms(name) & wanted]
-    asked = [i for i in named if not terms(fields[i][1]) & wanted]
+    strong, weak = _field_words(question)
+
+    def gives(i: int) -> bool:  # the question gives most of the field's value: "error code E-417", "Austin"
+        value = terms(fields[i][1])
+        return bool(value) and len(value & wanted) / len(value) >= 0.5
+
+    identified = any(gives(i) for i in range(len(fields)))
+    words = strong | weak if identified else strong
+    named = {i: len(_stems(name) & words) for i, (name, _) in enumerate(fields) if _stems(name) & words}
+    asked = [i for i in named if not gives(i)]
     if not asked or len(asked) == len(fields):
         return None
-    which = [i for i in named if i not in asked]
+    asked = [i for i in asked if named[i] == max(named[j] for j in asked)]
+    which = [i for i in named if gives(i)]
     if not which:  # else the field whose value the question gives most of: "product: Forklift FL-9"
         given = {i: len(terms(value) & wanted) / len(terms(value) or {""})
                  for i, (_, value) in enumerate(fields) if i not in asked}
-        which = [best] if given[best := max(given, key=given.get)] else []
+        which = [best] if given and given[best := max(given, key=given.get)] else []
     shown = _joined(fields, {*asked, *which})
     if len(shown.split()) > MAX_SPAN_WORDS:
         shown = window(_joined(fields, asked), question)
