@@ -165,3 +165,14 @@ def test_a_pilot_model_whose_file_is_no_gguf_fails_before_any_question(pilot, cl
     answers.write_text(json.dumps({"question": questions[0].question, "answers": ["NW-TRV-7731"]}) + "\n")
     result = cli("eval", "travel", "--answers", answers, "--model", "notgguf")
     assert result.code != 0 and "is not a GGUF file" in result.err and "models.notgguf.path" in result.err, result
+
+
+def test_an_unknown_pilot_model_is_a_usage_error_naming_the_configured_ones(pilot, cli, tmp_path):
+    """It exited 1 with a hint about restarting `serve`, which eval has nothing to do with."""
+    cfg, questions = pilot
+    answers = tmp_path / "a.jsonl"
+    answers.write_text(json.dumps({"question": questions[0].question, "answers": ["NW-TRV-7731"]}) + "\n")
+    result = cli("eval", "travel", "--answers", answers, "--model", "nosuch")
+    assert result.code == 2 and "--model 'nosuch' is not a configured model" in result.err, result
+    assert "default" in result.err and "pilot" in result.err and "serve" not in result.err
+    assert _usage("travel") == {}  # no question was asked

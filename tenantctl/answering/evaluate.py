@@ -18,6 +18,7 @@ from typing import Any
 
 from tenantctl.answering.scoring import LabelledQuestion, score
 from tenantctl.config import Config
+from tenantctl.errors import BadInput
 from tenantctl.models.base import Generator
 from tenantctl.retrieval.session import TenantSession
 
@@ -63,6 +64,9 @@ def compare_models(session: TenantSession, questions: list[LabelledQuestion], cf
     from tenantctl.models.generation import check_model
 
     runs, notes = [], []
+    if model and model not in cfg.models:  # the operator's argument, not the config, is wrong: a usage error
+        raise BadInput(f"--model {model!r} is not a configured model",
+                       f"name one of {', '.join(cfg.models)} (`models:` in config.yaml)")
     if model:
         name, mcfg = cfg.model(model)
         own = cfg.model(_tenant_model(session, cfg))[0]
