@@ -498,6 +498,8 @@ FIELD_WORDS = [
     ("where", "address", "location", "city", "place", "site"),
     ("when", "date", "time", "year", "opened", "founded"),
     ("who", "head", "manager", "owner", "contact", "lead"),
+    ("fix", "action", "solution", "remedy", "resolution"),
+    ("mean", "meaning", "description", "definition"),
 ]
 
 
@@ -529,7 +531,7 @@ def field_answer(question: str, sentence: str) -> str | None:
     strong, weak = _field_words(question)
 
     def gives(i: int) -> bool:  # the question gives most of the field's value: "error code E-417", "Austin"
-        value = terms(fields[i][1])
+        value = terms(fields[i][1]) - terms(fields[i][0])  # "floor: third floor" gives no floor
         return bool(value) and len(value & wanted) / len(value) >= 0.5
 
     identified = any(gives(i) for i in range(len(fields)))
