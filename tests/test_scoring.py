@@ -98,7 +98,7 @@ def test_eval_cli_refuses_a_bad_answers_file_and_unknown_model(cli, tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text('{"question": "Q?", "answers": ["a"]}\n')
     result = cli("eval", "t1", "--answers", good, "--model", "nope")
-    assert result.code != 0 and "model 'nope' is not configured" in result.err
+    assert result.code == ExitCode.USAGE and "--model 'nope' is not a configured model" in result.err
 
 
 def test_the_demos_labelled_questions_parse():
