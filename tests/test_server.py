@@ -729,7 +729,8 @@ def test_a_chat_follow_up_asks_of_its_own_subject_and_never_of_another_tenants(c
              {"role": "user", "content": "how much does it cost?"}]
     with TestClient(create_app(load_config())) as client:
         reply = client.post("/v1/chat/completions", json={"messages": asked}, headers=shop).json()
-        assert reply["choices"][0]["message"]["content"].startswith("product: Forklift FL-9; price: 8200 EUR [1]"), reply
+        content = reply["choices"][0]["message"]["content"]
+        assert content.startswith("product: Forklift FL-9; price: 8200 EUR [1]"), reply
         assert "product: Forklift FL-9;" in reply["citations"][0]["quote"]
         # Another tenant's key with the same messages: its own records alone (the model's "8200 EUR" is not there).
         reply = client.post("/v1/chat/completions", json={"messages": asked}, headers=garden).json()
