@@ -368,7 +368,10 @@ class TenantConfig(_Strict):
 
 
 def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
-    first = exc.errors()[0]
+    """The first error, an unknown setting before all others: a misspelt key (`pth:` for `path:`) also
+    leaves its setting missing, and "path: Field required" would not say which line is wrong."""
+    errors = exc.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":  # pydantic says "Extra inputs are not permitted"

@@ -442,3 +442,15 @@ def test_a_misspelt_setting_is_named_with_the_one_meant(cli, home, tmp_path):
     result = cli("search", "t", "moon")
     assert result.code == 1 and "answer.pasages: unknown setting (did you mean `passages`?) (and 1 more)" in result.err
     assert "Extra inputs" not in result.err
+
+
+def test_a_misspelt_required_setting_in_a_list_is_named_not_the_missing_one(tmp_path):
+    """A source's `pth:` for `path:` was "sources.0.path: Field required", naming no line of the file."""
+    from tenantctl.config import load_tenant_config
+    from tenantctl.errors import ConfigError
+
+    settings = tmp_path / "tenant.yaml"
+    settings.write_text("id: t\nsources:\n  - path: /srv/a\n  - pth: /srv/b\n    include: ['*.md']\n")
+    with pytest.raises(ConfigError) as caught:
+        load_tenant_config(settings)
+    assert "sources.1.pth: unknown setting (did you mean `path`?) (and 1 more)" in caught.value.message
