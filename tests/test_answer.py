@@ -869,6 +869,18 @@ def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
     assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
 
 
+def test_a_follow_up_of_a_chinese_question_borrows_as_before():
+    """A CJK clause is one token to the subject finder: "and the FL-12?" after "FL-9叉车的保修期是多久?" became
+    "FL-12?", and "how much does it cost?" had the whole Chinese question put in for "it"."""
+    from tenantctl.answering.chat import follow_up
+
+    earlier = [("FL-9叉车的保修期是多久?", "5年")]
+    for question in ("and the FL-12?", "how much does it cost?", "FL-12呢?"):
+        assert follow_up(question, earlier, _price_words()) == (question, earlier)
+    chain = [*earlier, ("and the FL-12?", "1年")]
+    assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
+
+
 @pytest.fixture
 def price_list(tmp_path, home):
     """A tenant holding a CSV price list, on real SQLite and FAISS with the hashing embedder."""

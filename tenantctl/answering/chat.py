@@ -132,7 +132,10 @@ def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords)
 
 
 def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
-    """`question` after `earlier` as a question of its own, or None when it cannot tell how."""
+    """`question` after `earlier` as a question of its own, or None when it cannot tell how (also after a
+    CJK question: its words are not spaced, so a whole clause would read as one subject)."""
+    if has_cjk(earlier):
+        return None
     mine, theirs = _subject(question, words), _subject(earlier, words)
     if mine is not None:  # names its own subject: asks what it says, or else what the earlier question did
         start, end = mine
