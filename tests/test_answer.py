@@ -922,3 +922,22 @@ def test_a_follow_up_is_answered_from_the_record_of_its_subject(price_list, monk
             assert f"product: {product};" in result.sources[0].quote, result.sources
     finally:
         opened.close()
+
+
+def test_a_follow_up_made_too_long_by_the_earlier_question_is_asked_as_it_was(price_list, monkeypatch):
+    """"and for the FL-12?" after a question near `search.max_query_chars` became a question past it, and the
+    short follow-up was refused as too long."""
+    from tenantctl.answering.chat import ask
+    from tenantctl.models import generation
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import open_tenant
+
+    monkeypatch.setattr(generation, "load_generator", lambda name, cfg: FakeGenerator(" 1 year"))
+    earlier = ("What is the warranty of the FL-9 " + "when it is used in a warehouse " * 70)[:1996] + "?"
+    assert len(earlier) < price_list.search.max_query_chars < len(earlier) + 10
+    opened = TenantSession(open_tenant("shop"), price_list)
+    try:
+        result = ask(opened, "and for the FL-12345?", price_list, [(earlier, "5 years")])
+    finally:
+        opened.close()
+    assert result.question == "and for the FL-12345?", result.question

@@ -77,7 +77,9 @@ def ask(
     if history and _short(question):
         asked = " ".join([*(q for q, _ in history[-FOLLOW_UP_TURNS:]), question])
         words = record_words(tenant_session, asked[-cfg.search.max_query_chars:])  # a client's history is long
-        question, history = follow_up(question, history, words)
+        alone, borrowed = follow_up(question, history, words)
+        if len(alone) <= cfg.search.max_query_chars:  # not a follow-up refused as too long for its earlier one
+            question, history = alone, borrowed
     return answer_question(tenant_session, question, cfg, history=history, on_token=on_token)
 
 
