@@ -881,6 +881,17 @@ def test_a_follow_up_of_a_chinese_question_borrows_as_before():
     assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
 
 
+def test_a_follow_ups_earlier_subject_ends_at_punctuation_and_a_sentences_first_word():
+    """The subject's run went on past "?" and took the next sentence's "Please" for a name: "how much does
+    it cost?" became "how much does the forklift FL-9? Please cost?"."""
+    from tenantctl.answering.chat import follow_up
+
+    for earlier in ("What is the warranty of the forklift FL-9? Please be brief.",
+                    "What is the warranty of the forklift FL-9, Sir?", "Quick question. Is the forklift FL-9 good?"):
+        assert follow_up("how much does it cost?", [(earlier, "5 years")], _price_words())[0] == \
+            "how much does the forklift FL-9 cost?", earlier
+
+
 @pytest.fixture
 def price_list(tmp_path, home):
     """A tenant holding a CSV price list, on real SQLite and FAISS with the hashing embedder."""

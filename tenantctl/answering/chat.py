@@ -168,13 +168,18 @@ def _subject(question: str, words: RecordWords) -> tuple[int, int] | None:
     """Where the question's subject is: the first run of subject words holding a name or code, up to its
     last name ("forklift FL-9", not the "covered" of "FL-9 covered"), else the longest run. Subject words
     are names and codes ("FL-12", "Aurora", "2025") and words of the tenant's record values that are no
-    field name and ask for nothing ("pallet jack"; not "fix" or "happens")."""
+    field name and ask for nothing ("pallet jack"; not "fix" or "happens"). Punctuation ends a run, and
+    a sentence's capitalised first word is no name ("FL-9? Please be brief" is no subject "FL-9? Please")."""
     runs: list[list[tuple[re.Match, bool]]] = [[]]
     skip = words.fields | _ASKING | _FILLER
-    for i, word in enumerate(_TOKEN.finditer(question)):
-        text = word.group()
+    end = 0
+    for word in _TOKEN.finditer(question):
+        text, gap = word.group(), question[end:word.start()].strip()
+        first, end = end == 0 or gap.endswith((".", "?", "!")), word.end()
+        if gap and runs[-1]:
+            runs.append([])
         named = any(c.isdigit() for c in text) or (
-            any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (i == 0 and text[1:].islower()))
+            any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (first and text[1:].islower()))
         found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
         if named or (found and found <= words.values and not found & skip):
             runs[-1].append((word, named))
