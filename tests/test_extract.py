@@ -194,6 +194,17 @@ def test_html_bold_header_rows_and_name_columns_make_records():
         "Prices 2025", "Basic | 5 EUR"], text  # one bold cell over the table is a title, not names
 
 
+def test_html_a_bold_row_under_the_column_names_is_a_row():
+    """A bold first body row (a highlighted item) was taken for more column names: "Room Aurora: B"."""
+    page = ("<table><tr><th>Room</th><th>Price</th></tr><tr><td><b>Aurora</b></td><td><b>40</b></td></tr>"
+            "<tr><td>Borealis</td><td>55</td></tr></table>"
+            "<table><tr><th colspan=2>Rooms</th></tr><tr><td><b>Room</b></td><td><b>Price</b></td></tr>"
+            "<tr><td>Aurora</td><td>40</td></tr></table>")
+    assert extract(Path("rooms.html"), page.encode()).text.split("\n\n") == [
+        "Room: Aurora; Price: 40", "Room: Borealis; Price: 55",
+        "Rooms Room: Aurora; Rooms Price: 40"]  # bold names under a title row of one cell are names
+
+
 def test_html_without_tables_is_unchanged():
     page = (b"<html><head><title>T</title></head><body><h2>Leave</h2><p>Annual leave is <b>25 days</b>.</p>"
             b"<ul><li>one</li><li>two</li></ul><div>a<br>b</div><dl><dt>Term</dt><dd>Meaning</dd></dl></body></html>")

@@ -310,13 +310,15 @@ def _up_to(node: PageElement, cell: Tag) -> Iterator[Tag]:
         parent = parent.parent
 
 
-def _heading_row(tr: Tag, cells: list[Tag]) -> bool:
-    """A row naming the columns: in <thead>, all <th> cells, or <th> and bold <td> cells (empty ones
-    aside) of which at least two hold text."""
+def _heading_row(tr: Tag, cells: list[Tag], bold: bool = True) -> bool:
+    """A row naming the columns: in <thead>, all <th> cells, or (when `bold`: no row of names above it)
+    <th> and bold <td> cells (empty ones aside) of which at least two hold text."""
     if not cells:
         return False
     if tr.parent.name == "thead" or all(c.name == "th" for c in cells):
         return True
+    if not bold:  # a bold first body row under the names (a highlighted item) is a row, not more names
+        return False
     named = [c for c in cells if c.name == "th" or _bold(c)]
     return any(c.name == "td" for c in named) and len(named) >= 2 and \
         all(c in named or not _own_text(c, _CELLS) for c in cells)
@@ -347,9 +349,10 @@ def _html_table_text(table: Tag) -> str | None:
     rows = table.find_all("tr")
     cells = [[n for n in _own(tr, ("tr",)) if getattr(n, "name", None) in _CELLS] for tr in rows]
     heads = 0
-    while heads < len(rows) and _heading_row(rows[heads], cells[heads]):
+    single = True  # no header, or titles (rows of one cell) over a key/value table
+    while heads < len(rows) and _heading_row(rows[heads], cells[heads], bold=single):
+        single = single and len(cells[heads]) == 1
         heads += 1
-    single = all(len(row) == 1 for row in cells[:heads])  # no header, or titles over a key/value table
     records = _key_value(table, cells[heads:]) if single else None
     titles = [_own_text(row[0], _CELLS) for row in cells[:heads]] if records else []
     if not records and heads:
