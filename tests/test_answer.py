@@ -10,6 +10,8 @@ from tenantctl.answering.sentences import cut_loops, paragraphs, sentences
 from tenantctl.config import AnswerConfig, ModelConfig
 from tenantctl.models.base import Generation
 
+from .conftest import open_gate
+
 LEAVE = [
     Passage("Employees accrue 23 days of paid annual leave per calendar year. Up to 5 days carry over.", "handbook.md"),
     Passage("Parental leave is 16 weeks, paid in full. Employees receive 10 days of paid sick leave per year.",
@@ -906,9 +908,7 @@ def price_list(tmp_path, home):
     folder.mkdir()
     (folder / "price_list.csv").write_text(PRICE_CSV)
     ingest(create_tenant("shop"), [folder], cfg)
-    settings = home / "tenants" / "shop" / "tenant.yaml"  # the hashing embedder's similarities are no measure
-    settings.write_text(settings.read_text().replace("min_score: 0.2", "min_score: 0.0")
-                        .replace("min_relevance: 0.74", "min_relevance: 0.5"))
+    open_gate(home, "shop")
     return cfg
 
 
