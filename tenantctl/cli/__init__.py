@@ -182,13 +182,9 @@ def _exit_now() -> None:
 
 def _report(exc: TenantctlError) -> tuple[int, str]:
     """Print `Error: ... / Hint: ...` on stderr; the exit code and message to log."""
-    from rich.markup import escape
+    from tenantctl.cli._common import print_error
 
-    from tenantctl.cli._common import err
-
-    err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
-    if exc.hint:
-        err.print(f"[dim]Hint:[/] {escape(exc.hint)}", markup=True, soft_wrap=True)
+    print_error(exc)
     return int(exc.exit_code), exc.message
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from tenantctl.errors import TenantctlError
 
 # No markup unless a call asks for it (and escapes what it prints): a "[/b]" in a heading, a path or a
 # key's label is text, not a rich tag (it raised MarkupError).
@@ -25,6 +28,15 @@ WaitOption = Annotated[
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def print_error(exc: TenantctlError) -> None:
+    """`Error: ... / Hint: ...` on stderr, as every command says a core error (no hint line without one)."""
+    from rich.markup import escape
+
+    err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
+    if exc.hint:
+        err.print(f"[dim]Hint:[/] {escape(exc.hint)}", markup=True, soft_wrap=True)
 
 
 def load_cfg():

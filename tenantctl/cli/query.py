@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_error, print_json
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
 from tenantctl.textproc import plural
 
@@ -146,8 +146,7 @@ def chat(
                 result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
                                    stream=not json_out)
             except BadInput as exc:  # this question's fault (a pasted page): it ended the whole chat
-                err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
-                err.print(f"[dim]Hint:[/] {escape(exc.hint or '')}", markup=True, soft_wrap=True)
+                print_error(exc)
                 refused = exc
                 continue
             if json_out:
