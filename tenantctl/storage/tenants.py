@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenantctl import paths
 from tenantctl.context import current_tenant
-from tenantctl.errors import Busy, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound
+from tenantctl.errors import Busy, ConfigError, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
 from tenantctl.storage.layout import (
@@ -265,7 +265,6 @@ def open_tenant(tenant_id: str) -> Tenant:
 
 def postgres_config():
     """The `postgres:` settings, required by a tenant that lives in the pool or is to be put there."""
-    from tenantctl.errors import ConfigError
     from tenantctl.storage import cluster
 
     cfg = cluster.postgres()  # parsed once per version of config.yaml, not per store opened
@@ -307,8 +306,6 @@ def drop_dedicated_schema(tenant_id: str) -> None:
 
 
 def _admin_dsn(cfg, why: str) -> str:
-    from tenantctl.errors import ConfigError
-
     if cfg.admin_dsn is None:
         raise ConfigError(
             f"config.yaml has no `postgres.admin_dsn`, the schema owner's connection, with which {why}",
@@ -437,8 +434,6 @@ def _pooled_for_delete(tenant: Tenant) -> bool:
     """Whether the tenant's data is in PostgreSQL, from its tenant.yaml. A local tenant (as the registry
     records it) whose tenant.yaml cannot be read is deleted all the same: its folder is all of it, and
     the one way out its error offered was to fix a file the delete was about to remove."""
-    from tenantctl.errors import ConfigError
-
     try:
         return tenant.pooled
     except ConfigError:
