@@ -894,6 +894,16 @@ def test_a_follow_ups_earlier_subject_ends_at_punctuation_and_a_sentences_first_
             "how much does the forklift FL-9 cost?", earlier
 
 
+def test_a_follow_ups_subject_replaces_the_earlier_one_after_the_same_word():
+    """"and in Germany?" replaced the earlier question's first name: "Is the Germany covered by warranty in
+    France?"."""
+    from tenantctl.answering.chat import follow_up
+
+    earlier = [("Is the FL-9 covered by warranty in France?", "Yes")]
+    assert follow_up("and in Germany?", earlier, _price_words())[0] == "Is the FL-9 covered by warranty in Germany?"
+    assert follow_up("and the FL-12?", earlier, _price_words())[0] == "Is the FL-12 covered by warranty in France?"
+
+
 @pytest.fixture
 def price_list(tmp_path, home):
     """A tenant holding a CSV price list, on real SQLite and FAISS with the hashing embedder."""

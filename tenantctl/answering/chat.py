@@ -138,7 +138,9 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
     CJK question: its words are not spaced, so a whole clause would read as one subject)."""
     if has_cjk(earlier):
         return None
-    mine, theirs = _subject(question, words), _subject(earlier, words)
+    mine = _subject(question, words)
+    before = [w.lower() for w in _TOKEN.findall(question[:mine[0]])][-1:] if mine else []
+    theirs = _subject(earlier, words, after=before[0] if before else None)
     if mine is not None:  # names its own subject: asks what it says, or else what the earlier question did
         start, end = mine
         if _asks(question) - _asks(question[start:end]) or theirs is None:
@@ -164,30 +166,39 @@ def _asks(text: str) -> set[str]:
     return {t for t in terms(text) if len(t) > 1} - _FILLER
 
 
-def _subject(question: str, words: RecordWords) -> tuple[int, int] | None:
-    """Where the question's subject is: the first run of subject words holding a name or code, up to its
+def _subject(question: str, words: RecordWords, after: str | None = None) -> tuple[int, int] | None:
+    """Where the question's subject is: the first run of subject words holding a name or code (the first
+    after the word `after`, when one is: "in" takes "France", not "FL-9", for "and in Germany?"), up to its
     last name ("forklift FL-9", not the "covered" of "FL-9 covered"), else the longest run. Subject words
     are names and codes ("FL-12", "Aurora", "2025") and words of the tenant's record values that are no
     field name and ask for nothing ("pallet jack"; not "fix" or "happens"). Punctuation ends a run, and
     a sentence's capitalised first word is no name ("FL-9? Please be brief" is no subject "FL-9? Please")."""
     runs: list[list[tuple[re.Match, bool]]] = [[]]
+    follows: list[str | None] = [None]  # the word before each run
     skip = words.fields | _ASKING | _FILLER
-    end = 0
+    end, prev = 0, None
     for word in _TOKEN.finditer(question):
         text, gap = word.group(), question[end:word.start()].strip()
         first, end = end == 0 or gap.endswith((".", "?", "!")), word.end()
         if gap and runs[-1]:
             runs.append([])
+            follows.append(None)
         named = any(c.isdigit() for c in text) or (
             any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (first and text[1:].islower()))
         found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
         if named or (found and found <= words.values and not found & skip):
+            if not runs[-1]:
+                follows[-1] = prev
             runs[-1].append((word, named))
         elif runs[-1]:
             runs.append([])
-    runs = [run for run in runs if run]
-    if not runs:
+            follows.append(None)
+        prev = text.lower()
+    found_runs = [(w, run) for w, run in zip(follows, runs, strict=True) if run]
+    if not found_runs:
         return None
-    run = next((r for r in runs if any(named for _, named in r)), max(runs, key=len))
+    with_names = [(w, run) for w, run in found_runs if any(named for _, named in run)]
+    run = next((r for w, r in with_names if after is not None and w == after), None) or \
+        next((r for _, r in with_names), None) or max((r for _, r in found_runs), key=len)
     last = [word for word, named in run if named][-1:] or [run[-1][0]]
     return run[0][0].start(), last[0].end()
