@@ -519,6 +519,19 @@ def _field_words(question: str) -> tuple[set[str], set[str]]:
     return strong, weak
 
 
+def _given(fields: list[tuple[str, str]], wanted: set[str]) -> set[int]:
+    """The fields most of whose value the question's terms `wanted` give ("error code E-417", "Austin"), the
+    best given first, each term giving one field: the "2" of "FL-2" is the product's, not "2 years"."""
+    values = [terms(value) - terms(name) for name, value in fields]  # "floor: third floor" gives no floor
+    given: set[int] = set()
+    left = set(wanted)
+    for i in sorted(range(len(fields)), key=lambda i: -len(values[i] & wanted) / (len(values[i]) or 1)):
+        if values[i] and len(values[i] & left) / len(values[i]) >= 0.5:
+            given.add(i)
+            left -= values[i]
+    return given
+
+
 def field_answer(question: str, sentence: str) -> str | None:
     """For a record ("product: Forklift FL-9; warranty: 5 years; price: 12000"): the fields the question
     names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years") — those naming
@@ -529,19 +542,14 @@ def field_answer(question: str, sentence: str) -> str | None:
         return None
     wanted = terms(question)
     strong, weak = _field_words(question)
-
-    def gives(i: int) -> bool:  # the question gives most of the field's value: "error code E-417", "Austin"
-        value = terms(fields[i][1]) - terms(fields[i][0])  # "floor: third floor" gives no floor
-        return bool(value) and len(value & wanted) / len(value) >= 0.5
-
-    identified = any(gives(i) for i in range(len(fields)))
-    words = strong | weak if identified else strong
+    giving = _given(fields, wanted)  # the fields that say which record it is: "error code E-417", "Austin"
+    words = strong | weak if giving else strong
     named = {i: len(_stems(name) & words) for i, (name, _) in enumerate(fields) if _stems(name) & words}
-    asked = [i for i in named if not gives(i)]
+    asked = [i for i in named if i not in giving]
     if not asked or len(asked) == len(fields):
         return None
     asked = [i for i in asked if named[i] == max(named[j] for j in asked)]
-    which = [i for i in named if gives(i)]
+    which = [i for i in named if i in giving]
     if not which:  # else the field whose value the question gives most of: "product: Forklift FL-9"
         given = {i: len(terms(value) & wanted) / len(terms(value) or {""})
                  for i, (_, value) in enumerate(fields) if i not in asked}
