@@ -559,6 +559,19 @@ READERS: dict[str, tuple[str, Callable[[bytes], str]]] = {
 
 SUPPORTED = tuple(sorted(READERS))
 
+# A reader whose text changed says so here, by a number raised with each change: a file ingested by an
+# older reader is read again by the next ingest or reindex although the file did not change, and a file
+# of another type is not (its chunks would come out the same, and embedding them again costs time).
+# 2: HTML tables write records of their column names (a <th> row, a first row of bold cells, or names
+# down the first column), as DOCX tables do: both were "a | b" lines.
+READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2}
+
+
+def reader_version(path: Path) -> str:
+    """What a document's chunking signature adds for its reader: "" for a reader never changed."""
+    version = READER_VERSIONS.get(path.suffix.lower())
+    return f":reader={version}" if version else ""
+
 
 def unsupported_reason(path: Path) -> str:
     return f"unsupported file type {path.suffix.lower() or '(none)'}; supported: {', '.join(SUPPORTED)}"

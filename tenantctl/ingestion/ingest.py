@@ -16,7 +16,7 @@ from typing import Any
 from tenantctl.config import Config
 from tenantctl.errors import BadInput, ExitCode
 from tenantctl.ingestion.chunking import chunk_text
-from tenantctl.ingestion.extract import ExtractError, extract, is_supported, unsupported_reason
+from tenantctl.ingestion.extract import ExtractError, extract, is_supported, reader_version, unsupported_reason
 from tenantctl.models.embedding import Embedder, embedder_for_store, maker
 from tenantctl.storage import metering
 from tenantctl.storage.index import refresh_index
@@ -200,8 +200,8 @@ def ingest(
 
 def _changed(files: list[Path], known: dict[str, Document], signature: str,
              summary: IngestSummary) -> list[_Pending]:
-    """The files to embed: new, or changed since they were stored (content hash or chunking). Unchanged
-    files are recorded as skipped, unreadable ones as failed."""
+    """The files to embed: new, or changed since they were stored (content hash, chunking, or the
+    version of their type's reader). Unchanged files are recorded as skipped, unreadable ones as failed."""
     pending: list[_Pending] = []
     for path in files:
         key = str(path)
@@ -213,7 +213,7 @@ def _changed(files: list[Path], known: dict[str, Document], signature: str,
             continue
         sha = hashlib.sha256(data).hexdigest()
         old = known.get(key)
-        if old and old.sha256 == sha and old.chunking == signature:
+        if old and old.sha256 == sha and old.chunking == signature + reader_version(path):
             summary.record(FileResult(key, "skipped", old.chunks))
             continue
         pending.append(_Pending(path, key, len(data), sha, mtime, "updated" if old else "added"))
@@ -285,7 +285,7 @@ def _embed_and_store(
                 row += len(chunks)
                 store.put_document(
                     path=item.key, sha256=item.sha256, size=item.size, mtime=item.mtime, fmt=fmt,
-                    chunking=signature, chunks=chunks, vectors=blobs,
+                    chunking=signature + reader_version(item.path), chunks=chunks, vectors=blobs,
                 )
         for item, _, chunks in batch:
             summary.record(FileResult(item.key, item.status, len(chunks)))
