@@ -210,6 +210,13 @@ def test_init_creates_or_upgrades_the_schema_and_names_a_bad_dsn(cli, postgres, 
     config.write_text("postgres: {dsn: 'postgresql://nobody@/x?host=/nonexistent', admin_dsn: 'postgresql:///x'}\n")
     result = cli("init")
     assert result.code == 1 and "cannot connect to PostgreSQL" in result.err, result
+    config.write_text(f"postgres: {{dsn: '{postgres.dsn}', admin_dsn: '{postgres.dsn}'}}\n")  # the app as owner
+    result = cli("init")
+    assert result.code == 1 and "admin_dsn may not change" in result.err and "Traceback" not in result.err, result
+    config.write_text("postgres: {dsn: 'notadsn', admin_dsn: 'notadsn'}\n")
+    result = cli("init")
+    assert result.code == 1 and "not a PostgreSQL connection string" in result.err, result
+    assert len(result.err.strip().splitlines()) == 2, result  # Error: and Hint:
 
 
 BM25_TEXTS = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from tenantctl.context import current_tenant
 from tenantctl.storage.pg.schema import SCHEMA
 
 from .conftest import MOVE_QUERIES, copy_samples, top10, usage_events
@@ -40,6 +41,7 @@ def test_a_pooled_tenant_ingests_searches_and_shows_its_store(cli, mixed, postgr
     again = cli("ingest", "acme-hr", mixed / "acme-hr", "--json").json()  # unchanged files are skipped
     assert (again["skipped"], again["chunks"]) == (5, 0)
     assert cli("tenant", "show", "acme-hr", "--json").json()["chunks"] == shown["chunks"]
+    current_tenant.set(None)  # as in a fresh `tenantctl verify --all` (it failed: no tenant context)
     verified = cli("verify", "--all", "--json")
     assert verified.code == 0 and verified.json()["ok"], verified
     report = {r["tenant"]: r for r in verified.json()["tenants"]}["acme-hr"]

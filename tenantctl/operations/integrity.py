@@ -374,7 +374,8 @@ def verify_all() -> list[TenantReport]:
                                            tenant.error.hint or "", repairable=False))
             reports.append(report)
         elif not isinstance(tenant, BrokenTenant) and tenant.pooled:
-            reports.append(verify_pooled(tenant))
+            with tenant.as_current():  # its store runs only in its own tenant's context
+                reports.append(verify_pooled(tenant))
         else:
             reports.append(verify_dir(tenant.id, tenant.dir))
     return reports

@@ -16,6 +16,8 @@ DEFINER function `resolve_key(hash)`, which returns the one key with exactly tha
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from tenantctl.errors import ConfigError
@@ -247,6 +249,11 @@ def connect(dsn: str, **kwargs) -> psycopg.Connection:
 
     try:
         return psycopg.connect(dsn, autocommit=True, **kwargs)
+    except psycopg.ProgrammingError as exc:  # not a connection string at all ("missing '=' after ...")
+        raise ConfigError(
+            f"postgres.dsn or admin_dsn is not a PostgreSQL connection string: {str(exc).strip().splitlines()[0]}",
+            "write it as postgresql://ROLE[:PASSWORD]@HOST[:PORT]/DATABASE in config.yaml",
+        ) from exc
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(
@@ -316,12 +323,27 @@ def _secure(conn: psycopg.Connection, schema: str, role: str, dims: tuple[int, .
         conn.execute(hnsw_index_sql(dim, schema))
 
 
+@contextlib.contextmanager
+def _as_owner() -> Iterator[None]:
+    """Schema changes by `admin_dsn`: a role that may not make them is named, not a traceback."""
+    import psycopg
+
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise ConfigError(
+            f"postgres.admin_dsn may not change tenantctl's schema: {str(exc).strip().splitlines()[0]}",
+            "set `postgres.admin_dsn` to the role that owns the schema (the one the first `tenantctl init` used)"
+            " or a superuser, not the application's role",
+        ) from exc
+
+
 def migrate(admin_dsn: str, dsn: str, dims: tuple[int, ...] = (384,)) -> int:
     """Create or upgrade the pooled schema and every dedicated tenant's schema as their owner, and grant
     the application role what it needs. Idempotent. Returns the schema version."""
     with connect(dsn) as app:
         role = app_role(app)
-    with connect(admin_dsn) as conn, conn.transaction():
+    with _as_owner(), connect(admin_dsn) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('tenantctl:migrate'))")
         _upgrade(conn, SCHEMA)
         _secure(conn, SCHEMA, role, dims, None)
@@ -338,7 +360,7 @@ def create_dedicated(admin_dsn: str, dsn: str, tenant_id: str) -> str:
     schema = dedicated_schema(tenant_id)
     with connect(dsn) as app:
         role = app_role(app)
-    with connect(admin_dsn) as conn, conn.transaction():
+    with _as_owner(), connect(admin_dsn) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('tenantctl:migrate'))")
         if version(conn, SCHEMA) != len(MIGRATIONS):
             raise ConfigError(
