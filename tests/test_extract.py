@@ -205,6 +205,12 @@ def test_html_a_bold_row_under_the_column_names_is_a_row():
         "Rooms Room: Aurora; Rooms Price: 40"]  # bold names under a title row of one cell are names
 
 
+def test_html_a_name_column_of_empty_cells_names_nothing():
+    """Empty <th> cells down the first column made "column 1: 40 EUR; column 2: 5", rows called columns."""
+    page = "<table><tr><th></th><td>40 EUR</td></tr><tr><th></th><td>5</td></tr></table>"
+    assert extract(Path("rooms.html"), page.encode()).text == "| 40 EUR\n\n| 5"  # its "a | b" lines
+
+
 def test_html_without_tables_is_unchanged():
     page = (b"<html><head><title>T</title></head><body><h2>Leave</h2><p>Annual leave is <b>25 days</b>.</p>"
             b"<ul><li>one</li><li>two</li></ul><div>a<br>b</div><dl><dt>Term</dt><dd>Meaning</dd></dl></body></html>")

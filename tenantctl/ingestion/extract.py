@@ -336,6 +336,8 @@ def _key_value(table: Tag, cells: list[list[Tag]]) -> list[str] | None:
     if grid is None:
         return None
     names = [line[0][0] for line in grid]
+    if not any(names):  # empty name cells would read "column 1", "column 2": rows, not columns
+        return None
     columns = [[line[col][0] if col < len(line) else None for line in grid]
                for col in range(1, max(map(len, grid)))]
     return table_records(names, columns, len(table.get_text()))
