@@ -532,6 +532,15 @@ def _given(fields: list[tuple[str, str]], wanted: set[str]) -> set[int]:
     return given
 
 
+def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
+    """Whether the question names something (a code, or a capitalised word past its first) that the record
+    does not hold: its fields would answer of another subject."""
+    held = set().union(*(terms(f"{name} {value}") for name, value in fields))
+    words = re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question)
+    names = [w for i, w in enumerate(words) if any(c.isdigit() for c in w) or (i and w[0].isupper() and w != "I")]
+    return any(terms(name) - held for name in names)
+
+
 def field_answer(question: str, sentence: str) -> str | None:
     """For a record ("product: Forklift FL-9; warranty: 5 years; price: 12000"): the fields the question
     names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years") — those naming
@@ -554,6 +563,8 @@ def field_answer(question: str, sentence: str) -> str | None:
         given = {i: len(terms(value) & wanted) / len(terms(value) or {""})
                  for i, (_, value) in enumerate(fields) if i not in asked}
         which = [best] if given and given[best := max(given, key=given.get)] else []
+    if not which and _names_elsewhere(question, fields):
+        return None  # "Which warranty has the Zephyr?" of another product's record: not its warranty
     shown = _joined(fields, {*asked, *which})
     if len(shown.split()) > MAX_SPAN_WORDS:
         shown = window(_joined(fields, asked), question)
