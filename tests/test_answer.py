@@ -906,6 +906,8 @@ def test_a_follow_ups_subject_replaces_the_earlier_one_after_the_same_word():
     earlier = [("Is the FL-9 covered by warranty in France?", "Yes")]
     assert follow_up("and in Germany?", earlier, _price_words())[0] == "Is the FL-9 covered by warranty in Germany?"
     assert follow_up("and the FL-12?", earlier, _price_words())[0] == "Is the FL-12 covered by warranty in France?"
+    assert follow_up("OK, and the FL-12?", earlier, _price_words())[0] == \
+        "Is the FL-12 covered by warranty in France?"  # "OK" is no name
 
 
 @pytest.fixture

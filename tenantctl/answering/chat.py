@@ -184,7 +184,8 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
             runs.append([])
             follows.append(None)
         named = any(c.isdigit() for c in text) or (
-            any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (first and text[1:].islower()))
+            any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (first and text[1:].islower())
+            and text.lower() not in _FILLER)  # "OK, and the FL-12?"
         found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
         if named or (found and found <= words.values and not found & skip):
             if not runs[-1]:
