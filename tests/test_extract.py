@@ -202,7 +202,18 @@ def test_html_a_bold_row_under_the_column_names_is_a_row():
             "<tr><td>Aurora</td><td>40</td></tr></table>")
     assert extract(Path("rooms.html"), page.encode()).text.split("\n\n") == [
         "Room: Aurora; Price: 40", "Room: Borealis; Price: 55",
-        "Rooms Room: Aurora; Rooms Price: 40"]  # bold names under a title row of one cell are names
+        "Rooms", "Room: Aurora; Price: 40"]  # bold names under a title row of one cell are names
+
+
+def test_html_title_rows_above_the_column_names_are_said_once():
+    """A title row of one cell over a table's names went into every name: "Meeting rooms Room: Aurora"."""
+    page = ("<table><tr><th colspan=2>Meeting rooms</th></tr><tr><th>Room</th><th>Price</th></tr>"
+            "<tr><td>Aurora</td><td>40</td></tr></table>"
+            "<table><tr><th colspan=2>Plan</th><th>Price</th></tr><tr><th>Name</th><th>Seats</th><th>EUR</th></tr>"
+            "<tr><td>Team</td><td>10</td><td>99</td></tr></table>")
+    assert extract(Path("rooms.html"), page.encode()).text.split("\n\n") == [
+        "Meeting rooms", "Room: Aurora; Price: 40",
+        "Plan Name: Team; Plan Seats: 10; Price EUR: 99"]  # a row of groups still names its columns
 
 
 def test_html_a_name_column_of_empty_cells_names_nothing():

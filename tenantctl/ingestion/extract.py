@@ -346,7 +346,8 @@ def _key_value(table: Tag, cells: list[list[Tag]]) -> list[str] | None:
 def _html_table_text(table: Tag) -> str | None:
     """A table as records, one paragraph a body row ("Benefit: Commuter benefit; Details: Pre-tax ..."),
     after its caption; a table whose names run down its first column one paragraph a value column, after
-    its caption and title rows (one cell each). None for a table with neither a header row (see
+    its caption and title rows (one cell each), as a table with names above its columns puts its title rows
+    before its records, not into every column's name. None for a table with neither a header row (see
     `_heading_row`) nor a name column, or with no body row: it keeps its "a | b" lines."""
     rows = table.find_all("tr")
     cells = [[n for n in _own(tr, ("tr",)) if getattr(n, "name", None) in _CELLS] for tr in rows]
@@ -358,9 +359,12 @@ def _html_table_text(table: Tag) -> str | None:
     records = _key_value(table, cells[heads:]) if single else None
     titles = [_own_text(row[0], _CELLS) for row in cells[:heads]] if records else []
     if not records and heads:
-        grid = _html_grid(cells)
+        lead = next((i for i in range(heads) if len(cells[i]) > 1), 0)  # title rows above the names
+        titles = [_own_text(row[0], _CELLS) for row in cells[:lead]]
+        grid = _html_grid(cells[lead:])
         if grid is None:
             return None
+        heads -= lead
         names = [" ".join(dict.fromkeys(line[col][0] for line in grid[:heads] if col < len(line) and line[col][0]))
                  for col in range(max(map(len, grid[:heads]), default=0))]
         body = [[text if first else None for text, first in line] for line in grid[heads:]]
