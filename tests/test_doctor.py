@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,28 @@ def test_doctor_loads_no_model(cli, home):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_a_registry_on_a_read_only_home_is_not_called_damaged(cli, home, monkeypatch):
+    """On a read-only mount SQLite cannot open the WAL registry: the fix is the mount, not a backup."""
+    import sqlite3
+
+    from tenantctl.operations import doctor
+
+    assert cli("init").code == 0 and cli("tenant", "create", "acme").code == 0
+    real_connect, real_access = sqlite3.connect, os.access
+
+    def connect(database, *args, **kwargs):
+        if "registry.db" in str(database):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    monkeypatch.setattr(doctor.os, "access", lambda path, mode: Path(path) != home and real_access(path, mode))
+    result, _, checks = _doctor(cli)
+    registry = checks["registry"]
+    assert result.code == 1 and registry["status"] == "fail", result
+    assert "read-only" in registry["detail"] and "backup" not in registry["fix"], registry
+    monkeypatch.setattr(doctor.os, "access", real_access)  # a writable home: the file itself is damaged
+    registry = _doctor(cli)[2]["registry"]
+    assert "read-only" not in registry["detail"] and "backup" in registry["fix"], registry

@@ -7,6 +7,7 @@ change the registry.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -468,6 +469,9 @@ def _registry_rows(cfg: Config | None) -> tuple[list[Check], list[tuple[str, str
         finally:
             conn.close()
     except sqlite3.Error as exc:
+        if not os.access(registry_path.parent, os.W_OK):  # SQLite opens a WAL database only where it may write
+            return [Check("registry", "fail", f"{registry_path} cannot be opened: the home is read-only ({exc})",
+                          "make the home writable (the mount, its permissions); registry.db needs no restoring")], None
         return [Check("registry", "fail", f"{registry_path} cannot be read ({exc})",
                       "restore registry.db from a backup; each tenants/<id>/ folder is intact on its own")], None
     return [_ok("registry", f"{registry_path} ({plural(len(rows), 'tenant')})")], rows
