@@ -46,6 +46,7 @@ def test_a_pooled_tenant_ingests_searches_and_shows_its_store(cli, mixed, postgr
     assert verified.code == 0 and verified.json()["ok"], verified
     report = {r["tenant"]: r for r in verified.json()["tenants"]}["acme-hr"]
     assert report["problems"] == [] and report["chunks"] == shown["chunks"] and report["path"] == "postgres"
+    assert "in PostgreSQL)" in cli("verify", "acme-hr").out  # not "no index yet": it never has a FAISS file
     assert cli("chat", "acme-hr", "--list", "--json").json() == []
     with psycopg.connect(postgres.dsn) as conn:  # the application role, without the tenant setting
         assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.chunks").fetchone()[0] == 0

@@ -19,7 +19,8 @@ def register(app: typer.Typer) -> None:
 def _summary(report) -> str:
     if report.generation is None:
         return ""
-    index = f", {report.index_file}" if report.index_file else ", no index yet"
+    index = (", in PostgreSQL" if report.path == "postgres"  # no FAISS file: pgvector searches the rows
+             else f", {report.index_file}" if report.index_file else ", no index yet")
     counts = f"{plural(report.documents, 'document')}, {plural(report.chunks, 'chunk')}"
     return f" (generation {report.generation}, {counts}{index})"
 
