@@ -427,6 +427,22 @@ def test_serve_on_an_address_it_cannot_listen_on_is_one_clean_error(cli, home):
     assert wrong.code == 2 and "Invalid value for '--port'" in wrong.err and "Traceback" not in wrong.err
 
 
+def test_serve_without_its_database_is_one_clean_error(cli, home, monkeypatch):
+    """Cluster mode with PostgreSQL unreachable: `serve` printed "serving on ..." and answered /v1/health
+    "ok" while every request failed 503; it now stops at once, naming the setting."""
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))
+    home.mkdir(parents=True)
+    (home / "config.yaml").write_text("postgres: {dsn: 'postgresql://tenantctl_app@127.0.0.1:1/tenantctl'}\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = cli("serve", "--port", port)
+    assert result.code == 1 and "Error: cannot connect to PostgreSQL" in result.err, result
+    assert "postgres.dsn" in result.err and "serving on" not in result.err and "Traceback" not in result.err
+
+
 def test_a_deleted_tenant_s_metrics_leave_the_running_server(cli, home, tmp_path):
     """/metrics of a running `serve` kept the counters of a tenant deleted (by the CLI) meanwhile."""
     from fastapi.testclient import TestClient

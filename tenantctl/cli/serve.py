@@ -32,11 +32,12 @@ def serve(
     """
     import uvicorn
 
-    from tenantctl.serving.app import create_app, ensure_can_listen
+    from tenantctl.serving.app import create_app, ensure_can_listen, ensure_database
 
     cfg = load_cfg()
     host, port = host or cfg.server.host, port or cfg.server.port
     ensure_can_listen(host, port)
+    ensure_database(cfg)
     err.print(f"tenantctl serving on http://{host}:{port} (docs at /docs)")
     uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
 

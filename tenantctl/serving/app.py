@@ -75,6 +75,15 @@ def ensure_can_listen(host: str, port: int) -> None:
                              "stop what uses that port, or pass another --port (or --host)") from None
 
 
+def ensure_database(cfg: Config) -> None:
+    """In cluster mode, refuse to start when PostgreSQL cannot be reached as `postgres.dsn` (a wrong
+    password, a server down): `serve` said "serving" and its health "ok" while every request failed 503."""
+    if cfg.postgres is not None:
+        from tenantctl.storage.pg.schema import connect
+
+        connect(cfg.postgres.dsn, connect_timeout=10).close()
+
+
 def create_app(cfg: Config) -> FastAPI:
     from tenantctl.serving.identity import JwtVerifier
     from tenantctl.serving.routes import ROUTERS
