@@ -61,6 +61,7 @@ MAX_SENTENCE_CHARS = 600
 TOOL_BOOST = 0.5  # a tool the question matched answers it before the documents do
 ACCEPT_FROM = 2  # a span is taken from the two best sentences only (the model reads more, for context)
 RELEVANCE_MARGIN = 0.3  # how much less relevant than the best sentence a span's sentence may be
+FOLLOW_UP_TOKENS = 12  # a question shorter than this after earlier ones may lean on them (its search borrows)
 CJK_RELEVANCE_MARGIN = 1.0  # CJK scores are lexical x 1.5, with the topic's terms weighing little
 
 
@@ -312,7 +313,7 @@ def answer_question(
 def _retrieve(searcher: Searcher, question: str, settings: AnswerConfig, history) -> tuple[list[Hit], dict]:
     started = time.perf_counter()
     query = question
-    if history and estimate_tokens(question) < 12:  # a short follow-up borrows the last question's context
+    if history and estimate_tokens(question) < FOLLOW_UP_TOKENS:  # borrows the last question's context
         query = f"{history[-1][0]} {question}"
     hits = searcher.search(query, k=settings.passages)
     load_ms = searcher.timings.get("embedder_load_ms", 0.0)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from tenantctl.answering.answer import FOLLOW_UP_TOKENS
 from tenantctl.answering.sentences import paragraphs, record_fields, terms
 from tenantctl.storage import sessions
 from tenantctl.textproc import estimate_tokens, has_cjk
@@ -83,7 +84,6 @@ def ask(
     return answer_question(tenant_session, question, cfg, history=history, on_token=on_token)
 
 
-FOLLOW_UP_TOKENS = 12  # below this a question may lean on the earlier one (as `answer._retrieve` takes it)
 FOLLOW_UP_TURNS = 3  # earlier questions a follow-up's subject is traced back through
 _TOKEN = re.compile(r"[^\W_](?:[\w.'/-]*[^\W_])?")  # a word or a code ("FL-12", "v2.1", "what's")
 _BACK = frozenset("it they them this that these those".split())  # stand for the earlier subject
