@@ -4,6 +4,8 @@ search find what the local store finds."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import psycopg
 import pytest
@@ -348,3 +350,31 @@ def test_the_bm25_migration_counts_the_rows_a_schema_already_holds(postgres):
                             ("b", "bm25_tokens", "1")]
         finally:
             conn.execute(f"DROP SCHEMA IF EXISTS {probe} CASCADE")
+
+
+def test_connections_killed_by_a_restart_are_dropped_not_a_500(postgres):
+    """A PostgreSQL restart left `serve` with dead idle connections: each failed the request it served
+    with an internal error (500), also after the server was back. Now the one found dead drops the others
+    and the failure is a typed error (503 in `serve`); the next transaction connects afresh."""
+    from tenantctl.storage.pg.control import Control
+    from tenantctl.storage.pg.store import _IDLE, _borrow, _give_back
+
+    current_tenant.set("k")
+    control = Control(postgres)
+    with PgStore(postgres, "k") as store:
+        _put(store, "a.txt", ["kept text"], 1)
+        held = [_borrow(postgres.dsn) for _ in range(3)]  # three connections at once, then all idle
+        for conn in held:
+            _give_back(postgres.dsn, conn)
+        assert len(_IDLE[(os.getpid(), postgres.dsn)]) >= 3
+
+        def restart() -> None:  # what a restart does to the application's sessions
+            with psycopg.connect(postgres.admin_dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'tenantctl_app'")
+
+        restart()
+        assert control.rows(f"SELECT count(*) FROM {SCHEMA}.tenants")  # retried on a fresh connection
+        restart()
+        with pytest.raises(ConfigError, match="lost the connection to PostgreSQL"):
+            store.counts()
+        assert store.counts().documents == 1  # the next transaction connects afresh

@@ -47,14 +47,16 @@ class Control:
     def connection(self) -> Iterator[psycopg.Connection]:
         import psycopg
 
-        from tenantctl.storage.pg.store import _borrow, _check_schema, _give_back
+        from tenantctl.storage.pg.store import _borrow, _check_schema, _drop_idle, _give_back, connection_lost
 
         conn = _borrow(self.cfg.dsn)
         try:
             _check_schema(self.cfg.dsn, SCHEMA, conn)
             yield conn
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
             conn.close()
+            if connection_lost(exc):
+                _drop_idle(self.cfg.dsn)  # the others idle beside it are as dead: the retry connects afresh
             raise
         finally:
             _give_back(self.cfg.dsn, conn)
@@ -68,8 +70,12 @@ class Control:
                 with self.connection() as conn:
                     cursor = conn.execute(sql, params)
                     return cursor.fetchall() if cursor.description else []
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
+                from tenantctl.storage.pg.store import connection_lost, lost_connection
+
                 if attempt == 2:
+                    if connection_lost(exc):
+                        raise lost_connection(exc) from exc
                     raise
         raise AssertionError("unreachable")
 

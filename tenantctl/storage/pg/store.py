@@ -90,6 +90,31 @@ def _borrow(dsn: str) -> psycopg.Connection:
     return connect(dsn)
 
 
+def _drop_idle(dsn: str) -> None:
+    """Close every idle connection to `dsn`: one found broken means the server restarted or went away,
+    and the others idle beside it are as dead (each would fail the next request it served)."""
+    with _IDLE_LOCK:
+        idle = _IDLE.pop((os.getpid(), dsn), [])
+    for conn in idle:
+        conn.close()
+
+
+def connection_lost(exc: Exception) -> bool:
+    """The server went away (no SQLSTATE: the socket closed), shut the session down (57P: a restart) or
+    the connection failed (08), as opposed to an error of the statement itself."""
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith(("08", "57P"))
+
+
+def lost_connection(exc: Exception) -> TenantctlError:
+    """A connection that failed in use, as a typed error (the server answers it 503, the CLI one line)."""
+    from tenantctl.errors import ConfigError
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ConfigError(f"lost the connection to PostgreSQL: {first}",
+                       "retry; if it persists, check that the server named by `postgres.dsn` is running")
+
+
 def _give_back(dsn: str, conn: psycopg.Connection) -> None:
     """Keep an idle, healthy connection for the next transaction (no transaction is left open on it)."""
     from psycopg.pq import TransactionStatus
@@ -171,6 +196,8 @@ class PgStore:
                 f"no tenant context for a database transaction of tenant {self.tenant_id!r} (context: {tenant!r})",
                 "open the tenant with open_tenant() before using its store",
             )
+        import psycopg
+
         conn = _borrow(self.cfg.dsn)
         try:
             with conn.transaction():
@@ -182,6 +209,12 @@ class PgStore:
                 finally:
                     self._tx, self._depth = None, 0
                     self._stats = _Pending()
+        except psycopg.OperationalError as exc:  # a restarted or stopped server: not an internal error
+            if not connection_lost(exc):
+                raise
+            conn.close()
+            _drop_idle(self.cfg.dsn)
+            raise lost_connection(exc) from exc
         finally:
             _give_back(self.cfg.dsn, conn)
 
