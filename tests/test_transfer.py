@@ -299,11 +299,12 @@ def test_an_export_is_never_written_into_a_tenant_s_folder(cli, home, tmp_path):
         assert result.code == ExitCode.USAGE and "is inside the tenants' folders" in result.err, result
         assert not dest.exists() and not list(dest.parent.glob(".*tmp"))
     registry = (home / "registry.db").read_bytes()
-    for dest in (home / "registry.db", home / "config.yaml", home / "new.tar.gz", home / "logs" / "x.tar.gz"):
+    for dest in (home / "registry.db", home / "registry.db-wal", home / "config.yaml", home / "logs" / "x.tar.gz"):
         result = cli("tenant", "export", "acme", dest)  # the registry was replaced by the archive
         assert result.code == ExitCode.USAGE and "the tenantctl home's own files" in result.err, result
-    assert (home / "registry.db").read_bytes() == registry and not (home / "new.tar.gz").exists()
+    assert (home / "registry.db").read_bytes() == registry and not (home / "registry.db-wal").exists()
     assert cli("tenant", "list").code == 0
+    assert cli("tenant", "export", "acme", home / "acme.tar.gz").code == 0  # a new file beside them is fine
     assert cli("tenant", "export", "acme", tmp_path / "acme.tar.gz").code == 0
 
 

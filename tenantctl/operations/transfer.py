@@ -106,8 +106,10 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
         raise BadInput(f"folder {dest.parent} does not exist", "create it first, or export somewhere else")
     if dest.resolve().is_relative_to(paths.tenants_dir().resolve()):  # e.g. into another tenant's uploads/
         raise BadInput(f"{dest} is inside the tenants' folders", "export to a folder outside the tenantctl home")
-    home = paths.home().resolve()
-    if dest.resolve().parent == home or dest.resolve().is_relative_to(paths.log_dir().resolve()):
+    target = dest.resolve()
+    own = target.parent == paths.home().resolve() and (target.exists() or target.name.startswith(
+        (paths.registry_file().name, paths.config_file().name)))
+    if own or target.is_relative_to(paths.log_dir().resolve()):
         # the home's own files: `tenant export acme <home>/registry.db` replaced the registry with the archive
         raise BadInput(f"{dest} is one of the tenantctl home's own files",
                        "export to a folder outside the tenantctl home")
