@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantctl.config import Config
 from tenantctl.errors import (
+    Busy,
     ConfigError,
     DiskFull,
     ExitCode,
@@ -177,6 +178,8 @@ def _error_handlers(app: FastAPI) -> None:
         body = error_body(exc)
         if isinstance(exc, SessionNotFound):  # its hint names `tenantctl chat --list`, of no use to an API client
             body["hint"] = "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
+        if isinstance(exc, Busy):  # its hint names the CLI's --wait, of no use to an API client
+            body["hint"] = "retry later: an ingest, reindex or upload of this tenant is running"
         # A rate limit says when to come back: OpenAI clients (and others) wait that long before retrying.
         retry = {"Retry-After": str(math.ceil(exc.retry_after))} if isinstance(exc, RateLimited) else None
         return _respond(request, body, status_of(exc), retry)
