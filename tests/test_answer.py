@@ -755,6 +755,8 @@ PLAN = "plan: Team; monthly_price_eur: 99; annual_price_eur: 990; seats_included
     ("What is the warranty of the FL-2?", "product: Forklift FL-2; warranty: 2 years; price: 5200 EUR",
      "product: Forklift FL-2; warranty: 2 years"),  # the "2" of "FL-2" is the product's, not "2 years"
     ("Which warranty has the Zephyr?", "product: Reach truck RT-9; warranty: 4 years", None),  # not its record
+    ("Which warranty has the order picker?", "product: Reach truck RT-9; warranty: 4 years", None),  # nor this
+    ("What is the warranty?", "product: Reach truck RT-9; warranty: 4 years", "warranty: 4 years"),
     ("What is the warranty?", "product: Reach truck RT-9; warranty: 4 years", "warranty: 4 years"),
 ])
 def test_a_field_is_named_by_the_words_a_question_uses_for_it(question, record, answer):

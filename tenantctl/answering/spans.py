@@ -533,12 +533,17 @@ def _given(fields: list[tuple[str, str]], wanted: set[str]) -> set[int]:
 
 
 def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
-    """Whether the question names something (a code, or a capitalised word past its first) that the record
-    does not hold: its fields would answer of another subject."""
+    """Whether the question names something the record does not hold (a code, a capitalised word past its
+    first, or any other word of it): its fields would answer of another subject."""
     held = set().union(*(terms(f"{name} {value}") for name, value in fields))
     words = re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question)
     names = [w for i, w in enumerate(words) if any(c.isdigit() for c in w) or (i and w[0].isupper() and w != "I")]
-    return any(terms(name) - held for name in names)
+    if any(terms(name) - held for name in names):
+        return True
+    # In lower case: a word the record holds nowhere, nor one a field stands for ("Which warranty has the
+    # order picker?" of a pallet jack's record).
+    standing = {w[:STEM] for group in FIELD_WORDS for w in group}
+    return bool(_stems(question) - {t[:STEM] for t in held} - standing)
 
 
 def field_answer(question: str, sentence: str) -> str | None:
