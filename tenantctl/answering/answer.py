@@ -27,7 +27,7 @@ from typing import Any
 
 from tenantctl.answering import gate, spans
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import cjk_share, sentences
+from tenantctl.answering.sentences import cjk_share, paragraphs, sentences
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -187,10 +187,12 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
     passages repeat the question, which must never come back as the answer)."""
     found = []
     for n, p in enumerate(passages, 1):
-        said = [s for s in sentences(p.text) if len(s) > 1]
-        found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=TOOL_BOOST if p.source.startswith("tool:") else 0.0,
-                                  after=said[i + 1][:MAX_SENTENCE_CHARS] if i + 1 < len(said) else "")
-                  for i, s in enumerate(said)]
+        boost = TOOL_BOOST if p.source.startswith("tool:") else 0.0
+        for paragraph in paragraphs(p.text):  # a sentence goes on only into the next one of its paragraph
+            said = [s for s in sentences(paragraph) if len(s) > 1]
+            found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost,
+                                      after=said[i + 1][:MAX_SENTENCE_CHARS] if i + 1 < len(said) else "")
+                      for i, s in enumerate(said)]
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
 
@@ -219,7 +221,7 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
     if (accepted and sure and _kept(*accepted, question, ranked)
             and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
-        span = spans.whole_name(spans.widen(span, holder.text), holder.text)
+        span = spans.whole_name(spans.widen(spans.verbatim(span, holder.text), holder.text), holder.text)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     if field:
         return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)

@@ -285,6 +285,54 @@ def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, 
     return None
 
 
+_ARTICLE = frozenset(("a", "an", "the"))
+_PAIRS = ("()", "[]", "“”", "‘’", "「」", "『』", "（）")
+
+
+def verbatim(span: str, sentence: str) -> str:
+    """The sentence's own words for a span `accept` found in it after normalisation: the model may change
+    case or punctuation or add an article ("a 7741-ORCHID" for "… is 7741-ORCHID."), and an answer quotes
+    its document. The span itself when the sentence holds it as it is, or it cannot be placed."""
+    if span in sentence:
+        return span
+    if has_cjk(span) or has_cjk(sentence):
+        return _verbatim_cjk(span, sentence)
+    tokens = list(re.finditer(r"\S+", sentence))
+    words = [normalize(t.group()) for t in tokens]
+    target = normalize(span).split()
+    first = next((i for i in range(len(words)) if _starts(words, i, target)), None)
+    if first is None or not target:
+        return span
+    last, got = first, 0
+    while last < len(words) and got < len(target):
+        got, last = got + len(words[last].split()), last + 1
+    said = span.split()[0].lower()  # an article the model's span begins with, when the sentence has it too
+    if said in _ARTICLE and first and tokens[first - 1].group().lower() == said:
+        first -= 1
+    return _trimmed(sentence[tokens[first].start():tokens[last - 1].end()]) or span
+
+
+def _verbatim_cjk(span: str, sentence: str) -> str:
+    kept = [(ch, i) for i, ch in enumerate(sentence.lower()) if normalize(ch) and not ch.isspace()]
+    wanted = "".join(normalize(span).split())
+    at = "".join(ch for ch, _ in kept).find(wanted)
+    if at < 0 or not wanted:
+        return span
+    return _trimmed(sentence[kept[at][1]:kept[at + len(wanted) - 1][1] + 1]) or span
+
+
+def _trimmed(text: str) -> str:
+    """`text` without the punctuation that ends its sentence or clause, and without a bracket or quote it
+    does not both open and close."""
+    text = text.rstrip(",;:!?，；：！？。")
+    if text.endswith(".") and text.count(".") == 1:  # an end stop, not "U.S."
+        text = text[:-1]
+    for opening, closing in _PAIRS + ('""',):
+        if text.count(opening) + text.count(closing) == 1 or (opening == closing and text.count(opening) % 2):
+            text = text.strip(opening + closing)
+    return text.strip()
+
+
 def widen(span: str, sentence: str) -> str:
     """A span that is part of a date or number of its sentence becomes all of it: "1985" in
     "launched in January 1985" is "January 1985", "八张" after 第 is "第八张"; a span that is a whole year
@@ -475,8 +523,9 @@ def continued(shown: str, after: str) -> str:
     """A short sentence shown with the start of the one after it, up to a concise answer's length: the
     sentence most like the question often sets the scene and the next one answers it ("…after the 1954
     decision in Brown v. Board of Education … ." → "The academies' students were white…"). A window cut
-    already, a record, or a sentence with nothing after it stays as it is."""
-    if not after or shown.endswith("…") or record_fields(shown):
+    already, a record, a sentence with nothing after it, or one followed by a record (a table's row after
+    the text above it) stays as it is."""
+    if not after or shown.endswith("…") or record_fields(shown) or record_fields(after):
         return shown
     if has_cjk(shown):
         chars = len("".join(shown.split()))
