@@ -194,26 +194,26 @@ def test_html_bold_header_rows_and_name_columns_make_records():
         "Prices 2025", "Basic | 5 EUR"], text  # one bold cell over the table is a title, not names
 
 
-def test_html_a_bold_row_under_the_column_names_is_a_row():
-    """A bold first body row (a highlighted item) was taken for more column names: "Room Aurora: B"."""
-    page = ("<table><tr><th>Room</th><th>Price</th></tr><tr><td><b>Aurora</b></td><td><b>40</b></td></tr>"
-            "<tr><td>Borealis</td><td>55</td></tr></table>"
-            "<table><tr><th colspan=2>Rooms</th></tr><tr><td><b>Room</b></td><td><b>Price</b></td></tr>"
-            "<tr><td>Aurora</td><td>40</td></tr></table>")
-    assert extract(Path("rooms.html"), page.encode()).text.split("\n\n") == [
-        "Room: Aurora; Price: 40", "Room: Borealis; Price: 55",
-        "Rooms", "Room: Aurora; Price: 40"]  # bold names under a title row of one cell are names
-
-
-def test_html_title_rows_above_the_column_names_are_said_once():
-    """A title row of one cell over a table's names went into every name: "Meeting rooms Room: Aurora"."""
-    page = ("<table><tr><th colspan=2>Meeting rooms</th></tr><tr><th>Room</th><th>Price</th></tr>"
-            "<tr><td>Aurora</td><td>40</td></tr></table>"
-            "<table><tr><th colspan=2>Plan</th><th>Price</th></tr><tr><th>Name</th><th>Seats</th><th>EUR</th></tr>"
-            "<tr><td>Team</td><td>10</td><td>99</td></tr></table>")
-    assert extract(Path("rooms.html"), page.encode()).text.split("\n\n") == [
-        "Meeting rooms", "Room: Aurora; Price: 40",
-        "Plan Name: Team; Plan Seats: 10; Price EUR: 99"]  # a row of groups still names its columns
+@pytest.mark.parametrize("page,paragraphs", [
+    pytest.param(  # a bold first body row (a highlighted item) was taken for more column names: "Room Aurora: B"
+        "<table><tr><th>Room</th><th>Price</th></tr><tr><td><b>Aurora</b></td><td><b>40</b></td></tr>"
+        "<tr><td>Borealis</td><td>55</td></tr></table>"
+        "<table><tr><th colspan=2>Rooms</th></tr><tr><td><b>Room</b></td><td><b>Price</b></td></tr>"
+        "<tr><td>Aurora</td><td>40</td></tr></table>",
+        ["Room: Aurora; Price: 40", "Room: Borealis; Price: 55",
+         "Rooms", "Room: Aurora; Price: 40"],  # bold names under a title row of one cell are names
+        id="a bold row under the names is a row"),
+    pytest.param(  # a title row of one cell over a table's names went into every name: "Meeting rooms Room: Aurora"
+        "<table><tr><th colspan=2>Meeting rooms</th></tr><tr><th>Room</th><th>Price</th></tr>"
+        "<tr><td>Aurora</td><td>40</td></tr></table>"
+        "<table><tr><th colspan=2>Plan</th><th>Price</th></tr><tr><th>Name</th><th>Seats</th><th>EUR</th></tr>"
+        "<tr><td>Team</td><td>10</td><td>99</td></tr></table>",
+        ["Meeting rooms", "Room: Aurora; Price: 40",
+         "Plan Name: Team; Plan Seats: 10; Price EUR: 99"],  # a row of groups still names its columns
+        id="title rows above the names are said once"),
+])
+def test_html_title_and_bold_rows_around_the_column_names(page, paragraphs):
+    assert extract(Path("rooms.html"), page.encode()).text.split("\n\n") == paragraphs
 
 
 def test_html_a_name_column_of_empty_cells_names_nothing():

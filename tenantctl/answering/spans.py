@@ -298,14 +298,10 @@ def verbatim(span: str, sentence: str) -> str:
     if has_cjk(span) or has_cjk(sentence):
         return _verbatim_cjk(span, sentence)
     tokens = list(re.finditer(r"\S+", sentence))
-    words = [normalize(t.group()) for t in tokens]
-    target = normalize(span).split()
-    first = next((i for i in range(len(words)) if _starts(words, i, target)), None)
-    if first is None or not target:
+    placed = _place([normalize(t.group()) for t in tokens], normalize(span).split())
+    if placed is None:
         return span
-    last, got = first, 0
-    while last < len(words) and got < len(target):
-        got, last = got + len(words[last].split()), last + 1
+    first, last = placed
     said = span.split()[0].lower()  # an article the model's span begins with, when the sentence has it too
     if said in _ARTICLE and first and tokens[first - 1].group().lower() == said:
         first -= 1
@@ -636,16 +632,25 @@ def beside(span: str, sentence: str, question: str) -> bool:
     if has_cjk(sentence) or has_cjk(span):
         return True
     words = [normalize(w) for w in sentence.split()]
-    target = normalize(span).split()
-    at = next((i for i in range(len(words)) if _starts(words, i, target)), None)
-    if at is None or not target:
+    placed = _place(words, normalize(span).split())
+    if placed is None:
         return True
-    end, got = at, 0
-    while end < len(words) and got < len(target):
-        got, end = got + len(words[end].split()), end + 1
+    at, end = placed
     asked = _stems(question)
     marks = [i for i, w in enumerate(words) if (i < at or i >= end) and _stems(w) & asked]
     return not marks or min(at - m - 1 if m < at else m - end for m in marks) <= NEAR_WORDS
+
+
+def _place(words: list[str], target: list[str]) -> tuple[int, int] | None:
+    """Where the normalised words `target` first run in the normalised `words`: the first word's index
+    and the index past the last; None when they do not (or `target` is empty)."""
+    at = next((i for i in range(len(words)) if _starts(words, i, target)), None) if target else None
+    if at is None:
+        return None
+    end, got = at, 0
+    while end < len(words) and got < len(target):
+        got, end = got + len(words[end].split()), end + 1
+    return at, end
 
 
 def _starts(words: list[str], i: int, target: list[str]) -> bool:
