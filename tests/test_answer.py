@@ -74,6 +74,7 @@ def test_a_span_is_shown_in_the_documents_own_words():
     parliament = "Bills go to the Scottish Parliament."
     assert spans.verbatim("The Scottish Parliament", parliament) == "the Scottish Parliament"
     assert spans.verbatim("玛丽杜瓦尔", "里昂工厂由创始人玛丽·杜瓦尔于1998年创办") == "玛丽·杜瓦尔"
+    assert spans.verbatim("java语言", "他学习了Java语言和C语言。") == "Java语言"  # a Latin "a" is no article here
     assert spans.verbatim("U.S.", "It was the U.S. that won.") == "U.S."
     assert spans.verbatim("elsewhere", "Not in this sentence.") == "elsewhere"
 

@@ -41,13 +41,13 @@ def strip_citations(text: str) -> str:
     return " ".join(_CITATION.sub("", text).split())
 
 
-def _is_punct(ch: str) -> bool:
+def is_punct(ch: str) -> bool:
     return ch in _PUNCT or unicodedata.category(ch).startswith("P")
 
 
 def normalize(text: str) -> str:
     """SQuAD's normalisation; for Chinese text also drop every space (characters are compared)."""
-    text = "".join(ch for ch in text.lower() if not _is_punct(ch))
+    text = "".join(ch for ch in text.lower() if not is_punct(ch))
     if has_cjk(text):
         return "".join(text.split())
     return " ".join(_ARTICLES.sub(" ", text).split())

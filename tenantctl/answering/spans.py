@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenantctl.answering.scoring import normalize
+from tenantctl.answering.scoring import is_punct, normalize
 from tenantctl.answering.sentences import CJK_QUESTION, cjk_share, cut_loops, record_fields, terms
 from tenantctl.textproc import has_cjk
 
@@ -309,7 +309,8 @@ def verbatim(span: str, sentence: str) -> str:
 
 
 def _verbatim_cjk(span: str, sentence: str) -> str:
-    kept = [(ch, i) for i, ch in enumerate(sentence.lower()) if normalize(ch) and not ch.isspace()]
+    # The characters CJK normalisation keeps (no punctuation, no spaces), with their places in `sentence`.
+    kept = [(ch, i) for i, ch in enumerate(sentence.lower()) if not ch.isspace() and not is_punct(ch)]
     wanted = "".join(normalize(span).split())
     at = "".join(ch for ch, _ in kept).find(wanted)
     if at < 0 or not wanted:
