@@ -27,7 +27,7 @@ from typing import Any
 
 from tenantctl.answering import gate, spans
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import cjk_share, paragraphs, sentences
+from tenantctl.answering.sentences import cjk_share, sentences_by_paragraph
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -188,8 +188,8 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
     found = []
     for n, p in enumerate(passages, 1):
         boost = TOOL_BOOST if p.source.startswith("tool:") else 0.0
-        for paragraph in paragraphs(p.text):  # a sentence goes on only into the next one of its paragraph
-            said = [s for s in sentences(paragraph) if len(s) > 1]
+        for paragraph in sentences_by_paragraph(p.text):  # a sentence goes on only into the next of its paragraph
+            said = [s for s in paragraph if len(s) > 1]
             found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost,
                                       after=said[i + 1][:MAX_SENTENCE_CHARS] if i + 1 < len(said) else "")
                       for i, s in enumerate(said)]

@@ -121,12 +121,15 @@ def _ends_sentence(text: str, dot: int, end: int) -> bool:
 
 def sentences(text: str) -> list[str]:
     """Every sentence of a passage, markup and list markers removed, whitespace collapsed."""
+    return [sentence for said in sentences_by_paragraph(text) for sentence in said]
+
+
+def sentences_by_paragraph(text: str) -> list[list[str]]:
+    """The sentences of each paragraph of a passage (`paragraphs`), as `sentences` gives them."""
     found = []
     for paragraph in paragraphs(text):
-        for sentence in split_sentences(paragraph):
-            sentence = _LEAD.sub("", " ".join(sentence.replace("**", "").split()))
-            if sentence:
-                found.append(sentence)
+        cleaned = (_LEAD.sub("", " ".join(s.replace("**", "").split())) for s in split_sentences(paragraph))
+        found.append([sentence for sentence in cleaned if sentence])
     return found
 
 
