@@ -547,6 +547,8 @@ FIELD_WORDS = [
     ("fix", "action", "solution", "remedy", "resolution"),
     ("mean", "meaning", "description", "definition"),
 ]
+_FIELD_STEMS = [frozenset(w[:STEM] for w in group) for group in FIELD_WORDS]
+_STANDING = frozenset().union(*_FIELD_STEMS)  # every word that stands for a field
 
 
 def _field_words(question: str) -> tuple[set[str], set[str]]:
@@ -556,8 +558,7 @@ def _field_words(question: str) -> tuple[set[str], set[str]]:
     own = _stems(question)
     asking = {w.lower()[:STEM] for w in re.findall(r"[^\W_]+", question)} - own
     strong, weak = set(own), set()
-    for group in FIELD_WORDS:
-        stems = {w[:STEM] for w in group}
+    for stems in _FIELD_STEMS:
         if stems & own:
             strong |= stems
         elif stems & asking:
@@ -588,8 +589,7 @@ def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
         return True
     # In lower case: a word the record holds nowhere, nor one a field stands for ("Which warranty has the
     # order picker?" of a pallet jack's record).
-    standing = {w[:STEM] for group in FIELD_WORDS for w in group}
-    return bool(_stems(question) - {t[:STEM] for t in held} - standing)
+    return bool(_stems(question) - {t[:STEM] for t in held} - _STANDING)
 
 
 def field_answer(question: str, sentence: str) -> str | None:
