@@ -430,6 +430,15 @@ def test_sentences_keep_more_abbreviations():
         == ["An 1882 map indicated Mt. Kenya as Mt. Kenia.", "After Brown v. Board of Education, it changed."]
 
 
+def test_a_wiki_s_reference_marks_end_no_sentence_and_are_not_shown():
+    text = ('Pertwee recorded a version titled "Who Is the Doctor".[note 6] In 1978 a disco version was released. '
+            "It reached number 24.[12] Reboots (for example, Bionic Woman[citation needed]) were common.")
+    assert sentences(text) == ['Pertwee recorded a version titled "Who Is the Doctor".',
+                               "In 1978 a disco version was released.", "It reached number 24.",
+                               "Reboots (for example, Bionic Woman) were common."]
+    assert sentences("Read values[0]. Then x [3] more.") == ["Read values[0].", "Then x [3] more."]  # code, not a mark
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

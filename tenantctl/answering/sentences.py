@@ -26,6 +26,13 @@ _ABBREVIATIONS = frozenset(
     " capt sgt".split()
 )
 _LEAD = re.compile(r"^(?:[-*•+]\s+|\d{1,2}[.)]\s+|#{1,6}\s+|(?:答|a)[:：]\s*)", re.I)
+# A wiki's reference marks: "….[12] Next", "…,[note 6]", "Woman[citation needed]". They hide a sentence's
+# end from the splitter and read like an answer's own citations. A bare number only after punctuation
+# ("values[0]" is code).
+_REFERENCE = re.compile(
+    r"(?<=[.,;:!?\"”’)])\[\d{1,3}\]"
+    r"|(?<=\S)\[(?:(?:note|nb|lower-alpha) ?\d{1,3}|[a-z ]{3,30} needed|(?:who|when|which|where|why|by whom)\?)\]"
+)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -128,6 +135,7 @@ def sentences_by_paragraph(text: str) -> list[list[str]]:
     """The sentences of each paragraph of a passage (`paragraphs`), as `sentences` gives them."""
     found = []
     for paragraph in paragraphs(text):
+        paragraph = _REFERENCE.sub("", paragraph)
         cleaned = (_LEAD.sub("", " ".join(s.replace("**", "").split())) for s in split_sentences(paragraph))
         found.append([sentence for sentence in cleaned if sentence])
     return found
