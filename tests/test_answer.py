@@ -1006,3 +1006,18 @@ def test_a_follow_up_made_too_long_by_the_earlier_question_is_asked_as_it_was(pr
     finally:
         opened.close()
     assert result.question == "and for the FL-12345?", result.question
+
+
+def test_one_rule_tells_a_name_for_chat_follow_ups_and_record_answers():
+    """chat.py and spans.py each had their own test of "is this word a name or code"; both use `is_name`."""
+    import inspect
+
+    from tenantctl.answering import chat, spans
+    from tenantctl.answering.sentences import is_name
+
+    names = [w for w in ("FL-12", "2025", "Chicago", "I", "I'm", "warranty") if is_name(w)]
+    assert names == ["FL-12", "2025", "Chicago"]
+    assert not is_name("What", first=True) and is_name("FL-9", first=True)
+    for module in (chat, spans):
+        source = inspect.getsource(module)
+        assert "is_name(" in source and "c.isdigit() for c in" not in source, module

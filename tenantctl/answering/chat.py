@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tenantctl.answering.answer import FOLLOW_UP_TOKENS
-from tenantctl.answering.sentences import paragraphs, record_fields, terms
+from tenantctl.answering.sentences import is_name, paragraphs, record_fields, terms
 from tenantctl.storage import sessions
 from tenantctl.textproc import estimate_tokens, has_cjk
 
@@ -183,9 +183,8 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
         if gap and runs[-1]:
             runs.append([])
             follows.append(None)
-        named = any(c.isdigit() for c in text) or (
-            any(c.isupper() for c in text) and text.split("'")[0] != "I" and not (first and text[1:].islower())
-            and text.lower() not in _FILLER)  # "OK, and the FL-12?"
+        # a first word is a name when more than its initial is capitalised ("FL", "NASA"); "OK" is none
+        named = is_name(text, first=first and text[1:].islower()) and text.lower() not in _FILLER
         found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
         if named or (found and found <= words.values and not found & skip):
             if not runs[-1]:

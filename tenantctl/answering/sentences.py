@@ -180,6 +180,12 @@ def terms(text: str) -> set[str]:
     return {_stem(w) for w in words if w not in _STOPWORDS}
 
 
+def is_name(word: str, *, first: bool = False) -> bool:
+    """Whether a word names something: a code ("FL-12", "2025": it holds a digit) or a capitalised word
+    ("Chicago") that is not "I" ("I'm") and not `first`, a word capitalised only for starting a sentence."""
+    return any(c.isdigit() for c in word) or (not first and word[0].isupper() and word.split("'")[0] != "I")
+
+
 def cjk_share(text: str) -> float:
     letters = sum(1 for ch in text if ch.isalnum())
     return sum(len(r) for r in CJK_RUN.findall(text)) / letters if letters else 0.0

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tenantctl.answering.scoring import is_punct, normalize
-from tenantctl.answering.sentences import CJK_QUESTION, cjk_share, cut_loops, record_fields, terms
+from tenantctl.answering.sentences import CJK_QUESTION, cjk_share, cut_loops, is_name, record_fields, terms
 from tenantctl.textproc import has_cjk
 
 MAX_SPAN_WORDS = 30
@@ -584,7 +584,7 @@ def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
     first, or any other word of it): its fields would answer of another subject."""
     held = set().union(*(terms(f"{name} {value}") for name, value in fields))
     words = re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question)
-    names = [w for i, w in enumerate(words) if any(c.isdigit() for c in w) or (i and w[0].isupper() and w != "I")]
+    names = [w for i, w in enumerate(words) if is_name(w, first=not i)]
     if any(terms(name) - held for name in names):
         return True
     # In lower case: a word the record holds nowhere, nor one a field stands for ("Which warranty has the
