@@ -42,3 +42,17 @@ def test_pages_are_tracked_for_paged_text():
 
 def test_empty_text_gives_no_chunks():
     assert chunk_text("  \n\n ", ChunkingConfig()) == []
+
+
+def test_comments_in_fenced_code_are_no_headings():
+    code = "```bash\n# fetch it\ncurl -O x.tgz\n\n# unpack it\ntar xzf x.tgz\n```"
+    text = f"# Guide\n\n## Install\n\n{code}\n\n## Use\n\nRun it."
+    chunks = chunk_text(text, ChunkingConfig())
+    assert [c.heading for c in chunks] == ["Guide > Install", "Guide > Use"]
+    assert "# unpack it" in chunks[0].text
+
+
+def test_a_heading_after_a_skipped_level_closes_its_sibling():
+    text = "# FAQ\n\n### Reset?\n\nA1.\n\n### Links?\n\nA2.\n\n## Plans\n\nA3.\n\n# Changelog\n\nA4."
+    chunks = chunk_text(text, ChunkingConfig())
+    assert [c.heading for c in chunks] == ["FAQ > Reset?", "FAQ > Links?", "FAQ > Plans", "Changelog"]

@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,46 @@ def test_pdf_pages_are_separated():
     extracted = extract(path, path.read_bytes())
     assert extracted.paged and extracted.text.count("\f") == 1
     assert "every 160 operating hours" in " ".join(extracted.text.split())
+
+
+def _pdf(pages: list[list[str]]) -> bytes:
+    """A PDF of text lines, one Helvetica line every 14 points from the top of each page."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    for lines in pages:
+        page = writer.add_blank_page(595, 842)
+        stream = DecodedStreamObject()
+        ops = [f"BT /F1 10 Tf 50 {800 - 14 * n} Td ({line}) Tj ET" for n, line in enumerate(lines)]
+        stream.set_data("\n".join(ops).encode())
+        page[NameObject("/Contents")] = writer._add_object(stream)
+        fonts = DictionaryObject({NameObject("/F1"): font})
+        page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_running_headers_and_footers_are_kept_once(tmp_path):
+    header = "Lindqvist Clinic - Staff Handbook"
+    body = ["Staff get 27 days of leave.", "Sick notes after 7 days.", "Meals: 35 GBP."]
+    pages = [[header, f"Page {n} of 3", text, "Internal use only"] for n, text in enumerate(body, 1)]
+    pages[1].insert(2, "A second line of text.")  # the pages need not be alike
+    text = extract(tmp_path / "h.pdf", _pdf(pages)).text
+    assert text.split("\f") == [
+        f"{header}\nPage 1 of 3\nStaff get 27 days of leave.\nInternal use only",
+        "A second line of text.\nSick notes after 7 days.",
+        "Meals: 35 GBP.",
+    ]
+
+
+def test_pdf_words_hyphenated_at_a_line_end_are_whole(tmp_path):
+    data = _pdf([["Up to 5 days may be car-", "ried over. A fit note is re-", "quired. Use the Wi-", "Fi network."]])
+    text = " ".join(extract(tmp_path / "h.pdf", data).text.split())
+    assert text == "Up to 5 days may be carried over. A fit note is required. Use the Wi-Fi network."
 
 
 def test_csv_rows_keep_column_names(tmp_path):

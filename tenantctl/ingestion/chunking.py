@@ -19,6 +19,22 @@ from tenantctl.textproc import estimate_tokens, split_sentences
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n+|\f")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.M)
+
+
+def _fenced(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of fenced code blocks (```, ~~~): a `# comment` inside one is no heading."""
+    spans: list[tuple[int, int]] = []
+    opening: re.Match[str] | None = None
+    for fence in _FENCE.finditer(text):
+        if opening is None:
+            opening = fence
+        elif fence.group(1)[0] == opening.group(1)[0] and len(fence.group(1)) >= len(opening.group(1)):
+            spans.append((opening.start(), fence.end()))
+            opening = None
+    if opening is not None:  # an unclosed fence runs to the end, as in CommonMark
+        spans.append((opening.start(), len(text)))
+    return spans
 
 
 @dataclass
@@ -28,9 +44,14 @@ class _Unit:
     tokens: int
 
 
-def _blocks(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of paragraphs and heading lines, in order."""
-    spans: list[tuple[int, int]] = []
+def _blocks(text: str) -> list[tuple[int, int, bool]]:
+    """(start, end, is_heading) of paragraphs and heading lines, in order."""
+    fences = _fenced(text)
+
+    def heading_at(start: int, line: str) -> bool:
+        return bool(_HEADING.match(line)) and not any(s <= start < e for s, e in fences)
+
+    spans: list[tuple[int, int, bool]] = []
     pos = 0
     for sep in _BLOCK_SEP.finditer(text + "\n\n"):
         block_start, block_end = pos, sep.start()
@@ -39,15 +60,15 @@ def _blocks(text: str) -> list[tuple[int, int]]:
         line_start = block_start
         for line in text[block_start:block_end].split("\n"):
             line_end = line_start + len(line)
-            if _HEADING.match(line) and line_start > block_start:
-                spans.append((block_start, line_start - 1))
+            if heading_at(line_start, line) and line_start > block_start:
+                spans.append((block_start, line_start - 1, False))
                 block_start = line_start
-            if _HEADING.match(line) and line_end < block_end:
-                spans.append((block_start, line_end))
+            if heading_at(line_start, line) and line_end < block_end:
+                spans.append((block_start, line_end, True))
                 block_start = line_end + 1
             line_start = line_end + 1
         if text[block_start:block_end].strip():
-            spans.append((block_start, block_end))
+            spans.append((block_start, block_end, heading_at(block_start, text[block_start:block_end].strip())))
     return spans
 
 
@@ -95,7 +116,7 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
     limit = settings.max_tokens
     overlap = min(settings.overlap_tokens, limit // 2)
     chunks: list[NewChunk] = []
-    headings: list[str] = []
+    headings: list[tuple[int, str]] = []  # (level, title) of the sections the text is in
     current: list[_Unit] = []
     carried = 0  # how many units at the head of `current` repeat the previous chunk's tail
 
@@ -113,7 +134,7 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
             chunks.append(
                 NewChunk(
                     ord=len(chunks), start=start, end=end, page=page_at(start),
-                    heading=" > ".join(headings), text=body,
+                    heading=" > ".join(title for _, title in headings), text=body,
                 )
             )
         tail: list[_Unit] = []
@@ -126,15 +147,18 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
                 total += unit.tokens
         current, carried = tail, len(tail)
 
-    for start, end in _blocks(text):
+    for start, end, is_heading in _blocks(text):
         if paged and current and page_at(start) != page_at(current[-1].start):
             flush(keep_overlap=False)  # chunks stay on one page, so a citation names a page
-        block = text[start:end]
-        heading = _HEADING.match(block.strip())
+        heading = _HEADING.match(text[start:end].strip()) if is_heading else None
         if heading:
             flush(keep_overlap=False)
+            # A heading closes the sections of its level and deeper, also after a skipped level
+            # ("# FAQ" then "### Q1", "### Q2": Q2 follows Q1, it is not inside it).
             level = len(heading.group(1))
-            headings[:] = headings[: level - 1] + [heading.group(2).strip()]
+            while headings and headings[-1][0] >= level:
+                headings.pop()
+            headings.append((level, heading.group(2).strip()))
             continue
         units = [
             _Unit(s, e, estimate_tokens(text[s:e]))

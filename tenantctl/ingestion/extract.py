@@ -3,6 +3,7 @@ separated by form feeds. Each reader raises `ExtractError` with a reason a perso
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import json
@@ -406,8 +407,52 @@ def read_pdf(data: bytes) -> str:
     if not any(pages):
         raise ExtractError("PDF holds no extractable text (scanned images need OCR first)")
     # Pages are separated by form feeds, so a chunk stays on one page; a page's lines stay as pypdf
-    # extracted them.
-    return "\f".join(pages)
+    # extracted them, but for running headers and footers and words hyphenated at a line's end.
+    return "\f".join(_dehyphenate(page) for page in _drop_running_lines(pages))
+
+
+_EDGE_LINES = 3  # where a running header or footer sits: a page's first and last lines
+
+
+def _running_key(line: str) -> str:
+    """A line as it repeats from page to page: its numbers ("Page 3 of 12") and spacing aside."""
+    return re.sub(r"\d+", "#", " ".join(line.split()).casefold())
+
+
+def _edge_lines(lines: list[str]) -> set[int]:
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    return set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:])
+
+
+def _drop_running_lines(pages: list[str]) -> list[str]:
+    """Pages without the header and footer lines they repeat (on half the pages at least), each kept
+    once, on the first page that has it: repeated, they outweighed a page's own text in its chunks."""
+    split = [page.split("\n") for page in pages]
+    edges = [_edge_lines(lines) for lines in split]
+    counts = collections.Counter(
+        key for lines, edge in zip(split, edges, strict=True) for key in {_running_key(lines[i]) for i in edge}
+    )
+    running = {key for key, n in counts.items() if n >= 2 and n * 2 >= len(pages)}
+    seen: set[str] = set()
+    out = []
+    for lines, edge in zip(split, edges, strict=True):
+        kept = []
+        for i, line in enumerate(lines):
+            key = _running_key(line) if i in edge else None
+            if key in running:
+                if key in seen:
+                    continue
+                seen.add(key)
+            kept.append(line)
+        out.append("\n".join(kept).strip())
+    return out
+
+
+def _dehyphenate(page: str) -> str:
+    """A word hyphenated across lines is whole again ("car-\nried" is "carried"); a hyphen before a
+    capital or a digit ("Wi-\nFi", "COVID-\n19") stays, the line break dropped."""
+    page = re.sub(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[a-z])", "", page)
+    return re.sub(r"(?<=\w)-[ \t]*\n[ \t]*(?=[A-Z0-9])", "-", page)
 
 
 def read_docx(data: bytes) -> str:
@@ -570,7 +615,9 @@ SUPPORTED = tuple(sorted(READERS))
 # of another type is not (its chunks would come out the same, and embedding them again costs time).
 # 2: HTML tables write records of their column names (a <th> row, a first row of bold cells, or names
 # down the first column), as DOCX tables do: both were "a | b" lines.
-READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2}
+# 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
+# of it when a level was skipped. 2 (.pdf): running headers and footers kept once, hyphenated words whole.
+READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2, ".md": 2, ".markdown": 2, ".pdf": 2}
 
 
 def reader_version(path: Path) -> str:
