@@ -913,16 +913,48 @@ def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
     assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
 
 
-def test_a_follow_up_of_a_chinese_question_borrows_as_before():
-    """A CJK clause is one token to the subject finder: "and the FL-12?" after "FL-9叉车的保修期是多久?" became
-    "FL-12?", and "how much does it cost?" had the whole Chinese question put in for "it"."""
+def test_a_follow_up_in_another_language_than_the_earlier_question_borrows_as_before():
+    """A CJK clause is one token to the English subject finder: "and the FL-12?" after "FL-9叉车的保修期是多久?"
+    became "FL-12?", and "how much does it cost?" had the whole Chinese question put in for "it"."""
     from tenantctl.answering.chat import follow_up
 
     earlier = [("FL-9叉车的保修期是多久?", "5年")]
-    for question in ("and the FL-12?", "how much does it cost?", "FL-12呢?"):
+    for question in ("and the FL-12?", "how much does it cost?"):
         assert follow_up(question, earlier, _price_words()) == (question, earlier)
     chain = [*earlier, ("and the FL-12?", "1年")]
     assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
+    english = [(FL9, "5 years")]
+    assert follow_up("FL-12呢？", english, _price_words()) == ("FL-12呢？", english)
+
+
+@pytest.mark.parametrize(("earlier", "question", "asked"), [
+    ("FL-9叉车的保修期是多久？", "那FL-12呢？", "FL-12的保修期是多久？"),  # its own subject, the earlier question
+    ("上海办公室的地址是什么？", "北京办公室呢？", "北京办公室的地址是什么？"),
+    ("请问上海办公室的地址是什么？", "那么北京办公室呢？", "请问北京办公室的地址是什么？"),
+    ("FL-9叉车的保修期是多久？", "它多少钱？", "FL-9叉车多少钱？"),  # a pronoun: the earlier subject
+    ("上海办公室在哪里？", "它的电话呢？", "上海办公室的电话呢？"),  # no 的: up to "在"
+    ("FL-9叉车的保修期是多久？", "多少钱？", "FL-9叉车多少钱？"),  # no subject at all: the earlier one
+    ("FL-9叉车的保修期是多久？", "FL-12多少钱？", "FL-12多少钱？"),  # its own subject and question: as it is
+    ("上海办公室的地址是什么？", "那北京办公室的电话呢？", "那北京办公室的电话呢？"),
+])
+def test_a_chinese_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(earlier, question, asked):
+    """A follow-up in or after a Chinese question was searched beside the earlier question whatever it
+    said: "那FL-12呢？" found the FL-9's passages as well as the FL-12's."""
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    assert follow_up(question, [(earlier, "5年")], RecordWords()) == (asked, [])
+
+
+def test_a_chinese_follow_up_it_cannot_tell_apart_borrows_as_before():
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    for earlier, question in (("上海办公室的地址是什么？", "为什么？"),  # nothing asked
+                              ("上海办公室在哪里？", "北京办公室在哪里？"),  # a subject of its own? unspaced
+                              ("谁管理上海办公室？", "北京办公室呢？")):  # the earlier subject is not before 的/是/在
+        assert follow_up(question, [(earlier, "x")], RecordWords()) == (question, [(earlier, "x")]), question
+    chain = [("FL-9叉车的保修期是多久？", "5年"), ("那FL-12呢？", "1年")]
+    assert follow_up("它多少钱？", chain, RecordWords())[0] == "FL-12多少钱？"  # the subject of the last one
+    assert follow_up("其他的呢？", chain[:1], RecordWords())[0] == "其他的保修期是多久？"  # "其他" has no pronoun
 
 
 def test_a_follow_ups_earlier_subject_ends_at_punctuation_and_a_sentences_first_word():
@@ -985,6 +1017,45 @@ def test_a_follow_up_is_answered_from_the_record_of_its_subject(price_list, monk
             result = ask(opened, question, price_list, [(FL9, "product: Forklift FL-9; warranty: 5 years [1]")])
             assert result.answer == shown[question], result
             assert f"product: {product};" in result.sources[0].quote, result.sources
+    finally:
+        opened.close()
+
+
+OFFICES_CSV = """办公室,地址,电话
+上海办公室,上海市南京西路1266号,021-5555-0101
+北京办公室,北京市建国门外大街1号,010-5555-0202
+深圳办公室,深圳市福田区深南大道6008号,0755-5555-0303
+"""
+
+
+def test_a_chinese_follow_up_is_answered_from_the_record_of_its_subject(tmp_path, home, monkeypatch):
+    """"北京办公室呢？" after "上海办公室的地址是什么？" was searched beside the earlier question and its own words
+    ranked the sentences; now it is asked as "北京办公室的地址是什么？" (chat sessions and the OpenAI endpoint
+    share `ask`)."""
+    from tenantctl.answering.chat import ask
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.models import generation
+    from tenantctl.retrieval.session import TenantSession
+    from tenantctl.storage.tenants import create_tenant, open_tenant
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
+    cfg = load_config()
+    (tmp_path / "offices").mkdir()
+    (tmp_path / "offices" / "offices.csv").write_text(OFFICES_CSV, encoding="utf-8")
+    ingest(create_tenant("offices"), [tmp_path / "offices"], cfg)
+    open_gate(home, "offices")
+    earlier = [("上海办公室的地址是什么？", "上海市南京西路1266号 [1]")]
+    expected = {"北京办公室呢？": ("北京办公室的地址是什么？", " 北京市建国门外大街1号", "北京办公室"),
+                "它的电话呢？": ("上海办公室的电话呢？", " 021-5555-0101", "上海办公室")}
+    opened = TenantSession(open_tenant("offices"), cfg)
+    try:
+        for question, (asked, model_says, office) in expected.items():
+            monkeypatch.setattr(generation, "load_generator", lambda name, cfg, s=model_says: FakeGenerator(s))
+            result = ask(opened, question, cfg, earlier)
+            assert result.question == asked and model_says.strip() in result.answer, result
+            assert f"办公室: {office};" in result.sources[0].quote, result.sources
     finally:
         opened.close()
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tenantctl.answering.answer import FOLLOW_UP_TOKENS
-from tenantctl.answering.sentences import is_name, paragraphs, record_fields, terms
+from tenantctl.answering.sentences import CJK_QUESTION, is_name, paragraphs, record_fields, terms
 from tenantctl.storage import sessions
 from tenantctl.textproc import estimate_tokens, has_cjk
 
@@ -94,7 +94,7 @@ _FILLER = frozenset("also else more other one same then too tell ask asking know
 
 
 def _short(question: str) -> bool:
-    return estimate_tokens(question) < FOLLOW_UP_TOKENS and not has_cjk(question)
+    return estimate_tokens(question) < FOLLOW_UP_TOKENS
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,10 @@ def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords)
 
 
 def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
-    """`question` after `earlier` as a question of its own, or None when it cannot tell how (also after a
-    CJK question: its words are not spaced, so a whole clause would read as one subject)."""
-    if has_cjk(earlier):
-        return None
+    """`question` after `earlier` as a question of its own, or None when it cannot tell how (also for one
+    language after the other: a CJK clause would read as one subject)."""
+    if has_cjk(question) or has_cjk(earlier):
+        return _alone_cjk(question, earlier, words) if has_cjk(question) and has_cjk(earlier) else None
     mine = _subject(question, words)
     before = [w.lower() for w in _TOKEN.findall(question[:mine[0]])][-1:] if mine else []
     theirs = _subject(earlier, words, after=before[0] if before else None)
@@ -202,3 +202,45 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
         next((r for _, r in with_names), None) or max((r for _, r in found_runs), key=len)
     last = [word for word, named in run if named][-1:] or [run[-1][0]]
     return run[0][0].start(), last[0].end()
+
+
+# Chinese follow-ups: no spaces between words, so the subject is told by the words around it. A follow-up
+# may open with "那", "那么", "还有"… and end with "呢" (asking nothing but its subject: "那FL-12呢？"); a
+# pronoun stands for the earlier subject ("它多少钱？"); the earlier subject is what comes before its first
+# "的" ("上海办公室的地址是什么？"), else before its first question word, "是" or "在" ("上海办公室在哪里？").
+_ZH_LEAD = re.compile(r"(?:那么|那(?![个些])|还有|另外|至于|以及|和|请问|我想知道|再问一下)*")
+_ZH_TAIL = re.compile(r"(?:的)?(?P<topic>呢)?[吗啊呀吧]?[\s？?。！!]*$")
+_ZH_BACK = re.compile(r"它们|他们|她们|(?<!其)[它他她]|其(?![他它中余实])|这个|那个|这些|那些")
+_ZH_STOP = re.compile(f"的|是|在|{CJK_QUESTION.pattern}")
+
+
+def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
+    """A Chinese follow-up after a Chinese question as a question of its own, or None when it cannot tell
+    how: "那FL-12呢？" after "FL-9的保修期是多久？" is "FL-12的保修期是多久？", "它多少钱？" is "FL-9多少钱？"."""
+    stripped = question.strip()
+    lead, tail = _ZH_LEAD.match(stripped), _ZH_TAIL.search(stripped)
+    body = stripped[lead.end():tail.start()] if tail.start() > lead.end() else ""
+    theirs = _zh_subject(earlier)
+    back = _ZH_BACK.search(question)
+    if back is not None:  # "它多少钱？" -> "FL-9多少钱？"
+        return None if theirs is None else question[:back.start()] + earlier[slice(*theirs)] + question[back.end():]
+    if tail.group("topic") and body and not _ZH_STOP.search(body):  # only a subject: asks what the earlier did
+        return None if theirs is None else f"{earlier[:theirs[0]]}{body}{earlier[theirs[1]:]}"
+    if any(is_name(w) for w in _TOKEN.findall(body)) or (tail.group("topic") and "的" in body):
+        return question  # its own subject, and what it asks of it: "FL-12多少钱？", "北京办公室的电话呢？"
+    asked, rest = {t for t in terms(body) if len(t) > 1}, CJK_QUESTION.sub("", body).strip()
+    if theirs is None or not CJK_QUESTION.search(body) or not rest or asked - words.fields:
+        return None  # a subject of its own, maybe ("北京办公室在哪里？"), or nothing asked ("为什么？")
+    return f"{earlier[slice(*theirs)]}{question.strip()}"  # "多少钱？" -> "FL-9多少钱？"
+
+
+def _zh_subject(question: str) -> tuple[int, int] | None:
+    """Where a Chinese question's subject is: after its opening words ("请问"), up to its first "的", else
+    its first question word, "是" or "在"; None when that leaves nothing."""
+    start = _ZH_LEAD.match(question).end()
+    start += len(question[start:]) - len(question[start:].lstrip())
+    stop = question.find("的", start)
+    if stop < 0:
+        found = _ZH_STOP.search(question, start)
+        stop = found.start() if found else -1
+    return (start, stop) if stop > start else None
