@@ -104,6 +104,7 @@ class RecordWords:
 
     fields: frozenset[str] = frozenset()
     values: frozenset[str] = frozenset()
+    text: str = ""  # the passages they were read from, lower case, single-spaced: where a phrase is looked up
 
 
 def record_words(tenant_session: TenantSession, text: str, n: int = 5) -> RecordWords:
@@ -111,13 +112,15 @@ def record_words(tenant_session: TenantSession, text: str, n: int = 5) -> Record
     for a tenant without records (CSV or table rows, JSON objects)."""
     fields: set[str] = set()
     values: set[str] = set()
-    for chunk, _ in tenant_session.searcher.keyword_preview(text, n):
+    found = tenant_session.searcher.keyword_preview(text, n)
+    for chunk, _ in found:
         for paragraph in paragraphs(chunk):
             record = record_fields(paragraph) or []
             for name, value in record if len(record) > 1 else []:
                 fields |= terms(name)
                 values |= terms(value)
-    return RecordWords(frozenset(fields), frozenset(values - fields))
+    seen = "\n".join(" ".join(chunk.lower().split()) for chunk, _ in found)
+    return RecordWords(frozenset(fields), frozenset(values - fields), seen)
 
 
 def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords) -> tuple[str, list]:
@@ -145,6 +148,8 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
         start, end = mine
         if _asks(question) - _asks(question[start:end]) or theirs is None:
             return question
+        if not _fits(question[start:end], earlier, theirs, words):
+            return None  # "What about Bob?" after "Who manages the Paris office?": not "the Bob office"
         return f"{earlier[:theirs[0]]}{question[start:end]}{earlier[theirs[1]:]}"
     if theirs is None or not _asks(question):
         return None  # nothing to carry over, or nothing asked ("why?"): its search borrows as before
@@ -160,6 +165,20 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
         question = f"{question[:owner.start()]}the{question[owner.end():]}"
     body = question.rstrip(" ?.!")
     return f"{body} of the {subject}{question[len(body):]}"
+
+
+def _fits(name: str, earlier: str, theirs: tuple[int, int], words: RecordWords) -> bool:
+    """Whether the name can stand where the earlier subject stood. A name before a word it makes a phrase
+    with in the tenant's passages ("Paris office") stands for one of a kind: another name takes its place
+    only when the passages hold that phrase of it too ("Berlin office", not "Bob office", nor "FL-12 office").
+    A code's place ("the FL-9 covered by") takes any name."""
+    subject, nxt = earlier[slice(*theirs)], re.match(r" +([^\W\d_][\w'-]*)", earlier[theirs[1]:])
+    if nxt is None or any(c.isdigit() for c in subject):
+        return True
+
+    def held(phrase: str) -> bool:
+        return re.search(rf"(?<!\w){re.escape(' '.join(phrase.lower().split()))}(?!\w)", words.text) is not None
+    return not held(f"{subject} {nxt.group(1)}") or held(f"{name} {nxt.group(1)}")
 
 
 def _asks(text: str) -> set[str]:
