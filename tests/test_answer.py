@@ -186,6 +186,13 @@ def test_gate_english_needs_similarity():
     assert not gate.check("What is the boiling point of liquid nitrogen?", unrelated, 0.2, 0.74, 0.2).passed
 
 
+def test_gate_passes_a_passage_holding_every_term_of_the_question_at_a_low_similarity():
+    chunk = [("Run pip install acmectl. See the release notes for what changed.", "guide.md", 0.19)]
+    assert gate.check("Where are the release notes?", chunk, 0.2, 0.74, 0.2).passed
+    assert not gate.check("Where is the changelog?", chunk, 0.2, 0.74, 0.2).passed  # a term missing
+    assert not gate.check("What are notes?", chunk, 0.2, 0.74, 0.2).passed  # one term is no evidence
+
+
 def test_gate_chinese_uses_coverage_not_similarity():
     question = "文周王是百济第多少代国王？"
     related = [("文周王是百济的第22代国王，475年至477年在位。", "文周王.txt", 0.40)]
@@ -437,6 +444,14 @@ def test_a_wiki_s_reference_marks_end_no_sentence_and_are_not_shown():
                                "In 1978 a disco version was released.", "It reached number 24.",
                                "Reboots (for example, Bionic Woman) were common."]
     assert sentences("Read values[0]. Then x [3] more.") == ["Read values[0].", "Then x [3] more."]  # code, not a mark
+
+
+def test_shown_sentences_read_markdown_links_not_their_markup():
+    text = ("Run the installer. See [the release notes](https://example.com/notes) for what changed.\n\n"
+            "![diagram](img/arch.png) Mail <support@acme.example> or [https://acme.example](https://acme.example).")
+    assert sentences(text) == ["Run the installer.",
+                               "See the release notes (https://example.com/notes) for what changed.",
+                               "Mail support@acme.example or https://acme.example."]
 
 
 def test_a_latin_span_is_found_in_a_chinese_sentence():

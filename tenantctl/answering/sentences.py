@@ -126,6 +126,19 @@ def _ends_sentence(text: str, dot: int, end: int) -> bool:
     return not rest or not rest[0].islower()
 
 
+# Markdown's links and its <autolinks>: an answer reads "the release notes (https://example.com/notes)",
+# not the markup; an image is left out.
+_MD_LINK = re.compile(r"(!?)\[([^\[\]\n]*)\]\((\S+?)(?:\s+\"[^\"\n]*\")?\)")
+_AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^\s<>]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>")
+
+
+def _link_text(m: re.Match) -> str:
+    image, text, target = m.groups()
+    if image:
+        return ""  # a picture answers nothing
+    return target if not text or text == target else f"{text} ({target})"
+
+
 def sentences(text: str) -> list[str]:
     """Every sentence of a passage, markup and list markers removed, whitespace collapsed."""
     return [sentence for said in sentences_by_paragraph(text) for sentence in said]
@@ -135,7 +148,7 @@ def sentences_by_paragraph(text: str) -> list[list[str]]:
     """The sentences of each paragraph of a passage (`paragraphs`), as `sentences` gives them."""
     found = []
     for paragraph in paragraphs(text):
-        paragraph = _REFERENCE.sub("", paragraph)
+        paragraph = _MD_LINK.sub(_link_text, _AUTOLINK.sub(r"\1", _REFERENCE.sub("", paragraph)))
         cleaned = (_LEAD.sub("", " ".join(s.replace("**", "").split())) for s in split_sentences(paragraph))
         found.append([sentence for sentence in cleaned if sentence])
     return found
