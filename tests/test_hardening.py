@@ -370,6 +370,28 @@ def test_full_disk_on_ingest_is_clean_and_keeps_the_index(cli, home, tmp_path, m
         assert found.code == 0 and "4711" in found.json()[0]["text"]  # what was indexed is intact
 
 
+def test_a_full_disk_fails_every_command_cleanly_until_space_is_freed_and_nothing_needs_repair(
+        cli, home, tmp_path, monkeypatch):
+    """What the README says of a full disk: even `search` and `tenant list` fail (SQLite cannot make the
+    files it reads a WAL database through), cleanly; once space is freed they work, no `repair` needed."""
+    disk = tmp_path / "disk"
+    with tmpfs(disk, "3m"):
+        monkeypatch.setenv("TENANTCTL_HOME", str(disk / "home"))
+        fast_home(cli, disk / "home")
+        _tenant(cli, disk / "home", tmp_path)
+        with open(disk / "filler", "wb") as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        for args in (("search", "t", "gate code"), ("tenant", "list")):
+            assert "disk" in _clean(cli(*args)).err
+        (disk / "filler").unlink()
+        found = cli("search", "t", "gate code", "--json")
+        assert found.code == 0 and "4711" in found.json()[0]["text"]
+        verified = cli("verify", "t", "--json")
+        assert verified.code == 0 and verified.json()["ok"], verified
+
+
 def test_read_only_home_is_clean(cli, home, tmp_path, monkeypatch):
     disk = tmp_path / "ro"
     with tmpfs(disk, "8m"):

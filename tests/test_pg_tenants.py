@@ -211,3 +211,32 @@ def test_a_move_whose_copy_fails_its_check_leaves_no_copy_behind(cli, postgres, 
     back = cli("tenant", "move", "acme", "--to", "local")
     assert back.code == 1 and cli("tenant", "show", "acme", "--json").json()["store"] == "postgres"
     assert not [p.name for p in (home / "tenants" / "acme").iterdir() if "store.db" in p.name]
+
+
+def test_an_interrupted_ingest_keeps_the_batches_it_committed_in_the_pool_as_in_a_folder(
+        cli, postgres, home, tmp_path, monkeypatch):
+    """What the README says of a killed ingest: each batch of files is one transaction, in PostgreSQL as in
+    SQLite, so what was committed before the interruption stays, and the next ingest skips it."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion import ingest
+    from tenantctl.storage.tenants import open_tenant
+
+    with (home / "config.yaml").open("a") as config:
+        config.write("embedder:\n  name: hashing-64\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"d{i}.txt").write_text(f"Document {i} is about topic{i}.")
+    monkeypatch.setattr(ingest, "BATCH_CHUNKS", 2)
+
+    def interrupt(done: int, total: int) -> None:
+        if done:  # after the first batch's commit
+            raise KeyboardInterrupt
+
+    for tenant, store in (("pooled", "postgres"), ("local", "local")):
+        assert cli("create", tenant, "--store", store).code == 0
+        with pytest.raises(KeyboardInterrupt):
+            ingest.ingest(open_tenant(tenant), [docs], load_config(), progress=interrupt)
+        assert cli("tenant", "show", tenant, "--json").json()["documents"] == 2, tenant
+        again = cli("ingest", tenant, docs, "--json").json()
+        assert (again["skipped"], again["added"]) == (2, 4), again
