@@ -135,3 +135,22 @@ def test_a_cjk_query_gets_feedback_only_when_its_dense_hits_weigh_fully(tmp_path
         finally:
             opened.close()
     assert (found[3] != found[0]) is moved
+
+
+def test_a_hybrid_search_reads_each_chunk_vector_once_with_the_same_results(bridge, monkeypatch):
+    """Feedback read the best chunks' vectors, then the hits' similarities read most of them again."""
+    from tenantctl.storage.store import Store
+
+    expected = _search(feedback=2)
+    read: list[int] = []
+    chunk_vectors = Store.chunk_vectors
+
+    def counted(self, ids):
+        read.extend(ids)
+        return chunk_vectors(self, ids)
+
+    monkeypatch.setattr(Store, "chunk_vectors", counted)
+    hits = _search(feedback=2)
+    assert sorted(read) == sorted(set(read)) and len(set(read)) == 3, read  # 2 best + the third hit
+    assert [h.to_dict() for h in hits] == [h.to_dict() for h in expected]
+    assert _search(feedback=0) and len(read) == 3 + 3  # without feedback: the hits' vectors alone

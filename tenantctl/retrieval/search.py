@@ -206,15 +206,15 @@ class Searcher:
         return self.index().search(qvec, candidates)
 
     def _with_feedback(self, query: str, qvec, first: Fused, keyword: list[tuple[int, float]], k: int,
-                       candidates: int) -> Fused:
+                       candidates: int, vectors: dict[int, bytes]) -> Fused:
         """The fusion again, with the dense hits of the query moved towards the best chunks of the `first`
-        fusion (`search.feedback`, `search.feedback_weight`). Not for a query whose dense hits weigh less
-        (`dense_weight`, a CJK query with an English embedder): moving a vector the model barely understands
-        lowered the Chinese answers. Call inside a snapshot."""
+        fusion (`search.feedback`, `search.feedback_weight`), whose vectors are added to `vectors`. Not for
+        a query whose dense hits weigh less (`dense_weight`, a CJK query with an English embedder): moving
+        a vector the model barely understands lowered the Chinese answers. Call inside a snapshot."""
         search_cfg = self.cfg.search
         best = sorted(first.scores, key=lambda i: (-first.scores[i], i))[: search_cfg.feedback]
-        blobs = self.store.chunk_vectors(best)
-        moved = feedback_vector(qvec, [blobs[i] for i in best if i in blobs], search_cfg.feedback_weight)
+        vectors.update(self.store.chunk_vectors(best))
+        moved = feedback_vector(qvec, [vectors[i] for i in best if i in vectors], search_cfg.feedback_weight)
         return fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg)
 
     def keyword_preview(self, query: str, n: int) -> list[tuple[str, str]]:
@@ -246,12 +246,14 @@ class Searcher:
             dense = self._dense(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
             fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
+            vectors: dict[int, bytes] = {}  # read once: feedback's best chunks are mostly among the hits
             if mode == "hybrid" and dense and self.cfg.search.feedback and dense_weight(query, self.cfg.search) == 1:
-                fused = self._with_feedback(query, qvec, fused, keyword, k, candidates)
+                fused = self._with_feedback(query, qvec, fused, keyword, k, candidates, vectors)
             t_retrieve = time.perf_counter()
             rows = self.store.chunks(fused.top)
-            vectors = self.store.chunk_vectors(fused.top)
-        similarity = {cid: float(np.frombuffer(blob, dtype=np.float32) @ qvec) for cid, blob in vectors.items()}
+            vectors.update(self.store.chunk_vectors([cid for cid in fused.top if cid not in vectors]))
+        similarity = {cid: float(np.frombuffer(vectors[cid], dtype=np.float32) @ qvec)
+                      for cid in fused.top if cid in vectors}
         hits = fused.hits(rows, similarity)
         self.timings = {
             "embedder_load_ms": round(load_ms, 2),
