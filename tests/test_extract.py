@@ -70,8 +70,9 @@ def test_pdf_pages_are_separated():
     assert "every 160 operating hours" in " ".join(extracted.text.split())
 
 
-def _pdf(pages: list[list[str]]) -> bytes:
-    """A PDF of text lines, one Helvetica line every 14 points from the top of each page."""
+def _pdf(pages: list[list[str | tuple[str, ...]]]) -> bytes:
+    """A PDF of text lines, one Helvetica line every 14 points from the top of each page; a tuple's
+    texts are a table row's cells, 150 points apart."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -81,7 +82,8 @@ def _pdf(pages: list[list[str]]) -> bytes:
     for lines in pages:
         page = writer.add_blank_page(595, 842)
         stream = DecodedStreamObject()
-        ops = [f"BT /F1 10 Tf 50 {800 - 14 * n} Td ({line}) Tj ET" for n, line in enumerate(lines)]
+        ops = [f"BT /F1 10 Tf {50 + 150 * k} {800 - 14 * n} Td ({cell}) Tj ET"
+               for n, line in enumerate(lines) for k, cell in enumerate((line,) if isinstance(line, str) else line)]
         stream.set_data("\n".join(ops).encode())
         page[NameObject("/Contents")] = writer._add_object(stream)
         fonts = DictionaryObject({NameObject("/F1"): font})
@@ -108,6 +110,22 @@ def test_pdf_words_hyphenated_at_a_line_end_are_whole(tmp_path):
     data = _pdf([["Up to 5 days may be car-", "ried over. A fit note is re-", "quired. Use the Wi-", "Fi network."]])
     text = " ".join(extract(tmp_path / "h.pdf", data).text.split())
     assert text == "Up to 5 days may be carried over. A fit note is required. Use the Wi-Fi network."
+
+
+def test_pdf_table_rows_keep_column_names(tmp_path):
+    """pypdf read a table's row as one line of words ("Hotel 140 GBP Line manager"): which cell was
+    which was lost. Two columns of prose, written side by side, stay lines."""
+    table = [("Category", "Daily limit", "Approval"), ("Hotel", "140 GBP", "Line manager"), ("Meals", "35 GBP", "")]
+    prose = [("Full-time staff receive 27 days of paid", "Clinical staff are issued three sets of"),
+             ("leave a year, plus the public holidays.", "scrubs a year, and wear no jewellery."),
+             ("Unused days may be carried over.", "Badges are worn at all times.")]
+    text = extract(tmp_path / "h.pdf", _pdf([["Expenses are paid up to:", *table, "Claims within 60 days."],
+                                              prose])).text
+    page, second = text.split("\f")
+    assert page.split("\n\n") == [
+        "Expenses are paid up to:", "Category: Hotel; Daily limit: 140 GBP; Approval: Line manager",
+        "Category: Meals; Daily limit: 35 GBP", "Claims within 60 days."]
+    assert second.startswith("Full-time staff receive 27 days of paid") and ";" not in second
 
 
 def test_csv_rows_keep_column_names(tmp_path):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import docx.table
     from bs4 import PageElement, Tag
+    from pypdf import PageObject
 
 
 class ExtractError(Exception):
@@ -399,7 +400,7 @@ def read_pdf(data: bytes) -> str:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             raise ExtractError("encrypted PDF; decrypt it first")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [_pdf_page_text(page).strip() for page in reader.pages]
     except ExtractError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError) as exc:
@@ -409,6 +410,65 @@ def read_pdf(data: bytes) -> str:
     # Pages are separated by form feeds, so a chunk stays on one page; a page's lines stay as pypdf
     # extracted them, but for running headers and footers and words hyphenated at a line's end.
     return "\f".join(_dehyphenate(page) for page in _drop_running_lines(pages))
+
+
+def _pdf_page_text(page: PageObject) -> str:
+    """The page's text as pypdf extracts it, with each table (lines of cells starting under the cells
+    of a first line of names) written as records of those names, as a DOCX table's rows are."""
+    lines: list[list[tuple[float, str]]] = [[]]  # each line's pieces of text and where they start
+
+    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        for n, part in enumerate(text.split("\n")):
+            if n:
+                lines.append([])
+            if part:
+                lines[-1].append((tm[4] * cm[0] + tm[5] * cm[2] + cm[4], part))
+
+    text = page.extract_text(visitor_text=visit) or ""
+    raw = ["".join(part for _, part in line) for line in lines]
+    tables = _pdf_tables([[(x, part.strip()) for x, part in line if part.strip()] for line in lines])
+    if not tables or "\n".join(raw) != text:  # the pieces are not the text: leave it as it is
+        return text
+    out, done = [], 0
+    for first, end, records in tables:
+        out += [*raw[done:first], "", "\n\n".join(records), ""]
+        done = end
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out + raw[done:]))
+
+
+_CELL_ALIGN_PT = 2.0  # how far apart the starts of one column's cells may be
+_TABLE_NAME_WORDS = 5  # a column name is short: two columns of prose side by side are no table
+
+
+def _pdf_row(names: list[tuple[float, str]], line: list[tuple[float, str]]) -> list[str | None] | None:
+    """The line's cells under the names' columns (None: an empty cell), or None when it is no row:
+    fewer than two cells, or a piece that starts under no column."""
+    cells: list[str | None] = [None] * len(names)
+    last = -1
+    for x, piece in line:
+        column = next((k for k, (start, _) in enumerate(names) if abs(start - x) <= _CELL_ALIGN_PT), -1)
+        if column <= last:
+            return None
+        cells[column], last = piece, column
+    return cells if len(line) >= 2 else None
+
+
+def _pdf_tables(lines: list[list[tuple[float, str]]]) -> list[tuple[int, int, list[str]]]:
+    """(first, end, records) of the tables among a page's lines: a line of two or more short names
+    and two rows or more below it, each of two or more cells starting where the names do."""
+    tables, i = [], 0
+    while i < len(lines):
+        names, end = lines[i], i + 1
+        if len(names) >= 2 and all(len(name.split()) <= _TABLE_NAME_WORDS for _, name in names):
+            while end < len(lines) and _pdf_row(names, lines[end]) is not None:
+                end += 1
+        rows = [_pdf_row(names, line) for line in lines[i + 1 : end]]
+        source = sum(len(piece) for line in lines[i:end] for _, piece in line)
+        records = table_records([name for _, name in names], rows, source) if end - i >= 3 else []
+        if records:
+            tables.append((i, end, records))
+        i = end if records else i + 1
+    return tables
 
 
 _EDGE_LINES = 3  # where a running header or footer sits: a page's first and last lines
@@ -616,8 +676,9 @@ SUPPORTED = tuple(sorted(READERS))
 # 2: HTML tables write records of their column names (a <th> row, a first row of bold cells, or names
 # down the first column), as DOCX tables do: both were "a | b" lines.
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
-# of it when a level was skipped. 2 (.pdf): running headers and footers kept once, hyphenated words whole.
-READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2, ".md": 2, ".markdown": 2, ".pdf": 2}
+# of it when a level was skipped. 2 (.pdf): running headers and footers kept once, hyphenated words whole;
+# 3: tables are records.
+READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2, ".md": 2, ".markdown": 2, ".pdf": 3}
 
 
 def reader_version(path: Path) -> str:
