@@ -454,6 +454,31 @@ def test_shown_sentences_read_markdown_links_not_their_markup():
                                "Mail support@acme.example or https://acme.example."]
 
 
+def _section(text, heading, n=1):
+    from tenantctl.retrieval.search import Hit
+    return Passage.from_hit(Hit(n, n, "manual.md", 0, 0, len(text), None, heading, text, 0.5, 0.5, 1, 1))
+
+
+def test_a_line_introducing_a_list_is_shown_with_the_list():
+    steps = _section("To install Orbit on Linux:\n\n1. Download the package.\n2. Run `dpkg -i orbit.deb`.\n"
+                     "3. Start the service.", "Manual > Installation")
+    assert sentences(steps.text)[1:] == ["Download the package.", "Run `dpkg -i orbit.deb`.", "Start the service."]
+    reply, _ = ask("How do I install Orbit on Linux?", [steps], " I do not know.")
+    assert reply.answer == ("To install Orbit on Linux: Download the package. Run `dpkg -i orbit.deb`. "
+                            "Start the service.")
+
+
+def test_a_section_s_heading_counts_for_its_sentences_and_answers_for_its_date():
+    later = _section("- Added incremental restore.\n- Fixed a crash.", "Manual > Changelog > 3.2.0 (2026-03-14)")
+    older = _section("- Added storage targets.", "Manual > Changelog > 3.1.0 (2025-11-02)", n=2)
+    reply, _ = ask("What changed in 3.1.0?", [later, older], " I do not know.")
+    assert reply.answer == "Added storage targets."
+    reply, _ = ask("When was 3.1.0 released?", [later, older], " I do not know.")
+    assert "2025-11-02" in reply.answer and reply.n == 2
+    reply, _ = ask("What was fixed?", [later, older], " I do not know.")  # a title answers no other question
+    assert reply.answer == "Fixed a crash."
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

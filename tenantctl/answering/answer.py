@@ -20,6 +20,7 @@ The answer cites the passage of its supporting sentence, which `--json` gives as
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -188,13 +189,32 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
     found = []
     for n, p in enumerate(passages, 1):
         boost = TOOL_BOOST if p.source.startswith("tool:") else 0.0
-        for paragraph in sentences_by_paragraph(p.text):  # a sentence goes on only into the next of its paragraph
-            said = [s for s in paragraph if len(s) > 1]
-            found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost,
-                                      after=said[i + 1][:MAX_SENTENCE_CHARS] if i + 1 < len(said) else "")
-                      for i, s in enumerate(said)]
+        heading = p.hit.heading if p.hit else ""
+        said_by_paragraph = [[s for s in paragraph if len(s) > 1] for paragraph in sentences_by_paragraph(p.text)]
+        for k, said in enumerate(said_by_paragraph):
+            found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
+                                      after=_after(said, i, said_by_paragraph[k + 1:])) for i, s in enumerate(said)]
+        if title := _section_title(heading, found):
+            found.append(spans.Candidate(title, n, heading=heading, title=True))  # "3.2.0 (2026-03-14)" says when
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
+
+
+def _after(said: list[str], i: int, below: list[list[str]]) -> str:
+    """What a shown sentence may go on into: the next sentence of its paragraph; after a line that
+    introduces what follows ("To install it on Linux:"), the paragraphs below it (a list's items)."""
+    if i + 1 < len(said):
+        return said[i + 1][:MAX_SENTENCE_CHARS]
+    if said[i].endswith((":", "：")):
+        return " ".join(s for paragraph in below for s in paragraph)[:MAX_SENTENCE_CHARS]
+    return ""
+
+
+def _section_title(heading: str, found: list[spans.Candidate]) -> str:
+    """The last part of a passage's heading path, when it says more than a name ("3.2.0 (2026-03-14)"):
+    a changelog's date or a section's figure is often only there."""
+    title = heading.rsplit(" > ", 1)[-1].strip()
+    return title if re.search(r"\d", title) and all(c.text != title for c in found) else ""
 
 
 def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.Candidate]) -> bool:

@@ -117,6 +117,8 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def _ends_sentence(text: str, dot: int, end: int) -> bool:
+    if re.fullmatch(r"\s*\d{1,3}", text[:dot]):
+        return False  # a numbered item's "1." ends nothing
     word = re.search(r"([\w.]+)$", text[:dot])
     if word and (word.group(1).lower() in _ABBREVIATIONS or re.fullmatch(r"[A-Z]", word.group(1))):
         return False

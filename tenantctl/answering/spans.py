@@ -48,7 +48,7 @@ _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支�
 _LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.．]|\s?{_ZH_MEASURE}))"
 PATTERNS = {
     "date": re.compile(
-        rf"\b(?:{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
+        rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
         rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d))\b"
         rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
         re.I,
@@ -76,6 +76,8 @@ class Candidate:
     score: float = 0.0
     boost: float = 0.0  # added to the score (a tool's result)
     after: str = ""  # the sentence that follows it in its passage
+    heading: str = ""  # the heading path of its passage's section: its words count for the sentence
+    title: bool = False  # the section's title itself: a candidate only for the number or date it holds
 
 
 def expected_type(question: str) -> str | None:
@@ -151,7 +153,7 @@ def rank(question: str, candidates: list[Candidate],
     asks_place = _ASKS_PLACE.search(question) if cjk else None
     # "在什么地方" asks for a place; the answer need not hold 在 or 地方
     wanted = features(_ASKS_PLACE.sub(" ", question) if asks_place else question)
-    sets = [features(c.text) for c in candidates]
+    sets = [features(c.text) | features(c.heading) for c in candidates]  # "What changed in 3.1.0?" under "3.1.0"
     total = len(candidates)
     held = {t: sum(t in s for s in sets) for t in wanted}
     weight = {t: math.log(1 + total / (1 + held[t])) * (W_TOPIC if cjk and held[t] > TOPIC_SHARE * total else 1.0)
@@ -167,12 +169,14 @@ def rank(question: str, candidates: list[Candidate],
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
                  or bool(place and found & place and _PLACE.search(c.text)))
         paired = len(pairs & _pairs(c.text)) / len(pairs) if pairs else 0.0
-        new = found - wanted
+        new = features(c.text) - wanted
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
                    + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
-    return sorted(candidates, key=lambda c: -c.score)
+        if c.title and not typed:
+            c.score = -math.inf  # a title answers only with the number or date asked for
+    return sorted((c for c in candidates if not c.title or c.score > -math.inf), key=lambda c: -c.score)
 
 
 # A CJK question for a place ("在哪里", "什么地方", not "在哪一战") is answered by a sentence that places
@@ -692,8 +696,8 @@ def trim_lead(text: str, question: str) -> str:
     when that run is long, but for its last word: the question already says those ("The annual animal
     migration occurs between June and September" answers "When does the annual animal migration
     occur?" as "…occurs between June and September"). CJK text is left as it is."""
-    if has_cjk(text) or record_fields(text.lstrip("…")):
-        return text  # a record keeps its fields whole
+    if has_cjk(text) or record_fields(text.lstrip("…")) or text.endswith(":"):
+        return text  # a record keeps its fields whole; a line introducing a list is the list's context
     asked = _stems(question)
     words = text.split()
 
