@@ -195,3 +195,30 @@ def test_a_chat_follow_up_is_asked_of_its_own_subject_or_of_the_earlier_one(cli,
             reply = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
                                 json={"messages": [*earlier, {"role": "user", "content": follow_up}]}).json()
             assert expected in reply["choices"][0]["message"]["content"], reply
+
+
+def test_a_chinese_chat_follow_up_is_asked_of_its_own_subject_or_of_the_earlier_one(cli, tmp_path, monkeypatch):
+    """"北京办公室呢？" after "上海办公室的地址是什么？" was searched beside the earlier question; in `chat` and over
+    /v1/chat/completions it is now asked as "北京办公室的地址是什么？", on the real models."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    from .test_answer import OFFICES_CSV
+
+    (tmp_path / "offices").mkdir()
+    (tmp_path / "offices" / "offices.csv").write_text(OFFICES_CSV, encoding="utf-8")
+    assert cli("tenant", "create", "offices").code == 0 and cli("ingest", "offices", tmp_path / "offices").code == 0
+    result, turns = _chat(cli, monkeypatch, "offices", ["上海办公室的地址是什么？", "北京办公室呢？", "它的电话呢？"])
+    assert result.code == 0, result
+    assert [t["question"] for t in turns[1:]] == ["北京办公室的地址是什么？", "北京办公室的电话呢？"], turns
+    answers = [t["answer"] for t in turns]
+    assert "南京西路1266号" in answers[0] and "建国门外大街1号" in answers[1] and "010-5555-0202" in answers[2], answers
+
+    key = cli("key", "create", "offices", "--json").json()["key"]
+    earlier = [{"role": "user", "content": "上海办公室的地址是什么？"}, {"role": "assistant", "content": answers[0]}]
+    with TestClient(create_app(load_config())) as client:
+        reply = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
+                            json={"messages": [*earlier, {"role": "user", "content": "那深圳办公室呢？"}]}).json()
+    assert "深南大道6008号" in reply["choices"][0]["message"]["content"], reply
