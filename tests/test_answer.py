@@ -477,6 +477,8 @@ def test_a_section_s_heading_counts_for_its_sentences_and_answers_for_its_date()
     assert "2025-11-02" in reply.answer and reply.n == 2
     reply, _ = ask("What was fixed?", [later, older], " I do not know.")  # a title answers no other question
     assert reply.answer == "Fixed a crash."
+    reply, _ = ask("Which version added incremental restore?", [later, older], " I do not know.")
+    assert reply.answer == "3.2.0 (2026-03-14): Added incremental restore."  # the sentence alone restates it
 
 
 def test_a_latin_span_is_found_in_a_chinese_sentence():

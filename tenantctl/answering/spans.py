@@ -199,6 +199,11 @@ def _stems(text: str) -> set[str]:
     return {t[:STEM] for t in terms(text)}
 
 
+def says_nothing_new(sentence: str, question: str) -> bool:
+    """Whether every word of an English sentence is one of the question's (by its first letters)."""
+    return not has_cjk(sentence) and not _stems(sentence) - _stems(question)
+
+
 def _cjk_features(text: str) -> set[str]:
     """CJK bigrams and single characters: a name's characters count even where the bigrams differ."""
     return terms(text) | {ch for ch in CJK_QUESTION.sub(" ", text) if has_cjk(ch)}
