@@ -128,6 +128,12 @@ def test_pdf_table_rows_keep_column_names(tmp_path):
     assert second.startswith("Full-time staff receive 27 days of paid") and ";" not in second
 
 
+def test_markdown_setext_underlines_in_fenced_code_stay_code(tmp_path):
+    md = "Deploy\n======\n\n```yaml\nkind: Service\n---\nkind: Deployment\n```\n\nThen\n----\n\nApply it.\n"
+    text = extract(tmp_path / "d.md", md.encode()).text
+    assert text == "# Deploy\n\n```yaml\nkind: Service\n---\nkind: Deployment\n```\n\n## Then\n\nApply it.\n"
+
+
 def test_csv_rows_keep_column_names(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("part;price\nA-1;12.50\nB-2;7\n", encoding="utf-8")

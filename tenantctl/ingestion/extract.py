@@ -109,9 +109,21 @@ def read_txt(data: bytes) -> str:
 def read_md(data: bytes) -> str:
     # Drop YAML front matter first: its closing `---` would otherwise read as a setext heading underline.
     text = re.sub(r"\A---[ \t]*\n.*?\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", "", _plain(data), flags=re.S)
-    # Setext headings ("Title\n=====") become ATX headings the chunker knows.
+    # Setext headings ("Title\n=====") become ATX headings the chunker knows; not in a fenced code block,
+    # where "kind: Service\n---" is YAML.
+    pieces, start = [], 0
+    for fence in _MD_FENCED.finditer(text):
+        pieces += [_setext(text[start : fence.start()]), fence.group()]
+        start = fence.end()
+    return _md_tables("".join([*pieces, _setext(text[start:])]))
+
+
+_MD_FENCED = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,}).*?(?:^[ \t]{0,3}\1[ \t]*$|\Z)", re.M | re.S)
+
+
+def _setext(text: str) -> str:
     text = re.sub(r"^(\S[^\n]*)\n=+[ \t]*$", r"# \1", text, flags=re.M)
-    return _md_tables(re.sub(r"^(\S[^\n]*)\n-+[ \t]*$", r"## \1", text, flags=re.M))
+    return re.sub(r"^(\S[^\n]*)\n-+[ \t]*$", r"## \1", text, flags=re.M)
 
 
 _MD_RULE = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")  # | --- | :-: |
@@ -676,9 +688,9 @@ SUPPORTED = tuple(sorted(READERS))
 # 2: HTML tables write records of their column names (a <th> row, a first row of bold cells, or names
 # down the first column), as DOCX tables do: both were "a | b" lines.
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
-# of it when a level was skipped. 2 (.pdf): running headers and footers kept once, hyphenated words whole;
-# 3: tables are records.
-READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2, ".md": 2, ".markdown": 2, ".pdf": 3}
+# of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
+# 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
+READER_VERSIONS: dict[str, int] = {".html": 2, ".htm": 2, ".docx": 2, ".md": 3, ".markdown": 3, ".pdf": 3}
 
 
 def reader_version(path: Path) -> str:
