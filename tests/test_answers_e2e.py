@@ -222,3 +222,17 @@ def test_a_chinese_chat_follow_up_is_asked_of_its_own_subject_or_of_the_earlier_
         reply = client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {key}"},
                             json={"messages": [*earlier, {"role": "user", "content": "那深圳办公室呢？"}]}).json()
     assert "深南大道6008号" in reply["choices"][0]["message"]["content"], reply
+
+
+def test_a_chat_follow_up_naming_a_person_is_not_put_in_an_offices_place(cli, tmp_path, monkeypatch):
+    """"What about Bob?" after "Who manages the Paris office?" was asked as "Who manages the Bob office?"."""
+    (tmp_path / "people").mkdir()
+    (tmp_path / "people" / "people.md").write_text(
+        "# Offices and managers\n\nAlice Martin manages the Paris office. Bob Chen manages the Berlin office.\n"
+        "The Paris office is at 12 Rue de Rivoli. The Berlin office is at Unter den Linden 5.\n")
+    assert cli("tenant", "create", "people").code == 0 and cli("ingest", "people", tmp_path / "people").code == 0
+    result, turns = _chat(cli, monkeypatch, "people", ["Who manages the Paris office?", "What about Bob?"])
+    assert result.code == 0 and turns[1]["question"] == "What about Bob?", turns
+    assert "Bob Chen" in turns[1]["answer"], turns
+    _, turns = _chat(cli, monkeypatch, "people", ["Who manages the Paris office?", "and Berlin?"])
+    assert turns[1]["question"] == "Who manages the Berlin office?", turns
