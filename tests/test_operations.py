@@ -124,6 +124,22 @@ def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_p
     assert cli("usage", "--tenant", "alpha", "--json").code == 0
 
 
+def test_an_empty_tenant_id_is_refused_not_read_as_every_tenant(cli, home, tmp_path):
+    """`usage --tenant "$T" --csv` with T unset billed one customer with every tenant's usage, and
+    `key list ""` listed every tenant's keys: "" is an invalid id, as `logs --tenant ""` says."""
+    fast_home(cli, home)
+    for name in ("alpha", "beta"):
+        assert cli("tenant", "create", name).code == 0
+        assert cli("key", "create", name).code == 0
+        assert cli("search", name, "anything").code == 0
+    for args in (("usage", "--tenant", "", "--csv"), ("usage", "--tenant", ""), ("key", "list", "")):
+        result = cli(*args)
+        assert result.code == ExitCode.USAGE and "invalid tenant id ''" in result.err, args
+        assert "alpha" not in result.out and "beta" not in result.out, args
+    assert {row.split(",")[0] for row in cli("usage", "--tenant", "beta", "--csv").out.split()[1:]} == {"beta"}
+    assert [k["tenant"] for k in cli("key", "list", "beta", "--json").json()] == ["beta"]
+
+
 def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
     from tenantctl.storage.tenants import open_tenant
 

@@ -79,7 +79,7 @@ def key_list(
     from tenantctl.paths import validate_tenant_id
     from tenantctl.storage import keys
 
-    if tenant_id:
+    if tenant_id is not None:  # "" is an invalid id, not every tenant's keys
         validate_tenant_id(tenant_id)
     rows = keys.listing(tenant_id)
     if json_out:

@@ -31,8 +31,9 @@ def usage(
 
     if by not in (None, "day", "month"):
         raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
-    tenants, broken = ([open_tenant(tenant)], []) if tenant else usable_tenants()
-    rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=bool(tenant or json_out))
+    # `--tenant ""` (a script's unset variable) is an invalid id, not every tenant's usage on one bill.
+    tenants, broken = ([open_tenant(tenant)], []) if tenant is not None else usable_tenants()
+    rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=tenant is not None or json_out)
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
                   "prompt_tokens", "completion_tokens", "ms"]
