@@ -481,6 +481,16 @@ def test_a_section_s_heading_counts_for_its_sentences_and_answers_for_its_date()
     assert reply.answer == "3.2.0 (2026-03-14): Added incremental restore."  # the sentence alone restates it
 
 
+def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
+    clubs = [Passage("Students at the university run over 400 clubs and organizations.", "u.txt")]
+    reply, _ = ask("Roughly how many clubs are run at the university?", clubs, " 400")
+    assert reply.grounded and reply.answer == "over 400"
+    abc = [Passage("In Australia the show has been run by the Australian Broadcasting Corporation (ABC) since 1965.",
+                   "dw.txt")]
+    reply, _ = ask("Which Australian TV station has run the show since 1965?", abc, " ABC")
+    assert reply.grounded and reply.answer == "Australian Broadcasting Corporation (ABC)"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

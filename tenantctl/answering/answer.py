@@ -242,6 +242,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
             and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
         span = spans.whole_name(spans.widen(spans.verbatim(span, holder.text), holder.text), holder.text)
+        if re.match(r"[$£€]?\d", span):
+            span = spans.with_qualifier(span, holder.text)  # "over 400", not "400"
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     if field:
         return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)

@@ -724,9 +724,12 @@ _NAME_BEFORE = re.compile(r"(?:(?<=\s)[A-Z][\w.'-]*\s)+$")
 def whole_name(span: str, sentence: str) -> str:
     """An English span that starts a capitalised word with the capitalised words right before it in
     its sentence (not the sentence's first word): a name is all of it ("Catholic" in "denote Roman
-    Catholic schools" is "Roman Catholic")."""
+    Catholic schools" is "Roman Catholic"); an abbreviation in brackets, with the name it abbreviates."""
     at = sentence.find(span)
     if at <= 0 or has_cjk(span) or not span[:1].isupper():
         return span
+    if span.isupper() and sentence[at - 1] == "(" and sentence[at + len(span):at + len(span) + 1] == ")":
+        m = _NAME_BEFORE.search(sentence[:at - 1])  # "ABC" of "the Australian Broadcasting Corporation (ABC)"
+        return sentence[m.start():at + len(span) + 1] if m else span
     m = _NAME_BEFORE.search(sentence[:at])
     return sentence[m.start():at] + span if m and m.start() > 0 else span
