@@ -106,6 +106,12 @@ def test_pdf_running_headers_and_footers_are_kept_once(tmp_path):
     ]
 
 
+def test_pdf_numbered_lines_on_two_pages_are_no_running_header(tmp_path):
+    pages = [["Part 1", "Leave is 27 days."], ["Part 2", "Sick notes after 7 days."]]
+    text = extract(tmp_path / "h.pdf", _pdf(pages)).text
+    assert text.split("\f") == ["Part 1\nLeave is 27 days.", "Part 2\nSick notes after 7 days."]
+
+
 def test_pdf_words_hyphenated_at_a_line_end_are_whole(tmp_path):
     data = _pdf([["Up to 5 days may be car-", "ried over. A fit note is re-", "quired. Use the Wi-", "Fi network."]])
     text = " ".join(extract(tmp_path / "h.pdf", data).text.split())
