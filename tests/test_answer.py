@@ -491,6 +491,13 @@ def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
     assert reply.grounded and reply.answer == "Australian Broadcasting Corporation (ABC)"
 
 
+def test_a_best_sentence_holding_the_whole_question_and_more_does_not_go_on():
+    people = [Passage("Alice Martin manages the Paris office. Bob Chen manages the Berlin office. "
+                      "The Paris office is at 12 Rue de Rivoli.", "people.md")]
+    reply, _ = ask("Who manages the Berlin office?", people, " Alice Martin")
+    assert reply.answer == "Bob Chen manages the Berlin office."  # not "… The Paris office is at …"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

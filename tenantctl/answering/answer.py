@@ -258,7 +258,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]
-    shown = spans.continued(spans.trim_lead(spans.window(best.text, question), question), best.after)
+    after = "" if spans.holds_all_and_more(best.text, question) else best.after  # it needs no scene set
+    shown = spans.continued(spans.trim_lead(spans.window(best.text, question), question), after)
     if (title := best.heading.rsplit(" > ", 1)[-1]) and spans.says_nothing_new(shown, question):
         shown = f"{title}: {shown}"  # "Which version added incremental restore?" → "3.2.0 (…): Added …"
     return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)

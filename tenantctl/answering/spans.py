@@ -204,6 +204,12 @@ def says_nothing_new(sentence: str, question: str) -> bool:
     return not has_cjk(sentence) and not _stems(sentence) - _stems(question)
 
 
+def holds_all_and_more(sentence: str, question: str) -> bool:
+    """Whether an English sentence holds every word of the question (by its first letters) and more."""
+    asked, said = _stems(question), _stems(sentence)
+    return not has_cjk(sentence) and bool(asked) and asked < said
+
+
 def _cjk_features(text: str) -> set[str]:
     """CJK bigrams and single characters: a name's characters count even where the bigrams differ."""
     return terms(text) | {ch for ch in CJK_QUESTION.sub(" ", text) if has_cjk(ch)}
