@@ -176,3 +176,28 @@ def test_an_unknown_pilot_model_is_a_usage_error_naming_the_configured_ones(pilo
     assert result.code == 2 and "--model 'nosuch' is not a configured model" in result.err, result
     assert "default" in result.err and "pilot" in result.err and "serve" not in result.err
     assert _usage("travel") == {}  # no question was asked
+
+
+def test_eval_per_question_lists_each_answer_and_its_citation(pilot, cli, home, tmp_path, monkeypatch):
+    """The operator saw only percentages: which question failed took a `query` of each. A question of
+    the other tenant is answered from this tenant's documents only."""
+    from tenantctl.models import generation
+    from tests.conftest import open_gate
+    from tests.test_answer import FakeGenerator
+
+    monkeypatch.setattr(generation, "load_generator", lambda name, cfg: FakeGenerator(" NW-TRV-7731"))
+    open_gate(home, "travel")
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text(json.dumps({"question": "Which approval code does a travel claim need?",
+                                   "answers": ["NW-TRV-7731"], "source": "travel.md"}) + "\n"
+                       + json.dumps({"question": "How many days of annual leave do I get?", "answers": []}) + "\n")
+    text = cli("eval", "travel", "--answers", answers, "--per-question")
+    assert text.code == 0, text
+    assert "ok    Which approval code does a travel claim need? -> NW-TRV-7731 [1]  [travel.md]" in text.out
+    rows = cli("eval", "travel", "--answers", answers, "--per-question", "--json").json()["rows"]
+    assert [r["question"] for r in rows] == ["Which approval code does a travel claim need?",
+                                             "How many days of annual leave do I get?"]
+    assert rows[0]["correct"] and all(not path.endswith("leave.md") for r in rows for path in r["cited"])
+    assert "rows" not in cli("eval", "travel", "--answers", answers, "--json").json()
+    refused = cli("eval", "travel", "--queries", answers, "--qrels", answers, "--per-question")
+    assert refused.code == 2 and "--per-question is for answers" in refused.err

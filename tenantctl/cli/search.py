@@ -102,6 +102,9 @@ def evaluate(
         "an empty answers list means the documents do not hold the answer.")] = None,
     model: Annotated[str | None, typer.Option(
         "--model", help="With --answers: also score this model entry of config.yaml against the tenant's.")] = None,
+    per_question: Annotated[bool, typer.Option(
+        "--per-question", help="With --answers: each question's answer, first citation and score too "
+        "(--json: `rows`).")] = False,
     k: Annotated[int, typer.Option("-k", min=1, help="Depth for recall@k.")] = 100,
     mode: ModeOption = None,
     json_out: JsonOption = False,
@@ -119,14 +122,15 @@ def evaluate(
         raise BadInput(f"{given} needs {missing}", f"pass {missing} FILE too (BEIR format)")
     if answers is None and queries is None:
         raise BadInput("nothing to evaluate", "pass --queries FILE --qrels FILE (retrieval) or --answers FILE")
-    if model and answers is None:
-        raise BadInput("--model scores answers", "pass --answers FILE with --model")
+    if (model or per_question) and answers is None:
+        option = "--model" if model else "--per-question"
+        raise BadInput(f"{option} is for answers", f"pass --answers FILE with {option}")
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()
     opened = TenantSession(tenant, cfg)
     try:
         if answers is not None:
-            _evaluate_answers(opened, answers, cfg, model, json_out)
+            _evaluate_answers(opened, answers, cfg, model, json_out, per_question)
         else:
             _evaluate_retrieval(opened, queries, qrels, k, _mode(mode) or cfg.search.mode, json_out)
     finally:
@@ -149,7 +153,7 @@ def _evaluate_retrieval(opened, queries: Path, qrels: Path, k: int, mode: str, j
         err.print(f"{result.unmatched_corpus_ids} judged corpus ids match no document of this tenant")
 
 
-def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool) -> None:
+def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool, per_question: bool) -> None:
     from tenantctl.answering.evaluate import compare_models
     from tenantctl.answering.scoring import load_labelled
 
@@ -158,7 +162,8 @@ def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool
     for note in notes:
         err.print(note, markup=False)
     if json_out:
-        print_json(runs[0].to_dict() if not model else [r.to_dict() for r in runs])
+        dicts = [r.to_dict(include_rows=per_question) for r in runs]
+        print_json(dicts[0] if not model else dicts)
         return
     rows = [("questions (answerable / unanswerable)", lambda r: f"{r.answerable} / {r.unanswerable}"),
             ("correct (contains gold, concise) %", lambda r: f"{r.correct_pct:.1f}"),
@@ -172,6 +177,19 @@ def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool
     out.print(f"{'model':40}" + "".join(f"{r.model:>14}" for r in runs), markup=False)
     for label, cell in rows:
         out.print(f"{label:40}" + "".join(f"{cell(r):>14}" for r in runs), markup=False)
+    for run in runs if per_question else []:
+        out.print(f"\nmodel {run.model}:", markup=False)
+        for row in run.rows:
+            out.print(_question_line(row), markup=False, soft_wrap=True)
+
+
+def _question_line(row: dict) -> str:
+    """One scored question: right or wrong (answered concisely with a gold answer, or abstained when
+    there is none), the question, the answer and the file it cites first."""
+    right = row["no_answer"] if not row["gold"] else bool(row.get("correct"))
+    cited = f"  [{Path(row['cited'][0]).name}]" if row["cited"] else ""
+    answer = "(no answer)" if row["no_answer"] else " ".join(row["answer"].split())
+    return f"{'ok   ' if right else 'WRONG'} {row['question']} -> {answer}{cited}"
 
 
 def _opt(value: float | None) -> str:
