@@ -498,6 +498,12 @@ def test_a_best_sentence_holding_the_whole_question_and_more_does_not_go_on():
     assert reply.answer == "Bob Chen manages the Berlin office."  # not "… The Paris office is at …"
 
 
+def test_a_span_less_the_question_s_words_loses_the_colon_before_its_value():
+    record = [Passage("办公室: 北京办公室; 地址: 北京市建国门外大街1号; 电话: 010-5555-0202", "offices.csv")]
+    reply, _ = ask("北京办公室的电话呢？", record, "北京办公室的电话: 010-5555-0202")
+    assert reply.answer == "010-5555-0202"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

@@ -276,6 +276,7 @@ def readings(span: str, question: str) -> list[str]:
         while start < len(words) and (_stems(words[start]) <= asked or words[start].lower() in _LINKING):
             start += 1
         rest = " ".join(words[start:])
+    rest = rest.lstrip(" :：;；,，、")  # "北京办公室的电话: 010-…" less the question's words is "010-…"
     if rest and rest != span and len(rest) < len(span):
         found.append(rest)
     return found
