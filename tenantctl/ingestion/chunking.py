@@ -19,7 +19,7 @@ from tenantctl.textproc import estimate_tokens, split_sentences
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n+|\f")
-_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})", re.M)
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)  # indented too: a fence in a list item
 
 
 def _fenced(text: str) -> list[tuple[int, int]]:
