@@ -52,6 +52,8 @@ def test_comments_in_fenced_code_are_no_headings():
     assert "# unpack it" in chunks[0].text
     in_a_list = "## Install\n\n1. Fetch it:\n\n    ```bash\n# fetch it\n    curl -O x.tgz\n    ```\n\n## Use\n\nRun it."
     assert [c.heading for c in chunk_text(in_a_list, ChunkingConfig())] == ["Install", "Use"]
+    drawn = "~~~~~~~~~~~~~~~~\nOPERATING NOTES\n\n# Start-up\n\nPress start.\n\n# Shutdown\n\nPress stop."
+    assert [c.heading for c in chunk_text(drawn, ChunkingConfig())] == ["", "Start-up", "Shutdown"]
 
 
 def test_a_heading_after_a_skipped_level_closes_its_sibling():

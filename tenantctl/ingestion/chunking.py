@@ -32,9 +32,7 @@ def _fenced(text: str) -> list[tuple[int, int]]:
         elif fence.group(1)[0] == opening.group(1)[0] and len(fence.group(1)) >= len(opening.group(1)):
             spans.append((opening.start(), fence.end()))
             opening = None
-    if opening is not None:  # an unclosed fence runs to the end, as in CommonMark
-        spans.append((opening.start(), len(text)))
-    return spans
+    return spans  # an unclosed "fence" is no fence: in a text file, "~~~~~~" may be a line drawn
 
 
 @dataclass

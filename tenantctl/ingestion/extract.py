@@ -118,7 +118,7 @@ def read_md(data: bytes) -> str:
     return _md_tables("".join([*pieces, _setext(text[start:])]))
 
 
-_MD_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?(?:^[ \t]*\1[ \t]*$|\Z)", re.M | re.S)
+_MD_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", re.M | re.S)
 
 
 def _setext(text: str) -> str:
