@@ -193,6 +193,14 @@ def test_gate_passes_a_passage_holding_every_term_of_the_question_at_a_low_simil
     assert not gate.check("What are notes?", chunk, 0.2, 0.74, 0.2).passed  # one term is no evidence
 
 
+def test_gate_reads_a_passage_under_its_section_s_heading():
+    from tenantctl.retrieval.search import Hit
+    text = "Using a private car is reimbursed at 0.30 EUR per kilometre."
+    hit = Hit(1, 1, "policy.md", 0, 0, len(text), None, "Expense Policy > Mileage", text, 0.5, 0.52, 1, 1)
+    assert gate.check("What is the mileage rate?", [Passage.from_hit(hit).gated], 0.2, 0.74, 0.2).passed
+    assert not gate.check("What is the mileage rate?", [(text, "policy.md", 0.52)], 0.2, 0.74, 0.2).passed
+
+
 def test_gate_chinese_uses_coverage_not_similarity():
     question = "文周王是百济第多少代国王？"
     related = [("文周王是百济的第22代国王，475年至477年在位。", "文周王.txt", 0.40)]

@@ -218,10 +218,10 @@ class Searcher:
         return fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg)
 
     def keyword_preview(self, query: str, n: int) -> list[tuple[str, str]]:
-        """(text, path) of the n best keyword (BM25) chunks: cheap, no embedder."""
+        """(text under its heading path, path) of the n best keyword (BM25) chunks: cheap, no embedder."""
         with self.store.snapshot():
             rows = self.store.chunks([cid for cid, _ in self.store.keyword_search(query, n)])
-        return [(row.text, row.path) for row in rows.values()]
+        return [(f"{row.heading}\n{row.text}" if row.heading else row.text, row.path) for row in rows.values()]
 
     def search(self, query: str, k: int | None = None, mode: Mode | None = None,
                candidates: int | None = None) -> list[Hit]:
