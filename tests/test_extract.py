@@ -229,6 +229,14 @@ def test_html_table_rows_keep_column_names():
         "Left | Right\n\n1 | 2\n\nOnly | header\n\nAfter."), text
 
 
+def test_html_definition_lists_read_term_colon_definition():
+    page = ("<h2>Warranty</h2><dl><dt>Standard warranty</dt><dd>2 years.</dd><dt>Extended</dt>"
+            "<dd>29 EUR per year.</dd><dd>Up to 5 years.</dd><dt>Lone term</dt></dl><p>After.</p>")
+    assert extract(Path("help.html"), page.encode()).text == (
+        "## Warranty\n\nStandard warranty: 2 years.\n\nExtended: 29 EUR per year.\n\nUp to 5 years.\n\n"
+        "Lone term\n\nAfter.")
+
+
 def test_html_table_spans_and_nesting():
     page = (
         "<table><tr><th rowspan=2>Channel<th colspan=2>Limit</tr><tr><th>single<th>daily</tr>"
@@ -297,7 +305,7 @@ def test_html_without_tables_is_unchanged():
     page = (b"<html><head><title>T</title></head><body><h2>Leave</h2><p>Annual leave is <b>25 days</b>.</p>"
             b"<ul><li>one</li><li>two</li></ul><div>a<br>b</div><dl><dt>Term</dt><dd>Meaning</dd></dl></body></html>")
     assert extract(Path("p.html"), page).text == \
-        "# T\n\n## Leave\n\nAnnual leave is 25 days.\n\none\n\ntwo\n\na\n\nb\n\nTerm\n\nMeaning"
+        "# T\n\n## Leave\n\nAnnual leave is 25 days.\n\none\n\ntwo\n\na\n\nb\n\nTerm: Meaning"  # a <dl>'s line
 
 
 def docx_with_tables() -> bytes:
