@@ -146,6 +146,41 @@ def test_csv_rows_keep_column_names(tmp_path):
     assert extract(path, path.read_bytes()).text == "part: A-1; price: 12.50\n\npart: B-2; price: 7"
 
 
+def test_csv_records_leave_empty_values_out_and_name_cells_past_the_header(tmp_path):
+    """read_csv wrote its own records: "phone: " for an empty value, and a cell past the names bare ("EU")."""
+    path = tmp_path / "staff.csv"
+    path.write_text("name,phone,\nAda, ,Lab 2\nBo,555,,EU\n", encoding="utf-8")
+    assert extract(path, path.read_bytes()).text == \
+        "name: Ada; column 3: Lab 2\n\nname: Bo; phone: 555; column 4: EU"
+
+
+def _wide_table(rows: int) -> tuple[list[str], list[str]]:
+    """Names of 200 characters over one-character values: records about 100 times the table's text."""
+    return [f"{'n' * 200}{col}" for col in range(64)], [",".join("x" * 64) for _ in range(rows)]
+
+
+def test_csv_and_markdown_tables_too_large_as_records_keep_their_lines(tmp_path):
+    """CSV and Markdown wrote records without the size cap HTML, DOCX and PDF tables had (TABLE_GROWTH)."""
+    names, rows = _wide_table(200)
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join([",".join(names), *rows]), encoding="utf-8")
+    lines = [" | ".join(names), *(" | ".join("x" * 64) for _ in range(200))]
+    assert extract(path, path.read_bytes()).text == "\n".join(lines)
+    md = tmp_path / "wide.md"
+    table = [f"| {' | '.join(row.split(','))} |" for row in [",".join(names), ",".join("-" * 64), *rows]]
+    md.write_text("\n".join(["Before.", "", *table, "", "After."]), encoding="utf-8")
+    assert extract(md, md.read_bytes()).text == "\n".join(["Before.", "", "", *lines, "", "", "After."])
+    names, rows = _wide_table(2)  # small: records
+    path.write_text("\n".join([",".join(names), *rows]), encoding="utf-8")
+    assert extract(path, path.read_bytes()).text.startswith(f"{names[0]}: x; {names[1]}: x;")
+
+
+def test_markdown_table_without_values_keeps_its_names_and_ignores_cells_past_them(tmp_path):
+    md = tmp_path / "t.md"
+    md.write_text("| a | |\n|---|---|\n| | |\n\n| k | v |\n|---|---|\n| 1 | 2 | 3 |\n", encoding="utf-8")
+    assert extract(md, md.read_bytes()).text == "\na | column 2\n\n\n\nk: 1; v: 2\n\n"
+
+
 def test_json_objects_become_key_value_paragraphs(tmp_path):
     path = tmp_path / "faq.json"
     path.write_text('{"faq": [{"q": "Fee?", "a": "10 EUR"}, {"q": "Hours?", "a": "9-5"}]}', encoding="utf-8")

@@ -147,8 +147,8 @@ def test_a_file_read_by_an_older_reader_of_its_type_is_read_again(cli, home, tmp
     spy = CountingEmbedder(get_embedder(cfg.embedder))
     again = ingest(open_tenant("acme"), [docs], cfg, embedder=spy)
     assert {Path(f.path).name for f in again.files if f.status == "updated"} == \
-        {"benefits.html", "employee_handbook.docx", "remote_work_policy.md"}
-    assert (again.updated, again.skipped) == (3, 2) and len(spy.texts) == again.chunks
+        {"benefits.html", "employee_handbook.docx", "remote_work_policy.md", "holidays_2025.csv"}
+    assert (again.updated, again.skipped) == (4, 1) and len(spy.texts) == again.chunks
     assert ingest(open_tenant("acme"), [docs], cfg, embedder=spy).skipped == 5  # read once, then skipped
 
 

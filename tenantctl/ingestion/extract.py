@@ -136,8 +136,9 @@ def _md_cells(line: str) -> list[str]:
 
 
 def _md_tables(text: str) -> str:
-    """A Markdown (GFM) table's rows become paragraphs of "column: value" pairs, as a CSV file's do:
-    read as one line each ("| Seattle | 62 USD | 210 USD |"), a row kept none of its column names."""
+    """A Markdown (GFM) table's rows become records (`table_records`), as a CSV file's do: read as one
+    line each ("| Seattle | 62 USD | 210 USD |"), a row kept none of its column names. A table without
+    values keeps its names, one refused for its size its cells, as "a | b" lines."""
     lines, out, fenced, i = text.split("\n"), [], False, 0
     while i < len(lines):
         line = lines[i]
@@ -146,13 +147,14 @@ def _md_tables(text: str) -> str:
         elif (not fenced and "|" in line and i + 1 < len(lines) and "-" in lines[i + 1]
               and _MD_RULE.fullmatch(lines[i + 1]) and len(_md_cells(lines[i + 1])) == len(_md_cells(line))):
             header = [h or f"column {n}" for n, h in enumerate(_md_cells(line), 1)]
-            i += 2
+            first, i = i, i + 2
             rows = []
             while i < len(lines) and "|" in lines[i] and lines[i].strip():
-                pairs = [f"{h}: {v}" for h, v in zip(header, _md_cells(lines[i]), strict=False) if v]
-                rows.append("; ".join(pairs))
+                rows.append(_md_cells(lines[i])[: len(header)])  # GFM: cells past the header's are ignored
                 i += 1
-            out += ["", "\n\n".join(r for r in rows if r) or " | ".join(header), ""]
+            records = table_records(header, rows, len("\n".join(lines[first:i])))
+            kept = [header, *(row for row in rows if any(row))]  # no values, or too many records: its lines
+            out += ["", "\n\n".join(records) or "\n".join(" | ".join(row) for row in kept), ""]
             continue
         out.append(line)
         i += 1
@@ -230,10 +232,12 @@ TABLE_GROWTH = 16  # a table's records may be this many times its text (names re
 
 
 def table_records(names: list[str], rows: list[list[str | None]], source: int) -> list[str]:
-    """Each row as one paragraph of "name: value" fields joined by "; ", as a CSV row is: an empty name is
-    "column N", an empty value (or None, the rest of a cell spanning columns) is left out, a row without
-    values is dropped. No records (the caller keeps the table's lines) when they would pass TABLE_GROWTH
-    times `source`, the length of the table's text, and 1 MB: a long header over many short rows."""
+    """Each row as one paragraph of "name: value" fields joined by "; " — the one writer of records, for CSV
+    files and Markdown, HTML, DOCX and PDF tables: an empty name (or a cell past the names) is "column N",
+    N its place in the row, an empty value (or None, the rest of a cell spanning columns) is left out, a
+    row without values is dropped. No records (the caller keeps the table's "a | b" lines) when they would
+    pass TABLE_GROWTH times `source`, the length of the table's text, and 1 MB: a long header over many
+    short rows."""
     records, budget = [], max(1 << 20, TABLE_GROWTH * source)
     for row in rows:
         pairs = [f"{names[i] if i < len(names) and names[i] else f'column {i + 1}'}: {value}"
@@ -644,17 +648,10 @@ def read_csv(data: bytes) -> str:
     rows = [row for row in csv.reader(io.StringIO(text), dialect) if any(cell.strip() for cell in row)]
     if not rows:
         raise ExtractError("CSV holds no rows")
-    header, body = rows[0], rows[1:]
-    if not body:
-        return " | ".join(header)
-    # Each row becomes a paragraph of "column: value" pairs, so a chunk keeps its column names.
-    lines = []
-    for row in body:
-        cells = enumerate(zip(header, row, strict=False))
-        pairs = [f"{h.strip() or f'column {i + 1}'}: {v.strip()}" for i, (h, v) in cells]
-        pairs += [v.strip() for v in row[len(header):] if v.strip()]
-        lines.append("; ".join(pairs))
-    return "\n\n".join(lines)
+    # Each row becomes a record of "column: value" fields, so a chunk keeps its column names; a file of
+    # names only, or whose records would be too large, keeps its rows as "a | b" lines.
+    names, body = [name.strip() for name in rows[0]], [[cell.strip() for cell in row] for row in rows[1:]]
+    return "\n\n".join(table_records(names, body, len(text))) or "\n".join(" | ".join(row) for row in rows)
 
 
 def read_json(data: bytes) -> str:
@@ -716,7 +713,13 @@ SUPPORTED = tuple(sorted(READERS))
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
-READER_VERSIONS: dict[str, int] = {".html": 3, ".htm": 3, ".docx": 2, ".md": 3, ".markdown": 3, ".pdf": 3}
+# 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
+# names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
+# a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
+# tenant to find one would re-embed them all for nothing.
+READER_VERSIONS: dict[str, int] = {
+    ".html": 3, ".htm": 3, ".docx": 2, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
+}
 
 
 def reader_version(path: Path) -> str:
