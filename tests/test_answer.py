@@ -512,6 +512,14 @@ def test_a_span_less_the_question_s_words_loses_the_colon_before_its_value():
     assert reply.answer == "010-5555-0202"
 
 
+def test_a_record_ranks_by_the_words_that_stand_for_its_field_names():
+    intro = Passage("本文档适用于 CloudSail X5、CloudSail X7 Pro 和 CloudSail Mini 三款路由器。", "faq.docx")
+    row = Passage("型号: CloudSail X5; 价格: 899元; 保修期: 2年", "faq.docx")
+    ranked = spans.rank("CloudSail X5 多少钱？", candidates([intro, row]))
+    assert ranked[0].text.startswith("型号: CloudSail X5")
+    assert spans.field_answer("CloudSail X5 多少钱？", ranked[0].text) == "型号: CloudSail X5; 价格: 899元"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

@@ -153,7 +153,9 @@ def rank(question: str, candidates: list[Candidate],
     asks_place = _ASKS_PLACE.search(question) if cjk else None
     # "在什么地方" asks for a place; the answer need not hold 在 or 地方
     wanted = features(_ASKS_PLACE.sub(" ", question) if asks_place else question)
-    sets = [features(c.text) | features(c.heading) for c in candidates]  # "What changed in 3.1.0?" under "3.1.0"
+    # A section's heading counts for its sentences ("What changed in 3.1.0?" under "3.1.0"), a record's
+    # field names for the words that stand for them ("X5 多少钱？" of "型号: X5; 价格: 899元").
+    sets = [features(c.text) | features(c.heading) | _standing_for(c.text, features) for c in candidates]
     total = len(candidates)
     held = {t: sum(t in s for s in sets) for t in wanted}
     weight = {t: math.log(1 + total / (1 + held[t])) * (W_TOPIC if cjk and held[t] > TOPIC_SHARE * total else 1.0)
@@ -562,6 +564,7 @@ FIELD_WORDS = [
     ("who", "head", "manager", "owner", "contact", "lead"),
     ("fix", "action", "solution", "remedy", "resolution"),
     ("mean", "meaning", "description", "definition"),
+    ("钱", "价格", "售价", "价钱", "费用"),  # "X5 多少钱？" asks for the 价格
 ]
 _FIELD_STEMS = [frozenset(w[:STEM] for w in group) for group in FIELD_WORDS]
 _STANDING = frozenset().union(*_FIELD_STEMS)  # every word that stands for a field
@@ -593,6 +596,20 @@ def _given(fields: list[tuple[str, str]], wanted: set[str]) -> set[int]:
             given.add(i)
             left -= values[i]
     return given
+
+
+def _standing_for(text: str, features: Callable[[str], set[str]]) -> set[str]:
+    """The features of the words that stand for a record's field names (`FIELD_WORDS`): "价格" holds "钱"."""
+    fields = record_fields(text)
+    if not fields:
+        return set()
+    names = set().union(*(features(name) for name, _ in fields))
+    found: set[str] = set()
+    for group in FIELD_WORDS:
+        said = [features(word) for word in group]
+        if any(f and f <= names for f in said):
+            found |= set().union(*said)
+    return found
 
 
 def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
