@@ -8,6 +8,7 @@ settings share one loaded model, differing only in generation settings.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import threading
 import time
@@ -210,19 +211,30 @@ class LlamaCppGenerator:
 class _Confidence:
     """A logits processor that leaves the logits as they are and notes each generated token's
     log-probability: the token a step chose is the last of the next step's input, so the one that
-    ended the generation (a stop such as the newline after a short answer) is not counted."""
+    ended the generation (a stop such as the newline after a short answer) is not counted.
+
+    A step keeps only what the next one needs: a copy of its logits (llama.cpp refills the array it
+    passes) and their log-sum-exp, not a log-softmax over the whole vocabulary (262k tokens for Gemma 3);
+    the chosen token's log-probability is its logit less that log-sum-exp (bench/bench_confidence.py)."""
 
     def __init__(self) -> None:
         self.logprobs: list[float] = []
-        self._last: Any = None  # the last step's log-softmax
+        self._logits: Any = None  # the last step's logits, contiguous
+        self._shifted: Any = None  # scratch: exp(logits - max)
+        self._log_total: float | None = None  # the last step's log-sum-exp
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import numpy as np
 
-        if self._last is not None:
-            self.logprobs.append(float(self._last[int(input_ids[-1])]))
-        top = scores.max()
-        self._last = scores - (top + np.log(np.exp(scores - top).sum()))
+        if self._logits is None or self._logits.shape != scores.shape or self._logits.dtype != scores.dtype:
+            self._logits, self._shifted = np.empty(scores.shape, scores.dtype), np.empty(scores.shape, scores.dtype)
+        elif self._log_total is not None:
+            self.logprobs.append(float(self._logits[int(input_ids[-1])]) - self._log_total)
+        np.copyto(self._logits, scores)
+        top = float(self._logits.max())
+        np.subtract(self._logits, top, out=self._shifted)  # the largest term is 1: no overflow
+        np.exp(self._shifted, out=self._shifted)
+        self._log_total = top + math.log(float(self._shifted.sum()))
         return scores
 
     def processors(self) -> Any:
