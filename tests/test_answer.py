@@ -520,6 +520,13 @@ def test_a_record_ranks_by_the_words_that_stand_for_its_field_names():
     assert spans.field_answer("CloudSail X5 多少钱？", ranked[0].text) == "型号: CloudSail X5; 价格: 899元"
 
 
+def test_a_chinese_range_with_spaces_is_one_number():
+    said = "一般 3 至 5 个工作日送达；新疆、西藏地区需要 7 至 10 个工作日。"
+    assert spans.typed_tokens("number", said) == ["3 至 5 个工作日", "7 至 10 个工作日"]  # 至 is no unit
+    reply, _ = ask("新疆地区需要几个工作日送达？", [Passage(said, "shipping.txt")], "")
+    assert reply.answer == "7 至 10 个工作日"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")
