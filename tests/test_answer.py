@@ -320,6 +320,7 @@ def _watch(monkeypatch, events):
 
     monkeypatch.setattr(Searcher, "search", watched)
     monkeypatch.setattr(generation, "load_generator", _Recorded(events))
+    monkeypatch.setattr(generation, "is_loaded", lambda mcfg: False)  # a real model an earlier test loaded
 
 
 def test_a_question_the_keywords_make_likely_starts_the_model_before_the_dense_search(two_tenants, monkeypatch):
