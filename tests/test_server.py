@@ -679,6 +679,19 @@ def test_a_chat_message_to_an_unknown_or_foreign_session_names_the_api_s_fix(cli
                 assert hint.startswith("GET /v1/chat/sessions lists") and "tenantctl" not in hint
 
 
+def test_a_new_chat_session_is_named_by_id_as_the_listing_names_it(cli, home):
+    """`POST /v1/chat/sessions` answered `{"session": ID}` while `GET /v1/chat/sessions` lists `{"id": ...}`:
+    a client reading `id` from both got nothing. Both keys now, `session` kept for existing clients."""
+    with _serving_acme(cli, home) as (client, key):
+        assert cli("tenant", "create", "globex").code == 0
+        created = client.post("/v1/chat/sessions", headers=_auth(key))
+        assert created.status_code == 200, created.text
+        body = created.json()
+        assert body["id"] and body["id"] == body["session"], body
+        assert [s["id"] for s in client.get("/v1/chat/sessions", headers=_auth(key)).json()] == [body["id"]]
+        assert client.get("/v1/chat/sessions", headers=_auth(_key(cli, "globex"))).json() == []
+
+
 def test_an_upload_none_of_whose_files_can_be_indexed_is_422_with_the_reason(cli, home):
     """An upload of only an .exe, an empty or a binary file got 200 (`"status": "partial"`, 0 added): a
     client checking the status code took it for stored."""

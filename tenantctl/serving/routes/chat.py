@@ -27,7 +27,8 @@ def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
     from tenantctl.storage import sessions
 
     with shared.pool.use(tenant.id) as opened:
-        return {"session": sessions.create(opened.store)}
+        session = sessions.create(opened.store)
+    return {"id": session, "session": session}  # `id` as the listing names it; `session` for older clients
 
 
 @router.post("/v1/chat/sessions/{session_id}/messages")
