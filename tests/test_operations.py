@@ -155,6 +155,32 @@ def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
     assert cli("reindex", "t").code == 0
 
 
+def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):
+    """`tenant show`'s last_ingest was the newest document's ingest time: a reindex that only dropped a
+    deleted file left it where it was (and removing the newest document moved it back)."""
+    import calendar
+    import time
+
+    from tenantctl.storage.tenants import open_tenant
+
+    fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 2)
+    assert cli("source", "add", "t", tmp_path / "d").code == 0
+    assert cli("reindex", "t").code == 0
+    with open_tenant("t").open_store() as store, store.transaction():  # as if indexed a day ago
+        store.conn.execute("UPDATE documents SET ingested_at = ingested_at - 86400")
+        store.conn.execute("UPDATE meta SET value = CAST(value AS REAL) - 86400 WHERE key = 'changed_at'")
+    day_ago = cli("tenant", "show", "t", "--json").json()["last_ingest"]
+    before = int(time.time())
+    next(p for p in (tmp_path / "d").iterdir()).unlink()
+    assert cli("reindex", "t").code == 0
+    shown = cli("tenant", "show", "t", "--json").json()
+    assert shown["documents"] == 1
+    moved = calendar.timegm(time.strptime(shown["last_ingest"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert moved >= before, (day_ago, shown["last_ingest"])
+
+
 def test_suspended_tenant_refuses_ingest_and_questions_but_searches(cli, home, tmp_path):
     fast_home(cli, home)
     cli("tenant", "create", "t")

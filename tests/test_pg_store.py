@@ -134,6 +134,25 @@ def test_replace_remove_and_generation(two_tenants):
     assert two_tenants["b"].chunk_count() == 2
 
 
+def test_the_last_change_moves_with_a_removal_of_one_tenant_only(two_tenants, postgres):
+    """`last_ingest` (Counts) was the newest document's ingest time: removing a document left it where it
+    was. It is the last change of the tenant's documents; another tenant's removal does not move it."""
+    import time
+
+    with psycopg.connect(postgres.admin_dsn, autocommit=True) as conn:  # as if indexed a day ago
+        conn.execute(f"UPDATE {SCHEMA}.documents SET ingested_at = ingested_at - 86400")
+        conn.execute(f"UPDATE {SCHEMA}.meta SET value = (value::float - 86400)::text WHERE key = 'changed_at'")
+    current_tenant.set("b")
+    b_before = two_tenants["b"].counts().last_ingest
+    current_tenant.set("a")
+    _put(two_tenants["a"], "a2.txt", ["a second alpha"], 4)
+    before = time.time()
+    two_tenants["a"].remove_document("a.txt")
+    assert two_tenants["a"].counts().last_ingest >= before
+    current_tenant.set("b")
+    assert b_before < before - 3600 and two_tenants["b"].counts().last_ingest == b_before
+
+
 def test_vectors_round_trip_exactly(postgres):
     current_tenant.set("a")
     with PgStore(postgres, "a") as store:

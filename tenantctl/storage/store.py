@@ -87,7 +87,17 @@ class Counts:
     documents: int
     chunks: int
     bytes: int
-    last_ingest: float | None
+    last_ingest: float | None  # the last change of the documents, an addition or a removal
+
+
+CHANGED_AT = "changed_at"  # meta: when a document was last added, replaced or removed (a Unix time)
+
+
+def last_change(newest_ingest: float | None, changed_at: str | None) -> float | None:
+    """The later of the newest document's ingest and the last recorded change: a removal leaves no
+    document to date it, and a store from before `changed_at` was kept has only its documents' times."""
+    times = [t for t in (newest_ingest, float(changed_at) if changed_at else None) if t is not None]
+    return max(times, default=None)
 
 
 # Tables SQLite itself makes for the schema above (FTS5 shadow tables, AUTOINCREMENT's counters).
@@ -321,10 +331,13 @@ class Store:
         return {row[1]: Document(*row) for row in rows}
 
     def counts(self) -> Counts:
-        """Documents, their chunks and source bytes, and the last ingest (a Unix time), in one query."""
-        return Counts(*self.conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(bytes), 0), MAX(ingested_at) FROM documents"
-        ).fetchone())
+        """Documents, their chunks and source bytes, and the last change of the documents (a Unix time),
+        in one query."""
+        docs, chunks, size, newest, changed = self.conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(bytes), 0), MAX(ingested_at),"
+            f" (SELECT value FROM meta WHERE key = '{CHANGED_AT}') FROM documents"
+        ).fetchone()
+        return Counts(docs, chunks, size, last_change(newest, changed))
 
     def put_document(
         self,
@@ -340,12 +353,14 @@ class Store:
     ) -> None:
         """Insert or replace one document with its chunks. Call inside `transaction()`."""
         self._drop(path)
+        now = time.time()
         cur = self.conn.execute(
             "INSERT INTO documents (path, sha256, bytes, mtime, format, chunking, chunks, ingested_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (path, sha256, size, mtime, fmt, chunking, len(chunks), time.time()),
+            (path, sha256, size, mtime, fmt, chunking, len(chunks), now),
         )
         doc_id = cur.lastrowid
+        self.set_meta(CHANGED_AT, repr(now))
         for chunk, vector in zip(chunks, vectors, strict=True):
             cur = self.conn.execute(
                 "INSERT INTO chunks (doc_id, ord, start, end, page, heading, text, vector)"
@@ -358,16 +373,17 @@ class Store:
             )
         self.bump_generation()
 
-    def _drop(self, path: str) -> None:
-        """Delete one document's full-text rows, chunks (by cascade) and row."""
+    def _drop(self, path: str) -> bool:
+        """Delete one document's full-text rows, chunks (by cascade) and row. Whether it was there."""
         self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
                           "(SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path = ?)",
                           (path,))
-        self.conn.execute("DELETE FROM documents WHERE path = ?", (path,))
+        return self.conn.execute("DELETE FROM documents WHERE path = ?", (path,)).rowcount > 0
 
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks. Call inside `transaction()`."""
-        self._drop(path)
+        if self._drop(path):
+            self.set_meta(CHANGED_AT, repr(time.time()))
         self.bump_generation()
 
     # -- chunks -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from tenantctl import textproc
 from tenantctl.context import current_tenant
 from tenantctl.errors import TenantctlError
 from tenantctl.storage.pg.schema import BM25_B, BM25_K1, SCHEMA, TENANT_SETTING, TOKENS_SQL, connect, qualified
-from tenantctl.storage.store import ChunkRow, Counts, Document, NewChunk
+from tenantctl.storage.store import CHANGED_AT, ChunkRow, Counts, Document, NewChunk, last_change
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -264,12 +264,12 @@ class PgStore:
         return {row[1]: Document(*row) for row in rows}
 
     def counts(self) -> Counts:
-        """Documents, their chunks and source bytes, and the last ingest (a Unix time)."""
-        docs, chunks, size, last = self._one(
-            f"SELECT count(*), COALESCE(sum(chunks), 0), COALESCE(sum(bytes), 0), max(ingested_at)"
-            f" FROM {self.s}.documents"
+        """Documents, their chunks and source bytes, and the last change of the documents (a Unix time)."""
+        docs, chunks, size, newest, changed = self._one(
+            f"SELECT count(*), COALESCE(sum(chunks), 0), COALESCE(sum(bytes), 0), max(ingested_at),"
+            f" (SELECT value FROM {self.s}.meta WHERE key = '{CHANGED_AT}') FROM {self.s}.documents"
         )
-        return Counts(int(docs), int(chunks), int(size), last)
+        return Counts(int(docs), int(chunks), int(size), last_change(newest, changed))
 
     def consistency(self) -> dict:
         """What verify compares: the chunks held, the vector dimensions present, and the chunks the
@@ -331,11 +331,13 @@ class PgStore:
 
         with self.transaction() as conn:
             self._forget(path)
+            now = time.time()
             (doc_id,) = conn.execute(
                 f"INSERT INTO {self.s}.documents (tenant_id, path, sha256, bytes, mtime, format, chunking,"
                 " chunks, ingested_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (self.tenant_id, path, sha256, size, mtime, fmt, chunking, len(chunks), time.time()),
+                (self.tenant_id, path, sha256, size, mtime, fmt, chunking, len(chunks), now),
             ).fetchone()
+            self.set_meta(CHANGED_AT, repr(now))
             rows = []
             for chunk, blob in zip(chunks, vectors, strict=True):
                 vector = np.frombuffer(blob, dtype=np.float32)
@@ -356,13 +358,15 @@ class PgStore:
     def remove_document(self, path: str) -> None:
         """Remove one document and its chunks (by cascade)."""
         with self.transaction():
-            self._forget(path)
+            if self._forget(path):
+                self.set_meta(CHANGED_AT, repr(time.time()))
 
-    def _forget(self, path: str) -> None:
-        """Delete a document (its chunks by cascade); its chunks leave the BM25 statistics at commit."""
+    def _forget(self, path: str) -> bool:
+        """Delete a document (its chunks by cascade); its chunks leave the BM25 statistics at commit.
+        Whether it was there."""
         row = self.conn.execute(f"SELECT id FROM {self.s}.documents WHERE path = %s", (path,)).fetchone()
         if row is None:
-            return
+            return False
         doc_id = row[0]
         if doc_id in self._stats.added:  # written in this transaction: never counted
             self._stats.added.remove(doc_id)
@@ -379,6 +383,7 @@ class PgStore:
                 self._stats.removed[term] = self._stats.removed.get(term, 0) + int(n)
         self.conn.execute(f"DELETE FROM {self.s}.documents WHERE id = %s", (doc_id,))
         self._stats.changed = True
+        return True
 
     def _flush(self) -> None:
         """At the end of a writing transaction, in it: the BM25 statistics (term document frequencies,
