@@ -268,8 +268,17 @@ def test_html_definition_lists_read_term_colon_definition():
     page = ("<h2>Warranty</h2><dl><dt>Standard warranty</dt><dd>2 years.</dd><dt>Extended</dt>"
             "<dd>29 EUR per year.</dd><dd>Up to 5 years.</dd><dt>Lone term</dt></dl><p>After.</p>")
     assert extract(Path("help.html"), page.encode()).text == (
-        "## Warranty\n\nStandard warranty: 2 years.\n\nExtended: 29 EUR per year.\n\nUp to 5 years.\n\n"
+        "## Warranty\n\nStandard warranty: 2 years.\n\nExtended: 29 EUR per year.\n\nExtended: Up to 5 years.\n\n"
         "Lone term\n\nAfter.")
+
+
+def test_html_definition_lists_in_divs_and_terms_sharing_a_definition():
+    """A <dl> whose groups were wrapped in <div>s (as HTML allows) lost all its text, and a second <dd>
+    or terms given together lost what they define."""
+    page = ("<dl><div><dt>Price</dt><dd>20 EUR</dd><dd>200 EUR a year</dd></div>"
+            "<div><dt>Seats</dt><dt>Users</dt><dd>5</dd></div></dl>")
+    assert extract(Path("plan.html"), page.encode()).text == \
+        "Price: 20 EUR\n\nPrice: 200 EUR a year\n\nSeats, Users: 5"
 
 
 def test_html_table_spans_and_nesting():

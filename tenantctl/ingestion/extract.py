@@ -407,23 +407,30 @@ def _html_tables(soup: Tag) -> None:
 
 
 def _html_definitions(soup: Tag) -> None:
-    """Replace each definition list with one "term: definition" line per term, as a record's field
+    """Replace each definition list with one "term: definition" line per definition, as a record's field
     reads ("Extended warranty: Available for 29 EUR per year"): read as blocks, a term and its
-    definition were two paragraphs, and the definition lost what it defines."""
+    definition were two paragraphs, and the definition lost what it defines. Terms given together share
+    their definitions ("A, B: both"), and each of a term's definitions is said of it; a list holding
+    no <dt> or <dd> (HTML allows them inside <div>s) is left as it is."""
     from bs4 import NavigableString
 
-    for dl in reversed(soup.find_all("dl")):  # inner lists first
-        lines, term = [], None
-        for item in dl.find_all(["dt", "dd"], recursive=False):
+    for dl in reversed(soup.find_all("dl")):  # inner lists first: an outer list finds only its own items
+        items = dl.find_all(["dt", "dd"])
+        if not items:
+            continue
+        lines: list[str] = []
+        terms: list[str] = []
+        defined = False  # whether `terms` has a definition yet
+        for item in items:
             said = " ".join(item.get_text(" ").split())
             if item.name == "dt":
-                if term:
-                    lines.append(term)  # a term without a definition stays a line of its own
-                term = said
+                if defined:
+                    terms, defined = [], False
+                terms += [said] if said else []
             elif said:
-                lines.append(f"{term}: {said}" if term else said)
-                term = None
-        lines += [term] if term else []
+                lines.append(f"{', '.join(terms)}: {said}" if terms else said)
+                defined = True
+        lines += [", ".join(terms)] if terms and not defined else []  # a term without a definition
         dl.replace_with(NavigableString("\n\n" + "\n\n".join(lines) + "\n\n"))
 
 
