@@ -281,6 +281,15 @@ def test_html_definition_lists_in_divs_and_terms_sharing_a_definition():
         "Price: 20 EUR\n\nPrice: 200 EUR a year\n\nSeats, Users: 5"
 
 
+def test_html_definition_list_in_a_table_cell_keeps_its_pairs():
+    """Tables were read before definition lists: a <dl> in a cell was "Price 20 EUR Seats 5"."""
+    page = ("<table><tr><th>Plan</th><th>Terms</th></tr><tr><td>Pro</td><td><dl><dt>Price</dt><dd>20 EUR</dd>"
+            "<dt>Seats</dt><dd>5</dd></dl></td></tr></table><dl><dt>Basic</dt><dd><table><tr><th>Price</th>"
+            "<th>Seats</th></tr><tr><td>9 EUR</td><td>1</td></tr></table></dd></dl>")
+    assert extract(Path("plans.html"), page.encode()).text == \
+        "Plan: Pro; Terms: Price: 20 EUR Seats: 5\n\nBasic: Price: 9 EUR; Seats: 1"
+
+
 def test_html_table_spans_and_nesting():
     page = (
         "<table><tr><th rowspan=2>Channel<th colspan=2>Limit</tr><tr><th>single<th>daily</tr>"

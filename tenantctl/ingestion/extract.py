@@ -209,8 +209,12 @@ def read_html(data: bytes) -> str:
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg", "nav"]):
         tag.decompose()
+    # A definition list in a table's cell keeps its "term: definition" pairs, a table in a definition its records.
+    lists = soup.find_all("dl")
+    holding = {id(dl) for dl in lists if dl.find("table") is not None}
+    _html_definitions([dl for dl in lists if id(dl) not in holding])
     _html_tables(soup)
-    _html_definitions(soup)
+    _html_definitions([dl for dl in lists if id(dl) in holding])
     for level in range(1, 7):
         for tag in soup.find_all(f"h{level}"):
             title = " ".join(tag.get_text(" ").split())
@@ -406,15 +410,15 @@ def _html_tables(soup: Tag) -> None:
                 table.replace_with(NavigableString(f"\n\n{text}\n\n"))
 
 
-def _html_definitions(soup: Tag) -> None:
+def _html_definitions(lists: list[Tag]) -> None:
     """Replace each definition list with one "term: definition" line per definition, as a record's field
     reads ("Extended warranty: Available for 29 EUR per year"): read as blocks, a term and its
     definition were two paragraphs, and the definition lost what it defines. Terms given together share
     their definitions ("A, B: both"), and each of a term's definitions is said of it; a list holding
-    no <dt> or <dd> (HTML allows them inside <div>s) is left as it is."""
+    no <dt> or <dd> (HTML allows them inside <div>s) is left as it is. `lists` in document order."""
     from bs4 import NavigableString
 
-    for dl in reversed(soup.find_all("dl")):  # inner lists first: an outer list finds only its own items
+    for dl in reversed(lists):  # inner lists first: an outer list finds only its own items
         items = dl.find_all(["dt", "dd"])
         if not items:
             continue
