@@ -250,6 +250,30 @@ def test_sql_tool_refuses_a_symlink_out_of_the_folder(cli, home):
     assert "outside the tenant's folder" in result.error
 
 
+def test_tool_list_says_what_the_loader_refuses_a_file_for(cli, home):
+    """A tool file that exists outside the tenant's folder was listed "outside the tenant's folder; file
+    missing", and an absolute path into the folder as ready while the loader refused it: the listing
+    says what running the tool says, and looks at no file outside the folder."""
+    for t in ("acme", "globex"):
+        cli("tenant", "create", t)
+    acme = home / "tenants" / "acme"
+    (acme / "link.db").symlink_to(home / "tenants" / "globex" / "store.db")
+    files = {"up": "../globex/store.db", "absolute": str(acme / "store.db"), "link": "link.db",
+             "gone": "nothing.csv", "own": "store.db"}
+    set_tools(home, "acme", [{"name": name, "kind": "sql", "when": name, "file": file, "query": "SELECT 1"}
+                             for name, file in files.items()])
+    text = {line.split()[0]: line for line in cli("tool", "list", "acme").out.splitlines() if not line[0].isspace()}
+    listed = {t["name"]: t for t in cli("tool", "list", "acme", "--json").json()}
+    for name in ("up", "absolute", "link"):
+        assert text[name].endswith("outside the tenant's folder: refused"), text[name]
+        assert listed[name]["allowed"] is False and listed[name]["exists"] is None, listed[name]
+        [result] = _passages("acme", name)
+        assert "outside the tenant's folder" in result.error
+    assert text["gone"].endswith("file missing") and listed["gone"]["exists"] is False
+    assert "does not exist" in _passages("acme", "gone")[0].error
+    assert text["own"].endswith("ready") and listed["own"]["allowed"] and listed["own"]["exists"]
+
+
 def test_a_plugin_kind_is_found_through_its_entry_point(cli, home, monkeypatch):
     from tenantctl.tools import plugins
 

@@ -28,7 +28,7 @@ def list_(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     for row in rows:
         problems = [p for p, bad in (("kind not installed", not row["installed"]),
                                      ("host not in tools.allowed_hosts" if row["kind"] == "http"
-                                      else "outside the tenant's folder", not row["allowed"]),
+                                      else "outside the tenant's folder: refused", not row["allowed"]),
                                      ("file missing", row.get("exists") is False)) if bad]
         problems += [f"secret ${{{var}}} not set" for var in row["missing_secrets"]]
         state = "; ".join(problems) or "ready"

@@ -179,9 +179,10 @@ def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:
             target = host_port(tool.url or "")
             row.update(target=target, allowed=target in cfg.tools.allowed_hosts, headers=sorted(tool.headers))
         elif tool.kind == "sql":
-            path = (tenant.dir / (tool.file or "")).resolve()
-            inside = path.is_relative_to(tenant.dir.resolve())
-            row.update(target=tool.file, allowed=inside, exists=inside and path.is_file())
+            from tenantctl.tools.sql import inside_folder
+
+            path = inside_folder(tool, tenant.dir)  # what the tool's call refuses; nothing outside is looked at
+            row.update(target=tool.file, allowed=path is not None, exists=path.is_file() if path else None)
         else:
             row.update(target=None, allowed=True, options=sorted(tool.options))
         row["missing_secrets"] = Secrets(cfg.tools, tenant.id, tool.name).missing(

@@ -24,10 +24,20 @@ MAX_CSV_BYTES = 50_000_000
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 
 
-def resolve_file(tool: ToolConfig, folder: Path) -> Path:
+def inside_folder(tool: ToolConfig, folder: Path) -> Path | None:
+    """The tool's file when it is named relative to the tenant's folder and resolves inside it (links
+    followed), else None: the file is refused, whether it exists or not."""
     root = folder.resolve()
     path = (root / (tool.file or "")).resolve()
     if Path(tool.file or "").is_absolute() or not path.is_relative_to(root) or path == root:
+        return None
+    return path
+
+
+def resolve_file(tool: ToolConfig, folder: Path) -> Path:
+    root = folder.resolve()
+    path = inside_folder(tool, folder)
+    if path is None:
         raise ToolFailed(tool.name, f"file {tool.file!r} is outside the tenant's folder",
                          f"put the file in {root} and name it relative to that folder")
     if not path.is_file():
