@@ -106,10 +106,14 @@ def test_pdf_running_headers_and_footers_are_kept_once(tmp_path):
     ]
 
 
-def test_pdf_numbered_lines_on_two_pages_are_no_running_header(tmp_path):
+def test_pdf_lines_repeated_on_two_pages_are_no_running_header(tmp_path):
+    """On two pages a repeated line may be a heading or a table's last cell, not a running line."""
     pages = [["Part 1", "Leave is 27 days."], ["Part 2", "Sick notes after 7 days."]]
     text = extract(tmp_path / "h.pdf", _pdf(pages)).text
     assert text.split("\f") == ["Part 1\nLeave is 27 days.", "Part 2\nSick notes after 7 days."]
+    pages = [["Benefits", "Pension 5%."], ["Eligibility", "All staff."], ["Benefits", "Dental too."],
+             ["Eligibility", "After 3 months."]]
+    assert extract(tmp_path / "h.pdf", _pdf(pages)).text.split("\f") == ["\n".join(page) for page in pages]
 
 
 def test_pdf_words_hyphenated_at_a_line_end_are_whole(tmp_path):

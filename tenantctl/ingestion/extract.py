@@ -521,6 +521,7 @@ def _pdf_tables(lines: list[list[tuple[float, str]]]) -> list[tuple[int, int, li
 
 
 _EDGE_LINES = 3  # where a running header or footer sits: a page's first and last lines
+_RUNNING_PAGES = 3  # a running line repeats on this many pages at least
 
 
 def _running_key(line: str) -> str:
@@ -534,18 +535,14 @@ def _edge_lines(lines: list[str]) -> set[int]:
 
 
 def _drop_running_lines(pages: list[str]) -> list[str]:
-    """Pages without the header and footer lines they repeat (on half the pages at least; on three
-    at least when their numbers differ: "Part 1", "Part 2" may be headings), each kept once, on the
-    first page that has it: repeated, they outweighed a page's own text in its chunks."""
+    """Pages without the header and footer lines they repeat (on half the pages, three at least: on
+    two, "Part 1" and "Part 2" may be headings, a short "Yes" a table's last cell), each kept once, on
+    the first page that has it: repeated, they outweighed a page's own text in its chunks."""
     split = [page.split("\n") for page in pages]
     edges = [_edge_lines(lines) for lines in split]
-    forms: dict[str, set[str]] = collections.defaultdict(set)  # each key's lines as written
-    counts = collections.Counter()
-    for lines, edge in zip(split, edges, strict=True):
-        for key, line in {_running_key(lines[i]): lines[i] for i in edge}.items():
-            counts[key] += 1
-            forms[key].add(" ".join(line.split()))
-    running = {key for key, n in counts.items() if n * 2 >= len(pages) and n >= (2 if len(forms[key]) == 1 else 3)}
+    counts = collections.Counter(key for lines, edge in zip(split, edges, strict=True)
+                                 for key in {_running_key(lines[i]) for i in edge})
+    running = {key for key, n in counts.items() if n * 2 >= len(pages) and n >= _RUNNING_PAGES}
     seen: set[str] = set()
     out = []
     for lines, edge in zip(split, edges, strict=True):
