@@ -1,4 +1,5 @@
-"""Text helpers shared by chunking and keyword search: CJK handling, token estimates, FTS5 queries.
+"""Text helpers shared by extraction, chunking and keyword search: CJK handling, token estimates, FTS5
+queries, Markdown's fenced code blocks.
 
 SQLite's unicode61 tokenizer does not segment Chinese, Japanese or Korean: a run of CJK characters
 becomes one token, so a question never matches a passage. Both the indexed text and the query are
@@ -85,3 +86,22 @@ _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|(?<=[。！？；])")
 def split_sentences(text: str) -> list[str]:
     parts = [p for p in _SENTENCE_END.split(text) if p and p.strip()]
     return parts or [text]
+
+
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})(.*)$", re.M)  # indented too: a fence in a list item
+
+
+def fenced_blocks(text: str) -> list[tuple[int, int]]:
+    """(start, end) spans of Markdown's fenced code blocks, fences included: a fence of three or more
+    backticks or tildes, closed by one of the same character at least as long with nothing after it. An
+    unclosed "fence" is no fence: in a text file, "~~~~~~" may be a line drawn."""
+    spans: list[tuple[int, int]] = []
+    opening: re.Match[str] | None = None
+    for fence in _FENCE.finditer(text):
+        if opening is None:
+            opening = fence
+        elif (fence.group(1)[0] == opening.group(1)[0] and len(fence.group(1)) >= len(opening.group(1))
+              and not fence.group(2).strip()):
+            spans.append((opening.start(), fence.end()))
+            opening = None
+    return spans

@@ -144,6 +144,17 @@ def test_markdown_setext_underlines_in_fenced_code_stay_code(tmp_path):
     assert text == "# Deploy\n\n```yaml\nkind: Service\n---\nkind: Deployment\n```\n\n## Then\n\nApply it.\n"
 
 
+def test_markdown_tables_after_a_tilde_line_in_code_or_a_drawn_line_are_records(tmp_path):
+    """The table reader toggled "in code" at every line opening with ``` or ~~~: a "~~~" line inside a
+    ``` block, or a line drawn with tildes, left every later table as its "| a | b |" lines."""
+    table = "| plan | price |\n|---|---|\n| Basic | 10 EUR |\n"
+    for before in ["```\nsed s~a~b~ <<~~~\n~~~\n```\n\n", "~~~~~~~~~~~~\n\n"]:
+        text = extract(tmp_path / "p.md", (before + table).encode()).text
+        assert text.startswith(before) and "plan: Basic; price: 10 EUR" in text, text
+    fenced = "```\n" + table + "```\n"
+    assert extract(tmp_path / "p.md", fenced.encode()).text == fenced
+
+
 def test_csv_rows_keep_column_names(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("part;price\nA-1;12.50\nB-2;7\n", encoding="utf-8")

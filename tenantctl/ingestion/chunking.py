@@ -15,24 +15,10 @@ from dataclasses import dataclass
 
 from tenantctl.config import ChunkingConfig
 from tenantctl.storage.store import NewChunk
-from tenantctl.textproc import estimate_tokens, split_sentences
+from tenantctl.textproc import estimate_tokens, fenced_blocks, split_sentences
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n+|\f")
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.M)  # indented too: a fence in a list item
-
-
-def _fenced(text: str) -> list[tuple[int, int]]:
-    """(start, end) spans of fenced code blocks (```, ~~~): a `# comment` inside one is no heading."""
-    spans: list[tuple[int, int]] = []
-    opening: re.Match[str] | None = None
-    for fence in _FENCE.finditer(text):
-        if opening is None:
-            opening = fence
-        elif fence.group(1)[0] == opening.group(1)[0] and len(fence.group(1)) >= len(opening.group(1)):
-            spans.append((opening.start(), fence.end()))
-            opening = None
-    return spans  # an unclosed "fence" is no fence: in a text file, "~~~~~~" may be a line drawn
 
 
 @dataclass
@@ -44,7 +30,7 @@ class _Unit:
 
 def _blocks(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, is_heading) of paragraphs and heading lines, in order."""
-    fences = _fenced(text)
+    fences = fenced_blocks(text)  # a `# comment` inside one is no heading
 
     def heading_at(start: int, line: str) -> bool:
         return bool(_HEADING.match(line)) and not any(s <= start < e for s, e in fences)

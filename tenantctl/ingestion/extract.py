@@ -6,12 +6,15 @@ from __future__ import annotations
 import collections
 import csv
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tenantctl.textproc import fenced_blocks
 
 if TYPE_CHECKING:
     import docx.table
@@ -112,13 +115,10 @@ def read_md(data: bytes) -> str:
     # Setext headings ("Title\n=====") become ATX headings the chunker knows; not in a fenced code block,
     # where "kind: Service\n---" is YAML.
     pieces, start = [], 0
-    for fence in _MD_FENCED.finditer(text):
-        pieces += [_setext(text[start : fence.start()]), fence.group()]
-        start = fence.end()
+    for fence_start, fence_end in fenced_blocks(text):
+        pieces += [_setext(text[start:fence_start]), text[fence_start:fence_end]]
+        start = fence_end
     return _md_tables("".join([*pieces, _setext(text[start:])]))
-
-
-_MD_FENCED = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", re.M | re.S)
 
 
 def _setext(text: str) -> str:
@@ -139,13 +139,14 @@ def _md_tables(text: str) -> str:
     """A Markdown (GFM) table's rows become records (`table_records`), as a CSV file's do: read as one
     line each ("| Seattle | 62 USD | 210 USD |"), a row kept none of its column names. A table without
     values keeps its names, one refused for its size its cells, as "a | b" lines."""
-    lines, out, fenced, i = text.split("\n"), [], False, 0
+    lines, out, i = text.split("\n"), [], 0
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+    fences = fenced_blocks(text)
     while i < len(lines):
         line = lines[i]
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-        elif (not fenced and "|" in line and i + 1 < len(lines) and "-" in lines[i + 1]
-              and _MD_RULE.fullmatch(lines[i + 1]) and len(_md_cells(lines[i + 1])) == len(_md_cells(line))):
+        if ("|" in line and i + 1 < len(lines) and "-" in lines[i + 1] and _MD_RULE.fullmatch(lines[i + 1])
+                and len(_md_cells(lines[i + 1])) == len(_md_cells(line))
+                and not any(s <= starts[i] < e for s, e in fences)):  # a table, not in a fenced code block
             header = [h or f"column {n}" for n, h in enumerate(_md_cells(line), 1)]
             first, i = i, i + 2
             rows = []
