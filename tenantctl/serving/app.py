@@ -24,19 +24,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantctl.config import Config
 from tenantctl.errors import (
-    Busy,
     ConfigError,
     DiskFull,
     ExitCode,
     RateLimited,
-    SessionNotFound,
     Suspended,
     TenantctlError,
     TooLarge,
     from_system_error,
 )
 from tenantctl.serving.deps import Services
-from tenantctl.serving.limits import BodyLimit, is_openai, scrub
+from tenantctl.serving.limits import BodyLimit, error_body, is_openai, scrub
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
 from tenantctl.storage import registry
@@ -153,10 +151,6 @@ _HINTS = {404: "no such endpoint: the API documentation at /docs lists them",
 _NOT_AN_OBJECT = {"model_attributes_type", "dict_type"}
 
 
-def error_body(exc: TenantctlError) -> dict[str, str | None]:
-    return {"error": scrub(exc.message), "hint": scrub(exc.hint)}
-
-
 def _respond(request: Request, body: dict[str, Any], status: int,
              headers: dict[str, str] | None = None) -> JSONResponse:
     """`{error, hint}`; on the OpenAI-compatible endpoints in OpenAI's shape, `{error: {message, type,
@@ -175,11 +169,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TenantctlError)
     async def _tenantctl_error(request: Request, exc: TenantctlError) -> JSONResponse:
-        body = error_body(exc)
-        if isinstance(exc, SessionNotFound):  # its hint names `tenantctl chat --list`, of no use to an API client
-            body["hint"] = "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
-        if isinstance(exc, Busy):  # its hint names the CLI's --wait, of no use to an API client
-            body["hint"] = "retry later: an ingest, reindex or upload of this tenant is running"
+        body = error_body(exc)  # the hint an API client can act on, not a CLI command
         # A rate limit says when to come back: OpenAI clients (and others) wait that long before retrying.
         retry = {"Retry-After": str(math.ceil(exc.retry_after))} if isinstance(exc, RateLimited) else None
         return _respond(request, body, status_of(exc), retry)

@@ -13,6 +13,8 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from tenantctl.errors import Busy, SessionNotFound, Suspended, TenantctlError
+
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")  # their errors take OpenAI's shape
 
 
@@ -28,6 +30,25 @@ def scrub(text: str | None) -> str | None:
     if not text:
         return text
     return _ABSOLUTE_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text)
+
+
+def api_hint(exc: TenantctlError) -> str | None:
+    """The hint of a core error for a client of the API: the core's hints name CLI commands and options
+    (`tenantctl tenant resume`, `--wait`) for the operator at the command line, which an API client cannot
+    run; these say what the client can do. Without server paths (a core hint is scrubbed)."""
+    if isinstance(exc, Suspended):
+        return "contact the operator to resume the tenant"
+    if isinstance(exc, SessionNotFound):
+        return "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
+    if isinstance(exc, Busy):
+        return "retry later: an ingest, reindex or upload of this tenant is running"
+    return scrub(exc.hint)
+
+
+def error_body(exc: TenantctlError) -> dict[str, str | None]:
+    """`{error, hint}` of a core error, as every endpoint and event stream shows it: no server paths, and
+    a hint an API client can act on."""
+    return {"error": scrub(exc.message), "hint": api_hint(exc)}
 
 
 class HttpRefusal(HTTPException):

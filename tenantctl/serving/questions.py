@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from tenantctl.errors import TenantctlError, from_system_error
 from tenantctl.serving.deps import Services
-from tenantctl.serving.limits import scrub
+from tenantctl.serving.limits import error_body
 
 
 class ClientGone(TenantctlError):
@@ -111,9 +111,8 @@ def sse(gen: AsyncIterator[Any], render: Callable[[Any], dict[str, Any]]) -> Str
                 else:
                     yield f"event: answer\ndata: {json.dumps(render(item), ensure_ascii=False, default=str)}\n\n"
         except TenantctlError as exc:
-            yield f"event: error\ndata: {json.dumps({'error': scrub(exc.message), 'hint': scrub(exc.hint)})}\n\n"
+            yield f"event: error\ndata: {json.dumps(error_body(exc))}\n\n"
         except (OSError, sqlite3.Error) as exc:
-            typed = from_system_error(exc)
-            yield f"event: error\ndata: {json.dumps({'error': scrub(typed.message), 'hint': typed.hint})}\n\n"
+            yield f"event: error\ndata: {json.dumps(error_body(from_system_error(exc)))}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
