@@ -455,6 +455,16 @@ def test_a_wiki_s_reference_marks_end_no_sentence_and_are_not_shown():
     assert sentences("Read values[0]. Then x [3] more.") == ["Read values[0].", "Then x [3] more."]  # code, not a mark
 
 
+def test_code_keeps_what_reads_like_a_reference_mark_or_a_link():
+    """In code a wiki's reference marks and Markdown's links are code: 'split(",")[1]' was shown as
+    'split(",")', "[[0],[1],[2]]" as "[[0],,]", "handlers[name](event)" as "handlersname (event)"."""
+    text = ('Use `line.split(",")[1]` or `handlers[name](event)`.\n\n```python\nx = f(a)[1]\n'
+            "handlers[name](event)\n```\n\nThe grid is [[0],[1],[2]] and d.items()[0] its first.[2] Done.")
+    assert sentences(text) == ['Use `line.split(",")[1]` or `handlers[name](event)`.', "```python",
+                               "x = f(a)[1]", "handlers[name](event)", "```",
+                               "The grid is [[0],[1],[2]] and d.items()[0] its first.", "Done."]
+
+
 def test_shown_sentences_read_markdown_links_not_their_markup():
     text = ("Run the installer. See [the release notes](https://example.com/notes) for what changed.\n\n"
             "![diagram](img/arch.png) Mail <support@acme.example> or [https://acme.example](https://acme.example).")

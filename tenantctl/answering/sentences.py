@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tenantctl.textproc import CJK_RUN, has_cjk, segment_cjk
+from tenantctl.textproc import CJK_RUN, fenced_blocks, has_cjk, segment_cjk
 
 # Lines that start a unit of their own: headings, list items, table rows.
 _STRUCTURAL = re.compile(r"^\s*(?:#{1,6}\s|[-*•+]\s|\d{1,3}[.)]\s|\|)")
@@ -27,10 +27,10 @@ _ABBREVIATIONS = frozenset(
 )
 _LEAD = re.compile(r"^(?:[-*•+]\s+|\d{1,2}[.)]\s+|#{1,6}\s+|(?:答|a)[:：]\s*)", re.I)
 # A wiki's reference marks: "….[12] Next", "…,[note 6]", "Woman[citation needed]". They hide a sentence's
-# end from the splitter and read like an answer's own citations. A bare number only after punctuation
-# ("values[0]" is code).
+# end from the splitter and read like an answer's own citations. A bare number from 1 only after
+# punctuation and before a space or another mark ("values[0]", "f(x)[0]", "[[0],[1],[2]]" are code).
 _REFERENCE = re.compile(
-    r"(?<=[.,;:!?\"”’)])\[\d{1,3}\]"
+    r"(?<=[.,;:!?\"”’)])\[[1-9]\d{0,2}\](?=[\s\[]|$)"
     r"|(?<=\S)\[(?:(?:note|nb|lower-alpha) ?\d{1,3}|[a-z ]{3,30} needed|(?:who|when|which|where|why|by whom)\?)\]"
 )
 
@@ -141,6 +141,21 @@ def _link_text(m: re.Match) -> str:
     return target if not text or text == target else f"{text} ({target})"
 
 
+_INLINE_CODE = re.compile(r"(`[^`\n]*`)")
+
+
+def _without_markup(text: str) -> str:
+    """The text with its Markdown links shown as "text (URL)" and a wiki's reference marks dropped, but
+    for code: in a fenced block or between backticks, "f(x)[1]" and "handlers[name](event)" are code."""
+    out, done = [], 0
+    for start, end in [*fenced_blocks(text), (len(text), len(text))]:
+        for n, piece in enumerate(_INLINE_CODE.split(text[done:start])):
+            out.append(piece if n % 2 else _MD_LINK.sub(_link_text, _AUTOLINK.sub(r"\1", _REFERENCE.sub("", piece))))
+        out.append(text[start:end])
+        done = end
+    return "".join(out)
+
+
 def sentences(text: str) -> list[str]:
     """Every sentence of a passage, markup and list markers removed, whitespace collapsed."""
     return [sentence for said in sentences_by_paragraph(text) for sentence in said]
@@ -149,8 +164,7 @@ def sentences(text: str) -> list[str]:
 def sentences_by_paragraph(text: str) -> list[list[str]]:
     """The sentences of each paragraph of a passage (`paragraphs`), as `sentences` gives them."""
     found = []
-    for paragraph in paragraphs(text):
-        paragraph = _MD_LINK.sub(_link_text, _AUTOLINK.sub(r"\1", _REFERENCE.sub("", paragraph)))
+    for paragraph in paragraphs(_without_markup(text)):
         cleaned = (_LEAD.sub("", " ".join(s.replace("**", "").split())) for s in split_sentences(paragraph))
         found.append([sentence for sentence in cleaned if sentence])
     return found
