@@ -198,6 +198,7 @@ def test_eval_per_question_lists_each_answer_and_its_citation(pilot, cli, home, 
     assert [r["question"] for r in rows] == ["Which approval code does a travel claim need?",
                                              "How many days of annual leave do I get?"]
     assert rows[0]["correct"] and all(not path.endswith("leave.md") for r in rows for path in r["cited"])
+    assert [r["right"] for r in rows] == [True, True]  # the second abstained: its answer is not in the file
     assert "rows" not in cli("eval", "travel", "--answers", answers, "--json").json()
     refused = cli("eval", "travel", "--queries", answers, "--qrels", answers, "--per-question")
     assert refused.code == 2 and "--per-question is for answers" in refused.err

@@ -97,6 +97,8 @@ def evaluate_answers(session: TenantSession, questions: list[LabelledQuestion], 
             row.update(score(result.answer, q.answers))
             if q.source:
                 row["first_citation_right"] = bool(row["cited"]) and _key(row["cited"][0]) == _key(q.source)
+        # right: answered correctly (a gold answer, concisely), or abstained when there is none
+        row["right"] = bool(row.get("correct")) if q.answers else result.no_answer
         rows.append(row)
     return _summary(session.tenant.id, cfg.model(model or _tenant_model(session, cfg))[0], rows)
 

@@ -184,12 +184,10 @@ def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool
 
 
 def _question_line(row: dict) -> str:
-    """One scored question: right or wrong (answered concisely with a gold answer, or abstained when
-    there is none), the question, the answer and the file it cites first."""
-    right = row["no_answer"] if not row["gold"] else bool(row.get("correct"))
+    """One scored question: right or wrong, the question, the answer and the file it cites first."""
     cited = f"  [{Path(row['cited'][0]).name}]" if row["cited"] else ""
     answer = "(no answer)" if row["no_answer"] else " ".join(row["answer"].split())
-    return f"{'ok   ' if right else 'WRONG'} {row['question']} -> {answer}{cited}"
+    return f"{'ok   ' if row['right'] else 'WRONG'} {row['question']} -> {answer}{cited}"
 
 
 def _opt(value: float | None) -> str:
