@@ -460,8 +460,8 @@ def test_code_keeps_what_reads_like_a_reference_mark_or_a_link():
     'split(",")', "[[0],[1],[2]]" as "[[0],,]", "handlers[name](event)" as "handlersname (event)"."""
     text = ('Use `line.split(",")[1]` or `handlers[name](event)`.\n\n```python\nx = f(a)[1]\n'
             "handlers[name](event)\n```\n\nThe grid is [[0],[1],[2]] and d.items()[0] its first.[2] Done.")
-    assert sentences(text) == ['Use `line.split(",")[1]` or `handlers[name](event)`.', "```python",
-                               "x = f(a)[1]", "handlers[name](event)", "```",
+    assert sentences(text) == ['Use `line.split(",")[1]` or `handlers[name](event)`.',
+                               "x = f(a)[1]", "handlers[name](event)",  # a code block's lines, no fences
                                "The grid is [[0],[1],[2]] and d.items()[0] its first.", "Done."]
 
 
@@ -536,6 +536,20 @@ def test_a_chinese_range_with_spaces_is_one_number():
     assert spans.typed_tokens("number", said) == ["3 至 5 个工作日", "7 至 10 个工作日"]  # 至 is no unit
     reply, _ = ask("新疆地区需要几个工作日送达？", [Passage(said, "shipping.txt")], "")
     assert reply.answer == "7 至 10 个工作日"
+
+
+def test_narrow_wrapped_lines_run_on_and_code_lines_stay_apart():
+    column = ("The standard working week is 37.5 hours,\nMonday to Friday. Core hours are 10:00\nto 15:00, when every"
+              " team member is\nexpected to be available.\nLeave requests must be submitted in the\nrota system.")
+    assert sentences(column) == ["The standard working week is 37.5 hours, Monday to Friday.",
+                                 "Core hours are 10:00 to 15:00, when every team member is expected to be available.",
+                                 "Leave requests must be submitted in the rota system."]
+    manual = ("The client reads its settings from `sync.toml`:\n\n```toml\n[server]\nport = 7443\n```\n\n"
+              "The default interval is 90 seconds.")
+    assert paragraphs(manual) == ["The client reads its settings from `sync.toml`:", "[server]", "port = 7443",
+                                  "The default interval is 90 seconds."]
+    reply, _ = ask("Where are the client's settings read from?", [Passage(manual, "manual.md")], "")
+    assert reply.answer == "The client reads its settings from `sync.toml`: [server] port = 7443"  # not the next text
 
 
 def test_a_latin_span_is_found_in_a_chinese_sentence():

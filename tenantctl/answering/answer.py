@@ -20,6 +20,7 @@ The answer cites the passage of its supporting sentence, which `--json` gives as
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from typing import Any
 
 from tenantctl.answering import gate, spans
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import cjk_share, sentences_by_paragraph
+from tenantctl.answering.sentences import Said, cjk_share, sentences_by_paragraph
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -197,23 +198,25 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
     for n, p in enumerate(passages, 1):
         boost = TOOL_BOOST if p.source.startswith("tool:") else 0.0
         heading = p.hit.heading if p.hit else ""
-        said_by_paragraph = [[s for s in paragraph if len(s) > 1] for paragraph in sentences_by_paragraph(p.text)]
-        for k, said in enumerate(said_by_paragraph):
+        by_paragraph = sentences_by_paragraph(p.text)
+        for k, paragraph in enumerate(by_paragraph):
+            said = [s for s in paragraph.sentences if len(s) > 1]
             found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
-                                      after=_after(said, i, said_by_paragraph[k + 1:])) for i, s in enumerate(said)]
+                                      after=_after(said, i, by_paragraph[k + 1:])) for i, s in enumerate(said)]
         if title := _section_title(heading, found):
             found.append(spans.Candidate(title, n, heading=heading, title=True))  # "3.2.0 (2026-03-14)" says when
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
 
 
-def _after(said: list[str], i: int, below: list[list[str]]) -> str:
+def _after(said: list[str], i: int, below: list[Said]) -> str:
     """What a shown sentence may go on into: the next sentence of its paragraph; after a line that
-    introduces what follows ("To install it on Linux:"), the paragraphs below it (a list's items)."""
+    introduces what follows ("To install it on Linux:"), the list's items or the code lines below it."""
     if i + 1 < len(said):
         return said[i + 1][:MAX_SENTENCE_CHARS]
     if said[i].endswith((":", "：")):
-        return " ".join(s for paragraph in below for s in paragraph)[:MAX_SENTENCE_CHARS]
+        items = itertools.takewhile(lambda paragraph: paragraph.item, below)
+        return " ".join(s for paragraph in items for s in paragraph.sentences)[:MAX_SENTENCE_CHARS]
     return ""
 
 

@@ -9,6 +9,8 @@ list items, table rows, `key: value` records — stay lines of their own. Senten
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import NamedTuple
 
 from tenantctl.textproc import CJK_RUN, fenced_blocks, has_cjk, segment_cjk
 
@@ -37,26 +39,57 @@ _REFERENCE = re.compile(
 
 def paragraphs(text: str) -> list[str]:
     """The passage's paragraphs and structural lines, with hard-wrapped lines joined: a line joins the
-    one before it when that one was wide (wrapped) and this one starts no heading, item or row."""
-    out: list[str] = []
-    for block in _BLANK.split(text):
-        current, last = "", ""
+    one before it when that one was wide (wrapped), or ran on into it (no stop at its end, this one in
+    lower case: a narrow column's "Core hours are 10:00" / "to 15:00."), and this one starts no heading,
+    item or row. A fenced code block's lines stay lines of their own, its fences left out."""
+    return [paragraph for paragraph, _ in _blocks(text)]
+
+
+def _blocks(text: str) -> Iterator[tuple[str, bool]]:
+    """`paragraphs`, each with whether it is an item: a list's item or a line of code."""
+    for block in _BLANK.split(_unfenced(text)):
+        current, last, item = "", "", False
         for line in block.split("\n"):
-            line = line.strip()
+            code = line.startswith(_CODE)
+            line = line.removeprefix(_CODE).strip()
             if not line:
                 continue
-            if current and record_fields(current) is not None and FIELD.fullmatch(line):
+            if code or last.startswith(_CODE):
+                pass  # a code line joins nothing, nothing joins it
+            elif current and record_fields(current) is not None and FIELD.fullmatch(line):
                 current = f"{current}; {line}"  # a JSON object's lines are one record, as a CSV row is
-            elif current and not _STRUCTURAL.match(line) and _width(last) >= WRAP_WIDTH:
+                last = line
+                continue
+            elif current and not _STRUCTURAL.match(line) and (_width(last) >= WRAP_WIDTH or _runs_on(last, line)):
                 current = _join(current, line)
-            else:
-                if current:
-                    out.append(current)
-                current = line
-            last = line
+                last = line
+                continue
+            if current:
+                yield current, item
+            current, last, item = line, (_CODE + line if code else line), code or bool(_ITEM.match(line))
         if current:
-            out.append(current)
-    return out
+            yield current, item
+
+
+_ITEM = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s)")
+_CODE = "\x00"  # marks a line of a fenced code block between `_unfenced` and `paragraphs`
+def _unfenced(text: str) -> str:
+    """The text with each line of its fenced code blocks marked (`_CODE`) and the fences dropped."""
+    out, done = [], 0
+    for start, end in fenced_blocks(text):
+        inner = text[start:end].split("\n")[1:-1]
+        out += [text[done:start], "\n".join(_CODE + line for line in inner)]
+        done = end
+    return "".join([*out, text[done:]])
+
+
+def _runs_on(last: str, line: str) -> bool:
+    """Whether `line` goes on with the sentence `last` left open: `last` is half as wide as a wrapped
+    line at least ("short line" / "another short" are two), no stop or colon ends it (a heading's "#"
+    starts none), and `line` starts in lower case and is no record's field ("id: 5")."""
+    return (_width(last) >= WRAP_WIDTH // 2 and line[:1].isascii() and line[:1].islower()
+            and not last.startswith("#") and not FIELD.fullmatch(line)
+            and not last.rstrip("\"')»”’").endswith((".", "!", "?", ":", ";", "。", "！", "？", "：", "；")))
 
 
 # A record's field: "warranty: 5 years", "Notice needed: 2 weeks" (a CSV or table row's cells, a JSON
@@ -158,15 +191,20 @@ def _without_markup(text: str) -> str:
 
 def sentences(text: str) -> list[str]:
     """Every sentence of a passage, markup and list markers removed, whitespace collapsed."""
-    return [sentence for said in sentences_by_paragraph(text) for sentence in said]
+    return [sentence for said in sentences_by_paragraph(text) for sentence in said.sentences]
 
 
-def sentences_by_paragraph(text: str) -> list[list[str]]:
+class Said(NamedTuple):
+    sentences: list[str]  # a paragraph's, as `sentences` gives them
+    item: bool  # the paragraph is a list's item or a line of code
+
+
+def sentences_by_paragraph(text: str) -> list[Said]:
     """The sentences of each paragraph of a passage (`paragraphs`), as `sentences` gives them."""
     found = []
-    for paragraph in paragraphs(_without_markup(text)):
+    for paragraph, item in _blocks(_without_markup(text)):
         cleaned = (_LEAD.sub("", " ".join(s.replace("**", "").split())) for s in split_sentences(paragraph))
-        found.append([sentence for sentence in cleaned if sentence])
+        found.append(Said([sentence for sentence in cleaned if sentence], item))
     return found
 
 
