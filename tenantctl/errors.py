@@ -107,6 +107,10 @@ class KeyNotFound(TenantctlError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class DocumentNotFound(TenantctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
 class ToolFailed(TenantctlError):
     """A tenant's tool could not give a result (disallowed host, time-out, size limit, missing secret,
     an error from the service). The answer path degrades to documents alone; `tool test` exits 1."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tenantctl.config import Config
-from tenantctl.errors import BadInput, DiskFull, Refused, TooLarge, from_system_error
+from tenantctl.errors import BadInput, DiskFull, DocumentNotFound, Refused, TooLarge, from_system_error
 from tenantctl.ingestion.ingest import IngestSummary, ingest
 from tenantctl.storage import metering
 from tenantctl.storage.layout import UPLOADS_DIR
@@ -124,6 +124,45 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def remove_upload(tenant: Tenant, name: str) -> str:
+    """Remove one uploaded document of `tenant` — its file in the uploads folder, its chunks, vectors and
+    full text — under the tenant's write lock. `name` is the file name the upload returned. The file is
+    set aside until the store no longer holds it, and put back when that fails. Returns the name."""
+    from tenantctl.storage.index import refresh_index
+
+    target = tenant.dir / UPLOADS_DIR / name
+    missing = DocumentNotFound(f"no uploaded document {name[:200]!r} in tenant {tenant.id!r}",
+                               "GET /v1/documents lists the tenant's documents")
+    if safe_name(name) != name:  # "../x", "a/b", hidden names: never one of the uploads
+        raise missing
+    tenant.require_active("uploads")
+    with tenant.write_lock(), tenant.open_store() as store:
+        key = str(target.resolve())
+        if key not in store.documents():
+            raise missing
+        aside = target.with_name(f".removing-{secrets.token_hex(6)}")
+        moved = removed = False
+        try:
+            if target.is_file():
+                os.replace(target, aside)
+                moved = True
+            with store.transaction():
+                store.remove_document(key)
+            removed = True
+            if not tenant.pooled:  # a pooled tenant's vectors are in PostgreSQL
+                refresh_index(tenant.dir, store)
+        except BaseException as exc:
+            if moved and not removed:  # still indexed: its file stays
+                os.replace(aside, target)
+            if isinstance(exc, OSError | sqlite3.Error):
+                raise from_system_error(exc) from exc
+            raise
+        finally:
+            if removed:
+                aside.unlink(missing_ok=True)
+    return name
 
 
 def unindexed_uploads(tenant: Tenant) -> list[Path]:

@@ -23,13 +23,16 @@ def is_openai(path: str) -> bool:
     return path in OPENAI_PATHS or path.startswith("/v1/models/")
 
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s/:'\"`,;()\[\]]+){2,}")
+_API_PATH = re.compile(r"/v1/(?:chat|documents|models|query|search|usage|admin|health)(?:/[\w{}-]+)*")
 
 
 def scrub(text: str | None) -> str | None:
-    """`text` with every absolute path cut to its last component: clients never see server paths."""
+    """`text` with every absolute path cut to its last component: clients never see server paths. The
+    API's own endpoints (`/v1/...`), which hints name, stay whole."""
     if not text:
         return text
-    return _ABSOLUTE_PATH.sub(lambda m: m.group(0).rsplit("/", 1)[-1], text)
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(0) if _API_PATH.fullmatch(m.group(0))
+                              else m.group(0).rsplit("/", 1)[-1], text)
 
 
 def api_hint(exc: TenantctlError) -> str | None:

@@ -1,4 +1,5 @@
-"""POST /v1/documents: upload files into the tenant's own folder and ingest them."""
+"""The key's tenant's documents: upload files into its own folder and ingest them, list them, remove an
+uploaded one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse
 
 from tenantctl.serving.deps import CurrentTenant, Shared
-from tenantctl.serving.limits import scrub
+from tenantctl.serving.limits import HttpRefusal, scrub
+from tenantctl.serving.render import public_path, source_roots
+from tenantctl.storage.layout import UPLOADS_DIR
 
 router = APIRouter(tags=["documents"])
 
@@ -32,6 +35,34 @@ def upload(tenant: CurrentTenant, shared: Shared,
         hint = "send files of a supported type with text in them (`files` gives each file's reason)"
         return JSONResponse({**data, "error": error, "hint": hint}, status_code=422)
     return data
+
+
+@router.get("/v1/documents")
+def documents(tenant: CurrentTenant) -> dict[str, Any]:
+    """`{tenant, documents}`: each document's path as search results name it (`uploads/...` for an
+    uploaded one, which DELETE /v1/documents/{path} removes), bytes, chunks, format and time indexed."""
+    from tenantctl.fileio import iso_utc
+
+    with tenant.open_store(readonly=True) as store:
+        docs = store.documents()
+    roots, uploads = source_roots(tenant), (tenant.dir / UPLOADS_DIR).resolve()
+    listed = [{"path": public_path(tenant, key, roots), "uploaded": Path(key).parent == uploads, "bytes": doc.bytes,
+               "chunks": doc.chunks, "format": doc.format, "ingested_at": iso_utc(doc.ingested_at)}
+              for key, doc in docs.items()]
+    return {"tenant": tenant.id, "documents": sorted(listed, key=lambda d: d["path"])}
+
+
+@router.delete("/v1/documents/{path:path}")
+def remove(path: str, tenant: CurrentTenant) -> dict[str, Any]:
+    """Remove one uploaded document (`uploads/report.pdf`, or the name the upload returned): its file,
+    chunks and vectors. A document of one of the tenant's sources comes back at its next reindex: 409."""
+    from tenantctl.ingestion.uploads import remove_upload
+
+    name = path.removeprefix(f"{UPLOADS_DIR}/")
+    if "/" in name and any(d["path"] == path for d in documents(tenant)["documents"]):
+        raise HttpRefusal(409, f"{path[:200]!r} is a document of one of the tenant's sources, not an upload",
+                          "it is re-read from its source at each reindex: the operator removes it there")
+    return {"tenant": tenant.id, "removed": f"{UPLOADS_DIR}/{remove_upload(tenant, name)}"}
 
 
 def _size(upload: UploadFile) -> int:

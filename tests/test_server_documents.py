@@ -1,0 +1,112 @@
+"""GET /v1/documents and DELETE /v1/documents/{path}: an integrator lists and removes its tenant's
+uploads over the API, and never sees or touches another tenant's."""
+
+import contextlib
+
+from .conftest import fast_home
+
+
+@contextlib.contextmanager
+def _two_tenants(cli, home):
+    """An in-process server over a new home with tenants acme and globex (hashing embedder), each with
+    one uploaded document: the client and the two keys."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    fast_home(cli, home)
+    keys = {}
+    for tenant in ("acme", "globex"):
+        assert cli("tenant", "create", tenant).code == 0
+        keys[tenant] = cli("key", "create", tenant, "--json").json()["key"]
+    with TestClient(create_app(load_config())) as client:
+        for tenant, text in (("acme", b"# Leave\n\nAcme staff get 28 days of leave."),
+                             ("globex", b"# Launch\n\nThe launch code is ZEBRA-7731.")):
+            sent = client.post("/v1/documents", headers=_auth(keys[tenant]), files=[("files", ("notes.md", text))])
+            assert sent.status_code == 200, sent.text
+        yield client, keys
+
+
+def _auth(key):
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_documents_are_listed_and_an_upload_is_removed_from_file_store_and_index(cli, home):
+    with _two_tenants(cli, home) as (client, keys):
+        sent = client.post("/v1/documents", headers=_auth(keys["acme"]),
+                           files=[("files", ("prices.csv", b"product,price\nFL-9,450\n"))])
+        assert sent.status_code == 200, sent.text
+        listed = client.get("/v1/documents", headers=_auth(keys["acme"])).json()
+        assert listed["tenant"] == "acme"
+        assert [d["path"] for d in listed["documents"]] == ["uploads/notes.md", "uploads/prices.csv"]
+        first = listed["documents"][0]
+        assert first["uploaded"] and first["chunks"] >= 1 and first["bytes"] > 0 and first["format"] == "md"
+        assert first["ingested_at"].endswith("Z")
+
+        gone = client.delete("/v1/documents/uploads/notes.md", headers=_auth(keys["acme"]))
+        assert gone.status_code == 200, gone.text
+        assert gone.json() == {"tenant": "acme", "removed": "uploads/notes.md"}
+        assert not (home / "tenants" / "acme" / "uploads" / "notes.md").exists()
+        assert [p.name for p in (home / "tenants" / "acme" / "uploads").iterdir()] == ["prices.csv"]
+        left = client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]
+        assert [d["path"] for d in left] == ["uploads/prices.csv"]
+        hits = client.post("/v1/search", headers=_auth(keys["acme"]), json={"query": "days of leave", "k": 10})
+        assert all(h["path"] != "uploads/notes.md" for h in hits.json()["hits"])
+        assert cli("verify", "acme").code == 0  # the index on disk follows the store
+
+        # The name the upload returned works as well; a second removal is not found.
+        assert client.delete("/v1/documents/prices.csv", headers=_auth(keys["acme"])).status_code == 200
+        again = client.delete("/v1/documents/prices.csv", headers=_auth(keys["acme"]))
+        assert again.status_code == 404
+        assert "no uploaded document 'prices.csv'" in again.json()["error"]
+        assert "GET /v1/documents" in again.json()["hint"]
+
+
+def test_another_tenant_s_documents_are_neither_listed_nor_removed(cli, home):
+    with _two_tenants(cli, home) as (client, keys):
+        listed = client.get("/v1/documents", headers=_auth(keys["acme"])).json()
+        assert [d["path"] for d in listed["documents"]] == ["uploads/notes.md"]
+        assert "ZEBRA" not in str(listed)
+        globex_file = home / "tenants" / "globex" / "uploads" / "notes.md"
+        for path in ("../../globex/uploads/notes.md", "..%2F..%2Fglobex%2Fuploads%2Fnotes.md",
+                     "uploads/../../globex/uploads/notes.md", "globex/uploads/notes.md", ".notes.md",
+                     "uploads/nothere.md"):
+            refused = client.delete(f"/v1/documents/{path}", headers=_auth(keys["acme"]))
+            assert refused.status_code in (404, 405), (path, refused.text)  # 405: a path the router cut to /v1
+        assert globex_file.exists()
+        # Globex's own document of the same name is untouched when acme removes its own.
+        assert client.delete("/v1/documents/uploads/notes.md", headers=_auth(keys["acme"])).status_code == 200
+        assert globex_file.exists()
+        hits = client.post("/v1/search", headers=_auth(keys["globex"]), json={"query": "launch code"}).json()["hits"]
+        assert hits and "ZEBRA-7731" in hits[0]["text"]
+        assert client.get("/v1/documents", headers=_auth(keys["globex"])).json()["documents"][0]["path"] == \
+            "uploads/notes.md"
+
+
+def test_a_source_document_is_not_removed_over_the_api_and_a_suspended_tenant_refuses(cli, home, tmp_path):
+    source = tmp_path / "handbook"
+    source.mkdir()
+    (source / "leave.md").write_text("# Leave\n\nTwenty-eight days.\n")
+    with _two_tenants(cli, home) as (client, keys):
+        assert cli("source", "add", "acme", str(source)).code == 0
+        assert cli("reindex", "acme").code == 0
+        paths = [d["path"] for d in client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]]
+        assert paths == ["handbook/leave.md", "uploads/notes.md"]
+        refused = client.delete("/v1/documents/handbook/leave.md", headers=_auth(keys["acme"]))
+        assert refused.status_code == 409 and "source" in refused.json()["error"]
+        assert (source / "leave.md").exists()
+
+        assert cli("tenant", "suspend", "acme").code == 0
+        suspended = client.delete("/v1/documents/uploads/notes.md", headers=_auth(keys["acme"]))
+        assert suspended.status_code == 403 and "suspended" in suspended.json()["error"]
+        assert (home / "tenants" / "acme" / "uploads" / "notes.md").exists()
+        assert client.get("/v1/documents", headers=_auth(keys["acme"])).status_code == 200
+
+
+def test_scrub_cuts_server_paths_and_keeps_the_api_s_own_endpoints():
+    from tenantctl.serving.limits import scrub
+
+    text = "GET /v1/documents lists them; /srv/home/tenants/acme/uploads/x.md failed; see /v1/../etc/passwd"
+    assert scrub(text) == "GET /v1/documents lists them; x.md failed; see passwd"
+    assert scrub("POST /v1/chat/sessions/{id}/messages") == "POST /v1/chat/sessions/{id}/messages"
