@@ -106,6 +106,17 @@ def test_pdf_running_headers_and_footers_are_kept_once(tmp_path):
     ]
 
 
+def test_pdf_figures_at_the_foot_of_every_page_are_no_running_footer(tmp_path):
+    """A line differing only in its numbers was a running line ("Page 2 of 9"): a statement's "Total:
+    75 EUR" at the foot of every page was kept on the first page alone. Now its numbers must be the
+    same on every page or go up with the pages."""
+    pages = [["Statement", f"{item} fee paid.", f"Page {n} of 3", f"Total: {total} EUR"]
+             for n, (item, total) in enumerate([("Hotel", 120), ("Train", 75), ("Meals", 310)], 1)]
+    assert extract(tmp_path / "s.pdf", _pdf(pages)).text.split("\f") == [
+        "Statement\nHotel fee paid.\nPage 1 of 3\nTotal: 120 EUR", "Train fee paid.\nTotal: 75 EUR",
+        "Meals fee paid.\nTotal: 310 EUR"]
+
+
 def test_pdf_lines_repeated_on_two_pages_are_no_running_header(tmp_path):
     """On two pages a repeated line may be a heading or a table's last cell, not a running line."""
     pages = [["Part 1", "Leave is 27 days."], ["Part 2", "Sick notes after 7 days."]]

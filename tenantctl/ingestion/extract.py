@@ -535,15 +535,36 @@ def _edge_lines(lines: list[str]) -> set[int]:
     return set(filled[:_EDGE_LINES] + filled[-_EDGE_LINES:])
 
 
+def _numbered_alike(found: list[tuple[int, list[str]]]) -> bool:
+    """Whether the numbers of a line repeated on these pages are a running line's: each the same on every
+    page or going up with the pages ("Page 3 of 12" on the third page), not a table's figures ("Total:
+    120 EUR", "Total: 75 EUR") that differ as they will."""
+    pages = [page for page, _ in found]
+    for column in zip(*(numbers for _, numbers in found), strict=True):
+        if len(set(column)) == 1:
+            continue
+        if any(len(value) > 9 for value in column) or \
+                len({int(value) - page for page, value in zip(pages, column, strict=True)}) > 1:
+            return False
+    return True
+
+
 def _drop_running_lines(pages: list[str]) -> list[str]:
     """Pages without the header and footer lines they repeat (on half the pages, three at least: on
-    two, "Part 1" and "Part 2" may be headings, a short "Yes" a table's last cell), each kept once, on
+    two, "Part 1" and "Part 2" may be headings, a short "Yes" a table's last cell; their numbers alike,
+    `_numbered_alike`), each kept once, on
     the first page that has it: repeated, they outweighed a page's own text in its chunks."""
     split = [page.split("\n") for page in pages]
     edges = [_edge_lines(lines) for lines in split]
-    counts = collections.Counter(key for lines, edge in zip(split, edges, strict=True)
-                                 for key in {_running_key(lines[i]) for i in edge})
-    running = {key for key, n in counts.items() if n * 2 >= len(pages) and n >= _RUNNING_PAGES}
+    found: dict[str, list[tuple[int, list[str]]]] = collections.defaultdict(list)  # key: (page, its numbers)
+    for page, (lines, edge) in enumerate(zip(split, edges, strict=True)):
+        for i in sorted(edge):
+            key = _running_key(lines[i])
+            if not found[key] or found[key][-1][0] != page:  # a page counts once, with its first such line
+                found[key].append((page, re.findall(r"\d+", lines[i])))
+    running = {key for key, pages_found in found.items()
+               if len(pages_found) * 2 >= len(pages) and len(pages_found) >= _RUNNING_PAGES
+               and _numbered_alike(pages_found)}
     seen: set[str] = set()
     out = []
     for lines, edge in zip(split, edges, strict=True):
