@@ -110,3 +110,33 @@ def test_scrub_cuts_server_paths_and_keeps_the_api_s_own_endpoints():
     text = "GET /v1/documents lists them; /srv/home/tenants/acme/uploads/x.md failed; see /v1/../etc/passwd"
     assert scrub(text) == "GET /v1/documents lists them; x.md failed; see passwd"
     assert scrub("POST /v1/chat/sessions/{id}/messages") == "POST /v1/chat/sessions/{id}/messages"
+
+
+def test_the_openapi_document_gives_the_error_shapes_and_streams_the_endpoints_send(cli, home):
+    """/openapi.json (what /docs shows and client generators read) declared FastAPI's `{detail}` for 422
+    and no other error; every endpoint answers `{error, hint}` (OpenAI's shape on its endpoints)."""
+    from tenantctl.serving.schemas import ApiError, OpenAIError
+
+    with _two_tenants(cli, home) as (client, keys):
+        spec = client.get("/openapi.json").json()
+        assert "HTTPValidationError" not in str(spec)
+        schemas = spec["components"]["schemas"]
+        for path, operations in spec["paths"].items():
+            for method, operation in operations.items():
+                errors = operation["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"]
+                shape = "OpenAIError" if path in ("/v1/chat/completions", "/v1/models", "/v1/models/{model_id}") \
+                    else "ApiError"
+                assert errors.endswith("/" + shape), (method, path, errors)
+                assert "5XX" in operation["responses"]
+        assert set(schemas["ApiError"]["required"]) == {"error"}
+        for path in ("/v1/query", "/v1/chat/sessions/{session_id}/messages", "/v1/chat/completions"):
+            assert "text/event-stream" in spec["paths"][path]["post"]["responses"]["200"]["content"], path
+
+        # The errors really sent have those shapes.
+        invalid = client.post("/v1/search", headers=_auth(keys["acme"]), json={"query": "x", "k": 0})
+        missing = client.delete("/v1/documents/nothere.md", headers=_auth(keys["acme"]))
+        unauthorised = client.post("/v1/query", json={"question": "x"})
+        for response in (invalid, missing, unauthorised):
+            assert ApiError.model_validate(response.json()).hint, response.text
+        openai = client.post("/v1/chat/completions", headers=_auth(keys["acme"]), json={"messages": []})
+        assert openai.status_code == 400 and OpenAIError.model_validate(openai.json()).error.code == 400

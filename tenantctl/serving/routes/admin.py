@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
 from tenantctl.serving.deps import AdminKey, Shared
+from tenantctl.serving.schemas import ERRORS
 from tenantctl.storage import registry
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=ERRORS)
 
 
 @router.get("/v1/health")
@@ -20,7 +21,12 @@ def health(shared: Shared) -> dict[str, Any]:
             "budget_bytes": pool.budget, "queued": sum(scheduler.queued().values())}
 
 
-@router.get("/metrics", dependencies=[AdminKey], response_class=PlainTextResponse)
+_JSON_ERRORS = {status: {"description": spec["description"],  # else filed under text/plain, as the metrics
+                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}}}
+                for status, spec in ERRORS.items()}
+
+
+@router.get("/metrics", dependencies=[AdminKey], response_class=PlainTextResponse, responses=_JSON_ERRORS)
 def prometheus(shared: Shared) -> PlainTextResponse:
     tenants = {r.id for r in registry.all_tenants()}  # a tenant deleted meanwhile loses its series
     text = shared.metrics.render(shared.pool, shared.scheduler, tenants)

@@ -10,8 +10,9 @@ from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
 from tenantctl.serving.questions import answer_stream, final, primed, sse
 from tenantctl.serving.render import public
 from tenantctl.serving.routes.query import QuestionBody
+from tenantctl.serving.schemas import ERRORS, streamed
 
-router = APIRouter(tags=["chat"])
+router = APIRouter(tags=["chat"], responses=ERRORS)
 
 
 @router.get("/v1/chat/sessions")
@@ -31,7 +32,8 @@ def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
     return {"id": session, "session": session}  # `id` as the listing names it; `session` for older clients
 
 
-@router.post("/v1/chat/sessions/{session_id}/messages")
+@router.post("/v1/chat/sessions/{session_id}/messages",
+             responses=streamed("`token` events (raw model output), then one `answer`"))
 async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant, shared: Shared,
                        request: Request):
     gen = answer_stream(shared, tenant.id, body.question, None, body.stream, session=session_id, request=request)

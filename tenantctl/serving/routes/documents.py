@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from tenantctl.serving.deps import CurrentTenant, Shared
 from tenantctl.serving.limits import HttpRefusal, scrub
 from tenantctl.serving.render import public_path, source_roots
+from tenantctl.serving.schemas import ERRORS
 from tenantctl.storage.layout import UPLOADS_DIR
 
-router = APIRouter(tags=["documents"])
+router = APIRouter(tags=["documents"], responses=ERRORS)
 
 
 @router.post("/v1/documents", response_model=None)

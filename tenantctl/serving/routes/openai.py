@@ -18,8 +18,9 @@ from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
 from tenantctl.serving.limits import HttpRefusal, scrub
 from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
+from tenantctl.serving.schemas import OPENAI_ERRORS, streamed
 
-router = APIRouter(tags=["openai"])
+router = APIRouter(tags=["openai"], responses=OPENAI_ERRORS)
 
 
 class ChatMessage(BaseModel):
@@ -58,7 +59,8 @@ def model(model_id: str, tenant: CurrentTenant) -> dict[str, Any]:
     return _model(tenant.id)
 
 
-@router.post("/v1/chat/completions")
+@router.post("/v1/chat/completions",
+             responses=streamed("`chat.completion.chunk` objects in `data:` lines, then `data: [DONE]`"))
 async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, shared: Shared, request: Request):
     if body.model and body.model.startswith("tenantctl:") and body.model != f"tenantctl:{tenant.id}":
         # Another tenant's model (or none's): a key of the wrong tenant was answered from its own tenant,

@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 from tenantctl.config import SearchMode
 from tenantctl.serving.deps import CurrentTenant, Shared
 from tenantctl.serving.render import public
+from tenantctl.serving.schemas import ERRORS
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], responses=ERRORS)
 
 
 class SearchBody(BaseModel):

@@ -7,8 +7,9 @@ from typing import Literal
 from fastapi import APIRouter
 
 from tenantctl.serving.deps import CurrentTenant
+from tenantctl.serving.schemas import ERRORS
 
-router = APIRouter(tags=["usage"])
+router = APIRouter(tags=["usage"], responses=ERRORS)
 
 
 @router.get("/v1/usage")
