@@ -1096,6 +1096,12 @@ def test_a_follow_ups_subject_replaces_the_earlier_one_after_the_same_word():
 @pytest.fixture
 def price_list(tmp_path, home):
     """A tenant holding a CSV price list, on real SQLite and FAISS with the hashing embedder."""
+    return _csv_tenant(home, tmp_path, "shop", "price_list.csv", PRICE_CSV)
+
+
+def _csv_tenant(home, tmp_path, tenant: str, name: str, csv: str):
+    """A tenant holding one CSV file, on real SQLite and FAISS with the hashing embedder, its gate open;
+    the home's config."""
     from tenantctl.config import load_config
     from tenantctl.ingestion.ingest import ingest
     from tenantctl.storage.tenants import create_tenant
@@ -1103,11 +1109,11 @@ def price_list(tmp_path, home):
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
     cfg = load_config()
-    folder = tmp_path / "prices"
+    folder = tmp_path / tenant
     folder.mkdir()
-    (folder / "price_list.csv").write_text(PRICE_CSV)
-    ingest(create_tenant("shop"), [folder], cfg)
-    open_gate(home, "shop")
+    (folder / name).write_text(csv, encoding="utf-8")
+    ingest(create_tenant(tenant), [folder], cfg)
+    open_gate(home, tenant)
     return cfg
 
 
@@ -1166,19 +1172,11 @@ def test_a_chinese_follow_up_is_answered_from_the_record_of_its_subject(tmp_path
     ranked the sentences; now it is asked as "北京办公室的地址是什么？" (chat sessions and the OpenAI endpoint
     share `ask`)."""
     from tenantctl.answering.chat import ask
-    from tenantctl.config import load_config
-    from tenantctl.ingestion.ingest import ingest
     from tenantctl.models import generation
     from tenantctl.retrieval.session import TenantSession
-    from tenantctl.storage.tenants import create_tenant, open_tenant
+    from tenantctl.storage.tenants import open_tenant
 
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
-    cfg = load_config()
-    (tmp_path / "offices").mkdir()
-    (tmp_path / "offices" / "offices.csv").write_text(OFFICES_CSV, encoding="utf-8")
-    ingest(create_tenant("offices"), [tmp_path / "offices"], cfg)
-    open_gate(home, "offices")
+    cfg = _csv_tenant(home, tmp_path, "offices", "offices.csv", OFFICES_CSV)
     earlier = [("上海办公室的地址是什么？", "上海市南京西路1266号 [1]")]
     expected = {"北京办公室呢？": ("北京办公室的地址是什么？", " 北京市建国门外大街1号", "北京办公室"),
                 "它的电话呢？": ("上海办公室的电话呢？", " 021-5555-0101", "上海办公室")}
