@@ -552,6 +552,17 @@ def test_narrow_wrapped_lines_run_on_and_code_lines_stay_apart():
     assert reply.answer == "The client reads its settings from `sync.toml`: [server] port = 7443"  # not the next text
 
 
+def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
+    limits = [Passage("Category: Training courses; Daily limit: 600 GBP; Approval needed: Practice director. "
+                      "A fit note is required for absences longer than 7 calendar days.", "handbook.pdf")]
+    assert spans.typed_tokens("date", "Daily limit: 600 GBP, 300 %, 1500 km; founded in 1890") == ["1890"]
+    reply, _ = ask("When is a fit note required?", limits, "")
+    assert "600" not in reply.answer
+    manual = [Passage("Run `tws pause` to pause syncing until you run `tws resume`.", "manual.md")]
+    reply, _ = ask("Which command pauses syncing?", manual, " `tws pause")
+    assert reply.grounded and reply.answer == "tws pause"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

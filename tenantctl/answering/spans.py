@@ -46,10 +46,14 @@ _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支�
                r"元角分秒倍米里斤吨升克亩户间栋章节首篇页幅成公平千厘毫号级石斗口环轮班组队册卷集版季代世段步寸尺丈晚等"
                r"两钱杯瓶包箱例笔站拨阵声刻针车船盘局对双副群堆排列滴串束扇幢辈胎窝锅]")
 _LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.．]|\s?{_ZH_MEASURE}))"
+# A bare 3- or 4-digit number followed by a currency or a unit is an amount, not a year: "600 GBP".
+_NO_YEAR = (r"(?!\s?(?:%|°|(?:GBP|EUR|USD|CHF|JPY|CNY|RMB|AUD|CAD|INR|HKD|SGD|SEK|NOK|DKK|PLN|euros?|dollars?|pounds?|"
+            r"yuan|percent|per cent|km|kg|mb|gb|tb|kb|ms|mm|cm|miles?|metres?|meters?|feet|ft|lbs?|tonnes?|"
+            r"hours?|minutes?|seconds?|days|weeks|months|people|employees|staff|users|pages|words)\b))")
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
-        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d))\b"
+        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d){_NO_YEAR})\b"
         rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
         re.I,
     ),
@@ -312,7 +316,7 @@ def verbatim(span: str, sentence: str) -> str:
     case or punctuation or add an article ("a 7741-ORCHID" for "… is 7741-ORCHID."), and an answer quotes
     its document. The span itself when the sentence holds it as it is, or it cannot be placed."""
     if span in sentence:
-        return span
+        return _trimmed(span) or span
     if has_cjk(span) or has_cjk(sentence):
         return _verbatim_cjk(span, sentence)
     tokens = list(re.finditer(r"\S+", sentence))
@@ -342,7 +346,7 @@ def _trimmed(text: str) -> str:
     text = text.rstrip(",;:!?，；：！？。")
     if text.endswith(".") and text.count(".") == 1:  # an end stop, not "U.S."
         text = text[:-1]
-    for opening, closing in _PAIRS + ('""',):
+    for opening, closing in _PAIRS + ('""', "``"):
         if text.count(opening) + text.count(closing) == 1 or (opening == closing and text.count(opening) % 2):
             text = text.strip(opening + closing)
     return text.strip()
