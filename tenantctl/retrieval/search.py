@@ -206,16 +206,16 @@ class Searcher:
         return self.index().search(qvec, candidates)
 
     def _with_feedback(self, query: str, qvec, first: Fused, keyword: list[tuple[int, float]], k: int,
-                       candidates: int, vectors: dict[int, bytes]) -> Fused:
+                       candidates: int) -> tuple[Fused, dict[int, bytes]]:
         """The fusion again, with the dense hits of the query moved towards the best chunks of the `first`
-        fusion (`search.feedback`, `search.feedback_weight`), whose vectors are added to `vectors`. Not for
+        fusion (`search.feedback`, `search.feedback_weight`); and those chunks' vectors, by chunk id. Not for
         a query whose dense hits weigh less (`dense_weight`, a CJK query with an English embedder): moving
         a vector the model barely understands lowered the Chinese answers. Call inside a snapshot."""
         search_cfg = self.cfg.search
         best = sorted(first.scores, key=lambda i: (-first.scores[i], i))[: search_cfg.feedback]
-        vectors.update(self.store.chunk_vectors(best))
+        vectors = self.store.chunk_vectors(best)
         moved = feedback_vector(qvec, [vectors[i] for i in best if i in vectors], search_cfg.feedback_weight)
-        return fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg)
+        return fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg), vectors
 
     def keyword_preview(self, query: str, n: int) -> list[tuple[str, str]]:
         """(text under its heading path, path) of the n best keyword (BM25) chunks: cheap, no embedder."""
@@ -248,7 +248,7 @@ class Searcher:
             fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
             vectors: dict[int, bytes] = {}  # read once: feedback's best chunks are mostly among the hits
             if mode == "hybrid" and dense and self.cfg.search.feedback and dense_weight(query, self.cfg.search) == 1:
-                fused = self._with_feedback(query, qvec, fused, keyword, k, candidates, vectors)
+                fused, vectors = self._with_feedback(query, qvec, fused, keyword, k, candidates)
             t_retrieve = time.perf_counter()
             rows = self.store.chunks(fused.top)
             vectors.update(self.store.chunk_vectors([cid for cid in fused.top if cid not in vectors]))
