@@ -590,7 +590,7 @@ def test_openai_endpoints_answer_errors_in_openai_s_shape(cli, home):
         # The rest of the API keeps its shape, `{error, hint}` (and `detail`, as it was).
         assert client.post("/v1/search", json={"query": "x"}, headers=_auth("tk_nope_nope")).json() == {
             "error": "invalid or revoked API key", "detail": "invalid or revoked API key",
-            "hint": "check the key sent; the operator creates a tenant's key with `tenantctl key create TENANT`"}
+            "hint": "check the key sent; the server's operator issues each tenant's keys"}
         assert isinstance(client.post("/v1/query", json={"question": "x"}, headers=_auth(key)).json()["error"], str)
 
 
@@ -624,8 +624,79 @@ def test_refusals_outside_the_openai_endpoints_name_the_fix(cli, home):
             body = r.json()
             assert set(body) == {"error", "hint", "detail"} and body["detail"] == body["error"], r.text
             assert body["hint"] and "\n" not in body["error"] + body["hint"]
-        assert "tenantctl key create --admin" in refusals[3].json()["hint"]
+        assert refusals[3].json()["hint"] == "use an admin key: the server's operator issues them"  # no CLI command
         assert "/docs" in refusals[4].json()["hint"]
+
+
+def _names_cli(text: str) -> bool:
+    """Whether an API response names a CLI command (`tenantctl ...`) or option (`--wait`)."""
+    import re
+
+    return "`tenantctl " in text or re.search(r"(?<![\w-])--[a-z]", text) is not None
+
+
+def test_no_api_error_names_a_cli_command(cli, home, tmp_path, monkeypatch):
+    """Hints over HTTP named `tenantctl key create`, `tenantctl repair TENANT --reembed`, `ingest with
+    --prune`, `tenantctl doctor`, `tenantctl logs`...: commands and options an API client cannot run. Each
+    error path keeps its status and says what is wrong and who can fix it."""
+    import errno
+    import sqlite3
+
+    import yaml
+    from fastapi.testclient import TestClient
+
+    from tenantctl import paths
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+    from tenantctl.storage import sessions
+    from tenantctl.storage.tenants import open_tenant
+
+    doc = tmp_path / "a.md"
+    doc.write_text("# A\n\nThe gate code is 4711.\n")
+    with _serving_acme(cli, home) as (client, key):
+        admin = _key(cli, "--admin")
+        for name in ("mism", "full", "broken", "nomodel", "gone"):
+            assert cli("tenant", "create", name).code == 0
+        keys = {name: _key(cli, name) for name in ("mism", "full", "broken", "nomodel", "gone")}
+        assert cli("ingest", "mism", doc).code == 0
+        with open_tenant("mism").open_store() as store, store.transaction():
+            store.set_meta("embedder", "another-model")
+        for name, settings in (("full", {"quotas": {"documents": 1}}), ("nomodel", {"answer": {"model": "nosuch"}})):
+            path = home / "tenants" / name / "tenant.yaml"
+            data = yaml.safe_load(path.read_text())
+            for part, values in settings.items():
+                data.setdefault(part, {}).update(values)
+            path.write_text(yaml.safe_dump(data))
+        (home / "tenants" / "broken" / "store.db").write_bytes(b"not a database" * 100)
+        with sqlite3.connect(paths.registry_file()) as conn:  # a key whose tenant is gone from the registry
+            conn.execute("DELETE FROM tenants WHERE id = 'gone'")
+        search = {"query": "gate code"}
+        two = [("files", ("a.md", b"# A\n\nOne.\n")), ("files", ("b.md", b"# B\n\nTwo.\n"))]
+        replies = {
+            "no key": (401, client.post("/v1/search", json=search)),
+            "wrong key": (401, client.post("/v1/search", json=search, headers=_auth("tk_nope_nope"))),
+            "admin key, tenant route": (403, client.post("/v1/search", json=search, headers=_auth(admin))),
+            "tenant key, admin route": (403, client.get("/v1/admin/tenants", headers=_auth(key))),
+            "deleted tenant": (401, client.post("/v1/search", json=search, headers=_auth(keys["gone"]))),
+            "embedder mismatch": (500, client.post("/v1/search", json=search, headers=_auth(keys["mism"]))),
+            "storage quota": (429, client.post("/v1/documents", files=two, headers=_auth(keys["full"]))),
+            "damaged store": (500, client.post("/v1/search", json=search, headers=_auth(keys["broken"]))),
+            "model not configured": (503, client.post("/v1/query", json={"question": "What is the gate code?"},
+                                                      headers=_auth(keys["nomodel"]))),
+        }
+    with TestClient(create_app(load_config()), raise_server_exceptions=False) as client:
+        for name, failure in (("unexpected error", RuntimeError("boom")),
+                              ("system error", OSError(errno.EIO, "Input/output error"))):
+            monkeypatch.setattr(sessions, "listing", lambda store, failure=failure: (_ for _ in ()).throw(failure))
+            replies[name] = (500, client.get("/v1/chat/sessions", headers=_auth(key)))
+    for name, (status, r) in replies.items():
+        assert r.status_code == status, (name, r.text)
+        hint = r.json()["hint"]
+        assert hint and not _names_cli(r.text), (name, r.text)
+    assert "deleted or never created: ask the server's operator" in replies["deleted tenant"][1].json()["hint"]
+    assert "contact the server's operator" in replies["embedder mismatch"][1].json()["hint"]
+    assert "DELETE /v1/documents/{path}" in replies["storage quota"][1].json()["hint"]
+    assert "raise the tenant's quota" in replies["storage quota"][1].json()["hint"]
 
 
 def test_a_model_is_retrieved_only_by_its_own_key(cli, home):

@@ -193,8 +193,8 @@ def _error_handlers(app: FastAPI) -> None:
         from tenantctl import logs
 
         logs.event("server_error", level="error", endpoint=request.url.path, error=type(exc).__name__)
-        return _respond(request, {"error": "internal error (logged on the server)",
-                                  "hint": "retry; if it persists, the operator finds it in `tenantctl logs`"}, 500)
+        return _respond(request, {"error": "internal error (logged on the server)", "hint": "retry; if it "
+                                  "persists, tell the server's operator (it is in the server's log)"}, 500)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

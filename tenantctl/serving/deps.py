@@ -46,7 +46,7 @@ Shared = Annotated[Services, Depends(services)]
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
 _SEND_KEY = "send `Authorization: Bearer <key>` (or `X-API-Key: <key>`)"
-_NEW_KEY = "the operator creates a tenant's key with `tenantctl key create TENANT`"
+_NEW_KEY = "the server's operator issues each tenant's keys"
 
 
 def _secret(authorization: str | None, x_api_key: str | None) -> str:
@@ -81,7 +81,7 @@ def _resolve(secret: str, shared: Services) -> Tenant:
     else:
         tenant_id, source = _tenant_of_key(secret), "key"
     gone = HttpRefusal(401, f"the {source}'s tenant does not exist",
-                       "it was deleted or never created: ask the operator (`tenantctl tenant list`)", _BEARER)
+                       "it was deleted or never created: ask the server's operator", _BEARER)
     try:
         tenant = open_tenant(tenant_id)
     except FolderMissing as exc:
@@ -136,7 +136,7 @@ def admin_key(
     key = keys.resolve(_secret(authorization, x_api_key))
     if key is None or not key.admin:
         raise HttpRefusal(403, "this endpoint needs an admin key",
-                          "the operator creates one with `tenantctl key create --admin`")
+                          "use an admin key: the server's operator issues them")
 
 
 AdminKey = Depends(admin_key)

@@ -13,7 +13,17 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from tenantctl.errors import Busy, SessionNotFound, Suspended, TenantctlError
+from tenantctl.errors import (
+    Busy,
+    ConfigError,
+    IndexMismatch,
+    ModelUnavailable,
+    RateLimited,
+    Refused,
+    SessionNotFound,
+    Suspended,
+    TenantctlError,
+)
 
 OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")  # their errors take OpenAI's shape
 
@@ -35,6 +45,19 @@ def scrub(text: str | None) -> str | None:
                               else m.group(0).rsplit("/", 1)[-1], text)
 
 
+# A CLI command (`tenantctl repair ...`) or option (`--wait`, "ingest with --prune") in a hint.
+_NAMES_CLI = re.compile(r"`tenantctl[ `]|(?<![\w-])--[a-z]")
+# What an API client is told instead of a CLI command, by the kind of error (the first that fits).
+_OPERATOR_HINTS: tuple[tuple[type[TenantctlError], str], ...] = (
+    (RateLimited, "retry later"),
+    (Refused, "remove uploads (GET /v1/documents lists them, DELETE /v1/documents/{path} removes one), or ask "
+              "the server's operator to raise the tenant's quota"),
+    (IndexMismatch, "the tenant's index must be rebuilt on the server: contact the server's operator"),
+    (ModelUnavailable, "the server's model cannot be used: contact the server's operator"),
+    (ConfigError, "the server's settings need a fix: contact the server's operator"),
+)
+
+
 def api_hint(exc: TenantctlError) -> str | None:
     """The hint of a core error for a client of the API: the core's hints name CLI commands and options
     (`tenantctl tenant resume`, `--wait`) for the operator at the command line, which an API client cannot
@@ -45,6 +68,9 @@ def api_hint(exc: TenantctlError) -> str | None:
         return "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
     if isinstance(exc, Busy):
         return "retry later: an ingest, reindex or upload of this tenant is running"
+    if exc.hint and _NAMES_CLI.search(exc.hint):
+        return next((hint for kind, hint in _OPERATOR_HINTS if isinstance(exc, kind)),
+                    "a fault on the server, not in the request: contact the server's operator")
     return scrub(exc.hint)
 
 
