@@ -133,6 +133,15 @@ def test_pdf_words_hyphenated_at_a_line_end_are_whole(tmp_path):
     assert text == "Up to 5 days may be carried over. A fit note is required. Use the Wi-Fi network."
 
 
+def test_pdf_a_compound_written_with_its_hyphen_elsewhere_keeps_it_at_a_line_end(tmp_path):
+    """A hyphen at a line's end was always dropped: "well-\nknown" read "wellknown", which neither search
+    nor an answer finds. A compound the document writes whole elsewhere keeps its hyphen."""
+    data = _pdf([["The rule is well-known to staff: up to 5 days may be car-", "ried over.",
+                  "This well-", "known rule has a form."]])
+    text = " ".join(extract(tmp_path / "h.pdf", data).text.split())
+    assert text == "The rule is well-known to staff: up to 5 days may be carried over. This well-known rule has a form."
+
+
 def test_pdf_table_rows_keep_column_names(tmp_path):
     """pypdf read a table's row as one line of words ("Hotel 140 GBP Line manager"): which cell was
     which was lost. Two columns of prose, written side by side, stay lines."""

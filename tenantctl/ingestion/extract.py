@@ -459,7 +459,9 @@ def read_pdf(data: bytes) -> str:
         raise ExtractError("PDF holds no extractable text (scanned images need OCR first)")
     # Pages are separated by form feeds, so a chunk stays on one page; a page's lines stay as pypdf
     # extracted them, but for running headers and footers and words hyphenated at a line's end.
-    return "\f".join(_dehyphenate(page) for page in _drop_running_lines(pages))
+    pages = _drop_running_lines(pages)
+    compounds = {word.casefold() for page in pages for word in _COMPOUND.findall(page)}
+    return "\f".join(_dehyphenate(page, compounds) for page in pages)
 
 
 def _pdf_page_text(page: PageObject) -> str:
@@ -580,10 +582,17 @@ def _drop_running_lines(pages: list[str]) -> list[str]:
     return out
 
 
-def _dehyphenate(page: str) -> str:
-    """A word hyphenated across lines is whole again ("car-\nried" is "carried"); a hyphen before a
-    capital or a digit ("Wi-\nFi", "COVID-\n19") stays, the line break dropped."""
-    page = re.sub(r"(?<=[^\W\d_])-[ \t]*\n[ \t]*(?=[a-z])", "", page)
+_COMPOUND = re.compile(r"[^\W\d_]+-[^\W\d_]+")  # "well-known" within a line
+_BROKEN = re.compile(r"([^\W\d_]+)-[ \t]*\n[ \t]*([a-z][^\W\d_]*)")  # "car-\nried", "well-\nknown"
+
+
+def _dehyphenate(page: str, compounds: set[str]) -> str:
+    """A word hyphenated across lines is whole again ("car-\nried" is "carried"), but for a compound the
+    document writes with its hyphen within a line too (`compounds`, lower case: "well-\nknown" is
+    "well-known" where "well-known" is written elsewhere); a hyphen before a capital or a digit ("Wi-\nFi",
+    "COVID-\n19") stays, the line break dropped."""
+    page = _BROKEN.sub(lambda m: "-".join(m.groups()) if "-".join(m.groups()).casefold() in compounds
+                       else "".join(m.groups()), page)
     return re.sub(r"(?<=\w)-[ \t]*\n[ \t]*(?=[A-Z0-9])", "-", page)
 
 
