@@ -140,3 +140,46 @@ def test_the_openapi_document_gives_the_error_shapes_and_streams_the_endpoints_s
             assert ApiError.model_validate(response.json()).hint, response.text
         openai = client.post("/v1/chat/completions", headers=_auth(keys["acme"]), json={"messages": []})
         assert openai.status_code == 400 and OpenAIError.model_validate(openai.json()).error.code == 400
+
+
+class _FailsAfterOneToken:
+    """A generator that streams one token, then fails as a damaged model file or a full disk would."""
+
+    name, n_ctx, load_ms, has_chat_template, confidence = "broken", 2048, 0.0, False, None
+
+    def __init__(self, error):
+        self.error = error
+
+    def count_tokens(self, text):
+        return len(text) // 4
+
+    def generate(self, request, on_token=None):
+        if on_token:
+            on_token(" 28")
+        raise self.error
+
+
+def test_an_openai_stream_that_fails_after_its_first_token_ends_with_an_error_event(cli, home, monkeypatch):
+    """An error after the 200 was `{"error": {"message"}}` with the server's paths in it, and an OSError
+    broke the stream off without any event; now OpenAI's error shape, scrubbed, then `[DONE]`."""
+    import json
+
+    from tenantctl.errors import ModelUnavailable
+    from tenantctl.models import generation
+
+    from .conftest import open_gate
+
+    failures = [ModelUnavailable("cannot read /srv/secret/models/gemma.gguf", "ask the operator to check the model"),
+                OSError(28, "No space left on device", "/srv/secret/tenants/acme/store.db")]
+    with _two_tenants(cli, home) as (client, keys):
+        open_gate(home, "acme")
+        for failure in failures:
+            monkeypatch.setattr(generation, "load_generator", lambda name, cfg, f=failure: _FailsAfterOneToken(f))
+            body = {"stream": True, "messages": [{"role": "user", "content": "How many days of leave do staff get?"}]}
+            with client.stream("POST", "/v1/chat/completions", json=body, headers=_auth(keys["acme"])) as streamed:
+                assert streamed.status_code == 200
+                lines = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+            assert lines[-1] == "data: [DONE]", lines
+            error = json.loads(lines[-2].removeprefix("data: "))["error"]
+            assert set(error) == {"message", "type", "code", "hint"} and error["type"] == "server_error", error
+            assert "/srv/secret" not in json.dumps(error), error

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,9 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from tenantctl.errors import TenantctlError
+from tenantctl.errors import TenantctlError, from_system_error
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
-from tenantctl.serving.limits import HttpRefusal, scrub
+from tenantctl.serving.limits import HttpRefusal, error_body, scrub
 from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
 from tenantctl.serving.schemas import OPENAI_ERRORS, streamed
@@ -97,8 +98,11 @@ async def chat_completions(body: ChatCompletionBody, tenant: AskingTenant, share
             result = await final(gen)
             yield chunk({"content": _with_sources(result)})
             yield chunk({}, finish="stop")
-        except TenantctlError as exc:
-            yield f"data: {json.dumps({'error': {'message': exc.message}})}\n\n"
+        except (TenantctlError, OSError, sqlite3.Error) as exc:  # after the 200: an event, as OpenAI's shape
+            body = error_body(exc if isinstance(exc, TenantctlError) else from_system_error(exc))
+            message = f"{body['error']} ({body['hint']})" if body["hint"] else body["error"]
+            error = {"message": message, "type": "server_error", "code": 500, "hint": body["hint"]}
+            yield f"data: {json.dumps({'error': error}, ensure_ascii=False)}\n\n"
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
