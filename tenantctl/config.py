@@ -273,7 +273,7 @@ class Config(_Strict):
             raise ConfigError(
                 f"model {name!r} is not configured",
                 f"add it under `models:` in {paths.config_file()} (configured: {', '.join(self.models)}); a running "
-                "`tenantctl serve` reads config.yaml when it starts: restart it after adding one",
+                "server reads config.yaml when it starts: restart it after adding one",
             )
         return name, self.models[name]
 
