@@ -1069,6 +1069,19 @@ def test_a_chinese_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_
     assert follow_up(question, [(earlier, "5年")], RecordWords()) == (asked, [])
 
 
+def test_a_chinese_pronoun_is_not_read_inside_a_word():
+    """其 of 尤其 and 极其, 他 of 他人 and 吉他 were taken for pronouns: "尤其是周末呢？" was asked as
+    "尤FL-9叉车是周末呢？"."""
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    earlier = [("FL-9叉车的保修期是多久？", "5年")]
+    for question in ("尤其是周末呢？", "极其重要吗？", "可以借给他人吗？", "吉他多少钱？"):
+        assert "FL-9" not in follow_up(question, earlier, RecordWords())[0], question
+    for question, asked in (("它多少钱？", "FL-9叉车多少钱？"), ("其价格是多少？", "FL-9叉车价格是多少？"),
+                            ("那其价格呢？", "那FL-9叉车价格呢？")):
+        assert follow_up(question, earlier, RecordWords())[0] == asked
+
+
 def test_a_chinese_follow_up_it_cannot_tell_apart_borrows_as_before():
     from tenantctl.answering.chat import RecordWords, follow_up
 

@@ -229,7 +229,10 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
 # "的" ("上海办公室的地址是什么？"), else before its first question word, "是" or "在" ("上海办公室在哪里？").
 _ZH_LEAD = re.compile(r"(?:那么|那(?![个些])|还有|另外|至于|以及|和|请问|我想知道|再问一下)*")
 _ZH_TAIL = re.compile(r"(?:的)?(?P<topic>呢)?[吗啊呀吧]?[\s？?。！!]*$")
-_ZH_BACK = re.compile(r"它们|他们|她们|(?<!其)[它他她]|其(?![他它中余实])|这个|那个|这些|那些")
+# A pronoun, not a character of a word: 其 only opening a clause (尤其, 其次, 极其 are words), 他 not in 他人,
+# 吉他, 其他.
+_ZH_BACK = re.compile(r"它们|他们|她们|(?<![其吉利排])[它他她](?![人乡国处日者])"
+                      r"|(?:^|(?<=[\s，,那么还有另外至于]))其(?![他它中余实次间后])|这个|那个|这些|那些")
 _ZH_STOP = re.compile(f"的|是|在|{CJK_QUESTION.pattern}")
 
 
