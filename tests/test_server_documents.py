@@ -183,3 +183,31 @@ def test_an_openai_stream_that_fails_after_its_first_token_ends_with_an_error_ev
             error = json.loads(lines[-2].removeprefix("data: "))["error"]
             assert set(error) == {"message", "type", "code", "hint"} and error["type"] == "server_error", error
             assert "/srv/secret" not in json.dumps(error), error
+
+
+def test_a_session_s_messages_are_read_back_by_its_own_tenant_alone(cli, home, monkeypatch):
+    from tenantctl.models import generation
+
+    from .conftest import open_gate
+    from .test_answer import FakeGenerator
+
+    monkeypatch.setattr(generation, "load_generator", lambda name, cfg: FakeGenerator(" 28 days"))
+    with _two_tenants(cli, home) as (client, keys):
+        open_gate(home, "acme")
+        session = client.post("/v1/chat/sessions", headers=_auth(keys["acme"])).json()["id"]
+        asked = client.post(f"/v1/chat/sessions/{session}/messages", headers=_auth(keys["acme"]),
+                            json={"question": "How many days of leave do Acme staff get?"})
+        assert asked.status_code == 200, asked.text
+        read = client.get(f"/v1/chat/sessions/{session}/messages", headers=_auth(keys["acme"]))
+        assert read.status_code == 200, read.text
+        assert read.json() == {"session": session, "messages": [
+            {"question": "How many days of leave do Acme staff get?", "answer": asked.json()["answer"]}]}
+        empty = client.post("/v1/chat/sessions", headers=_auth(keys["acme"])).json()["id"]
+        assert client.get(f"/v1/chat/sessions/{empty}/messages", headers=_auth(keys["acme"])).json()["messages"] == []
+
+        for other in (session, "000000000000"):  # acme's session with globex's key, and none
+            refused = client.get(f"/v1/chat/sessions/{other}/messages", headers=_auth(keys["globex"]))
+            assert refused.status_code == 404, (other, refused.text)
+            assert "days" not in refused.text and "GET /v1/chat/sessions" in refused.json()["hint"]
+        for other in ("..", "%2e%2e", f"..%2f{session}"):
+            assert client.get(f"/v1/chat/sessions/{other}/messages", headers=_auth(keys["globex"])).status_code == 404

@@ -32,6 +32,18 @@ def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
     return {"id": session, "session": session}  # `id` as the listing names it; `session` for older clients
 
 
+@router.get("/v1/chat/sessions/{session_id}/messages")
+def session_messages(session_id: str, tenant: CurrentTenant, shared: Shared) -> dict[str, Any]:
+    """`{session, messages}`: the session's turns in order, each `{question, answer}` as asked and answered
+    (to show a conversation again); a session of another tenant is not found."""
+    from tenantctl.storage import sessions
+
+    with shared.pool.use(tenant.id) as opened:
+        sessions.require(opened.store, tenant.id, session_id)
+        turns = sessions.history(opened.store, session_id)
+    return {"session": session_id, "messages": [{"question": q, "answer": a} for q, a in turns]}
+
+
 @router.post("/v1/chat/sessions/{session_id}/messages",
              responses=streamed("`token` events (raw model output), then one `answer`"))
 async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant, shared: Shared,
