@@ -1082,6 +1082,17 @@ def test_a_chinese_pronoun_is_not_read_inside_a_word():
         assert follow_up(question, earlier, RecordWords())[0] == asked
 
 
+def test_a_chinese_name_opening_with_he_keeps_it():
+    """和 was an opening word to drop: "和平路办公室呢？" was asked as "平路办公室的地址是什么？", and after
+    "和平路办公室的地址是什么？" the earlier subject was "平路办公室"."""
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    assert follow_up("和平路办公室呢？", [("上海办公室的地址是什么？", "x")], RecordWords())[0] == \
+        "和平路办公室的地址是什么？"
+    assert follow_up("北京办公室呢？", [("和平路办公室的地址是什么？", "x")], RecordWords())[0] == \
+        "北京办公室的地址是什么？"
+
+
 def test_a_chinese_follow_up_it_cannot_tell_apart_borrows_as_before():
     from tenantctl.answering.chat import RecordWords, follow_up
 

@@ -227,7 +227,8 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
 # may open with "那", "那么", "还有"… and end with "呢" (asking nothing but its subject: "那FL-12呢？"); a
 # pronoun stands for the earlier subject ("它多少钱？"); the earlier subject is what comes before its first
 # "的" ("上海办公室的地址是什么？"), else before its first question word, "是" or "在" ("上海办公室在哪里？").
-_ZH_LEAD = re.compile(r"(?:那么|那(?![个些])|还有|另外|至于|以及|和|请问|我想知道|再问一下)*")
+# Not "和": it opens names as often as it joins them ("和平路办公室" is no "平路办公室").
+_ZH_LEAD = re.compile(r"(?:那么|那(?![个些])|还有|另外|至于|以及|请问|我想知道|再问一下)*")
 _ZH_TAIL = re.compile(r"(?:的)?(?P<topic>呢)?[吗啊呀吧]?[\s？?。！!]*$")
 # A pronoun, not a character of a word: 其 only opening a clause (尤其, 其次, 极其 are words), 他 not in 他人,
 # 吉他, 其他.
