@@ -563,6 +563,12 @@ def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
     assert reply.grounded and reply.answer == "tws pause"
 
 
+def test_a_chinese_span_holding_another_clause_s_number_gives_way_to_the_asked_one():
+    policy = [Passage("自签收之日起 7 天内可无理由退货，15 天内出现质量问题可以换货。", "faq.docx")]
+    reply, _ = ask("几天内可以无理由退货？", policy, "15天内出现质量问题可以换货。")
+    assert reply.answer == "7 天"
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

@@ -240,7 +240,11 @@ def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.
     if english and kind and holder is not ranked[0]:
         return False  # a number or date from the second sentence: the best one's is taken instead
     # One of several numbers or dates of its sentence that fit: which one is meant, the model guesses too.
-    return not (english and kind and len(spans.typed_choices(question, holder.text)) > 1)
+    choices = spans.typed_choices(question, holder.text) if kind else []
+    if len(choices) > 1 and not english:  # CJK: only the one of the clause holding the question's words
+        meant = spans.nearest_choice(question, holder.text, choices) or ""
+        return spans.occurs(normalize(meant), normalize(span))
+    return not (english and len(choices) > 1)
 
 
 def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int, *, sure: bool = True) -> Reply:
