@@ -10,11 +10,14 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
    more than the question's own words and sits next to the question's terms in that sentence; for a
    question asking for a number or a date, the span must be one (in English, of the best sentence, and
-   not one of several there that fit: which is meant, the model guesses too), else the one in the best
+   not one of several there that fit: which is meant, the model guesses too; in CJK, the one of the clause
+   holding the question's words), else the one in the best
    sentence is taken — when that sentence holds several that fit (English), the stretch holding them all;
    and the model must have been sure of it (`answer.min_span_confidence`: the mean log-probability of
    its tokens, when the generator reports one);
-4. otherwise the answer is the best whole sentence (`fallback`).
+4. otherwise the answer is the best whole sentence (`fallback`), after its section's title when it
+   only restates the question. A section's title that holds a number or date ("3.2.0 (2026-03-14)") is
+   a candidate too, for a question asking for one.
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
 
@@ -203,8 +206,9 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
             said = [s for s in paragraph.sentences if len(s) > 1]
             found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
                                       after=_after(said, i, by_paragraph[k + 1:])) for i, s in enumerate(said)]
-        if title := _section_title(heading, found):
-            found.append(spans.Candidate(title, n, heading=heading, title=True))  # "3.2.0 (2026-03-14)" says when
+        title = spans.section_title(heading)
+        if re.search(r"\d", title) and all(c.text != title for c in found):  # "3.2.0 (2026-03-14)" says when
+            found.append(spans.Candidate(title, n, heading=heading, title=True))
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
 
@@ -218,13 +222,6 @@ def _after(said: list[str], i: int, below: list[Said]) -> str:
         items = itertools.takewhile(lambda paragraph: paragraph.item, below)
         return " ".join(s for paragraph in items for s in paragraph.sentences)[:MAX_SENTENCE_CHARS]
     return ""
-
-
-def _section_title(heading: str, found: list[spans.Candidate]) -> str:
-    """The last part of a passage's heading path, when it says more than a name ("3.2.0 (2026-03-14)"):
-    a changelog's date or a section's figure is often only there."""
-    title = heading.rsplit(" > ", 1)[-1].strip()
-    return title if re.search(r"\d", title) and all(c.text != title for c in found) else ""
 
 
 def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.Candidate]) -> bool:
@@ -274,8 +271,8 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
     best = ranked[0]
     after = "" if spans.holds_all_and_more(best.text, question) else best.after  # it needs no scene set
     shown = spans.continued(spans.trim_lead(spans.window(best.text, question), question), after)
-    if (title := best.heading.rsplit(" > ", 1)[-1]) and spans.says_nothing_new(shown, question):
-        shown = f"{title}: {shown}"  # "Which version added incremental restore?" → "3.2.0 (…): Added …"
+    if best.section and spans.says_nothing_new(shown, question):
+        shown = f"{best.section}: {shown}"  # "Which version added incremental restore?" → "3.2.0 (…): Added …"
     return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)
 
 

@@ -83,6 +83,15 @@ class Candidate:
     heading: str = ""  # the heading path of its passage's section: its words count for the sentence
     title: bool = False  # the section's title itself: a candidate only for the number or date it holds
 
+    @property
+    def section(self) -> str:
+        return section_title(self.heading)
+
+
+def section_title(heading: str) -> str:
+    """A section's title: the last part of its heading path ("Manual > Changelog > 3.2.0 (2026-03-14)")."""
+    return heading.rsplit(" > ", 1)[-1].strip()  # ingestion/chunking.py joins the path so
+
 
 def expected_type(question: str) -> str | None:
     """What the question asks for: "date", "number", or None (哪几种 asks which kinds, not how many).
