@@ -510,6 +510,19 @@ def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
     assert reply.grounded and reply.answer == "Australian Broadcasting Corporation (ABC)"
 
 
+def test_an_abbreviation_in_brackets_is_shown_with_the_words_its_letters_spell():
+    """The name before an abbreviation was the capitalised words before it, but for a sentence's first:
+    "Broadcasting Corporation (ABC)", and "Space Administration (NASA)" (stopped at "and")."""
+    for sentence, abbreviation, name in [
+            ("Australian Broadcasting Corporation (ABC) has run the show since 1965.", "ABC",
+             "Australian Broadcasting Corporation (ABC)"),
+            ("In 1958 the National Aeronautics and Space Administration (NASA) was founded.", "NASA",
+             "National Aeronautics and Space Administration (NASA)"),
+            ("It was set up by the World Health Organization (WHO) in 1948.", "WHO", "World Health Organization (WHO)"),
+            ("Connect it with a cable (USB) to the port.", "USB", "USB")]:
+        assert spans.whole_name(abbreviation, sentence) == name
+
+
 def test_a_best_sentence_holding_the_whole_question_and_more_does_not_go_on():
     people = [Passage("Alice Martin manages the Paris office. Bob Chen manages the Berlin office. "
                       "The Paris office is at 12 Rue de Rivoli.", "people.md")]

@@ -758,6 +758,27 @@ def trim_lead(text: str, question: str) -> str:
 _NAME_BEFORE = re.compile(r"(?:(?<=\s)[A-Z][\w.'-]*\s)+$")
 
 
+_JOINING = frozenset("and of for the on in to de du la del der und &".split())  # words an abbreviation skips
+
+
+def _spelt_by(abbreviation: str, before: str) -> int | None:
+    """Where the capitalised words at the end of `before` whose initials spell `abbreviation` start, words
+    such as "and" or "of" between them ("National Aeronautics and Space Administration" for NASA, also
+    opening a sentence); None when they do not spell it."""
+    if not abbreviation.isalpha():
+        return None
+    letters, words = list(abbreviation), list(re.finditer(r"\S+", before))
+    while letters and words:
+        word = words.pop()
+        if word.group()[0] == letters[-1]:
+            letters.pop()
+            if not letters:
+                return word.start()
+        elif word.group().lower() not in _JOINING:
+            return None
+    return None
+
+
 def whole_name(span: str, sentence: str) -> str:
     """An English span that starts a capitalised word with the capitalised words right before it in
     its sentence (not the sentence's first word): a name is all of it ("Catholic" in "denote Roman
@@ -766,7 +787,9 @@ def whole_name(span: str, sentence: str) -> str:
     if at <= 0 or has_cjk(span) or not span[:1].isupper():
         return span
     if span.isupper() and sentence[at - 1] == "(" and sentence[at + len(span):at + len(span) + 1] == ")":
+        start = _spelt_by(span, sentence[:at - 1])  # "NASA" of "the National Aeronautics and Space …"
         m = _NAME_BEFORE.search(sentence[:at - 1])  # "ABC" of "the Australian Broadcasting Corporation (ABC)"
-        return sentence[m.start():at + len(span) + 1] if m else span
+        start = m.start() if start is None and m else start
+        return sentence[start:at + len(span) + 1] if start is not None else span
     m = _NAME_BEFORE.search(sentence[:at])
     return sentence[m.start():at] + span if m and m.start() > 0 else span
