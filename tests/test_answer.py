@@ -582,6 +582,10 @@ def test_a_chinese_span_holding_another_clause_s_number_gives_way_to_the_asked_o
     assert reply.answer == "7 天"
 
 
+def test_a_number_s_unit_word_is_in_lower_case():
+    assert spans.typed_tokens("number", "There are fourteen Vice Presidents and 3 men.") == ["fourteen", "3 men"]
+
+
 def test_a_latin_span_is_found_in_a_chinese_sentence():
     reply, _ = ask("即时书签是由什么公司推出的？", [Passage("Mozilla Firefox在2004年推出了即时书签。", "b.txt")],
                    "Mozilla Firefox")

@@ -59,8 +59,8 @@ PATTERNS = {
     ),
     "number": re.compile(
         rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
-        rf"|(?:\$|£|€|US\$)?\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?"
-        rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)[a-z]+)?",
+        rf"|(?:\$|£|€|US\$)?\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?"
+        rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?",
         re.I,
     ),
 }
