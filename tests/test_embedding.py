@@ -410,6 +410,56 @@ def test_concurrent_queries_are_embedded_together_and_each_caller_gets_its_own_v
     assert batching.queries == 25 and batching.batches == len(inner.calls)
 
 
+class _BatchDependentEmbedder(_SlowEmbedder):
+    """Like int8 ONNX: each text's vector depends on the texts embedded in the same call."""
+
+    batch_dependent = True
+
+    def encode_query(self, texts):
+        vectors = super().encode_query(texts)
+        return vectors + 1000.0 * len(texts)
+
+
+def test_a_batch_dependent_embedder_gives_each_caller_the_vector_it_gets_alone():
+    """Another tenant's concurrent query must not change this one's vector (int8 scales the whole call)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tenantctl.models.embedding import BatchingEmbedder
+
+    inner = _BatchDependentEmbedder()
+    batching = BatchingEmbedder(inner, max_texts=64)
+    texts = [f"tenant-{i} question {i}" for i in range(24)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda t: batching.encode_query([t]), texts))
+    for text, vector in zip(texts, results, strict=True):
+        assert vector[0, 0] == sum(map(ord, text)) + 1000.0, text  # as alone: a call of one text
+    assert set(inner.calls) == {1} and batching.batches < 24  # one caller ran several callers' calls
+    pair = batching.encode_query(["a", "b"])  # a caller's own texts still go in one call
+    assert pair[:, 0].tolist() == [ord("a") + 2000.0, ord("b") + 2000.0]
+
+
+@pytest.mark.slow
+def test_int8_query_vectors_in_a_server_do_not_depend_on_the_queries_beside_them():
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from tenantctl.config import EmbedderConfig
+    from tenantctl.models.embedding import BatchingEmbedder, get_embedder
+
+    inner = get_embedder(EmbedderConfig(precision="int8"))
+    assert inner.batch_dependent and not get_embedder(EmbedderConfig(precision="fp32")).batch_dependent
+    texts = [f"machine model M-{i} weight and speed" for i in range(12)] + [
+        "a much longer question about the annual leave policy of the company and its public holidays"] * 4
+    alone = [inner.encode_query([t]) for t in texts]
+    assert not np.array_equal(inner.encode_query(texts[:2])[0], alone[0][0])  # what int8 batches do
+    batching = BatchingEmbedder(inner)
+    with ThreadPoolExecutor(8) as pool:
+        served = list(pool.map(lambda t: batching.encode_query([t]), texts * 3))
+    for text, vector in zip(texts * 3, served, strict=True):
+        assert np.array_equal(vector, alone[texts.index(text)]), text
+
+
 def test_a_failing_batch_fails_its_callers_and_the_next_batch_works():
     from concurrent.futures import ThreadPoolExecutor
 

@@ -50,6 +50,9 @@ class OnnxEmbedder:
         self.path = path
         self.batch_size = batch_size
         self.precision = precision
+        # int8 quantises each call's activations with one scale for the whole call: a text's vector then
+        # depends on the other texts embedded with it (cosine 0.99 to its vector alone).
+        self.batch_dependent = precision == "int8"
         self._session = None
         self._run_options = None
         self._tokenizer = None
@@ -305,7 +308,10 @@ class BatchingEmbedder:
     A caller that finds no batch running runs one over every query waiting at that moment; callers
     arriving meanwhile wait and go in the next batch. One query alone is embedded at once (no added
     latency); under load, one model call serves many requests, which costs far less than as many calls.
-    Bulk `encode` (ingest) passes straight through."""
+    Bulk `encode` (ingest) passes straight through. An embedder whose vectors depend on the batch
+    (`batch_dependent`: int8) embeds each caller's texts in a call of their own, still run by one caller
+    for all: a query's vector — so its hits and the relevance gate — never depends on which queries of
+    other tenants arrived with it, and is the vector `tenantctl search` computes."""
 
     def __init__(self, inner: Embedder, max_texts: int = 64) -> None:
         self.inner = inner
@@ -350,11 +356,15 @@ class BatchingEmbedder:
 
     def _run(self, batch: list[_Pending]) -> None:
         try:
-            vectors = self.inner.encode_query([t for item in batch for t in item.texts])
-            row = 0
-            for item in batch:
-                item.vectors = vectors[row:row + len(item.texts)]
-                row += len(item.texts)
+            if getattr(self.inner, "batch_dependent", False):
+                for item in batch:
+                    item.vectors = self.inner.encode_query(item.texts)
+            else:
+                vectors = self.inner.encode_query([t for item in batch for t in item.texts])
+                row = 0
+                for item in batch:
+                    item.vectors = vectors[row:row + len(item.texts)]
+                    row += len(item.texts)
         except BaseException as exc:  # every caller of the batch sees the error
             for item in batch:
                 item.error = exc
