@@ -3,22 +3,25 @@ uploads over the API, and never sees or touches another tenant's."""
 
 import contextlib
 
+import pytest
+
 from .conftest import fast_home
 
 
 @contextlib.contextmanager
-def _two_tenants(cli, home):
+def _two_tenants(cli, home, store="local"):
     """An in-process server over a new home with tenants acme and globex (hashing embedder), each with
-    one uploaded document: the client and the two keys."""
+    one uploaded document: the client and the two keys. With `store: postgres`, the `postgres` fixture
+    must have written config.yaml."""
     from fastapi.testclient import TestClient
 
     from tenantctl.config import load_config
     from tenantctl.serving.app import create_app
 
-    fast_home(cli, home)
+    fast_home(cli, home, extra=(home / "config.yaml").read_text() if store != "local" else "")
     keys = {}
     for tenant in ("acme", "globex"):
-        assert cli("tenant", "create", tenant).code == 0
+        assert cli("tenant", "create", tenant, "--store", store).code == 0
         keys[tenant] = cli("key", "create", tenant, "--json").json()["key"]
     with TestClient(create_app(load_config())) as client:
         for tenant, text in (("acme", b"# Leave\n\nAcme staff get 28 days of leave."),
@@ -211,3 +214,17 @@ def test_a_session_s_messages_are_read_back_by_its_own_tenant_alone(cli, home, m
             assert "days" not in refused.text and "GET /v1/chat/sessions" in refused.json()["hint"]
         for other in ("..", "%2e%2e", f"..%2f{session}"):
             assert client.get(f"/v1/chat/sessions/{other}/messages", headers=_auth(keys["globex"])).status_code == 404
+
+
+@pytest.mark.slow
+def test_pooled_tenants_list_and_remove_their_own_uploads_in_postgres(cli, home, postgres):
+    with _two_tenants(cli, home, store="postgres") as (client, keys):
+        listed = client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]
+        assert [(d["path"], d["uploaded"]) for d in listed] == [("uploads/notes.md", True)]
+        assert client.delete("/v1/documents/uploads/notes.md", headers=_auth(keys["globex"])).status_code == 200
+        assert client.get("/v1/documents", headers=_auth(keys["globex"])).json()["documents"] == []
+        searched = client.post("/v1/search", headers=_auth(keys["globex"]), json={"query": "launch code"})
+        assert searched.json()["hits"] == []
+        hits = client.post("/v1/search", headers=_auth(keys["acme"]), json={"query": "days of leave"}).json()["hits"]
+        assert hits and hits[0]["path"] == "uploads/notes.md"  # acme's document of the same name stays
+        assert client.delete("/v1/documents/uploads/notes.md", headers=_auth(keys["globex"])).status_code == 404
