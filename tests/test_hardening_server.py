@@ -89,7 +89,8 @@ def test_every_endpoint_has_a_body_limit(server, home):
     assert httpx.post(url + "/v1/search", json={"query": "gate code"}, headers=_auth(keys["a"])).status_code == 200
 
 
-def test_uploads_refused_leave_nothing_behind(server, home, tmp_path, cli):
+def test_uploads_refused_leave_nothing_behind(server, home, tmp_path, cli, monkeypatch):
+    monkeypatch.setattr("tenantctl.serving.routes.documents.LOCK_WAIT_S", 0.2)  # busy: 409 after 0.2 s, not 10
     url, keys, _ = server("server:\n  max_file_mb: 0.5\n  max_upload_mb: 2\n")
     post = lambda files, key="a": httpx.post(url + "/v1/documents", files=files, headers=_auth(keys[key]), timeout=60)  # noqa: E731
 

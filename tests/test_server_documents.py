@@ -228,3 +228,24 @@ def test_pooled_tenants_list_and_remove_their_own_uploads_in_postgres(cli, home,
         hits = client.post("/v1/search", headers=_auth(keys["acme"]), json={"query": "days of leave"}).json()["hits"]
         assert hits and hits[0]["path"] == "uploads/notes.md"  # acme's document of the same name stays
         assert client.delete("/v1/documents/uploads/notes.md", headers=_auth(keys["globex"])).status_code == 404
+
+
+def test_parallel_uploads_and_removals_of_one_tenant_wait_for_each_other(cli, home):
+    """A client uploading files in parallel got 409 "busy" for all but one of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _two_tenants(cli, home) as (client, keys):
+        def upload(i):
+            files = [("files", (f"part{i}.md", f"# Part {i}\n\nGizmo {i} weighs {i} kg.".encode()))]
+            return client.post("/v1/documents", headers=_auth(keys["acme"]), files=files).status_code
+
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(upload, range(6))) == [200] * 6
+        listed = client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]
+        assert sorted(d["path"] for d in listed) == ["uploads/notes.md"] + [f"uploads/part{i}.md" for i in range(6)]
+        remove = lambda i: client.delete(f"/v1/documents/uploads/part{i}.md", headers=_auth(keys["acme"])).status_code  # noqa: E731
+        with ThreadPoolExecutor(6) as pool:
+            assert list(pool.map(remove, range(6))) == [200] * 6
+        assert [d["path"] for d in client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]] == \
+            ["uploads/notes.md"]
+        assert cli("verify", "acme").code == 0

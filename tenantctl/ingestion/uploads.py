@@ -56,8 +56,9 @@ def safe_name(name: str) -> str:
 
 
 def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_file_bytes: int,
-                  copy: Callable[[BinaryIO, BinaryIO], None] | None = None) -> IngestSummary:
-    """Store `uploads` in the tenant's uploads folder and ingest them; all or nothing."""
+                  copy: Callable[[BinaryIO, BinaryIO], None] | None = None, wait: float = 0) -> IngestSummary:
+    """Store `uploads` in the tenant's uploads folder and ingest them; all or nothing. The ingest waits
+    up to `wait` seconds for another writer of the tenant (Busy after that)."""
     names = [safe_name(u.name) for u in uploads]
     if not uploads:
         raise BadInput("no files in the upload", "send one or more files in the `files` form field")
@@ -100,7 +101,7 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
                 os.replace(target, previous)
             moved.append((target, previous))
             os.replace(staging / name, target)
-        summary = ingest(tenant, targets + left, cfg)
+        summary = ingest(tenant, targets + left, cfg, wait=wait)
         failed = {Path(f.path).resolve() for f in summary.files if f.status == "failed"}
         for path in left:  # left unindexed by a killed server; one that cannot be indexed goes, as it would have
             if path.resolve() in failed:
@@ -126,7 +127,7 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     return summary
 
 
-def remove_upload(tenant: Tenant, name: str) -> str:
+def remove_upload(tenant: Tenant, name: str, *, wait: float = 0) -> str:
     """Remove one uploaded document of `tenant` — its file in the uploads folder, its chunks, vectors and
     full text — under the tenant's write lock. `name` is the file name the upload returned. The file is
     set aside until the store no longer holds it, and put back when that fails. Returns the name."""
@@ -138,7 +139,7 @@ def remove_upload(tenant: Tenant, name: str) -> str:
     if safe_name(name) != name:  # "../x", "a/b", hidden names: never one of the uploads
         raise missing
     tenant.require_active("uploads")
-    with tenant.write_lock(), tenant.open_store() as store:
+    with tenant.write_lock(wait), tenant.open_store() as store:
         key = str(target.resolve())
         if key not in store.documents():
             raise missing

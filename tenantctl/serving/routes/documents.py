@@ -17,6 +17,10 @@ from tenantctl.storage.layout import UPLOADS_DIR
 
 router = APIRouter(tags=["documents"], responses=ERRORS)
 
+# An upload or removal waits this long for another write of its tenant — a parallel upload of the same
+# client takes well under a second — before it is refused as busy (409).
+LOCK_WAIT_S = 10.0
+
 
 @router.post("/v1/documents", response_model=None)
 def upload(tenant: CurrentTenant, shared: Shared,
@@ -26,7 +30,8 @@ def upload(tenant: CurrentTenant, shared: Shared,
     from tenantctl.ingestion.uploads import Upload, store_uploads
 
     uploads = [Upload(f.filename or "upload", f.file, _size(f)) for f in files]
-    summary = store_uploads(tenant, uploads, shared.cfg, max_file_bytes=int(shared.cfg.server.max_file_mb * (1 << 20)))
+    summary = store_uploads(tenant, uploads, shared.cfg, max_file_bytes=int(shared.cfg.server.max_file_mb * (1 << 20)),
+                            wait=LOCK_WAIT_S)
     data = summary.to_dict()
     for f in data["files"]:
         f["path"] = Path(f["path"]).name  # the tenant's folder layout is not the caller's business
@@ -63,7 +68,7 @@ def remove(path: str, tenant: CurrentTenant) -> dict[str, Any]:
     if "/" in name and any(d["path"] == path for d in documents(tenant)["documents"]):
         raise HttpRefusal(409, f"{path[:200]!r} is a document of one of the tenant's sources, not an upload",
                           "it is re-read from its source at each reindex: the operator removes it there")
-    return {"tenant": tenant.id, "removed": f"{UPLOADS_DIR}/{remove_upload(tenant, name)}"}
+    return {"tenant": tenant.id, "removed": f"{UPLOADS_DIR}/{remove_upload(tenant, name, wait=LOCK_WAIT_S)}"}
 
 
 def _size(upload: UploadFile) -> int:
