@@ -57,6 +57,8 @@ def test_documents_are_listed_and_an_upload_is_removed_from_file_store_and_index
         hits = client.post("/v1/search", headers=_auth(keys["acme"]), json={"query": "days of leave", "k": 10})
         assert all(h["path"] != "uploads/notes.md" for h in hits.json()["hits"])
         assert cli("verify", "acme").code == 0  # the index on disk follows the store
+        logged = (home / "logs" / "tenantctl.jsonl").read_text()
+        assert '"event": "upload-remove"' in logged and "notes.md" not in logged  # counted, never named
 
         # The name the upload returned works as well; a second removal is not found.
         assert client.delete("/v1/documents/prices.csv", headers=_auth(keys["acme"])).status_code == 200

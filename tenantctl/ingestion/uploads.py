@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tenantctl import logs
 from tenantctl.config import Config
 from tenantctl.errors import BadInput, DiskFull, DocumentNotFound, Refused, TooLarge, from_system_error
 from tenantctl.ingestion.ingest import IngestSummary, ingest
@@ -163,6 +164,7 @@ def remove_upload(tenant: Tenant, name: str, *, wait: float = 0) -> str:
         finally:
             if removed:
                 aside.unlink(missing_ok=True)
+    logs.event("upload-remove", tenant=tenant.id, removed=1)
     return name
 
 
