@@ -201,6 +201,15 @@ def test_gate_reads_a_passage_under_its_section_s_heading():
     assert not gate.check("What is the mileage rate?", [(text, "policy.md", 0.52)], 0.2, 0.74, 0.2).passed
 
 
+def test_gate_turns_away_a_question_naming_a_code_no_passage_holds():
+    rows = [("型号: CloudSail X5; 价格: 899元", "faq.docx", 0.6),
+            ("The FL 12 forklift has a 1 year warranty.", "p.md", 0.7)]
+    assert not gate.check("CloudSail X9 什么时候发布？", rows, 0.2, 0.74, 0.2).passed  # another product
+    assert not gate.check("What is the warranty of the FL-15?", rows, 0.2, 0.74, 0.2).passed
+    assert gate.check("What is the warranty of the FL-12?", rows, 0.2, 0.74, 0.2).passed  # spelt "FL 12" there
+    assert gate.check("What warranty did the 5th forklift of the 1990s have?", rows, 0.2, 0.74, 0.2).passed
+
+
 def test_gate_chinese_uses_coverage_not_similarity():
     question = "文周王是百济第多少代国王？"
     related = [("文周王是百济的第22代国王，475年至477年在位。", "文周王.txt", 0.40)]

@@ -75,6 +75,21 @@ def _best_coverage(question: str, passages) -> float:
     return max((coverage(question, f"{_stem_of(source)}\n{text}") for text, source, *_ in passages), default=0.0)
 
 
+# A code names one thing: letters and digits in one word ("X9", "FL-12", "AS-205", "5G"), not an ordinal,
+# a decade or a plural ("5th", "1990s").
+_CODE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z\d]+(?:-[A-Za-z\d]+)*(?![\w-])")
+_NO_CODE = re.compile(r"\d+(?:st|nd|rd|th|s)", re.I)
+
+
+def unheld_codes(question: str, texts: list[str]) -> list[str]:
+    """The codes of the question that none of `texts` holds, spelt with or without spaces and hyphens
+    ("FL-12", "FL 12", "fl12"). Of all SQuAD questions, no answerable one names a code its passages
+    lack; two asked in another tenant do ("AS-205", "K-12")."""
+    held = re.sub(r"[\W_]", "", " ".join(texts).lower())
+    return [code for code in _CODE.findall(question)
+            if not _NO_CODE.fullmatch(code) and re.sub(r"[\W_]", "", code.lower()) not in held]
+
+
 def likely(question: str, passages: list[tuple[str, str]], min_cjk_coverage: float) -> bool:
     """Whether the best keyword chunks, (text, source label) each, make an answer likely enough to start
     loading the model before the gate has decided (a turned-away question then never waits for it)."""
@@ -90,7 +105,9 @@ def check(question: str, passages: list[tuple[str, str, float]], min_score: floa
     lexical_only = cjk_share(question) > CJK_QUESTION_SHARE
     best_cov = _best_coverage(question, passages)
     best_sim = max(sim for _, _, sim in passages)
-    if lexical_only:
+    if unheld_codes(question, [f"{_stem_of(source)}\n{text}" for text, source, *_ in passages]):
+        passed = False  # "CloudSail X9 什么时候发布？" of passages about the X5 and X7: of another product
+    elif lexical_only:
         passed = best_cov >= min_cjk_coverage
     elif best_cov == 1.0 and len(terms(question)) >= FULL_COVERAGE_TERMS:
         passed = best_sim >= 0.0  # one passage holds every term: a long chunk's similarity is diluted
