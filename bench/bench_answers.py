@@ -207,7 +207,7 @@ def gate_only(questions: list[dict], tenants: list[str], seed: int, split: str |
             settings = effective_settings(cfg, opened[tenant].tenant.config.answer)
             hits = opened[tenant].searcher.search(q["question"], k=settings.passages)
             found = [Passage.from_hit(h) for h in hits]
-            verdict = gate.check(q["question"], [p.gated for p in found],
+            verdict = gate.check(q["question"], [p.gate_input for p in found],
                                  settings.min_score, settings.min_relevance, settings.min_cjk_coverage)
             row = counts.setdefault(q["lang"], {"answerable": [0, 0], "unanswerable": [0, 0]})
             row["answerable" if answerable else "unanswerable"][0] += not verdict.passed

@@ -197,7 +197,7 @@ def test_gate_reads_a_passage_under_its_section_s_heading():
     from tenantctl.retrieval.search import Hit
     text = "Using a private car is reimbursed at 0.30 EUR per kilometre."
     hit = Hit(1, 1, "policy.md", 0, 0, len(text), None, "Expense Policy > Mileage", text, 0.5, 0.52, 1, 1)
-    assert gate.check("What is the mileage rate?", [Passage.from_hit(hit).gated], 0.2, 0.74, 0.2).passed
+    assert gate.check("What is the mileage rate?", [Passage.from_hit(hit).gate_input], 0.2, 0.74, 0.2).passed
     assert not gate.check("What is the mileage rate?", [(text, "policy.md", 0.52)], 0.2, 0.74, 0.2).passed
 
 

@@ -85,7 +85,7 @@ class Passage:
         return cls(text=hit.text, source=hit.path, hit=hit, similarity=hit.similarity)
 
     @property
-    def gated(self) -> tuple[str, str, float]:
+    def gate_input(self) -> tuple[str, str, float]:
         """What the relevance gate reads of it: its text under its section's heading path, its source,
         its similarity ("What is the mileage rate?" of a "## Mileage" section's lines)."""
         heading = self.hit.heading if self.hit else ""
@@ -397,7 +397,7 @@ def _answer(
     timings["tools_ms"] = round(sum(t["ms"] for t in tools), 1)
     extra = tool_found + extra
     documents = [Passage.from_hit(h) for h in hits]
-    verdict = gate.check(question, [p.gated for p in documents],
+    verdict = gate.check(question, [p.gate_input for p in documents],
                          settings.min_score, settings.min_relevance, settings.min_cjk_coverage)
     # Tool results and other extra passages come first and are relevant by construction; the documents
     # join them only when they pass the gate.
