@@ -251,3 +251,53 @@ def test_parallel_uploads_and_removals_of_one_tenant_wait_for_each_other(cli, ho
         assert [d["path"] for d in client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]] == \
             ["uploads/notes.md"]
         assert cli("verify", "acme").code == 0
+
+
+def test_real_responses_have_the_shapes_the_openapi_document_declares(cli, home, monkeypatch):
+    """Each 200 body checked against its declared model, unknown fields refused: the document cannot
+    drift from what the endpoints send."""
+    import json
+
+    from tenantctl.models import generation
+    from tenantctl.serving import schemas
+
+    from .conftest import open_gate
+    from .test_answer import FakeGenerator
+
+    monkeypatch.setattr(generation, "load_generator", lambda name, cfg: FakeGenerator(" 28 days"))
+    with _two_tenants(cli, home) as (client, keys):
+        open_gate(home, "acme")
+        auth = _auth(keys["acme"])
+        spec = client.get("/openapi.json").json()["paths"]
+        declared = lambda path, method: spec[path][method]["responses"]["200"]["content"]["application/json"]  # noqa: E731
+        question = {"question": "How many days of leave do Acme staff get?"}
+        sent = client.post("/v1/documents", headers=auth, files=[("files", ("more.md", b"# More\n\nMore text."))])
+        session = client.post("/v1/chat/sessions", headers=auth).json()
+        checks = [
+            ("/v1/documents", "post", schemas.UploadResult, sent),
+            ("/v1/documents", "get", schemas.DocumentList, client.get("/v1/documents", headers=auth)),
+            ("/v1/search", "post", schemas.SearchResult,
+             client.post("/v1/search", headers=auth, json={"query": "leave"})),
+            ("/v1/query", "post", schemas.AnswerResult, client.post("/v1/query", headers=auth, json=question)),
+            ("/v1/query", "post", schemas.AnswerResult,
+             client.post("/v1/query", headers=auth, json={**question, "passages": True})),
+            ("/v1/chat/sessions", "post", schemas.NewSession, client.post("/v1/chat/sessions", headers=auth)),
+            ("/v1/chat/sessions/{session_id}/messages", "post", schemas.ChatTurn,
+             client.post(f"/v1/chat/sessions/{session['id']}/messages", headers=auth, json=question)),
+            ("/v1/chat/sessions/{session_id}/messages", "get", schemas.SessionMessages,
+             client.get(f"/v1/chat/sessions/{session['id']}/messages", headers=auth)),
+            ("/v1/usage", "get", schemas.UsageReport, client.get("/v1/usage?by=day", headers=auth)),
+            ("/v1/documents/{path}", "delete", schemas.DocumentRemoved,
+             client.delete("/v1/documents/uploads/more.md", headers=auth)),
+        ]
+        for path, method, model, response in checks:
+            assert response.status_code == 200, (path, response.text)
+            assert declared(path, method)["schema"]["$ref"].endswith("/" + model.__name__), path
+            model.model_validate(response.json())
+        assert client.post("/v1/query", headers=auth, json=question).json()["no_answer"] is False  # an answer checked
+        for row in client.get("/v1/chat/sessions", headers=auth).json():
+            schemas.SessionInfo.model_validate(row)
+        with client.stream("POST", "/v1/query", headers=auth, json={**question, "stream": True}) as streamed:
+            events = [line for line in streamed.iter_lines() if line.startswith("data: ")]
+        schemas.AnswerResult.model_validate(json.loads(events[-1].removeprefix("data: ")))
+        assert "text/event-stream" in spec["/v1/query"]["post"]["responses"]["200"]["content"]

@@ -10,12 +10,12 @@ from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
 from tenantctl.serving.questions import answer_stream, final, primed, sse
 from tenantctl.serving.render import public
 from tenantctl.serving.routes.query import QuestionBody
-from tenantctl.serving.schemas import ERRORS, streamed
+from tenantctl.serving.schemas import ERRORS, ChatTurn, NewSession, SessionInfo, SessionMessages, ok, streamed
 
 router = APIRouter(tags=["chat"], responses=ERRORS)
 
 
-@router.get("/v1/chat/sessions")
+@router.get("/v1/chat/sessions", response_model=None, responses=ok(list[SessionInfo]))
 def list_sessions(tenant: CurrentTenant, shared: Shared) -> list[dict[str, Any]]:
     from tenantctl.storage import sessions
 
@@ -23,7 +23,7 @@ def list_sessions(tenant: CurrentTenant, shared: Shared) -> list[dict[str, Any]]
         return sessions.listing(opened.store)
 
 
-@router.post("/v1/chat/sessions")
+@router.post("/v1/chat/sessions", response_model=None, responses=ok(NewSession))
 def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
     from tenantctl.storage import sessions
 
@@ -32,7 +32,7 @@ def new_session(tenant: CurrentTenant, shared: Shared) -> dict[str, str]:
     return {"id": session, "session": session}  # `id` as the listing names it; `session` for older clients
 
 
-@router.get("/v1/chat/sessions/{session_id}/messages")
+@router.get("/v1/chat/sessions/{session_id}/messages", response_model=None, responses=ok(SessionMessages))
 def session_messages(session_id: str, tenant: CurrentTenant, shared: Shared) -> dict[str, Any]:
     """`{session, messages}`: the session's turns in order, each `{question, answer}` as asked and answered
     (to show a conversation again); a session of another tenant is not found."""
@@ -44,8 +44,8 @@ def session_messages(session_id: str, tenant: CurrentTenant, shared: Shared) -> 
     return {"session": session_id, "messages": [{"question": q, "answer": a} for q, a in turns]}
 
 
-@router.post("/v1/chat/sessions/{session_id}/messages",
-             responses=streamed("`token` events (raw model output), then one `answer`"))
+@router.post("/v1/chat/sessions/{session_id}/messages", response_model=None,
+             responses=streamed("`token` events (raw model output), then one `answer`", ChatTurn))
 async def chat_message(session_id: str, body: QuestionBody, tenant: AskingTenant, shared: Shared,
                        request: Request):
     gen = answer_stream(shared, tenant.id, body.question, None, body.stream, session=session_id, request=request)

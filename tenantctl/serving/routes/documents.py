@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from tenantctl.serving.deps import CurrentTenant, Shared
 from tenantctl.serving.limits import HttpRefusal, scrub
 from tenantctl.serving.render import public_path, source_roots
-from tenantctl.serving.schemas import ERRORS
+from tenantctl.serving.schemas import ERRORS, DocumentList, DocumentRemoved, UploadResult, ok
 from tenantctl.storage.layout import UPLOADS_DIR
 
 router = APIRouter(tags=["documents"], responses=ERRORS)
@@ -22,7 +22,8 @@ router = APIRouter(tags=["documents"], responses=ERRORS)
 LOCK_WAIT_S = 10.0
 
 
-@router.post("/v1/documents", response_model=None)
+@router.post("/v1/documents", response_model=None, responses=ok(
+    UploadResult, "the files stored and ingested; 422 (the same body with `error`, `hint`) when none could be"))
 def upload(tenant: CurrentTenant, shared: Shared,
            files: Annotated[list[UploadFile], File()]) -> dict[str, Any] | JSONResponse:
     """Store uploaded files in the tenant's own folder and ingest them (all or nothing: a refused or
@@ -43,7 +44,7 @@ def upload(tenant: CurrentTenant, shared: Shared,
     return data
 
 
-@router.get("/v1/documents")
+@router.get("/v1/documents", response_model=None, responses=ok(DocumentList))
 def documents(tenant: CurrentTenant) -> dict[str, Any]:
     """`{tenant, documents}`: each document's path as search results name it (`uploads/...` for an
     uploaded one, which DELETE /v1/documents/{path} removes), bytes, chunks, format and time indexed."""
@@ -58,7 +59,7 @@ def documents(tenant: CurrentTenant) -> dict[str, Any]:
     return {"tenant": tenant.id, "documents": sorted(listed, key=lambda d: d["path"])}
 
 
-@router.delete("/v1/documents/{path:path}")
+@router.delete("/v1/documents/{path:path}", response_model=None, responses=ok(DocumentRemoved))
 def remove(path: str, tenant: CurrentTenant) -> dict[str, Any]:
     """Remove one uploaded document (`uploads/report.pdf`, or the name the upload returned): its file,
     chunks and vectors. A document of one of the tenant's sources comes back at its next reindex: 409."""

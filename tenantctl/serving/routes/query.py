@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from tenantctl.serving.deps import AskingTenant, Shared
 from tenantctl.serving.questions import answer_stream, final, primed, sse
 from tenantctl.serving.render import public
-from tenantctl.serving.schemas import ERRORS, streamed
+from tenantctl.serving.schemas import ERRORS, AnswerResult, streamed
 
 router = APIRouter(tags=["questions"], responses=ERRORS)
 
@@ -19,7 +19,8 @@ class QuestionBody(BaseModel):
     passages: bool = False
 
 
-@router.post("/v1/query", responses=streamed("`token` events (raw model output), then one `answer`"))
+@router.post("/v1/query", response_model=None,
+             responses=streamed("`token` events (raw model output), then one `answer`", AnswerResult))
 async def query(body: QuestionBody, tenant: AskingTenant, shared: Shared, request: Request):
     gen = answer_stream(shared, tenant.id, body.question, None, body.stream, request=request)
     if body.stream:

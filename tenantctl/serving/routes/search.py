@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from tenantctl.config import SearchMode
 from tenantctl.serving.deps import CurrentTenant, Shared
 from tenantctl.serving.render import public
-from tenantctl.serving.schemas import ERRORS
+from tenantctl.serving.schemas import ERRORS, SearchResult, ok
 
 router = APIRouter(tags=["search"], responses=ERRORS)
 
@@ -20,7 +20,7 @@ class SearchBody(BaseModel):
     mode: SearchMode | None = None
 
 
-@router.post("/v1/search", response_class=JSONResponse)
+@router.post("/v1/search", response_class=JSONResponse, response_model=None, responses=ok(SearchResult))
 def search(body: SearchBody, tenant: CurrentTenant, shared: Shared) -> JSONResponse:
     """`{tenant, hits, timings}`: the k best chunks of the key's tenant (document paths relative to it)."""
     with shared.pool.use(tenant.id) as opened:

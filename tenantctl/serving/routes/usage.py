@@ -7,12 +7,12 @@ from typing import Literal
 from fastapi import APIRouter
 
 from tenantctl.serving.deps import CurrentTenant
-from tenantctl.serving.schemas import ERRORS
+from tenantctl.serving.schemas import ERRORS, UsageReport, ok
 
 router = APIRouter(tags=["usage"], responses=ERRORS)
 
 
-@router.get("/v1/usage")
+@router.get("/v1/usage", response_model=None, responses=ok(UsageReport))
 def own_usage(tenant: CurrentTenant, since: str | None = None, by: Literal["day", "month"] | None = None):
     from tenantctl.storage.metering import parse_since, report
 
