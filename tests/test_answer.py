@@ -585,10 +585,12 @@ def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
     assert reply.grounded and reply.answer == "tws pause"
 
 
-def test_a_chinese_span_holding_another_clause_s_number_gives_way_to_the_asked_one():
-    policy = [Passage("自签收之日起 7 天内可无理由退货，15 天内出现质量问题可以换货。", "faq.docx")]
-    reply, _ = ask("几天内可以无理由退货？", policy, "15天内出现质量问题可以换货。")
-    assert reply.answer == "7 天"
+def test_a_model_s_chinese_amount_is_kept_beside_other_numbers_and_a_model_name_s_digit_is_none():
+    """The clause rule picked "7" of "X7 Pro" for "上门安装费是多少？", and the model's right "50 元" was thrown away."""
+    said = "上门安装服务仅限 CloudSail X7 Pro，安装费为 50 元，需在下单后 48 小时内预约。"
+    assert spans.typed_tokens("number", said) == ["50 元", "48 小时"]
+    reply, _ = ask("上门安装费是多少？", [Passage(said, "shipping.txt")], "上门安装费 50 元")
+    assert reply.answer == "50 元"
 
 
 def test_a_number_s_unit_word_is_in_lower_case():

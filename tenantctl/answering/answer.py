@@ -10,8 +10,7 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
    more than the question's own words and sits next to the question's terms in that sentence; for a
    question asking for a number or a date, the span must be one (in English, of the best sentence, and
-   not one of several there that fit: which is meant, the model guesses too; in CJK, the one of the clause
-   holding the question's words), else the one in the best
+   not one of several there that fit: which is meant, the model guesses too), else the one in the best
    sentence is taken — when that sentence holds several that fit (English), the stretch holding them all;
    and the model must have been sure of it (`answer.min_span_confidence`: the mean log-probability of
    its tokens, when the generator reports one);
@@ -237,11 +236,7 @@ def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.
     if english and kind and holder is not ranked[0]:
         return False  # a number or date from the second sentence: the best one's is taken instead
     # One of several numbers or dates of its sentence that fit: which one is meant, the model guesses too.
-    choices = spans.typed_choices(question, holder.text) if kind else []
-    if len(choices) > 1 and not english:  # CJK: only the one of the clause holding the question's words
-        meant = spans.nearest_choice(question, holder.text, choices) or ""
-        return spans.occurs(normalize(meant), normalize(span))
-    return not (english and len(choices) > 1)
+    return not (english and kind and len(spans.typed_choices(question, holder.text)) > 1)
 
 
 def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int, *, sure: bool = True) -> Reply:

@@ -39,7 +39,7 @@ _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|tri
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
 # "70公分", "10英寸", "3亿加元", "两个小时" (not "两个")
 _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日加澳新台]元|人民币|英镑"
-            r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)"
+            r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头"
             r"|(?![至到])[\u4e00-\u9fff])")  # "7 至 10 个工作日" is a range, 至 no unit
 # After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
 _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
@@ -59,7 +59,7 @@ PATTERNS = {
     ),
     "number": re.compile(
         rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
-        rf"|(?:\$|£|€|US\$)?\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?"
+        rf"|(?:\$|£|€|US\$)?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?",
         re.I,
     ),
