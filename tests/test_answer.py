@@ -586,7 +586,7 @@ def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
 
 
 def test_a_model_s_chinese_amount_is_kept_beside_other_numbers_and_a_model_name_s_digit_is_none():
-    """The clause rule picked "7" of "X7 Pro" for "上门安装费是多少？", and the model's right "50 元" was thrown away."""
+    """A clause rule picked "7" of "X7 Pro" for "上门安装费是多少？"; the model's right "50 元" was thrown away."""
     said = "上门安装服务仅限 CloudSail X7 Pro，安装费为 50 元，需在下单后 48 小时内预约。"
     assert spans.typed_tokens("number", said) == ["50 元", "48 小时"]
     reply, _ = ask("上门安装费是多少？", [Passage(said, "shipping.txt")], "上门安装费 50 元")
