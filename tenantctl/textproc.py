@@ -58,10 +58,15 @@ def fts_body(heading: str, text: str) -> str:
     return segment_cjk(body) if has_cjk(body) else body
 
 
+# Question words a Chinese question holds but its answer's passage need not: a CJK query's stopwords.
+CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几(?!乎)|谁|吗|呢|何")
+
+
 def query_terms(query: str) -> list[str]:
-    """The query's distinct keyword terms (word characters only), CJK runs as bigrams."""
-    segmented = segment_cjk(query) if has_cjk(query) else query
-    words = _WORD.findall(segmented.lower())
+    """The query's distinct keyword terms (word characters only), CJK runs as bigrams, without the
+    question words ("多少" of "X5 多少钱？" found every FAQ heading asking "…是多少？")."""
+    asked = CJK_QUESTION.sub(" ", query) if has_cjk(query) else query
+    words = _WORD.findall(segment_cjk(asked).lower()) or _WORD.findall(segment_cjk(query).lower())
     # dict.fromkeys keeps the first occurrence of each term in order, in linear time.
     terms = list(dict.fromkeys(t for t in words if t not in _STOPWORDS))
     if not terms:  # a query made only of stopwords still deserves an answer

@@ -14,6 +14,12 @@ def test_fts_query_quotes_terms_and_drops_stopwords():
     assert fts_query("!!!") == ""
 
 
+def test_a_chinese_query_s_question_words_are_no_keywords():
+    """"多少" of "X5 多少钱？" matched every FAQ heading asking "…是多少？" before the price list."""
+    assert fts_query("CloudSail X5 多少钱？") == '"cloudsail" OR "x5" OR "钱"'
+    assert fts_query("谁？") == '"谁"'  # a question of question words only keeps them
+
+
 def test_fts_body_includes_heading_and_segments_cjk():
     assert fts_body("", "plain text") == "plain text"
     body = fts_body("转账限额", "单笔")

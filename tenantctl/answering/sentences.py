@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from tenantctl.textproc import CJK_RUN, fenced_blocks, has_cjk, segment_cjk
+from tenantctl.textproc import CJK_QUESTION, CJK_RUN, fenced_blocks, has_cjk, segment_cjk
 
 # Lines that start a unit of their own: headings, list items, table rows.
 _STRUCTURAL = re.compile(r"^\s*(?:#{1,6}\s|[-*•+]\s|\d{1,3}[.)]\s|\|)")
@@ -228,8 +228,6 @@ _STOPWORDS = frozenset(
     then there these they this those to was we were what when where which while who whom whose why will
     with would you your""".split()
 )
-# Question words that a Chinese question holds but its answer's passage need not.
-CJK_QUESTION = re.compile(r"什么|多少|哪些|哪个|哪一|哪里|哪儿|哪|为什么|怎么|怎样|如何|是否|几(?!乎)|谁|吗|呢|何")
 
 
 def _stem(word: str) -> str:
