@@ -422,6 +422,20 @@ def docx_with_tables() -> bytes:
     return out.getvalue()
 
 
+def test_docx_list_paragraphs_are_items():
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("To get a laptop:")
+    document.add_paragraph("Open a ticket.", style="List Number")
+    document.add_paragraph("Collect it at desk B2.", style="List Bullet")
+    document.add_paragraph("Laptops are replaced every 4 years.")
+    data = io.BytesIO()
+    document.save(data)
+    assert extract(Path("guide.docx"), data.getvalue()).text == (
+        "To get a laptop:\n\n- Open a ticket.\n\n- Collect it at desk B2.\n\nLaptops are replaced every 4 years.")
+
+
 def test_docx_table_rows_keep_column_names():
     text = extract(Path("tools.docx"), docx_with_tables()).text
     assert text.split("\n\n") == [

@@ -621,6 +621,8 @@ def read_docx(data: bytes) -> str:
                 parts.append(f"# {text}")
             elif level:
                 parts.append(f"{'#' * min(6, int(level.group(1)))} {text}")
+            elif style.startswith("List") or (child.pPr is not None and child.pPr.numPr is not None):
+                parts.append(f"- {text}")  # a list's item, numbered or not, reads as one (it lost its mark)
             else:
                 parts.append(text)
         elif tag == "tbl":
@@ -752,12 +754,13 @@ SUPPORTED = tuple(sorted(READERS))
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
+# 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs).
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
 # names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 3, ".htm": 3, ".docx": 2, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
+    ".html": 3, ".htm": 3, ".docx": 3, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
 }
 
 
