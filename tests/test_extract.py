@@ -393,7 +393,7 @@ def test_html_without_tables_is_unchanged():
     page = (b"<html><head><title>T</title></head><body><h2>Leave</h2><p>Annual leave is <b>25 days</b>.</p>"
             b"<ul><li>one</li><li>two</li></ul><div>a<br>b</div><dl><dt>Term</dt><dd>Meaning</dd></dl></body></html>")
     assert extract(Path("p.html"), page).text == \
-        "# T\n\n## Leave\n\nAnnual leave is 25 days.\n\none\n\ntwo\n\na\n\nb\n\nTerm: Meaning"  # a <dl>'s line
+        "# T\n\n## Leave\n\nAnnual leave is 25 days.\n\n- one\n\n- two\n\na\n\nb\n\nTerm: Meaning"  # <li>, <dl>
 
 
 def docx_with_tables() -> bytes:

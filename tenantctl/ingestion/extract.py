@@ -222,6 +222,9 @@ def read_html(data: bytes) -> str:
             tag.replace_with(f"\n\n{'#' * level} {title}\n\n" if title else "")
     for tag in soup.find_all(["td", "th"]):
         tag.append(" | ")
+    for tag in soup.find_all("li"):
+        if tag.find_parent(["td", "th"]) is None:  # a table's cell keeps its line
+            tag.insert(0, "\n\n- ")  # a list's item reads as one, as in Markdown
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.append("\n\n")
     root = soup.body or soup
@@ -754,13 +757,13 @@ SUPPORTED = tuple(sorted(READERS))
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
-# 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs).
+# 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
 # names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 3, ".htm": 3, ".docx": 3, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
+    ".html": 4, ".htm": 4, ".docx": 3, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
 }
 
 
