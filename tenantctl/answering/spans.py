@@ -14,6 +14,7 @@ sentence (`beside`).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -50,6 +51,9 @@ _LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.�
 _NO_YEAR = (r"(?!\s?(?:%|°|(?:GBP|EUR|USD|CHF|JPY|CNY|RMB|AUD|CAD|INR|HKD|SGD|SEK|NOK|DKK|PLN|euros?|dollars?|pounds?|"
             r"yuan|percent|per cent|km|kg|mb|gb|tb|kb|ms|mm|cm|miles?|metres?|meters?|feet|ft|lbs?|tonnes?|"
             r"hours?|minutes?|seconds?|days|weeks|months|people|employees|staff|users|pages|words)\b))")
+# The word naming what a number counts ("3 men", "fourteen"), in lower case: "Vice" of "fourteen Vice
+# Presidents" is a name's.
+_UNIT_WORD = r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?"
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
@@ -59,8 +63,8 @@ PATTERNS = {
     ),
     "number": re.compile(
         rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
-        rf"|(?:\$|£|€|US\$)?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?"
-        rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?",
+        rf"|(?:\$|£|€|US\$)?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}{_UNIT_WORD}"
+        rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b{_UNIT_WORD}",
         re.I,
     ),
 }
@@ -168,7 +172,10 @@ def rank(question: str, candidates: list[Candidate],
     wanted = features(_ASKS_PLACE.sub(" ", question) if asks_place else question)
     # A section's heading counts for its sentences ("What changed in 3.1.0?" under "3.1.0"), a record's
     # field names for the words that stand for them ("X5 多少钱？" of "型号: X5; 价格: 899元").
-    sets = [features(c.text) | features(c.heading) | _standing_for(c.text, features) for c in candidates]
+    said = [features(c.text) for c in candidates]
+    headings = {c.heading: features(c.heading) for c in candidates}  # one per passage, not per sentence
+    sets = [own | headings[c.heading] | _standing_for(c.text, features)
+            for c, own in zip(candidates, said, strict=True)]
     total = len(candidates)
     held = {t: sum(t in s for s in sets) for t in wanted}
     weight = {t: math.log(1 + total / (1 + held[t])) * (W_TOPIC if cjk and held[t] > TOPIC_SHARE * total else 1.0)
@@ -179,12 +186,12 @@ def rank(question: str, candidates: list[Candidate],
     asked = normalize(question)
     pairs = _pairs(question)
     place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
-    for c, found, sim in zip(candidates, sets, dense, strict=True):
+    for c, own, found, sim in zip(candidates, said, sets, dense, strict=True):
         lexical = sum(weight[t] for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
                  or bool(place and found & place and _PLACE.search(c.text)))
         paired = len(pairs & _pairs(c.text)) / len(pairs) if pairs else 0.0
-        new = features(c.text) - wanted
+        new = own - wanted
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
                    + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
                    - W_PASSAGE * (c.n - 1) + c.boost)
@@ -618,11 +625,16 @@ def _standing_for(text: str, features: Callable[[str], set[str]]) -> set[str]:
         return set()
     names = set().union(*(features(name) for name, _ in fields))
     found: set[str] = set()
-    for group in FIELD_WORDS:
-        said = [features(word) for word in group]
+    for said in _field_features(features):
         if any(f and f <= names for f in said):
             found |= set().union(*said)
     return found
+
+
+@functools.cache
+def _field_features(features: Callable[[str], set[str]]) -> list[list[frozenset[str]]]:
+    """The features of each word of each group of `FIELD_WORDS`, derived once per kind of features."""
+    return [[frozenset(features(word)) for word in group] for group in FIELD_WORDS]
 
 
 def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
