@@ -42,12 +42,13 @@ def paragraphs(text: str) -> list[str]:
     one before it when that one was wide (wrapped), or ran on into it (no stop at its end, this one in
     lower case: a narrow column's "Core hours are 10:00" / "to 15:00."), and this one starts no heading,
     item or row. A fenced code block's lines stay lines of their own, its fences left out."""
-    return [paragraph for paragraph, _ in _blocks(text)]
+    return [paragraph for paragraph, _ in _blocks(_unfenced(text))]
 
 
 def _blocks(text: str) -> Iterator[tuple[str, bool]]:
-    """`paragraphs`, each with whether it is an item: a list's item or a line of code."""
-    for block in _BLANK.split(_unfenced(text)):
+    """`paragraphs` of a text whose code lines are marked (`_unfenced`), each with whether it is an item:
+    a list's item or a line of code."""
+    for block in _BLANK.split(text):
         current, last, item = "", "", False
         for line in block.split("\n"):
             code = line.startswith(_CODE)
@@ -72,15 +73,21 @@ def _blocks(text: str) -> Iterator[tuple[str, bool]]:
 
 
 _ITEM = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s)")
-_CODE = "\x00"  # marks a line of a fenced code block between `_unfenced` and `paragraphs`
+_CODE = "\x00"  # marks a line of a fenced code block for `_blocks`
+
+
 def _unfenced(text: str) -> str:
     """The text with each line of its fenced code blocks marked (`_CODE`) and the fences dropped."""
     out, done = [], 0
     for start, end in fenced_blocks(text):
-        inner = text[start:end].split("\n")[1:-1]
-        out += [text[done:start], "\n".join(_CODE + line for line in inner)]
+        out += [text[done:start], _code_lines(text[start:end])]
         done = end
     return "".join([*out, text[done:]])
+
+
+def _code_lines(block: str) -> str:
+    """A fenced code block's lines, each marked (`_CODE`), without its fences."""
+    return "\n".join(_CODE + line for line in block.split("\n")[1:-1])
 
 
 def _runs_on(last: str, line: str) -> bool:
@@ -178,13 +185,13 @@ _INLINE_CODE = re.compile(r"(`[^`\n]*`)")
 
 
 def _without_markup(text: str) -> str:
-    """The text with its Markdown links shown as "text (URL)" and a wiki's reference marks dropped, but
-    for code: in a fenced block or between backticks, "f(x)[1]" and "handlers[name](event)" are code."""
+    """`_unfenced` text with its Markdown links shown as "text (URL)" and a wiki's reference marks dropped,
+    but for code: in a fenced block or between backticks, "f(x)[1]" and "handlers[name](event)" are code."""
     out, done = [], 0
     for start, end in [*fenced_blocks(text), (len(text), len(text))]:
         for n, piece in enumerate(_INLINE_CODE.split(text[done:start])):
             out.append(piece if n % 2 else _MD_LINK.sub(_link_text, _AUTOLINK.sub(r"\1", _REFERENCE.sub("", piece))))
-        out.append(text[start:end])
+        out.append(_code_lines(text[start:end]) if end > start else "")
         done = end
     return "".join(out)
 
