@@ -71,8 +71,13 @@ def _misspelt(word: str, found: set[str]) -> bool:
                for t in found)
 
 
-def _best_coverage(question: str, passages) -> float:
-    return max((coverage(question, f"{_stem_of(source)}\n{text}") for text, source, *_ in passages), default=0.0)
+def _labelled(passages) -> list[str]:
+    """Each passage's text under its file's name: both count for what a passage holds."""
+    return [f"{_stem_of(source)}\n{text}" for text, source, *_ in passages]
+
+
+def _best_coverage(question: str, texts: list[str]) -> float:
+    return max((coverage(question, text) for text in texts), default=0.0)
 
 
 # A code names one thing: letters and digits in one word ("X9", "FL-12", "AS-205", "5G"), not an ordinal,
@@ -94,7 +99,7 @@ def likely(question: str, passages: list[tuple[str, str]], min_cjk_coverage: flo
     """Whether the best keyword chunks, (text, source label) each, make an answer likely enough to start
     loading the model before the gate has decided (a turned-away question then never waits for it)."""
     needed = min_cjk_coverage if cjk_share(question) > CJK_QUESTION_SHARE else LIKELY_COVERAGE
-    return bool(passages) and _best_coverage(question, passages) >= needed
+    return bool(passages) and _best_coverage(question, _labelled(passages)) >= needed
 
 
 def check(question: str, passages: list[tuple[str, str, float]], min_score: float, min_relevance: float,
@@ -103,9 +108,10 @@ def check(question: str, passages: list[tuple[str, str, float]], min_score: floa
     if not passages or not terms(question):  # "🙂" or "what is it?": nothing to look for
         return GateResult(False, 0.0, 0.0, False)
     lexical_only = cjk_share(question) > CJK_QUESTION_SHARE
-    best_cov = _best_coverage(question, passages)
+    labelled = _labelled(passages)
+    best_cov = _best_coverage(question, labelled)
     best_sim = max(sim for _, _, sim in passages)
-    if unheld_codes(question, [f"{_stem_of(source)}\n{text}" for text, source, *_ in passages]):
+    if unheld_codes(question, labelled):
         passed = False  # "CloudSail X9 什么时候发布？" of passages about the X5 and X7: of another product
     elif lexical_only:
         passed = best_cov >= min_cjk_coverage
