@@ -343,10 +343,15 @@ def answer_question(
     return result
 
 
+def is_short(question: str) -> bool:
+    """Whether a question after earlier ones is short enough to lean on them (`FOLLOW_UP_TOKENS`)."""
+    return estimate_tokens(question) < FOLLOW_UP_TOKENS
+
+
 def _retrieve(searcher: Searcher, question: str, settings: AnswerConfig, history) -> tuple[list[Hit], dict]:
     started = time.perf_counter()
     query = question
-    if history and estimate_tokens(question) < FOLLOW_UP_TOKENS:  # borrows the last question's context
+    if history and is_short(question):  # borrows the last question's context
         query = f"{history[-1][0]} {question}"
     hits = searcher.search(query, k=settings.passages)
     load_ms = searcher.timings.get("embedder_load_ms", 0.0)

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tenantctl.answering.answer import FOLLOW_UP_TOKENS
+from tenantctl.answering.answer import is_short
 from tenantctl.answering.sentences import CJK_QUESTION, is_name, paragraphs, record_fields, terms
 from tenantctl.storage import sessions
-from tenantctl.textproc import estimate_tokens, has_cjk
+from tenantctl.textproc import has_cjk
 
 if TYPE_CHECKING:
     from tenantctl.answering.answer import Answer
@@ -75,7 +75,7 @@ def ask(
     from tenantctl.answering.answer import answer_question
 
     history = list(history or [])
-    if history and _short(question):
+    if history and is_short(question):
         asked = " ".join([*(q for q, _ in history[-FOLLOW_UP_TURNS:]), question])
         words = record_words(tenant_session, asked[-cfg.search.max_query_chars:])  # a client's history is long
         alone, borrowed = follow_up(question, history, words)
@@ -91,10 +91,6 @@ _BACK_OWNER = frozenset("its their".split())
 # Words asking for a value, not naming a subject ("how much does it cost?"), and words saying nothing.
 _ASKING = frozenset("much many cost price long old big large heavy often far soon tall wide".split())
 _FILLER = frozenset("also else more other one same then too tell ask asking know please ok okay thank thanks".split())
-
-
-def _short(question: str) -> bool:
-    return estimate_tokens(question) < FOLLOW_UP_TOKENS
 
 
 @dataclass(frozen=True)
@@ -127,11 +123,11 @@ def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords)
     """The question to answer for `question` after `history` and the history its search may borrow: a
     question of its own and no history when it can be made one, else both unchanged. `words`: those of
     the tenant's records (`record_words`)."""
-    if not history or not _short(question):
+    if not history or not is_short(question):
         return question, history
     earlier = history[-FOLLOW_UP_TURNS:][0][0]
     for asked, _ in history[-FOLLOW_UP_TURNS:][1:]:  # an earlier follow-up, as it was understood
-        earlier = (_alone(asked, earlier, words) or asked) if _short(asked) else asked
+        earlier = (_alone(asked, earlier, words) or asked) if is_short(asked) else asked
     alone = _alone(question, earlier, words)
     return (question, history) if alone is None else (alone, [])
 
