@@ -5,9 +5,14 @@ against them, extra fields refused, so they stay true."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import fields
+from typing import Any, Literal, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from tenantctl.answering.answer import Answer
+from tenantctl.answering.answer import Source as AnswerSource
+from tenantctl.retrieval.search import Hit
 
 
 class ApiError(BaseModel):
@@ -51,21 +56,22 @@ class _Shape(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SearchHit(_Shape):
-    rank: int
-    chunk_id: int
-    path: str = Field(description="relative to the tenant's uploads or source folder (`uploads/report.pdf`)")
-    ord: int
-    start: int
-    end: int
-    page: int | None
-    heading: str
-    text: str
-    score: float = Field(description="the fused score")
-    similarity: float = Field(description="cosine similarity of the query and the chunk")
-    dense_rank: int | None
-    keyword_rank: int | None
-    position: str
+def _shape_of(result: type, name: str | None = None, *, types: dict[str, Any] | None = None,
+              after: dict[str, Any] | None = None, **descriptions: str) -> type[_Shape]:
+    """The response shape of a core result dataclass, derived from it (named as it is unless `name`
+    says): its fields in their order, each required (the route always sends it), a field's type
+    replaced by `types` (another shape), then the computed fields `to_dict()` adds (`after`), each
+    with its description, if any, from `descriptions`."""
+    hints = get_type_hints(result) | (types or {}) | (after or {})
+    names = [f.name for f in fields(result)] + list(after or {})
+    spec: dict[str, Any] = {each: (hints[each], Field(description=descriptions.get(each))) for each in names}
+    return create_model(name or result.__name__, __base__=_Shape, __module__=__name__, **spec)
+
+
+SearchHit = _shape_of(
+    Hit, "SearchHit", after={"position": str},
+    path="relative to the tenant's uploads or source folder (`uploads/report.pdf`)",
+    score="the fused score", similarity="cosine similarity of the query and the chunk")
 
 
 class SearchResult(_Shape):
@@ -74,35 +80,15 @@ class SearchResult(_Shape):
     timings: dict[str, float]
 
 
-class Source(_Shape):
-    n: int
-    path: str
-    position: str
-    page: int | None
-    heading: str
-    chunk_id: int | None
-    quote: str = Field(description="the sentence of this passage that supports the answer")
+Source = _shape_of(AnswerSource, quote="the sentence of this passage that supports the answer")
 
-
-class AnswerResult(_Shape):
-    tenant: str
-    question: str = Field(description="as answered (a chat follow-up made a question of its own)")
-    answer: str = Field(description="the checked answer with its citation marks: show this one")
-    citations: list[int]
-    sources: list[Source]
-    grounded: bool
-    fallback: bool
-    no_answer: bool = Field(description="the documents do not hold an answer; the model was not called")
-    model: str | None
-    short_answer: str
-    supporting: str
-    passages: int | list[SearchHit] = Field(description="how many passages; the passages with `passages: true`")
-    raw: str = Field(description="what the model printed, before checking")
-    confidence: float | None
-    timings: dict[str, float]
-    gate: dict[str, float]
-    tools: list[dict[str, Any]]
-    notes: list[str]
+AnswerResult = _shape_of(
+    Answer, "AnswerResult", types={"sources": list[Source], "passages": int | list[SearchHit]},
+    question="as answered (a chat follow-up made a question of its own)",
+    answer="the checked answer with its citation marks: show this one",
+    no_answer="the documents do not hold an answer; the model was not called",
+    passages="how many passages; the passages with `passages: true`",
+    raw="what the model printed, before checking")
 
 
 class ChatTurn(AnswerResult):
