@@ -104,3 +104,20 @@ def test_a_damaged_cache_file_is_ignored_and_rewritten(generator, tmp_path, monk
     assert path.read_bytes() == data  # rewritten
     (text,), (cached,) = _run(generator, [request])
     assert text == reference and cached > 0
+
+
+
+@pytest.mark.parametrize("messages", [False, True], ids=["prompt", "messages"])
+def test_no_prompt_reads_faster_for_beginning_as_the_last_one(generator, monkeypatch, messages):
+    """Tenant B's prompt sharing the start of tenant A's last one (a guessed passage) is read whole:
+    llama.cpp kept 42 of its 49 tokens from A's and answered in a tenth of the time. (With the answer's
+    fixed opening as `prefix`, only that opening is kept: the test above.)"""
+    evaluated: list[int] = []
+    real = generator.llm.eval
+    monkeypatch.setattr(generator.llm, "eval", lambda tokens: (evaluated.append(len(tokens)), real(tokens))[1])
+    secret = "Passages: The acme launch code is ZEBRA-4411; the vault is on floor 7 behind the red door. " * 3
+    for text in (secret + "Question: the code?\nAnswer:", secret[:120] + "Question: what?\nAnswer:"):  # A, then B
+        evaluated.clear()
+        generator.generate(Request(messages=[{"role": "user", "content": text}], max_tokens=2) if messages
+                           else Request(prompt=text, max_tokens=2))
+    assert evaluated and evaluated[0] >= generator.count_tokens(text), evaluated

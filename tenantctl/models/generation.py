@@ -150,6 +150,8 @@ class LlamaCppGenerator:
             started = time.perf_counter()
             if request.messages is None and request.prefix:
                 result.cached_tokens = self._prime(request.prompt or "", request.prefix)
+            else:
+                self.llm.reset()  # nothing of the last prompt, another tenant's maybe, is reused
             if request.messages is not None:
                 stream = self.llm.create_chat_completion(messages=request.messages, **params)
                 pieces = _chat_pieces(stream, result)
@@ -184,7 +186,9 @@ class LlamaCppGenerator:
         """Have the context hold the state of the prompt's opening (`prefix`, cut to a multiple of
         prefix_cache.ALIGN tokens) and nothing after it: kept from the last prompt, else read from the
         cache file, else evaluated and written there. The completion then reads only the rest. Returns
-        the tokens taken from the cache file."""
+        the tokens taken from the cache file. Nothing past that fixed opening is ever kept: the last
+        prompt may be another tenant's, and a prompt that began as it did would read faster (its time
+        to the first token telling how much of it matched) and be split elsewhere (another answer)."""
         from tenantctl.models import prefix_cache
 
         if prefix not in self._prefixes:
@@ -193,6 +197,7 @@ class LlamaCppGenerator:
         tokens, key = self._prefixes[prefix]
         whole = self.llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
         if not tokens or len(whole) <= len(tokens) or whole[: len(tokens)] != tokens:
+            self.llm.reset()  # llama.cpp would reuse as much of the last prompt as this one starts with
             return 0
         if self.llm.n_tokens >= len(tokens) and self.llm.input_ids[: len(tokens)].tolist() == tokens:
             self.llm.n_tokens = len(tokens)  # the last prompt began so: keep that much of it

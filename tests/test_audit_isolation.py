@@ -1,0 +1,72 @@
+"""Isolation audit (audit9): what one tenant's request could learn of another's through what the shared
+components keep between requests."""
+
+import pytest
+
+from tenantctl.models.base import Request
+
+
+class _PrefixReusingLlama:
+    """Keeps the last prompt's tokens as llama.cpp does, and reuses as much of them as the next prompt
+    starts with; notes how many each completion reused."""
+
+    def __init__(self) -> None:
+        self.input_ids: list[int] = []
+        self.n_tokens = 0
+        self.reused: list[int] = []
+
+    def tokenize(self, data: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        return list(data)
+
+    def reset(self) -> None:
+        self.n_tokens = 0
+
+    def _complete(self, tokens: list[int]) -> list[dict]:
+        same = 0
+        for old, new in zip(self.input_ids[: self.n_tokens], tokens[:-1], strict=False):
+            if old != new:
+                break
+            same += 1
+        self.reused.append(same)
+        self.input_ids, self.n_tokens = list(tokens), len(tokens)
+        return [{"choices": [{"text": "x", "finish_reason": "stop"}]}]
+
+    def create_completion(self, prompt: str, **params) -> list[dict]:
+        return self._complete(self.tokenize(prompt.encode()))
+
+    def create_chat_completion(self, messages: list[dict], **params) -> list[dict]:
+        chunks = self._complete(self.tokenize("".join(m["content"] for m in messages).encode()))
+        return [{"choices": [{"delta": {"content": "x"}, "finish_reason": "stop"}]} for _ in chunks]
+
+
+def _generator():
+    import threading
+
+    from tenantctl.models.generation import LlamaCppGenerator
+
+    generator = LlamaCppGenerator.__new__(LlamaCppGenerator)
+    generator.llm, generator.name, generator.n_ctx = _PrefixReusingLlama(), "fake.gguf", 2048
+    generator._lock, generator._prefixes, generator._prompt_threads = threading.Lock(), {}, None
+    return generator
+
+
+SECRET = "Passages: The acme launch code is ZEBRA-4411, the vault is on floor 7. Question: code?"
+
+
+@pytest.mark.parametrize("kind", ["prompt", "messages", "prefix not opening it"])
+def test_a_prompt_reuses_nothing_of_the_last_one_another_tenants(kind):
+    """llama.cpp reuses the longest common start of the last prompt's evaluated tokens: tenant B's prompt
+    beginning as tenant A's last one did read faster (time to first token told how much of a guessed
+    passage or question matched) and was split elsewhere (another answer). Only the fixed opening the
+    answer's prefix names may be kept."""
+    generator = _generator()
+
+    def ask(text: str) -> None:
+        if kind == "messages":
+            generator.generate(Request(messages=[{"role": "user", "content": text}], max_tokens=4))
+        else:
+            generator.generate(Request(prompt=text, max_tokens=4, prefix="Instr" if kind != "prompt" else ""))
+
+    ask(SECRET)  # tenant A
+    ask(SECRET[:40] + " guess")  # tenant B, guessing A's passage
+    assert generator.llm.reused == [0, 0]
