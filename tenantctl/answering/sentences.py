@@ -14,8 +14,11 @@ from typing import NamedTuple
 
 from tenantctl.textproc import CJK_QUESTION, CJK_RUN, fenced_blocks, has_cjk, segment_cjk
 
+_MARKER = r"(?:[-*•+]|\d{1,3}[.)])\s"  # a list item's: "- ", "* ", "• ", "2. ", "3) "
+_HEADING = r"#{1,6}\s"
+_ITEM = re.compile(rf"^\s*{_MARKER}")
 # Lines that start a unit of their own: headings, list items, table rows.
-_STRUCTURAL = re.compile(r"^\s*(?:#{1,6}\s|[-*•+]\s|\d{1,3}[.)]\s|\|)")
+_STRUCTURAL = re.compile(rf"^\s*(?:{_HEADING}|{_MARKER}|\|)")
 WRAP_WIDTH = 40  # a line at least this wide (CJK characters count double) that goes on was hard-wrapped
 _BLANK = re.compile(r"\n[ \t]*\n+|\f")
 _QUOTED = re.compile(
@@ -27,7 +30,7 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st jr sr vs v etc e.g i.e no inc ltd co corp dept fig gen gov sen rep prof approx est mt ft lt col"
     " capt sgt".split()
 )
-_LEAD = re.compile(r"^(?:[-*•+]\s+|\d{1,2}[.)]\s+|#{1,6}\s+|(?:答|a)[:：]\s*)", re.I)
+_LEAD = re.compile(rf"^(?:{_MARKER}|{_HEADING}|(?:答|a)[:：])\s*", re.I)  # what a sentence shows without
 # A wiki's reference marks: "….[12] Next", "…,[note 6]", "Woman[citation needed]". They hide a sentence's
 # end from the splitter and read like an answer's own citations. A bare number from 1 only after
 # punctuation and before a space or another mark ("values[0]", "f(x)[0]", "[[0],[1],[2]]" are code).
@@ -72,7 +75,6 @@ def _blocks(text: str) -> Iterator[tuple[str, bool]]:
             yield current, item
 
 
-_ITEM = re.compile(r"^\s*(?:[-*•+]\s|\d{1,3}[.)]\s)")
 _CODE = "\x00"  # marks a line of a fenced code block for `_blocks`
 
 
