@@ -93,6 +93,17 @@ def open_gate(home: Path, tenant: str) -> None:
                                                                                  "min_relevance: 0.5"))
 
 
+def set_tenant_yaml(home: Path, tenant: str, **settings: object) -> None:
+    """Rewrite a tenant's tenant.yaml with these top-level settings in place of its own (as an operator's
+    edit would): `set_tenant_yaml(home, "acme", quotas={"documents": 1})`."""
+    import yaml
+
+    path = home / "tenants" / tenant / "tenant.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update(settings)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
 def fast_home(cli, home: Path, extra: str = "", embedder: str = "hashing-64") -> None:
     """An initialised home whose embedder is the model-free hashing one (plus `extra` config lines): for
     tests of bookkeeping, isolation and serving, not of retrieval quality. Written before `init`, which

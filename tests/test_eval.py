@@ -4,7 +4,7 @@ import pytest
 
 from tenantctl.answering.scoring import LabelledQuestion
 from tenantctl.retrieval.evaluate import ndcg, recall, reciprocal_rank
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, set_tenant_yaml
 from tests.test_answer import two_tenants  # noqa: F401  (a fixture)
 
 
@@ -102,14 +102,12 @@ def _usage(tenant_id):
 def test_eval_is_metered_as_eval_not_against_the_question_quota(pilot, home):
     """An operator could not evaluate a pilot model for a tenant at its questions_per_day limit: eval's
     questions were the tenant's and its quota refused them."""
-    import yaml
 
     from tenantctl.errors import Refused
     from tests.test_answer import FakeGenerator, _answer
 
     cfg, questions = pilot
-    path = home / "tenants" / "travel" / "tenant.yaml"
-    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "quotas": {"questions_per_day": 1}}))
+    set_tenant_yaml(home, "travel", quotas={"questions_per_day": 1})
     _answer(cfg, "travel", questions[0].question, FakeGenerator(" NW-TRV-7731"))
     with pytest.raises(Refused):  # the tenant is at its limit
         _answer(cfg, "travel", questions[0].question, FakeGenerator(" NW-TRV-7731"))

@@ -13,11 +13,10 @@ import time
 import zipfile
 
 import pytest
-import yaml
 
 from tenantctl.errors import ExitCode
 
-from .conftest import fast_home
+from .conftest import fast_home, set_tenant_yaml
 
 
 def _tenant(cli, home, tmp_path, name="t", docs=None):
@@ -108,10 +107,7 @@ def test_a_folder_named_config_yaml(cli, home):
 def test_bad_prompt_template_is_refused(cli, home, tmp_path, template, expected):
     fast_home(cli, home)
     _tenant(cli, home, tmp_path)
-    path = home / "tenants" / "t" / "tenant.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["answer"] = {"prompt_template": template}
-    path.write_text(yaml.safe_dump(data))
+    set_tenant_yaml(home, "t", answer={"prompt_template": template})
     result = _clean(cli("query", "t", "What is the gate code?"), ExitCode.ERROR)
     assert expected in result.err and "prompt_template" in result.err
 

@@ -9,9 +9,8 @@ import time
 
 import httpx
 import pytest
-import yaml
 
-from .conftest import fast_home
+from .conftest import fast_home, set_tenant_yaml
 from .test_hardening import tmpfs
 from .test_server import _auth, _key, _serve
 
@@ -27,13 +26,6 @@ def _setup(cli, home, tmp_path, extra="", tenants=("a", "b")):
         (folder / f"{name}.md").write_text(f"# {name}\n\nThe gate code of {name} is 47{len(name)}1.\n")
         assert cli("ingest", name, folder).code == 0
     return {name: _key(cli, name) for name in tenants}
-
-
-def _tenant_yaml(home, tenant, **updates):
-    path = home / "tenants" / tenant / "tenant.yaml"
-    data = yaml.safe_load(path.read_text())
-    data.update(updates)
-    path.write_text(yaml.safe_dump(data))
 
 
 @pytest.fixture
@@ -102,12 +94,12 @@ def test_uploads_refused_leave_nothing_behind(server, home, tmp_path, cli, monke
     assert r.status_code == 400 and "two files named" in r.json()["error"]
     assert _uploads(home, "a") == []
 
-    _tenant_yaml(home, "a", quotas={"documents": 1})  # a.md is already there
+    set_tenant_yaml(home, "a", quotas={"documents": 1})  # a.md is already there
     r = post([("files", ("q.md", b"# Q\n\nover quota\n"))])
     assert r.status_code == 429 and "quota" in r.json()["error"]
     _no_paths(r)
     assert _uploads(home, "a") == []
-    _tenant_yaml(home, "a", quotas={})
+    set_tenant_yaml(home, "a", quotas={})
 
     assert cli("tenant", "suspend", "b").code == 0
     r = post([("files", ("s.md", b"# S\n\nsuspended\n"))], key="b")
@@ -214,7 +206,7 @@ def test_invalid_tenant_yaml_over_http_shows_no_server_paths(server, home):
 
 def test_sessions_and_usage_are_rate_limited(server, home):
     url, keys, _ = server()
-    _tenant_yaml(home, "a", rate_limit={"requests_per_minute": 2})
+    set_tenant_yaml(home, "a", rate_limit={"requests_per_minute": 2})
     replies = [httpx.get(url + "/v1/chat/sessions", headers=_auth(keys["a"])) for _ in range(3)]
     assert [r.status_code for r in replies] == [200, 200, 429]
     # When to come back (2 a minute: a request every 30 s), which OpenAI's clients wait before retrying;

@@ -4,24 +4,16 @@ import json
 import shutil
 
 import pytest
-import yaml
 
 from tenantctl.errors import ExitCode
 
-from .conftest import copy_samples, fast_home
+from .conftest import copy_samples, fast_home, set_tenant_yaml
 
 
 def _write_docs(folder, n, prefix="doc"):
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         (folder / f"{prefix}{i}.md").write_text(f"# {prefix} {i}\n\nFact number {i} of {prefix} is {i * 7}.\n")
-
-
-def _set_tenant_yaml(home, tenant, **updates):
-    path = home / "tenants" / tenant / "tenant.yaml"
-    data = yaml.safe_load(path.read_text())
-    data.update(updates)
-    path.write_text(yaml.safe_dump(data))
 
 
 @pytest.mark.slow
@@ -202,14 +194,14 @@ def test_suspended_tenant_refuses_ingest_and_questions_but_searches(cli, home, t
 def test_storage_quotas_refuse_before_embedding(cli, home, tmp_path):
     fast_home(cli, home)
     cli("tenant", "create", "t")
-    _set_tenant_yaml(home, "t", quotas={"documents": 3})
+    set_tenant_yaml(home, "t", quotas={"documents": 3})
     _write_docs(tmp_path / "d", 3)
     assert cli("ingest", "t", tmp_path / "d").code == 0
     _write_docs(tmp_path / "d", 4)
     over = cli("ingest", "t", tmp_path / "d")
     assert over.code == ExitCode.REFUSED and "quota documents=3" in over.err and "would hold 4" in over.err
     assert cli("tenant", "show", "t", "--json").json()["documents"] == 3
-    _set_tenant_yaml(home, "t", quotas={"bytes": 10})
+    set_tenant_yaml(home, "t", quotas={"bytes": 10})
     edited = tmp_path / "d" / "doc0.md"
     edited.write_text(edited.read_text() + "more\n")
     assert "quota bytes=10" in cli("ingest", "t", tmp_path / "d").err
@@ -220,7 +212,7 @@ def test_usage_totals_match_operations_and_question_quota(cli, home, tmp_path):
     docs = copy_samples(tmp_path / "samples") / "acme-hr"
     cli("tenant", "create", "acme")
     cli("tenant", "create", "other")
-    _set_tenant_yaml(home, "acme", quotas={"questions_per_day": 2})
+    set_tenant_yaml(home, "acme", quotas={"questions_per_day": 2})
     ingest = cli("ingest", "acme", docs, "--json").json()
     for q in ("annual leave", "hotel limit", "learning budget"):
         assert cli("search", "acme", q).code == 0

@@ -10,11 +10,10 @@ import time
 
 import psycopg
 import pytest
-import yaml
 
 from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING
 
-from .conftest import copy_samples
+from .conftest import copy_samples, set_tenant_yaml
 
 pytestmark = pytest.mark.slow  # a real PostgreSQL server
 
@@ -80,10 +79,7 @@ def test_settings_edited_on_one_node_apply_on_the_other(cli, nodes):
     assert cli("create", "acme", "--store", "postgres").code == 0
     node2 = nodes(2)
     assert cli("tenant", "show", "acme", "--json").json()["quotas"] == {}
-    path = node2 / "tenants" / "acme" / "tenant.yaml"
-    settings = yaml.safe_load(path.read_text())
-    settings["quotas"] = {"questions_per_day": 3}
-    path.write_text(yaml.safe_dump(settings))  # an operator's edit on node 2
+    set_tenant_yaml(node2, "acme", quotas={"questions_per_day": 3})  # an operator's edit on node 2
     assert cli("tenant", "show", "acme", "--json").json()["quotas"] == {"questions_per_day": 3}
     node1 = nodes(1)
     assert cli("tenant", "show", "acme", "--json").json()["quotas"] == {"questions_per_day": 3}

@@ -7,7 +7,7 @@ import yaml
 
 from tenantctl.errors import ExitCode
 
-from .conftest import SAMPLE_IDS
+from .conftest import SAMPLE_IDS, set_tenant_yaml
 
 QUESTIONS = {
     "acme-hr": ("How many days of paid annual leave do employees accrue per year?", "employee_handbook.docx", "23"),
@@ -97,10 +97,7 @@ def test_threshold_from_tenant_yaml_drives_the_no_answer_path(cli, tmp_path, mon
     docs = copy_samples(tmp_path / "samples")
     cli("tenant", "create", "strict")
     assert cli("ingest", "strict", docs / "acme-hr").code == 0
-    tenant_yaml = tmp_path / "home" / "tenants" / "strict" / "tenant.yaml"
-    data = yaml.safe_load(tenant_yaml.read_text())
-    data["answer"] = {"min_score": 0.99}
-    tenant_yaml.write_text(yaml.safe_dump(data))
+    set_tenant_yaml(tmp_path / "home", "strict", answer={"min_score": 0.99})
     _forbid_model(monkeypatch)
     result = cli("query", "strict", "How many days of paid annual leave do employees accrue?", "--json")
     assert result.code == 0 and result.json()["no_answer"]
@@ -116,10 +113,7 @@ def test_pilot_tenant_uses_its_own_model_entry(cli, samples, tmp_path, monkeypat
     (home / "config.yaml").write_text(yaml.safe_dump({
         "models": {"default": {}, "pilot": {"n_ctx": 1024, "max_tokens": 48}},
     }))
-    tenant_yaml = home / "tenants" / "nordwerk-maint" / "tenant.yaml"
-    data = yaml.safe_load(tenant_yaml.read_text())
-    data["answer"] = {"model": "pilot"}
-    tenant_yaml.write_text(yaml.safe_dump(data))
+    set_tenant_yaml(home, "nordwerk-maint", answer={"model": "pilot"})
 
     from tenantctl.models import generation
 
@@ -144,10 +138,7 @@ def test_unknown_model_name_is_a_clear_error(cli, samples, tmp_path, monkeypatch
     home = tmp_path / "h"
     shutil.copytree(_home_of(samples), home)
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
-    tenant_yaml = home / "tenants" / "acme-hr" / "tenant.yaml"
-    data = yaml.safe_load(tenant_yaml.read_text())
-    data["answer"] = {"model": "gpt-9"}
-    tenant_yaml.write_text(yaml.safe_dump(data))
+    set_tenant_yaml(home, "acme-hr", answer={"model": "gpt-9"})
     result = cli("query", "acme-hr", "How many days of paid annual leave do employees accrue?")
     assert result.code == ExitCode.ERROR and "model 'gpt-9' is not configured" in result.err
 

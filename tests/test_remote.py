@@ -20,7 +20,7 @@ from tenantctl.errors import ExitCode, ModelUnavailable
 from tenantctl.models.generation import Request
 from tenantctl.models.remote import OpenAICompatGenerator, iter_sse
 
-from .conftest import copy_samples
+from .conftest import copy_samples, set_tenant_yaml
 
 QUESTION = "How many days of paid annual leave do employees accrue per year?"
 
@@ -245,10 +245,7 @@ def _use_model(acme_home: Path, tmp_path: Path, monkeypatch, models: dict) -> Pa
     shutil.copytree(acme_home, home)
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
     (home / "config.yaml").write_text(yaml.safe_dump({"models": models}))
-    tenant_yaml = home / "tenants" / "acme-hr" / "tenant.yaml"
-    data = yaml.safe_load(tenant_yaml.read_text())
-    data["answer"] = {"model": "remote"}
-    tenant_yaml.write_text(yaml.safe_dump(data))
+    set_tenant_yaml(home, "acme-hr", answer={"model": "remote"})
     return home
 
 

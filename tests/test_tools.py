@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import http_service
+from tests.conftest import http_service, set_tenant_yaml
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 SECRET = "s3cr3t-token-9f2c"
@@ -73,10 +73,7 @@ def set_config(home: Path, **tools) -> None:
 
 
 def set_tools(home: Path, tenant: str, tools: list[dict]) -> None:
-    path = home / "tenants" / tenant / "tenant.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    data["tools"] = tools
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    set_tenant_yaml(home, tenant, tools=tools)
 
 
 def _crm(server, path="/orders/{order}", **extra) -> dict:
