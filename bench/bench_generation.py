@@ -23,33 +23,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _results import write_results
 
+if TYPE_CHECKING:
+    from tenantctl.models.base import Request
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = ("acme-hr", "How many days of paid annual leave do employees accrue per year?")
+CLI = [sys.executable, "-m", "tenantctl"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
-
-    work = Path(tempfile.mkdtemp(prefix="tenantctl-genbench-"))
-    os.environ["TENANTCTL_HOME"] = str(work / "home")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    env = {**os.environ, "TENANTCTL_NO_PROGRESS": "1"}
-    tenant_id, question = QUESTION
-    cli = [sys.executable, "-m", "tenantctl"]
-    subprocess.run([*cli, "tenant", "create", tenant_id], check=True, capture_output=True, env=env)
-    subprocess.run([*cli, "ingest", tenant_id, str(ROOT / "sample_tenants" / tenant_id)], check=True,
-                   capture_output=True, env=env)
-
-    # Fresh-process wall time of `tenantctl query`, with its own breakdown.
+def _fresh_queries(env: dict[str, str], tenant_id: str, question: str) -> list[dict[str, float]]:
+    """Fresh-process wall time of `tenantctl query`, three times, each with its own breakdown."""
     fresh = []
     for _ in range(3):
         t0 = time.perf_counter()
-        out = subprocess.run([*cli, "query", tenant_id, question, "--json"], check=True, capture_output=True,
+        out = subprocess.run([*CLI, "query", tenant_id, question, "--json"], check=True, capture_output=True,
                              text=True, env=env).stdout
         wall = (time.perf_counter() - t0) * 1000
         timings = json.loads(out)["timings"]
@@ -57,10 +48,11 @@ def main() -> None:
                                                     "generation_ms")}
         fresh.append({"wall_ms": round(wall, 1), **parts,
                       "rest_ms": round(wall - sum(parts.values()), 1)})
+    return fresh
 
-    # The exact prompt tenantctl sends, captured from its generator.
-    from llama_cpp import Llama
 
+def _captured_request(tenant_id: str, question: str) -> Request:
+    """The exact prompt tenantctl sends, captured from its generator."""
     from tenantctl.answering.answer import answer_question
     from tenantctl.config import load_config
     from tenantctl.models import generation
@@ -69,7 +61,7 @@ def main() -> None:
 
     cfg = load_config()
     opened = TenantSession(open_tenant(tenant_id), cfg)
-    captured: list[generation.Request] = []
+    captured: list[Request] = []
     original = generation.LlamaCppGenerator.generate
 
     def capture(self, request, on_token=None):
@@ -79,9 +71,19 @@ def main() -> None:
     generation.LlamaCppGenerator.generate = capture
     answer_question(opened, question, cfg)
     generation.LlamaCppGenerator.generate = original
-    request = captured[0]
-    gen = generation.get_generator("default", cfg.models["default"])
-    mcfg = cfg.models["default"]
+    return captured[0]
+
+
+def _bare_and_ours(request: Request, runs: int) -> tuple[str, list[dict], list[dict]]:
+    """The same request through bare llama-cpp-python and through tenantctl's generator, `runs` times
+    each, interleaved: the model's name and each side's runs."""
+    from llama_cpp import Llama
+
+    from tenantctl.config import load_config
+    from tenantctl.models import generation
+
+    mcfg = load_config().models["default"]
+    gen = generation.get_generator("default", mcfg)
     bare = Llama(model_path=str(generation.packaged_gguf()), n_ctx=mcfg.n_ctx, n_threads=mcfg.n_threads,
                  n_batch=mcfg.n_batch, seed=mcfg.seed, verbose=False)
 
@@ -109,16 +111,35 @@ def main() -> None:
 
     run_bare(), run_tenantctl()  # warm-up
     bare_runs, ours = [], []
-    for _ in range(args.runs):  # interleaved, so drift in machine load hits both alike
+    for _ in range(runs):  # interleaved, so drift in machine load hits both alike
         bare_runs.append(run_bare())
         ours.append(run_tenantctl())
+    return gen.name, bare_runs, ours
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="tenantctl-genbench-"))
+    os.environ["TENANTCTL_HOME"] = str(work / "home")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    env = {**os.environ, "TENANTCTL_NO_PROGRESS": "1"}
+    tenant_id, question = QUESTION
+    subprocess.run([*CLI, "tenant", "create", tenant_id], check=True, capture_output=True, env=env)
+    subprocess.run([*CLI, "ingest", tenant_id, str(ROOT / "sample_tenants" / tenant_id)], check=True,
+                   capture_output=True, env=env)
+
+    fresh = _fresh_queries(env, tenant_id, question)
+    model, bare_runs, ours = _bare_and_ours(_captured_request(tenant_id, question), args.runs)
     med = statistics.median
     bare_ms, our_ms = med(r["ms"] for r in bare_runs), med(r["ms"] for r in ours)
     prompt_tokens = ours[0]["prompt_tokens"]
     first_ms = med(r["first_ms"] for r in ours)
     completion = ours[0]["tokens"]
     results = {
-        "model": gen.name,
+        "model": model,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion,
         "bare_llama_cpp_ms": round(bare_ms, 1),
