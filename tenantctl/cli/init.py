@@ -31,7 +31,7 @@ def init(json_out: JsonOption = False) -> None:
 
 
 def paths_cmd(json_out: JsonOption = False) -> None:
-    """Show where tenantctl keeps its config, registry, tenants and logs."""
+    """Show where tenantctl keeps its config, registry, tenants and logs, and its per-user model cache."""
     from tenantctl import paths
     from tenantctl.storage import cluster
 
