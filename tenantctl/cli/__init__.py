@@ -162,7 +162,7 @@ def _run(app: typer.Typer, args: list[str]) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("Aborted.", err=True)
-        sys.exit(1)
+        sys.exit(int(ExitCode.ERROR))
     if isinstance(code, int) and code:  # typer.Exit(code), returned when not in standalone mode
         sys.exit(code)
 

@@ -54,11 +54,11 @@ def show_progress() -> bool:
 
 
 def confirm(question: str, yes: bool) -> None:
-    from tenantctl.errors import BadInput
+    from tenantctl.errors import BadInput, ExitCode
 
     if yes:
         return
     if not interactive():
         raise BadInput(f"{question} needs confirmation", "pass --yes when running without a terminal")
     if not typer.confirm(question, default=False, err=True):
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.ERROR))

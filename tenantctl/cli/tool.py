@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+from tenantctl.errors import ExitCode
 
 app = typer.Typer(help="A tenant's tools: list them, test one, list the installed kinds.", no_args_is_help=True)
 
@@ -66,7 +67,7 @@ def test(
                 if r.hint:
                     err.print(f"[dim]Hint:[/] {escape(r.hint)}", markup=True, soft_wrap=True)
     if any(not r.ok for r in results):
-        raise typer.Exit(1)
+        raise typer.Exit(int(ExitCode.ERROR))
 
 
 @app.command("kinds")
