@@ -1,6 +1,7 @@
 """Give the sample tenants their tools (sample_tenants/tools/<tenant>/): copy each tool's files into the
-tenant's folder, put its entries under `tools:` in the tenant's tenant.yaml, and allow the demo service's
-host in config.yaml. What an operator does by hand for a real tenant.
+tenant's folder, put its entries under `tools:` in the tenant's tenant.yaml, allow the demo service's
+host in config.yaml and let each tenant read the ${VAR} secrets its tools name from the environment
+(`tools.env_secrets`). What an operator does by hand for a real tenant.
 
     python scripts/demo_tools.py PORT        (TENANTCTL_HOME names the home)
 """
@@ -16,6 +17,7 @@ TOOLS = Path(__file__).resolve().parent.parent / "sample_tenants" / "tools"
 
 
 def install(home: Path, port: int) -> None:
+    granted: dict[str, list[str]] = {}
     for source in sorted(p for p in TOOLS.iterdir() if p.is_dir()):
         folder = home / "tenants" / source.name
         if not folder.is_dir():
@@ -33,7 +35,11 @@ def install(home: Path, port: int) -> None:
         names = {t["name"] for t in tools}
         settings["tools"] = [t for t in settings.get("tools") or [] if t["name"] not in names] + tools
         settings_file.write_text(yaml.safe_dump(settings, sort_keys=False, allow_unicode=True), encoding="utf-8")
+        names = sorted(set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", yaml.safe_dump(tools))))
+        if names:
+            granted[source.name] = names
     allow(home / "config.yaml", f"127.0.0.1:{port}")
+    grant(home / "config.yaml", granted)
 
 
 def allow(config_file: Path, host: str) -> None:
@@ -48,6 +54,23 @@ def allow(config_file: Path, host: str) -> None:
     data = yaml.safe_load(text) or {}
     tools = data.setdefault("tools", {})
     tools["allowed_hosts"] = [*tools.get("allowed_hosts", []), host]
+    config_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+
+
+def grant(config_file: Path, granted: dict[str, list[str]]) -> None:
+    """Let each tenant read its own tools' secrets from the environment: `tools.env_secrets`."""
+    text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+    line = re.compile(r"^(\s+env_secrets:\s*)\{\}", re.M)
+    if not granted:
+        return
+    if line.search(text):
+        mapping = "{" + ", ".join(f"{t}: [{', '.join(v)}]" for t, v in granted.items()) + "}"
+        config_file.write_text(line.sub(lambda m: m.group(1) + mapping, text, count=1), encoding="utf-8")
+        return
+    data = yaml.safe_load(text) or {}
+    current = data.setdefault("tools", {}).setdefault("env_secrets", {})
+    for tenant, names in granted.items():
+        current[tenant] = sorted(set(current.get(tenant, [])) | set(names))
     config_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 

@@ -230,7 +230,10 @@ class ToolsConfig(_Strict):
     allowed_hosts: list[str] = Field(default_factory=list)
     # Bytes a tool may return (an http body, a CSV file); larger results are refused.
     max_response_bytes: int = Field(1_000_000, ge=1024)
-    # ${VAR} in a tool's settings is read from <secrets_dir>/<tenant>/VAR, else from the environment.
+    # ${VAR} in a tool's settings is read from <secrets_dir>/<tenant>/VAR, else from the environment
+    # when this lists VAR for the tenant ({acme: [ACME_CRM_TOKEN]}): a tenant.yaml, which whoever manages
+    # the tenant may edit, never reaches another variable of tenantctl's environment (another tenant's).
+    env_secrets: dict[str, list[str]] = Field(default_factory=dict)
     secrets_dir: str | None = None
 
     @field_validator("allowed_hosts")

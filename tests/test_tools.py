@@ -86,7 +86,7 @@ def _crm(server, path="/orders/{order}", **extra) -> dict:
 def two_tenants(cli, home, service):
     for t in ("acme", "globex"):
         assert cli("tenant", "create", t).code == 0
-    set_config(home, allowed_hosts=[_hostport(service)])
+    set_config(home, allowed_hosts=[_hostport(service)], env_secrets={"acme": ["ACME_CRM_TOKEN"]})
     set_tools(home, "acme", [_crm(service)])
     return service
 
@@ -165,7 +165,7 @@ def test_secrets_come_from_outside_the_tenant_and_never_show(cli, home, service,
 
     cli("tenant", "create", "acme")
     set_tools(home, "acme", [_crm(service, path="/echo", headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
-    set_config(home, allowed_hosts=[_hostport(service)])
+    set_config(home, allowed_hosts=[_hostport(service)], env_secrets={"acme": ["ACME_CRM_TOKEN"]})
     monkeypatch.delenv("ACME_CRM_TOKEN", raising=False)
     [result] = _passages("acme", "order A-1234")
     assert result.error == "tool 'crm': secret ${ACME_CRM_TOKEN} is not set" and service.log == []
@@ -385,7 +385,7 @@ def tool_home(samples, tmp_path, monkeypatch, service):
     home = tmp_path / "tool-home"
     shutil.copytree(os.environ["TENANTCTL_HOME"], home)
     monkeypatch.setenv("TENANTCTL_HOME", str(home))
-    set_config(home, allowed_hosts=[_hostport(service)])
+    set_config(home, allowed_hosts=[_hostport(service)], env_secrets={"acme-hr": ["ACME_CRM_TOKEN"]})
     set_tools(home, "acme-hr", [_crm(service)])
     return home
 
@@ -517,6 +517,7 @@ def test_the_sample_sql_tool_answers_a_leave_balance(samples, tmp_path, monkeypa
     from tenantctl.config import load_config
 
     assert load_config().tools.allowed_hosts == ["127.0.0.1:8089"]
+    assert load_config().tools.env_secrets == {"nordwerk-maint": ["NORDWERK_ERP_TOKEN"]}
     listed = {t["name"]: t for t in cli("tool", "list", "acme-hr", "--json").json()}
     assert listed["leave-balance"]["exists"] is True
 
@@ -555,3 +556,34 @@ def test_a_csv_whose_header_names_a_column_twice_fails_cleanly_and_closes_its_ta
         sql.call(tool, {}, tmp_path, ToolsConfig())
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         opened[0].execute("SELECT 1")
+
+
+def test_a_tenants_tool_reads_no_environment_variable_the_operator_did_not_list_for_it(cli, home, service,
+                                                                                     monkeypatch, tmp_path):
+    """Every tenant's tools run in one process: a tenant.yaml naming acme's ${ACME_CRM_TOKEN} (or the
+    database password) in its own tool sent it to an allowed host, acme's CRM read with acme's token."""
+    for t in ("acme", "globex"):
+        assert cli("tenant", "create", t).code == 0
+    monkeypatch.setenv("ACME_CRM_TOKEN", SECRET)
+    monkeypatch.setenv("PGPASSWORD", "db-password-123")
+    set_config(home, allowed_hosts=[_hostport(service)], env_secrets={"acme": ["ACME_CRM_TOKEN"]})
+    for var in ("ACME_CRM_TOKEN", "PGPASSWORD"):
+        set_tools(home, "globex", [_crm(service, path=f"/echo?k=${{{var}}}",
+                                        headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
+        [result] = _passages("globex", "order A-1234")
+        assert result.error == f"tool 'crm': secret ${{{var}}} is not set" and service.log == []
+        assert f"env_secrets: {{globex: [{var}]}}" in result.hint
+    set_tools(home, "acme", [_crm(service, path="/echo?k=${PGPASSWORD}")])
+    [result] = _passages("acme", "order A-1234")
+    assert result.error == "tool 'crm': secret ${PGPASSWORD} is not set" and service.log == []
+    set_tools(home, "acme", [_crm(service, path="/echo", headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
+    [result] = _passages("acme", "order A-1234")  # the one it was given
+    assert result.ok and service.log[-1]["auth"] == f"Bearer {SECRET}"
+
+    secrets = tmp_path / "secrets"  # a secrets folder of acme's is no fallback for globex either
+    (secrets / "acme").mkdir(parents=True)
+    (secrets / "acme" / "ACME_CRM_TOKEN").write_text(SECRET)
+    set_config(home, allowed_hosts=[_hostport(service)], secrets_dir=str(secrets))
+    set_tools(home, "globex", [_crm(service, path="/echo", headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
+    [result] = _passages("globex", "order A-1234")
+    assert result.error == "tool 'crm': secret ${ACME_CRM_TOKEN} is not set" and len(service.log) == 1

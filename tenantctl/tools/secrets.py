@@ -1,7 +1,9 @@
 """${VAR} secrets in a tool's settings: from <secrets_dir>/<tenant>/VAR (config.yaml `tools.secrets_dir`),
-else from the environment. Never from the tenant's folder (it is exported and may be edited by whoever
-manages the tenant), never written to logs, usage, exports or answers: every value resolved for a call is
-remembered so the call's result and errors can be scrubbed of it."""
+else from the environment when config.yaml's `tools.env_secrets` lists VAR for the tenant (any other
+variable, another tenant's token or the database password, stays out of reach). Never from the tenant's
+folder (it is exported and may be edited by whoever manages the tenant), never written to logs, usage,
+exports or answers: every value resolved for a call is remembered so the call's result and errors can be
+scrubbed of it."""
 
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ class Secrets:
 
     def __init__(self, cfg: ToolsConfig, tenant_id: str, tool: str) -> None:
         self.folder = secrets_folder(cfg, tenant_id)
+        self.environment = set(cfg.env_secrets.get(tenant_id, ()))
+        self.tenant = tenant_id
         self.tool = tool
         self.values: set[str] = set()
 
@@ -43,12 +47,13 @@ class Secrets:
         value = None
         if self.folder is not None and (self.folder / var).is_file():
             value = (self.folder / var).read_text(encoding="utf-8").strip()
-        if value is None:
+        if value is None and var in self.environment:
             value = os.environ.get(var)
         if not value:
-            where = f"{self.folder / var} or " if self.folder is not None else ""
+            where = f"put it in {self.folder / var}, or " if self.folder is not None else ""
             raise ToolFailed(self.tool, f"secret ${{{var}}} is not set",
-                             f"put it in {where}the environment of tenantctl (export {var}=...)")
+                             f"{where}export {var}=... to tenantctl and let the tenant read it: "
+                             f"`tools: {{env_secrets: {{{self.tenant}: [{var}]}}}}` in config.yaml")
         if len(value) >= 4:  # scrubbing a 1-3 character "secret" would mangle every result
             self.values.add(value)
         return value
