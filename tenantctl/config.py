@@ -228,6 +228,9 @@ class ClientConfig(_Strict):
 class ToolsConfig(_Strict):
     # host:port pairs an `http` tool may call (redirects included); nothing else is reachable.
     allowed_hosts: list[str] = Field(default_factory=list)
+    # host:port pairs only the named tenant's http tools may call ({acme: ["crm.internal:8080"]}): a
+    # service that trusts its callers by where they connect from is reached by no other tenant's tool.
+    tenant_hosts: dict[str, list[str]] = Field(default_factory=dict)
     # Bytes a tool may return (an http body, a CSV file); larger results are refused.
     max_response_bytes: int = Field(1_000_000, ge=1024)
     # ${VAR} in a tool's settings is read from <secrets_dir>/<tenant>/VAR, else from the environment
@@ -243,6 +246,15 @@ class ToolsConfig(_Strict):
             if not re.fullmatch(r"[A-Za-z0-9.\-]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5}", host):
                 raise ValueError(f"{host!r} is not host:port (e.g. crm.internal:8080)")
         return [h.lower() for h in hosts]
+
+    @field_validator("tenant_hosts")
+    @classmethod
+    def _tenant_host_ports(cls, hosts: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {tenant: cls._host_port(listed) for tenant, listed in hosts.items()}
+
+    def hosts_for(self, tenant_id: str) -> list[str]:
+        """The hosts `tenant_id`'s http tools may call: every tenant's, and its own."""
+        return [*self.allowed_hosts, *self.tenant_hosts.get(tenant_id, [])]
 
 
 class PostgresConfig(_Strict):

@@ -587,3 +587,20 @@ def test_a_tenants_tool_reads_no_environment_variable_the_operator_did_not_list_
     set_tools(home, "globex", [_crm(service, path="/echo", headers={"Authorization": "Bearer ${ACME_CRM_TOKEN}"})])
     [result] = _passages("globex", "order A-1234")
     assert result.error == "tool 'crm': secret ${ACME_CRM_TOKEN} is not set" and len(service.log) == 1
+
+
+def test_a_host_allowed_for_one_tenant_is_called_by_no_other_tenants_tool(two_tenants, cli, home):
+    """acme's CRM, reachable without a credential from tenantctl's network: globex's tenant.yaml naming
+    it in a tool of its own read acme's orders while it was in `allowed_hosts`, which is every tenant's."""
+    service = two_tenants
+    set_config(home, tenant_hosts={"acme": [_hostport(service)]})
+    set_tools(home, "globex", [_crm(service)])
+    [result] = _passages("globex", "order A-1234")
+    assert "which is not in tools.allowed_hosts" in result.error and service.log == []
+    listed = cli("tool", "list", "globex", "--json").json()
+    assert listed[0]["allowed"] is False
+    [result] = _passages("acme", "order A-1234")
+    assert result.ok and len(service.log) == 1
+    assert cli("tool", "list", "acme", "--json").json()[0]["allowed"] is True
+    set_config(home, tenant_hosts={"acme": ["crm.internal"]})
+    assert "is not host:port" in cli("tool", "list", "acme").err

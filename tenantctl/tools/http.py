@@ -79,14 +79,15 @@ def _decode(response, body: bytes) -> Any:
     return text
 
 
-def call(tool: ToolConfig, params: dict[str, str], secrets: Secrets, cfg: ToolsConfig) -> Any:
+def call(tool: ToolConfig, params: dict[str, str], secrets: Secrets, cfg: ToolsConfig, tenant_id: str) -> Any:
     """GET the tool's URL; returns parsed JSON or text. Raises ToolFailed with a message naming the tool
     and never the URL (it may hold a secret)."""
     import httpx
 
     url = build_url(tool, params, secrets)
     headers = {k: secrets.fill(v) for k, v in tool.headers.items()}
-    check_host(tool, url, cfg.allowed_hosts)
+    allowed = cfg.hosts_for(tenant_id)
+    check_host(tool, url, allowed)
     deadline = time.monotonic() + tool.timeout_s
     # trust_env=False: no proxy from the environment may carry a call around allowed_hosts.
     with httpx.Client(timeout=tool.timeout_s, follow_redirects=False, trust_env=False) as client:
@@ -96,7 +97,7 @@ def call(tool: ToolConfig, params: dict[str, str], secrets: Secrets, cfg: ToolsC
                 with client.stream("GET", url, headers=headers) as response:
                     if response.is_redirect and response.headers.get("location"):
                         url = urljoin(url, response.headers["location"])
-                        check_host(tool, url, cfg.allowed_hosts, redirect=True)
+                        check_host(tool, url, allowed, redirect=True)
                         if host_port(url) != target:
                             headers = {}  # credentials never travel to another host, even an allowed one
                         continue

@@ -105,7 +105,7 @@ def _call(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Config,
     if tool.kind == "http":
         from tenantctl.tools import http
 
-        data = http.call(tool, params, secrets, cfg.tools)
+        data = http.call(tool, params, secrets, cfg.tools, tenant.id)
     elif tool.kind == "sql":
         from tenantctl.tools import sql
 
@@ -177,7 +177,7 @@ def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:
             from tenantctl.tools.http import host_port
 
             target = host_port(tool.url or "")
-            row.update(target=target, allowed=target in cfg.tools.allowed_hosts, headers=sorted(tool.headers))
+            row.update(target=target, allowed=target in cfg.tools.hosts_for(tenant.id), headers=sorted(tool.headers))
         elif tool.kind == "sql":
             from tenantctl.tools.sql import inside_folder
 
