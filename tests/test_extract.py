@@ -433,7 +433,41 @@ def test_docx_list_paragraphs_are_items():
     data = io.BytesIO()
     document.save(data)
     assert extract(Path("guide.docx"), data.getvalue()).text == (
-        "To get a laptop:\n\n- Open a ticket.\n\n- Collect it at desk B2.\n\nLaptops are replaced every 4 years.")
+        "To get a laptop:\n\n1. Open a ticket.\n\n- Collect it at desk B2.\n\nLaptops are replaced every 4 years.")
+
+
+def test_docx_numbered_steps_keep_their_numbers():
+    """"What is step 3?" needs the 3: Word shows numbers, the text keeps them; under a new heading the
+    steps count from 1 again (python-docx's "List Number" puts every numbered list in one list), a
+    nested level ("List Number 2") counts on its own, a bullet stays "-"."""
+    import docx
+
+    document = docx.Document()
+    document.add_heading("Set up SSO", 1)
+    for step in ("Open Settings.", "Copy the ACS URL.", "Set the NameID format."):
+        document.add_paragraph(step, style="List Number")
+    document.add_paragraph("Pick the IdP.", style="List Number 2")
+    document.add_paragraph("Upload the metadata.", style="List Number 2")
+    document.add_paragraph("Test it.", style="List Number")
+    document.add_heading("Remove a user", 1)
+    document.add_paragraph("Go to Users.", style="List Number")
+    document.add_paragraph("Choose Deactivate.", style="List Number")
+    document.add_paragraph("A note.", style="List Bullet")
+    data = io.BytesIO()
+    document.save(data)
+    assert extract(Path("guide.docx"), data.getvalue()).text.split("\n\n") == [
+        "# Set up SSO", "1. Open Settings.", "2. Copy the ACS URL.", "3. Set the NameID format.",
+        "1. Pick the IdP.", "2. Upload the metadata.", "4. Test it.",
+        "# Remove a user", "1. Go to Users.", "2. Choose Deactivate.", "- A note."]
+
+
+def test_html_ordered_list_items_keep_their_numbers():
+    page = (b"<html><body><h2>Steps</h2><ol><li>Open Settings.</li><li>Copy the URL.<ol type='a'><li>Paste it."
+            b"</li><li>Save.</li></ol></li><li value='7'>Test.</li><li>Done.</li></ol>"
+            b"<ol start='3' reversed><li>three</li><li>two</li></ol><ul><li>bullet</li></ul></body></html>")
+    assert extract(Path("steps.html"), page).text.split("\n\n") == [
+        "## Steps", "1. Open Settings.", "2. Copy the URL.", "a. Paste it.", "b. Save.", "7. Test.", "8. Done.",
+        "3. three", "2. two", "- bullet"]
 
 
 def test_docx_table_rows_keep_column_names():

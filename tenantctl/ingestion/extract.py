@@ -224,7 +224,7 @@ def read_html(data: bytes) -> str:
         tag.append(" | ")
     for tag in soup.find_all("li"):
         if tag.find_parent(["td", "th"]) is None:  # a table's cell keeps its line
-            tag.insert(0, "\n\n- ")  # a list's item reads as one, as in Markdown
+            tag.insert(0, f"\n\n{_html_mark(tag)} ")  # a list's item reads as one, as in Markdown
     for tag in soup.find_all(_BLOCK_TAGS):
         tag.append("\n\n")
     root = soup.body or soup
@@ -234,6 +234,52 @@ def read_html(data: bytes) -> str:
     if title and not re.search(r"^# ", text, flags=re.M):
         text = f"# {title}\n\n{text}"
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _html_mark(item: Tag) -> str:
+    """An item's mark: "- ", or its number in an ordered list ("3.", "c.", "iv."; `start`, `type`,
+    `value` and `reversed` as a browser counts them), so "step 3" names the third step."""
+    parent = item.parent
+    if parent is None or parent.name != "ol":
+        return "-"
+    items = [li for li in parent.find_all("li", recursive=False)]
+    step = -1 if parent.has_attr("reversed") else 1
+    number = _html_int(parent.get("start"), len(items) if step < 0 else 1)
+    for li in items:
+        number = _html_int(li.get("value"), number)
+        if li is item:
+            break
+        number += step
+    kind = str(item.get("type") or parent.get("type") or "1")
+    return f"{list_number(number, _HTML_LIST_TYPES.get(kind, 'decimal'))}."
+
+
+_HTML_LIST_TYPES = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman"}
+
+
+def _html_int(value: object, default: int) -> int:
+    try:
+        return int(str(value).strip()) if value is not None else default
+    except ValueError:
+        return default
+
+
+def list_number(n: int, fmt: str) -> str:
+    """A list item's number as its list writes it: 3 as "3", "c", "C", "iii" or "III"."""
+    if fmt in ("lowerLetter", "upperLetter") and n > 0:
+        letters = ""
+        while n > 0:
+            n, rest = divmod(n - 1, 26)
+            letters = chr(ord("a") + rest) + letters
+        return letters if fmt == "lowerLetter" else letters.upper()
+    if fmt in ("lowerRoman", "upperRoman") and 0 < n < 4000:
+        roman = ""
+        for value, numeral in ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
+                               (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")):
+            count, n = divmod(n, value)
+            roman += numeral * count
+        return roman if fmt == "lowerRoman" else roman.upper()
+    return str(n)
 
 
 TABLE_GROWTH = 16  # a table's records may be this many times its text (names repeat in every row)
@@ -610,6 +656,7 @@ def read_docx(data: bytes) -> str:
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ExtractError(f"unreadable DOCX ({exc})") from exc
     parts: list[str] = []
+    marks = _DocxLists(document)
     body = document.element.body
     for child in body.iterchildren():
         tag = child.tag.rsplit("}", 1)[-1]
@@ -620,17 +667,107 @@ def read_docx(data: bytes) -> str:
                 continue
             style = (paragraph.style.name if paragraph.style is not None else "") or ""
             level = re.fullmatch(r"Heading (\d)", style)
-            if style == "Title":
-                parts.append(f"# {text}")
-            elif level:
-                parts.append(f"{'#' * min(6, int(level.group(1)))} {text}")
-            elif style.startswith("List") or (child.pPr is not None and child.pPr.numPr is not None):
-                parts.append(f"- {text}")  # a list's item, numbered or not, reads as one (it lost its mark)
+            if style == "Title" or level:
+                marks.restart()  # numbered steps under a new heading count from 1 again
+                parts.append(f"{'#' * (min(6, int(level.group(1))) if level else 1)} {text}")
+            elif (mark := marks.mark(paragraph)) or style.startswith("List"):
+                parts.append(f"{mark or '-'} {text}")  # a list's item reads as one, a numbered one with its number
             else:
                 parts.append(text)
         elif tag == "tbl":
             parts += _docx_tables(docx.table.Table(child, document))
     return "\n\n".join(parts)
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+class _DocxLists:
+    """The marks Word shows before list paragraphs: "-" for a bullet, the item's number for a numbered
+    list ("4.", "b)", "2.1."), from the paragraph's or its style's numbering and the document's
+    numbering definitions. Counters run per list as in Word, but restart at each heading: a generated
+    document (python-docx's "List Number") puts every numbered list of the file in one list."""
+
+    def __init__(self, document: object) -> None:
+        self.formats: dict[str, dict[int, tuple[str, int, str]]] = {}  # numId -> level -> (format, start, text)
+        self.counters: dict[str, list[int | None]] = {}
+        try:
+            root = document.part.numbering_part.element  # type: ignore[attr-defined]
+        except (KeyError, NotImplementedError, AttributeError):
+            return
+        abstract = {a.get(f"{_W}abstractNumId"): self._levels(a) for a in root.iter(f"{_W}abstractNum")}
+        for num in root.iter(f"{_W}num"):
+            ref = num.find(f"{_W}abstractNumId")
+            levels = dict(abstract.get(ref.get(f"{_W}val") if ref is not None else None, {}))
+            for override in num.iter(f"{_W}lvlOverride"):
+                start = override.find(f"{_W}startOverride")
+                level = _int(override.get(f"{_W}ilvl"), 0)
+                if start is not None and level in levels:
+                    fmt, _, text = levels[level]
+                    levels[level] = (fmt, _int(start.get(f"{_W}val"), 1), text)
+            self.formats[num.get(f"{_W}numId")] = levels
+
+    @staticmethod
+    def _levels(element: object) -> dict[int, tuple[str, int, str]]:
+        levels = {}
+        for lvl in element.iter(f"{_W}lvl"):  # type: ignore[attr-defined]
+            fmt, start, text = (lvl.find(f"{_W}{name}") for name in ("numFmt", "start", "lvlText"))
+            levels[_int(lvl.get(f"{_W}ilvl"), 0)] = (
+                fmt.get(f"{_W}val") if fmt is not None else "decimal",
+                _int(start.get(f"{_W}val"), 1) if start is not None else 1,
+                text.get(f"{_W}val") if text is not None else "")
+        return levels
+
+    def restart(self) -> None:
+        self.counters.clear()
+
+    def mark(self, paragraph: object) -> str:
+        """The paragraph's list mark, "" when it is no list item."""
+        num_id, level = self._numbering(paragraph)
+        if num_id is None or num_id == "0":
+            return ""
+        levels = self.formats.get(num_id, {})
+        fmt, start, text = levels.get(level, ("bullet", 1, ""))
+        if fmt in ("bullet", "none") or not text:
+            return "-" if fmt != "none" else ""
+        counters = self.counters.setdefault(num_id, [None] * 9)
+        level = min(max(level, 0), 8)
+        counters[level] = start if counters[level] is None else counters[level] + 1  # type: ignore[operator]
+        counters[level + 1:] = [None] * (8 - level)
+
+        def shown(match: re.Match) -> str:
+            k = int(match.group(1)) - 1
+            k_fmt, k_start, _ = levels.get(k, ("decimal", 1, ""))
+            value = counters[k] if 0 <= k < 9 and counters[k] is not None else k_start
+            return list_number(value, k_fmt)  # type: ignore[arg-type]
+
+        return re.sub(r"%([1-9])", shown, text).strip() or "-"
+
+    @staticmethod
+    def _numbering(paragraph: object) -> tuple[str | None, int]:
+        """(numId, level) of the paragraph's own numbering, else of its style's (and the styles it is based on)."""
+        sources = [paragraph._p.pPr]  # type: ignore[attr-defined]
+        style = paragraph.style  # type: ignore[attr-defined]
+        while style is not None and len(sources) < 10:
+            sources.append(style.element.pPr)
+            style = style.base_style
+        num_id, level = None, None
+        for ppr in sources:
+            numpr = ppr.numPr if ppr is not None else None
+            if numpr is None:
+                continue
+            if num_id is None and numpr.numId is not None:
+                num_id = str(numpr.numId.val)
+            if level is None and numpr.ilvl is not None:
+                level = int(numpr.ilvl.val)
+        return num_id, level or 0
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return default
 
 
 def _docx_tables(table: docx.table.Table) -> list[str]:
@@ -758,12 +895,13 @@ SUPPORTED = tuple(sorted(READERS))
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
+# 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
 # names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 4, ".htm": 4, ".docx": 3, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
+    ".html": 5, ".htm": 5, ".docx": 4, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
 }
 
 
