@@ -70,3 +70,31 @@ def test_a_prompt_reuses_nothing_of_the_last_one_another_tenants(kind):
     ask(SECRET)  # tenant A
     ask(SECRET[:40] + " guess")  # tenant B, guessing A's passage
     assert generator.llm.reused == [0, 0]
+
+
+def _doctor(cli) -> dict:
+    import json
+
+    return {c["name"]: c for c in json.loads(cli("doctor", "--json").out)["checks"]}
+
+
+def test_doctor_warns_about_a_config_or_tool_secrets_other_users_can_read(cli, home, tmp_path):
+    """config.yaml may hold the PostgreSQL password (its DSN), `tools.secrets_dir` every tenant's
+    credentials: `doctor` checked neither for other users' read access."""
+    from .conftest import fast_home
+
+    secrets = tmp_path / "secrets"
+    (secrets / "acme").mkdir(parents=True, mode=0o700)
+    secrets.chmod(0o700)
+    token = secrets / "acme" / "ACME_CRM_TOKEN"
+    token.write_text("s3cret-token")
+    token.chmod(0o600)
+    fast_home(cli, home, extra=f"tools:\n  secrets_dir: {secrets}\n")
+    checks = _doctor(cli)
+    assert "privacy" not in checks and checks["secrets"]["status"] == "ok", checks
+    (home / "config.yaml").chmod(0o644)
+    token.chmod(0o644)
+    checks = _doctor(cli)
+    assert checks["privacy"]["status"] == "warn" and "config.yaml" in checks["privacy"]["detail"]
+    assert checks["secrets"]["status"] == "warn" and str(token) in checks["secrets"]["detail"]
+    assert "s3cret" not in str(checks)

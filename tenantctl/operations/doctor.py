@@ -67,6 +67,8 @@ def run_checks() -> list[Check]:
     else:
         if cfg.postgres is not None:
             checks.append(check_postgres(cfg))
+        if cfg.tools.secrets_dir:
+            checks.append(check_secrets(Path(cfg.tools.secrets_dir).expanduser()))
         checks.append(check_embedder(cfg))
         checks.append(check_onnx_export(cfg))
         checks.extend(check_models(cfg))
@@ -206,8 +208,9 @@ def _world_writable(path: Path) -> bool:
 def check_permissions(home: Path) -> list[Check]:
     """Tenants' data is private to the user tenantctl runs as: warn about anything in the home that
     other users can write (the home, tenants/, a tenant's folder, config.yaml, registry.db), and about
-    anything they can read or enter — the home, the registry, the logs, each tenant's folder and files
-    (store, settings, index, uploads). tenantctl creates them 0700/0600 whatever the umask."""
+    anything they can read or enter — the home, config.yaml (a PostgreSQL password in its DSN), the
+    registry, the logs, each tenant's folder and files (store, settings, index, uploads). tenantctl
+    creates them 0700/0600 whatever the umask."""
     candidates = [home, home / "tenants", home / "config.yaml", home / "registry.db"]
     tenants = home / "tenants"
     if tenants.is_dir():
@@ -241,7 +244,8 @@ def _readable_by_others(home: Path) -> list[Path]:
         except OSError:
             pass
 
-    for path in (home, home / "registry.db", home / "logs", home / "logs" / "tenantctl.jsonl", home / "tenants"):
+    for path in (home, home / "config.yaml", home / "registry.db", home / "logs", home / "logs" / "tenantctl.jsonl",
+                 home / "tenants"):
         if path.exists():
             visit(path)
     tenants = home / "tenants"
@@ -253,6 +257,24 @@ def _readable_by_others(home: Path) -> list[Path]:
                     break
                 visit(item)
     return found
+
+
+def check_secrets(folder: Path) -> Check:
+    """The tools' secrets (`tools.secrets_dir`): tenants' credentials, which no other user may read."""
+    loose = stat.S_IRWXG | stat.S_IRWXO
+    found = []
+    for count, path in enumerate([folder, *folder.rglob("*")] if folder.is_dir() else []):
+        if count > 2000:
+            break
+        try:
+            if path.stat().st_mode & loose:
+                found.append(path)
+        except OSError:
+            pass
+    if not found:
+        return _ok("secrets", f"{folder}: private to its owner")
+    named = ", ".join(str(p) for p in found[:_MAX_LISTED]) + _more(len(found))
+    return Check("secrets", "warn", f"tools' secrets readable by other users: {named}", f"chmod -R go-rwx {folder}")
 
 
 def check_leftovers(home: Path) -> Check:
