@@ -153,3 +153,19 @@ def test_verify_names_keyword_statistics_that_disagree_with_the_rows(cli, neighb
     assert result.code != 0, result
     problems = result.json()["tenants"][0]["problems"]
     assert [p["code"] for p in problems] == ["keyword-stats"] and "999" in problems[0]["message"], problems
+
+
+def test_a_dedicated_tenant_without_settings_is_deleted_whole_and_its_id_starts_empty(cli, neighbours, home,
+                                                                                       tmp_path):
+    """A dedicated tenant whose settings are gone from this node and the pool (no tenant.yaml to open it
+    by): its delete unregistered it and left its schema in PostgreSQL, documents, chunks, sessions and all
+    (a new tenant of the same id empties it at its create)."""
+    with psycopg.connect(neighbours.admin_dsn, autocommit=True) as conn:
+        conn.execute(f"DELETE FROM {SCHEMA}.settings WHERE tenant_id = 'ded'")
+    (home / "tenants" / "ded" / "tenant.yaml").unlink()
+    assert cli("tenant", "delete", "ded", "--yes").code == 0
+    with psycopg.connect(neighbours.admin_dsn) as conn:
+        assert conn.execute("SELECT to_regnamespace('tenant_ded')").fetchone()[0] is None
+    assert cli("create", "ded", "--store", "postgres-dedicated").code == 0
+    assert cli("tenant", "show", "ded", "--json").json()["documents"] == 0
+    assert not any("zeppelin" in h["text"] for h in cli("search", "ded", "zeppelin secret code", "--json").json())

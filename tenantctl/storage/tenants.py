@@ -408,10 +408,15 @@ def delete_tenant(tenant_id: str, wait: float = 0) -> None:
     if record is not None:
         registry.materialise(record, folder)  # cluster mode: a tenant in PostgreSQL is deleted from any node
     if record is not None and not (folder / TENANT_FILE).exists():
-        if record.store == "postgres":  # no settings to open it by: its rows go all the same
+        if record.store.startswith("postgres"):  # no settings to open it by: its rows go all the same
+            dedicated = record.store == "postgres-dedicated"
+            if dedicated:
+                _admin_dsn(postgres_config(), "a dedicated tenant's schema is dropped")  # before anything goes
             current_tenant.set(tenant_id)
             with open_pg_store(tenant_id, record.store) as pooled:
                 pooled.drop_all()
+            if dedicated:  # else a new tenant of this id would be given the schema back, rows and all
+                drop_dedicated_schema(tenant_id)
         _unregister(tenant_id)
         shutil.rmtree(folder, ignore_errors=True)
         return
