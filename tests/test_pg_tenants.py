@@ -240,3 +240,27 @@ def test_an_interrupted_ingest_keeps_the_batches_it_committed_in_the_pool_as_in_
         assert cli("tenant", "show", tenant, "--json").json()["documents"] == 2, tenant
         again = cli("ingest", tenant, docs, "--json").json()
         assert (again["skipped"], again["added"]) == (2, 4), again
+
+
+def test_a_pooled_tenant_deleted_through_one_node_leaves_nothing_on_another(cli, postgres, home, tmp_path,
+                                                                            monkeypatch):
+    """Node 2's folder of a pooled tenant (its tenant.yaml, and files uploaded through node 2: their only
+    copies) stayed after the tenant was deleted through node 1, until a tenant of that id was created
+    there again."""
+    second = tmp_path / "node2"
+    second.mkdir()
+    (second / "config.yaml").write_text((home / "config.yaml").read_text())
+    assert cli("create", "gone", "--store", "postgres").code == 0
+    assert cli("create", "kept", "--store", "postgres").code == 0
+    monkeypatch.setenv("TENANTCTL_HOME", str(second))
+    assert cli("tenant", "show", "gone").code == 0 and cli("tenant", "show", "kept").code == 0
+    upload = second / "tenants" / "gone" / "uploads" / "merger.md"  # as node 2's serve keeps an upload
+    upload.parent.mkdir(mode=0o700)
+    upload.write_text("The merger target is QUOKKACORP.\n")
+    monkeypatch.setenv("TENANTCTL_HOME", str(home))
+    assert cli("tenant", "delete", "gone", "--yes").code == 0
+    monkeypatch.setenv("TENANTCTL_HOME", str(second))
+    checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
+    assert checks["leftovers"]["status"] == "warn" and "gone" in checks["leftovers"]["detail"]
+    assert cli("reindex", "--all").code == 0  # cron, on every node
+    assert not (second / "tenants" / "gone").exists() and (second / "tenants" / "kept" / "tenant.yaml").exists()

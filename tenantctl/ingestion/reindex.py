@@ -20,7 +20,7 @@ from tenantctl.ingestion.ingest import SourceSpec, ingest
 from tenantctl.ingestion.policy import SourceRefused
 from tenantctl.storage import registry
 from tenantctl.storage.layout import SETTINGS_LOCK
-from tenantctl.storage.tenants import BrokenTenant, Tenant, each_tenant, open_tenant
+from tenantctl.storage.tenants import BrokenTenant, Tenant, clean_leftovers, each_tenant, open_tenant
 from tenantctl.textproc import plural
 
 
@@ -155,6 +155,7 @@ def reindex_one(tenant_id: str, cfg: Config, *, wait: float = 0) -> ReindexRepor
 def reindex_all(cfg: Config, *, wait: float = 0) -> ReindexReport:
     """Reindex every registered tenant; suspended ones and those without sources are skipped, and a
     broken one (its folder gone) is reported as an error while the others go on."""
+    clean_leftovers()  # cron runs it on every node: a tenant deleted through another node leaves this one's copy
     report = ReindexReport()
     for tenant in each_tenant():
         if isinstance(tenant, BrokenTenant):

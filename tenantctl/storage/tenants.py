@@ -463,12 +463,14 @@ _STALE_SECONDS = 24 * 3600
 
 def leftovers() -> list[Path]:
     """Folders under tenants/ left by a create, import or delete whose process is gone (a delete killed
-    in its last step leaves `.deleting-*` holding the deleted tenant's store), and an upload's staging
-    folder in a tenant's uploads/ left by a server killed midway."""
+    in its last step leaves `.deleting-*` holding the deleted tenant's store), an upload's staging
+    folder in a tenant's uploads/ left by a server killed midway, and (cluster mode) this node's cached
+    folder of a tenant in PostgreSQL deleted through another node: its tenant.yaml, and the files
+    uploaded through this node, the only copies of them."""
     root = paths.tenants_dir()
     if not root.is_dir():
         return []
-    found = []
+    found = _deleted_elsewhere(root)
     for path in sorted(root.iterdir()):
         match = _LEFTOVER.fullmatch(path.name)
         if match and path.is_dir() and not _in_progress(int(match["c"] or match["i"] or match["d"]), path):
@@ -477,6 +479,14 @@ def leftovers() -> list[Path]:
             found += [p for p in sorted((path / UPLOADS_DIR).iterdir())
                       if (m := UPLOAD_STAGING_RE.fullmatch(p.name)) and not _in_progress(int(m["pid"]), p)]
     return found
+
+
+def _deleted_elsewhere(root: Path) -> list[Path]:
+    cached = [p for p in sorted(root.iterdir()) if not p.name.startswith(".") and (p / SYNC_FILE).is_file()]
+    if not cached:  # a local home has none: no registry read
+        return []
+    registered = {record.id for record in registry.all_tenants()}
+    return [p for p in cached if p.name not in registered]
 
 
 def upload_stagings(folder: Path) -> tuple[list[Path], list[Path]]:
