@@ -2,6 +2,7 @@
 kind found through its entry point; failures degrade, secrets never show, other tenants never reach them."""
 
 import json
+import os
 import sqlite3
 import time
 from http.server import BaseHTTPRequestHandler
@@ -245,6 +246,19 @@ def test_sql_tool_refuses_a_symlink_out_of_the_folder(cli, home):
                               "query": "SELECT * FROM documents"}])
     [result] = _passages("acme", "probe")
     assert "outside the tenant's folder" in result.error
+
+
+def test_sql_tool_refuses_a_hard_link_to_another_tenants_file(cli, home):
+    """A hard link has no "outside": acme's link.db was globex's store, read as acme's own file."""
+    for t in ("acme", "globex"):
+        cli("tenant", "create", t)
+    os.link(home / "tenants" / "globex" / "store.db", home / "tenants" / "acme" / "link.db")
+    set_tools(home, "acme", [{"name": "q", "kind": "sql", "when": "probe", "file": "link.db",
+                              "query": "SELECT count(*) AS n FROM documents"}])
+    [result] = _passages("acme", "probe")
+    assert result.error == "tool 'q': file 'link.db' is a hard link, which may be another folder's file"
+    assert not (home / "tenants" / "acme" / "link.db-shm").exists()
+    assert cli("tool", "list", "acme", "--json").json()[0]["allowed"] is False
 
 
 def test_tool_list_says_what_the_loader_refuses_a_file_for(cli, home):

@@ -179,10 +179,11 @@ def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:
             target = host_port(tool.url or "")
             row.update(target=target, allowed=target in cfg.tools.hosts_for(tenant.id), headers=sorted(tool.headers))
         elif tool.kind == "sql":
-            from tenantctl.tools.sql import inside_folder
+            from tenantctl.tools.sql import hard_linked, inside_folder
 
             path = inside_folder(tool, tenant.dir)  # what the tool's call refuses; nothing outside is looked at
-            row.update(target=tool.file, allowed=path is not None, exists=path.is_file() if path else None)
+            row.update(target=tool.file, allowed=path is not None and not hard_linked(path),
+                       exists=path.is_file() if path else None)
         else:
             row.update(target=None, allowed=True, options=sorted(tool.options))
         row["missing_secrets"] = Secrets(cfg.tools, tenant.id, tool.name).missing(

@@ -1,7 +1,8 @@
 """The built-in `sql` kind: one read-only, parameterised query over a SQLite database or a CSV file in the
 tenant's own folder.
 
-The file must resolve inside the tenant's folder (no `..`, no absolute path, no symlink out of it). A
+The file must resolve inside the tenant's folder (no `..`, no absolute path, no symlink out of it, no
+hard link: its other names may be another tenant's store). A
 database is opened read-only, and an authorizer allows reading and nothing else — no ATTACH (which could
 reach another tenant's files), no PRAGMA, no writes. A CSV file is loaded into an in-memory table `data`
 first (numbers become numbers). The `when` pattern's named groups are bound as :name parameters, never
@@ -34,6 +35,13 @@ def inside_folder(tool: ToolConfig, folder: Path) -> Path | None:
     return path
 
 
+def hard_linked(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_nlink > 1
+    except OSError:
+        return False
+
+
 def resolve_file(tool: ToolConfig, folder: Path) -> Path:
     root = folder.resolve()
     path = inside_folder(tool, folder)
@@ -43,6 +51,9 @@ def resolve_file(tool: ToolConfig, folder: Path) -> Path:
     if not path.is_file():
         raise ToolFailed(tool.name, f"file {tool.file!r} does not exist in the tenant's folder",
                          f"copy it into {root}")
+    if hard_linked(path):  # its other names may be anywhere: another tenant's store.db
+        raise ToolFailed(tool.name, f"file {tool.file!r} is a hard link, which may be another folder's file",
+                         f"copy it into {root} (cp, not ln)")
     return path
 
 
