@@ -407,6 +407,17 @@ def test_ranking_prefers_the_question_phrase_in_order():
     assert spans.rank(question, candidates(passages))[0].text.startswith("Hoesung Lee")
 
 
+def test_a_pronoun_led_sentence_counts_the_names_of_the_one_before_it():
+    question = "What did the Doctor use to escape from Gallifrey?"
+    passages = [Passage("The Doctor is a rogue Time Lord. He fled from Gallifrey in a stolen TARDIS. The Master "
+                        "also fled from Gallifrey, the Doctor's home planet.", "who.txt")]
+    assert spans.rank(question, candidates(passages))[0].text.startswith("He fled")
+    # Only a pronoun-led sentence inherits: "Others fled …" says nothing of the Doctor.
+    passages = [Passage("The Doctor is a rogue Time Lord. Others fled from Gallifrey in stolen ships. The Master "
+                        "also fled from Gallifrey, the Doctor's home planet.", "who.txt")]
+    assert spans.rank(question, candidates(passages))[0].text.startswith("The Master")
+
+
 def test_a_sentence_with_only_the_question_words_ranks_below_one_that_adds_to_them():
     question = "What was the most important governmental change to land tenure?"
     passages = [Passage("The most important governmental changes to land tenure. The most important governmental "

@@ -204,7 +204,9 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
         for k, paragraph in enumerate(by_paragraph):
             said = [s for s in paragraph.sentences if len(s) > 1]
             found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
-                                      after=_after(said, i, by_paragraph[k + 1:])) for i, s in enumerate(said)]
+                                      after=_after(said, i, by_paragraph[k + 1:]),
+                                      before=said[i - 1][:MAX_SENTENCE_CHARS] if i else "")
+                      for i, s in enumerate(said)]
         title = spans.section_title(heading)
         if re.search(r"\d", title) and all(c.text != title for c in found):  # "3.2.0 (2026-03-14)" says when
             found.append(spans.Candidate(title, n, heading=heading, title=True))

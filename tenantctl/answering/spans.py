@@ -2,14 +2,14 @@
 
 Sentences are ranked by the share of the question's content terms they hold (English words by their
 first letters, so "surrendered" counts for "surrender"; each term weighted by how rare it is among the
-candidate sentences; in CJK a term most of them hold, the topic, weighs less), the share of the
-question's adjacent word pairs they hold in order ("chair of the IPCC"), their dense similarity to
-the question for non-CJK questions, and a bonus when they hold what the question asks for (a number
-for "how many", a year or date for "when"); a sentence that says nothing beyond the question's words
-drops. A span proposed by the model is accepted only when it (or a reading of it without a leading
-preposition or the question's own words) occurs in a candidate sentence after SQuAD-style
-normalisation, says more than the question's own words and sits next to the question's terms in that
-sentence (`beside`).
+candidate sentences; in CJK a term most of them hold, the topic, weighs less; a sentence opening with a
+pronoun holds the names of the sentence before it too), the share of the question's adjacent word pairs
+they hold in order ("chair of the IPCC"), their dense similarity to the question for non-CJK questions,
+and a bonus when they hold what the question asks for (a number for "how many", a year or date for
+"when"); a sentence that says nothing beyond the question's words drops. A span proposed by the model is
+accepted only when it (or a reading of it without a leading preposition or the question's own words)
+occurs in a candidate sentence after SQuAD-style normalisation, says more than the question's own words
+and sits next to the question's terms in that sentence (`beside`).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class Candidate:
     after: str = ""  # the sentence that follows it in its passage
     heading: str = ""  # the heading path of its passage's section: its words count for the sentence
     title: bool = False  # the section's title itself: a candidate only for the number or date it holds
+    before: str = ""  # the sentence before it in its paragraph
 
     @property
     def section(self) -> str:
@@ -174,7 +175,7 @@ def rank(question: str, candidates: list[Candidate],
     # field names for the words that stand for them ("X5 多少钱？" of "型号: X5; 价格: 899元").
     said = [features(c.text) for c in candidates]
     headings = {c.heading: features(c.heading) for c in candidates}  # one per passage, not per sentence
-    sets = [own | headings[c.heading] | _standing_for(c.text, features)
+    sets = [own | headings[c.heading] | _standing_for(c.text, features) | _antecedents(c, features)
             for c, own in zip(candidates, said, strict=True)]
     total = len(candidates)
     held = {t: sum(t in s for s in sets) for t in wanted}
@@ -206,6 +207,19 @@ def rank(question: str, candidates: list[Candidate],
 _ASKS_PLACE = re.compile(r"在哪[里儿]?(?![一个些])|在?(?:哪里|哪儿|什么地方|哪个地方|何处|何地|(?:哪些|什么)地区|"
                          r"哪个(?:省|市|国家|城市|地区))|位于(?:什么|哪)")
 _PLACE = re.compile(r"位于|地处|坐落|[\u4e00-\u9fff][省市县区州镇村岛]")
+
+
+# A sentence opening with a pronoun speaks of a name of the sentence before it: "He fled from Gallifrey
+# in a stolen TARDIS" answers "What did Doctor Who use to escape from Gallifrey?".
+_PRONOUN_LED = re.compile(r"(?:He|She|It|They|His|Her|Its|Their|This|These)\b")
+
+
+def _antecedents(candidate: Candidate, features: Callable[[str], set[str]]) -> set[str]:
+    """The names of the sentence before a pronoun-led `candidate` in its paragraph (by `features`)."""
+    if not candidate.before or not _PRONOUN_LED.match(candidate.text):
+        return set()
+    words = re.findall(r"[^\W_][\w'-]*", candidate.before)
+    return features(" ".join(w for i, w in enumerate(words) if is_name(w, first=i == 0)))
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
