@@ -8,7 +8,7 @@ import os
 
 # tenantctl's numpy and FAISS work happens at query time on a handful of vectors, where OpenBLAS's
 # thread hand-offs cost more than they save (a query's embedding takes half the time single-threaded).
-# Bulk embedding runs in torch, which has its own threads. An operator's own setting wins.
+# Bulk embedding runs in ONNX Runtime (or torch), which have threads of their own. An operator's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 __version__ = "0.1.0"
