@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from tenantctl.errors import IndexCorrupt, StorageError, StoreTooNew, TenantctlE
 from tenantctl.fileio import sha256_file
 from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index
 from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE, UPLOADS_DIR
+from tenantctl.storage.maintenance import fts_check_fails, fts_faults, refill_fts, replace_vectors
 from tenantctl.storage.store import STORE_FORMAT_VERSION
 from tenantctl.storage.tenants import BrokenTenant, TenantFolder, each_tenant
 
@@ -300,26 +300,6 @@ def _index_ids(index: Any) -> list[int] | None:
     return sorted(int(i) for i in faiss.vector_to_array(id_map))
 
 
-def fts_faults(conn: sqlite3.Connection, chunk_count: int) -> list[tuple[str, str]]:
-    """What is wrong with the full-text table `chunks_fts` compared with `chunks` (read-only)."""
-    try:
-        fts_count = conn.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-        if fts_count != chunk_count:
-            return [("fts-count", f"full-text index holds {fts_count} rows for {chunk_count} chunks")]
-        mismatched = 0
-        rows = conn.execute(
-            "SELECT c.heading, c.text, f.body FROM chunks c LEFT JOIN chunks_fts f ON f.rowid = c.id"
-        )
-        for heading, text, body in rows:
-            if body != textproc.fts_body(heading, text):
-                mismatched += 1
-        if mismatched:
-            return [("fts-content", f"full-text index is out of step with {mismatched} of {chunk_count} chunks")]
-    except sqlite3.DatabaseError as exc:
-        return [("fts-corrupt", f"full-text index cannot be read ({exc})")]
-    return []
-
-
 def verify_dir(tenant_id: str, folder: Path) -> TenantReport:
     """Check one tenant's folder: store, full-text index, manifest and FAISS index. Never writes."""
     check = _Checker(tenant_id, folder)
@@ -463,72 +443,30 @@ def _repair_pooled(tenant: Tenant, cfg: Config | None, *, wait: float, reembed: 
     return RepairReport(tenant.id, actions, before, after, round(time.perf_counter() - started, 3))
 
 
-@contextmanager
-def _temp_vectors(store: Store) -> Iterator[None]:
-    store.conn.execute("CREATE TEMP TABLE IF NOT EXISTS reembed (id INTEGER PRIMARY KEY, vector BLOB NOT NULL)")
-    store.conn.execute("DELETE FROM temp.reembed")
-    try:
-        yield
-    finally:
-        store.conn.execute("DROP TABLE IF EXISTS temp.reembed")
-
-
 def _reembed(store: Store, embedder: Embedder) -> str:
-    """Re-embed every chunk from its stored heading and text, then swap all vectors and the recorded
-    embedder in one short transaction. The new vectors wait in a temporary table meanwhile, so the store
-    is never half re-embedded and other writers (chat sessions, usage) are not held up for the long part."""
+    """Re-embed every chunk from its stored heading and text; all vectors and the recorded embedder are
+    swapped in at once (storage.maintenance.replace_vectors)."""
     dim = int(embedder.dim)
-    count = 0
-    with _temp_vectors(store):
-        last = -1
-        while True:
-            rows = store.conn.execute(
-                "SELECT id, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, _EMBED_BATCH)
-            ).fetchall()
-            if not rows:
-                break
-            vectors = embedder.encode([textproc.embed_input(heading, text) for _, heading, text in rows])
-            store.conn.executemany(
-                "INSERT INTO temp.reembed (id, vector) VALUES (?, ?)",
-                [(cid, vectors[i].tobytes()) for i, (cid, _, _) in enumerate(rows)],
-            )
-            count += len(rows)
-            last = rows[-1][0]
-        with store.transaction():
-            # We hold the write lock, so no chunk came or went since the reads above; check anyway.
-            missing = store.conn.execute(
-                "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT id FROM temp.reembed)"
-            ).fetchone()[0]
-            if missing:
-                raise IndexCorrupt(f"{missing} chunks changed during re-embedding", "run the repair again")
-            store.conn.execute(
-                "UPDATE chunks SET vector = (SELECT r.vector FROM temp.reembed r WHERE r.id = chunks.id)"
-            )
-            store.set_meta("embedder", embedder.name)
-            store.set_meta("embedder_dim", str(dim))
-            store.bump_generation()
+
+    def encode(rows: list[tuple[int, str, str]]) -> list[bytes]:
+        vectors = embedder.encode([textproc.embed_input(heading, text) for _, heading, text in rows])
+        return [vector.tobytes() for vector in vectors]
+
+    count = replace_vectors(store, encode, batch=_EMBED_BATCH,
+                            meta={"embedder": embedder.name, "embedder_dim": str(dim)})
     return f"re-embedded {textproc.plural(count, 'chunk')} with {embedder.name} (dim {dim})"
 
 
 def _repair_fts(store: Store) -> str | None:
     """Refill the full-text table from the chunks when it is out of step or fails FTS5's own check."""
     faults = [what for _, what in fts_faults(store.conn, store.chunk_count())]
-    if not faults:
-        try:
-            store.conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
-        except sqlite3.DatabaseError as exc:
-            faults.append(f"full-text index fails FTS5's integrity check ({exc})")
+    failed = None if faults else fts_check_fails(store)
+    if failed:
+        faults.append(failed)
     if not faults:
         return None
-    with store.transaction():
-        store.conn.execute("DELETE FROM chunks_fts")
-        rows = store.conn.execute("SELECT id, heading, text FROM chunks ORDER BY id").fetchall()
-        store.conn.executemany(
-            "INSERT INTO chunks_fts (rowid, body) VALUES (?, ?)",
-            [(cid, textproc.fts_body(heading, text)) for cid, heading, text in rows],
-        )
-        store.bump_generation()
-    return f"rebuilt the full-text index from {textproc.plural(len(rows), 'chunk')} ({faults[0]})"
+    count = refill_fts(store)
+    return f"rebuilt the full-text index from {textproc.plural(count, 'chunk')} ({faults[0]})"
 
 
 def _strays(folder: Path) -> list[str]:
