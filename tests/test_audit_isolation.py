@@ -98,3 +98,43 @@ def test_doctor_warns_about_a_config_or_tool_secrets_other_users_can_read(cli, h
     assert checks["privacy"]["status"] == "warn" and "config.yaml" in checks["privacy"]["detail"]
     assert checks["secrets"]["status"] == "warn" and str(token) in checks["secrets"]["detail"]
     assert "s3cret" not in str(checks)
+
+
+def _raw(folder) -> bytes:
+    """Every byte of a store as it lies on disk, its write-ahead log included."""
+    return b"".join(p.read_bytes() for p in sorted(folder.glob("store.db*")))
+
+
+def test_a_removed_documents_words_leave_the_store_and_its_export(cli, home, tmp_path):
+    """FTS5 keeps a deleted row's words in the index segments written before the delete until they
+    merge: a pruned document's words ("quokkacorp") stayed in store.db, and in `tenant export`'s archive."""
+    import tarfile
+
+    from .conftest import fast_home
+
+    fast_home(cli, home, embedder="hashing-256")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(3):
+        (docs / f"f{i}.md").write_text(f"Ordinary paragraph {i} about the weekly office routine.\n")
+    (docs / "merger.md").write_text("Confidential: the merger target is Quokkacorp at 41 dollars a share.\n")
+    assert cli("tenant", "create", "acme").code == 0
+    assert cli("ingest", "acme", docs).code == 0
+    folder = home / "tenants" / "acme"
+    assert b"quokkacorp" in _raw(folder)
+    (docs / "merger.md").unlink()
+    assert cli("ingest", "acme", docs, "--prune").code == 0
+    assert b"quokkacorp" not in _raw(folder).lower()
+    assert cli("search", "acme", "weekly office routine", "--json").json()  # the others are still found
+
+    (docs / "merger.md").write_text("Confidential: the merger target is Wombatcorp.\n")
+    assert cli("ingest", "acme", docs).code == 0
+    (docs / "merger.md").write_text("Nothing to see here.\n")  # changed: the old words stay in the live file
+    assert cli("ingest", "acme", docs).code == 0
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    with tarfile.open(archive) as tar:
+        store = tar.extractfile("store.db").read()
+    assert b"wombatcorp" not in store.lower() and b"weekly" in store
+    assert cli("tenant", "import", archive, "--as", "copy").code == 0
+    assert cli("search", "copy", "weekly office routine", "--json").json()

@@ -230,6 +230,7 @@ def _prune(store: Store, known: dict[str, Document], files: list[Path], roots: l
         with store.transaction():
             for key in gone:
                 store.remove_document(key)
+            store.forget_removed()
         for key in gone:
             summary.record(FileResult(key, "removed", known[key].chunks))
 

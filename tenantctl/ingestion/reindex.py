@@ -54,6 +54,7 @@ def remove_source(tenant: Tenant, path: str, *, wait: float = 0) -> tuple[list[d
             with store.transaction():
                 for key in gone:
                     store.remove_document(key)
+                store.forget_removed()
             if not tenant.pooled:
                 refresh_index(tenant.dir, store)
     logs.event("source-remove", tenant=tenant.id, removed=len(gone))

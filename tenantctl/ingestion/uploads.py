@@ -152,6 +152,7 @@ def remove_upload(tenant: Tenant, name: str, *, wait: float = 0) -> str:
                 moved = True
             with store.transaction():
                 store.remove_document(key)
+                store.forget_removed()
             removed = True
             if not tenant.pooled:  # a pooled tenant's vectors are in PostgreSQL
                 refresh_index(tenant.dir, store)

@@ -196,6 +196,7 @@ def _snapshot(tenant: Tenant, work: Path) -> list[tuple[str, Path]]:
             dst = sqlite3.connect(copy.store_path)  # the backup's target: a new file, filled page by page
             try:
                 src.conn.backup(dst)
+                _forget_removed(dst)
             finally:
                 dst.close()
     except sqlite3.Error as exc:
@@ -214,6 +215,17 @@ def _snapshot(tenant: Tenant, work: Path) -> list[tuple[str, Path]]:
         shutil.copyfile(folder / name, work / name)
         files += [(MANIFEST_FILE, copy.manifest_path), (name, work / name)]
     return files
+
+
+def _forget_removed(copy: sqlite3.Connection) -> None:
+    """The copy's full-text index merged into one segment, the pages it frees zeroed and dropped: words
+    of documents removed before (or replaced) that FTS5 still kept leave nothing in the archive."""
+    try:
+        with copy:
+            copy.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+    except sqlite3.OperationalError:  # a store never migrated (no tables yet)
+        return
+    copy.execute("VACUUM")
 
 
 def _store_facts(folder: TenantFolder) -> tuple[int, int, int, int]:

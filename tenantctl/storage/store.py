@@ -386,6 +386,13 @@ class Store:
             self.set_meta(CHANGED_AT, repr(time.time()))
         self.bump_generation()
 
+    def forget_removed(self) -> None:
+        """Merge the full-text index into one segment, after documents were removed: FTS5 keeps a deleted
+        row's words in the segments written before the delete until they merge, so a removed document's
+        words stayed in store.db (and in an export of it). Call inside `transaction()`; about 0.2 s for
+        12,000 chunks."""
+        self.conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+
     # -- chunks -------------------------------------------------------------------------------------
     def vectors(self) -> tuple[list[int], bytes]:
         """All chunk ids and their vectors, concatenated (float32, row-major)."""

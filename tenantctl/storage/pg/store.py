@@ -361,6 +361,9 @@ class PgStore:
             if self._forget(path):
                 self.set_meta(CHANGED_AT, repr(time.time()))
 
+    def forget_removed(self) -> None:
+        """Nothing to do: a deleted row's text search vector goes with the row."""
+
     def _forget(self, path: str) -> bool:
         """Delete a document (its chunks by cascade); its chunks leave the BM25 statistics at commit.
         Whether it was there."""
