@@ -314,6 +314,27 @@ def test_a_plugin_kind_is_found_through_its_entry_point(cli, home, monkeypatch):
         plugins.refresh()
 
 
+def test_a_plugins_error_tells_the_tenant_and_keeps_the_question_out_of_the_shared_log(cli, home, monkeypatch):
+    """A plugin's exception may quote the question's values ("part BRG-6204 is not in the catalogue"): it
+    went whole into the log every tenant's lines share, which holds no question."""
+    from tenantctl import logs
+    from tenantctl.tools import plugins
+
+    cli("tenant", "create", "acme")
+    set_tools(home, "acme", [{"name": "catalogue", "kind": "strict", "when": r"(?i)part (?P<part>[A-Z]+-\d+)"}])
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    plugins.refresh()
+    try:
+        [result] = _passages("acme", "Is part BRG-6204 in stock?")
+    finally:
+        plugins.refresh()
+    assert result.error == ("tool 'catalogue': the strict plugin failed "
+                            "(LookupError: part BRG-6204 is not in the catalogue)")
+    [line] = [e for e in logs.read(tenant="acme") if e["event"] == "tool"]
+    assert line["error"] == "tool 'catalogue': the strict plugin failed (LookupError)"
+    assert "BRG-6204" not in logs.log_file().read_text()
+
+
 def test_tool_cli_lists_tests_and_meters_per_tenant(two_tenants, cli, home):
     service = two_tenants
     listed = cli("tool", "list", "acme", "--json")

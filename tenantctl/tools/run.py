@@ -94,10 +94,11 @@ def _plugin(tool: ToolConfig, call: ToolCall) -> Any:
         raise ToolFailed(tool.name, f"timed out after {tool.timeout_s:g} s", "raise timeout_s of the tool")
     if "error" in box:
         exc = box["error"]
-        if isinstance(exc, ToolFailed):
-            raise exc
-        raise ToolFailed(tool.name, f"the {tool.kind} plugin failed ({type(exc).__name__}: {exc})",
-                         "see the plugin's documentation")
+        failed = exc if isinstance(exc, ToolFailed) else ToolFailed(
+            tool.name, f"the {tool.kind} plugin failed ({type(exc).__name__}: {exc})", "see the plugin's documentation")
+        # The shared log gets what failed, not the plugin's words: they may hold the question's values.
+        failed.logged = f"tool {tool.name!r}: the {tool.kind} plugin failed ({type(exc).__name__})"
+        raise failed
     return box.get("value")
 
 
@@ -143,7 +144,7 @@ def run_tool(tenant: Tenant, tool: ToolConfig, params: dict[str, str] | ToolFail
                 result.text = secrets.scrub(_call(tenant, tool, params, cfg, secrets)) or ""
             except ToolFailed as exc:
                 result.status, result.error, result.hint = "error", secrets.scrub(exc.message), exc.hint
-                usage.details["error"] = result.error
+                usage.details["error"] = secrets.scrub(getattr(exc, "logged", None)) or result.error
                 raise
             except Exception as exc:  # a tool's bug must not become a 500
                 result.status = "error"

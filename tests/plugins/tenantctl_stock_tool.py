@@ -20,3 +20,7 @@ def hang(call):
 
     time.sleep(call.timeout_s + 5)
     return "too late"
+
+
+def strict(call):
+    raise LookupError(f"part {call.params['part']} is not in the catalogue")
