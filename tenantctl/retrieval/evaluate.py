@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenantctl.config import SearchMode
 from tenantctl.errors import BadInput
-from tenantctl.retrieval.search import Mode
 from tenantctl.retrieval.session import TenantSession
 
 
@@ -102,7 +102,7 @@ def _aliases(path: str) -> list[str]:
 
 def evaluate(
     session: TenantSession, queries: dict[str, str], qrels: dict[str, dict[str, int]], *, k: int = 100,
-    mode: Mode = "hybrid",
+    mode: SearchMode = "hybrid",
 ) -> EvalResult:
     judged = [qid for qid in qrels if qid in queries]
     if not judged:

@@ -14,8 +14,6 @@ from tenantctl.models.embedding import Embedder, MakeEmbedder, embedder_for_stor
 from tenantctl.storage.store import ChunkRow, Store
 from tenantctl.storage.tenants import Tenant
 
-Mode = SearchMode
-
 
 @dataclass
 class Hit:
@@ -98,7 +96,7 @@ class Fused:
 
 
 def fuse(
-    query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: Mode, k: int, search_cfg,
+    query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: SearchMode, k: int, search_cfg,
 ) -> Fused:
     """The k best chunks: one retriever's order, or both fused (`search.fusion`: a convex combination of
     their scaled scores, or weighted reciprocal rank fusion)."""
@@ -223,7 +221,7 @@ class Searcher:
             rows = self.store.chunks([cid for cid, _ in self.store.keyword_search(query, n)])
         return [(f"{row.heading}\n{row.text}" if row.heading else row.text, row.path) for row in rows.values()]
 
-    def search(self, query: str, k: int | None = None, mode: Mode | None = None,
+    def search(self, query: str, k: int | None = None, mode: SearchMode | None = None,
                candidates: int | None = None) -> list[Hit]:
         """The k best chunks for `query`, not metered (`TenantSession.search` meters a search)."""
         import numpy as np

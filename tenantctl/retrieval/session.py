@@ -8,9 +8,9 @@ by its caller, and chat sessions and usage live in `store`. The `Searcher` it ow
 
 from __future__ import annotations
 
-from tenantctl.config import Config
+from tenantctl.config import Config, SearchMode
 from tenantctl.models.embedding import Embedder, MakeEmbedder
-from tenantctl.retrieval.search import Hit, Mode, Searcher, check_query
+from tenantctl.retrieval.search import Hit, Searcher, check_query
 from tenantctl.storage.tenants import Tenant
 
 
@@ -34,7 +34,7 @@ class TenantSession:
         twin.searcher = self.searcher.over(twin.store)
         return twin
 
-    def search(self, query: str, k: int | None = None, mode: Mode | None = None,
+    def search(self, query: str, k: int | None = None, mode: SearchMode | None = None,
                candidates: int | None = None) -> list[Hit]:
         """The k best chunks for `query`, checked and recorded as one `search` usage event."""
         from tenantctl.storage.metering import track
