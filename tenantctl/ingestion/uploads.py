@@ -61,6 +61,13 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     """Store `uploads` in the tenant's uploads folder and ingest them; all or nothing. The ingest waits
     up to `wait` seconds for another writer of the tenant (Busy after that)."""
     names = [safe_name(u.name) for u in uploads]
+    folder = _admit(tenant, uploads, names, max_file_bytes=max_file_bytes)
+    return _swap_in_and_ingest(tenant, uploads, names, folder, cfg, copy=copy, wait=wait)
+
+
+def _admit(tenant: Tenant, uploads: list[Upload], names: list[str], *, max_file_bytes: int) -> Path:
+    """Refuse the upload before a byte is written: no files, two of one name, a file too large, a
+    suspended tenant, the storage quota, the free disk space. Returns the uploads folder, made."""
     if not uploads:
         raise BadInput("no files in the upload", "send one or more files in the `files` form field")
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -88,6 +95,14 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     if needed > free:
         raise DiskFull(f"not enough disk space for this upload ({needed} bytes needed, {free} free)",
                        "retry later; the operator must free disk space")
+    return folder
+
+
+def _swap_in_and_ingest(tenant: Tenant, uploads: list[Upload], names: list[str], folder: Path, cfg: Config, *,
+                        copy: Callable[[BinaryIO, BinaryIO], None] | None, wait: float) -> IngestSummary:
+    """Write the files to a staging folder, move them into place (each previous version kept aside) and
+    ingest them with any a killed server left unindexed; put the folder back as it was when that fails."""
+    targets = [folder / n for n in names]
     left = [p for p in unindexed_uploads(tenant) if p.name not in names]
     staging = folder / f".incoming-{os.getpid()}-{secrets.token_hex(6)}"  # see layout.UPLOAD_STAGING_RE
     moved: list[tuple[Path, Path | None]] = []  # (target, previous version kept aside)
@@ -103,17 +118,7 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
             moved.append((target, previous))
             os.replace(staging / name, target)
         summary = ingest(tenant, targets + left, cfg, wait=wait)
-        failed = {Path(f.path).resolve() for f in summary.files if f.status == "failed"}
-        for path in left:  # left unindexed by a killed server; one that cannot be indexed goes, as it would have
-            if path.resolve() in failed:
-                path.unlink(missing_ok=True)
-        for dead in upload_stagings(folder)[1]:  # its staging folder too: what it held is superseded
-            shutil.rmtree(dead, ignore_errors=True)
-        for target, previous in moved:  # a file that failed alone (empty, unsupported...) is not kept
-            if target.resolve() in failed:
-                target.unlink(missing_ok=True)
-                if previous is not None:
-                    os.replace(previous, target)
+        _drop_failed(summary, folder, left, moved)
     except BaseException as exc:
         for target, previous in reversed(moved):  # put the folder back as it was
             with contextlib.suppress(OSError):
@@ -126,6 +131,23 @@ def store_uploads(tenant: Tenant, uploads: list[Upload], cfg: Config, *, max_fil
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary
+
+
+def _drop_failed(summary: IngestSummary, folder: Path, left: list[Path], moved: list[tuple[Path, Path | None]]) -> None:
+    """After the ingest: a file that failed alone (empty, unsupported...) is not kept, its previous
+    version put back; one a killed server left that cannot be indexed goes, as it would have, and so
+    does that server's staging folder (what it held is superseded)."""
+    failed = {Path(f.path).resolve() for f in summary.files if f.status == "failed"}
+    for path in left:
+        if path.resolve() in failed:
+            path.unlink(missing_ok=True)
+    for dead in upload_stagings(folder)[1]:
+        shutil.rmtree(dead, ignore_errors=True)
+    for target, previous in moved:
+        if target.resolve() in failed:
+            target.unlink(missing_ok=True)
+            if previous is not None:
+                os.replace(previous, target)
 
 
 def remove_upload(tenant: Tenant, name: str, *, wait: float = 0) -> str:
