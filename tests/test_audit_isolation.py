@@ -138,3 +138,32 @@ def test_a_removed_documents_words_leave_the_store_and_its_export(cli, home, tmp
     assert b"wombatcorp" not in store.lower() and b"weekly" in store
     assert cli("tenant", "import", archive, "--as", "copy").code == 0
     assert cli("search", "copy", "weekly office routine", "--json").json()
+
+
+def test_a_hard_link_to_another_tenants_file_is_not_ingested(cli, home, tmp_path):
+    """A symbolic link into the home was refused, a hard link to the same file read: beta's source held
+    a second name of acme's upload, and beta's search found acme's text."""
+    import os
+
+    from .conftest import fast_home
+
+    fast_home(cli, home, embedder="hashing-256")
+    for tenant in ("acme", "beta"):
+        assert cli("tenant", "create", tenant).code == 0
+    upload = home / "tenants" / "acme" / "uploads" / "merger.md"
+    upload.parent.mkdir(mode=0o700)
+    upload.write_text("The merger target is Quokkacorp.\n")
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "notes.md").write_text("Beta's own weekly notes.\n")
+    os.link(share / "notes.md", share / "notes-copy.md")  # a hard link of its own: read
+    os.link(upload, share / "merger.md")
+    result = cli("ingest", "beta", share, "--json")
+    assert result.code == 0, result
+    skipped = {f["path"]: f["reason"] for f in result.json()["files"] if f["status"] == "skipped"}
+    assert skipped == {str(share / "merger.md"): "hard link to a file in the tenantctl home (another "
+                                                 "tenant's folder or tenantctl's own files)"}
+    assert result.json()["added"] == 2
+    assert not any("Quokkacorp" in h["text"] for h in cli("search", "beta", "merger Quokkacorp", "--json").json())
+    assert cli("ingest", "beta", share / "merger.md").code == 0
+    assert cli("tenant", "show", "beta", "--json").json()["documents"] == 2

@@ -104,12 +104,13 @@ def _glob(rel: str, pattern: str) -> bool:
 
 
 def collect_files(
-    sources: Iterable[SourceSpec], links: Callable[[Path, Path], str | None] | None = None
+    sources: Iterable[SourceSpec], links: Callable[[Path, Path], str | None] | None = None,
+    hard_links: Callable[[Path], str | None] | None = None,
 ) -> tuple[list[Path], list[FileResult]]:
     """Supported files of `sources` (hidden entries skipped), and the sources that could not be used.
     A symbolic link under a folder is followed only when `links(link, folder)` says nothing against it
     (without `links`: when it stays inside the folder); links to folders are never followed. A link not
-    followed is reported as skipped, with the reason."""
+    followed, or a file `hard_links(file)` refuses, is reported as skipped, with the reason."""
     files: dict[Path, None] = {}
     problems: list[FileResult] = []
     for source in sources:
@@ -127,9 +128,14 @@ def collect_files(
                 if not path.is_file():
                     continue
                 if is_supported(path) and source.wants(rel.as_posix()):
+                    if hard_links is not None and (reason := hard_links(path)):
+                        problems.append(FileResult(str(path), "skipped", reason=reason))
+                        continue
                     files[path.resolve()] = None
         elif root.is_file():
-            if is_supported(root):
+            if hard_links is not None and (reason := hard_links(root)):
+                problems.append(FileResult(str(root), "skipped", reason=reason))
+            elif is_supported(root):
                 files[root.resolve()] = None
             else:
                 problems.append(FileResult(str(root), "failed", reason=unsupported_reason(root)))
@@ -167,9 +173,9 @@ def ingest(
     chunking = tenant.chunking(cfg)
     signature = chunking.signature()
     specs = [s if isinstance(s, SourceSpec) else SourceSpec(Path(s)) for s in sources]
-    from tenantctl.ingestion.policy import link_checker
+    from tenantctl.ingestion.policy import hard_link_checker, link_checker
 
-    files, problems = collect_files(specs, link_checker(tenant.dir, cfg))
+    files, problems = collect_files(specs, link_checker(tenant.dir, cfg), hard_link_checker(tenant.dir))
     roots = [s.path for s in specs if s.path.expanduser().exists()]
     for problem in problems:
         summary.record(problem)

@@ -10,6 +10,7 @@ ingest report.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -65,3 +66,43 @@ def link_checker(tenant_dir: Path, cfg: Config) -> Callable[[Path, Path], str | 
         return f"symbolic link not followed: {reason}" if reason else None
 
     return check
+
+
+def hard_link_checker(tenant_dir: Path) -> Callable[[Path], str | None]:
+    """A check for a file met under a source: None to read it, else why not. A hard link has no target
+    to look at: a file with other names is refused when one of them is another tenant's file (or any of
+    the home's but the tenant's own), which is looked for once, at the first such file."""
+    home_files: set[tuple[int, int]] | None = None
+
+    def check(path: Path) -> str | None:
+        nonlocal home_files
+        try:
+            st = path.stat()
+        except OSError:
+            return None  # reported where it is read
+        if st.st_nlink < 2:
+            return None
+        if home_files is None:
+            home_files = _home_files(tenant_dir)
+        if (st.st_dev, st.st_ino) in home_files:
+            return "hard link to a file in the tenantctl home (another tenant's folder or tenantctl's own files)"
+        return None
+
+    return check
+
+
+def _home_files(tenant_dir: Path) -> set[tuple[int, int]]:
+    home, own = paths.home().resolve(), tenant_dir.resolve()
+    found = set()
+    for folder, dirs, names in os.walk(home):
+        if Path(folder).resolve() == own:
+            dirs.clear()
+            continue
+        for name in names:
+            try:
+                st = os.stat(os.path.join(folder, name), follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_nlink > 1:
+                found.add((st.st_dev, st.st_ino))
+    return found
