@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tenantctl.answering import gate, spans
-from tenantctl.answering.answer import Passage, _cite, candidates, fit_passages, respond
+from tenantctl.answering.answer import Passage, _cite, _rows_alike, candidates, fit_passages, respond
 from tenantctl.answering.sentences import cut_loops, paragraphs, sentences
 from tenantctl.config import AnswerConfig, ModelConfig
 from tenantctl.models.base import Generation
@@ -389,6 +389,24 @@ def test_a_long_fallback_sentence_is_cut_to_a_concise_window_around_the_question
     cut = spans.window(chinese, "加拿大广场有哪些著名的建筑物？")
     assert "Canada Place" not in cut and "泛太平洋酒店" in cut and len("".join(cut.split())) <= 80
     assert spans.window("Short enough.", "Anything?") == "Short enough."
+
+
+def test_a_table_passage_is_as_like_the_question_as_the_row_it_names():
+    import numpy as np
+
+    text = ("5. Expenses\nClaims must be filed within 60 days.\n\nCategory: Meals; Daily limit: 35 GBP\n\n"
+            "Category: Mileage; Daily limit: 0.45 GBP per mile\n\nCategory: Hotel; Daily limit: 140 GBP")
+    seen = []
+
+    def embed(texts):  # the question and the mileage row point one way, everything else another
+        seen.extend(texts[1:])
+        return np.array([[1.0, 0.0] if "ileage" in t else [0.0, 1.0] for t in texts])
+
+    passages = [Passage(text, "policy.txt", similarity=0.18), Passage("Parking is free.", "p.txt", similarity=0.1)]
+    rescored = _rows_alike("What is the mileage rate?", passages, embed)
+    assert [p.similarity for p in rescored] == [1.0, 0.1]
+    assert seen == ["Category: Mileage; Daily limit: 0.45 GBP per mile"]  # only the row the question names
+    assert _rows_alike("What is the daily limit for taxis?", passages, embed) == []  # "limit": every row's
 
 
 def test_ranking_counts_a_sentence_once_and_word_forms_alike():

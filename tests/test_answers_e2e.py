@@ -60,6 +60,37 @@ def test_a_number_answer_is_short_and_right(cli, samples):
     assert data["sources"][0]["path"].endswith("employee_handbook.docx")
 
 
+POLICY_TXT = """5. Expenses
+Business expenses are reimbursed up to the limits below. Claims must be filed
+within 60 days of the expense.
+
+Category: Meals; Daily limit: 35 GBP; Approval needed: None
+
+Category: Hotel; Daily limit: 140 GBP; Approval needed: Line manager
+
+Category: Mileage; Daily limit: 0.45 GBP per mile; Approval needed: None
+
+Category: Training courses; Daily limit: 600 GBP; Approval needed: Practice director
+
+6. Data protection
+Patient records must never be sent by personal email. A suspected data breach
+must be reported to the Data Protection Officer, Dr. Amara Osei, within 24 hours.
+"""
+
+
+def test_a_table_row_in_a_passage_about_other_things_answers(cli, tmp_path):
+    # The passage as a PDF's table comes out: its rows among two sections' prose; the whole passage is
+    # like no question about one row (similarity 0.19), its row is (0.61).
+    docs = tmp_path / "clinic"
+    docs.mkdir()
+    (docs / "policy.txt").write_text(POLICY_TXT, encoding="utf-8")
+    assert cli("tenant", "create", "clinic").code == 0
+    assert cli("ingest", "clinic", docs).code == 0
+    assert "0.45 GBP per mile" in _ask(cli, "clinic", "What is the mileage rate?")["answer"]
+    assert "Practice director" in _ask(cli, "clinic", "Who must approve training courses?")["answer"]
+    assert _ask(cli, "clinic", "How much is a parking permit?")["no_answer"]  # no row names it
+
+
 def test_a_chinese_answer(cli, wrapped):
     data = _ask(cli, "policies", "市立图书馆藏书多少册？")
     assert "120万册" in data["answer"] and len(data["short_answer"]) <= 20, data

@@ -26,12 +26,12 @@ import itertools
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from tenantctl.answering import gate, spans
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import Said, cjk_share, sentences_by_paragraph
+from tenantctl.answering.sentences import Said, cjk_share, record_fields, sentences_by_paragraph, terms
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -399,8 +399,11 @@ def _answer(
     timings["tools_ms"] = round(sum(t["ms"] for t in tools), 1)
     extra = tool_found + extra
     documents = [Passage.from_hit(h) for h in hits]
-    verdict = gate.check(question, [p.gate_input for p in documents],
-                         settings.min_score, settings.min_relevance, settings.min_cjk_coverage)
+    embed = None if cjk_share(question) > gate.CJK_QUESTION_SHARE else searcher.embedder.encode_query
+    verdict = _gate(question, documents, settings)
+    if not verdict.passed and embed is not None and (rows := _rows_alike(question, documents, embed)):
+        documents = rows
+        verdict = _gate(question, documents, settings)
     # Tool results and other extra passages come first and are relevant by construction; the documents
     # join them only when they pass the gate.
     passages = extra + (documents if verdict.passed else [])
@@ -413,7 +416,6 @@ def _answer(
                       timings=timings)
     if generator is None:
         generator = _load(model_name, mcfg)  # a model not loaded yet loads while sentences rank
-    embed = None if cjk_share(question) > gate.CJK_QUESTION_SHARE else searcher.embedder.encode_query
     reply = respond(question, passages, generator, settings, mcfg, embed=embed, history=history,
                     on_token=on_token)
     timings["model_load_ms"] = round(getattr(generator, "waited_ms", 0.0), 1)  # what the answer waited for it
@@ -427,6 +429,38 @@ def _answer(
         short_answer=reply.answer, supporting=reply.supporting, raw=reply.raw, timings=timings,
         confidence=None if g.confidence is None else round(g.confidence, 3),
     )
+
+
+def _gate(question: str, documents: list[Passage], settings: AnswerConfig) -> gate.GateResult:
+    return gate.check(question, [p.gate_input for p in documents],
+                      settings.min_score, settings.min_relevance, settings.min_cjk_coverage)
+
+
+TABLE_ROWS = 64  # at most this many of the passages' records are embedded one by one
+
+
+def _rows_alike(question: str, documents: list[Passage], embed: Callable[[list[str]], Any]) -> list[Passage]:
+    """The passages again, a table's passage as similar to the question as the most similar of the records
+    the question names (a row: "Category: Mileage; Daily limit: 0.45 GBP per mile"), when that is more: a
+    passage of many rows is like no question about one of them ("What is the mileage rate?": 0.18 the
+    passage, 0.63 its row). A question names a record with a word that most of the table's records lack
+    ("mileage", not "limit"). Empty when it names none. Asked only of a question the gate turned away."""
+    asked = terms(question)
+    rows = []
+    for i, p in enumerate(documents):
+        table = [s for paragraph in sentences_by_paragraph(p.text) for s in paragraph.sentences
+                 if len(record_fields(s) or ()) > 1]
+        held = [terms(s) & asked for s in table]
+        rows += [(i, s) for s, words in zip(table, held, strict=True)
+                 if any(2 * sum(w in other for other in held) <= len(table) for w in words)]
+    if not rows:
+        return []
+    rows = rows[:TABLE_ROWS]
+    vectors = embed([question, *(s for _, s in rows)])
+    best: dict[int, float] = {}
+    for (i, _), v in zip(rows, vectors[1:], strict=True):
+        best[i] = max(best.get(i, -1.0), float(vectors[0] @ v))
+    return [replace(p, similarity=max(p.similarity, best.get(i, p.similarity))) for i, p in enumerate(documents)]
 
 
 def _worth_loading_early(searcher: Searcher, question: str, settings: AnswerConfig, mcfg: ModelConfig) -> bool:
