@@ -4,7 +4,8 @@ what the passages say, and cite them.
 The default model (Gemma 3 270M, a base model) is small: asked for a sentence it restates nearby text,
 invents numbers and loops. What it does reliably is copy a short span out of a short text. So:
 1. a relevance gate (answering/gate.py) decides, without the model, whether the passages can hold
-   an answer at all; when not, the answer says so and the model is neither loaded nor called;
+   an answer at all (a passage holding a table as similar as the row the question names:
+   `_rows_alike`); when not, the answer says so and the model is neither loaded nor called;
 2. the passages' whole sentences are ranked for the question (answering/spans.py) and the best few
    are the model's whole context, with the request to copy the answer from them;
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
