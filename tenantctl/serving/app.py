@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import math
 import sqlite3
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,7 +34,7 @@ from tenantctl.errors import (
 )
 from tenantctl.serving.deps import Services
 from tenantctl.serving.limits import BodyLimit, error_body, is_openai, scrub
-from tenantctl.serving.metrics import Metrics
+from tenantctl.serving.metrics import Measure, Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
 from tenantctl.storage import registry
 
@@ -113,37 +112,6 @@ def create_app(cfg: Config) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     return app
-
-
-class Measure:
-    """Pure ASGI middleware (it never wraps `receive`, so a route sees its client disconnect): counts
-    requests by tenant, endpoint and status, and times the ones that selected a tenant."""
-
-    def __init__(self, app: Any, *, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def sending(message: dict) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            tenant = (scope.get("state") or {}).get("tenant", "")
-            route = scope.get("route")
-            endpoint = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(tenant, endpoint, str(status[0])).inc()
-            if tenant:
-                self.metrics.latency.labels(tenant, endpoint).observe(time.perf_counter() - started)
 
 
 _HINTS = {404: "no such endpoint: the API documentation at /docs lists them",
