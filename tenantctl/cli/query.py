@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -12,6 +12,12 @@ from rich.markup import escape
 from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_error, print_json
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
 from tenantctl.textproc import plural
+
+if TYPE_CHECKING:
+    from tenantctl.answering.chat import ChatSession
+    from tenantctl.config import Config
+    from tenantctl.errors import BadInput
+    from tenantctl.retrieval.session import TenantSession
 
 
 def register(app: typer.Typer) -> None:
@@ -112,7 +118,6 @@ def chat(
     A question refused as bad input (too long) is said and the chat goes on; the exit code is then 2.
     """
     from tenantctl.answering.chat import ChatSession
-    from tenantctl.errors import BadInput
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant
@@ -134,31 +139,39 @@ def chat(
         session = conversation.id
         earlier = plural(len(conversation.history), "earlier exchange")
         err.print(f"Session {session} with tenant {tenant.id} ({earlier}); /exit to leave.")
-        refused: BadInput | None = None
-        while True:
-            if sys.stdin.isatty():
-                err.print("[bold]>[/] ", end="", markup=True)
-            line = sys.stdin.readline()
-            question = line.strip()
-            if not line or question in ("", "/exit", "/quit"):
-                break
-            try:
-                result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
-                                   stream=not json_out)
-            except BadInput as exc:  # this question's fault (a pasted page): it ended the whole chat
-                print_error(exc)
-                refused = exc
-                continue
-            if json_out:
-                sys.stdout.write(json.dumps({"session": session, **result.to_dict()}, ensure_ascii=False,
-                                            default=str) + "\n")
-                sys.stdout.flush()
-            else:
-                _render(result.to_dict())
-                out.print()
+        refused = _converse(conversation, opened, cfg, json_out)
         if conversation.stored:  # a new session is stored at its first question
             err.print(f"Resume it with `tenantctl chat {tenant.id} --session {session}`.")
     finally:
         opened.close()
     if refused is not None:
         raise typer.Exit(int(refused.exit_code))
+
+
+def _converse(conversation: ChatSession, opened: TenantSession, cfg: Config, json_out: bool) -> BadInput | None:
+    """Answer questions read line by line until an empty line, /exit or the end of input; the last
+    question refused as bad input (too long), if any: the chat goes on past it."""
+    from tenantctl.errors import BadInput
+
+    refused: BadInput | None = None
+    while True:
+        if sys.stdin.isatty():
+            err.print("[bold]>[/] ", end="", markup=True)
+        line = sys.stdin.readline()
+        question = line.strip()
+        if not line or question in ("", "/exit", "/quit"):
+            return refused
+        try:
+            result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
+                               stream=not json_out)
+        except BadInput as exc:  # this question's fault (a pasted page): it ended the whole chat
+            print_error(exc)
+            refused = exc
+            continue
+        if json_out:
+            sys.stdout.write(json.dumps({"session": conversation.id, **result.to_dict()}, ensure_ascii=False,
+                                        default=str) + "\n")
+            sys.stdout.flush()
+        else:
+            _render(result.to_dict())
+            out.print()
