@@ -210,6 +210,20 @@ def test_gate_turns_away_a_question_naming_a_code_no_passage_holds():
     assert gate.check("What warranty did the 5th forklift of the 1990s have?", rows, 0.2, 0.74, 0.2).passed
 
 
+def test_gate_turns_away_a_question_naming_an_item_a_table_lacks():
+    table = ("Plan: Starter; Monthly price: 29 USD\n\nPlan: Team; Monthly price: 99 USD\n\n"
+             "Plan: Business; Monthly price: 249 USD")
+    rows = [(table, "pricing.csv", 0.5), ("Annual billing saves 15 percent.", "faq.md", 0.3)]
+    assert not gate.check("How much is the Enterprise plan?", rows, 0.2, 0.74, 0.2).passed  # not a row of it
+    assert not gate.check("What does the Premium plan cost per month?", rows, 0.2, 0.74, 0.2).passed
+    assert gate.check("How much is the Team plan?", rows, 0.2, 0.74, 0.2).passed
+    assert gate.unheld_names("What is the Bussiness plan?", [table]) == []  # misspelt by a letter
+    # Prose names things in other words ("British" of "Britain", "the UK"): only a table's rows are checked.
+    prose = [("Most pupils in Britain attend state schools; 7 percent pay fees.", "schools.txt", 0.5)]
+    assert gate.check("What share of British pupils pay fees at Eton?", prose, 0.2, 0.74, 0.2).passed
+    assert gate.unheld_names("Which British plan, the Starter's or Enterprise?", [table, "Britain"]) == ["Enterprise"]
+
+
 def test_gate_chinese_uses_coverage_not_similarity():
     question = "文周王是百济第多少代国王？"
     related = [("文周王是百济的第22代国王，475年至477年在位。", "文周王.txt", 0.40)]

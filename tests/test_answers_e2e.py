@@ -91,6 +91,18 @@ def test_a_table_row_in_a_passage_about_other_things_answers(cli, tmp_path):
     assert _ask(cli, "clinic", "How much is a parking permit?")["no_answer"]  # no row names it
 
 
+def test_a_price_list_answers_for_its_own_items_only(cli, tmp_path):
+    docs = tmp_path / "saas"
+    docs.mkdir()
+    (docs / "pricing.csv").write_text("Plan,Monthly price,Users included\nStarter,29 USD,3\nTeam,99 USD,15\n"
+                                      "Business,249 USD,50\n", encoding="utf-8")
+    assert cli("tenant", "create", "saas").code == 0
+    assert cli("ingest", "saas", docs).code == 0
+    assert "99 USD" in _ask(cli, "saas", "How much is the Team plan?")["answer"]
+    enterprise = _ask(cli, "saas", "How much is the Enterprise plan?")
+    assert enterprise["no_answer"] and "249" not in enterprise["answer"], enterprise  # was the Business row's
+
+
 def test_a_chinese_answer(cli, wrapped):
     data = _ask(cli, "policies", "市立图书馆藏书多少册？")
     assert "120万册" in data["answer"] and len(data["short_answer"]) <= 20, data

@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tenantctl.answering.sentences import cjk_share, terms
+from tenantctl.answering.sentences import cjk_share, record_fields, sentences_by_paragraph, terms
+from tenantctl.answering.spans import STEM
 
 CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
 # Before the gate, the keyword search alone can already say an answer is likely: then the model starts
@@ -95,6 +96,26 @@ def unheld_codes(question: str, texts: list[str]) -> list[str]:
             if not _NO_CODE.fullmatch(code) and re.sub(r"[\W_]", "", code.lower()) not in held]
 
 
+def unheld_names(question: str, texts: list[str]) -> list[str]:
+    """The names of the question (a capitalised word past its first: "the Enterprise plan") that none of
+    `texts` holds, by their first STEM letters ("British" is held by "Britain") or misspelt by one letter;
+    acronyms ("DVDs", "TV") and codes (`unheld_codes`) aside."""
+    held, found = " ".join(texts).lower(), {t for text in texts for t in terms(text)}
+    words = [re.sub(r"'s$", "", w) for w in re.findall(r"[^\W_][\w'-]*", question)[1:]]
+    return [w for w in words
+            if w[:1].isupper() and not w.isupper() and w[1:].lower() == w[1:] and not re.search(r"\d", w)
+            and terms(w) and not re.search(r"\b" + re.escape(w.lower()[:STEM]), held)
+            and not any(_misspelt(t, found) for t in terms(w))]
+
+
+TABLE_MIN_ROWS = 2  # a passage holding this many records (rows: "Plan: Team; Price: 99 USD") is a table
+
+
+def _table(text: str) -> bool:
+    rows = (s for paragraph in sentences_by_paragraph(text) for s in paragraph.sentences)
+    return sum(len(record_fields(s) or ()) > 1 for s in rows) >= TABLE_MIN_ROWS
+
+
 def likely(question: str, passages: list[tuple[str, str]], min_cjk_coverage: float) -> bool:
     """Whether the best keyword chunks, (text, source label) each, make an answer likely enough to start
     loading the model before the gate has decided (a turned-away question then never waits for it)."""
@@ -113,6 +134,8 @@ def check(question: str, passages: list[tuple[str, str, float]], min_score: floa
     best_sim = max(sim for _, _, sim in passages)
     if unheld_codes(question, labelled):
         passed = False  # "CloudSail X9 什么时候发布？" of passages about the X5 and X7: of another product
+    elif _table(passages[0][0]) and unheld_names(question, labelled):
+        passed = False  # "How much is the Enterprise plan?" of a price list's Starter, Team and Business rows
     elif lexical_only:
         passed = best_cov >= min_cjk_coverage
     elif best_cov == 1.0 and len(terms(question)) >= FULL_COVERAGE_TERMS:
