@@ -7,8 +7,9 @@ question's content terms (words, or CJK character bigrams) found in one passage,
 file name — works in every script: a passage about another subject lacks the question's names.
 A question not written in CJK passes when its best similarity reaches `answer.min_score` and
 similarity plus coverage reach `answer.min_relevance`, or when one passage holds all its (two or more)
-terms; a CJK question passes on coverage alone
-(`answer.min_cjk_coverage`). Calibrated on SQuAD v1.1 (300 questions) and CMRC 2018 (145) asked in
+terms; a CJK question passes on coverage alone (`answer.min_cjk_coverage`). A question naming a code
+no passage holds, or an item (a capitalised word) the best passage's table lacks, is of something
+else. Calibrated on SQuAD v1.1 (300 questions) and CMRC 2018 (145) asked in
 their own tenant and in another one: English 98% of answerable questions pass, 8% of unanswerable
 ones; Chinese 99% and 6% (the README's "Answers" section; bench/bench_answers.py).
 """
