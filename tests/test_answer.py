@@ -224,6 +224,12 @@ def test_gate_turns_away_a_question_naming_an_item_a_table_lacks():
     assert gate.unheld_names("Which British plan, the Starter's or Enterprise?", [table, "Britain"]) == ["Enterprise"]
 
 
+def test_how_much_asks_a_record_for_its_price_unless_it_names_another_field():
+    team = "Plan: Team; Monthly price: 99 USD; Users included: 15; Storage: 500 GB"
+    assert spans.field_answer("How much is the Team plan?", team) == "Plan: Team; Monthly price: 99 USD"
+    assert spans.field_answer("How much storage does the Team plan have?", team) == "Plan: Team; Storage: 500 GB"
+
+
 def test_gate_chinese_uses_coverage_not_similarity():
     question = "文周王是百济第多少代国王？"
     related = [("文周王是百济的第22代国王，475年至477年在位。", "文周王.txt", 0.40)]

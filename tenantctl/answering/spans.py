@@ -592,7 +592,7 @@ def continued(shown: str, after: str) -> str:
 # A question names a field by another word as often as by the field's own: "cost" asks for the price,
 # "where" for the address. Words of a group stand for each other (compared by their first STEM letters).
 FIELD_WORDS = [
-    ("cost", "price", "fee", "charge", "rate"),
+    ("cost", "price", "fee", "charge", "rate", "much"),  # "How much is the Team plan?" asks its price
     ("where", "address", "location", "city", "place", "site"),
     ("when", "date", "time", "year", "opened", "founded"),
     ("who", "head", "manager", "owner", "contact", "lead"),
@@ -608,7 +608,7 @@ def _field_words(question: str) -> tuple[set[str], set[str]]:
     """The question's terms by their first STEM letters with the words they stand for in records
     (`FIELD_WORDS`: "cost" for "price"), and apart the words its question words stand for ("where" for
     "address"): weaker, as a question word names a field only of the record the question is about."""
-    own = _stems(question)
+    own = _stems(question) - {"much"}  # "how much" asks, as "where" does
     asking = {w.lower()[:STEM] for w in re.findall(r"[^\W_]+", question)} - own
     strong, weak = set(own), set()
     for stems in _FIELD_STEMS:
@@ -675,8 +675,13 @@ def field_answer(question: str, sentence: str) -> str | None:
     wanted = terms(question)
     strong, weak = _field_words(question)
     giving = _given(fields, wanted)  # the fields that say which record it is: "error code E-417", "Austin"
-    words = strong | weak if giving else strong
-    named = {i: len(_stems(name) & words) for i, (name, _) in enumerate(fields) if _stems(name) & words}
+
+    def naming(words: set[str]) -> dict[int, int]:
+        return {i: len(_stems(name) & words) for i, (name, _) in enumerate(fields) if _stems(name) & words}
+
+    named = naming(strong)
+    if giving and all(i in giving for i in named):  # a question word names a field when no word of its own does
+        named = naming(strong | weak)
     asked = [i for i in named if i not in giving]
     if not asked or len(asked) == len(fields):
         return None
