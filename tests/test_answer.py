@@ -208,6 +208,12 @@ def test_gate_turns_away_a_question_naming_a_code_no_passage_holds():
     assert not gate.check("What is the warranty of the FL-15?", rows, 0.2, 0.74, 0.2).passed
     assert gate.check("What is the warranty of the FL-12?", rows, 0.2, 0.74, 0.2).passed  # spelt "FL 12" there
     assert gate.check("What warranty did the 5th forklift of the 1990s have?", rows, 0.2, 0.74, 0.2).passed
+    # A code is held as a word of its own ("P5" is not in "HTTP 5xx"); a version of three numbers is a code.
+    assert gate.unheld_codes("What is the target for a P5 ticket?", ["HTTP 5xx errors; P1 and P2"]) == ["P5"]
+    assert gate.unheld_codes("CloudSail X5 多少钱？", ["型号:CloudSail X5价格: 899元"]) == []
+    notes = ["## 5.3.0 (2025-10-21)\nUp to 500 users."]
+    assert gate.unheld_codes("When was version 5.0.0 released?", notes) == ["5.0.0"]
+    assert gate.unheld_codes("When was version 5.3.0 released?", notes) == []
 
 
 def test_gate_turns_away_a_question_naming_an_item_a_table_lacks():

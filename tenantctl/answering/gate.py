@@ -83,18 +83,27 @@ def _best_coverage(question: str, texts: list[str]) -> float:
 
 
 # A code names one thing: letters and digits in one word ("X9", "FL-12", "AS-205", "5G"), not an ordinal,
-# a decade or a plural ("5th", "1990s").
+# a decade or a plural ("5th", "1990s"); so does a version of three or more numbers ("5.0.0").
 _CODE = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z\d]+(?:-[A-Za-z\d]+)*(?![\w-])")
 _NO_CODE = re.compile(r"\d+(?:st|nd|rd|th|s)", re.I)
+_VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")
 
 
 def unheld_codes(question: str, texts: list[str]) -> list[str]:
-    """The codes of the question that none of `texts` holds, spelt with or without spaces and hyphens
-    ("FL-12", "FL 12", "fl12"). Of all SQuAD questions, no answerable one names a code its passages
-    lack; two asked in another tenant do ("AS-205", "K-12")."""
-    held = re.sub(r"[\W_]", "", " ".join(texts).lower())
-    return [code for code in _CODE.findall(question)
-            if not _NO_CODE.fullmatch(code) and re.sub(r"[\W_]", "", code.lower()) not in held]
+    """The codes of the question that none of `texts` holds as a word of its own, spelt with or without
+    spaces and hyphens ("FL-12", "FL 12", "fl12"; "P5" is not in "HTTP 5xx"), and the versions none holds
+    ("5.0.0"). Of all SQuAD questions, no answerable one names a code its passages lack; two asked in
+    another tenant do ("AS-205", "K-12")."""
+    text = " ".join(texts)
+
+    def held(code: str) -> bool:
+        if _VERSION.fullmatch(code):
+            return re.search(rf"(?<![\w.]){re.escape(code)}(?![\w]|\.\d)", text) is not None
+        spelt = r"[\s_-]?".join(re.escape(ch) for ch in re.sub(r"[\W_]", "", code))
+        return re.search(rf"(?<![A-Za-z0-9]){spelt}(?![A-Za-z0-9])", text, re.I) is not None
+
+    codes = [c for c in _CODE.findall(question) if not _NO_CODE.fullmatch(c)] + _VERSION.findall(question)
+    return [code for code in codes if not held(code)]
 
 
 def unheld_names(question: str, texts: list[str]) -> list[str]:
