@@ -480,3 +480,21 @@ def test_docx_table_rows_keep_column_names():
         "Region: EU; Since: 2024",  # a table inside a cell, which python-docx's cell text leaves out
         "only | row",  # one row: as before
         "After."], text
+
+
+def test_plain_text_headings_become_headings():
+    """Headings typed in a .txt file head their sections (the gate and the ranking read a section's
+    headings): an underlined line, a numbered title in capitals, a Chinese numbered title, a line in
+    capitals on its own. Prose, a table's row, a list's item and a numbered sentence stay as they were."""
+    text = (
+        "ACME SERVICE LEVEL AGREEMENT\nVersion 2.4\n\n1. SCOPE\n\nThis applies to Business plans.\n\n"
+        "2.1 Acme will make the Service available at least 99.9% of the\ntime in each month.\n\n"
+        "   P1 (SERVICE DOWN)      1 HOUR\n   P2 (MAJOR)             4 HOURS\n\n"
+        "Blood tests\n-----------\nFast for 10 to 12 hours.\n\nNOTE\n\nBring your card.\n\n"
+        "一、总则\n1. 员工因公发生的费用，凭发票报销。\n\n第二章 假期\n病假须提供证明。\n\nSee you SOON.\n")
+    lines = extract(Path("sla.txt"), text.encode()).text.split("\n")
+    headings = [line for line in lines if line.startswith("#")]
+    assert headings == ["# ACME SERVICE LEVEL AGREEMENT", "## 1. SCOPE", "## Blood tests", "## NOTE"], headings
+    assert "-----------" not in lines and "2.1 Acme will make the Service available at least 99.9% of the" in lines
+    assert "   P1 (SERVICE DOWN)      1 HOUR" in lines and "1. 员工因公发生的费用，凭发票报销。" in lines
+    assert "一、总则" in lines and "第二章 假期" in lines
