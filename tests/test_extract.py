@@ -496,5 +496,19 @@ def test_plain_text_headings_become_headings():
     headings = [line for line in lines if line.startswith("#")]
     assert headings == ["# ACME SERVICE LEVEL AGREEMENT", "## 1. SCOPE", "## Blood tests", "## NOTE"], headings
     assert "-----------" not in lines and "2.1 Acme will make the Service available at least 99.9% of the" in lines
-    assert "   P1 (SERVICE DOWN)      1 HOUR" in lines and "1. 员工因公发生的费用，凭发票报销。" in lines
+    assert "P1 (SERVICE DOWN) | 1 HOUR" in lines and "1. 员工因公发生的费用，凭发票报销。" in lines
     assert "一、总则" in lines and "第二章 假期" in lines
+
+
+def test_plain_text_aligned_tables_are_rows():
+    """A table typed with aligned columns: under a rule line its rows are records, as a CSV's are; without
+    one each row is an "a | b" line of its own — joined as wrapped prose, the rows ran into one sentence.
+    Prose with two spaces after a stop, not aligned, stays prose."""
+    text = ("Credits:\n\n   Monthly Uptime        Service Credit\n   -------------------   --------------\n"
+            "   99.0% to < 99.9%      10%\n   below 95.0%           50%\n\nTargets:\n\n"
+            "   P1 (down)      1 hour\n   P2 (major)     4 hours\n\n"
+            "We retry 3 times.  Then we stop the\nservice for all.  Paying restores it.\n")
+    assert extract(Path("sla.txt"), text.encode()).text.split("\n\n") == [
+        "Credits:", "Monthly Uptime: 99.0% to < 99.9%; Service Credit: 10%",
+        "Monthly Uptime: below 95.0%; Service Credit: 50%", "Targets:", "P1 (down) | 1 hour", "P2 (major) | 4 hours",
+        "We retry 3 times.  Then we stop the\nservice for all.  Paying restores it.\n"]

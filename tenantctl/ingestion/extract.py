@@ -106,7 +106,47 @@ def _plain(data: bytes) -> str:
 
 
 def read_txt(data: bytes) -> str:
-    return _text_headings(_plain(data))
+    return _text_tables(_text_headings(_plain(data)))
+
+
+# A table typed in plain text: two or more lines whose cells, apart by runs of two or more spaces (or a tab),
+# start in the same columns on every line. Over a rule ("-----   ----") its first line names the columns
+# and each row is a record, as a CSV row is ("Monthly Uptime Percentage: 95.0% to < 99.0%; Service Credit:
+# 25%"); without one, each row is an "a | b" line of its own. Joined as hard-wrapped prose, a table's rows
+# ran together into one sentence and the rows after it were lost to the answer.
+_CELL_GAP = re.compile(r"\S(?:.*?\S)?(?=\s{2,}|\t|$)")
+_RULE = re.compile(r"[ \t]*[-=+|]{3,}(?:[ \t]+[-=+|]{3,})*[ \t]*")
+
+
+def _cells(line: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group()) for m in _CELL_GAP.finditer(line.expandtabs(8))]
+
+
+def _aligned(rows: list[list[tuple[int, str]]]) -> bool:
+    """Every row has the same two or more cells, each starting within a column of the first row's."""
+    width = len(rows[0])
+    return width >= 2 and all(len(row) == width for row in rows) and all(
+        abs(row[k][0] - rows[0][k][0]) <= 1 for row in rows for k in range(1, width))
+
+
+def _text_tables(text: str) -> str:
+    blocks = re.split(r"(\n[ \t]*\n)", text)
+    for b, block in enumerate(blocks):
+        lines = block.split("\n")
+        ruled = len(lines) >= 3 and bool(_RULE.fullmatch(lines[1])) and not _RULE.fullmatch(lines[0])
+        body = [_cells(line) for line in (lines[2:] if ruled else lines)]
+        if len(body) < 2 or any(line.lstrip().startswith(("#", "|")) for line in lines) or not _aligned(body):
+            continue
+        names = _cells(lines[0]) if ruled else []
+        if ruled and len(names) == len(body[0]):
+            records = table_records([name for _, name in names], [[cell for _, cell in row] for row in body],
+                                    len(block))
+            if records:
+                blocks[b] = "\n\n".join(records)
+                continue
+        blocks[b] = "\n\n".join(" | ".join(cell for _, cell in row) for row in
+                                  ([names] if names else []) + body)
+    return "".join(blocks)
 
 
 # A plain-text file's headings, as people type them: an underlined line ("Blood tests" over "-----------"),
@@ -949,7 +989,8 @@ SUPPORTED = tuple(sorted(READERS))
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
-# 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings.
+# 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
+# typed with aligned columns is records (under a rule line) or "a | b" rows.
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
 # names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
