@@ -505,6 +505,12 @@ def test_numbers_keep_degrees_and_hyphenated_ages_and_a_year_is_no_amount():
     assert spans.typed_span("When was it founded?", "It was founded in 1890 by 3 people.") == "1890"
 
 
+def test_a_sentence_shows_without_its_section_number_but_keeps_a_decimal():
+    assert sentences("2.3 Scheduled maintenance is not Downtime. 4.1.2 Backups run nightly.") == \
+        ["Scheduled maintenance is not Downtime.", "Backups run nightly."]  # no "2.3" for "how much notice"
+    assert sentences("3.5 million people live there.") == ["3.5 million people live there."]
+
+
 def test_sentences_keep_more_abbreviations():
     assert sentences("An 1882 map indicated Mt. Kenya as Mt. Kenia. After Brown v. Board of Education, it changed.") \
         == ["An 1882 map indicated Mt. Kenya as Mt. Kenia.", "After Brown v. Board of Education, it changed."]

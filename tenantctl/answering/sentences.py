@@ -30,7 +30,8 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st jr sr vs v etc e.g i.e no inc ltd co corp dept fig gen gov sen rep prof approx est mt ft lt col"
     " capt sgt".split()
 )
-_LEAD = re.compile(rf"^(?:{_MARKER}|{_HEADING}|(?:答|a)[:：])\s*", re.I)  # what a sentence shows without
+# What a sentence shows without: a list item's marker, a heading's, a section's number ("2.3 Scheduled …").
+_LEAD = re.compile(rf"^(?:{_MARKER}|{_HEADING}|(?:答|a)[:：]|\d{{1,2}}(?:\.\d{{1,2}})+\s(?=(?-i:[A-Z])))\s*", re.I)
 # A wiki's reference marks: "….[12] Next", "…,[note 6]", "Woman[citation needed]". They hide a sentence's
 # end from the splitter and read like an answer's own citations. A bare number from 1 only after
 # punctuation and before a space or another mark ("values[0]", "f(x)[0]", "[[0],[1],[2]]" are code).
