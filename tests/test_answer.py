@@ -511,6 +511,11 @@ def test_a_sentence_shows_without_its_section_number_but_keeps_a_decimal():
     assert sentences("3.5 million people live there.") == ["3.5 million people live there."]
 
 
+def test_a_number_keeps_its_unit_of_two_words():
+    sentence = "Biopsy results are usually available within 7 to 10 working days."
+    assert spans.typed_choices("How long until biopsy results are available?", sentence) == ["7 to 10 working days"]
+
+
 def test_sentences_keep_more_abbreviations():
     assert sentences("An 1882 map indicated Mt. Kenya as Mt. Kenia. After Brown v. Board of Education, it changed.") \
         == ["An 1882 map indicated Mt. Kenya as Mt. Kenia.", "After Brown v. Board of Education, it changed."]

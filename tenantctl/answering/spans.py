@@ -53,7 +53,8 @@ _NO_YEAR = (r"(?!\s?(?:%|°|(?:GBP|EUR|USD|CHF|JPY|CNY|RMB|AUD|CAD|INR|HKD|SGD|S
             r"hours?|minutes?|seconds?|days|weeks|months|people|employees|staff|users|pages|words)\b))")
 # The word naming what a number counts ("3 men", "fourteen"), in lower case: "Vice" of "fourteen Vice
 # Presidents" is a name's.
-_UNIT_WORD = r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+))?"
+_UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+)"
+              r"(?:\s(?-i:(?:minute|hour|day|week|month|year)s?)\b)?)?")  # "10 working days"
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
