@@ -5,7 +5,8 @@ names from here (through the tenant handle in `tenantctl.storage.tenants` where 
     store.db            SQLite: documents, chunks, vectors, full-text index, sessions, usage
     index-<gen>.faiss   FAISS index derived from store.db at store generation <gen>
     manifest.json       which index file is current, with embedder, chunking and checksums
-    .lock               held by the one writer (ingest, reindex, repair, export, delete)
+    .lock               held by the one writer (ingest, reindex, source remove, repair, export, move,
+                        delete)
     .settings.lock      held for a moment by each edit of tenant.yaml (`source add|remove`)
     uploads/            files uploaded through `serve`; `.incoming-<pid>-<hex>/` stages one upload
     .synced.json        cluster mode, a pooled tenant: the folder is this node's cache of its settings;
