@@ -200,3 +200,18 @@ def test_eval_per_question_lists_each_answer_and_its_citation(pilot, cli, home, 
     assert "rows" not in cli("eval", "travel", "--answers", answers, "--json").json()
     refused = cli("eval", "travel", "--queries", answers, "--qrels", answers, "--per-question")
     assert refused.code == 2 and "--per-question is for answers" in refused.err
+
+
+def test_a_wrong_answer_is_listed_with_what_was_expected():
+    """`--per-question` showed a wrong answer without the gold one: telling a near miss ("39" for "49")
+    from a wrong passage took the labelled file beside it."""
+    from tenantctl.cli.search import _question_line
+
+    row = {"question": "How much is Team?", "answer": "plan: Team; annual: 39 [1]", "no_answer": False,
+           "cited": ["/docs/pricing.csv"], "gold": ["49", "$49"], "right": False}
+    assert _question_line(row) == \
+        "WRONG How much is Team? -> plan: Team; annual: 39 [1]  [pricing.csv]  (expected: 49 | $49)"
+    row.update(question="How much is Premium?", gold=[])
+    assert _question_line(row).endswith("(expected: no answer)")
+    row.update(right=True, gold=["39"])
+    assert "expected" not in _question_line(row)

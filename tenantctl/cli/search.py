@@ -184,10 +184,14 @@ def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool
 
 
 def _question_line(row: dict) -> str:
-    """One scored question: right or wrong, the question, the answer and the file it cites first."""
+    """One scored question: right or wrong, the question, the answer and the file it cites first; a wrong
+    one with what was expected (a gold answer, or that the documents do not hold one)."""
     cited = f"  [{Path(row['cited'][0]).name}]" if row["cited"] else ""
     answer = "(no answer)" if row["no_answer"] else " ".join(row["answer"].split())
-    return f"{'ok   ' if row['right'] else 'WRONG'} {row['question']} -> {answer}{cited}"
+    expected = ""
+    if not row["right"]:
+        expected = f"  (expected: {' | '.join(row['gold'])})" if row["gold"] else "  (expected: no answer)"
+    return f"{'ok   ' if row['right'] else 'WRONG'} {row['question']} -> {answer}{cited}{expected}"
 
 
 def _opt(value: float | None) -> str:
