@@ -516,6 +516,17 @@ def test_a_number_keeps_its_unit_of_two_words():
     assert spans.typed_choices("How long until biopsy results are available?", sentence) == ["7 to 10 working days"]
 
 
+@pytest.mark.parametrize("question, sentence, answer", [
+    ("When does the clinic close on Fridays?", "Day: Friday; Hours: 8:00 am – 6:00 pm", "8:00 am – 6:00 pm"),
+    ("What time does the pathology room open?", "The room opens at 7:30 am and closes at 12:30 pm.", "7:30 am"),
+    ("核心工作时间是几点到几点？", "公司实行弹性工作制，核心工作时间为10:00–16:00。", "10:00–16:00"),
+    ("最早几点可以打卡？", "员工最早 8:00 可以打卡。", "8:00"),
+    ("When did the war end?", "The war ended at 11:00 in 1918.", "1918"),  # a date, not a time of day
+])
+def test_a_question_for_a_time_of_day_is_answered_with_one(question, sentence, answer):
+    assert spans.typed_span(question, sentence) == answer
+
+
 def test_sentences_keep_more_abbreviations():
     assert sentences("An 1882 map indicated Mt. Kenya as Mt. Kenia. After Brown v. Board of Education, it changed.") \
         == ["An 1882 map indicated Mt. Kenya as Mt. Kenia.", "After Brown v. Board of Education, it changed."]

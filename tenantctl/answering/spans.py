@@ -6,10 +6,10 @@ candidate sentences; in CJK a term most of them hold, the topic, weighs less; a 
 pronoun holds the names of the sentence before it too), the share of the question's adjacent word pairs
 they hold in order ("chair of the IPCC"), their dense similarity to the question for non-CJK questions,
 and a bonus when they hold what the question asks for (a number for "how many", a year or date for
-"when"); a sentence that says nothing beyond the question's words drops. A span proposed by the model is
-accepted only when it (or a reading of it without a leading preposition or the question's own words)
-occurs in a candidate sentence after SQuAD-style normalisation, says more than the question's own words
-and sits next to the question's terms in that sentence (`beside`).
+"when", a time of day for "what time"); a sentence that says nothing beyond the question's words drops.
+A span proposed by the model is accepted only when it (or a reading of it without a leading preposition
+or the question's own words) occurs in a candidate sentence after SQuAD-style normalisation, says more
+than the question's own words and sits next to the question's terms in that sentence (`beside`).
 """
 
 from __future__ import annotations
@@ -62,6 +62,12 @@ PATTERNS = {
         rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
         re.I,
     ),
+    # A time of day: "8:00 am", "17:30", "9 pm", "下午3点半"; a range of them is one token ("10:00–16:00").
+    "time": re.compile(
+        r"(?<![\d:.])\d{1,2}[:：]\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?(?:[ap]\.?m\b\.?|o'clock\b)"
+        r"|(?:上午|中午|下午|晚上|早上|凌晨)?\d{1,2}点(?:半|\d{1,2}分)?",
+        re.I,
+    ),
     "number": re.compile(
         rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
         rf"|(?:\$|£|€|US\$)?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?{_SCALE}{_UNIT_WORD}"
@@ -70,6 +76,9 @@ PATTERNS = {
     ),
 }
 _EXPECTS = [
+    ("time", re.compile(r"\b(?:what|which) time\b|\bhow (?:late|early)\b|\bopening hours\b"
+                        r"|\bwhen (?:does|do|is|are|will)\b[^?]*?\b(?:open|close|start|begin|finish)(?:s|es)?\b"
+                        r"|几点|什么时间", re.I)),
     ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
                         r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
     ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
@@ -100,7 +109,8 @@ def section_title(heading: str) -> str:
 
 
 def expected_type(question: str) -> str | None:
-    """What the question asks for: "date", "number", or None (哪几种 asks which kinds, not how many).
+    """What the question asks for: "time" (of day), "date", "number", or None (哪几种 asks which kinds, not
+    how many).
     An English question asks for what its question word names, the first one past a leading "When ...,"
     clause: "How high did it reach when launched?" wants a number, "Who opened it when?" a name."""
     found = [(m.start(), kind) for kind, pattern in _EXPECTS if (m := pattern.search(question))]
@@ -387,7 +397,7 @@ def widen(span: str, sentence: str) -> str:
     """A span that is part of a date or number of its sentence becomes all of it: "1985" in
     "launched in January 1985" is "January 1985", "八张" after 第 is "第八张"; a span that is a whole year
     stays one ("1349", not the amount "1349 when" of "in 1349 when the ship landed")."""
-    for kind in ("date", "number"):
+    for kind in ("time", "date", "number"):
         tokens = typed_tokens(kind, sentence)
         if kind == "date" and span in tokens:
             return span
