@@ -110,7 +110,7 @@ def test_a_source_document_is_not_removed_over_the_api_and_a_suspended_tenant_re
 
 
 def test_scrub_cuts_server_paths_and_keeps_the_api_s_own_endpoints():
-    from tenantctl.serving.limits import scrub
+    from tenantctl.serving.errors import scrub
 
     text = "GET /v1/documents lists them; /srv/home/tenants/acme/uploads/x.md failed; see /v1/../etc/passwd"
     assert scrub(text) == "GET /v1/documents lists them; x.md failed; see passwd"

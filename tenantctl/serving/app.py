@@ -33,7 +33,8 @@ from tenantctl.errors import (
     from_system_error,
 )
 from tenantctl.serving.deps import Services
-from tenantctl.serving.limits import BodyLimit, error_body, is_openai, scrub
+from tenantctl.serving.errors import error_body, is_openai, openai_shape, scrub
+from tenantctl.serving.limits import BodyLimit
 from tenantctl.serving.metrics import Measure, Metrics
 from tenantctl.serving.pool import FairScheduler, Overloaded, RateLimiter, TenantPool
 from tenantctl.storage import registry
@@ -124,11 +125,7 @@ def _respond(request: Request, body: dict[str, Any], status: int,
     """`{error, hint}`; on the OpenAI-compatible endpoints in OpenAI's shape, `{error: {message, type,
     code}}`, whose `message` (hint included) is what an OpenAI client's exception shows."""
     if is_openai(request.url.path):
-        error, hint = str(body.get("error") or body.get("detail") or "error"), body.get("hint")
-        kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
-            status, "invalid_request_error" if status < 500 else "server_error")
-        body = {"error": {"message": f"{error} ({hint})" if hint else error, "type": kind, "code": status,
-                          "hint": hint}}
+        body = openai_shape(str(body.get("error") or body.get("detail") or "error"), body.get("hint"), status)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

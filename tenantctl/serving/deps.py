@@ -18,8 +18,8 @@ from fastapi import Depends, Header, Request
 from tenantctl import context
 from tenantctl.config import Config
 from tenantctl.errors import InvalidTenantId, TenantNotFound
+from tenantctl.serving.errors import HttpRefusal
 from tenantctl.serving.identity import InvalidToken, JwtVerifier, looks_like_jwt
-from tenantctl.serving.limits import HttpRefusal
 from tenantctl.serving.metrics import Metrics
 from tenantctl.serving.pool import FairScheduler, RateLimiter, TenantPool
 from tenantctl.storage import keys

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from tenantctl.errors import TenantctlError, from_system_error
 from tenantctl.serving.deps import Services
-from tenantctl.serving.limits import error_body
+from tenantctl.serving.errors import error_body
 
 
 class ClientGone(TenantctlError):

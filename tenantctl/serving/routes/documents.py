@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse
 
 from tenantctl.serving.deps import CurrentTenant, Shared
-from tenantctl.serving.limits import HttpRefusal, scrub
+from tenantctl.serving.errors import HttpRefusal, scrub
 from tenantctl.serving.render import public_path, source_roots
 from tenantctl.serving.schemas import ERRORS, DocumentList, DocumentRemoved, UploadResult, ok
 from tenantctl.storage.layout import UPLOADS_DIR

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from tenantctl.errors import TenantctlError, from_system_error
 from tenantctl.serving.deps import AskingTenant, CurrentTenant, Shared
-from tenantctl.serving.limits import HttpRefusal, error_body, scrub
+from tenantctl.serving.errors import HttpRefusal, error_body, scrub
 from tenantctl.serving.questions import answer_stream, final, primed
 from tenantctl.serving.render import public
 from tenantctl.serving.schemas import OPENAI_ERRORS, streamed

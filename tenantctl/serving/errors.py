@@ -1,0 +1,95 @@
+"""How the API shows an error: `{error, hint}` as every endpoint and event stream sends it, without
+server paths and with a hint an API client can act on; on the OpenAI-compatible endpoints, OpenAI's
+`{error: {message, type, code}}`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.exceptions import HTTPException
+
+from tenantctl.errors import (
+    Busy,
+    ConfigError,
+    IndexMismatch,
+    ModelUnavailable,
+    RateLimited,
+    Refused,
+    SessionNotFound,
+    Suspended,
+    TenantctlError,
+)
+
+OPENAI_PATHS = ("/v1/chat/completions", "/v1/models")  # their errors take OpenAI's shape
+
+
+def is_openai(path: str) -> bool:
+    """Whether `path` is an OpenAI-compatible endpoint (`/v1/models/{id}` included)."""
+    return path in OPENAI_PATHS or path.startswith("/v1/models/")
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[^\s/:'\"`,;()\[\]]+){2,}")
+_API_PATH = re.compile(r"/v1/(?:chat|documents|models|query|search|usage|admin|health)(?:/[\w{}-]+)*")
+
+
+def scrub(text: str | None) -> str | None:
+    """`text` with every absolute path cut to its last component: clients never see server paths. The
+    API's own endpoints (`/v1/...`), which hints name, stay whole."""
+    if not text:
+        return text
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(0) if _API_PATH.fullmatch(m.group(0))
+                              else m.group(0).rsplit("/", 1)[-1], text)
+
+
+# A CLI command (`tenantctl repair ...`) or option (`--wait`, "ingest with --prune") in a hint.
+_NAMES_CLI = re.compile(r"`tenantctl[ `]|(?<![\w-])--[a-z]")
+# What an API client is told instead of a CLI command, by the kind of error (the first that fits).
+_OPERATOR_HINTS: tuple[tuple[type[TenantctlError], str], ...] = (
+    (RateLimited, "retry later"),
+    (Refused, "remove uploads (GET /v1/documents lists them, DELETE /v1/documents/{path} removes one), or ask "
+              "the server's operator to raise the tenant's quota"),
+    (IndexMismatch, "the tenant's index must be rebuilt on the server: contact the server's operator"),
+    (ModelUnavailable, "the server's model cannot be used: contact the server's operator"),
+    (ConfigError, "the server's settings need a fix: contact the server's operator"),
+)
+
+
+def api_hint(exc: TenantctlError) -> str | None:
+    """The hint of a core error for a client of the API: the core's hints name CLI commands and options
+    (`tenantctl tenant resume`, `--wait`) for the operator at the command line, which an API client cannot
+    run; these say what the client can do. Without server paths (a core hint is scrubbed)."""
+    if isinstance(exc, Suspended):
+        return "contact the operator to resume the tenant"
+    if isinstance(exc, SessionNotFound):
+        return "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
+    if isinstance(exc, Busy):
+        return "retry later: an ingest, reindex or upload of this tenant is running"
+    if exc.hint and _NAMES_CLI.search(exc.hint):
+        return next((hint for kind, hint in _OPERATOR_HINTS if isinstance(exc, kind)),
+                    "a fault on the server, not in the request: contact the server's operator")
+    return scrub(exc.hint)
+
+
+def error_body(exc: TenantctlError) -> dict[str, str | None]:
+    """`{error, hint}` of a core error, as every endpoint and event stream shows it: no server paths, and
+    a hint an API client can act on."""
+    return {"error": scrub(exc.message), "hint": api_hint(exc)}
+
+
+class HttpRefusal(HTTPException):
+    """An HTTP refusal of the request itself (its credentials, its body, its model) with any status and
+    its one-line fix: rendered `{error, hint, detail}` like every other error (`detail`, the message
+    again, for clients of the former `{"detail": ...}` shape). Not `errors.Refused`, the core's refusal
+    by policy (a quota, a suspension: 429, 403)."""
+
+    def __init__(self, status: int, message: str, hint: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, message, headers)
+        self.hint = hint
+
+
+def openai_shape(error: str, hint: str | None, status: int) -> dict[str, Any]:
+    """OpenAI's error shape, `{error: {message, type, code, hint}}`, whose `message` (hint included) is what
+    an OpenAI client's exception shows."""
+    kind = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}.get(
+        status, "invalid_request_error" if status < 500 else "server_error")
+    return {"error": {"message": f"{error} ({hint})" if hint else error, "type": kind, "code": status, "hint": hint}}
