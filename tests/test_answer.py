@@ -586,6 +586,16 @@ def test_a_section_s_heading_counts_for_its_sentences_and_answers_for_its_date()
     assert reply.answer == "3.2.0 (2026-03-14): Added incremental restore."  # the sentence alone restates it
 
 
+def test_a_release_s_heading_above_its_subsections_answers_for_it():
+    new = _section("- Signers can verify their identity with a one-time SMS code.",
+                   "Release notes > 5.2.0 (2025-09-02) > New")
+    fixed = _section("- Fixed a crash on empty templates.", "Release notes > 5.3.0 (2025-10-21) > Fixed", n=2)
+    reply, _ = ask("When was version 5.3.0 released?", [new, fixed], " I do not know.")
+    assert "2025-10-21" in reply.answer and reply.n == 2
+    reply, _ = ask("In which release were SMS codes for signers introduced?", [new, fixed], " I do not know.")
+    assert reply.answer.startswith("5.2.0 (2025-09-02): ") and "SMS code" in reply.answer
+
+
 def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
     clubs = [Passage("Students at the university run over 400 clubs and organizations.", "u.txt")]
     reply, _ = ask("Roughly how many clubs are run at the university?", clubs, " 400")

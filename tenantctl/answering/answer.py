@@ -208,9 +208,9 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
                                       after=_after(said, i, by_paragraph[k + 1:]),
                                       before=said[i - 1][:MAX_SENTENCE_CHARS] if i else "")
                       for i, s in enumerate(said)]
-        title = spans.section_title(heading)
-        if re.search(r"\d", title) and all(c.text != title for c in found):  # "3.2.0 (2026-03-14)" says when
-            found.append(spans.Candidate(title, n, heading=heading, title=True))
+        for title in spans.numbered_titles(heading):  # "3.2.0 (2026-03-14)" says when, also above "### New"
+            if all(c.text != title for c in found):
+                found.append(spans.Candidate(title, n, heading=heading, title=True))
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
 
@@ -269,9 +269,16 @@ def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int,
     best = ranked[0]
     after = "" if spans.holds_all_and_more(best.text, question) else best.after  # it needs no scene set
     shown = spans.continued(spans.trim_lead(spans.window(best.text, question), question), after)
-    if best.section and spans.says_nothing_new(shown, question):
+    release = spans.numbered_titles(best.heading)[:1] if _ASKS_RELEASE.search(question) else []
+    if release and release[0] not in shown:
+        shown = f"{release[0]}: {shown}"  # "In which release was SMS sign-in added?" → "5.2.0 (…): Signers …"
+    elif best.section and spans.says_nothing_new(shown, question):
         shown = f"{best.section}: {shown}"  # "Which version added incremental restore?" → "3.2.0 (…): Added …"
     return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)
+
+
+_ASKS_RELEASE = re.compile(r"\b(?:which|what|in which|in what|since which|since what) (?:version|release)\b"
+                           r"|哪个版本|哪一版|哪一个版本", re.I)
 
 
 def respond(

@@ -108,6 +108,12 @@ def section_title(heading: str) -> str:
     return heading.rsplit(" > ", 1)[-1].strip()  # ingestion/chunking.py joins the path so
 
 
+def numbered_titles(heading: str) -> list[str]:
+    """The parts of a heading path holding a number, innermost first: a release's "5.2.0 (2025-09-02)"
+    above its "New" and "Fixed" subsections."""
+    return [part.strip() for part in reversed(heading.split(" > ")) if re.search(r"\d", part)]
+
+
 def expected_type(question: str) -> str | None:
     """What the question asks for: "time" (of day), "date", "number", or None (哪几种 asks which kinds, not
     how many).
