@@ -279,7 +279,8 @@ def check_secrets(folder: Path) -> Check:
 
 def check_leftovers(home: Path) -> Check:
     """Folders left by a `tenant delete`, create, import or upload killed midway (`tenants/.deleting-*`
-    still holds a deleted tenant's data). The next create, delete or import removes them."""
+    still holds a deleted tenant's data), and (cluster mode) this node's folder of a tenant deleted
+    through another node. The next create, delete, import or `reindex --all` removes them."""
     from tenantctl.storage.tenants import leftovers
 
     found = leftovers()
@@ -287,8 +288,9 @@ def check_leftovers(home: Path) -> Check:
         return _ok("leftovers", "no interrupted deletes, creates, imports or uploads")
     tenants = paths.tenants_dir()
     named = ", ".join(str(p.relative_to(tenants)) for p in found[:_MAX_LISTED]) + _more(len(found))
-    return Check("leftovers", "warn", f"left by an interrupted delete, create, import or upload: {named}",
-                 "the next `tenantctl tenant create`, `tenant delete` or `tenant import` removes them")
+    return Check("leftovers", "warn", f"left by an interrupted delete, create, import or upload, or by a "
+                 f"tenant deleted through another node: {named}",
+                 "the next `tenantctl tenant create`, `tenant delete`, `tenant import` or `reindex --all` removes them")
 
 
 def _more(count: int) -> str:
