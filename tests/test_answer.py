@@ -596,6 +596,15 @@ def test_a_release_s_heading_above_its_subsections_answers_for_it():
     assert reply.answer.startswith("5.2.0 (2025-09-02): ") and "SMS code" in reply.answer
 
 
+@pytest.mark.parametrize("question", ["What is step 4 when setting up SAML single sign-on?",
+                                      "What is the fourth step of the SAML setup?", "SAML 设置的第4步是什么？"])
+def test_a_question_for_a_numbered_step_is_answered_by_that_item(question):
+    steps = Passage("To set up SAML single sign-on:\n\n1. Open Settings > Security.\n2. Click Configure SAML.\n"
+                    "3. Upload the metadata file of your identity provider.\n4. Set the NameID format to "
+                    "EmailAddress.\n5. Save and test the SAML sign-in.", "sso.md")
+    assert spans.rank(question, candidates([steps]))[0].text == "Set the NameID format to EmailAddress."
+
+
 def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
     clubs = [Passage("Students at the university run over 400 clubs and organizations.", "u.txt")]
     reply, _ = ask("Roughly how many clubs are run at the university?", clubs, " 400")

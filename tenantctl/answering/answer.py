@@ -206,7 +206,8 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
             said = [s for s in paragraph.sentences if len(s) > 1]
             found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
                                       after=_after(said, i, by_paragraph[k + 1:]),
-                                      before=said[i - 1][:MAX_SENTENCE_CHARS] if i else "")
+                                      before=said[i - 1][:MAX_SENTENCE_CHARS] if i else "",
+                                      step=None if i else paragraph.step)
                       for i, s in enumerate(said)]
         for title in spans.numbered_titles(heading):  # "3.2.0 (2026-03-14)" says when, also above "### New"
             if all(c.text != title for c in found):

@@ -207,6 +207,10 @@ def sentences(text: str) -> list[str]:
 class Said(NamedTuple):
     sentences: list[str]  # a paragraph's, as `sentences` gives them
     item: bool  # the paragraph is a list's item or a line of code
+    step: int | None = None  # a numbered item's number: "4. Set the NameID format" is step 4
+
+
+_STEP = re.compile(r"\s*(\d{1,3})[.)]\s")
 
 
 def sentences_by_paragraph(text: str) -> list[Said]:
@@ -214,7 +218,8 @@ def sentences_by_paragraph(text: str) -> list[Said]:
     found = []
     for paragraph, item in _blocks(_without_markup(text)):
         cleaned = (_LEAD.sub("", " ".join(s.replace("**", "").split())) for s in split_sentences(paragraph))
-        found.append(Said([sentence for sentence in cleaned if sentence], item))
+        step = int(m.group(1)) if item and (m := _STEP.match(paragraph)) else None
+        found.append(Said([sentence for sentence in cleaned if sentence], item, step))
     return found
 
 

@@ -97,6 +97,7 @@ class Candidate:
     heading: str = ""  # the heading path of its passage's section: its words count for the sentence
     title: bool = False  # the section's title itself: a candidate only for the number or date it holds
     before: str = ""  # the sentence before it in its paragraph
+    step: int | None = None  # the number of the list item it opens ("4. Set the NameID format")
 
     @property
     def section(self) -> str:
@@ -170,6 +171,7 @@ W_PAIRS = 0.3  # share of the question's adjacent content-word pairs the sentenc
 W_TYPED = 0.2  # the sentence holds what the question asks for (a number, a date)
 W_NOTHING_NEW = 0.3  # taken off a sentence that says nothing beyond the question's own words
 W_PASSAGE = 0.02  # taken off per passage rank
+W_STEP = 1.0  # the list item numbered as the step the question asks for ("What is step 4 of …?")
 # CJK: a question term held by more than TOPIC_SHARE of the candidate sentences names the passages' topic
 # ("环氧氯丙烷"), which a sentence may leave out ("它是一个无色液体"); it weighs W_TOPIC of its rarity, so
 # the terms that say what is asked about ("用途", "雇员") decide.
@@ -204,6 +206,7 @@ def rank(question: str, candidates: list[Candidate],
     asked = normalize(question)
     pairs = _pairs(question)
     place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
+    step = asked_step(question)
     for c, own, found, sim in zip(candidates, said, sets, dense, strict=True):
         lexical = sum(weight[t] for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
@@ -212,6 +215,7 @@ def rank(question: str, candidates: list[Candidate],
         new = own - wanted
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
                    + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
+                   + (W_STEP if step is not None and c.step == step else 0.0)
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
         if c.title and not typed:
@@ -237,6 +241,19 @@ def _antecedents(candidate: Candidate, features: Callable[[str], set[str]]) -> s
         return set()
     words = re.findall(r"[^\W_][\w'-]*", candidate.before)
     return features(" ".join(w for i, w in enumerate(words) if is_name(w, first=i == 0)))
+
+
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth".split()
+_ASKS_STEP = re.compile(rf"\bstep (\d{{1,3}})\b|\b(?:(\d{{1,3}})(?:st|nd|rd|th)|({'|'.join(_ORDINALS)})) step\b"
+                        r"|第\s*(\d{1,3})\s*步", re.I)
+
+
+def asked_step(question: str) -> int | None:
+    """The step a question asks for: "step 4", "the 4th step", "the fourth step", "第4步"."""
+    if not (m := _ASKS_STEP.search(question)):
+        return None
+    number, nth, word, zh = m.groups()
+    return _ORDINALS.index(word.lower()) + 1 if word else int(number or nth or zh)
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
