@@ -514,6 +514,10 @@ def test_a_sentence_shows_without_its_section_number_but_keeps_a_decimal():
 def test_a_number_keeps_its_unit_of_two_words():
     sentence = "Biopsy results are usually available within 7 to 10 working days."
     assert spans.typed_choices("How long until biopsy results are available?", sentence) == ["7 to 10 working days"]
+    sentence = "Fossils suggest that primates roamed the area more than 20 million years ago."
+    assert spans.typed_span("How long ago did primates inhabit Kenya?", sentence) == "more than 20 million years ago"
+    # An ordinal is no amount: "19" of "the 19th century" does not say how long.
+    assert spans.typed_choices("How long did it last?", "It lasted until the second quarter of the 19th century.") == []
 
 
 @pytest.mark.parametrize("question, sentence, answer", [
