@@ -5,7 +5,8 @@ Kept apart from the llama.cpp and remote generators so neither imports the other
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -39,6 +40,20 @@ class Request:
     # The prompt's fixed opening (instructions, examples), the same for many prompts: a generator may
     # keep its state instead of reading it every time.
     prefix: str = ""
+
+
+def relay(pieces: Iterable[str], result: Generation, started: float,
+          on_token: Callable[[str], None] | None) -> list[str]:
+    """A stream's pieces, collected and each passed on to `on_token` as it comes; the first one's time
+    (ms since `started`, a `time.perf_counter()`) recorded in `result.first_token_ms`."""
+    parts: list[str] = []
+    for piece in pieces:
+        if result.first_token_ms is None:
+            result.first_token_ms = (time.perf_counter() - started) * 1000
+        parts.append(piece)
+        if on_token:
+            on_token(piece)
+    return parts
 
 
 class Generator(Protocol):

@@ -19,7 +19,7 @@ from typing import Any
 from tenantctl import paths
 from tenantctl.config import ModelConfig
 from tenantctl.errors import BadInput, ModelUnavailable
-from tenantctl.models.base import Generation, Generator, Request
+from tenantctl.models.base import Generation, Generator, Request, relay
 
 _LOADED: dict[tuple, Generator] = {}
 _LOAD_LOCK = threading.Lock()
@@ -160,14 +160,8 @@ class LlamaCppGenerator:
                 stream = self.llm.create_completion(request.prompt or "", **params)
                 pieces = _completion_pieces(stream, result)
                 result.prompt_tokens = len(self.llm.tokenize((request.prompt or "").encode("utf-8")))
-            parts: list[str] = []
             try:
-                for piece in pieces:
-                    if result.first_token_ms is None:
-                        result.first_token_ms = (time.perf_counter() - started) * 1000
-                    parts.append(piece)
-                    if on_token:
-                        on_token(piece)
+                parts = relay(pieces, result, started, on_token)
             except ValueError as exc:
                 if "context window" not in str(exc):
                     raise

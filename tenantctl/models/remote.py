@@ -25,7 +25,7 @@ import httpx
 
 from tenantctl.config import ModelConfig
 from tenantctl.errors import ConfigError, ModelUnavailable
-from tenantctl.models.base import Generation, Request
+from tenantctl.models.base import Generation, Request, relay
 from tenantctl.textproc import estimate_tokens
 
 API_KEY_ENV = "TENANTCTL_LLM_API_KEY"
@@ -128,7 +128,6 @@ class OpenAICompatGenerator:
 
         result = Generation()
         usage: dict[str, Any] = {}
-        parts: list[str] = []
         started = time.perf_counter()
         try:
             with self._client.stream("POST", url, json=body, headers=self._headers()) as response:
@@ -139,12 +138,7 @@ class OpenAICompatGenerator:
                     chunks = iter_sse(response.iter_lines())
                 else:  # a server that ignored stream=True sends one JSON answer
                     chunks = iter([_json(response.read().decode("utf-8", "replace"))])
-                for piece in stream_pieces(chunks, chat, result, usage):
-                    if result.first_token_ms is None:
-                        result.first_token_ms = (time.perf_counter() - started) * 1000
-                    parts.append(piece)
-                    if on_token:
-                        on_token(piece)
+                parts = relay(stream_pieces(chunks, chat, result, usage), result, started, on_token)
         except httpx.HTTPError as exc:
             raise self._unavailable(exc) from exc
         except _BadStream as exc:
