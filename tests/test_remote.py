@@ -275,7 +275,8 @@ def test_generator_streams_completions_and_chat_from_the_server(llm_server):
     try:
         assert gen.count_tokens("Hello world") > 0 and gen._server_tokenizes is True
         pieces: list[str] = []
-        prompt = "Passages:\n[1] Parking permits cost 40 euros a month.\n\nQuestion: What does a permit cost?\nAnswer:"
+        prompt = ("Passages:\n[1] Parking permits cost 40 euros a month.\n\nQuestion: What does a permit cost?\n"
+                  "Answer: A permit costs")
         result = gen.generate(Request(prompt=prompt, max_tokens=24, stop=["\n"]), pieces.append)
         assert "40" in result.text and result.text == "".join(pieces)
         assert result.completion_tokens == len(pieces) > 0 and result.prompt_tokens == gen.count_tokens(prompt)
