@@ -7,6 +7,7 @@ change the registry.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import sqlite3
 import stat
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -232,45 +234,36 @@ def check_permissions(home: Path) -> list[Check]:
     return checks
 
 
-def _readable_by_others(home: Path) -> list[Path]:
-    """What other local users could read in the home (stops after a few hundred entries per tenant)."""
-    found: list[Path] = []
-    loose = stat.S_IRWXG | stat.S_IRWXO
+_LOOSE = stat.S_IRWXG | stat.S_IRWXO  # any permission for the group or others
 
-    def visit(path: Path) -> None:
+
+def _loose(paths: Iterable[Path], limit: int) -> list[Path]:
+    """Those of the first `limit` of `paths` that other local users could read (or more)."""
+    found = []
+    for path in itertools.islice(paths, limit):
         try:
-            if path.stat().st_mode & loose:
+            if path.stat().st_mode & _LOOSE:
                 found.append(path)
         except OSError:
             pass
+    return found
 
-    for path in (home, home / "config.yaml", home / "registry.db", home / "logs", home / "logs" / "tenantctl.jsonl",
-                 home / "tenants"):
-        if path.exists():
-            visit(path)
+
+def _readable_by_others(home: Path) -> list[Path]:
+    """What other local users could read in the home (stops after a few hundred entries per tenant)."""
+    tops = (home, home / "config.yaml", home / "registry.db", home / "logs", home / "logs" / "tenantctl.jsonl",
+            home / "tenants")
+    found = _loose((p for p in tops if p.exists()), len(tops))
     tenants = home / "tenants"
     if tenants.is_dir():
         for folder in sorted(p for p in tenants.iterdir() if p.is_dir()):
-            visit(folder)
-            for count, item in enumerate(folder.rglob("*")):
-                if count > 500:
-                    break
-                visit(item)
+            found += _loose([folder], 1) + _loose(folder.rglob("*"), 501)
     return found
 
 
 def check_secrets(folder: Path) -> Check:
     """The tools' secrets (`tools.secrets_dir`): tenants' credentials, which no other user may read."""
-    loose = stat.S_IRWXG | stat.S_IRWXO
-    found = []
-    for count, path in enumerate([folder, *folder.rglob("*")] if folder.is_dir() else []):
-        if count > 2000:
-            break
-        try:
-            if path.stat().st_mode & loose:
-                found.append(path)
-        except OSError:
-            pass
+    found = _loose(itertools.chain([folder], folder.rglob("*")), 2001) if folder.is_dir() else []
     if not found:
         return _ok("secrets", f"{folder}: private to its owner")
     named = ", ".join(str(p) for p in found[:_MAX_LISTED]) + _more(len(found))
