@@ -1153,6 +1153,26 @@ def test_a_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(ques
     assert follow_up(question, [(FL9, "product: Forklift FL-9; warranty: 5 years")], _price_words()) == (asked, [])
 
 
+@pytest.mark.parametrize(("earlier", "question", "asked"), [
+    # its own subject and nothing asked the earlier question did not ask: the earlier question of it
+    ("How much storage does the Team plan have?", "and the Business plan?",
+     "How much storage does the Business plan have?"),
+    # its own words, and "it" the earlier subject
+    ("How much is a standard consultation?", "what is the Medicare rebate for it?",
+     "what is the Medicare rebate for the standard consultation?"),
+    # a day says when, not what about: the subject is the clinic, and the day stays asked
+    ("What time does the clinic open on Saturdays?", "and when does it close?",
+     "and when does the clinic close on Saturdays?"),
+    ("What time does the clinic open on Saturdays?", "and on Sundays?", "What time does the clinic open on Sundays?"),
+])
+def test_a_follow_up_keeps_what_the_earlier_question_asked_and_of_what(earlier, question, asked):
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    words = RecordWords(frozenset({"plan", "storage", "item", "fee", "medicare", "rebate", "day", "hours"}),
+                        frozenset({"team", "business", "standard", "consultation", "saturday", "sunday", "clinic"}))
+    assert follow_up(question, [(earlier, "…")], words) == (asked, [])
+
+
 def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
     from tenantctl.answering.chat import RecordWords, follow_up
 

@@ -91,6 +91,10 @@ _BACK_OWNER = frozenset("its their".split())
 # Words asking for a value, not naming a subject ("how much does it cost?"), and words saying nothing.
 _ASKING = frozenset("much many cost price long old big large heavy often far soon tall wide".split())
 _FILLER = frozenset("also else more other one same then too tell ask asking know please ok okay thank thanks".split())
+# Days and months say when, not what about: "the clinic" is the subject of "… open on Saturdays?".
+_WHEN = frozenset(f"{day}{s}" for day in "monday tuesday wednesday thursday friday saturday sunday weekend".split()
+                  for s in ("", "s")) | frozenset("january february march april may june july august september "
+                                                  "october november december".split())
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,17 @@ def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords)
     for asked, _ in history[-FOLLOW_UP_TURNS:][1:]:  # an earlier follow-up, as it was understood
         earlier = (_alone(asked, earlier, words) or asked) if is_short(asked) else asked
     alone = _alone(question, earlier, words)
-    return (question, history) if alone is None else (alone, [])
+    return (question, history) if alone is None else (_when_kept(alone, earlier), [])
+
+
+def _when_kept(question: str, earlier: str) -> str:
+    """The follow-up made a question of its own with the day or month the earlier question asked about,
+    when it names none: "and when does it close?" after "… open on Saturdays?" is "… close on Saturdays?"."""
+    when = re.search(r"\b(?:on|in|during) (\w+)\b", earlier)
+    if when is None or when.group(1).lower() not in _WHEN or any(w.lower() in _WHEN for w in _TOKEN.findall(question)):
+        return question
+    body = question.rstrip(" ?.!")
+    return f"{body} {when.group()}{question[len(body):]}"
 
 
 def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
@@ -140,9 +154,21 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
     mine = _subject(question, words)
     before = [w.lower() for w in _TOKEN.findall(question[:mine[0]])][-1:] if mine else []
     theirs = _subject(earlier, words, after=before[0] if before else None)
+    tokens = list(_TOKEN.finditer(question))
+    day = next((w for w in tokens if w.group().lower() in _WHEN), None)
+    their_day = next((w for w in _TOKEN.finditer(earlier) if w.group().lower() in _WHEN), None)
+    if mine is None and day and their_day and not _asks(question) - _asks(day.group()) - _asks(earlier):
+        return f"{earlier[:their_day.start()]}{day.group()}{earlier[their_day.end():]}"  # "and on Sundays?"
+    back = next((w for w in tokens if w.group().lower() in _BACK), None)
+    if mine is not None and back is not None and not mine[0] <= back.start() < mine[1]:
+        # "what is the Medicare rebate for it?": its own words, and "it" is the earlier subject
+        theirs = _subject(earlier, words)
+        return question if theirs is None else f"{question[:back.start()]}the {earlier[slice(*theirs)]}" \
+            f"{question[back.end():]}"
     if mine is not None:  # names its own subject: asks what it says, or else what the earlier question did
         start, end = mine
-        if _asks(question) - _asks(question[start:end]) or theirs is None:
+        # "and the Business plan?" after "How much storage does the Team plan have?" asks nothing new
+        if _asks(question) - _asks(question[start:end]) - _asks(earlier) or theirs is None:
             return question
         if not _fits(question[start:end], earlier, theirs, words):
             return None  # "What about Bob?" after "Who manages the Paris office?": not "the Bob office"
@@ -150,8 +176,6 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
     if theirs is None or not _asks(question):
         return None  # nothing to carry over, or nothing asked ("why?"): its search borrows as before
     subject = earlier[theirs[0]:theirs[1]]
-    tokens = list(_TOKEN.finditer(question))
-    back = next((w for w in tokens if w.group().lower() in _BACK), None)
     if back is not None:  # "how much does it cost?" -> "how much does the forklift FL-9 cost?"
         return f"{question[:back.start()]}the {subject}{question[back.end():]}"
     owner = next((w for w in tokens if w.group().lower() in _BACK_OWNER), None)
@@ -190,7 +214,7 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
     a sentence's capitalised first word is no name ("FL-9? Please be brief" is no subject "FL-9? Please")."""
     runs: list[list[tuple[re.Match, bool]]] = [[]]
     follows: list[str | None] = [None]  # the word before each run
-    skip = words.fields | _ASKING | _FILLER
+    skip = words.fields | _ASKING | _FILLER | _WHEN
     end, prev = 0, None
     for word in _TOKEN.finditer(question):
         text, gap = word.group(), question[end:word.start()].strip()
@@ -199,7 +223,7 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
             runs.append([])
             follows.append(None)
         # a first word is a name when more than its initial is capitalised ("FL", "NASA"); "OK" is none
-        named = is_name(text, first=first and text[1:].islower()) and text.lower() not in _FILLER
+        named = is_name(text, first=first and text[1:].islower()) and text.lower() not in _FILLER | _WHEN
         found = {t for t in terms(text) if len(t) > 1}  # not the "s" of "what's"
         if named or (found and found <= words.values and not found & skip):
             if not runs[-1]:
