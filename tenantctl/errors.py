@@ -111,6 +111,14 @@ class DocumentNotFound(TenantctlError):
     exit_code = ExitCode.NOT_FOUND
 
 
+class SourceNotFound(TenantctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
+class ToolNotFound(TenantctlError):
+    exit_code = ExitCode.NOT_FOUND
+
+
 class ToolFailed(TenantctlError):
     """A tenant's tool could not give a result (disallowed host, time-out, size limit, missing secret,
     an error from the service). The answer path degrades to documents alone; `tool test` exits 1."""

@@ -77,7 +77,7 @@ def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_p
     assert cli("source", "add", "a", mine, "--json").json()["action"] == "updated"
     # b's source cannot be removed through a (cross-tenant probe): a's tenant.yaml has no such source
     probe = cli("source", "remove", "a", str(theirs.resolve()), "--json")
-    assert probe.code == 2 and probe.out == "", probe
+    assert probe.code == 3 and probe.out == "", probe  # not found
     assert cli("source", "list", "b", "--json").json()[0]["path"] == str(theirs.resolve())
     removed = cli("source", "remove", "a", str(mine.resolve()), "--json")
     assert removed.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "removed", "sources": [],
@@ -301,7 +301,7 @@ def test_source_remove_drops_its_documents_and_only_its_own(cli, home, tmp_path)
     assert cli("tenant", "show", "b", "--json").json()["documents"] == 3
     assert cli("verify", "a").code == 0
     again = cli("source", "remove", "a", str(folder.resolve()))  # not a source any more: nothing changes
-    assert again.code == 2 and cli("tenant", "show", "a", "--json").json()["documents"] == 2
+    assert again.code == 3 and cli("tenant", "show", "a", "--json").json()["documents"] == 2
 
 
 def test_reindex_and_serve_help_say_what_they_do(cli, home, tmp_path):

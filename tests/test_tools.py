@@ -350,7 +350,7 @@ def test_tool_cli_lists_tests_and_meters_per_tenant(two_tenants, cli, home):
     assert nomatch.code == 2 and "does not match" in nomatch.err
     # Cross-tenant probe: globex cannot run acme's tool, by name or by question.
     probe = cli("tool", "test", "globex", "crm", "--question", "order A-1234")
-    assert probe.code == 1 and "has no tool 'crm'" in probe.err
+    assert probe.code == 3 and "has no tool 'crm'" in probe.err
     probe = cli("tool", "test", "globex", "--question", "order A-1234")
     assert probe.code == 2 and "does not match" in probe.err
     assert len(service.log) == 1

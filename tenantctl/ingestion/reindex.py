@@ -15,7 +15,7 @@ import yaml
 
 from tenantctl import logs
 from tenantctl.config import Config, TenantConfig, dump_yaml
-from tenantctl.errors import BadInput, Busy, ExitCode, TenantctlError
+from tenantctl.errors import BadInput, Busy, ExitCode, SourceNotFound, TenantctlError
 from tenantctl.ingestion.ingest import SourceSpec, ingest
 from tenantctl.ingestion.policy import SourceRefused
 from tenantctl.storage import registry
@@ -200,8 +200,8 @@ def _edit_sources(tenant: Tenant, add: SourceSpec | None, remove: str | None) ->
     if remove is not None:
         kept = [s for s in sources if s.get("path") not in (remove, str(Path(remove).expanduser().resolve()))]
         if len(kept) == len(sources):
-            raise BadInput(f"tenant {tenant.id!r} has no source {remove!r}",
-                           f"list them with `tenantctl source list {tenant.id}`")
+            raise SourceNotFound(f"tenant {tenant.id!r} has no source {remove!r}",
+                                 f"list them with `tenantctl source list {tenant.id}`")
         sources = kept
     data["sources"] = sources
     TenantConfig.model_validate(data)

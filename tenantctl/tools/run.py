@@ -195,15 +195,15 @@ def describe(tenant: Tenant, cfg: Config) -> list[dict[str, Any]]:
 
 def try_tools(tenant: Tenant, cfg: Config, name: str | None = None, question: str | None = None) -> list[ToolResult]:
     """`tool test`: run one tool (or every tool the question selects), exactly as an answer would."""
-    from tenantctl.errors import BadInput, TenantctlError
+    from tenantctl.errors import BadInput, ToolNotFound
 
     tools = tenant.config.tools
     if name is not None:
         tools = [t for t in tools if t.name == name]
         if not tools:
             known = ", ".join(t.name for t in tenant.config.tools) or "none"
-            raise TenantctlError(f"tenant {tenant.id!r} has no tool {name!r} (its tools: {known})",
-                                 f"list them with `tenantctl tool list {tenant.id}`")
+            raise ToolNotFound(f"tenant {tenant.id!r} has no tool {name!r} (its tools: {known})",
+                               f"list them with `tenantctl tool list {tenant.id}`")
     if question is None:
         if name is None:
             raise BadInput("name a tool or pass --question", f"e.g. `tenantctl tool test {tenant.id} --question Q`")
