@@ -1,10 +1,11 @@
 """`tenantctl serve`: the multi-tenant HTTP API.
 
-The tenant of every request comes from its API key alone: one dependency (`deps.CurrentTenant`)
-resolves the key, sets the tenant context once and applies the tenant's rate limit; no path, query or
-body field names a tenant. Routes live in `serving/routes/`, one module per area; this factory only
-builds the shared services (tenant pool within a memory budget, fair queue in front of the one shared
-model, rate limiter, metrics) and assembles the routers.
+The tenant of every request comes from its API key (or a claim of a verified bearer JWT, with
+`server.jwt`) alone: one dependency (`deps.CurrentTenant`) resolves it, sets the tenant context once and
+applies the tenant's rate limit; no path, query or body field names a tenant. Routes live in
+`serving/routes/`, one module per area; this factory only builds the shared services (tenant pool
+within a memory budget, fair queue in front of the one shared model, rate limiter, metrics) and
+assembles the routers.
 """
 
 from __future__ import annotations
