@@ -87,7 +87,7 @@ def delete(
 ) -> None:
     """Delete a tenant and everything it holds: documents, index, sessions, usage, keys.
 
-    Exit 75 while an ingest, reindex, repair, export or move holds it (or wait with --wait)."""
+    Exit 75 while an ingest, reindex, source remove, repair, export or move holds it (or wait with --wait)."""
     from tenantctl.paths import validate_tenant_id
     from tenantctl.storage import registry
     from tenantctl.storage.tenants import delete_tenant, open_tenant
