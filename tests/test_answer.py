@@ -1171,6 +1171,10 @@ def test_a_follow_up_keeps_what_the_earlier_question_asked_and_of_what(earlier, 
     words = RecordWords(frozenset({"plan", "storage", "item", "fee", "medicare", "rebate", "day", "hours"}),
                         frozenset({"team", "business", "standard", "consultation", "saturday", "sunday", "clinic"}))
     assert follow_up(question, [(earlier, "…")], words) == (asked, [])
+    # No subject it can tell (no records): its search borrows the earlier question, the day still asked.
+    earlier = [("What time does the clinic open on Saturdays?", "9:00 am")]
+    assert follow_up("and when does it close?", earlier, RecordWords()) == \
+        ("and when does it close on Saturdays?", earlier)
 
 
 def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():

@@ -133,7 +133,9 @@ def follow_up(question: str, history: list[tuple[str, str]], words: RecordWords)
     for asked, _ in history[-FOLLOW_UP_TURNS:][1:]:  # an earlier follow-up, as it was understood
         earlier = (_alone(asked, earlier, words) or asked) if is_short(asked) else asked
     alone = _alone(question, earlier, words)
-    return (question, history) if alone is None else (_when_kept(alone, earlier), [])
+    if alone is None:  # its search borrows the earlier question; the day it asked about stays asked
+        return _when_kept(question, earlier), history
+    return _when_kept(alone, earlier), []
 
 
 def _when_kept(question: str, earlier: str) -> str:
