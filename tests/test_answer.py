@@ -230,6 +230,14 @@ def test_gate_turns_away_a_question_naming_an_item_a_table_lacks():
     assert gate.unheld_names("Which British plan, the Starter's or Enterprise?", [table, "Britain"]) == ["Enterprise"]
 
 
+def test_a_field_named_by_the_question_with_fewest_words_of_its_own_answers():
+    starter = "plan: Starter; monthly_price_usd: 19; annual_price_usd_per_month: 15; users: 3"
+    assert spans.field_answer("How much does the Starter plan cost per month?", starter) == \
+        "plan: Starter; monthly_price_usd: 19"  # "per month" is also the annual price's, "annual" not asked
+    assert spans.field_answer("What is the annual price per month of Starter?", starter) == \
+        "plan: Starter; annual_price_usd_per_month: 15"
+
+
 def test_how_much_asks_a_record_for_its_price_unless_it_names_another_field():
     team = "Plan: Team; Monthly price: 99 USD; Users included: 15; Storage: 500 GB"
     assert spans.field_answer("How much is the Team plan?", team) == "Plan: Team; Monthly price: 99 USD"

@@ -714,13 +714,16 @@ def field_answer(question: str, sentence: str) -> str | None:
     def naming(words: set[str]) -> dict[int, int]:
         return {i: len(_stems(name) & words) for i, (name, _) in enumerate(fields) if _stems(name) & words}
 
-    named = naming(strong)
+    named, words_asked = naming(strong), strong
     if giving and all(i in giving for i in named):  # a question word names a field when no word of its own does
-        named = naming(strong | weak)
+        named, words_asked = naming(strong | weak), strong | weak
     asked = [i for i in named if i not in giving]
     if not asked or len(asked) == len(fields):
         return None
-    asked = [i for i in asked if named[i] == max(named[j] for j in asked)]
+    # the field the question names most of, of those the fewest words of their own: "per month" asks the
+    # "monthly_price_usd", not the "annual_price_usd_per_month"
+    fit = {i: (named[i] - len(_stems(fields[i][0]) - words_asked), -len(_stems(fields[i][0]))) for i in asked}
+    asked = [i for i in asked if fit[i] == max(fit.values())]
     which = [i for i in named if i in giving]
     if not which:  # else the field whose value the question gives most of: "product: Forklift FL-9"
         given = {i: len(terms(value) & wanted) / len(terms(value) or {""})
