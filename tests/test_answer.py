@@ -244,6 +244,14 @@ def test_how_much_asks_a_record_for_its_price_unless_it_names_another_field():
     assert spans.field_answer("How much storage does the Team plan have?", team) == "Plan: Team; Storage: 500 GB"
 
 
+def test_gate_counts_a_phone_number_e_mail_or_web_address_for_the_words_asking_for_it():
+    assert gate.coverage("What is the phone number of reception?", "Reception: (02) 9555 0100") == 1.0
+    assert gate.coverage("Which number should I call?", "TIS National (131 450)") == 1.0
+    assert gate.coverage("What is the phone number of reception?", "Reception opened on 2025-10-21.") == 1 / 3
+    assert gate.coverage("What is the support e-mail address?", "Write to help@quillstack.io.") == 0.75  # "support"
+    assert gate.coverage("What is the website of the clinic?", "See www.harbourside.com.au for hours.") == 0.5
+
+
 def test_gate_chinese_uses_coverage_not_similarity():
     question = "文周王是百济第多少代国王？"
     related = [("文周王是百济的第22代国王，475年至477年在位。", "文周王.txt", 0.40)]
@@ -441,6 +449,11 @@ def test_a_table_passage_is_as_like_the_question_as_the_row_it_names():
     assert [p.similarity for p in rescored] == [1.0, 0.1]
     assert seen == ["Category: Mileage; Daily limit: 0.45 GBP per mile"]  # only the row the question names
     assert _rows_alike("What is the daily limit for taxis?", passages, embed) == []  # "limit": every row's
+    items = [Passage("Bring the following:\n\n- Medicare card\n- Photo ID - driver licence or passport\n"
+                     "- Your pension card", "bring.txt", similarity=0.15)]
+    seen.clear()
+    assert _rows_alike("Which documents count as photo ID?", items, lambda texts: embed(texts + ["Mileage"])[:-1])
+    assert seen == ["Photo ID - driver licence or passport", "Mileage"]  # a list's items as a table's rows
 
 
 def test_ranking_counts_a_sentence_once_and_word_forms_alike():

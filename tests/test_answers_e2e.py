@@ -103,6 +103,38 @@ def test_a_price_list_answers_for_its_own_items_only(cli, tmp_path):
     assert enterprise["no_answer"] and "249" not in enterprise["answer"], enterprise  # was the Business row's
 
 
+BRING_TXT = """WHAT TO BRING TO YOUR FIRST VISIT
+
+Please arrive 15 minutes early for your first appointment so that we can
+register you. Bring the following:
+
+  * Medicare card (or your DVA card if you are a veteran)
+  * Photo ID - driver licence or passport
+  * Private health insurance card, if you have one
+  * Your pension or health care card, to be bulk billed
+  * A list of your current medicines, including vitamins and herbal
+    products, with the doses
+  * Any recent test results, X-rays or letters from specialists
+
+Contact
+-------
+  * Reception: (02) 9555 0100
+  * Endoscopy Unit: (02) 9555 0187
+"""
+
+
+def test_a_list_item_and_a_phone_number_answer_what_names_them(cli, tmp_path):
+    # A long list is like no question about one of its items (similarity 0.16), its item is; "phone
+    # number" is what "(02) 9555 0100" is, though neither word is written.
+    docs = tmp_path / "clinic"
+    docs.mkdir()
+    (docs / "what-to-bring.txt").write_text(BRING_TXT, encoding="utf-8")
+    assert cli("tenant", "create", "clinic").code == 0
+    assert cli("ingest", "clinic", docs).code == 0
+    assert "passport" in _ask(cli, "clinic", "Which ID documents are accepted as photo ID?")["answer"]
+    assert "9555 0100" in _ask(cli, "clinic", "What is the phone number of reception?")["answer"]
+
+
 def test_a_chinese_answer(cli, wrapped):
     data = _ask(cli, "policies", "市立图书馆藏书多少册？")
     assert "120万册" in data["answer"] and len(data["short_answer"]) <= 20, data

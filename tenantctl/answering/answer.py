@@ -449,16 +449,17 @@ TABLE_ROWS = 64  # at most this many of the passages' records are embedded one b
 
 
 def _rows_alike(question: str, documents: list[Passage], embed: Callable[[list[str]], Any]) -> list[Passage]:
-    """The passages again, a table's passage as similar to the question as the most similar of the records
-    the question names (a row: "Category: Mileage; Daily limit: 0.45 GBP per mile"), when that is more: a
-    passage of many rows is like no question about one of them ("What is the mileage rate?": 0.18 the
-    passage, 0.63 its row). A question names a record with a word that most of the table's records lack
-    ("mileage", not "limit"). Empty when it names none. Asked only of a question the gate turned away."""
+    """The passages again, a table's or a list's passage as similar to the question as the most similar of
+    the rows or items the question names (a row: "Category: Mileage; Daily limit: 0.45 GBP per mile", an
+    item: "Photo ID - driver licence or passport"), when that is more: a passage of many rows is like no
+    question about one of them ("What is the mileage rate?": 0.18 the passage, 0.63 its row). A question
+    names a row with a word that most of them lack ("mileage", not "limit"). Empty when it names none.
+    Asked only of a question the gate turned away."""
     asked = terms(question)
     rows = []
     for i, p in enumerate(documents):
         table = [s for paragraph in sentences_by_paragraph(p.text) for s in paragraph.sentences
-                 if len(record_fields(s) or ()) > 1]
+                 if paragraph.item or len(record_fields(s) or ()) > 1]
         held = [terms(s) & asked for s in table]
         rows += [(i, s) for s, words in zip(table, held, strict=True)
                  if any(2 * sum(w in other for other in held) <= len(table) for w in words)]

@@ -50,14 +50,33 @@ def _stem_of(path: str) -> str:
 
 def coverage(question: str, text: str) -> float:
     """Share of the question's content terms that occur in `text`, a misspelt word ("numbr", "leaev")
-    counting for the word one edit away; a question without content terms ("🙂") has nothing to find."""
+    counting for the word one edit away and the words asking for a phone number, an e-mail address or
+    a web address for one the text holds ("Reception: (02) 9555 0100" holds "phone number"); a question
+    without content terms ("🙂") has nothing to find."""
     wanted = terms(question)
     if not wanted:
         return 0.0
     found = terms(text)
     held = wanted & found
     held |= {w for w in wanted - held if _misspelt(w, found)}
+    for asking, standing, pattern in _CONTACTS:
+        if wanted & asking and pattern.search(text):
+            held |= wanted & standing
     return len(held) / len(wanted)
+
+
+# (words asking for it, words it stands for, what it looks like): a phone number of 6 digits or more in
+# groups ("(02) 9555 0100", "+49 30 5557 0199", "131 450"; not a date "2025-10-21"), an e-mail or web address.
+_PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)\s?)?"
+                    r"(?=(?:[\s.-]?\d){6})\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w-])")
+_CONTACTS = [
+    (frozenset({"phone", "telephone", "tel", "call", "hotline"}),
+     frozenset({"phone", "telephone", "tel", "call", "hotline", "number"}), _PHONE),
+    (frozenset({"email", "mail"}), frozenset({"email", "mail", "e", "address"}),
+     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    (frozenset({"website", "url", "web", "site", "link"}),
+     frozenset({"website", "url", "web", "site", "link", "address"}), re.compile(r"https?://\S+|\bwww\.\S+")),
+]
 
 
 TYPO_MIN = 5  # letters a word needs before one edit away counts as the same word ("cost" is not "most")
