@@ -1239,6 +1239,7 @@ def test_a_follow_up_in_another_language_than_the_earlier_question_borrows_as_be
     ("FL-9叉车的保修期是多久？", "多少钱？", "FL-9叉车多少钱？"),  # no subject at all: the earlier one
     ("FL-9叉车的保修期是多久？", "FL-12多少钱？", "FL-12多少钱？"),  # its own subject and question: as it is
     ("上海办公室的地址是什么？", "那北京办公室的电话呢？", "那北京办公室的电话呢？"),
+    ("餐补每天多少钱？", "什么时候发放？", "餐补每天什么时候发放？"),  # opens with its question word: no subject
 ])
 def test_a_chinese_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(earlier, question, asked):
     """A follow-up in or after a Chinese question was searched beside the earlier question whatever it

@@ -274,6 +274,8 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     if any(is_name(w) for w in _TOKEN.findall(body)) or (tail.group("topic") and "的" in body):
         return question  # its own subject, and what it asks of it: "FL-12多少钱？", "北京办公室的电话呢？"
     asked, rest = {t for t in terms(body) if len(t) > 1}, CJK_QUESTION.sub("", body).strip()
+    if theirs is not None and rest and CJK_QUESTION.match(body):  # "什么时候发放？": a subject comes before
+        return f"{earlier[slice(*theirs)]}{question.strip()}"  # its question word, and this one has none
     if theirs is None or not CJK_QUESTION.search(body) or not rest or asked - words.fields:
         return None  # a subject of its own, maybe ("北京办公室在哪里？"), or nothing asked ("为什么？")
     return f"{earlier[slice(*theirs)]}{question.strip()}"  # "多少钱？" -> "FL-9多少钱？"
