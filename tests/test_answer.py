@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantctl.answering import gate, spans
+from tenantctl.answering import gate, numbers, ranking, records, spans, windows
 from tenantctl.answering.answer import Passage, _cite, _rows_alike, candidates, fit_passages, respond
 from tenantctl.answering.sentences import cut_loops, paragraphs, sentences
 from tenantctl.config import AnswerConfig, ModelConfig
@@ -141,8 +141,8 @@ def test_a_number_question_answered_without_a_number_takes_the_number():
 
 def test_a_lone_chinese_one_is_an_amount_only_with_a_measure_word():
     """"一线城市" is a tier of cities, not a number: a question for 多少 gets the amount, not the model's "一线"."""
-    assert spans.typed_tokens("number", "住宿标准为一线城市每晚不超过600元，一般需要一个月。") == ["600元", "一个月"]
-    assert spans.typed_tokens("number", "第一名获得一百元，共一万人参加。") == ["第一名", "一百元", "一万人"]
+    assert numbers.typed_tokens("number", "住宿标准为一线城市每晚不超过600元，一般需要一个月。") == ["600元", "一个月"]
+    assert numbers.typed_tokens("number", "第一名获得一百元，共一万人参加。") == ["第一名", "一百元", "一万人"]
     reply, _ = ask("住宿标准是多少？", [Passage("住宿标准为一线城市每晚不超过600元。", "rules.md")], "一线")
     assert reply.answer == "600元" and not reply.fallback
 
@@ -232,16 +232,16 @@ def test_gate_turns_away_a_question_naming_an_item_a_table_lacks():
 
 def test_a_field_named_by_the_question_with_fewest_words_of_its_own_answers():
     starter = "plan: Starter; monthly_price_usd: 19; annual_price_usd_per_month: 15; users: 3"
-    assert spans.field_answer("How much does the Starter plan cost per month?", starter) == \
+    assert records.field_answer("How much does the Starter plan cost per month?", starter) == \
         "plan: Starter; monthly_price_usd: 19"  # "per month" is also the annual price's, "annual" not asked
-    assert spans.field_answer("What is the annual price per month of Starter?", starter) == \
+    assert records.field_answer("What is the annual price per month of Starter?", starter) == \
         "plan: Starter; annual_price_usd_per_month: 15"
 
 
 def test_how_much_asks_a_record_for_its_price_unless_it_names_another_field():
     team = "Plan: Team; Monthly price: 99 USD; Users included: 15; Storage: 500 GB"
-    assert spans.field_answer("How much is the Team plan?", team) == "Plan: Team; Monthly price: 99 USD"
-    assert spans.field_answer("How much storage does the Team plan have?", team) == "Plan: Team; Storage: 500 GB"
+    assert records.field_answer("How much is the Team plan?", team) == "Plan: Team; Monthly price: 99 USD"
+    assert records.field_answer("How much storage does the Team plan have?", team) == "Plan: Team; Storage: 500 GB"
 
 
 def test_gate_counts_a_phone_number_e_mail_or_web_address_for_the_words_asking_for_it():
@@ -271,7 +271,7 @@ def test_gate_counts_the_file_name():
     ("文周王是哪年到哪年在位？", "date"), ("文周王是百济第多少代国王？", "number"), ("Who founded it?", None),
 ])
 def test_expected_answer_type(question, kind):
-    assert spans.expected_type(question) == kind
+    assert numbers.expected_type(question) == kind
 
 
 def test_cite_places_marker_before_the_stop():
@@ -415,7 +415,7 @@ def test_a_span_widens_to_its_whole_date_or_number():
     # A Chinese amount keeps its unit across a space: "5" alone would read as 5 yuan, not 50,000.
     limit = "使用短信验证码认证时，单笔手机银行转账限额为 5 万元，日累计限额为 20 万元。"
     assert spans.widen("5", limit) == "5 万元"
-    assert spans.typed_span("单笔转账限额是多少？", limit) == "5 万元"
+    assert numbers.typed_span("单笔转账限额是多少？", limit) == "5 万元"
     assert spans.widen("5万", "单笔限额为5万元。") == "5万元"
 
 
@@ -423,14 +423,14 @@ def test_a_long_fallback_sentence_is_cut_to_a_concise_window_around_the_question
     sentence = ("The Command Module Pilot was Gemini veteran Richard F. Gordon, Jr. Conrad and Bean carried the first "
                 "lunar surface color television camera on the mission, but it was damaged when accidentally pointed "
                 "into the Sun.")
-    cut = spans.window(sentence, "What damaged the color TV camera that Apollo 12 had taken into space?")
+    cut = windows.window(sentence, "What damaged the color TV camera that Apollo 12 had taken into space?")
     assert cut.startswith("…") and cut.endswith("Sun.") and len(cut.split()) <= 30
     chinese = ("加拿大广场（英文：Canada Place）是一座位于加拿大卑诗省温哥华市中心的建筑物，"
                "是温哥华会议中心东翼、泛太平洋酒店、温哥华世贸中心、以及全球首座永久性IMAX 3D 影院的所在，"
                "并由加拿大广场公司管理。")
-    cut = spans.window(chinese, "加拿大广场有哪些著名的建筑物？")
+    cut = windows.window(chinese, "加拿大广场有哪些著名的建筑物？")
     assert "Canada Place" not in cut and "泛太平洋酒店" in cut and len("".join(cut.split())) <= 80
-    assert spans.window("Short enough.", "Anything?") == "Short enough."
+    assert windows.window("Short enough.", "Anything?") == "Short enough."
 
 
 def test_a_table_passage_is_as_like_the_question_as_the_row_it_names():
@@ -460,7 +460,7 @@ def test_ranking_counts_a_sentence_once_and_word_forms_alike():
     question = "Where did von Lettow surrender?"
     passages = [Passage("Von Lettow fought on. Von Lettow surrendered in Northern Rhodesia in 1918.", "a.txt"),
                 Passage("Von Lettow surrendered in Northern Rhodesia in 1918. Peace came.", "b.txt")]
-    ranked = spans.rank(question, candidates(passages))
+    ranked = ranking.rank(question, candidates(passages))
     assert ranked[0].text.startswith("Von Lettow surrendered") and ranked[0].n == 1
     assert [c.text for c in ranked].count(ranked[0].text) == 1
 
@@ -469,25 +469,25 @@ def test_ranking_prefers_the_question_phrase_in_order():
     question = "Who is the chair of the IPCC?"
     passages = [Passage("The IPCC elected a new chair after the vice-Chair had led it. Hoesung Lee is the chair of "
                         "the IPCC since 2015.", "ipcc.txt")]
-    assert spans.rank(question, candidates(passages))[0].text.startswith("Hoesung Lee")
+    assert ranking.rank(question, candidates(passages))[0].text.startswith("Hoesung Lee")
 
 
 def test_a_pronoun_led_sentence_counts_the_names_of_the_one_before_it():
     question = "What did the Doctor use to escape from Gallifrey?"
     passages = [Passage("The Doctor is a rogue Time Lord. He fled from Gallifrey in a stolen TARDIS. The Master "
                         "also fled from Gallifrey, the Doctor's home planet.", "who.txt")]
-    assert spans.rank(question, candidates(passages))[0].text.startswith("He fled")
+    assert ranking.rank(question, candidates(passages))[0].text.startswith("He fled")
     # Only a pronoun-led sentence inherits: "Others fled …" says nothing of the Doctor.
     passages = [Passage("The Doctor is a rogue Time Lord. Others fled from Gallifrey in stolen ships. The Master "
                         "also fled from Gallifrey, the Doctor's home planet.", "who.txt")]
-    assert spans.rank(question, candidates(passages))[0].text.startswith("The Master")
+    assert ranking.rank(question, candidates(passages))[0].text.startswith("The Master")
 
 
 def test_a_sentence_with_only_the_question_words_ranks_below_one_that_adds_to_them():
     question = "What was the most important governmental change to land tenure?"
     passages = [Passage("The most important governmental changes to land tenure. The most important governmental "
                         "change to land tenure was the Swynnerton Plan.", "k.txt")]
-    ranked = spans.rank(question, candidates(passages))
+    ranked = ranking.rank(question, candidates(passages))
     assert "Swynnerton" in ranked[0].text
 
 
@@ -512,18 +512,18 @@ def test_a_name_matches_its_possessive():
 
 
 def test_chinese_numbers_keep_two_character_units_and_words_are_not_numbers():
-    assert spans.typed_tokens("number", "一般长约30至50公分，最长记录是70公分，全长4.5公里。") == [
+    assert numbers.typed_tokens("number", "一般长约30至50公分，最长记录是70公分，全长4.5公里。") == [
         "30至50公分", "70公分", "4.5公里"]
-    assert spans.typed_span("穴蝰最长记录是多长？", "穴蝰一般长约30至50公分，最长记录是70公分。") == "70公分"
+    assert numbers.typed_span("穴蝰最长记录是多长？", "穴蝰一般长约30至50公分，最长记录是70公分。") == "70公分"
 
 
 def test_numbers_keep_degrees_and_hyphenated_ages_and_a_year_is_no_amount():
-    assert spans.typed_span("How high do plague fevers run?", "Fevers run 38–41 °C (100–106 °F).") == "38–41 °C"
-    assert spans.typed_span("How old was Turkana Boy?", "Turkana Boy, a 1.6-million-year-old fossil, was found.") \
+    assert numbers.typed_span("How high do plague fevers run?", "Fevers run 38–41 °C (100–106 °F).") == "38–41 °C"
+    assert numbers.typed_span("How old was Turkana Boy?", "Turkana Boy, a 1.6-million-year-old fossil, was found.") \
         .startswith("1.6-million-year-old")
-    assert spans.typed_span("How much does 17.7% of the population live on a day?",
-                            "In 2005, 17.7% of the population lived on less than $1.25 a day.") == "less than $1.25"
-    assert spans.typed_span("When was it founded?", "It was founded in 1890 by 3 people.") == "1890"
+    assert numbers.typed_span("How much does 17.7% of the population live on a day?",
+                              "In 2005, 17.7% of the population lived on less than $1.25 a day.") == "less than $1.25"
+    assert numbers.typed_span("When was it founded?", "It was founded in 1890 by 3 people.") == "1890"
 
 
 def test_a_sentence_shows_without_its_section_number_but_keeps_a_decimal():
@@ -534,11 +534,12 @@ def test_a_sentence_shows_without_its_section_number_but_keeps_a_decimal():
 
 def test_a_number_keeps_its_unit_of_two_words():
     sentence = "Biopsy results are usually available within 7 to 10 working days."
-    assert spans.typed_choices("How long until biopsy results are available?", sentence) == ["7 to 10 working days"]
+    assert numbers.typed_choices("How long until biopsy results are available?", sentence) == ["7 to 10 working days"]
     sentence = "Fossils suggest that primates roamed the area more than 20 million years ago."
-    assert spans.typed_span("How long ago did primates inhabit Kenya?", sentence) == "more than 20 million years ago"
+    assert numbers.typed_span("How long ago did primates inhabit Kenya?", sentence) == "more than 20 million years ago"
     # An ordinal is no amount: "19" of "the 19th century" does not say how long.
-    assert spans.typed_choices("How long did it last?", "It lasted until the second quarter of the 19th century.") == []
+    assert numbers.typed_choices("How long did it last?",
+                                 "It lasted until the second quarter of the 19th century.") == []
 
 
 @pytest.mark.parametrize("question, sentence, answer", [
@@ -549,7 +550,7 @@ def test_a_number_keeps_its_unit_of_two_words():
     ("When did the war end?", "The war ended at 11:00 in 1918.", "1918"),  # a date, not a time of day
 ])
 def test_a_question_for_a_time_of_day_is_answered_with_one(question, sentence, answer):
-    assert spans.typed_span(question, sentence) == answer
+    assert numbers.typed_span(question, sentence) == answer
 
 
 def test_sentences_keep_more_abbreviations():
@@ -627,7 +628,7 @@ def test_a_question_for_a_numbered_step_is_answered_by_that_item(question):
     steps = Passage("To set up SAML single sign-on:\n\n1. Open Settings > Security.\n2. Click Configure SAML.\n"
                     "3. Upload the metadata file of your identity provider.\n4. Set the NameID format to "
                     "EmailAddress.\n5. Save and test the SAML sign-in.", "sso.md")
-    assert spans.rank(question, candidates([steps]))[0].text == "Set the NameID format to EmailAddress."
+    assert ranking.rank(question, candidates([steps]))[0].text == "Set the NameID format to EmailAddress."
 
 
 def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
@@ -669,14 +670,14 @@ def test_a_span_less_the_question_s_words_loses_the_colon_before_its_value():
 def test_a_record_ranks_by_the_words_that_stand_for_its_field_names():
     intro = Passage("本文档适用于 CloudSail X5、CloudSail X7 Pro 和 CloudSail Mini 三款路由器。", "faq.docx")
     row = Passage("型号: CloudSail X5; 价格: 899元; 保修期: 2年", "faq.docx")
-    ranked = spans.rank("CloudSail X5 多少钱？", candidates([intro, row]))
+    ranked = ranking.rank("CloudSail X5 多少钱？", candidates([intro, row]))
     assert ranked[0].text.startswith("型号: CloudSail X5")
-    assert spans.field_answer("CloudSail X5 多少钱？", ranked[0].text) == "型号: CloudSail X5; 价格: 899元"
+    assert records.field_answer("CloudSail X5 多少钱？", ranked[0].text) == "型号: CloudSail X5; 价格: 899元"
 
 
 def test_a_chinese_range_with_spaces_is_one_number():
     said = "一般 3 至 5 个工作日送达；新疆、西藏地区需要 7 至 10 个工作日。"
-    assert spans.typed_tokens("number", said) == ["3 至 5 个工作日", "7 至 10 个工作日"]  # 至 is no unit
+    assert numbers.typed_tokens("number", said) == ["3 至 5 个工作日", "7 至 10 个工作日"]  # 至 is no unit
     reply, _ = ask("新疆地区需要几个工作日送达？", [Passage(said, "shipping.txt")], "")
     assert reply.answer == "7 至 10 个工作日"
 
@@ -698,7 +699,7 @@ def test_narrow_wrapped_lines_run_on_and_code_lines_stay_apart():
 def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
     limits = [Passage("Category: Training courses; Daily limit: 600 GBP; Approval needed: Practice director. "
                       "A fit note is required for absences longer than 7 calendar days.", "handbook.pdf")]
-    assert spans.typed_tokens("date", "Daily limit: 600 GBP, 300 %, 1500 km; founded in 1890") == ["1890"]
+    assert numbers.typed_tokens("date", "Daily limit: 600 GBP, 300 %, 1500 km; founded in 1890") == ["1890"]
     reply, _ = ask("When is a fit note required?", limits, "")
     assert "600" not in reply.answer
     manual = [Passage("Run `tws pause` to pause syncing until you run `tws resume`.", "manual.md")]
@@ -709,13 +710,13 @@ def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
 def test_a_model_s_chinese_amount_is_kept_beside_other_numbers_and_a_model_name_s_digit_is_none():
     """A clause rule picked "7" of "X7 Pro" for "上门安装费是多少？"; the model's right "50 元" was thrown away."""
     said = "上门安装服务仅限 CloudSail X7 Pro，安装费为 50 元，需在下单后 48 小时内预约。"
-    assert spans.typed_tokens("number", said) == ["50 元", "48 小时"]
+    assert numbers.typed_tokens("number", said) == ["50 元", "48 小时"]
     reply, _ = ask("上门安装费是多少？", [Passage(said, "shipping.txt")], "上门安装费 50 元")
     assert reply.answer == "50 元"
 
 
 def test_a_number_s_unit_word_is_in_lower_case():
-    assert spans.typed_tokens("number", "There are fourteen Vice Presidents and 3 men.") == ["fourteen", "3 men"]
+    assert numbers.typed_tokens("number", "There are fourteen Vice Presidents and 3 men.") == ["fourteen", "3 men"]
 
 
 def test_a_latin_span_is_found_in_a_chinese_sentence():
@@ -725,16 +726,16 @@ def test_a_latin_span_is_found_in_a_chinese_sentence():
 
 
 def test_a_number_the_question_already_gives_is_no_answer_even_with_a_word_after_it():
-    assert spans.typed_span("How far will the river rise between 1990 and 2100?",
-                            "By 2100 rivers will be 0.4–1.2 m higher than in 1990.") == "0.4–1.2 m"
-    assert spans.typed_span("How much did a season ticket cost in 2019?",
-                            "In 2019, tickets cost $310 per season.") == "$310 per"
-    assert spans.typed_tokens("number", "As of 2012, the fee was 40") == ["2012", "40"]  # no "2012, the"
+    assert numbers.typed_span("How far will the river rise between 1990 and 2100?",
+                              "By 2100 rivers will be 0.4–1.2 m higher than in 1990.") == "0.4–1.2 m"
+    assert numbers.typed_span("How much did a season ticket cost in 2019?",
+                              "In 2019, tickets cost $310 per season.") == "$310 per"
+    assert numbers.typed_tokens("number", "As of 2012, the fee was 40") == ["2012", "40"]  # no "2012, the"
 
 
 def test_equal_sentence_scores_keep_the_passage_order():
     # Scores are sums over sets, whose order (and so the last bits of the sum) changes from run to run.
-    ranked = spans.rank("书签有什么作用？", candidates([Passage("书签可以保存网址。书签也可以分享网址。", "b.txt")]))
+    ranked = ranking.rank("书签有什么作用？", candidates([Passage("书签可以保存网址。书签也可以分享网址。", "b.txt")]))
     assert ranked[0].text.startswith("书签可以") and ranked[0].score == ranked[1].score
     assert all(c.score == round(c.score, 6) for c in ranked)
 
@@ -743,12 +744,12 @@ def test_a_cut_sentence_keeps_the_aside_that_follows_or_holds_a_question_term():
     sentence = ("The fever is endemic (regularly found) in populations of mosquitoes carried by travellers, including "
                 "traders (mostly merchants), in various areas including the coast, the lake region, the northern "
                 "plains and the highlands.")
-    cut = spans.window(sentence, "What does it mean for a fever to be endemic?")
+    cut = windows.window(sentence, "What does it mean for a fever to be endemic?")
     assert "(regularly found)" in cut and "(mostly merchants)" not in cut and len(cut.split()) <= 30
     chinese = ("该馆按照演化序列分为两个展馆（古生物展馆、人类展馆）、五个展厅（一厅、二厅、三厅、四厅、五厅），"
                "另设报告厅（英文：Lecture Hall）、图书室、标本库、修复室与多功能教室，"
                "全年对公众开放，节假日照常开放，周一闭馆。")
-    cut = spans.window(chinese, "该馆分为哪两个展馆？")
+    cut = windows.window(chinese, "该馆分为哪两个展馆？")
     assert "（古生物展馆、人类展馆）" in cut and "Lecture" not in cut
 
 
@@ -766,28 +767,29 @@ def test_a_span_far_from_the_question_terms_of_its_sentence_is_not_the_answer():
 
 
 def test_which_few_is_no_number_question_and_a_lone_one_is_the_last_number():
-    assert spans.expected_type("外语学院主要教授哪几种语言？") is None
-    assert spans.expected_type("大沙地站共有几层？") == "number"
-    assert spans.typed_span("这条道路的长度是多少？", "这是大屿山一条道路，连接石壁，长达4.5公里。") == "4.5公里"
+    assert numbers.expected_type("外语学院主要教授哪几种语言？") is None
+    assert numbers.expected_type("大沙地站共有几层？") == "number"
+    assert numbers.typed_span("这条道路的长度是多少？", "这是大屿山一条道路，连接石壁，长达4.5公里。") == "4.5公里"
 
 
 def test_a_window_keeps_a_few_words_after_the_question_terms_and_uses_the_whole_word_budget():
     sentence = ("Fees at private colleges in the north differ from college to college and depend on many things, "
                 "including the size of the college, the income of the families, rival fees and the college's own "
                 "savings.")
-    cut = spans.window(sentence, "Along with size, savings and the income of families, what sets private college fees?")
+    cut = windows.window(sentence,
+                         "Along with size, savings and the income of families, what sets private college fees?")
     assert "rival fees" in cut and len(cut.split()) <= 30
     thirty = " ".join(f"w{i}" for i in range(30))
-    assert spans.window(thirty, "What?") == thirty
+    assert windows.window(thirty, "What?") == thirty
 
 
 def test_spelled_centuries_and_millennia_are_dates_and_a_century_question_wants_one():
-    assert spans.typed_tokens("date", "By the first millennium AD farming spread; the nineteenth-century mills; 1895") \
-        == ["first millennium AD", "nineteenth-century", "1895"]
-    assert spans.typed_span("In what century did missionaries open schools?",
-                            "In 1996 a law changed the schools missionaries opened in the 19th century.") \
+    said = "By the first millennium AD farming spread; the nineteenth-century mills; 1895"
+    assert numbers.typed_tokens("date", said) == ["first millennium AD", "nineteenth-century", "1895"]
+    assert numbers.typed_span("In what century did missionaries open schools?",
+                              "In 1996 a law changed the schools missionaries opened in the 19th century.") \
         == "19th century"
-    assert spans.typed_span("In which decade did the town grow?", "It grew in 1965 and through the 1970s.") == "1970s"
+    assert numbers.typed_span("In which decade did the town grow?", "It grew in 1965 and through the 1970s.") == "1970s"
 
 
 def test_a_sentence_with_several_possible_numbers_is_shown_not_guessed():
@@ -800,7 +802,7 @@ def test_a_sentence_with_several_possible_numbers_is_shown_not_guessed():
     assert reply.fallback and not reply.grounded
     assert "28,000" in reply.answer and "88" in reply.answer and "3.7%" in reply.answer
     assert len(reply.answer.split()) <= 12 and "Auckland" not in reply.answer
-    assert spans.typed_choices("How much did it cost in 2005?", "In 2005 it cost $1.25 a day.") == ["$1.25"]
+    assert numbers.typed_choices("How much did it cost in 2005?", "In 2005 it cost $1.25 a day.") == ["$1.25"]
     one, _ = ask("How much does 17.7% of the population live on a day?", [Passage(
         "In 2005, 17.7% of the population lived on less than $1.25 a day.", "k.txt")], " the population")
     assert (one.answer, one.fallback) == ("less than $1.25", False)  # one amount besides the year: that one
@@ -808,8 +810,8 @@ def test_a_sentence_with_several_possible_numbers_is_shown_not_guessed():
 
 def test_a_span_window_covers_its_parts_with_a_few_words_either_side():
     sentence = " ".join(f"w{i}" for i in range(40))
-    assert spans.span_window(sentence, ["w10", "w12"], "q") == "…w9 w10 w11 w12 w13…"
-    assert spans.span_window(sentence, ["w1", "w39"], "w20?") == spans.window(sentence, "w20?")  # too far apart
+    assert windows.span_window(sentence, ["w10", "w12"], "q") == "…w9 w10 w11 w12 w13…"
+    assert windows.span_window(sentence, ["w1", "w39"], "w20?") == windows.window(sentence, "w20?")  # too far apart
 
 
 def test_a_chinese_sentence_without_the_topic_but_with_what_is_asked_ranks_first():
@@ -817,7 +819,7 @@ def test_a_chinese_sentence_without_the_topic_but_with_what_is_asked_ranks_first
     that leaves the topic out."""
     text = ("美国特勤局是美国联邦政府的执法机构。美国特勤局成立于1865年。美国特勤局负责保护总统的安全。"
             "该机构雇员分为便衣特工和制服特工。")
-    ranked = spans.rank("美国特勤局的雇员有哪几种？", candidates([Passage(text, "s.txt")]))
+    ranked = ranking.rank("美国特勤局的雇员有哪几种？", candidates([Passage(text, "s.txt")]))
     assert ranked[0].text == "该机构雇员分为便衣特工和制服特工。"
 
 
@@ -832,26 +834,26 @@ def test_a_chinese_span_from_the_second_sentence_is_kept_though_the_first_holds_
 def test_chinese_amounts_keep_their_unit_and_come_from_the_clause_the_question_is_about():
     """几乎 ("almost") asks for no number; 英寸 is one unit; of two amounts the one in the clause holding the
     question's words ("雌性") answers."""
-    assert spans.expected_type("余男在哪一影片中的表现为她囊括几乎所有重要的奖项？") is None
+    assert numbers.expected_type("余男在哪一影片中的表现为她囊括几乎所有重要的奖项？") is None
     sentence = "就体型上而言，雄性的红腹锉尾蛇比雌性为长，雄性约有13英寸长，而雌性则普遍只有10英寸长。"
-    assert spans.typed_span("雌性红腹锉尾蛇体长约是多少？", sentence) == "10英寸"
+    assert numbers.typed_span("雌性红腹锉尾蛇体长约是多少？", sentence) == "10英寸"
 
 
 def test_a_chinese_window_drops_another_name_in_brackets_to_keep_the_answer():
     sentence = ("美国特勤局（又译美国特勤处、美国秘勤局等，英文：United States Secret Service，缩写USSS）"
                 "是美国联邦政府的执法机构，隶属于美国国土安全部。")
-    assert spans.window(sentence, "美国特勤局隶属于什么部门？") == \
+    assert windows.window(sentence, "美国特勤局隶属于什么部门？") == \
         "美国特勤局是美国联邦政府的执法机构，隶属于美国国土安全部。"
     listed = ("古动物馆分为两馆（古脊椎动物馆、树华古人类馆）、五个展厅（古鱼类展厅、古爬行动物展厅、古哺乳动物展厅、"
               "古人类展厅、特展展厅）。")  # a list in brackets is no other name: it stays
-    assert "古脊椎动物馆、树华古人类馆" in spans.window(listed + listed[5:], "古动物馆分为哪两个馆？")
+    assert "古脊椎动物馆、树华古人类馆" in windows.window(listed + listed[5:], "古动物馆分为哪两个馆？")
 
 
 def test_a_chinese_question_for_a_place_prefers_the_sentence_that_places_it():
     text = "建成后，康王路将分流人民路高架车流。康王路是广州市荔湾区一条贯穿南北的城市主干道。"
-    assert spans.rank("康王路在哪里？", candidates([Passage(text, "k.txt")]))[0].text.startswith("康王路是广州市")
+    assert ranking.rank("康王路在哪里？", candidates([Passage(text, "k.txt")]))[0].text.startswith("康王路是广州市")
     other = "馆址位于西直门外大街路南。羗山道是一条道路，连接石壁及羗山。"  # "位于" alone is not about 羗山道
-    assert spans.rank("羗山道位于香港什么地方？", candidates([Passage(other, "k.txt")]))[0].text.startswith("羗山道")
+    assert ranking.rank("羗山道位于香港什么地方？", candidates([Passage(other, "k.txt")]))[0].text.startswith("羗山道")
 
 
 def test_a_chinese_span_cut_out_of_an_aside_is_no_answer():
@@ -862,29 +864,29 @@ def test_a_chinese_span_cut_out_of_an_aside_is_no_answer():
 
 def test_a_year_is_never_read_out_of_a_larger_number():
     text = "They travel 2,900 kilometres (1,802 mi) from June, 350,000 years ago, in 1998."
-    assert spans.typed_tokens("date", text) == ["1998"]
-    assert spans.typed_span("When does it occur?", "It covers 2,900 kilometres between June and May.") is None
+    assert numbers.typed_tokens("date", text) == ["1998"]
+    assert numbers.typed_span("When does it occur?", "It covers 2,900 kilometres between June and May.") is None
 
 
 def test_an_english_question_asks_for_what_its_first_question_phrase_names():
-    assert spans.expected_type("How high did the first block reach when launched?") == "number"
-    assert spans.expected_type("When did it reach a height of how many miles?") == "date"
-    assert spans.expected_type("哪一年有多少人？") == "date"  # CJK questions keep the fixed order
+    assert numbers.expected_type("How high did the first block reach when launched?") == "number"
+    assert numbers.expected_type("When did it reach a height of how many miles?") == "date"
+    assert numbers.expected_type("哪一年有多少人？") == "date"  # CJK questions keep the fixed order
 
 
 def test_a_number_keeps_the_word_that_qualifies_it():
-    assert spans.typed_span("How long might a speaker address the members?",
-                            "A speaker may address the members for up to four minutes.") == "up to four minutes"
-    assert spans.typed_span("Roughly how many clubs are run at the university?",
-                            "Students run over 400 clubs and organizations.") == "over 400 clubs"
-    assert spans.typed_span("How many clubs are there?", "Moreover 400 clubs exist.") == "400 clubs"
+    assert numbers.typed_span("How long might a speaker address the members?",
+                              "A speaker may address the members for up to four minutes.") == "up to four minutes"
+    assert numbers.typed_span("Roughly how many clubs are run at the university?",
+                              "Students run over 400 clubs and organizations.") == "over 400 clubs"
+    assert numbers.typed_span("How many clubs are there?", "Moreover 400 clubs exist.") == "400 clubs"
 
 
 def test_a_chinese_place_question_s_own_words_count_for_no_sentence():
     """"在什么地方" asks; a sentence does not answer it by holding 在 or 地."""
     text = ("纽波特在新英格兰是有名的避暑胜地，当地有海军基地，也是大学的所在地。"
             "纽波特，又译为新港，位于美国罗得岛州南部。")
-    ranked = spans.rank("纽波特在什么地方？", candidates([Passage(text, "n.txt")]))
+    ranked = ranking.rank("纽波特在什么地方？", candidates([Passage(text, "n.txt")]))
     assert ranked[0].text.startswith("纽波特，又译为新港")
 
 
@@ -892,13 +894,13 @@ def test_a_fallback_window_drops_a_long_run_of_the_question_words_it_starts_with
     """The question already says them; one stays as context. A short run, or CJK text, stays whole."""
     question = "When does the annual animal migration occur?"
     sentence = "The annual animal migration occurs between June and September with millions of animals."
-    assert spans.trim_lead(sentence, question) == "…occurs between June and September with millions of animals."
+    assert windows.trim_lead(sentence, question) == "…occurs between June and September with millions of animals."
     reply, _ = ask(question, [Passage(sentence, "k.txt")], " nothing here")
     assert reply.fallback and reply.answer.startswith("…occurs between June and September")
-    assert spans.trim_lead("The IPCC receives funding from the UN.", "Who funds the IPCC?") \
+    assert windows.trim_lead("The IPCC receives funding from the UN.", "Who funds the IPCC?") \
         == "The IPCC receives funding from the UN."
     cjk = "年度动物迁徙发生在六月至九月。"
-    assert spans.trim_lead(cjk, "年度动物迁徙何时发生？") == cjk
+    assert windows.trim_lead(cjk, "年度动物迁徙何时发生？") == cjk
 
 
 def test_a_model_span_that_starts_a_name_grows_to_the_whole_name():
@@ -912,8 +914,8 @@ def test_a_model_span_that_starts_a_name_grows_to_the_whole_name():
 
 def test_half_and_two_thirds_are_amounts():
     sentence = "Carbon dioxide is responsible for over half the enhanced greenhouse effect."
-    assert spans.typed_span("How much of the greenhouse effect is due to carbon dioxide?", sentence) == "over half"
-    assert spans.typed_tokens("number", "It killed two-thirds of its population.") == ["two-thirds"]
+    assert numbers.typed_span("How much of the greenhouse effect is due to carbon dioxide?", sentence) == "over half"
+    assert numbers.typed_tokens("number", "It killed two-thirds of its population.") == ["two-thirds"]
 
 
 def test_a_number_or_date_from_the_second_sentence_gives_way_to_the_best_sentence():
@@ -957,14 +959,15 @@ def test_one_of_several_numbers_of_its_sentence_is_shown_with_the_others():
     ("In what year did the war end?", "date"),
 ])
 def test_an_english_question_asks_for_what_its_own_question_word_names(question, kind):
-    assert spans.expected_type(question) == kind
+    assert numbers.expected_type(question) == kind
 
 
 def test_a_number_keeps_its_unit_and_its_qualifier():
-    assert spans.typed_span("How long was the first audio release?",
-                            "The earliest audio release was a 21-minute narrated abridgement.").startswith("21-minute")
-    assert spans.typed_span("Roughly how many students enroll yearly?",
-                            "Several thousand undergraduates enroll annually.").startswith("Several thousand")
+    assert numbers.typed_span("How long was the first audio release?",
+                              "The earliest audio release was a 21-minute narrated abridgement.") \
+        .startswith("21-minute")
+    assert numbers.typed_span("Roughly how many students enroll yearly?",
+                              "Several thousand undergraduates enroll annually.").startswith("Several thousand")
 
 
 def test_the_gate_reads_a_misspelt_word_as_the_word_one_edit_away():
@@ -980,8 +983,8 @@ def test_a_question_without_content_words_has_nothing_to_find():
 
 
 def test_a_chinese_amount_keeps_its_whole_unit():
-    assert spans.typed_tokens("number", "造价为3亿6千5百万加元。") == ["3亿6千5百万加元"]
-    assert spans.typed_span("会议室最长可以预订多久？", "会议室每次最长可以预订两个小时。") == "两个小时"
+    assert numbers.typed_tokens("number", "造价为3亿6千5百万加元。") == ["3亿6千5百万加元"]
+    assert numbers.typed_span("会议室最长可以预订多久？", "会议室每次最长可以预订两个小时。") == "两个小时"
 
 
 TRAVEL_CODE = "Which approval code does a travel claim need?"
@@ -1015,9 +1018,9 @@ def test_the_confidence_is_the_mean_log_probability_of_the_generated_tokens():
 
 
 def test_a_question_for_a_price_wants_an_amount_of_money():
-    assert spans.typed_span("停车证每月多少钱？", "共有十五个停车证车位，每月三百元。") == "三百元"
-    assert spans.typed_span("How much does a parking permit cost?",
-                            "There are 15 parking permits, each costing 40 euros per month.").startswith("40 euros")
+    assert numbers.typed_span("停车证每月多少钱？", "共有十五个停车证车位，每月三百元。") == "三百元"
+    assert numbers.typed_span("How much does a parking permit cost?",
+                              "There are 15 parking permits, each costing 40 euros per month.").startswith("40 euros")
 
 
 PRODUCTS = Passage(  # what ingestion makes of a JSON object: one "key: value" line per key
@@ -1062,21 +1065,22 @@ PLAN = "plan: Team; monthly_price_eur: 99; annual_price_eur: 990; seats_included
     ("What is the warranty?", "product: Reach truck RT-9; warranty: 4 years", "warranty: 4 years"),
 ])
 def test_a_field_is_named_by_the_words_a_question_uses_for_it(question, record, answer):
-    assert spans.field_answer(question, record) == answer
+    assert records.field_answer(question, record) == answer
 
 
 def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     sentence = "工作满十年的员工每年有10天年假，满二十年的有15天。"
-    assert spans.typed_choices("工作满十年的员工有几天年假？", sentence) == ["10天", "15天"]
-    assert spans.typed_span("工作满十年的员工有几天年假？", sentence) == "10天"
-    assert spans.typed_choices("他工作了几年？", "他在公司工作了十二年，带过3个团队。") == ["十二年"]
+    assert numbers.typed_choices("工作满十年的员工有几天年假？", sentence) == ["10天", "15天"]
+    assert numbers.typed_span("工作满十年的员工有几天年假？", sentence) == "10天"
+    assert numbers.typed_choices("他工作了几年？", "他在公司工作了十二年，带过3个团队。") == ["十二年"]
 
 
 def test_a_long_record_is_cut_to_whole_fields():
     record = "; ".join(f"field {n}: value number {n} of the record" for n in range(8)) + "; Sale dates: June to July"
-    shown = spans.window(record, "When are the sale dates?")
+    shown = windows.window(record, "When are the sale dates?")
     assert shown == "Sale dates: June to July"
-    assert spans.trim_lead("Leave type: Annual; Notice needed: 2 weeks", "How much notice for annual leave type?") == \
+    assert windows.trim_lead("Leave type: Annual; Notice needed: 2 weeks",
+                             "How much notice for annual leave type?") == \
         "Leave type: Annual; Notice needed: 2 weeks"
 
 
@@ -1086,10 +1090,10 @@ def test_a_short_best_sentence_goes_on_into_the_next_one():
     reply, _ = ask("What was the race of students at Christian academies after the 1954 decision?", [passage], "")
     assert reply.fallback and "white" in reply.answer and len(reply.answer.split()) <= 30
     assert reply.supporting.startswith("After the 1954")  # the sentence the answer starts from
-    assert spans.continued("A short one.", "") == "A short one."
-    assert spans.continued("…a cut window…", "More.") == "…a cut window…"
+    assert windows.continued("A short one.", "") == "A short one."
+    assert windows.continued("…a cut window…", "More.") == "…a cut window…"
     long_after = " ".join(["word"] * 40)
-    assert len(spans.continued("Five words in this one.", long_after).split()) == 30
+    assert len(windows.continued("Five words in this one.", long_after).split()) == 30
 
 
 def test_a_short_best_sentence_goes_on_only_within_its_paragraph_and_never_into_a_record():
@@ -1106,7 +1110,7 @@ def test_a_short_best_sentence_goes_on_only_within_its_paragraph_and_never_into_
 
 
 def test_a_record_never_goes_on_into_the_next_record():
-    assert spans.continued("product: FL-9; warranty: 5 years", "product: PJ-2; warranty: 2 years") == \
+    assert windows.continued("product: FL-9; warranty: 5 years", "product: PJ-2; warranty: 2 years") == \
         "product: FL-9; warranty: 5 years"
 
 
@@ -1136,10 +1140,10 @@ def test_a_field_the_question_names_with_its_value_says_which_record_it_is():
     reply, _ = ask("What action should be taken for error code E-417?", [ERROR_CODE], " a wire break")
     assert reply.answer == "code: E-417; action: Lock out the press and check connector X417."  # not the model's
     record = sentences(ERROR_CODE.text)[0]
-    assert spans.field_answer("What does error code E-417 mean?", record) == \
+    assert records.field_answer("What does error code E-417 mean?", record) == \
         "code: E-417; description: Error code E-417 means the pressure sensor reports a signal below 4 mA, which " \
         "indicates a wire break."
-    assert spans.field_answer("how do I fix the E-417?", record) == \
+    assert records.field_answer("how do I fix the E-417?", record) == \
         "code: E-417; action: Lock out the press and check connector X417."
 
 
@@ -1426,15 +1430,15 @@ def test_a_follow_up_made_too_long_by_the_earlier_question_is_asked_as_it_was(pr
 
 
 def test_one_rule_tells_a_name_for_chat_follow_ups_and_record_answers():
-    """chat.py and spans.py each had their own test of "is this word a name or code"; both use `is_name`."""
+    """chat.py and records.py each had their own test of "is this word a name or code"; both use `is_name`."""
     import inspect
 
-    from tenantctl.answering import chat, spans
+    from tenantctl.answering import chat, records
     from tenantctl.answering.sentences import is_name
 
     names = [w for w in ("FL-12", "2025", "Chicago", "I", "I'm", "warranty") if is_name(w)]
     assert names == ["FL-12", "2025", "Chicago"]
     assert not is_name("What", first=True) and is_name("FL-9", first=True)
-    for module, twin in ((chat, "isupper("), (spans, "w[0].isupper()")):
+    for module, twin in ((chat, "isupper("), (records, "w[0].isupper()")):
         source = inspect.getsource(module)
         assert "is_name(" in source and twin not in source, module

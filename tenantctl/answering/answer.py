@@ -6,7 +6,7 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
 1. a relevance gate (answering/gate.py) decides, without the model, whether the passages can hold
    an answer at all (a passage holding a table as similar as the row the question names:
    `_rows_alike`); when not, the answer says so and the model is neither loaded nor called;
-2. the passages' whole sentences are ranked for the question (answering/spans.py) and the best few
+2. the passages' whole sentences are ranked for the question (answering/ranking.py) and the best few
    are the model's whole context, with the request to copy the answer from them;
 3. the model's span is accepted only when it occurs in a ranked sentence (after normalisation), says
    more than the question's own words and sits next to the question's terms in that sentence; for a
@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from tenantctl.answering import gate, spans
+from tenantctl.answering import gate, numbers, ranking, records, spans, windows
 from tenantctl.answering.scoring import normalize
 from tenantctl.answering.sentences import Said, cjk_share, record_fields, sentences_by_paragraph, terms
 from tenantctl.config import AnswerConfig, Config, ModelConfig
@@ -194,7 +194,7 @@ def _cite(sentence: str, n: int | str) -> str:
     return f"{sentence} [{n}]"
 
 
-def candidates(passages: list[Passage]) -> list[spans.Candidate]:
+def candidates(passages: list[Passage]) -> list[ranking.Candidate]:
     """Each passage's whole sentences, numbered by passage; statements only when there are any (FAQ
     passages repeat the question, which must never come back as the answer)."""
     found = []
@@ -204,14 +204,14 @@ def candidates(passages: list[Passage]) -> list[spans.Candidate]:
         by_paragraph = sentences_by_paragraph(p.text)
         for k, paragraph in enumerate(by_paragraph):
             said = [s for s in paragraph.sentences if len(s) > 1]
-            found += [spans.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
-                                      after=_after(said, i, by_paragraph[k + 1:]),
-                                      before=said[i - 1][:MAX_SENTENCE_CHARS] if i else "",
-                                      step=None if i else paragraph.step)
+            found += [ranking.Candidate(s[:MAX_SENTENCE_CHARS], n, boost=boost, heading=heading,
+                                        after=_after(said, i, by_paragraph[k + 1:]),
+                                        before=said[i - 1][:MAX_SENTENCE_CHARS] if i else "",
+                                        step=None if i else paragraph.step)
                       for i, s in enumerate(said)]
-        for title in spans.numbered_titles(heading):  # "3.2.0 (2026-03-14)" says when, also above "### New"
+        for title in ranking.numbered_titles(heading):  # "3.2.0 (2026-03-14)" says when, also above "### New"
             if all(c.text != title for c in found):
-                found.append(spans.Candidate(title, n, heading=heading, title=True))
+                found.append(ranking.Candidate(title, n, heading=heading, title=True))
     statements = [c for c in found if not c.text.rstrip().endswith(("?", "？")) and not c.text.startswith(("问", "Q:"))]
     return statements or found
 
@@ -227,11 +227,11 @@ def _after(said: list[str], i: int, below: list[Said]) -> str:
     return ""
 
 
-def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.Candidate]) -> bool:
+def _kept(span: str, holder: ranking.Candidate, question: str, ranked: list[ranking.Candidate]) -> bool:
     """Whether the model's span, found in `holder`, is the answer (see the module docstring)."""
-    kind = spans.expected_type(question)
+    kind = numbers.expected_type(question)
     english = _language(question) == "en"
-    if kind == "number" and not spans.typed_tokens(kind, span):
+    if kind == "number" and not numbers.typed_tokens(kind, span):
         return False  # "how many" answered without a number: not an answer ("when" may be "at Easter")
     if holder.score < ranked[0].score - (RELEVANCE_MARGIN if english else CJK_RELEVANCE_MARGIN):
         return False  # copied from a sentence about something else
@@ -240,40 +240,40 @@ def _kept(span: str, holder: spans.Candidate, question: str, ranked: list[spans.
     if english and kind and holder is not ranked[0]:
         return False  # a number or date from the second sentence: the best one's is taken instead
     # One of several numbers or dates of its sentence that fit: which one is meant, the model guesses too.
-    return not (english and kind and len(spans.typed_choices(question, holder.text)) > 1)
+    return not (english and kind and len(numbers.typed_choices(question, holder.text)) > 1)
 
 
-def choose(question: str, raw: str, ranked: list[spans.Candidate], context: int, *, sure: bool = True) -> Reply:
+def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: int, *, sure: bool = True) -> Reply:
     """The answer from the model's output and the ranked sentences (see the module docstring); `sure`:
     the model was sure enough of its output (`answer.min_span_confidence`)."""
     accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
-    field = spans.field_answer(question, ranked[0].text)  # the record's fields the question names
+    field = records.field_answer(question, ranked[0].text)  # the record's fields the question names
     if (accepted and sure and _kept(*accepted, question, ranked)
             and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
         span = spans.whole_name(spans.widen(spans.verbatim(span, holder.text), holder.text), holder.text)
         if re.match(r"[$£€]?\d", span):
-            span = spans.with_qualifier(span, holder.text)  # "over 400", not "400"
+            span = numbers.with_qualifier(span, holder.text)  # "over 400", not "400"
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     if field:
         return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)
     for c in ranked[:2]:
-        choices = spans.typed_choices(question, c.text)
+        choices = numbers.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess
             if c is not ranked[0]:
                 break
-            shown = spans.span_window(c.text, choices, question)
+            shown = windows.span_window(c.text, choices, question)
             return Reply(shown, c.text, c.n, grounded=False, fallback=True, raw=raw)
-        typed = spans.nearest_choice(question, c.text, choices)
+        typed = numbers.nearest_choice(question, c.text, choices)
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]
-    after = "" if spans.holds_all_and_more(best.text, question) else best.after  # it needs no scene set
-    shown = spans.continued(spans.trim_lead(spans.window(best.text, question), question), after)
-    release = spans.numbered_titles(best.heading)[:1] if _ASKS_RELEASE.search(question) else []
+    after = "" if ranking.holds_all_and_more(best.text, question) else best.after  # it needs no scene set
+    shown = windows.continued(windows.trim_lead(windows.window(best.text, question), question), after)
+    release = ranking.numbered_titles(best.heading)[:1] if _ASKS_RELEASE.search(question) else []
     if release and release[0] not in shown:
         shown = f"{release[0]}: {shown}"  # "In which release was SMS sign-in added?" → "5.2.0 (…): Signers …"
-    elif best.section and spans.says_nothing_new(shown, question):
+    elif best.section and ranking.says_nothing_new(shown, question):
         shown = f"{best.section}: {shown}"  # "Which version added incremental restore?" → "3.2.0 (…): Added …"
     return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)
 
@@ -294,7 +294,7 @@ def respond(
     on_token: Callable[[str], None] | None = None,
 ) -> Reply:
     """One model call over the best sentences of `passages`, checked; see the module docstring."""
-    ranked = spans.rank(question, candidates(passages), embed)
+    ranked = ranking.rank(question, candidates(passages), embed)
     if not ranked:
         return Reply("", "", 1, grounded=False, fallback=True)
     chat = mcfg.prompt_style == "chat" or (mcfg.prompt_style == "auto" and generator.has_chat_template)

@@ -19,8 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tenantctl.answering.sentences import cjk_share, record_fields, sentences_by_paragraph, terms
-from tenantctl.answering.spans import STEM
+from tenantctl.answering.sentences import STEM, cjk_share, record_fields, sentences_by_paragraph, terms
 
 CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
 # Before the gate, the keyword search alone can already say an answer is likely: then the model starts

@@ -260,6 +260,13 @@ def terms(text: str) -> set[str]:
     return {_stem(w) for w in words if w not in _STOPWORDS}
 
 
+STEM = 4  # words compared by their first letters: "surrendered" is "surrender", "elected" "election"
+
+
+def stems(text: str) -> set[str]:
+    return {t[:STEM] for t in terms(text)}
+
+
 def is_name(word: str, *, first: bool = False) -> bool:
     """Whether a word names something: a code ("FL-12", "2025": it holds a digit) or a capitalised word
     ("Chicago") that is not "I" ("I'm") and not `first`, a word capitalised only for starting a sentence."""

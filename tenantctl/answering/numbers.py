@@ -1,0 +1,215 @@
+"""What a question asks for (a time of day, a date, a number) and the numbers, dates and times of a
+sentence that may answer it.
+
+A question asks for what its question word names ("how many" a number, "when" a date, "what time" a time
+of day). A sentence's numbers, dates and times are found by `PATTERNS` (English and Chinese, a range of
+them one token); of those, the ones that may answer are not in the question itself and are of the unit
+asked for, the nearest to the question's terms first, with the word that qualifies them ("over 400").
+"""
+
+from __future__ import annotations
+
+import re
+
+from tenantctl.answering.scoring import normalize
+from tenantctl.answering.sentences import cjk_share, terms
+from tenantctl.textproc import has_cjk
+
+_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+            r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+            r"hundred|thousand|dozen|million|billion|half|thirds|quarters)")
+_ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
+            r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)")
+# "1.6-million-year-old", "21-minute"
+_SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
+          r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
+_ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
+# "70公分", "10英寸", "3亿加元", "两个小时" (not "两个")
+_ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日加澳新台]元|人民币|英镑"
+            r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头"
+            r"|(?![至到])[\u4e00-\u9fff])")  # "7 至 10 个工作日" is a range, 至 no unit
+# After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
+_ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
+               r"元角分秒倍米里斤吨升克亩户间栋章节首篇页幅成公平千厘毫号级石斗口环轮班组队册卷集版季代世段步寸尺丈晚等"
+               r"两钱杯瓶包箱例笔站拨阵声刻针车船盘局对双副群堆排列滴串束扇幢辈胎窝锅]")
+_LONE_ONE = rf"(?!一(?![\d零〇一二三四五六七八九十百千万亿两.．]|\s?{_ZH_MEASURE}))"
+# A bare 3- or 4-digit number followed by a currency or a unit is an amount, not a year: "600 GBP".
+_NO_YEAR = (r"(?!\s?(?:%|°|(?:GBP|EUR|USD|CHF|JPY|CNY|RMB|AUD|CAD|INR|HKD|SGD|SEK|NOK|DKK|PLN|euros?|dollars?|pounds?|"
+            r"yuan|percent|per cent|km|kg|mb|gb|tb|kb|ms|mm|cm|miles?|metres?|meters?|feet|ft|lbs?|tonnes?|"
+            r"hours?|minutes?|seconds?|days|weeks|months|people|employees|staff|users|pages|words)\b))")
+# The word naming what a number counts ("3 men", "fourteen"), in lower case: "Vice" of "fourteen Vice
+# Presidents" is a name's.
+_UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+)"
+              r"(?:\s(?-i:(?:minute|hour|day|week|month|year)s?)\b)?"  # "10 working days"
+              r"(?:\s(?-i:ago|old|later)\b)?)?")  # "20 million years ago"
+PATTERNS = {
+    "date": re.compile(
+        rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
+        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d){_NO_YEAR})\b"
+        rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
+        re.I,
+    ),
+    # A time of day: "8:00 am", "17:30", "9 pm", "下午3点半"; a range of them is one token ("10:00–16:00").
+    "time": re.compile(
+        r"(?<![\d:.])\d{1,2}[:：]\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?(?:[ap]\.?m\b\.?|o'clock\b)"
+        r"|(?:上午|中午|下午|晚上|早上|凌晨)?\d{1,2}点(?:半|\d{1,2}分)?",
+        re.I,
+    ),
+    "number": re.compile(
+        rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
+        rf"|(?:\$|£|€|US\$)?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b){_SCALE}{_UNIT_WORD}"
+        rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b{_UNIT_WORD}",
+        re.I,
+    ),
+}
+_EXPECTS = [
+    ("time", re.compile(r"\b(?:what|which) time\b|\bhow (?:late|early)\b|\bopening hours\b"
+                        r"|\bwhen (?:does|do|is|are|will)\b[^?]*?\b(?:open|close|start|begin|finish)(?:s|es)?\b"
+                        r"|几点|什么时间", re.I)),
+    ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
+                        r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
+    ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
+                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|(?<!哪)几(?!乎)|"
+                          r"多大|多长|多高|多重|多久|百分之|比例", re.I)),
+]
+
+
+def expected_type(question: str) -> str | None:
+    """What the question asks for: "time" (of day), "date", "number", or None (哪几种 asks which kinds, not
+    how many).
+    An English question asks for what its question word names, the first one past a leading "When ...,"
+    clause: "How high did it reach when launched?" wants a number, "Who opened it when?" a name."""
+    found = [(m.start(), kind) for kind, pattern in _EXPECTS if (m := pattern.search(question))]
+    if not found:
+        return None
+    if cjk_share(question) > 0.3:
+        return found[0][1]
+    asks = _asking_word(question)
+    if asks is None:
+        return min(found)[1]
+    # The phrase that holds the question word: "Who presented it when it opened?" wants a name.
+    return next((kind for kind, pattern in _EXPECTS for m in pattern.finditer(question)
+                 if m.start() <= asks < m.end()), None)
+
+
+_WH = re.compile(r"\b(?:who|whom|whose|what|which|where|why|how|when)\b", re.I)
+# "When the vote ended, what ...", "Since nobody knew how many ..., what ...": a clause, not the question.
+_LEADING_CLAUSE = re.compile(r"^\s*(?:when|since|if|while|after|before|although|though|because|once)\b[^,?]*,", re.I)
+
+
+def _asking_word(question: str) -> int | None:
+    """Where an English question's own question word is: its first, past a leading "When ..., " clause."""
+    lead = _LEADING_CLAUSE.match(question)
+    m = _WH.search(question, lead.end() if lead and _WH.search(question, lead.end()) else 0)
+    return m.start() if m else None
+
+
+_RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
+
+
+def typed_tokens(kind: str, text: str) -> list[str]:
+    """The numbers (or dates) in `text`; a range ("475年至477年", "1914 to 1918") is one token."""
+    found: list[str] = []
+    pattern = PATTERNS[kind]
+    pos = 0
+    while (m := pattern.search(text, pos)) is not None:
+        end = m.end()
+        joint = _RANGE.match(text, end)
+        if joint and (second := pattern.match(text, joint.end())) and second.group().strip(" .,"):
+            end = second.end()
+        token = text[m.start():end].strip(" .,")
+        if token:
+            found.append(token)
+        pos = max(end, m.start() + 1)
+    return found
+
+
+_UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I)),
+          (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代")),
+          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I)),
+          # "How much does it cost?", "停车证每月多少钱？": an amount of money, not "15 spaces"
+          (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
+                      r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
+           re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
+                      r"[元镑币]", re.I))]
+_NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def typed_choices(question: str, sentence: str) -> list[str]:
+    """For a question asking for a number or date: those in `sentence` that may answer it, i.e. not in
+    the question itself (neither whole nor by its leading number: "2100" of "from 1990 to 2100" is not
+    "2100 sea levels"), and of the unit asked for ("in what century" wants a century, not a year)."""
+    kind = expected_type(question)
+    if not kind:
+        return []
+    asked = normalize(question)
+    given = set(_NUMERAL.findall(question))
+    found = [t for t in typed_tokens(kind, sentence)
+             if normalize(t) not in asked and not set(_NUMERAL.findall(t)[:1]) & given]
+    for asked_for, unit in _UNITS:
+        if asked_for.search(question):
+            found = [t for t in found if unit.search(t)] or found
+    if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
+        found = [t for t in found if not _year(t)] or found
+    if (measure := _ZH_ASKED_UNIT.search(question)) and measure.group(1) not in "个种":
+        found = [t for t in found if measure.group(1) in t] or found  # 几天 wants 10天, not 十年
+    return found
+
+
+# The measure word a CJK question counts in: 几天, 多少人, 几个小时 (个 alone names no unit).
+_ZH_ASKED_UNIT = re.compile(r"(?:几|多少)(?:个(?=[\u4e00-\u9fff]))?([\u4e00-\u9fff])")
+
+
+def _year(token: str) -> bool:
+    return re.fullmatch(r"1\d{3}|20\d{2}", token.split()[0]) is not None
+
+
+def typed_span(question: str, sentence: str) -> str | None:
+    """Of `typed_choices`, the one nearest to the question's terms in `sentence` (in CJK, first the one in
+    the clause holding most of them), else None."""
+    return nearest_choice(question, sentence, typed_choices(question, sentence))
+
+
+def nearest_choice(question: str, sentence: str, found: list[str]) -> str | None:
+    """`typed_span` of the choices `found` (`typed_choices` of the same question and sentence)."""
+    if not found:
+        return None
+    wanted = terms(question)
+    anchors = [m.start() for m in re.finditer(r"[^\W_]+", sentence) if terms(m.group()) & wanted]
+    if has_cjk(sentence):
+        anchors = [i for i in range(len(sentence) - 1) if terms(sentence[i:i + 2]) & wanted]
+    if not anchors:
+        anchors = [0]
+
+    def article(token: str) -> bool:  # "一条道路" is "a road": a lone 一 is the last resort
+        return re.fullmatch(rf"一\s?{_ZH_MEASURE}", token) is not None
+
+    def clause(token: str) -> int:  # CJK: the clause holding more of the question's terms holds the answer
+        if not has_cjk(sentence):
+            return 0
+        at = sentence.find(token)
+        start = max(sentence.rfind(p, 0, at) for p in _CLAUSE_ENDS) + 1
+        ends = [e for p in _CLAUSE_ENDS if (e := sentence.find(p, at + len(token))) >= 0]
+        return -sum(start <= a < min(ends, default=len(sentence)) for a in anchors)
+
+    best = min(found, key=lambda t: (article(t), clause(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    return with_qualifier(best, sentence)
+
+
+_CLAUSE_ENDS = "，,；;。：:！？"
+
+
+_QUALIFIER = re.compile(r"(?:\b(?:up to|over|under|about|around|approximately|nearly|almost|more than|less than|"
+                        r"fewer than|at least|at most|some|several|roughly|circa|only|just|mid-?))\s?$", re.I)
+
+
+def with_qualifier(token: str, sentence: str) -> str:
+    """An English number or date with the word before it that qualifies it ("up to four minutes",
+    "over 400", "mid-2000s"): without it the answer says more than its sentence."""
+    at = sentence.find(token)
+    if at < 0 or has_cjk(token):
+        return token
+    m = _QUALIFIER.search(sentence[max(0, at - 14):at])
+    return sentence[at - len(m.group()):at] + token if m else token
