@@ -590,6 +590,22 @@ def _section(text, heading, n=1):
     return Passage.from_hit(Hit(n, n, "manual.md", 0, 0, len(text), None, heading, text, 0.5, 0.5, 1, 1))
 
 
+def test_a_term_the_sentence_holds_itself_weighs_more_than_one_only_its_heading_holds():
+    leave = _section("- 婚假：员工可享受婚假13天（含法定3天）。\n- 产假：女员工享受产假158天。\n"
+                     "- 陪产假：男员工享受陪产假15天。", "员工手册 > 2.3 婚假与产假")
+    assert ranking.rank("产假多少天？", candidates([leave]))[0].text.startswith("产假：")  # not the first line's 3天
+    reply, _ = ask("产假多少天？", [leave], " I do not know.")
+    assert reply.answer == "158天"
+
+
+def test_a_document_title_s_number_is_no_amount_and_a_unit_in_capitals_is_kept():
+    needs = _section("Tidewater Sync needs 4 GB of RAM and 500 MB of free disk space.",
+                     "Tidewater Sync 4 User Manual > Requirements")
+    reply, _ = ask("How much RAM does Tidewater Sync need?", [needs], " I do not know.")
+    assert reply.supporting.startswith("Tidewater Sync needs") and "4 GB" in reply.answer
+    assert numbers.typed_choices("How much RAM does it need?", needs.text) == ["4 GB", "500 MB"]  # not "4"
+
+
 def test_a_line_introducing_a_list_is_shown_with_the_list():
     steps = _section("To install Orbit on Linux:\n\n1. Download the package.\n2. Run `dpkg -i orbit.deb`.\n"
                      "3. Start the service.", "Manual > Installation")

@@ -23,7 +23,8 @@ _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
 _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
             r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)")
 # "1.6-million-year-old", "21-minute"
-_SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b)?"
+_SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b"
+          r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b)?"  # "4 GB", "2.4 GHz": a unit in capitals
           r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
 # "70公分", "10英寸", "3亿加元", "两个小时" (not "两个")

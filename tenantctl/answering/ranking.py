@@ -57,6 +57,7 @@ W_PAIRS = 0.3  # share of the question's adjacent content-word pairs the sentenc
 W_TYPED = 0.2  # the sentence holds what the question asks for (a number, a date)
 W_NOTHING_NEW = 0.3  # taken off a sentence that says nothing beyond the question's own words
 W_PASSAGE = 0.02  # taken off per passage rank
+W_HEADING_ONLY = 0.5  # a term only the sentence's heading holds counts for half
 W_STEP = 1.0  # the list item numbered as the step the question asks for ("What is step 4 of …?")
 # CJK: a question term held by more than TOPIC_SHARE of the candidate sentences names the passages' topic
 # ("环氧氯丙烷"), which a sentence may leave out ("它是一个无色液体"); it weighs W_TOPIC of its rarity, so
@@ -77,10 +78,12 @@ def rank(question: str, candidates: list[Candidate],
     wanted = features(_ASKS_PLACE.sub(" ", question) if asks_place else question)
     # A section's heading counts for its sentences ("What changed in 3.1.0?" under "3.1.0"), a record's
     # field names for the words that stand for them ("X5 多少钱？" of "型号: X5; 价格: 899元").
+    # A term only its heading holds weighs W_HEADING_ONLY: of "2.3 婚假与产假", the 产假 line answers "产假多少天？".
     said = [features(c.text) for c in candidates]
+    held_by = [own | standing_for(c.text, features) | _antecedents(c, features)
+               for c, own in zip(candidates, said, strict=True)]  # all but its heading
     headings = {c.heading: features(c.heading) for c in candidates}  # one per passage, not per sentence
-    sets = [own | headings[c.heading] | standing_for(c.text, features) | _antecedents(c, features)
-            for c, own in zip(candidates, said, strict=True)]
+    sets = [mine | headings[c.heading] for c, mine in zip(candidates, held_by, strict=True)]
     total = len(candidates)
     held = {t: sum(t in s for s in sets) for t in wanted}
     weight = {t: math.log(1 + total / (1 + held[t])) * (W_TOPIC if cjk and held[t] > TOPIC_SHARE * total else 1.0)
@@ -92,8 +95,8 @@ def rank(question: str, candidates: list[Candidate],
     pairs = _pairs(question)
     place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
     step = asked_step(question)
-    for c, own, found, sim in zip(candidates, said, sets, dense, strict=True):
-        lexical = sum(weight[t] for t in wanted & found) / norm
+    for c, own, mine, found, sim in zip(candidates, said, held_by, sets, dense, strict=True):
+        lexical = sum(weight[t] * (1.0 if t in mine else W_HEADING_ONLY) for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
                  or bool(place and found & place and _PLACE.search(c.text)))
         paired = len(pairs & _pairs(c.text)) / len(pairs) if pairs else 0.0
@@ -103,8 +106,9 @@ def rank(question: str, candidates: list[Candidate],
                    + (W_STEP if step is not None and c.step == step else 0.0)
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
-        if c.title and not typed:
-            c.score = -math.inf  # a title answers only with the number or date asked for
+        if c.title and not (typed and kind in ("date", "time")):
+            c.score = -math.inf  # a title answers only with the date asked for ("3.2.0 (2026-03-14)"), not
+            # with the number of "Tidewater Sync 4 User Manual"
     return sorted((c for c in candidates if not c.title or c.score > -math.inf), key=lambda c: -c.score)
 
 
