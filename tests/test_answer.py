@@ -598,6 +598,13 @@ def test_a_term_the_sentence_holds_itself_weighs_more_than_one_only_its_heading_
     assert reply.answer == "158天"
 
 
+def test_a_question_asking_a_price_is_answered_by_an_amount_of_money_or_by_no_number():
+    sla = "For Enterprise customers with the Premium Support add-on the commitment is 99.95%."
+    assert numbers.typed_choices("How much does the Premium Support add-on cost?", sla) == []  # not "99.95%"
+    fees = "A travel consultation with the nurse costs $60 and takes 30 minutes."
+    assert numbers.typed_span("How much does a travel consultation cost?", fees) == "$60"
+
+
 def test_a_document_title_s_number_is_no_amount_and_a_unit_in_capitals_is_kept():
     needs = _section("Tidewater Sync needs 4 GB of RAM and 500 MB of free disk space.",
                      "Tidewater Sync 4 User Manual > Requirements")

@@ -127,14 +127,15 @@ def typed_tokens(kind: str, text: str) -> list[str]:
     return found
 
 
-_UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I)),
-          (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代")),
-          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I)),
-          # "How much does it cost?", "停车证每月多少钱？": an amount of money, not "15 spaces"
+# (what the question asks, the unit its answer has, whether a number of another unit may answer at all)
+_UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I), False),
+          (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代"), False),
+          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I), False),
+          # "How much does it cost?", "停车证每月多少钱？": an amount of money, never "15 spaces" or "99.95%"
           (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
            re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
-                      r"[元镑币]", re.I))]
+                      r"[元镑币]", re.I), True)]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -149,9 +150,9 @@ def typed_choices(question: str, sentence: str) -> list[str]:
     given = set(_NUMERAL.findall(question))
     found = [t for t in typed_tokens(kind, sentence)
              if normalize(t) not in asked and not set(_NUMERAL.findall(t)[:1]) & given]
-    for asked_for, unit in _UNITS:
+    for asked_for, unit, only in _UNITS:
         if asked_for.search(question):
-            found = [t for t in found if unit.search(t)] or found
+            found = [t for t in found if unit.search(t)] or ([] if only else found)
     if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
         found = [t for t in found if not _year(t)] or found
     if (measure := _ZH_ASKED_UNIT.search(question)) and measure.group(1) not in "个种":
