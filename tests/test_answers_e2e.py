@@ -60,6 +60,16 @@ def test_a_number_answer_is_short_and_right(cli, samples):
     assert data["sources"][0]["path"].endswith("employee_handbook.docx")
 
 
+def _tenant_of(cli, tmp_path, tenant, files):
+    """A tenant `tenant` with `files` (name: text) ingested from a folder of its own."""
+    docs = tmp_path / tenant
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    assert cli("tenant", "create", tenant).code == 0
+    assert cli("ingest", tenant, docs).code == 0
+
+
 POLICY_TXT = """5. Expenses
 Business expenses are reimbursed up to the limits below. Claims must be filed
 within 60 days of the expense.
@@ -81,23 +91,15 @@ must be reported to the Data Protection Officer, Dr. Amara Osei, within 24 hours
 def test_a_table_row_in_a_passage_about_other_things_answers(cli, tmp_path):
     # The passage as a PDF's table comes out: its rows among two sections' prose; the whole passage is
     # like no question about one row (similarity 0.19), its row is (0.61).
-    docs = tmp_path / "clinic"
-    docs.mkdir()
-    (docs / "policy.txt").write_text(POLICY_TXT, encoding="utf-8")
-    assert cli("tenant", "create", "clinic").code == 0
-    assert cli("ingest", "clinic", docs).code == 0
+    _tenant_of(cli, tmp_path, "clinic", {"policy.txt": POLICY_TXT})
     assert "0.45 GBP per mile" in _ask(cli, "clinic", "What is the mileage rate?")["answer"]
     assert "Practice director" in _ask(cli, "clinic", "Who must approve training courses?")["answer"]
     assert _ask(cli, "clinic", "How much is a parking permit?")["no_answer"]  # no row names it
 
 
 def test_a_price_list_answers_for_its_own_items_only(cli, tmp_path):
-    docs = tmp_path / "saas"
-    docs.mkdir()
-    (docs / "pricing.csv").write_text("Plan,Monthly price,Users included\nStarter,29 USD,3\nTeam,99 USD,15\n"
-                                      "Business,249 USD,50\n", encoding="utf-8")
-    assert cli("tenant", "create", "saas").code == 0
-    assert cli("ingest", "saas", docs).code == 0
+    _tenant_of(cli, tmp_path, "saas", {"pricing.csv": "Plan,Monthly price,Users included\nStarter,29 USD,3\n"
+                                                      "Team,99 USD,15\nBusiness,249 USD,50\n"})
     assert "99 USD" in _ask(cli, "saas", "How much is the Team plan?")["answer"]
     enterprise = _ask(cli, "saas", "How much is the Enterprise plan?")
     assert enterprise["no_answer"] and "249" not in enterprise["answer"], enterprise  # was the Business row's
@@ -126,11 +128,7 @@ Contact
 def test_a_list_item_and_a_phone_number_answer_what_names_them(cli, tmp_path):
     # A long list is like no question about one of its items (similarity 0.16), its item is; "phone
     # number" is what "(02) 9555 0100" is, though neither word is written.
-    docs = tmp_path / "clinic"
-    docs.mkdir()
-    (docs / "what-to-bring.txt").write_text(BRING_TXT, encoding="utf-8")
-    assert cli("tenant", "create", "clinic").code == 0
-    assert cli("ingest", "clinic", docs).code == 0
+    _tenant_of(cli, tmp_path, "clinic", {"what-to-bring.txt": BRING_TXT})
     assert "passport" in _ask(cli, "clinic", "Which ID documents are accepted as photo ID?")["answer"]
     assert "9555 0100" in _ask(cli, "clinic", "What is the phone number of reception?")["answer"]
 
