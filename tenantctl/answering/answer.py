@@ -16,8 +16,8 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    and the model must have been sure of it (`answer.min_span_confidence`: the mean log-probability of
    its tokens, when the generator reports one);
 4. otherwise the answer is the best whole sentence (`fallback`), after its section's title when it
-   only restates the question. A section's title that holds a number or date ("3.2.0 (2026-03-14)") is
-   a candidate too, for a question asking for one.
+   only restates the question. A heading that holds a date ("3.2.0 (2026-03-14)") is a candidate too,
+   for a question asking when.
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
 
@@ -32,7 +32,7 @@ from typing import Any
 
 from tenantctl.answering import gate, numbers, ranking, records, spans, windows
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import Said, cjk_share, record_fields, sentences_by_paragraph, terms
+from tenantctl.answering.sentences import Said, cjk_share, sentences_by_paragraph, terms
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -458,8 +458,7 @@ def _rows_alike(question: str, documents: list[Passage], embed: Callable[[list[s
     asked = terms(question)
     rows = []
     for i, p in enumerate(documents):
-        table = [s for paragraph in sentences_by_paragraph(p.text) for s in paragraph.sentences
-                 if paragraph.item or len(record_fields(s) or ()) > 1]
+        table = gate.rows(p.text, items=True)
         held = [terms(s) & asked for s in table]
         rows += [(i, s) for s, words in zip(table, held, strict=True)
                  if any(2 * sum(w in other for other in held) <= len(table) for w in words)]

@@ -139,9 +139,14 @@ def unheld_names(question: str, texts: list[str]) -> list[str]:
 TABLE_MIN_ROWS = 2  # a passage holding this many records (rows: "Plan: Team; Price: 99 USD") is a table
 
 
+def rows(text: str, *, items: bool = False) -> list[str]:
+    """A passage's records (a table's rows: "Plan: Team; Price: 99 USD"), with `items` its lists' items too."""
+    return [s for paragraph in sentences_by_paragraph(text) for s in paragraph.sentences
+            if (items and paragraph.item) or len(record_fields(s) or ()) > 1]
+
+
 def _table(text: str) -> bool:
-    rows = (s for paragraph in sentences_by_paragraph(text) for s in paragraph.sentences)
-    return sum(len(record_fields(s) or ()) > 1 for s in rows) >= TABLE_MIN_ROWS
+    return len(rows(text)) >= TABLE_MIN_ROWS
 
 
 def likely(question: str, passages: list[tuple[str, str]], min_cjk_coverage: float) -> bool:
