@@ -1223,6 +1223,9 @@ def test_a_follow_up_keeps_what_the_earlier_question_asked_and_of_what(earlier, 
     earlier = [("What time does the clinic open on Saturdays?", "9:00 am")]
     assert follow_up("and when does it close?", earlier, RecordWords()) == \
         ("and when does it close on Saturdays?", earlier)
+    # "may" asking leave is no month: the day is still kept
+    assert follow_up("and when may it close?", earlier, RecordWords()) == \
+        ("and when may it close on Saturdays?", earlier)
 
 
 def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():

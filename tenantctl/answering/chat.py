@@ -92,9 +92,15 @@ _BACK_OWNER = frozenset("its their".split())
 _ASKING = frozenset("much many cost price long old big large heavy often far soon tall wide".split())
 _FILLER = frozenset("also else more other one same then too tell ask asking know please ok okay thank thanks".split())
 # Days and months say when, not what about: "the clinic" is the subject of "… open on Saturdays?".
-_WHEN = frozenset(f"{day}{s}" for day in "monday tuesday wednesday thursday friday saturday sunday weekend".split()
-                  for s in ("", "s")) | frozenset("january february march april may june july august september "
-                                                  "october november december".split())
+_DAYS = frozenset(f"{day}{s}" for day in "monday tuesday wednesday thursday friday saturday sunday weekend".split()
+                  for s in ("", "s"))
+_MONTHS = frozenset("January February March April May June July August September October November December".split())
+_WHEN = _DAYS | {month.lower() for month in _MONTHS}
+
+
+def _says_when(word: str) -> bool:
+    """Whether a word is a day or a month: "Saturdays", "May" — not the "may" of "may I pay by card?"."""
+    return word.lower() in _DAYS or word in _MONTHS
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ def _when_kept(question: str, earlier: str) -> str:
     """The follow-up made a question of its own with the day or month the earlier question asked about,
     when it names none: "and when does it close?" after "… open on Saturdays?" is "… close on Saturdays?"."""
     when = re.search(r"\b(?:on|in|during) (\w+)\b", earlier)
-    if when is None or when.group(1).lower() not in _WHEN or any(w.lower() in _WHEN for w in _TOKEN.findall(question)):
+    if when is None or not _says_when(when.group(1)) or any(_says_when(w) for w in _TOKEN.findall(question)):
         return question
     body = question.rstrip(" ?.!")
     return f"{body} {when.group()}{question[len(body):]}"
@@ -157,8 +163,8 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
     before = [w.lower() for w in _TOKEN.findall(question[:mine[0]])][-1:] if mine else []
     theirs = _subject(earlier, words, after=before[0] if before else None)
     tokens = list(_TOKEN.finditer(question))
-    day = next((w for w in tokens if w.group().lower() in _WHEN), None)
-    their_day = next((w for w in _TOKEN.finditer(earlier) if w.group().lower() in _WHEN), None)
+    day = next((w for w in tokens if _says_when(w.group())), None)
+    their_day = next((w for w in _TOKEN.finditer(earlier) if _says_when(w.group())), None)
     if mine is None and day and their_day and not _asks(question) - _asks(day.group()) - _asks(earlier):
         return f"{earlier[:their_day.start()]}{day.group()}{earlier[their_day.end():]}"  # "and on Sundays?"
     back = next((w for w in tokens if w.group().lower() in _BACK), None)
