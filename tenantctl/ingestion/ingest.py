@@ -233,10 +233,7 @@ def _prune(store: Store, known: dict[str, Document], files: list[Path], roots: l
     seen = {str(p) for p in files}
     gone = [key for key in known if key not in seen and in_scope(key, roots)]
     if gone:
-        with store.transaction():
-            for key in gone:
-                store.remove_document(key)
-            store.forget_removed()
+        store.remove_documents(gone)
         for key in gone:
             summary.record(FileResult(key, "removed", known[key].chunks))
 

@@ -51,10 +51,7 @@ def remove_source(tenant: Tenant, path: str, *, wait: float = 0) -> tuple[list[d
         sources = edit_sources(tenant, remove=path)  # refuses a path that is not one of its sources
         gone = [key for key in store.documents() if in_scope(key, roots) and not in_scope(key, others)]
         if gone:
-            with store.transaction():
-                for key in gone:
-                    store.remove_document(key)
-                store.forget_removed()
+            store.remove_documents(gone)
             if not tenant.pooled:
                 refresh_index(tenant.dir, store)
     logs.event("source-remove", tenant=tenant.id, removed=len(gone))

@@ -172,9 +172,7 @@ def remove_upload(tenant: Tenant, name: str, *, wait: float = 0) -> str:
             if target.is_file():
                 os.replace(target, aside)
                 moved = True
-            with store.transaction():
-                store.remove_document(key)
-                store.forget_removed()
+            store.remove_documents([key])
             removed = True
             if not tenant.pooled:  # a pooled tenant's vectors are in PostgreSQL
                 refresh_index(tenant.dir, store)

@@ -41,7 +41,7 @@ from tenantctl.fileio import fsync_dir, iso_utc, sha256_file, write_atomic
 from tenantctl.storage import registry
 from tenantctl.storage.index import load_manifest, read_manifest
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
-from tenantctl.storage.store import check_format
+from tenantctl.storage.store import check_format, merge_full_text
 from tenantctl.storage.tenants import Tenant, TenantFolder, open_tenant
 
 EXPORT_FORMAT = "tenantctl-tenant-export"
@@ -222,7 +222,7 @@ def _forget_removed(copy: sqlite3.Connection) -> None:
     of documents removed before (or replaced) that FTS5 still kept leave nothing in the archive."""
     try:
         with copy:
-            copy.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+            merge_full_text(copy)
     except sqlite3.OperationalError:  # a store never migrated (no tables yet)
         return
     copy.execute("VACUUM")

@@ -135,6 +135,13 @@ def foreign_schema(conn: sqlite3.Connection) -> list[str]:
     return found + missing
 
 
+def merge_full_text(conn: sqlite3.Connection) -> None:
+    """Merge a store's full-text index into one segment, after documents were removed: FTS5 keeps a
+    deleted row's words in the segments written before the delete until they merge, so a removed
+    document's words stayed in store.db (and in an export of it). About 0.2 s for 12,000 chunks."""
+    conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+
+
 @dataclass(frozen=True)
 class Document:
     id: int
@@ -386,12 +393,13 @@ class Store:
             self.set_meta(CHANGED_AT, repr(time.time()))
         self.bump_generation()
 
-    def forget_removed(self) -> None:
-        """Merge the full-text index into one segment, after documents were removed: FTS5 keeps a deleted
-        row's words in the segments written before the delete until they merge, so a removed document's
-        words stayed in store.db (and in an export of it). Call inside `transaction()`; about 0.2 s for
-        12,000 chunks."""
-        self.conn.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('optimize')")
+    def remove_documents(self, paths: Iterable[str]) -> None:
+        """Remove documents and their chunks in one transaction, their words from the full-text index
+        too (`merge_full_text`)."""
+        with self.transaction():
+            for path in paths:
+                self.remove_document(path)
+            merge_full_text(self.conn)
 
     # -- chunks -------------------------------------------------------------------------------------
     def vectors(self) -> tuple[list[int], bytes]:

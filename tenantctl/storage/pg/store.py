@@ -361,8 +361,12 @@ class PgStore:
             if self._forget(path):
                 self.set_meta(CHANGED_AT, repr(time.time()))
 
-    def forget_removed(self) -> None:
-        """Nothing to do: a deleted row's text search vector goes with the row."""
+    def remove_documents(self, paths: Iterable[str]) -> None:
+        """Remove documents and their chunks in one transaction (a deleted row's text search vector goes
+        with the row)."""
+        with self.transaction():
+            for path in paths:
+                self.remove_document(path)
 
     def _forget(self, path: str) -> bool:
         """Delete a document (its chunks by cascade); its chunks leave the BM25 statistics at commit.
