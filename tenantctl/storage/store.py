@@ -195,6 +195,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA secure_delete=ON")  # deleted text is overwritten, on every SQLite build
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise _damaged(path, exc) from exc
@@ -394,12 +395,15 @@ class Store:
         self.bump_generation()
 
     def remove_documents(self, paths: Iterable[str]) -> None:
-        """Remove documents and their chunks in one transaction, their words from the full-text index
-        too (`merge_full_text`)."""
+        """Remove documents and their chunks in one transaction, leaving none of their text in the
+        store's files: their words leave the full-text index (`merge_full_text`), the space they took is
+        overwritten (`secure_delete`), and the write-ahead log, which held the pages as they were while
+        any process (a running `serve`) kept the store open, is written back and emptied."""
         with self.transaction():
             for path in paths:
                 self.remove_document(path)
             merge_full_text(self.conn)
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- chunks -------------------------------------------------------------------------------------
     def vectors(self) -> tuple[list[int], bytes]:
