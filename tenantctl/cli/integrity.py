@@ -48,7 +48,8 @@ def verify(
 
     Read-only; never loads the embedding model. Each problem names its file and the fix.
 
-    Exit code 0 when everything is ok, 1 when any problem is found.
+    Exit code 0 when everything is ok, 1 when a problem is found; with --all, as `reindex --all`: 4 when
+    some tenants have problems (1 when the home's only tenant has).
     """
     from tenantctl.errors import BadInput
     from tenantctl.operations.integrity import verify_all, verify_tenant
@@ -69,7 +70,7 @@ def verify(
             bad = sum(not r.ok for r in reports)
             out.print(f"{plural(len(reports), 'tenant')}: {len(reports) - bad} ok, {bad} with problems", markup=False)
     if not ok:
-        raise typer.Exit(int(ExitCode.ERROR))
+        raise typer.Exit(int(ExitCode.ERROR if len(reports) == 1 else ExitCode.PARTIAL))
 
 
 def repair(
