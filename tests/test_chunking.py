@@ -1,3 +1,5 @@
+import re
+
 from tenantctl.config import ChunkingConfig
 from tenantctl.ingestion.chunking import chunk_text
 
@@ -60,3 +62,28 @@ def test_a_heading_after_a_skipped_level_closes_its_sibling():
     text = "# FAQ\n\n### Reset?\n\nA1.\n\n### Links?\n\nA2.\n\n## Plans\n\nA3.\n\n# Changelog\n\nA4."
     chunks = chunk_text(text, ChunkingConfig())
     assert [c.heading for c in chunks] == ["FAQ > Reset?", "FAQ > Links?", "FAQ > Plans", "Changelog"]
+
+
+def test_the_overlap_never_carries_the_tail_of_a_record():
+    rows = [f"Zone: {n}; Destination: City {n} metro; Service: Standard; Delivery time (business days): {n}-{n + 2}; "
+            f"Standard parcel (up to 5 kg): ${n}.95; Heavy parcel (5-30 kg): ${n + 10}.95; Free shipping threshold: $99"
+            for n in range(1, 13)]
+    chunks = chunk_text("\n\n".join(rows), ChunkingConfig())
+    assert len(chunks) > 2
+    for c in chunks:  # each paragraph a whole record: "2-4; Standard parcel …" names no zone
+        assert all(p.startswith("Zone: ") for p in c.text.split("\n\n")), c.text
+    joined = "\n\n".join(c.text for c in chunks)
+    assert all(r in joined for r in rows)
+    paragraphs = (" ".join(f"Sentence {i}.{j} says something about topic {i}." for j in range(6)) for i in range(9))
+    prose = "\n\n".join(paragraphs)
+    chunks = chunk_text(prose, ChunkingConfig(max_tokens=100, overlap_tokens=20))
+    assert sum(1 for a, b in zip(chunks, chunks[1:], strict=False) if b.start < a.end) >= len(chunks) // 2
+
+
+def test_a_numbered_item_keeps_its_number():
+    step = "安装后面板，连接前后面板的排线，插头要插到底，再用 3 颗 M5 螺丝固定后面板。"
+    steps = "\n".join(f"{n}. 第{n}步：{step}" for n in range(1, 8))
+    chunks = chunk_text("## 三、安装步骤\n\n" + steps, ChunkingConfig(max_tokens=120, overlap_tokens=30))
+    assert len(chunks) > 1
+    for c in chunks:  # "6." alone at a chunk's end is no step; its text opens the next chunk without it
+        assert re.fullmatch(r"(\d\. 第\d步：[^\n]+\n?)+", c.text), c.text

@@ -4,7 +4,8 @@ Input text marks headings as Markdown (`# Title`), paragraphs by blank lines and
 form feeds. A heading always starts a new chunk and becomes the chunk's heading path ("Leave > Sick
 leave"). Paragraphs are packed whole while they fit; a paragraph that does not fit starts a new chunk,
 and one larger than a chunk is split at sentences (then words). Consecutive chunks of one section share
-`overlap_tokens` of trailing sentences.
+`overlap_tokens` of trailing sentences — whole ones: never the last fields of a table's record
+("…; Heavy parcel: $24.95; Free shipping: $99", which names no row) or a clause cut off at ";" or ":".
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tenantctl.textproc import estimate_tokens, fenced_blocks, split_sentences
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
 _BLOCK_SEP = re.compile(r"\n[ \t]*\n+|\f")
+_LIST_NUMBER = re.compile(r"\s*\d{1,3}[.)]")  # "6." alone: the start of a numbered item, no sentence
+_FULL_STOP = re.compile(r"[.!?。！？][\"'”’)）」』]*\s*$")
 
 
 @dataclass
@@ -26,6 +29,7 @@ class _Unit:
     start: int
     end: int
     tokens: int
+    opens: bool = True  # starts a paragraph or follows a full stop: an overlap may begin here
 
 
 def _blocks(text: str) -> list[tuple[int, int, bool]]:
@@ -82,7 +86,12 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
                 piece_start = cut
         if piece_start < e:
             spans.append((piece_start, e))
-    return spans
+    merged: list[tuple[int, int]] = []
+    for s, e in spans:  # a numbered item's "6." stays with its text, never ends a chunk alone
+        if merged and _LIST_NUMBER.fullmatch(text[merged[-1][0]:merged[-1][1]]):
+            s = merged.pop()[0]
+        merged.append((s, e))
+    return merged
 
 
 def _chars_for_tokens(text: str, limit: int) -> int:
@@ -129,6 +138,8 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
                     break
                 tail.insert(0, unit)
                 total += unit.tokens
+            while tail and not tail[0].opens:  # whole sentences and records only
+                tail.pop(0)
         current, carried = tail, len(tail)
 
     for start, end, is_heading in _blocks(text):
@@ -144,9 +155,10 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
                 headings.pop()
             headings.append((level, heading.group(2).strip()))
             continue
+        spans = _split_long(text, start, end, limit)
         units = [
-            _Unit(s, e, estimate_tokens(text[s:e]))
-            for s, e in _split_long(text, start, end, limit)
+            _Unit(s, e, estimate_tokens(text[s:e]), n == 0 or bool(_FULL_STOP.search(text[slice(*spans[n - 1])])))
+            for n, (s, e) in enumerate(spans)
         ]
         para_tokens = sum(u.tokens for u in units)
         if len(current) > carried and sum(u.tokens for u in current) + para_tokens > limit >= para_tokens:
