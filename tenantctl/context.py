@@ -10,6 +10,25 @@ id from anywhere else. It is set in three places, each an entry point:
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 
 current_tenant: ContextVar[str | None] = ContextVar("current_tenant", default=None)
+
+# Who is acting, for the log's `actor` field: set by the CLI's entry point (`cli_actor()`) and by the
+# server for each request (`key:<key id>`, or `token` for a verified JWT).
+current_actor: ContextVar[str | None] = ContextVar("current_actor", default=None)
+
+
+def cli_actor() -> str:
+    """The person or job running a command: `$TENANTCTL_ACTOR` when set (a cron job, an operator acting
+    through sudo or a shared account), else the OS user."""
+    import getpass
+
+    named = os.environ.get("TENANTCTL_ACTOR", "").strip()
+    if named:
+        return named[:200]
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no user name for this uid (a container)
+        return f"uid:{os.getuid()}"

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line in <home>/logs/tenantctl.jsonl, each carrying its tenant.
+"""Structured logs: one JSON object per line in <home>/logs/tenantctl.jsonl, each carrying its tenant
+and, for a command or a request, who acted (`actor`: the OS user or `$TENANTCTL_ACTOR`, `key:<id>`).
 
 Lines hold ids, counts, timings and outcomes, never document text or questions, so nothing of one
 tenant's documents can appear in a log line, let alone under another tenant. Each line is written with
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl import paths
-from tenantctl.context import current_tenant
+from tenantctl.context import current_actor, current_tenant
 
 LOG_FILE = "tenantctl.jsonl"
 
@@ -36,6 +37,9 @@ def event(name: str, level: str = "info", **fields: Any) -> None:
         "pid": os.getpid(),
         **fields,
     }
+    actor = current_actor.get()
+    if actor is not None:
+        record["actor"] = actor
     try:
         path = log_file()
         paths.private_dir(path.parent)

@@ -105,8 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     As a process's entry (`argv` None), a search or question that succeeded ends the process at once."""
     import time
 
+    from tenantctl.context import cli_actor, current_actor
+
     args = sys.argv[1:] if argv is None else argv
     started = time.perf_counter()
+    current_actor.set(cli_actor())  # every log line of the command names who ran it
     os.umask(0o077)  # tenants' data is its owner's alone: every file and folder tenantctl makes is private
     code: int = 0
     error: str | None = None
@@ -188,6 +191,9 @@ def _report(exc: TenantctlError) -> tuple[int, str]:
     return int(exc.exit_code), exc.message
 
 
+_GROUPS = ("tenant", "tool", "key", "source")  # logged with their subcommand: `key revoke`, not `key`
+
+
 def _log_command(args: list[str], code: int, error: str | None, started: float) -> None:
     import time
 
@@ -200,7 +206,7 @@ def _log_command(args: list[str], code: int, error: str | None, started: float) 
         return
 
     words = [a for a in args[:2] if not a.startswith("-")]
-    command = " ".join(words[:2]) if words and words[0] in ("tenant", "tool") else (words[0] if words else "")
+    command = " ".join(words[:2]) if words and words[0] in _GROUPS else (words[0] if words else "")
     logs.event(
         "command", level="info" if code == 0 else "error", command=command, exit_code=code,
         ms=round((time.perf_counter() - started) * 1000, 1), **({"error": error} if error else {}),

@@ -32,6 +32,7 @@ def serve(
     """
     import uvicorn
 
+    from tenantctl.context import current_actor
     from tenantctl.serving.app import create_app, ensure_can_listen, ensure_database
 
     cfg = load_cfg()
@@ -39,7 +40,11 @@ def serve(
     ensure_can_listen(host, port)
     ensure_database(cfg)
     err.print(f"tenantctl serving on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    started_by = current_actor.set(None)  # a request's actor is its key, never the operator who started `serve`
+    try:
+        uvicorn.run(create_app(cfg), host=host, port=port, log_level="warning")
+    finally:
+        current_actor.reset(started_by)
 
 
 @key_app.command("create")

@@ -59,13 +59,14 @@ def _secret(authorization: str | None, x_api_key: str | None) -> str:
     raise HttpRefusal(401, "missing API key", f"{_SEND_KEY}; {_NEW_KEY}", _BEARER)
 
 
-def _tenant_of_key(secret: str) -> str:
+def _tenant_of_key(secret: str) -> tuple[str, str]:
+    """The key's tenant and the request's actor (`key:<key id>`)."""
     key = keys.resolve(secret)
     if key is None:
         raise HttpRefusal(401, "invalid or revoked API key", f"check the key sent; {_NEW_KEY}", _BEARER)
     if key.tenant is None:
         raise HttpRefusal(403, "an admin key selects no tenant", f"use a tenant's key; {_NEW_KEY}")
-    return key.tenant
+    return key.tenant, f"key:{key.id}"
 
 
 def _tenant_of_token(token: str, verifier: JwtVerifier) -> str:
@@ -75,11 +76,12 @@ def _tenant_of_token(token: str, verifier: JwtVerifier) -> str:
         raise HttpRefusal(401, exc.message, exc.hint or "get a new token from the identity provider", _BEARER) from None
 
 
-def _resolve(secret: str, shared: Services) -> Tenant:
+def _resolve(secret: str, shared: Services) -> tuple[Tenant, str]:
+    """The caller's tenant, opened, and who the caller is (for the log's `actor`)."""
     if shared.jwt is not None and looks_like_jwt(secret):
-        tenant_id, source = _tenant_of_token(secret, shared.jwt), "token"
+        tenant_id, source, actor = _tenant_of_token(secret, shared.jwt), "token", "token"
     else:
-        tenant_id, source = _tenant_of_key(secret), "key"
+        (tenant_id, actor), source = _tenant_of_key(secret), "key"
     gone = HttpRefusal(401, f"the {source}'s tenant does not exist",
                        "it was deleted or never created: ask the server's operator", _BEARER)
     try:
@@ -92,7 +94,7 @@ def _resolve(secret: str, shared: Services) -> Tenant:
     except (TenantNotFound, InvalidTenantId):
         raise gone from None
     shared.limiter.check(tenant.id, "requests", tenant.config.rate_limit.requests_per_minute)
-    return tenant
+    return tenant, actor
 
 
 async def current_tenant(
@@ -108,12 +110,13 @@ async def current_tenant(
     sees it. `X-Tenantctl-Tenant` (the CLI's `--server` sends it) refuses a key of another tenant before
     any work is done or metered."""
     secret = _secret(authorization, x_api_key)
-    tenant = await asyncio.to_thread(_resolve, secret, shared)
+    tenant, actor = await asyncio.to_thread(_resolve, secret, shared)
     if x_tenantctl_tenant is not None and x_tenantctl_tenant.strip() != tenant.id:
         raise HttpRefusal(403, f"the key is not a key of tenant {x_tenantctl_tenant.strip()[:63]!r}",
                           "use a key of the tenant the request names (X-Tenantctl-Tenant)")
     request.state.tenant = tenant.id
     context.current_tenant.set(tenant.id)
+    context.current_actor.set(actor)
     return tenant
 
 

@@ -10,7 +10,7 @@ import sqlite3
 from contextlib import closing
 from typing import TYPE_CHECKING
 
-from tenantctl import paths
+from tenantctl import logs, paths
 from tenantctl.errors import KeyNotFound
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
@@ -111,6 +111,7 @@ def create(tenant_id: str | None, *, admin: bool = False, name: str = "") -> tup
     secret = f"tk_{key_id}_{secrets.token_urlsafe(24)}"
     key = ApiKey(key_id, tenant_id, admin, name, iso_utc(), None)
     backend().insert(key, _hash(secret))
+    logs.event("key-create", tenant=tenant_id, key=key_id, admin=admin)
     return key, secret
 
 
@@ -125,6 +126,7 @@ def revoke(key_id: str, tenant_id: str | None = None) -> None:
         raise KeyNotFound(f"no API key {key_id!r}" + (f" for tenant {tenant_id!r}" if tenant_id else ""),
                        "list keys with `tenantctl key list`")
     keys.set_revoked(key_id, iso_utc())
+    logs.event("key-revoke", tenant=owner, key=key_id)
 
 
 def resolve(secret: str) -> ApiKey | None:
