@@ -79,17 +79,10 @@ def replace_vectors(store: Store, encode: Callable[[list[ChunkText]], list[bytes
     the chunks."""
     count = 0
     with _temp_vectors(store):
-        last = -1
-        while True:
-            rows = store.conn.execute(
-                "SELECT id, heading, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-            ).fetchall()
-            if not rows:
-                break
+        for rows in store.chunk_pages("heading, text", batch):
             store.conn.executemany("INSERT INTO temp.reembed (id, vector) VALUES (?, ?)",
                                    zip([cid for cid, _, _ in rows], encode(rows), strict=True))
             count += len(rows)
-            last = rows[-1][0]
         with store.transaction():
             # The caller holds the write lock, so no chunk came or went since the reads above; check anyway.
             missing = store.conn.execute(

@@ -418,15 +418,21 @@ class Store:
     def vector_blocks(self, rows: int = 4096) -> Iterator[tuple[list[int], bytes]]:
         """Chunk ids and their vectors (float32, row-major, concatenated), `rows` at a time in id
         order: an index is built without holding a second copy of every vector."""
+        for block in self.chunk_pages("vector", rows):
+            yield [row[0] for row in block], b"".join(row[1] for row in block)
+
+    def chunk_pages(self, columns: str, rows: int) -> Iterator[list[tuple]]:
+        """Every chunk's id and `columns` (SQL, e.g. "heading, text"), `rows` chunks at a time in id
+        order, each page read by the id after the last one's (never an OFFSET that rereads the rest)."""
         last = -1
         while True:
-            block = self.conn.execute(
-                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, rows)
+            page = self.conn.execute(
+                f"SELECT id, {columns} FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, rows)
             ).fetchall()
-            if not block:
+            if not page:
                 return
-            last = block[-1][0]
-            yield [row[0] for row in block], b"".join(row[1] for row in block)
+            last = page[-1][0]
+            yield page
 
     def chunk_count(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
