@@ -158,6 +158,21 @@ def test_pdf_table_rows_keep_column_names(tmp_path):
     assert second.startswith("Full-time staff receive 27 days of paid") and ";" not in second
 
 
+def test_pdf_clauses_numbered_in_a_margin_are_no_table(tmp_path):
+    """A policy's clauses, their numbers hanging in the margin ("7.2   vermin, insects or termites;"), were
+    read as a table whose names were the first short clause: "7.2: 7.3; vermin, insects or termites;: a
+    deliberate act by you…". A table's rows numbered down its first column under names stay records."""
+    clauses = [("7.1", "wear and tear, rust, corrosion, mould, rot or gradual deterioration;"),
+               ("7.2", "vermin, insects or termites;"), ("7.3", "a deliberate act by you or someone living with you;"),
+               ("7.4", "the action of the sea, high tide or coastal erosion;"), ("(a)", "war or terrorism;"),
+               ("(b)", "cyber events.")]
+    text = extract(tmp_path / "p.pdf", _pdf([["We will not pay for loss caused by:", *clauses]])).text
+    assert "7.2 vermin, insects or termites;\n7.3 a deliberate act" in text and ": 7.3" not in text
+    steps = [("No.", "Step"), ("1.", "Unplug the press"), ("2.", "Lock the guard")]
+    text = extract(tmp_path / "s.pdf", _pdf([["Before cleaning:", *steps]])).text
+    assert "No.: 1.; Step: Unplug the press" in text
+
+
 def test_markdown_setext_underlines_in_fenced_code_stay_code(tmp_path):
     md = "Deploy\n======\n\n```yaml\nkind: Service\n---\nkind: Deployment\n```\n\nThen\n----\n\nApply it.\n"
     text = extract(tmp_path / "d.md", md.encode()).text

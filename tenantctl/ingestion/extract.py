@@ -631,6 +631,8 @@ def _pdf_page_text(page: PageObject) -> str:
 
 
 _CELL_ALIGN_PT = 2.0  # how far apart the starts of one column's cells may be
+# A clause's or list item's number, hanging in the margin: "7.2", "4.2.1", "3.", "(a)", "iv)", "•".
+_LIST_MARK = re.compile(r"(\d+\.)+\d*|\d+\)|\(?(\d+|[a-z]|[ivx]+)\)|[•·▪◦–-]", re.I)
 _TABLE_NAME_WORDS = 5  # a column name is short: two columns of prose side by side are no table
 
 
@@ -657,8 +659,10 @@ def _pdf_tables(lines: list[list[tuple[float, str]]]) -> list[tuple[int, int, li
             while end < len(lines) and _pdf_row(names, lines[end]) is not None:
                 end += 1
         rows = [_pdf_row(names, line) for line in lines[i + 1 : end]]
+        if all(row and row[0] and _LIST_MARK.fullmatch(row[0]) for row in [[names[0][1]], *rows]):
+            rows = []  # numbered clauses, each number hanging in the margin: no names over rows
         source = sum(len(piece) for line in lines[i:end] for _, piece in line)
-        records = table_records([name for _, name in names], rows, source) if end - i >= 3 else []
+        records = table_records([name for _, name in names], rows, source) if rows and end - i >= 3 else []
         if records:
             tables.append((i, end, records))
         i = end if records else i + 1
@@ -986,7 +990,8 @@ SUPPORTED = tuple(sorted(READERS))
 # down the first column), as DOCX tables do: both were "a | b" lines.
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
-# 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records.
+# 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records; 4: but
+# not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names).
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
@@ -996,7 +1001,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 3, ".csv": 2,
+    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 4, ".csv": 2,
 }
 
 
