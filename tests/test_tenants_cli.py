@@ -142,3 +142,22 @@ def test_postgres_asked_for_without_its_settings_names_them(cli, home):
         assert result.code == 1 and "PostgreSQL is not configured: config.yaml has no `postgres:`" in result.err
         assert "lives in" not in result.err and "Scaling out" in result.err, result
     assert [t["id"] for t in cli("tenant", "list", "--json").json()] == ["local"]
+
+
+def test_exit_codes_of_repeated_operations_are_the_readmes(cli, home, tmp_path):
+    """README's exit-code table: repeating a finished operation is success; what a first delete or
+    removal took is not found the second time; an id already taken is a usage error."""
+    from tenantctl.errors import ExitCode
+
+    assert cli("init").code == 0 and cli("init").code == 0
+    assert cli("tenant", "create", "acme").code == 0
+    assert cli("tenant", "create", "acme").code == ExitCode.USAGE
+    assert [cli("tenant", "suspend", "acme").code for _ in range(2)] == [0, 0]
+    assert [cli("tenant", "resume", "acme").code for _ in range(2)] == [0, 0]
+    key = cli("key", "create", "acme", "--json").json()["id"]
+    assert [cli("key", "revoke", key).code for _ in range(2)] == [0, 0]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    assert [cli("source", "add", "acme", docs).code for _ in range(2)] == [0, 0]
+    assert [cli("source", "remove", "acme", docs).code for _ in range(2)] == [0, ExitCode.NOT_FOUND]
+    assert [cli("tenant", "delete", "acme", "--yes").code for _ in range(2)] == [0, ExitCode.NOT_FOUND]
