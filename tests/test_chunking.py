@@ -87,3 +87,19 @@ def test_a_numbered_item_keeps_its_number():
     assert len(chunks) > 1
     for c in chunks:  # "6." alone at a chunk's end is no step; its text opens the next chunk without it
         assert re.fullmatch(r"(\d\. 第\d步：[^\n]+\n?)+", c.text), c.text
+
+
+def test_a_chunk_ends_where_a_sentence_does_not_at_its_colon():
+    """A PDF page is one paragraph of lines: its chunks were cut at any ";" or ":", and "fire, storm, flood,
+    earthquake and tsunami, theft…" became a chunk of its own, far from "3.1 We cover loss … caused by:"."""
+    page = ("3.0 Cover starts on the date shown in your schedule and lasts for twelve months in all.\n"
+            "3.1 We cover loss or damage to your home or contents caused by any of the following insured\n"
+            "events during the period of insurance: fire, storm, flood, earthquake and\n"
+            "tsunami, theft or burglary, malicious damage, impact, escape of liquid, and lightning.\n"
+            "3.2 Storm damage within 72 hours of the start is not covered.")
+    chunks = chunk_text(page, ChunkingConfig(max_tokens=70, overlap_tokens=0))
+    assert [c.text.split()[0] for c in chunks] == ["3.0", "3.1", "3.2"]
+    clauses = "\n".join(f"7.{n} loss or damage caused by hazard number {n} of the list;" for n in range(1, 13))
+    chunks = chunk_text(clauses, ChunkingConfig(max_tokens=60, overlap_tokens=20))
+    assert all(c.text.startswith("7.") for c in chunks) and len(chunks) > 3  # a list's clause opens a chunk
+    assert sum(1 for a, b in zip(chunks, chunks[1:], strict=False) if b.start < a.end) >= 2

@@ -94,6 +94,32 @@ def _split_long(text: str, start: int, end: int, limit: int) -> list[tuple[int, 
     return merged
 
 
+def _units(text: str, start: int, end: int, limit: int) -> list[_Unit]:
+    """A paragraph's sentences as units; each says whether a chunk or its overlap may begin there: at
+    the paragraph's start, after a full stop, or on a line after one ending in ";" (a list's clause) —
+    not inside a table's record ("Zone: 2; Service: Express; …") or after "… caused by:"."""
+    spans = _split_long(text, start, end, limit)
+    units = []
+    for n, (s, e) in enumerate(spans):
+        before = text[spans[n - 1][0]:spans[n - 1][1]] if n else ""
+        opens = not n or bool(_FULL_STOP.search(before)) or (
+            before.rstrip().endswith(";") and "\n" in text[spans[n - 1][1]:s])
+        units.append(_Unit(s, e, estimate_tokens(text[s:e]), opens))
+    return units
+
+
+def _held(current: list[_Unit], carried: int, unit: _Unit, limit: int) -> int:
+    """How many of the chunk's last units to move on to the next chunk when `unit`, which does not fit,
+    goes on their sentence: back to where it begins, so a chunk ends at a whole sentence ("3.1 We cover
+    loss … caused by:" stays with "fire, storm, flood …"); none when that sentence would not fit either."""
+    if unit.opens:
+        return 0
+    begin = next((i for i in range(len(current) - 1, carried, -1) if current[i].opens), None)
+    if begin is None or sum(u.tokens for u in current[begin:]) + unit.tokens > limit:
+        return 0
+    return len(current) - begin
+
+
 def _chars_for_tokens(text: str, limit: int) -> int:
     lo, hi = 1, len(text)
     while lo < hi:
@@ -118,8 +144,11 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
     def page_at(offset: int) -> int | None:
         return bisect.bisect_left(breaks, offset) + 1 if paged else None
 
-    def flush(keep_overlap: bool) -> None:
+    def flush(keep_overlap: bool, hold: int = 0) -> None:
+        """Write the chunk; the next one starts with the overlap, and the `hold` last units held back."""
         nonlocal current, carried
+        held = current[len(current) - hold:] if hold else []
+        current = current[: len(current) - hold]
         if len(current) > carried:
             start, end = current[0].start, current[-1].end
             body = re.sub(r"[ \t]*\f[ \t]*", "\n", text[start:end])
@@ -140,7 +169,7 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
                 total += unit.tokens
             while tail and not tail[0].opens:  # whole sentences and records only
                 tail.pop(0)
-        current, carried = tail, len(tail)
+        current, carried = tail + held, len(tail)
 
     for start, end, is_heading in _blocks(text):
         if paged and current and page_at(start) != page_at(current[-1].start):
@@ -155,19 +184,15 @@ def chunk_text(text: str, settings: ChunkingConfig, *, paged: bool = False) -> l
                 headings.pop()
             headings.append((level, heading.group(2).strip()))
             continue
-        spans = _split_long(text, start, end, limit)
-        units = [
-            _Unit(s, e, estimate_tokens(text[s:e]), n == 0 or bool(_FULL_STOP.search(text[slice(*spans[n - 1])])))
-            for n, (s, e) in enumerate(spans)
-        ]
+        units = _units(text, start, end, limit)
         para_tokens = sum(u.tokens for u in units)
         if len(current) > carried and sum(u.tokens for u in current) + para_tokens > limit >= para_tokens:
             flush(keep_overlap=True)  # the paragraph fits a chunk of its own: break before it
         for unit in units:
             if sum(u.tokens for u in current) + unit.tokens > limit:
-                flush(keep_overlap=True)
+                flush(keep_overlap=True, hold=_held(current, carried, unit, limit))
                 if sum(u.tokens for u in current) + unit.tokens > limit:
-                    current, carried = [], 0
+                    current, carried = current[carried:], 0  # no room for the overlap
             current.append(unit)
     flush(keep_overlap=False)
     return chunks
