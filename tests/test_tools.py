@@ -109,7 +109,7 @@ def test_http_tool_fills_the_call_from_the_question_and_only_for_its_tenant(two_
     service = two_tenants
     [result] = _passages("acme", "What is the status of order A-1234?")
     assert result.ok, result
-    assert "status shipped" in result.text and "A-1234" in result.text and result.ms > 0
+    assert "status: shipped" in result.text and "A-1234" in result.text and result.ms > 0
     assert [r["path"] for r in service.log] == ["/orders/A-1234"]
     assert _passages("globex", "What is the status of order A-1234?") == []
     assert _passages("acme", "How many days of leave do I get?") == []
@@ -211,11 +211,30 @@ def test_sql_tool_reads_a_csv_or_sqlite_file_in_the_tenants_folder(cli, home):
          "query": "SELECT sku, price FROM prices WHERE sku = :sku"},
     ])
     [leave] = _passages("acme", "How much leave has employee E-1042 left?")
-    assert leave.ok and leave.text == "Leave balance (employee E-1042): name Dana, annual leave days left 14.5."
+    assert leave.ok and leave.text == ("Leave balance (employee E-1042):\n\n"
+                                       "employee: E-1042; name: Dana; annual leave days left: 14.5")
     [price] = _passages("acme", "What is the price of RX-7?")
-    assert "price 129.0" in price.text
+    assert "sku: RX-7; price: 129.0" in price.text  # the sku was a field: not given twice
     [none] = _passages("acme", "employee E-9999")
     assert none.ok and none.text.endswith("no matching record.")
+
+
+def test_a_result_is_records_of_fields_keyed_by_the_calls_values():
+    """Each record a paragraph of `field: value` fields, as ingestion writes a table's rows, opening with
+    the call's values it lacks: the answer then names the field asked for, not the row."""
+    from tenantctl.answering import records
+    from tenantctl.tools.base import passage, render
+
+    rows = [{"name": "Dana", "annual_leave_days_left": 14.5, "carried_over_days": 3, "address": {"city": "Lyon"}},
+            {"employee": "E-1042", "name": "Bo", "note": "a; b", "tags": ["x", "y"], "manager": None}]
+    body = render(rows, {"employee": "E-1042"})
+    assert body.split("\n\n") == [
+        "employee: E-1042; name: Dana; annual leave days left: 14.5; carried over days: 3; address city: Lyon",
+        "employee: E-1042; name: Bo; note: a, b; tags: x, y"]  # given once; no "; " inside a value
+    assert records.field_answer("How many days of annual leave does employee E-1042 have left?",
+                                body.split("\n\n")[0]) == "employee: E-1042; annual leave days left: 14.5"
+    assert passage("Leave", "leave", {"employee": "E-1042"}, body).startswith("Leave (employee E-1042):\n\n")
+    assert render("  free   text ") == "free text" and render([1, 2]) == "[1, 2]" and render({}) == ""
 
 
 @pytest.mark.parametrize(("file", "query", "message"), [
@@ -306,7 +325,7 @@ def test_a_plugin_kind_is_found_through_its_entry_point(cli, home, monkeypatch):
                 "target": "tenantctl_stock_tool:lookup"} in kinds
         assert [k["source"] for k in kinds if k["name"] == "http"] == ["built-in"]  # never replaced
         [result] = _passages("acme", "Is part BRG-6204 in stock?")
-        assert result.ok and "in stock 17" in result.text and "warehouse Hagen" in result.text
+        assert result.ok and "in stock: 17" in result.text and "warehouse: Hagen" in result.text
         set_tools(home, "acme", [{"name": "slow", "kind": "hang", "when": "part", "timeout_s": 0.2}])
         [result] = _passages("acme", "part")
         assert "timed out after 0.2 s" in result.error
@@ -408,7 +427,7 @@ def test_the_tools_layer_imports_no_higher_layer():
 # -- through the answer path, on the sample tenants and the real models ---------------------------------
 
 QUESTION = "What is the status of order A-1234?"
-TOOL_VALUES = ("shipped", "2026-12-03", "parcels 2", "2 parcels")
+TOOL_VALUES = ("shipped", "2026-12-03", "parcels: 2", "2 parcels")
 
 
 @pytest.fixture
@@ -560,6 +579,7 @@ def test_the_sample_sql_tool_answers_a_leave_balance(samples, tmp_path, monkeypa
     assert result.code == 0, result
     answer = result.json()
     assert _tool_sources(answer) == ["tool:leave-balance"] and "14.5" in answer["answer"], answer
+    assert "carried over" not in answer["answer"], answer  # the field asked for, not the whole row
     usage = {(r["tenant"], r["operation"]): r["events"] for r in cli("usage", "--json").json()["usage"]}
     assert usage[("acme-hr", "tool")] == 1 and ("nordwerk-maint", "tool") not in usage
 

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenantctl.ingestion.extract import table_records
+
 MAX_PASSAGE_CHARS = 2000  # a tool's passage, trimmed: the model's context is small
 
 
@@ -50,34 +52,45 @@ def _label(key: str) -> str:
     return key.replace("_", " ").strip()
 
 
-def _flatten(value: Any, prefix: str = "") -> list[str]:
-    """`field value` pairs: "status in transit". No colons or semicolons, which would cut a record into
-    pieces too small for an answer's sentence to be checked against."""
-    if isinstance(value, dict):
-        return [p for key, item in value.items() for p in _flatten(item, f"{prefix}{_label(str(key))} ")]
-    if isinstance(value, list):
-        return [p for item in value for p in _flatten(item, prefix)]
-    return [f"{prefix}{'' if value is None else value}".strip()]
+def _value(value: Any) -> str:
+    """A field's value on one line, without the "; " that separates a record's fields."""
+    text = "" if value is None else ", ".join(map(_value, value)) if isinstance(value, list) else str(value)
+    return " ".join(text.replace("; ", ", ").split())
 
 
-def render(data: Any) -> str:
-    """A tool's data as passage text: one record per line, `field value` pairs joined by commas."""
+def _fields(value: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """A JSON object's (name, value) fields, nested objects' names joined: "address city"."""
+    found: list[tuple[str, str]] = []
+    for key, item in value.items():
+        name = f"{prefix}{_label(str(key))}"
+        found += _fields(item, f"{name} ") if isinstance(item, dict) else [(name, _value(item))]
+    return found
+
+
+def render(data: Any, params: dict[str, str] | None = None) -> str:
+    """A tool's data as passage text: each record a paragraph of `field: value` pairs joined by "; " —
+    the records ingestion makes of a table's rows, so an answer names the field asked for ("annual leave
+    days left: 14.5"), not the whole row. Each record opens with the call's `params` it lacks ("employee:
+    E-1042; name: Dana; …"): they say which record it is, as a table row's key does."""
     if data is None or data == [] or data == {}:
         return ""
     if isinstance(data, str):
         return " ".join(data.split())
-    if isinstance(data, list) and all(isinstance(row, dict) for row in data):
-        return "\n".join(", ".join(_flatten(row)) + "." for row in data)
-    if isinstance(data, dict):
-        return ", ".join(_flatten(data)) + "."
-    return json.dumps(data, ensure_ascii=False, default=str)
+    if not isinstance(data, dict | list) or isinstance(data, list) and not all(isinstance(r, dict) for r in data):
+        return json.dumps(data, ensure_ascii=False, default=str)
+    given = [(_label(k), _value(v)) for k, v in (params or {}).items()]
+    records = []
+    for row in data if isinstance(data, list) else [data]:
+        fields = _fields(row)
+        fields = [*[(k, v) for k, v in given if v and v not in dict(fields).values()], *fields]
+        records += table_records([name for name, _ in fields], [[value for _, value in fields]], 0)
+    return "\n\n".join(records)
 
 
 def passage(description: str, name: str, params: dict[str, str], body: str) -> str:
-    """The tool's passage: what it is, which call, then the result."""
+    """The tool's passage: what it is and which call on one line, then the result's records."""
     head = description or f"Result of tool {name}"
     if params:
         head += " (" + ", ".join(f"{_label(k)} {v}" for k, v in params.items()) + ")"
-    # One record stays on the head's line: the whole line is then one sentence an answer can quote.
-    text = f"{head}:{chr(10) if chr(10) in body else ' '}{body or 'no matching record.'}"
+    text = f"{head}:\n\n{body or 'no matching record.'}"  # its own paragraph: the records stay whole
     return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 2].rsplit(" ", 1)[0] + " …"

@@ -116,7 +116,7 @@ def _call(tenant: Tenant, tool: ToolConfig, params: dict[str, str], cfg: Config,
                         options=secrets.fill_any(tool.options), folder=tenant.dir,
                         timeout_s=tool.timeout_s, max_bytes=cfg.tools.max_response_bytes)
         data = _plugin(tool, call)
-    body = render(data)
+    body = render(data, params)
     if len(body.encode()) > cfg.tools.max_response_bytes:
         raise ToolFailed(tool.name, f"the result exceeds the limit of {cfg.tools.max_response_bytes} bytes",
                          "raise tools.max_response_bytes in config.yaml, or return less")
