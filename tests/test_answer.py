@@ -216,6 +216,19 @@ def test_gate_turns_away_a_question_naming_a_code_no_passage_holds():
     assert gate.unheld_codes("When was version 5.3.0 released?", notes) == []
 
 
+def test_gate_turns_away_a_question_naming_a_clause_or_an_iso_date_no_passage_holds():
+    rota = [("Week starting: 2025-11-03; Primary: Priya\n\nWeek starting: 2025-11-17; Primary: Tom", "rota.md", 0.7)]
+    assert not gate.check("Who is primary on call for the week starting 2025-11-10?", rota, 0.2, 0.74, 0.2).passed
+    assert gate.check("Who is primary on call for the week starting 2025-11-17?", rota, 0.2, 0.74, 0.2).passed
+    for text in ("On 10 November 2025.", "On Nov. 10, 2025.", "On 10/11/2025.", "2025年11月10日发布"):
+        assert gate.unheld_codes("What was released on 2025-11-10?", [text]) == [], text
+    assert gate.unheld_codes("What was released on 2025-11-10?", ["Released on 11 October 2025."]) == ["2025-11-10"]
+    policy = ["4.2 We cover your contents. 11.3 Claims are paid in 30 days."]
+    assert gate.unheld_codes("What does clause 11.2 say?", policy) == ["11.2"]
+    assert gate.unheld_codes("What does clause 4.2 say?", policy) == []
+    assert gate.unheld_codes("What does section 4.2.1 say?", ["4.2.1 Flood"]) == []  # a version-like number once
+
+
 def test_gate_turns_away_a_question_naming_an_item_a_table_lacks():
     table = ("Plan: Starter; Monthly price: 29 USD\n\nPlan: Team; Monthly price: 99 USD\n\n"
              "Plan: Business; Monthly price: 249 USD")

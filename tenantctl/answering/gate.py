@@ -109,9 +109,10 @@ _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")
 
 def unheld_codes(question: str, texts: list[str]) -> list[str]:
     """The codes of the question that none of `texts` holds as a word of its own, spelt with or without
-    spaces and hyphens ("FL-12", "FL 12", "fl12"; "P5" is not in "HTTP 5xx"), and the versions none holds
-    ("5.0.0"). Of all SQuAD questions, no answerable one names a code its passages lack; two asked in
-    another tenant do ("AS-205", "K-12")."""
+    spaces and hyphens ("FL-12", "FL 12", "fl12"; "P5" is not in "HTTP 5xx"), and the versions ("5.0.0"),
+    numbered clauses ("clause 11.2") and ISO dates ("2025-11-10", held as "10 November" too) none holds.
+    Of all SQuAD questions, no answerable one names a code its passages lack; two asked in another tenant
+    do ("AS-205", "K-12")."""
     text = " ".join(texts)
 
     def held(code: str) -> bool:
@@ -121,7 +122,31 @@ def unheld_codes(question: str, texts: list[str]) -> list[str]:
         return re.search(rf"(?<![A-Za-z0-9]){spelt}(?![A-Za-z0-9])", text, re.I) is not None
 
     codes = [c for c in _CODE.findall(question) if not _NO_CODE.fullmatch(c)] + _VERSION.findall(question)
-    return [code for code in codes if not held(code)]
+    clauses = [m.group(1) for m in _CLAUSE.finditer(question) if m.group(1).count(".") == 1]  # 3: a version
+    numbered = [c for c in clauses
+                if not re.search(rf"(?<![\w.]){re.escape(c)}(?![\w]|\.\d)", text)]  # "11.2" is in no passage
+    dates = [m.group() for m in _ISO_DATE.finditer(question) if not _dates_held(m, text)]
+    return [code for code in codes if not held(code)] + numbered + dates
+
+
+# A clause or section the question names by its number ("clause 11.2", "section 4.2.1", "§ 7.3"), and a date
+# written as ISO ("2025-11-10"): each names one thing, as a code does ("the week starting 2025-11-10" of a
+# rota whose weeks start on other days).
+_CLAUSE = re.compile(r"\b(?:clause|section|article|paragraph|§)\s*(\d+(?:\.\d+)*)(?![\w.]|\.\d)", re.I)
+_ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w-])")
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+
+
+def _dates_held(iso: re.Match, text: str) -> bool:
+    """Whether `text` holds the ISO date as written, or its day and month in words ("10 November",
+    "Nov 10, 2025"), as D/M or M/D ("10/11/2025"), or in CJK ("11月10日")."""
+    year, month, day = (int(g) for g in iso.groups())
+    name = _MONTHS[month - 1] if 1 <= month <= 12 else "-"
+    words = rf"(?<!\d){day}(?:st|nd|rd|th)?\s+(?:of\s+)?{name}[a-z]*\.?|\b{name}[a-z]*\.?\s+{day}(?!\d)"
+    years = rf"(?:{year}|{year % 100:02d})(?!\d)"
+    numbers = (rf"(?<![\d/]){year}-0?{month}-0?{day}(?!\d)|(?<![\d/])0?{day}[/.]0?{month}[/.]{years}"
+               rf"|(?<![\d/])0?{month}/0?{day}/{years}|(?<!\d){month}月{day}[日号]")
+    return re.search(f"{words}|{numbers}", text, re.I) is not None
 
 
 def unheld_names(question: str, texts: list[str]) -> list[str]:
