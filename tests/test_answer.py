@@ -1081,6 +1081,8 @@ def test_a_record_answers_with_the_fields_the_question_names(question, model_say
 
 OFFICE = "city: Austin; address: 301 Congress Ave, Austin TX 78701; opened: 2024; employees: 12; head: Dana Whitfield"
 PLAN = "plan: Team; monthly_price_eur: 99; annual_price_eur: 990; seats_included: 10; storage_gb: 500"
+RATE = ("Destination: New Zealand; Service: International; Delivery time (business days): 6-10; "
+        "Standard parcel (up to 5 kg): $29.95; Heavy parcel (5-30 kg): $119.95; Free shipping threshold: n/a")
 
 
 @pytest.mark.parametrize("question,record,answer", [
@@ -1098,7 +1100,10 @@ PLAN = "plan: Team; monthly_price_eur: 99; annual_price_eur: 990; seats_included
     ("Which warranty has the Zephyr?", "product: Reach truck RT-9; warranty: 4 years", None),  # not its record
     ("Which warranty has the order picker?", "product: Reach truck RT-9; warranty: 4 years", None),  # nor this
     ("What is the warranty?", "product: Reach truck RT-9; warranty: 4 years", "warranty: 4 years"),
-    ("What is the warranty?", "product: Reach truck RT-9; warranty: 4 years", "warranty: 4 years"),
+    ("How much does shipping to New Zealand cost for a standard parcel?", RATE,
+     "Destination: New Zealand; Standard parcel (up to 5 kg): $29.95"),  # a bracketed qualifier: no word of its own
+    ("How many business days does delivery to New Zealand take?", RATE,
+     "Destination: New Zealand; Delivery time (business days): 6-10"),
 ])
 def test_a_field_is_named_by_the_words_a_question_uses_for_it(question, record, answer):
     assert records.field_answer(question, record) == answer

@@ -89,6 +89,9 @@ def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
     return bool(stems(question) - {t[:STEM] for t in held} - _STANDING)
 
 
+_BRACKETED = re.compile(r"\([^()]*\)|（[^（）]*）")
+
+
 def field_answer(question: str, sentence: str) -> str | None:
     """For a record ("product: Forklift FL-9; warranty: 5 years; price: 12000"): the fields the question
     names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years") — those naming
@@ -111,8 +114,10 @@ def field_answer(question: str, sentence: str) -> str | None:
     if not asked or len(asked) == len(fields):
         return None
     # the field the question names most of, of those the fewest words of their own: "per month" asks the
-    # "monthly_price_usd", not the "annual_price_usd_per_month"
-    fit = {i: (named[i] - len(stems(fields[i][0]) - words_asked), -len(stems(fields[i][0]))) for i in asked}
+    # "monthly_price_usd", not the "annual_price_usd_per_month"; a name's bracketed qualifier is no word of
+    # its own ("Standard parcel (up to 5 kg)" is the "standard parcel", not the "Free shipping threshold")
+    own = {i: stems(_BRACKETED.sub(" ", fields[i][0])) for i in asked}
+    fit = {i: (named[i] - len(own[i] - words_asked), -len(own[i])) for i in asked}
     asked = [i for i in asked if fit[i] == max(fit.values())]
     which = [i for i in named if i in giving]
     if not which:  # else the field whose value the question gives most of: "product: Forklift FL-9"
