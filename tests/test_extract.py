@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from tenantctl.config import ChunkingConfig
+from tenantctl.ingestion.chunking import chunk_text
 from tenantctl.ingestion.extract import ExtractError, decode, extract
 
 from .conftest import BAD, SAMPLES
@@ -171,6 +173,42 @@ def test_pdf_clauses_numbered_in_a_margin_are_no_table(tmp_path):
     steps = [("No.", "Step"), ("1.", "Unplug the press"), ("2.", "Lock the guard")]
     text = extract(tmp_path / "s.pdf", _pdf([["Before cleaning:", *steps]])).text
     assert "No.: 1.; Step: Unplug the press" in text
+
+
+def _styled_pdf(lines: list[tuple[str, str, int]]) -> bytes:
+    """A one-page PDF of (text, font, size) lines: font "R" is Helvetica, "B" Helvetica-Bold."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    page = writer.add_blank_page(595, 842)
+    fonts = DictionaryObject({NameObject(f"/{key}"): DictionaryObject({
+        NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
+        NameObject("/BaseFont"): NameObject(name)}) for key, name in [("R", "/Helvetica"), ("B", "/Helvetica-Bold")]})
+    stream = DecodedStreamObject()
+    stream.set_data("\n".join(f"BT /{font} {size} Tf 50 {800 - 18 * n} Td ({text}) Tj ET"
+                              for n, (text, font, size) in enumerate(lines)).encode())
+    page[NameObject("/Contents")] = writer._add_object(stream)
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_headings_set_larger_or_in_bold_are_headings(tmp_path):
+    """A PDF's text had no headings: its chunks named no section ("4.3 How we settle a claim"), so a question
+    about the section found its lines by their own words alone. A heading wrapped over two lines is one."""
+    lines = [("Harbourline Home Insurance", "B", 18), ("Policy wording, effective 1 March 2025.", "R", 10),
+             ("4. Property cover", "B", 12), ("4.3 How we settle a", "B", 10), ("claim", "B", 10),
+             ("We may repair or replace the damaged item.", "R", 10), ("Read this before you claim.", "B", 10),
+             ("For carpets we pay only for the room where the damage happened.", "R", 10)]
+    text = extract(tmp_path / "p.pdf", _styled_pdf(lines)).text
+    assert text.split("\n") == [
+        "# Harbourline Home Insurance", "Policy wording, effective 1 March 2025.", "## 4. Property cover",
+        "### 4.3 How we settle a claim", "We may repair or replace the damaged item.", "Read this before you claim.",
+        "For carpets we pay only for the room where the damage happened."]
+    chunks = chunk_text(text, ChunkingConfig(), paged=True)
+    assert chunks[-1].heading == "Harbourline Home Insurance > 4. Property cover > 4.3 How we settle a claim"
 
 
 def test_markdown_setext_underlines_in_fenced_code_stay_code(tmp_path):

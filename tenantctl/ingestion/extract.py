@@ -608,26 +608,68 @@ def read_pdf(data: bytes) -> str:
 
 def _pdf_page_text(page: PageObject) -> str:
     """The page's text as pypdf extracts it, with each table (lines of cells starting under the cells
-    of a first line of names) written as records of those names, as a DOCX table's rows are."""
+    of a first line of names) written as records of those names, as a DOCX table's rows are, and each
+    heading (a short line set larger than the page's text, or in bold) as a Markdown heading."""
     lines: list[list[tuple[float, str]]] = [[]]  # each line's pieces of text and where they start
+    styles: list[list[tuple[float, bool, int]]] = [[]]  # and their size, boldness and length
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        bold = bool(_BOLD_FONT.search(str(font.get("/BaseFont", "")))) if isinstance(font, dict) else False
+        scale = abs(tm[3] * cm[3]) or 1.0  # "1 Tf" and a matrix scaling it to 12 points is 12 points
         for n, part in enumerate(text.split("\n")):
             if n:
                 lines.append([])
+                styles.append([])
             if part:
                 lines[-1].append((tm[4] * cm[0] + tm[5] * cm[2] + cm[4], part))
+            if part.strip():
+                styles[-1].append((round(size * scale, 1), bold, len(part.strip())))
 
     text = page.extract_text(visitor_text=visit) or ""
     raw = ["".join(part for _, part in line) for line in lines]
-    tables = _pdf_tables([[(x, part.strip()) for x, part in line if part.strip()] for line in lines])
-    if not tables or "\n".join(raw) != text:  # the pieces are not the text: leave it as it is
+    if "\n".join(raw) != text:  # the pieces are not the text: leave it as it is
         return text
+    tables = _pdf_tables([[(x, part.strip()) for x, part in line if part.strip()] for line in lines])
+    in_tables = {n for first, end, _ in tables for n in range(first, end)}
+    raw = _pdf_headings(raw, styles, in_tables)
     out, done = [], 0
     for first, end, records in tables:
         out += [*raw[done:first], "", "\n\n".join(records), ""]
         done = end
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out + raw[done:]))
+
+
+_BOLD_FONT = re.compile(r"bold|black|heavy|demi|semibold", re.I)
+_HEADING_WORDS = 12  # a heading is a short line; a longer one in bold is an emphasised sentence
+
+
+def _pdf_headings(raw: list[str], styles: list[list[tuple[float, bool, int]]], skip: set[int]) -> list[str]:
+    """The page's lines with each heading written as Markdown's: a line of one style, of a dozen words at
+    most, not ending as a sentence or clause does, set 1.4 times the page's commonest size or more ("#"),
+    1.12 times ("##"), or in bold at that size ("###"); a heading wrapped over lines is one heading."""
+    sizes: collections.Counter[float] = collections.Counter()
+    for line in styles:
+        for size, _, chars in line:
+            sizes[size] += chars
+    if not sizes:
+        return raw
+    body = sizes.most_common(1)[0][0]
+    out, last = [], ""
+    for n, line in enumerate(raw):
+        words = line.split()
+        kinds = {(size, bold) for size, bold, _ in styles[n]}
+        level = ""
+        if n not in skip and len(kinds) == 1 and 0 < len(words) <= _HEADING_WORDS and \
+                re.search(r"[^\W\d_]", line) and not re.search(r"[.,;:]$", line.strip()):
+            (size, bold), = kinds
+            ratio = size / body
+            level = "#" if ratio >= 1.4 else "##" if ratio >= 1.12 else "###" if bold and ratio >= 1 else ""
+        if level and last == level and out and out[-1].startswith(level + " "):
+            out[-1] += " " + " ".join(words)  # the heading's second line
+        else:
+            out.append(f"{level} {' '.join(words)}" if level else line)
+        last = level
+    return out
 
 
 _CELL_ALIGN_PT = 2.0  # how far apart the starts of one column's cells may be
@@ -991,7 +1033,8 @@ SUPPORTED = tuple(sorted(READERS))
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records; 4: but
-# not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names).
+# not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names); 5:
+# headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
@@ -1001,7 +1044,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 4, ".csv": 2,
+    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 5, ".csv": 2,
 }
 
 
