@@ -1114,6 +1114,11 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("工作满十年的员工有几天年假？", sentence) == ["10天", "15天"]
     assert numbers.typed_span("工作满十年的员工有几天年假？", sentence) == "10天"
     assert numbers.typed_choices("他工作了几年？", "他在公司工作了十二年，带过3个团队。") == ["十二年"]
+    # No number of another unit: the weight asked for is not the alarm's "90 分(贝)"
+    assert numbers.typed_choices("门锁重量是多少公斤？", "撬锁时前面板会发出 90 分贝以上的报警声。") == []
+    assert numbers.typed_choices("门锁重量是多少公斤？", "门锁重 4.5 公斤。") == ["4.5 公斤"]
+    assert numbers.typed_choices("会议要开几个小时？", "会议开3小时，共5人。") == ["3小时"]
+    assert numbers.typed_choices("柴郡改制为几个单一管理区？", "柴郡改制为4个单一管理区。") == ["4个"]  # 单: no unit
 
 
 def test_a_long_record_is_cut_to_whole_fields():

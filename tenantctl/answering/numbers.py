@@ -156,10 +156,15 @@ def typed_choices(question: str, sentence: str) -> list[str]:
     if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
         found = [t for t in found if not _year(t)] or found
     if (measure := _ZH_ASKED_UNIT.search(question)) and measure.group(1) not in "个种":
-        found = [t for t in found if measure.group(1) in t] or found  # 几天 wants 10天, not 十年
+        # 几天 wants 10天, not 十年; 多少公斤 a weight or no number, never "90 分(贝)". A unit an answer
+        # writes out (_ZH_WRITTEN) is required; 几点 is answered "8:00", 多少钱 "三百元", and of 几个单一管理区
+        # the 单 is no unit at all.
+        strict = measure.group(1) in _ZH_WRITTEN and ("个" not in measure.group() or measure.group(1) in "小月")
+        found = [t for t in found if measure.group(1) in t] or ([] if strict else found)
     return found
 
 
+_ZH_WRITTEN = "天年月周岁人次米克吨斤里亩公千小"  # units an answer of that measure writes out: 3天, 4.5公斤
 # The measure word a CJK question counts in: 几天, 多少人, 几个小时 (个 alone names no unit).
 _ZH_ASKED_UNIT = re.compile(r"(?:几|多少)(?:个(?=[\u4e00-\u9fff]))?([\u4e00-\u9fff])")
 
