@@ -216,6 +216,18 @@ def test_gate_turns_away_a_question_naming_a_code_no_passage_holds():
     assert gate.unheld_codes("When was version 5.3.0 released?", notes) == []
 
 
+def test_the_names_a_question_uses_that_no_passage_holds_are_told():
+    found = [("Showrooms: Richmond (Melbourne) at 220 Swan Street. We sell DVD players and ship to New Zealand.",
+              "help.html", 0.6)]
+    assert gate.unmentioned("What are the opening hours of the Brisbane showroom?", found) == ["Brisbane"]
+    assert gate.unmentioned("Do you ship to the United States?", found) == ["United States"]  # one name
+    assert gate.unmentioned("门锁支持苹果 HomeKit 吗？", found) == ["HomeKit"]
+    assert gate.unmentioned("Which AWS account sells DVDs?", found) == ["AWS"]  # "DVDs": the DVD's plural
+    assert gate.unmentioned("Is the Melborne showroom open?", found) == []  # misspelt by a letter
+    assert gate.unmentioned("Brisbane?", found) == []  # a first word may be capitalised for starting the question
+    assert gate.unmentioned("Do you ship to New Zealand from Richmond's showroom?", found) == []
+
+
 def test_gate_turns_away_a_question_naming_a_clause_or_an_iso_date_no_passage_holds():
     rota = [("Week starting: 2025-11-03; Primary: Priya\n\nWeek starting: 2025-11-17; Primary: Tom", "rota.md", 0.7)]
     assert not gate.check("Who is primary on call for the week starting 2025-11-10?", rota, 0.2, 0.74, 0.2).passed

@@ -84,6 +84,19 @@ def test_a_misspelt_question_is_still_answered(cli, samples):
     assert data["sources"][0]["path"].endswith("employee_handbook.docx")
 
 
+def test_an_answer_notes_the_names_its_passages_do_not_mention(cli, samples):
+    """The passages hold annual leave but no Singapore office: the answer says so beside it. A name only
+    another tenant's documents hold ("Nordwerk") is no more mentioned: its documents are never read."""
+    asked = "How many days of paid annual leave do employees of the Singapore office get from Nordwerk?"
+    data = cli("query", "acme-hr", asked, "--json").json()
+    assert not data["no_answer"] and len(data["notes"]) == 1, data
+    assert "'Singapore'" in data["notes"][0] and "'Nordwerk'" in data["notes"][0], data
+    human = cli("query", "acme-hr", asked)
+    assert "do not mention 'Singapore'" in human.err
+    held = cli("query", "acme-hr", "How many days of paid annual leave do employees accrue per year?", "--json")
+    assert held.json()["notes"] == []
+
+
 def test_a_record_answers_with_the_field_asked_for(cli, samples):
     """error_codes.json: each code one record of name: value fields; the severity field, not the code."""
     data = cli("query", "nordwerk-maint", "What is the severity of error code E-417?", "--json").json()

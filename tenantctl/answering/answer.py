@@ -416,6 +416,9 @@ def _answer(
     # Tool results and other extra passages come first and are relevant by construction; the documents
     # join them only when they pass the gate.
     passages = extra + (documents if verdict.passed else [])
+    if passages and (names := gate.unmentioned(question, [p.gate_input for p in passages])):
+        listed = ", ".join(f"'{name}'" for name in names)
+        notes = [*notes, f"the passages found do not mention {listed}: the answer may be about something else"]
     base = dict(tenant=tenant.id, question=question, passages=[p.hit for p in passages if p.hit] or hits,
                 gate={"similarity": verdict.similarity, "coverage": verdict.coverage}, tools=tools, notes=notes)
     if not passages:

@@ -149,16 +149,36 @@ def _dates_held(iso: re.Match, text: str) -> bool:
     return re.search(f"{words}|{numbers}", text, re.I) is not None
 
 
-def unheld_names(question: str, texts: list[str]) -> list[str]:
+def unheld_names(question: str, texts: list[str], *, any_case: bool = False) -> list[str]:
     """The names of the question (a capitalised word past its first: "the Enterprise plan") that none of
     `texts` holds, by their first STEM letters ("British" is held by "Britain") or misspelt by one letter;
-    acronyms ("DVDs", "TV") and codes (`unheld_codes`) aside."""
+    codes (`unheld_codes`) aside, and acronyms and CamelCase ("DVDs", "HomeKit") too unless `any_case`
+    (then held by their letters, a plural's s aside)."""
     held, found = " ".join(texts).lower(), {t for text in texts for t in terms(text)}
     words = [re.sub(r"'s$", "", w) for w in re.findall(r"[^\W_][\w'-]*", question)[1:]]
-    return [w for w in words
-            if w[:1].isupper() and not w.isupper() and w[1:].lower() == w[1:] and not re.search(r"\d", w)
-            and terms(w) and not re.search(r"\b" + re.escape(w.lower()[:STEM]), held)
-            and not any(_misspelt(t, found) for t in terms(w))]
+
+    def plain(w: str) -> bool:
+        return not w.isupper() and w[1:].lower() == w[1:]
+
+    def unheld(w: str) -> bool:
+        if not plain(w):
+            return re.search(r"\b" + re.escape(re.sub(r"(?<=[A-Z])s$", "", w).lower()), held) is None
+        return (re.search(r"\b" + re.escape(w.lower()[:STEM]), held) is None
+                and not any(_misspelt(t, found) for t in terms(w)))
+
+    return [w for w in words if w[:1].isupper() and (any_case or plain(w)) and not re.search(r"\d", w)
+            and terms(w) and unheld(w)]
+
+
+def unmentioned(question: str, passages: list[tuple[str, str, float]]) -> list[str]:
+    """The names the question uses ("Brisbane", "HomeKit", "AWS"; not its first word) that no passage
+    holds: the answer is then likely of something else, which its note says. Of all SQuAD questions,
+    14 of 1,482 name something their article's passages call otherwise ("British" of "the UK")."""
+    unheld = set(unheld_names(question, _labelled(passages), any_case=True))
+    runs = re.finditer(r"[A-Z][\w'-]*(?: [A-Z][\w'-]*)*", question)  # "United States" is one name
+    return list(dict.fromkeys(
+        " ".join(w for w in run.group().split() if run.start() or w != question.split()[0]) for run in runs
+        if unheld & {re.sub(r"'s$", "", w) for w in run.group().split()}))
 
 
 TABLE_MIN_ROWS = 2  # a passage holding this many records (rows: "Plan: Team; Price: 99 USD") is a table
