@@ -175,8 +175,9 @@ def test_pdf_clauses_numbered_in_a_margin_are_no_table(tmp_path):
     assert "No.: 1.; Step: Unplug the press" in text
 
 
-def _styled_pdf(lines: list[tuple[str, str, int]]) -> bytes:
-    """A one-page PDF of (text, font, size) lines: font "R" is Helvetica, "B" Helvetica-Bold."""
+def _styled_pdf(lines: list[tuple[str, str, int]], gaps: list[int] | None = None) -> bytes:
+    """A one-page PDF of (text, font, size) lines, 18 points apart (or `gaps` apart), "a | b" a table's
+    cells 150 points apart: font "R" is Helvetica, "B" Helvetica-Bold."""
     from pypdf import PdfWriter
     from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
@@ -186,8 +187,10 @@ def _styled_pdf(lines: list[tuple[str, str, int]]) -> bytes:
         NameObject("/Type"): NameObject("/Font"), NameObject("/Subtype"): NameObject("/Type1"),
         NameObject("/BaseFont"): NameObject(name)}) for key, name in [("R", "/Helvetica"), ("B", "/Helvetica-Bold")]})
     stream = DecodedStreamObject()
-    stream.set_data("\n".join(f"BT /{font} {size} Tf 50 {800 - 18 * n} Td ({text}) Tj ET"
-                              for n, (text, font, size) in enumerate(lines)).encode())
+    tops = [800 - sum((gaps or [18] * len(lines))[:n]) for n in range(len(lines))]
+    stream.set_data("\n".join(f"BT /{font} {size} Tf {50 + 150 * k} {top} Td ({cell}) Tj ET"
+                              for top, (text, font, size) in zip(tops, lines, strict=True)
+                              for k, cell in enumerate(text.split(" | "))).encode())
     page[NameObject("/Contents")] = writer._add_object(stream)
     page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): fonts})
     out = io.BytesIO()
@@ -201,14 +204,31 @@ def test_pdf_headings_set_larger_or_in_bold_are_headings(tmp_path):
     lines = [("Harbourline Home Insurance", "B", 18), ("Policy wording, effective 1 March 2025.", "R", 10),
              ("4. Property cover", "B", 12), ("4.3 How we settle a", "B", 10), ("claim", "B", 10),
              ("We may repair or replace the damaged item.", "R", 10), ("Read this before you claim.", "B", 10),
-             ("For carpets we pay only for the room where the damage happened.", "R", 10)]
+             ("For carpets we pay only for the room where the damage happened.", "R", 10),
+             ("Cover | Limit", "B", 10), ("Cash | 500 AUD", "R", 10), ("Locks | 1,500 AUD", "R", 10)]
     text = extract(tmp_path / "p.pdf", _styled_pdf(lines)).text
-    assert text.split("\n") == [
+    assert [line for line in text.split("\n") if line] == [
         "# Harbourline Home Insurance", "Policy wording, effective 1 March 2025.", "## 4. Property cover",
         "### 4.3 How we settle a claim", "We may repair or replace the damaged item.", "Read this before you claim.",
-        "For carpets we pay only for the room where the damage happened."]
+        "For carpets we pay only for the room where the damage happened.", "Cover: Cash; Limit: 500 AUD",
+        "Cover: Locks; Limit: 1,500 AUD"]
     chunks = chunk_text(text, ChunkingConfig(), paged=True)
     assert chunks[-1].heading == "Harbourline Home Insurance > 4. Property cover > 4.3 How we settle a claim"
+
+
+def test_pdf_paragraphs_are_told_apart_by_the_gaps_between_lines(tmp_path):
+    """A PDF page was one paragraph of lines: "…persistent rain by itself." ran on into the next definition
+    ("Home means …") in an answer's window. A gap a fifth wider than the lines' is a paragraph break."""
+    lines = [("Storm means a violent wind, which may bring hail.", "R", 10),
+             ("A storm does not include persistent rain by itself.", "R", 10),
+             ("Home means the residential building at the situation shown,", "R", 10),
+             ("including garages and fences.", "R", 10), ("Unoccupied means not lived in for 60 days.", "R", 10)]
+    text = extract(tmp_path / "p.pdf", _styled_pdf(lines, gaps=[13, 18, 13, 18])).text
+    assert text.split("\n\n") == [
+        "Storm means a violent wind, which may bring hail.\nA storm does not include persistent rain by itself.",
+        "Home means the residential building at the situation shown,\nincluding garages and fences.",
+        "Unoccupied means not lived in for 60 days."]
+    assert "\n\n" not in extract(tmp_path / "p.pdf", _styled_pdf(lines, gaps=[13] * 4)).text
 
 
 def test_markdown_setext_underlines_in_fenced_code_stay_code(tmp_path):

@@ -608,10 +608,12 @@ def read_pdf(data: bytes) -> str:
 
 def _pdf_page_text(page: PageObject) -> str:
     """The page's text as pypdf extracts it, with each table (lines of cells starting under the cells
-    of a first line of names) written as records of those names, as a DOCX table's rows are, and each
-    heading (a short line set larger than the page's text, or in bold) as a Markdown heading."""
+    of a first line of names) written as records of those names, as a DOCX table's rows are, each
+    heading (a short line set larger than the page's text, or in bold) as a Markdown heading, and a blank
+    line where the lines leave a wider gap than they do within a paragraph."""
     lines: list[list[tuple[float, str]]] = [[]]  # each line's pieces of text and where they start
     styles: list[list[tuple[float, bool, int]]] = [[]]  # and their size, boldness and length
+    tops: list[float | None] = [None]  # and how high on the page it stands
 
     def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
         bold = bool(_BOLD_FONT.search(str(font.get("/BaseFont", "")))) if isinstance(font, dict) else False
@@ -620,10 +622,12 @@ def _pdf_page_text(page: PageObject) -> str:
             if n:
                 lines.append([])
                 styles.append([])
+                tops.append(None)
             if part:
                 lines[-1].append((tm[4] * cm[0] + tm[5] * cm[2] + cm[4], part))
             if part.strip():
                 styles[-1].append((round(size * scale, 1), bold, len(part.strip())))
+                tops[-1] = tm[4] * cm[1] + tm[5] * cm[3] + cm[5] if tops[-1] is None else tops[-1]
 
     text = page.extract_text(visitor_text=visit) or ""
     raw = ["".join(part for _, part in line) for line in lines]
@@ -631,12 +635,26 @@ def _pdf_page_text(page: PageObject) -> str:
         return text
     tables = _pdf_tables([[(x, part.strip()) for x, part in line if part.strip()] for line in lines])
     in_tables = {n for first, end, _ in tables for n in range(first, end)}
-    raw = _pdf_headings(raw, styles, in_tables)
+    raw = _pdf_paragraphs(_pdf_headings(raw, styles, in_tables), tops)
     out, done = [], 0
     for first, end, records in tables:
         out += [*raw[done:first], "", "\n\n".join(records), ""]
         done = end
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out + raw[done:]))
+
+
+def _pdf_paragraphs(raw: list[str], tops: list[float | None]) -> list[str]:
+    """The lines with a blank line before each that stands further below the one before than lines of a
+    paragraph do (a fifth more than the page's commonest gap, 2 points at least): paragraphs, which a PDF
+    does not mark, so a sentence ending one does not run on into the next ("…by itself. Home means …")."""
+    placed = [(n, top) for n, top in enumerate(tops) if top is not None and raw[n].strip()]
+    gaps = [(n, above - top) for (_, above), (n, top) in zip(placed, placed[1:], strict=False)]
+    common = collections.Counter(round(gap) for _, gap in gaps if gap > 0).most_common(1)
+    if not common:
+        return raw
+    line_gap = common[0][0]
+    wide = {n for n, gap in gaps if gap > max(line_gap * 1.2, line_gap + 2)}
+    return [f"\n{line}" if n in wide else line for n, line in enumerate(raw)]
 
 
 _BOLD_FONT = re.compile(r"bold|black|heavy|demi|semibold", re.I)
@@ -654,7 +672,8 @@ def _pdf_headings(raw: list[str], styles: list[list[tuple[float, bool, int]]], s
     if not sizes:
         return raw
     body = sizes.most_common(1)[0][0]
-    out, last = [], ""
+    out: list[str] = []  # as many lines as `raw`: the tables' lines are counted in it
+    last, heading = "", -1
     for n, line in enumerate(raw):
         words = line.split()
         kinds = {(size, bold) for size, bold, _ in styles[n]}
@@ -664,10 +683,12 @@ def _pdf_headings(raw: list[str], styles: list[list[tuple[float, bool, int]]], s
             (size, bold), = kinds
             ratio = size / body
             level = "#" if ratio >= 1.4 else "##" if ratio >= 1.12 else "###" if bold and ratio >= 1 else ""
-        if level and last == level and out and out[-1].startswith(level + " "):
-            out[-1] += " " + " ".join(words)  # the heading's second line
+        if level and last == level:
+            out[heading] += " " + " ".join(words)  # the heading's second line
+            out.append("")
         else:
             out.append(f"{level} {' '.join(words)}" if level else line)
+            heading = n if level else heading
         last = level
     return out
 
@@ -1034,7 +1055,8 @@ SUPPORTED = tuple(sorted(READERS))
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records; 4: but
 # not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names); 5:
-# headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section.
+# headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section;
+# 6: a wider gap between lines is a paragraph break, and a heading over two lines no longer shifts a table.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
@@ -1044,7 +1066,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 5, ".csv": 2,
+    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 6, ".csv": 2,
 }
 
 
