@@ -231,6 +231,22 @@ def test_pdf_paragraphs_are_told_apart_by_the_gaps_between_lines(tmp_path):
     assert "\n\n" not in extract(tmp_path / "p.pdf", _styled_pdf(lines, gaps=[13] * 4)).text
 
 
+def test_pdf_table_cells_wrapped_onto_a_second_line_stay_in_their_row(tmp_path):
+    """A cell wrapped onto a line of its own ("building sum insured") ended the table, and the next row was
+    read as the names of another: "Legal liability: Contents; $20,000,000: $120,000…"."""
+    table = [("Cover", "Sum insured", "Excess"), ("Building", "$850,000", "$500"),
+             ("Temporary accommodation", "12 months, up to 10% of", "Nil"), ("", "building sum insured", ""),
+             ("Legal liability", "$20,000,000", "Nil"), ("Contents", "$120,000", "$500"),
+             ("Hotel", "London", "200"), ("", "Paris", "180")]
+    text = extract(tmp_path / "t.pdf", _pdf([table])).text
+    assert text.split("\n\n") == [
+        "Cover: Building; Sum insured: $850,000; Excess: $500",
+        "Cover: Temporary accommodation; Sum insured: 12 months, up to 10% of building sum insured; Excess: Nil",
+        "Cover: Legal liability; Sum insured: $20,000,000; Excess: Nil",
+        "Cover: Contents; Sum insured: $120,000; Excess: $500",
+        "Cover: Hotel; Sum insured: London; Excess: 200", "Sum insured: Paris; Excess: 180"]  # a row of its own
+
+
 def test_markdown_setext_underlines_in_fenced_code_stay_code(tmp_path):
     md = "Deploy\n======\n\n```yaml\nkind: Service\n---\nkind: Deployment\n```\n\nThen\n----\n\nApply it.\n"
     text = extract(tmp_path / "d.md", md.encode()).text

@@ -699,9 +699,9 @@ _LIST_MARK = re.compile(r"(\d+\.)+\d*|\d+\)|\(?(\d+|[a-z]|[ivx]+)\)|[•·▪◦
 _TABLE_NAME_WORDS = 5  # a column name is short: two columns of prose side by side are no table
 
 
-def _pdf_row(names: list[tuple[float, str]], line: list[tuple[float, str]]) -> list[str | None] | None:
-    """The line's cells under the names' columns (None: an empty cell), or None when it is no row:
-    fewer than two cells, or a piece that starts under no column."""
+def _pdf_cells(names: list[tuple[float, str]], line: list[tuple[float, str]]) -> list[str | None] | None:
+    """The line's cells under the names' columns (None: an empty cell), or None when a piece starts under
+    no column."""
     cells: list[str | None] = [None] * len(names)
     last = -1
     for x, piece in line:
@@ -709,19 +709,42 @@ def _pdf_row(names: list[tuple[float, str]], line: list[tuple[float, str]]) -> l
         if column <= last:
             return None
         cells[column], last = piece, column
-    return cells if len(line) >= 2 else None
+    return cells
+
+
+def _pdf_row(names: list[tuple[float, str]], line: list[tuple[float, str]]) -> list[str | None] | None:
+    """The line's cells, or None when it is no row: fewer than two cells, or a piece under no column."""
+    cells = _pdf_cells(names, line)
+    return cells if cells and len(line) >= 2 else None
+
+
+def _pdf_wrapped(names: list[tuple[float, str]], line: list[tuple[float, str]]) -> list[str | None] | None:
+    """The line's cells when it holds the rest of the row above's cells, wrapped: the first column empty,
+    one cell filled or fewer than half ("", "building sum insured", "", ""); else None."""
+    cells = _pdf_cells(names, line)
+    filled = sum(cell is not None for cell in cells or [])
+    return cells if cells and cells[0] is None and (filled == 1 or 2 * filled < len(cells)) else None
 
 
 def _pdf_tables(lines: list[list[tuple[float, str]]]) -> list[tuple[int, int, list[str]]]:
     """(first, end, records) of the tables among a page's lines: a line of two or more short names
-    and two rows or more below it, each of two or more cells starting where the names do."""
+    and two rows or more below it, each of two or more cells starting where the names do (a line of
+    cells wrapped from the row above goes on with that row's cells)."""
     tables, i = [], 0
     while i < len(lines):
         names, end = lines[i], i + 1
         if len(names) >= 2 and all(len(name.split()) <= _TABLE_NAME_WORDS for _, name in names):
-            while end < len(lines) and _pdf_row(names, lines[end]) is not None:
+            while end < len(lines) and (_pdf_row(names, lines[end]) is not None
+                                        or end > i + 1 and _pdf_wrapped(names, lines[end]) is not None):
                 end += 1
-        rows = [_pdf_row(names, line) for line in lines[i + 1 : end]]
+        rows: list[list[str | None]] = []
+        for line in lines[i + 1 : end]:
+            wrapped = _pdf_wrapped(names, line) if rows else None
+            if wrapped is None:
+                rows.append(_pdf_row(names, line) or [])
+            else:
+                rows[-1] = [a if b is None else b if a is None else f"{a} {b}" for a, b in zip(rows[-1], wrapped,
+                                                                                               strict=True)]
         if all(row and row[0] and _LIST_MARK.fullmatch(row[0]) for row in [[names[0][1]], *rows]):
             rows = []  # numbered clauses, each number hanging in the margin: no names over rows
         source = sum(len(piece) for line in lines[i:end] for _, piece in line)
@@ -1057,6 +1080,7 @@ SUPPORTED = tuple(sorted(READERS))
 # not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names); 5:
 # headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section;
 # 6: a wider gap between lines is a paragraph break, and a heading over two lines no longer shifts a table.
+# 7: a table's cell wrapped onto a line of its own stays in its row (it ended the table).
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
@@ -1066,7 +1090,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 6, ".csv": 2,
+    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
 }
 
 
