@@ -58,6 +58,20 @@ def test_html_drops_scripts_and_keeps_headings():
     assert "learning budget of $1,800 per year" in " ".join(text.split())
 
 
+def test_html_faq_accordions_keep_question_and_answer_apart(tmp_path):
+    """A help centre's `<details><summary>` question ran on into its answer ("Can I cancel my order?Yes, within
+    1 hour"), one sentence; so did an accordion's `<button>`. A summary is now a heading below the one before."""
+    page = (b"<h1>Help</h1><h2>Orders</h2><details><summary>Can I cancel my order?</summary><p>Yes, within 1 hour."
+            b"</p></details><details><summary>Do you ship abroad?</summary>Only to New Zealand.</details>"
+            b"<div><button>Is there a warranty?</button><div>Two years.</div></div>")
+    text = extract(tmp_path / "faq.html", page).text
+    assert text.split("\n\n") == ["# Help", "## Orders", "### Can I cancel my order?", "Yes, within 1 hour.",
+                                    "### Do you ship abroad?", "Only to New Zealand.", "Is there a warranty?",
+                                    "Two years."]
+    chunks = chunk_text(text, ChunkingConfig())
+    assert chunks[0].heading == "Help > Orders > Can I cancel my order?" and chunks[0].text == "Yes, within 1 hour."
+
+
 def test_docx_headings_become_markdown():
     path = SAMPLES / "acme-hr" / "employee_handbook.docx"
     text = extract(path, path.read_bytes()).text

@@ -257,7 +257,7 @@ def _md_tables(text: str) -> str:
 
 _BLOCK_TAGS = (
     "p", "div", "li", "tr", "br", "pre", "blockquote", "section", "article", "table", "ul", "ol",
-    "dt", "dd", "figcaption", "header", "footer", "main", "aside",
+    "dt", "dd", "figcaption", "header", "footer", "main", "aside", "details", "button",
 )
 
 
@@ -309,6 +309,7 @@ def read_html(data: bytes) -> str:
     _html_definitions([dl for dl in lists if id(dl) not in holding])
     _html_tables(soup)
     _html_definitions([dl for dl in lists if id(dl) in holding])
+    _html_summaries(soup)
     for level in range(1, 7):
         for tag in soup.find_all(f"h{level}"):
             title = " ".join(tag.get_text(" ").split())
@@ -327,6 +328,17 @@ def read_html(data: bytes) -> str:
     if title and not re.search(r"^# ", text, flags=re.M):
         text = f"# {title}\n\n{text}"
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _html_summaries(soup: Tag) -> None:
+    """Each `<summary>` of a `<details>` (a help centre's FAQ accordion: the question, its answer inside)
+    becomes a heading one level below the heading before it, so the answer's section names its question;
+    it ran on into the answer: "Can I cancel my order?Yes, within 1 hour"."""
+    for tag in soup.find_all("summary"):
+        title = " ".join(tag.get_text(" ").split())
+        above = tag.find_previous(re.compile(r"^h[1-6]$"))
+        level = min(int(above.name[1]) + 1, 6) if above is not None else 2
+        tag.replace_with(f"\n\n{'#' * level} {title}\n\n" if title else "")
 
 
 def _html_mark(item: Tag) -> str:
@@ -1081,6 +1093,7 @@ SUPPORTED = tuple(sorted(READERS))
 # headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section;
 # 6: a wider gap between lines is a paragraph break, and a heading over two lines no longer shifts a table.
 # 7: a table's cell wrapped onto a line of its own stays in its row (it ended the table).
+# 6 (.html): a <details>'s <summary> is a heading (a FAQ's question), a <button> a line of its own.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
@@ -1090,7 +1103,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 5, ".htm": 5, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
+    ".html": 6, ".htm": 6, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
 }
 
 
