@@ -142,9 +142,35 @@ def test_reindex_busy_tenant_gets_its_own_exit_code(cli, home, tmp_path):
     with open_tenant("t").write_lock():
         busy = cli("reindex", "t")
         assert busy.code == ExitCode.BUSY and "busy" in busy.err
+        assert "pass --wait SECONDS" in busy.err  # the line names the fix, as every other error does
         assert cli("ingest", "t", tmp_path / "d").code == ExitCode.BUSY
         assert cli("reindex", "--all", "--json").json()["status"] == "busy"
     assert cli("reindex", "t").code == 0
+
+
+def test_key_list_of_an_unknown_tenant_is_not_found(cli, home):
+    """`key list acne` (a typo) printed nothing and exited 0, as if acme had no keys; every other command
+    naming a tenant that does not exist exits 3."""
+    fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    assert cli("key", "create", "acme").code == 0
+    for args in (("key", "list", "acne"), ("key", "list", "acne", "--json")):
+        result = cli(*args)
+        assert result.code == ExitCode.NOT_FOUND and "tenant 'acne' does not exist" in result.err, args
+        assert result.out == "", args
+    assert len(cli("key", "list", "acme", "--json").json()) == 1
+
+
+def test_a_long_message_on_stderr_keeps_its_command_on_one_line(cli, home):
+    """stderr wrapped at 80 columns when it was not a terminal (cron mail, a log file): "`tenantctl ingest
+    T` / `PATH`." split the command a hint gives over two lines."""
+    fast_home(cli, home)
+    tenant = "customer-with-a-rather-long-tenant-id"
+    cli("tenant", "create", tenant)
+    result = cli("search", tenant, "anything")
+    assert f"It has no documents yet: `tenantctl ingest {tenant} PATH`." in result.err
+    gone = cli("logs", "--tenant", "no-such-customer-with-a-rather-long-id")
+    assert "(`tenantctl tenant list`)" in gone.err and len(gone.err.strip().splitlines()) == 1
 
 
 def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):

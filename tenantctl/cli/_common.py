@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 # No markup unless a call asks for it (and escapes what it prints): a "[/b]" in a heading, a path or a
 # key's label is text, not a rich tag (it raised MarkupError).
 out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # a hint's command stays on its line
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 TenantArg = Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id.", show_default=False)]

@@ -42,7 +42,8 @@ def reindex(
         print_json(report.to_dict())
     for run in report.runs:
         if run in report.failures:
-            err.print(f"{run.tenant}: {run.status}: {run.error}", markup=False, soft_wrap=True)
+            fix = f" ({run.hint})" if run.hint else ""  # "busy" said nothing of --wait
+            err.print(f"{run.tenant}: {run.status}: {run.error}{fix}", markup=False, soft_wrap=True)
         elif verbose and not json_out:
             s = run.summary or {}
             detail = (f"{s.get('added', 0)} added, {s.get('updated', 0)} updated, {s.get('skipped', 0)} skipped, "

@@ -81,11 +81,14 @@ def key_list(
     json_out: JsonOption = False,
 ) -> None:
     """List API keys (ids and status, never secrets)."""
+    from tenantctl.errors import TenantNotFound
     from tenantctl.paths import validate_tenant_id
-    from tenantctl.storage import keys
+    from tenantctl.storage import keys, registry
 
     if tenant_id is not None:  # "" is an invalid id, not every tenant's keys
         validate_tenant_id(tenant_id)
+        if registry.get(tenant_id) is None:  # a typo listed nothing and exited 0, as if it had no keys
+            raise TenantNotFound(tenant_id)
     rows = keys.listing(tenant_id)
     if json_out:
         print_json([k.__dict__ for k in rows])
