@@ -98,8 +98,25 @@ def test_registered_tenant_without_its_folder_fails(cli, home):
     assert set(_failures(checks)) == {"tenant acme"}
     failure = checks["tenant acme"]
     assert "registered" in failure["detail"] and "is missing" in failure["detail"]
-    assert "DELETE FROM tenants WHERE id = 'acme'" in failure["fix"]
+    assert "`tenantctl tenant delete acme`" in failure["fix"] and "DELETE FROM" not in failure["fix"]
     assert "tenants" not in checks  # the all-good line is only shown when all is good
+
+
+def test_the_fix_for_a_missing_folder_leaves_no_key_to_a_new_tenant_of_that_id(cli, home):
+    """doctor's fix for a registered tenant whose folder is gone was to drop its registry row with sqlite3:
+    its API keys stayed, and a tenant created later under that id was reachable with them. The fix it
+    names now, `tenant delete`, removes the keys too."""
+    assert cli("init").code == 0
+    assert cli("tenant", "create", "acme").code == 0
+    assert cli("key", "create", "acme", "--name", "old-owner").code == 0
+    shutil.rmtree(home / "tenants" / "acme")
+    fix = _doctor(cli)[2]["tenant acme"]["fix"]
+    command = fix.split("`")[1].split()
+    assert command[:3] == ["tenantctl", "tenant", "delete"]
+    assert cli(*command[1:], "--yes").code == 0
+    assert cli("doctor").code == 0
+    assert cli("tenant", "create", "acme").code == 0
+    assert cli("key", "list", "acme", "--json").json() == []
 
 
 def test_missing_or_bogus_gguf_fails(cli, home, tmp_path):

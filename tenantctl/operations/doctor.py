@@ -503,7 +503,6 @@ def check_tenants(cfg: Config | None) -> list[Check]:
     from tenantctl.errors import ConfigError
     from tenantctl.storage.tenants import STORE_FILE, TENANT_FILE
 
-    registry_path = paths.registry_file()
     checks, found = _registry_rows(cfg)
     if found is None:
         return checks
@@ -535,8 +534,8 @@ def check_tenants(cfg: Config | None) -> list[Check]:
             continue
         checks.append(Check(
             f"tenant {tenant_id}", "fail", f"registered, but its folder {folder} {what}",
-            f"restore the folder from a backup, or drop the row: sqlite3 {registry_path} "
-            f"\"DELETE FROM tenants WHERE id = '{tenant_id}'\"",
+            f"restore the folder from a backup, or remove the tenant with `tenantctl tenant delete {tenant_id}` "
+            "(its API keys too: a row dropped by hand left them to a new tenant of that id)",
         ))
     for tenant_id, why in broken:
         checks.append(Check(f"tenant {tenant_id}", "fail", why, f"fix {tenants_dir / tenant_id / TENANT_FILE}"))
