@@ -251,3 +251,31 @@ def test_progress_reaches_the_total_when_a_file_cannot_be_read(cli, home, tmp_pa
     seen: list[tuple[int, int]] = []
     summary = ingest(open_tenant("acme"), [docs], load_config(), progress=lambda *at: seen.append(at))
     assert (summary.added, summary.failed) == (2, 1) and seen[0] == (1, 3) and seen[-1] == (3, 3), seen
+
+
+def test_a_file_whose_content_is_another_type_than_its_name_names_the_fix(cli, home, tmp_path):
+    """A DOCX saved as .pdf failed "unreadable PDF (PdfStreamError: Stream has ended unexpectedly)", a Word 97
+    file renamed .docx "unreadable DOCX (File is not a zip file)": nothing said what the file was or what to do."""
+    import docx
+
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    document = docx.Document()
+    document.add_paragraph("Annual leave is 25 days.")
+    document.save(folder / "policy.pdf")
+    (folder / "scan.docx").write_bytes(b"%PDF-1.4\n1 0 obj garbage\n")
+    word97 = "; it is an old binary Office file (.doc, .xls, .ppt): save it as .docx or .pdf"
+    (folder / "memo.docx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    (folder / "notes.docx").write_text("# Notes\n\nThe gate code is 4711.\n")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage\n")
+    result = cli("ingest", "acme", folder, "--json")
+    assert result.code == ExitCode.PARTIAL
+    reasons = {Path(f["path"]).name: f["reason"] for f in result.json()["files"]}
+    assert reasons["policy.pdf"].endswith("; it is a DOCX: rename it to .docx")
+    assert reasons["scan.docx"].endswith("; it is a PDF: rename it to .pdf")
+    assert reasons["memo.docx"].endswith(word97)
+    assert reasons["notes.docx"].endswith("; it is text: rename it to .txt, .md or .html")
+    assert "; it is" not in reasons["broken.pdf"]  # a damaged PDF is a PDF
+    assert "policy.pdf: unreadable PDF" in result.err and "rename it to .docx" in result.err

@@ -5,6 +5,7 @@ loses at most the batch in flight; the FAISS index is rebuilt from the store and
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import hashlib
 import time
@@ -299,17 +300,20 @@ def _embed_and_store(
             progress(done, total)
 
     for item in pending:
+        data = b""
         try:
-            extracted = extract(item.path, _reread(item))
+            data = _reread(item)
+            extracted = extract(item.path, data)
             chunks = chunk_text(extracted.text, chunking, paged=extracted.paged)
             if not chunks:
                 raise ExtractError("no text found in the file")
         except ExtractError as exc:
-            summary.record(FileResult(item.key, "failed", reason=str(exc)))
+            summary.record(FileResult(item.key, "failed", reason=f"{exc}{misnamed(item.path, data)}"))
             done += 1
             continue
         except Exception as exc:  # a reader library choking on a malformed file must not stop the run
-            summary.record(FileResult(item.key, "failed", reason=f"unreadable ({type(exc).__name__}: {exc})"))
+            reason = f"unreadable ({type(exc).__name__}: {exc}){misnamed(item.path, data)}"
+            summary.record(FileResult(item.key, "failed", reason=reason))
             done += 1
             continue
         batch.append((item, extracted.format, chunks))
@@ -317,6 +321,37 @@ def _embed_and_store(
             commit()
     if batch:
         commit()
+
+
+# A file's first bytes, for one its reader could not read: a PDF or a DOCX under another type's name, an
+# old binary Word file renamed .docx. The failure then says what the file is and the fix.
+_SIGNATURES = (
+    (b"%PDF-", "a PDF", "rename it to .pdf"),
+    (b"PK\x03\x04", "a ZIP archive, not a DOCX", "save it as .docx, .pdf or .txt"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old binary Office file (.doc, .xls, .ppt)", "save it as .docx or .pdf"),
+    (b"{\\rtf", "an RTF document", "save it as .docx, .pdf or .txt"),
+)
+
+
+def misnamed(path: Path, data: bytes) -> str:
+    """"; it is a PDF: rename it to .pdf" when a failed file's content is another type than its name says;
+    "" when it is what its name says, or nothing tenantctl recognises."""
+    suffix = path.suffix.lower()
+    for magic, what, fix in _SIGNATURES:
+        if not data.startswith(magic):
+            continue
+        if magic.startswith(b"PK") and b"word/" in data:  # a DOCX (its parts are named word/...)
+            what, fix = "a DOCX", "rename it to .docx"
+        expected = {"a PDF": ".pdf", "a DOCX": ".docx"}.get(what)
+        return "" if suffix == expected else f"; it is {what}: {fix}"
+    head = data[:4096]
+    if suffix in (".pdf", ".docx") and head.strip() and b"\x00" not in head:
+        try:  # text typed or exported under a PDF's or a DOCX's name (a character cut at 4096 bytes is no error)
+            codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        except UnicodeDecodeError:
+            return ""
+        return "; it is text: rename it to .txt, .md or .html"
+    return ""
 
 
 def _reread(item: _Pending) -> bytes:
