@@ -232,6 +232,9 @@ def test_gate_turns_away_a_question_naming_a_clause_or_an_iso_date_no_passage_ho
     rota = [("Week starting: 2025-11-03; Primary: Priya\n\nWeek starting: 2025-11-17; Primary: Tom", "rota.md", 0.7)]
     assert not gate.check("Who is primary on call for the week starting 2025-11-10?", rota, 0.2, 0.74, 0.2).passed
     assert gate.check("Who is primary on call for the week starting 2025-11-17?", rota, 0.2, 0.74, 0.2).passed
+    # a month is no item the table lacks: "17 November" is its "2025-11-17"
+    assert gate.check("Who is primary on call in the week of 17 November 2025?", rota, 0.2, 0.74, 0.2).passed
+    assert gate.unheld_names("Is the Marchmont office open on Mondays in March?", ["office"]) == ["Marchmont"]
     for text in ("On 10 November 2025.", "On Nov. 10, 2025.", "On 10/11/2025.", "2025年11月10日发布"):
         assert gate.unheld_codes("What was released on 2025-11-10?", [text]) == [], text
     assert gate.unheld_codes("What was released on 2025-11-10?", ["Released on 11 October 2025."]) == ["2025-11-10"]
@@ -573,8 +576,21 @@ def test_a_number_keeps_its_unit_of_two_words():
     ("核心工作时间是几点到几点？", "公司实行弹性工作制，核心工作时间为10:00–16:00。", "10:00–16:00"),
     ("最早几点可以打卡？", "员工最早 8:00 可以打卡。", "8:00"),
     ("When did the war end?", "The war ended at 11:00 in 1918.", "1918"),  # a date, not a time of day
+    ("What time does the settlement batch run?", "The settlement batch runs 02:30 UTC nightly.", "02:30 UTC"),
 ])
 def test_a_question_for_a_time_of_day_is_answered_with_one(question, sentence, answer):
+    assert numbers.typed_span(question, sentence) == answer
+
+
+@pytest.mark.parametrize("question, sentence, answer", [
+    ("门锁被撬时报警声有多大？", "门锁被强行撬开时，前面板会发出 90 分贝以上的报警声。", "90 分贝"),  # not "90 分"
+    ("每把锁最多能分享给几个人？", "每把锁最多可分享给 10 个人。", "10 个人"),
+    ("门锁的工作温度范围是多少？", "参数: 工作温度; AJ-S7: -25℃ ~ 60℃", "-25℃ ~ 60℃"),  # its sign, unit and range
+    ("How many degrees does it fall to in January?", "In January it falls to -12 °C at night.", "-12 °C"),
+    ("客服热线是多少？", "客服热线：400-820-1688（每天 9:00-21:00）", None),  # a phone number: the sentence answers
+    ("How many years did the war last, 1914-1918?", "The war of 1914-1918 lasted four years.", "four years"),
+])
+def test_a_number_keeps_its_unit_sign_and_range_and_a_phone_number_is_none(question, sentence, answer):
     assert numbers.typed_span(question, sentence) == answer
 
 
@@ -658,6 +674,9 @@ def test_a_section_s_heading_counts_for_its_sentences_and_answers_for_its_date()
     assert reply.answer == "Fixed a crash."
     reply, _ = ask("Which version added incremental restore?", [later, older], " I do not know.")
     assert reply.answer == "3.2.0 (2026-03-14): Added incremental restore."  # the sentence alone restates it
+    rota = _section("Handover happens Mondays at 10:00 AEST.", "Runbook > 4. On-call rota (Q4 2025)")
+    reply, _ = ask("When is the on-call handover?", [rota], " I do not know.")
+    assert reply.supporting.startswith("Handover happens")  # a heading's year is no day: it answers no "when"
 
 
 def test_a_release_s_heading_above_its_subsections_answers_for_it():
@@ -949,6 +968,9 @@ def test_a_fallback_window_drops_a_long_run_of_the_question_words_it_starts_with
         == "The IPCC receives funding from the UN."
     cjk = "年度动物迁徙发生在六月至九月。"
     assert windows.trim_lead(cjk, "年度动物迁徙何时发生？") == cjk
+    # A negation is no restatement: "…by itself" would say a storm does include it
+    storm = "A storm does not include persistent rain by itself."
+    assert windows.trim_lead(storm, "Does a storm include persistent rain on its own?") == storm
 
 
 def test_a_model_span_that_starts_a_name_grows_to_the_whole_name():

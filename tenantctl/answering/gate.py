@@ -152,8 +152,8 @@ def _dates_held(iso: re.Match, text: str) -> bool:
 def unheld_names(question: str, texts: list[str], *, any_case: bool = False) -> list[str]:
     """The names of the question (a capitalised word past its first: "the Enterprise plan") that none of
     `texts` holds, by their first STEM letters ("British" is held by "Britain") or misspelt by one letter;
-    codes (`unheld_codes`) aside, and acronyms and CamelCase ("DVDs", "HomeKit") too unless `any_case`
-    (then held by their letters, a plural's s aside)."""
+    codes (`unheld_codes`), months and weekdays aside, and acronyms and CamelCase ("DVDs", "HomeKit") too
+    unless `any_case` (then held by their letters, a plural's s aside)."""
     held, found = " ".join(texts).lower(), {t for text in texts for t in terms(text)}
     words = [re.sub(r"'s$", "", w) for w in re.findall(r"[^\W_][\w'-]*", question)[1:]]
 
@@ -167,7 +167,14 @@ def unheld_names(question: str, texts: list[str], *, any_case: bool = False) -> 
                 and not any(_misspelt(t, found) for t in terms(w)))
 
     return [w for w in words if w[:1].isupper() and (any_case or plain(w)) and not re.search(r"\d", w)
-            and terms(w) and unheld(w)]
+            and terms(w) and not _CALENDAR.fullmatch(w) and unheld(w)]
+
+
+# Months and weekdays are no names of things: "the week of 27 October" is the rota's "2025-10-27".
+_CALENDAR = re.compile(r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
+                       r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?"
+                       r"|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs"
+                       r"|fri|sat|sun)s?\.?", re.I)
 
 
 def unmentioned(question: str, passages: list[tuple[str, str, float]]) -> list[str]:

@@ -23,13 +23,14 @@ _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
 _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|"
             r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)")
 # "1.6-million-year-old", "21-minute"
-_SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b"
+_SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|\s?[℃℉]|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b"
           r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b)?"  # "4 GB", "2.4 GHz": a unit in capitals
           r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
-# "70公分", "10英寸", "3亿加元", "两个小时" (not "两个")
+# "70公分", "10英寸", "3亿加元", "两个小时" (not "两个"), "90 分贝" (not "90 分"), "10 个人", "-25℃"
 _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日加澳新台]元|人民币|英镑"
-            r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头"
+            r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头|分贝|像素|个人|毫安时|毫安|千瓦时|千瓦|摄氏度"
+            r"|立方米|工作日|[℃℉]"
             r"|(?![至到])[\u4e00-\u9fff])")  # "7 至 10 个工作日" is a range, 至 no unit
 # After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
 _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
@@ -45,6 +46,8 @@ _NO_YEAR = (r"(?!\s?(?:%|°|(?:GBP|EUR|USD|CHF|JPY|CNY|RMB|AUD|CAD|INR|HKD|SGD|S
 _UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+)"
               r"(?:\s(?-i:(?:minute|hour|day|week|month|year)s?)\b)?"  # "10 working days"
               r"(?:\s(?-i:ago|old|later)\b)?)?")  # "20 million years ago"
+# A time's zone, in capitals: "02:30 UTC", "10:00 AEST", "9 am GMT+1".
+_ZONE = r"(?:\s(?-i:UTC|GMT|Z|[A-Z]{1,3}[SD]?T)(?:[+-]\d{1,2}(?::?\d{2})?)?\b)?"
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
@@ -54,13 +57,14 @@ PATTERNS = {
     ),
     # A time of day: "8:00 am", "17:30", "9 pm", "下午3点半"; a range of them is one token ("10:00–16:00").
     "time": re.compile(
-        r"(?<![\d:.])\d{1,2}[:：]\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?(?:[ap]\.?m\b\.?|o'clock\b)"
-        r"|(?:上午|中午|下午|晚上|早上|凌晨)?\d{1,2}点(?:半|\d{1,2}分)?",
+        r"(?:(?<![\d:.])\d{1,2}[:：]\d{2}(?::\d{2})?(?:\s?[ap]\.?m\b\.?)?|\b\d{1,2}\s?(?:[ap]\.?m\b\.?|o'clock\b))"
+        rf"{_ZONE}|(?:上午|中午|下午|晚上|早上|凌晨)?\d{{1,2}}点(?:半|\d{{1,2}}分)?",
         re.I,
     ),
     "number": re.compile(
-        rf"(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
-        rf"|(?:\$|£|€|US\$)?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b){_SCALE}{_UNIT_WORD}"
+        rf"(?:(?<![\w.-])[-−](?=\d))?(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
+        rf"|(?:\$|£|€|US\$|(?<![\w.-])[-−](?=\d))?(?<![A-Za-z])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b)"
+        rf"{_SCALE}{_UNIT_WORD}"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b{_UNIT_WORD}",
         re.I,
     ),
@@ -110,12 +114,23 @@ def _asking_word(question: str) -> int | None:
 _RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
 
 
+# A phone number: three or more groups of digits ("400-820-1688", "+49 30 5557 0199"), no date.
+_PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})\+?\d{1,4}(?:[\s-]\d{2,4}){2,4}(?![\w-])")
+
+
 def typed_tokens(kind: str, text: str) -> list[str]:
-    """The numbers (or dates) in `text`; a range ("475年至477年", "1914 to 1918") is one token."""
+    """The numbers (or dates) in `text`, not a phone number's groups (nor, for numbers, a time's); a range
+    ("475年至477年", "1914 to 1918") is one token."""
     found: list[str] = []
     pattern = PATTERNS[kind]
     pos = 0
+    apart = [p.span() for p in _PHONE.finditer(text)]  # "400-820-1688" is no range of numbers
+    if kind == "number":  # nor are "9:00-21:00"'s "9" and "00-21"
+        apart += [t.span() for t in PATTERNS["time"].finditer(text)]
     while (m := pattern.search(text, pos)) is not None:
+        if inside := [b for a, b in apart if a <= m.start() < b]:
+            pos = max(inside)
+            continue
         end = m.end()
         joint = _RANGE.match(text, end)
         if joint and (second := pattern.match(text, joint.end())) and second.group().strip(" .,"):

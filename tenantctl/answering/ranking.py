@@ -66,6 +66,11 @@ TOPIC_SHARE = 0.3
 W_TOPIC = 0.3
 
 
+# A date to the day: "2026-03-14", "14 March 2026", "March 14, 2026", "2026年3月14日".
+_DAY = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]+\.?,?\s+\d{4}\b"
+                  r"|\b[A-Z][a-z]+\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b|\d{4}年\d{1,2}月\d{1,2}[日号]")
+
+
 def rank(question: str, candidates: list[Candidate],
          embed: Callable[[list[str]], list[list[float]]] | None = None) -> list[Candidate]:
     """The candidates, best first, each with its score; the same sentence twice (overlapping passages)
@@ -106,9 +111,9 @@ def rank(question: str, candidates: list[Candidate],
                    + (W_STEP if step is not None and c.step == step else 0.0)
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
-        if c.title and not (typed and kind in ("date", "time")):
-            c.score = -math.inf  # a title answers only with the date asked for ("3.2.0 (2026-03-14)"), not
-            # with the number of "Tidewater Sync 4 User Manual"
+        if c.title and not (typed and kind in ("date", "time") and _DAY.search(c.text)):
+            c.score = -math.inf  # a title answers only with the day asked for ("3.2.0 (2026-03-14)"), not
+            # with the number of "Tidewater Sync 4 User Manual" or the year of "On-call rota (Q4 2025)"
     return sorted((c for c in candidates if not c.title or c.score > -math.inf), key=lambda c: -c.score)
 
 

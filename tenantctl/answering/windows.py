@@ -143,20 +143,23 @@ def span_window(sentence: str, parts: list[str], question: str) -> str:
 
 
 TRIM_LEAD = 3  # a window drops at least this many leading words that restate the question, or none
+_NEGATION = re.compile(r"not|no|never|cannot|can't|won't|don't|doesn't|isn't|aren't|wasn't|weren't|didn't|n't")
 
 
 def trim_lead(text: str, question: str) -> str:
     """An English window without the run of the question's own words (and stopwords) it starts with,
     when that run is long, but for its last word: the question already says those ("The annual animal
     migration occurs between June and September" answers "When does the annual animal migration
-    occur?" as "…occurs between June and September"). CJK text is left as it is."""
+    occur?" as "…occurs between June and September"). The run ends at a negation: "A storm does not
+    include persistent rain" answers "Does a storm include persistent rain?" with its "not". CJK text is
+    left as it is."""
     if has_cjk(text) or record_fields(text.lstrip("…")) or text.endswith(":"):
         return text  # a record keeps its fields whole; a line introducing a list is the list's context
     asked = stems(question)
     words = text.split()
 
-    def restated(word: str) -> bool:
-        return stems(word) <= asked  # stopwords and punctuation have no terms: they count as restated
+    def restated(word: str) -> bool:  # stopwords and punctuation have no terms: they count as restated,
+        return stems(word) <= asked and not _NEGATION.fullmatch(word.strip(",;:").lower())  # but a "not" never
 
     skip = 0
     while skip < len(words) - 1 and restated(words[skip]):
