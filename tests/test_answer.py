@@ -677,6 +677,11 @@ def test_a_section_s_heading_counts_for_its_sentences_and_answers_for_its_date()
     rota = _section("Handover happens Mondays at 10:00 AEST.", "Runbook > 4. On-call rota (Q4 2025)")
     reply, _ = ask("When is the on-call handover?", [rota], " I do not know.")
     assert reply.supporting.startswith("Handover happens")  # a heading's year is no day: it answers no "when"
+    window = _section("Planned changes go in the weekly maintenance window, Tuesdays 22:00–23:30 AEST.",
+                      "Runbook > 6. Maintenance")
+    row = _section("Week starting: 2025-11-03; Primary: Priya Raman", "Runbook > 4. On-call rota", n=2)
+    reply, _ = ask("When is the weekly maintenance window?", [window, row], " I do not know.")
+    assert "Tuesdays 22:00–23:30 AEST" in reply.answer  # it says when in its own way: no date of the row
 
 
 def test_a_release_s_heading_above_its_subsections_answers_for_it():

@@ -257,7 +257,10 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     if field:
         return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)
-    for c in ranked[:2]:
+    # "When is the maintenance window?" of "…weekly window, Tuesdays 22:00–23:30.": the best sentence says when
+    # in its own way, no date of the next one does
+    said_when = numbers.expected_type(question) == "date" and _SAYS_WHEN.search(ranked[0].text)
+    for c in ranked[:1] if said_when else ranked[:2]:
         choices = numbers.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess
             if c is not ranked[0]:
@@ -278,6 +281,9 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     return Reply(shown, best.text, best.n, grounded=False, fallback=True, raw=raw)
 
 
+_SAYS_WHEN = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays|weekends?|daily|nightly|weekly)\b"
+                        r"|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?[ap]\.?m\b"
+                        r"|每[天日周月年]|工作日|周[一二三四五六日末]|星期", re.I)
 _ASKS_RELEASE = re.compile(r"\b(?:which|what|in which|in what|since which|since what) (?:version|release)\b"
                            r"|哪个版本|哪一版|哪一个版本", re.I)
 
