@@ -173,6 +173,25 @@ def test_a_long_message_on_stderr_keeps_its_command_on_one_line(cli, home):
     assert "(`tenantctl tenant list`)" in gone.err and len(gone.err.strip().splitlines()) == 1
 
 
+def test_usage_events_are_ok_refused_or_errors_also_when_interrupted(cli, home):
+    """An interrupted ingest or question (Ctrl-C, a client gone) was an event that was neither ok, refused
+    nor an error: "2 events (0 refused, 0 errors)" with one ok, so the figures did not add up."""
+    from tenantctl.storage import metering
+    from tenantctl.storage.tenants import open_tenant
+
+    fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    with open_tenant("acme").open_store() as store:
+        with metering.track(store, "ingest"):
+            pass
+        with pytest.raises(KeyboardInterrupt), metering.track(store, "ingest"):
+            raise KeyboardInterrupt
+    row = cli("usage", "--tenant", "acme", "--json").json()["usage"][0]
+    assert (row["events"], row["ok"], row["refused"], row["errors"]) == (2, 1, 0, 1)
+    assert "2 events (0 refused, 1 error)" in cli("usage", "--tenant", "acme").out
+    assert cli("usage", "--since", "2999-01-01").err.strip() == "No usage recorded since 2999-01-01."
+
+
 def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):
     """`tenant show`'s last_ingest was the newest document's ingest time: a reindex that only dropped a
     deleted file left it where it was (and removing the newest document moved it back)."""

@@ -24,7 +24,10 @@ def usage(
     csv_out: Annotated[bool, typer.Option("--csv", help="Print CSV on stdout.")] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Usage per tenant for billing (ingests, searches, questions, chunks, tokens) and quota status."""
+    """Usage per tenant for billing (ingests, searches, questions, chunks, tokens) and quota status.
+
+    Each operation's events are ok, refused (quota, suspension) or errors (failed or interrupted).
+    """
     from tenantctl.errors import BadInput
     from tenantctl.storage.metering import parse_since, report
     from tenantctl.storage.tenants import open_tenant, usable_tenants
@@ -45,7 +48,7 @@ def usage(
         print_json({"usage": rows, "quotas": quotas})
         return _name_broken(broken)
     if not rows:
-        err.print("No usage recorded yet.")
+        err.print(f"No usage recorded since {since}." if since else "No usage recorded yet.")
     for r in rows:
         out.print(
             f"{r['tenant']:<24} {r['period']:<10} {r['operation']:<9} {r['events']:>6} "

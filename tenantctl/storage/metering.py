@@ -108,7 +108,8 @@ def check_storage_quota(tenant: Tenant, documents: int, size: int) -> None:
 
 def _local_summary(tenant: Tenant, by: str | None, since: float,
                    day_start: float | None) -> tuple[list[tuple], tuple | None]:
-    """A local tenant's usage rows (period, operation, events, ok, refused, errors, chunks embedded,
+    """A local tenant's usage rows (period, operation, events, ok, refused, errors — failed or interrupted,
+    so the three add up to the events —, chunks embedded,
     prompt and completion tokens, ms) and, given `day_start`, its (questions, tokens) since then and
     (documents, bytes) for its quotas (None without: a report without quotas reads only the usage)."""
     import sqlite3
@@ -120,7 +121,7 @@ def _local_summary(tenant: Tenant, by: str | None, since: float,
         try:
             rows = conn.execute(
                 f"SELECT {period} AS period, operation, COUNT(*), SUM(outcome IN ('ok', 'partial')),"
-                " SUM(outcome = 'refused'), SUM(outcome LIKE 'error%'), SUM(chunks_embedded),"
+                " SUM(outcome = 'refused'), SUM(outcome NOT IN ('ok', 'partial', 'refused')), SUM(chunks_embedded),"
                 " SUM(prompt_tokens), SUM(completion_tokens), ROUND(SUM(ms), 1)"
                 " FROM usage WHERE ts >= ? GROUP BY period, operation ORDER BY period, operation",
                 (since,),

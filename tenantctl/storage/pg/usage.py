@@ -22,8 +22,8 @@ def usage_summary(store: PgStore, by: str | None, since: float,
         rows = conn.execute(
             f"SELECT {_PERIOD[by]} AS period, operation, count(*),"
             " count(*) FILTER (WHERE outcome IN ('ok', 'partial')), count(*) FILTER (WHERE outcome = 'refused'),"
-            " count(*) FILTER (WHERE outcome LIKE 'error%%'), sum(chunks_embedded), sum(prompt_tokens),"
-            f" sum(completion_tokens), round(sum(ms)::numeric, 1) FROM {s}.usage WHERE ts >= %s"
+            " count(*) FILTER (WHERE outcome NOT IN ('ok', 'partial', 'refused')), sum(chunks_embedded),"
+            f" sum(prompt_tokens), sum(completion_tokens), round(sum(ms)::numeric, 1) FROM {s}.usage WHERE ts >= %s"
             " GROUP BY 1, 2 ORDER BY 1, 2", (since,),
         ).fetchall()
         documents, size = (conn.execute(f"SELECT count(*), COALESCE(sum(bytes), 0) FROM {s}.documents").fetchone()
