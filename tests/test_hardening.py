@@ -184,6 +184,18 @@ def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     assert len(turns) == 2 and turns[0]["session"] == turns[1]["session"] and turns[1]["answer"]
 
 
+def test_a_slash_command_in_chat_is_no_question(cli, home, tmp_path, monkeypatch):
+    """"/help" was asked of the documents: metered as a question and kept as a session titled "/help"."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("/help\n/bye\n"))
+    result = cli("chat", "t")
+    assert result.code == 0 and "unknown command /help: /exit, /quit or an empty line leaves" in result.err
+    assert "unknown command /bye" in result.err and "Resume" not in result.err
+    assert cli("chat", "t", "--list", "--json").json() == []
+    assert cli("usage", "--tenant", "t", "--json").json()["quotas"]["t"]["questions_per_day"]["used"] == 0
+
+
 def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
     """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
     after it were never read."""

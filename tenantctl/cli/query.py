@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -114,7 +115,8 @@ def chat(
 ) -> None:
     """Talk with one tenant's documents; the history is kept with the tenant's data, resumable by id.
 
-    Reads questions line by line (from a terminal or a pipe); an empty line, /exit or end of input ends it.
+    Reads questions line by line (from a terminal or a pipe); an empty line, /exit, /quit or end of input
+    ends it; another /word is no question (nothing is asked or metered).
     A question refused as bad input (too long) is said and the chat goes on; the exit code is then 2.
     """
     from tenantctl.answering.chat import ChatSession
@@ -161,6 +163,10 @@ def _converse(conversation: ChatSession, opened: TenantSession, cfg: Config, jso
         question = line.strip()
         if not line or question in ("", "/exit", "/quit"):
             return refused
+        if re.fullmatch(r"/\w+", question):  # "/help", "/bye": a command, not a question to meter and keep
+            err.print(f"unknown command {question}: /exit, /quit or an empty line leaves the chat; "
+                      "anything else is asked of the documents")
+            continue
         try:
             result = _streamed(lambda on_token, q=question: conversation.turn(opened, q, cfg, on_token=on_token),
                                stream=not json_out)
