@@ -196,6 +196,25 @@ def test_a_slash_command_in_chat_is_no_question(cli, home, tmp_path, monkeypatch
     assert cli("usage", "--tenant", "t", "--json").json()["quotas"]["t"]["questions_per_day"]["used"] == 0
 
 
+def test_ctrl_c_says_so_and_a_chat_left_with_it_names_its_session(cli, home, tmp_path, monkeypatch):
+    """Ctrl-C ended a command without a word (exit 130), and a chat left with it without the id to resume."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+
+    class Stdin(io.StringIO):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if not line:
+                raise KeyboardInterrupt
+            return line
+
+    monkeypatch.setattr("sys.stdin", Stdin("Who painted the moon?\n"))
+    left = cli("chat", "t")
+    assert left.code == ExitCode.INTERRUPTED and "Interrupted. Work already committed is kept" in left.err
+    session = cli("chat", "t", "--list", "--json").json()[0]["id"]
+    assert f"Resume it with `tenantctl chat t --session {session}`." in left.err
+
+
 def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
     """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
     after it were never read."""

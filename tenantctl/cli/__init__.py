@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(code)
     except KeyboardInterrupt:
         code = int(ExitCode.INTERRUPTED)
+        _say_interrupted()
         sys.exit(code)
     except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only home, a damaged store
         if os.environ.get("TENANTCTL_DEBUG"):
@@ -167,7 +168,15 @@ def _run(app: typer.Typer, args: list[str]) -> None:
         typer.echo("Aborted.", err=True)
         sys.exit(int(ExitCode.ERROR))
     if isinstance(code, int) and code:  # typer.Exit(code), returned when not in standalone mode
+        if code == ExitCode.INTERRUPTED:  # typer's Exit(130) for Ctrl-C
+            _say_interrupted()
         sys.exit(code)
+
+
+def _say_interrupted() -> None:
+    """Ctrl-C ended a command without a word (exit 130): an operator could not tell what was kept."""
+    sys.stderr.write("\nInterrupted. Work already committed is kept (an ingest's finished batches); "
+                     "run the command again to finish.\n")
 
 
 def _exit_now() -> None:

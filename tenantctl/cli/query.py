@@ -141,9 +141,11 @@ def chat(
         session = conversation.id
         earlier = plural(len(conversation.history), "earlier exchange")
         err.print(f"Session {session} with tenant {tenant.id} ({earlier}); /exit to leave.")
-        refused = _converse(conversation, opened, cfg, json_out)
-        if conversation.stored:  # a new session is stored at its first question
-            err.print(f"Resume it with `tenantctl chat {tenant.id} --session {session}`.")
+        try:
+            refused = _converse(conversation, opened, cfg, json_out)
+        finally:  # also after Ctrl-C, the usual way out of a terminal's chat: the id was lost
+            if conversation.stored:  # a new session is stored at its first question
+                err.print(f"Resume it with `tenantctl chat {tenant.id} --session {session}`.")
     finally:
         opened.close()
     if refused is not None:
