@@ -161,3 +161,27 @@ def test_exit_codes_of_repeated_operations_are_the_readmes(cli, home, tmp_path):
     assert [cli("source", "add", "acme", docs).code for _ in range(2)] == [0, 0]
     assert [cli("source", "remove", "acme", docs).code for _ in range(2)] == [0, ExitCode.NOT_FOUND]
     assert [cli("tenant", "delete", "acme", "--yes").code for _ in range(2)] == [0, ExitCode.NOT_FOUND]
+
+
+@pytest.mark.parametrize("how", ["create", "import"])
+def test_a_new_tenant_never_inherits_the_keys_of_an_id_dropped_by_hand(cli, home, tmp_path, how):
+    """A registry row dropped with sqlite3 (doctor's old fix for a tenant whose folder was gone) left the
+    tenant's API keys: a tenant created or imported later under that id answered to them."""
+    import shutil
+    import sqlite3
+
+    fast_home(cli, home)
+    assert cli("tenant", "create", "other").code == 0
+    assert cli("tenant", "export", "other", tmp_path / "other.tar.gz").code == 0
+    assert cli("tenant", "create", "acme").code == 0
+    assert cli("key", "create", "acme", "--name", "old-owner").code == 0
+    assert cli("key", "create", "other").code == 0
+    shutil.rmtree(home / "tenants" / "acme")
+    with sqlite3.connect(home / "registry.db") as conn:
+        conn.execute("DELETE FROM tenants WHERE id = 'acme'")
+    if how == "create":
+        assert cli("tenant", "create", "acme").code == 0
+    else:
+        assert cli("tenant", "import", tmp_path / "other.tar.gz", "--as", "acme").code == 0
+    assert cli("key", "list", "acme", "--json").json() == []
+    assert len(cli("key", "list", "other", "--json").json()) == 1  # another tenant's keys stay

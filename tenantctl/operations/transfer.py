@@ -42,7 +42,7 @@ from tenantctl.storage import registry
 from tenantctl.storage.index import load_manifest, read_manifest
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, TENANT_FILE
 from tenantctl.storage.store import check_format, merge_full_text
-from tenantctl.storage.tenants import Tenant, TenantFolder, open_tenant
+from tenantctl.storage.tenants import Tenant, TenantFolder, drop_orphan_keys, open_tenant
 
 EXPORT_FORMAT = "tenantctl-tenant-export"
 EXPORT_FORMAT_VERSION = 1
@@ -460,6 +460,7 @@ def _register(tenant_id: str, folder: Path, source: dict[str, Any]) -> None:
         if isinstance(exc, sqlite3.IntegrityError):
             raise TenantExists(f"tenant {tenant_id!r} already exists", "pick another id with --as ID") from exc
         raise
+    drop_orphan_keys(tenant_id)  # an imported tenant starts without keys
 
 
 def _unreadable(archive: Path, exc: BaseException) -> BadInput:

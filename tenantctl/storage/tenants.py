@@ -361,6 +361,7 @@ def create_tenant(tenant_id: str, display_name: str | None = None, store: str = 
     except BaseException:  # created meanwhile by another node (cluster mode), or the registry failed
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    drop_orphan_keys(tenant_id)
     registry.publish_settings(tenant_id, folder, store)
     return Tenant(tenant_id, folder, record)
 
@@ -445,6 +446,14 @@ def _pooled_for_delete(tenant: Tenant) -> bool:
         if tenant.record.store != "local":
             raise
         return False
+
+
+def drop_orphan_keys(tenant_id: str) -> None:
+    """A new tenant starts without keys: any of its id left by a registry row dropped by hand (doctor once
+    advised it for a tenant whose folder was gone) belonged to the tenant before it, not to this one."""
+    from tenantctl.storage import keys
+
+    keys.delete_for_tenant(tenant_id)
 
 
 def _unregister(tenant_id: str) -> None:
