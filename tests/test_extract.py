@@ -615,3 +615,26 @@ def test_plain_text_aligned_tables_are_rows():
         "Credits:", "Monthly Uptime: 99.0% to < 99.9%; Service Credit: 10%",
         "Monthly Uptime: below 95.0%; Service Credit: 50%", "Targets:", "P1 (down) | 1 hour", "P2 (major) | 4 hours",
         "We retry 3 times.  Then we stop the\nservice for all.  Paying restores it.\n"]
+
+
+def test_plain_text_tab_separated_tables_are_records():
+    """A table pasted from a spreadsheet into a text file — cells apart by single tabs — stayed lines of
+    words ("Bob Lee 2602 B-14"); its names line, with no digit over rows with one, now names each record's
+    fields. Lines indented by a tab, or a names line with digits, stay as they were."""
+    text = ("Phone list\n\nNAME\tEXTENSION\tROOM\nAlice Wong\t2601\tB-12\nBob Lee\t2602\t\n\n"
+            "Run:\n\n\tstep 1\n\tstep 2\n\tstep 3\n\n2024\t2025\n10\t12\n11\t13\n")
+    assert extract(Path("phones.txt"), text.encode()).text.split("\n\n") == [
+        "Phone list", "NAME: Alice Wong; EXTENSION: 2601; ROOM: B-12", "NAME: Bob Lee; EXTENSION: 2602", "Run:",
+        "\tstep 1\n\tstep 2\n\tstep 3", "2024\t2025\n10\t12\n11\t13\n"]
+
+
+def test_markdown_faq_details_read_as_headings_and_br_as_line_breaks(tmp_path):
+    """GitHub-style foldable answers in a Markdown FAQ kept their tags as text ("<summary>How do I restart
+    the worker?</summary>") and a "<br>" joined lines; in a fenced block they stay code."""
+    md = ("# Runbook\n\n## Workers\n\n<details>\n<summary>How do I restart the worker?</summary>\n\nRun it again."
+          "\n\n</details>\n\n| Host | Notes |\n|---|---|\n| wk-01 | primary<br>rack 4 |\n\nCall<br>ops\n\n"
+          "```html\n<details><summary>kept</summary></details>\n```\n")
+    text = extract(tmp_path / "faq.md", md.encode()).text
+    assert "### How do I restart the worker?\n\nRun it again." in text and "details>" not in text.split("```")[0]
+    assert "Host: wk-01; Notes: primary rack 4" in text and "Call\nops" in text
+    assert "```html\n<details><summary>kept</summary></details>\n```" in text

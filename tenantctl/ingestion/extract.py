@@ -113,7 +113,8 @@ def read_txt(data: bytes) -> str:
 # start in the same columns on every line. Over a rule ("-----   ----") its first line names the columns
 # and each row is a record, as a CSV row is ("Monthly Uptime Percentage: 95.0% to < 99.0%; Service Credit:
 # 25%"); without one, each row is an "a | b" line of its own. Joined as hard-wrapped prose, a table's rows
-# ran together into one sentence and the rows after it were lost to the answer.
+# ran together into one sentence and the rows after it were lost to the answer. Cells apart by single tabs
+# (pasted from a spreadsheet) are a table too, its first line the names when they hold no digit.
 _CELL_GAP = re.compile(r"\S(?:.*?\S)?(?=\s{2,}|\t|$)")
 _RULE = re.compile(r"[ \t]*[-=+|]{3,}(?:[ \t]+[-=+|]{3,})*[ \t]*")
 
@@ -129,10 +130,30 @@ def _aligned(rows: list[list[tuple[int, str]]]) -> bool:
         abs(row[k][0] - rows[0][k][0]) <= 1 for row in rows for k in range(1, width))
 
 
+def _tab_table(lines: list[str]) -> list[str] | None:
+    """The records of lines of tab-separated cells (a table pasted from a spreadsheet): three lines or more,
+    each of the same two or more cells, the first naming the columns — no digit in it, one in every row
+    ("Name  Extension  Room" over "Bob Lee  2602  B-14"); None for any other block."""
+    if any(line.lstrip(" ").startswith("\t") for line in lines):
+        return None  # indented lines, not cells
+    rows = [[cell.strip() for cell in line.strip(" \r").split("\t")] for line in lines]
+    if len(rows) < 3 or len(rows[0]) < 2 or any(len(row) != len(rows[0]) for row in rows):
+        return None
+    if any(re.search(r"\d", name) for name in rows[0]) or not all(re.search(r"\d", "".join(row)) for row in rows[1:]):
+        return None
+    values = [[cell or None for cell in row] for row in rows[1:]]
+    return table_records(rows[0], values, sum(map(len, lines))) or None
+
+
 def _text_tables(text: str) -> str:
     blocks = re.split(r"(\n[ \t]*\n)", text)
     for b, block in enumerate(blocks):
         lines = block.split("\n")
+        filled = [line for line in lines if line.strip()]
+        tabbed = _tab_table(filled) if all("\t" in line.strip() for line in filled) else None
+        if tabbed:
+            blocks[b] = "\n\n".join(tabbed)
+            continue
         ruled = len(lines) >= 3 and bool(_RULE.fullmatch(lines[1])) and not _RULE.fullmatch(lines[0])
         body = [_cells(line) for line in (lines[2:] if ruled else lines)]
         if len(body) < 2 or any(line.lstrip().startswith(("#", "|")) for line in lines) or not _aligned(body):
@@ -163,7 +184,7 @@ _PROSE_END = re.compile(r"[.:;,!?。，；：！？、]$")
 def _caps(text: str) -> bool:
     letters = [ch for ch in text if ch.isalpha()]
     return (len(letters) >= 4 and all(ch.isupper() for ch in letters) and len(text.split()) <= 12
-            and not _PROSE_END.search(text) and "|" not in text and "  " not in text.strip())
+            and not _PROSE_END.search(text) and "|" not in text and "  " not in text.strip() and "\t" not in text)
 
 
 def _text_heading(lines: list[str], i: int) -> tuple[int, str] | None:
@@ -211,7 +232,37 @@ def read_md(data: bytes) -> str:
     for fence_start, fence_end in fenced_blocks(text):
         pieces += [_setext(text[start:fence_start]), text[fence_start:fence_end]]
         start = fence_end
-    return _md_tables("".join([*pieces, _setext(text[start:])]))
+    return _md_tables(_md_html("".join([*pieces, _setext(text[start:])])))
+
+
+_MD_DETAILS = re.compile(r"[ \t]*</?details\b[^>]*>[ \t]*")
+_MD_SUMMARY = re.compile(r"[ \t]*<summary\b[^>]*>(.*?)</summary>[ \t]*", re.I)
+_MD_BREAK = re.compile(r"<br\s*/?>", re.I)
+
+
+def _md_html(text: str) -> str:
+    """A Markdown file's HTML for a FAQ's foldable answers — `<details>`, `<summary>question</summary>` — as
+    Markdown: the question a heading one level below the heading before it, the `<details>` lines gone;
+    and `<br>` a line break (in a table's row, a space). Their tags were the text: "<summary>How do I…"."""
+    fences = fenced_blocks(text)
+    out, level, pos = [], 1, 0
+    for line in text.split("\n"):
+        start, pos = pos, pos + len(line) + 1
+        if any(s <= start < e for s, e in fences):
+            out.append(line)
+            continue
+        heading = re.match(r"(#{1,6})[ \t]", line)
+        level = len(heading.group(1)) if heading else level
+        summary = _MD_SUMMARY.fullmatch(line)
+        if summary:
+            out += ["", f"{'#' * min(level + 1, 6)} {' '.join(summary.group(1).split())}", ""]
+        elif not _MD_DETAILS.fullmatch(line):
+            out.append(_MD_BREAK.sub(" " if line.lstrip().startswith("|") else "\n", line))
+        elif out and out[-1].strip():
+            out.append("")
+        while len(out) > 2 and not out[-1].strip() and not out[-2].strip() and out[-2] == "":
+            out.pop()  # one blank line between blocks, as the file had
+    return "\n".join(out)
 
 
 def _setext(text: str) -> str:
@@ -1087,7 +1138,9 @@ SUPPORTED = tuple(sorted(READERS))
 # 2: HTML tables write records of their column names (a <th> row, a first row of bold cells, or names
 # down the first column), as DOCX tables do: both were "a | b" lines.
 # 2 (.md): a `# comment` in a fenced code block is no heading, and "### Q2" after "### Q1" is no subsection
-# of it when a level was skipped; 3: nor is a line of YAML above a "---" in one.
+# of it when a level was skipped; 3: nor is a line of YAML above a "---" in one. Not raised for a FAQ's
+# <summary> read as a heading (<details> lines dropped, <br> a line break): few files hold them, and every
+# Markdown file of every tenant would be embedded again; such a file is read so when it changes.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records; 4: but
 # not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names); 5:
 # headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section;
@@ -1097,13 +1150,14 @@ SUPPORTED = tuple(sorted(READERS))
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
-# typed with aligned columns is records (under a rule line) or "a | b" rows.
+# typed with aligned columns is records (under a rule line) or "a | b" rows; 3: so are cells apart by tabs
+# (a table pasted from a spreadsheet), under their names line.
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
 # names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 6, ".htm": 6, ".docx": 4, ".txt": 2, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
+    ".html": 6, ".htm": 6, ".docx": 4, ".txt": 3, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
 }
 
 
