@@ -308,6 +308,27 @@ def test_an_export_is_never_written_into_a_tenant_s_folder(cli, home, tmp_path):
     assert cli("tenant", "export", "acme", tmp_path / "acme.tar.gz").code == 0
 
 
+def test_an_export_replaces_an_earlier_export_but_no_other_file(cli, home, tmp_path):
+    """`tenant export acme ~/docs/acme/handbook.pdf` (a slip) replaced the handbook with the archive."""
+    _tenant(cli, home, tmp_path)
+    handbook = tmp_path / "handbook.pdf"
+    handbook.write_bytes(b"%PDF-1.4 the handbook")
+    other = tmp_path / "backup.tar.gz"  # a .tar.gz of something else
+    with tarfile.open(other, "w:gz") as tar:
+        tar.addfile(_file("notes.txt"), io.BytesIO(b"x" * 10))
+    kept = {path: path.read_bytes() for path in (handbook, other)}
+    for path in kept:
+        result = cli("tenant", "export", "acme", path)
+        assert result.code == ExitCode.USAGE and "exists and is not a tenantctl export: not replaced" in result.err
+        assert path.read_bytes() == kept[path] and not list(tmp_path.glob(".*tmp"))
+    nightly = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", nightly).code == 0
+    assert cli("tenant", "export", "acme", nightly).code == 0  # last night's export is replaced
+    empty = tmp_path / "mktemp.out"
+    empty.touch()  # `f=$(mktemp); tenantctl tenant export acme "$f"`
+    assert cli("tenant", "export", "acme", empty).code == 0 and "export.json" in _members(empty)
+
+
 def test_existing_or_invalid_ids_are_refused(cli, home, tmp_path):
     _tenant(cli, home, tmp_path)
     archive = tmp_path / "acme.tar.gz"

@@ -127,7 +127,7 @@ def _set_status(tenant_id: str, status: str, done: str, json_out: bool) -> None:
 @app.command("export")
 def export(
     tenant_id: TenantArg,
-    file: Annotated[str, typer.Argument(metavar="FILE", help="The .tar.gz to write (replaced if it exists).",
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The .tar.gz to write (replacing an earlier export).",
                                         show_default=False)],
     wait: WaitOption = 0,
     json_out: JsonOption = False,

@@ -95,8 +95,19 @@ class ImportResult:
 # -- export -------------------------------------------------------------------------------------------
 
 
+def _an_export(path: Path) -> bool:
+    """Whether `path` is a tenantctl export (a .tar.gz whose first member is export.json): the only file
+    besides an empty one that an export replaces."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            first = tar.next()
+    except (tarfile.TarError, OSError, EOFError):
+        return False
+    return first is not None and first.name == EXPORT_META
+
+
 def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
-    """Write tenant `tenant_id` to the .tar.gz `dest` (replacing it, atomically, if it exists)."""
+    """Write tenant `tenant_id` to the .tar.gz `dest` (replacing, atomically, an earlier export there)."""
     started = time.perf_counter()
     tenant = open_tenant(tenant_id)
     dest = Path(dest).expanduser().absolute()
@@ -113,6 +124,10 @@ def export_tenant(tenant_id: str, dest: Path, wait: float = 0) -> ExportResult:
         # the home's own files: `tenant export acme <home>/registry.db` replaced the registry with the archive
         raise BadInput(f"{dest} is one of the tenantctl home's own files",
                        "export to a folder outside the tenantctl home")
+    if target.is_file() and target.stat().st_size and not _an_export(target):
+        # `tenant export acme ~/docs/acme/handbook.pdf` (a slip of the shell) replaced the handbook
+        raise BadInput(f"{dest} exists and is not a tenantctl export: not replaced",
+                       "export to another name, or remove that file first")
     try:
         work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
     except OSError as exc:
