@@ -140,9 +140,10 @@ class StorageError(TenantctlError):
     """A file or database tenantctl needs cannot be read or written: read-only, damaged, no permission."""
 
 
-def from_system_error(exc: BaseException, home: Path | None = None) -> TenantctlError:
+def from_system_error(exc: BaseException, home: Path | None = None, tenant: str | None = None) -> TenantctlError:
     """A typed error, with a hint, for an OSError or sqlite3 error that reached an entry point. With
-    `home`, a failure to open or write a database on a read-only home says so."""
+    `home`, a failure to open or write a database on a read-only home says so; with `tenant` (the one a
+    command was working on), a damaged database names it and the command that checks it."""
     import errno
     import os
     import sqlite3
@@ -170,6 +171,9 @@ def from_system_error(exc: BaseException, home: Path | None = None) -> Tenantctl
         return BadInput(f"file name too long{where}", "use a shorter file name")
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError) or \
             "malformed" in lowered or "not a database" in lowered:
+        if tenant is not None:  # "check the tenant with `tenantctl verify TENANT`" named no tenant
+            return StorageError(f"a database is damaged ({text}) while working on tenant {tenant!r}",
+                                f"check it with `tenantctl verify {tenant}`; restore it from an export")
         return StorageError(f"a database is damaged ({text})",
                             "check the tenant with `tenantctl verify TENANT`; restore it from an export")
     if "disk i/o error" in lowered:

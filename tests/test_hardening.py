@@ -215,6 +215,20 @@ def test_ctrl_c_says_so_and_a_chat_left_with_it_names_its_session(cli, home, tmp
     assert f"Resume it with `tenantctl chat t --session {session}`." in left.err
 
 
+def test_a_damaged_store_names_its_tenant_and_the_command_to_check_it(cli, home, tmp_path):
+    """"a database is damaged … check the tenant with `tenantctl verify TENANT`": which tenant, the
+    operator had to guess (a cron job's search of many)."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    store = home / "tenants" / "t" / "store.db"
+    data = bytearray(store.read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)  # every page past the header
+    store.write_bytes(bytes(data))
+    result = cli("search", "t", "moon")
+    assert result.code == ExitCode.ERROR and "while working on tenant 't'" in result.err, result
+    assert "check it with `tenantctl verify t`" in result.err and "TENANT" not in result.err
+
+
 def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
     """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
     after it were never read."""

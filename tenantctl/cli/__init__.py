@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     As a process's entry (`argv` None), a search or question that succeeded ends the process at once."""
     import time
 
-    from tenantctl.context import cli_actor, current_actor
+    from tenantctl.context import cli_actor, current_actor, current_tenant
 
     args = sys.argv[1:] if argv is None else argv
     started = time.perf_counter()
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
             raise
         from tenantctl import paths
 
-        typed = from_system_error(exc, paths.home())
+        typed = from_system_error(exc, paths.home(), current_tenant.get())
         code, error = _report(typed)
         sys.exit(code)
     except BaseException as exc:  # a crash is logged as one, never as success
