@@ -391,7 +391,8 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":  # pydantic says "Extra inputs are not permitted"
         return f"{where}: unknown setting{_did_you_mean(model, first['loc'])}{more}"
-    return f"{where}: {first['msg']}{more}"
+    msg = first["msg"].removeprefix("Value error, ")  # pydantic's words for a validator's own message
+    return f"{where}: {msg}{more}"
 
 
 def _did_you_mean(model: type[BaseModel] | None, loc: tuple) -> str:
