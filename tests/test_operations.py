@@ -192,6 +192,20 @@ def test_usage_events_are_ok_refused_or_errors_also_when_interrupted(cli, home):
     assert cli("usage", "--since", "2999-01-01").err.strip() == "No usage recorded since 2999-01-01."
 
 
+def test_an_empty_listing_says_so_on_stderr(cli, home):
+    """`chat T --list`, `source list T` and `key list` printed nothing at all when there was nothing: no
+    sessions, or the wrong home? `tenant list` and `tool list` said so."""
+    fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    for args, said in ((("chat", "acme", "--list"), "Tenant acme has no chat sessions yet: `tenantctl chat acme`"),
+                       (("source", "list", "acme"), "Tenant acme has no sources: `tenantctl source add acme PATH`"),
+                       (("key", "list", "acme"), "No API keys yet: `tenantctl key create acme`"),
+                       (("key", "list"), "No API keys yet: `tenantctl key create TENANT`")):
+        result = cli(*args)
+        assert result.code == 0 and result.out == "" and said in result.err, (args, result)
+        assert cli(*args, "--json").json() == []
+
+
 def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):
     """`tenant show`'s last_ingest was the newest document's ingest time: a reindex that only dropped a
     deleted file left it where it was (and removing the newest document moved it back)."""

@@ -134,8 +134,10 @@ def chat(
             rows = sessions.listing(opened.store)
             if json_out:
                 print_json(rows)
-            else:
+            elif rows:
                 _print_sessions(rows)
+            else:  # an empty listing said nothing: no sessions, or a wrong home?
+                err.print(f"Tenant {tenant.id} has no chat sessions yet: `tenantctl chat {tenant.id}` starts one.")
             return
         conversation = ChatSession.open(opened, session, lazy=True)  # a chat that asks nothing leaves nothing
         session = conversation.id

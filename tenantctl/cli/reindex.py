@@ -92,6 +92,8 @@ def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     if json_out:
         print_json(sources)
         return
+    if not sources:
+        err.print(f"Tenant {tenant_id} has no sources: `tenantctl source add {tenant_id} PATH` adds one.")
     for s in sources:
         out.print(f"{s['path']}  include={s['include']} exclude={s['exclude']}", markup=False)
 

@@ -93,6 +93,8 @@ def key_list(
     if json_out:
         print_json([k.__dict__ for k in rows])
         return
+    if not rows:
+        err.print(f"No API keys yet: `tenantctl key create {tenant_id or 'TENANT'}` makes one.")
     for k in rows:
         who = "admin" if k.admin else k.tenant
         state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
