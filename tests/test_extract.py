@@ -638,3 +638,15 @@ def test_markdown_faq_details_read_as_headings_and_br_as_line_breaks(tmp_path):
     assert "### How do I restart the worker?\n\nRun it again." in text and "details>" not in text.split("```")[0]
     assert "Host: wk-01; Notes: primary rack 4" in text and "Call\nops" in text
     assert "```html\n<details><summary>kept</summary></details>\n```" in text
+
+
+def test_html_page_footer_is_no_part_of_the_last_section(tmp_path):
+    """The page's footer (company, address, copyright) was read into its last section: a question about the
+    company cited "Price match". An article's own footer stays in its article."""
+    page = (b"<header><h1>Help</h1></header><main><h2>Price match</h2><p>Within 14 days.</p>"
+            b"<article><h3>News</h3><p>New store.</p><footer>Posted by Ann</footer></article></main>"
+            b"<footer><p>Larkspur Pty Ltd, 12 Dohertys Road</p></footer>")
+    text = extract(tmp_path / "help.html", page).text
+    assert text.split("\n\n") == ["# Help", "## Price match", "Within 14 days.", "### News", "New store.",
+                                  "Posted by Ann", "# Help", "Larkspur Pty Ltd, 12 Dohertys Road"]
+    assert chunk_text(text, ChunkingConfig())[-1].heading == "Help"

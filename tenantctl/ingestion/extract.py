@@ -361,6 +361,7 @@ def read_html(data: bytes) -> str:
     _html_tables(soup)
     _html_definitions([dl for dl in lists if id(dl) in holding])
     _html_summaries(soup)
+    _html_footers(soup)
     for level in range(1, 7):
         for tag in soup.find_all(f"h{level}"):
             title = " ".join(tag.get_text(" ").split())
@@ -379,6 +380,17 @@ def read_html(data: bytes) -> str:
     if title and not re.search(r"^# ", text, flags=re.M):
         text = f"# {title}\n\n{text}"
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _html_footers(soup: Tag) -> None:
+    """A page's own `<footer>` (none of an article's or section's) goes under the page's first heading
+    again: the company's address and copyright are the page's, not its last section's ("Price match")."""
+    first = soup.find(re.compile(r"^h[1-6]$"))
+    title = " ".join(first.get_text(" ").split()) if first is not None else ""
+    for footer in soup.find_all("footer") if title else []:
+        own = footer.find_parent(["article", "section", "aside", "footer"]) is None and footer not in first.parents
+        if own and footer.get_text(strip=True):
+            footer.insert(0, f"\n\n{'#' * int(first.name[1])} {title}\n\n")
 
 
 def _html_summaries(soup: Tag) -> None:
@@ -1147,6 +1159,7 @@ SUPPORTED = tuple(sorted(READERS))
 # 6: a wider gap between lines is a paragraph break, and a heading over two lines no longer shifts a table.
 # 7: a table's cell wrapped onto a line of its own stays in its row (it ended the table).
 # 6 (.html): a <details>'s <summary> is a heading (a FAQ's question), a <button> a line of its own.
+# 7 (.html): the page's <footer> goes under its first heading again, not in its last section.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
@@ -1157,7 +1170,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 6, ".htm": 6, ".docx": 4, ".txt": 3, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
+    ".html": 7, ".htm": 7, ".docx": 4, ".txt": 3, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
 }
 
 
