@@ -424,6 +424,10 @@ def test_serve_on_an_address_it_cannot_listen_on_is_one_clean_error(cli, home):
         result = cli("serve", "--port", port)
     assert result.code == 1 and f"Error: cannot listen on 127.0.0.1:{port} (Address already in use)" in result.err
     assert "serving on" not in result.err and "Traceback" not in result.err, result
+    assert "stop what uses that port" in result.err
+    elsewhere = cli("serve", "--host", "192.0.2.1", "--port", port)  # an address not this machine's
+    assert elsewhere.code == 1 and f"cannot listen on 192.0.2.1:{port}" in elsewhere.err, elsewhere
+    assert "pass --host an address of this machine" in elsewhere.err and "stop what" not in elsewhere.err
     wrong = cli("serve", "--port", "99999")
     assert wrong.code == 2 and "Invalid value for '--port'" in wrong.err and "Traceback" not in wrong.err
 

@@ -63,6 +63,7 @@ def status_of(exc: TenantctlError) -> int:
 def ensure_can_listen(host: str, port: int) -> None:
     """Refuse, before anything starts, an address the server cannot listen on: a port in use, an unknown
     host, an address not this machine's (uvicorn printed its own ERROR line or a traceback, exit 3)."""
+    import errno
     import socket
 
     try:
@@ -71,8 +72,13 @@ def ensure_can_listen(host: str, port: int) -> None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
             probe.bind(address)
     except OSError as exc:
-        raise TenantctlError(f"cannot listen on {host}:{port} ({exc.strerror or exc})",
-                             "stop what uses that port, or pass another --port (or --host)") from None
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:  # not "stop what uses that port"
+            hint = "pass --host an address of this machine (127.0.0.1; 0.0.0.0 for every interface)"
+        elif exc.errno == errno.EACCES:
+            hint = "pass a --port above 1023, or run as a user allowed to listen on it"
+        else:
+            hint = "stop what uses that port, or pass another --port (or --host)"
+        raise TenantctlError(f"cannot listen on {host}:{port} ({exc.strerror or exc})", hint) from None
 
 
 def ensure_database(cfg: Config) -> None:
