@@ -229,6 +229,16 @@ def test_a_damaged_store_names_its_tenant_and_the_command_to_check_it(cli, home,
     assert "check it with `tenantctl verify t`" in result.err and "TENANT" not in result.err
 
 
+def test_query_passages_without_json_is_a_usage_error(cli, home, tmp_path):
+    """`query T Q --passages` answered as without it: the option only works with --json, and nothing said so."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    result = cli("query", "t", "Who painted the moon?", "--passages")
+    assert result.code == ExitCode.USAGE and "--passages needs --json" in result.err and result.out == ""
+    assert "question" not in {r["operation"] for r in cli("usage", "--tenant", "t", "--json").json()["usage"]}
+    assert "passages" in cli("query", "t", "Who painted the moon?", "--passages", "--json").json()
+
+
 def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
     """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
     after it were never read."""

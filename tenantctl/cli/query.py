@@ -66,6 +66,10 @@ def query(
     json_out: JsonOption = False,
 ) -> None:
     """Answer a question from one tenant's documents, citing them, with the shared local LLM."""
+    if passages and not json_out:  # it was ignored: the answer came without them, and no word why
+        from tenantctl.errors import BadInput
+
+        raise BadInput("--passages needs --json", "add --json: the passages are part of its result")
     cfg, server = remote_target(tenant_id, server)
     empty = False
     if server:
