@@ -58,6 +58,8 @@ def test_eval_names_what_is_missing(cli, tmp_path):
     assert result.code == ExitCode.USAGE and "--queries needs --qrels" in result.err, result
     assert "--qrels needs --queries" in cli("eval", "acme", "--qrels", queries).err
     assert "nothing to evaluate" in cli("eval", "acme").err
+    both = cli("eval", "acme", "--answers", queries, "--queries", queries, "--qrels", queries)
+    assert both.code == ExitCode.USAGE and "one at a time" in both.err, both  # it scored answers alone
 
 
 @pytest.fixture

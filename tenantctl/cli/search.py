@@ -117,6 +117,9 @@ def evaluate(
     from tenantctl.retrieval.session import TenantSession
     from tenantctl.storage.tenants import open_tenant
 
+    if answers is not None and (queries is not None or qrels is not None):  # the retrieval files were ignored
+        raise BadInput("--answers scores answers, --queries/--qrels retrieval: one at a time",
+                       "run `tenantctl eval` once for each")
     if answers is None and (queries is None) != (qrels is None):
         given, missing = ("--queries", "--qrels") if qrels is None else ("--qrels", "--queries")
         raise BadInput(f"{given} needs {missing}", f"pass {missing} FILE too (BEIR format)")
