@@ -206,6 +206,17 @@ def test_an_empty_listing_says_so_on_stderr(cli, home):
         assert cli(*args, "--json").json() == []
 
 
+def test_options_that_exclude_each_other_are_a_usage_error(cli, home):
+    """`chat T --list --session X` listed every session (X might not even exist) and `usage --csv --json`
+    printed CSV: one option was dropped without a word."""
+    fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    for args, said in ((("chat", "acme", "--list", "--session", "nosuch"), "--list lists the sessions, --session"),
+                       (("usage", "--csv", "--json"), "--csv or --json, not both")):
+        result = cli(*args)
+        assert result.code == ExitCode.USAGE and said in result.err and result.out == "", (args, result)
+
+
 def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):
     """`tenant show`'s last_ingest was the newest document's ingest time: a reindex that only dropped a
     deleted file left it where it was (and removing the newest document moved it back)."""

@@ -128,6 +128,11 @@ def chat(
     from tenantctl.storage import sessions
     from tenantctl.storage.tenants import open_tenant
 
+    if list_sessions and session is not None:  # the listing ignored the session, also one that does not exist
+        from tenantctl.errors import BadInput
+
+        raise BadInput("--list lists the sessions, --session resumes one: not both",
+                       f"`tenantctl chat {tenant_id} --list`, then `--session ID`")
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()
     if not list_sessions:

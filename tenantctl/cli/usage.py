@@ -34,6 +34,8 @@ def usage(
 
     if by not in (None, "day", "month"):
         raise BadInput(f"invalid --by {by!r}", "use --by day or --by month")
+    if csv_out and json_out:  # CSV came out, the --json unsaid
+        raise BadInput("--csv or --json, not both", "pick the format to print")
     # `--tenant ""` (a script's unset variable) is an invalid id, not every tenant's usage on one bill.
     tenants, broken = ([open_tenant(tenant)], []) if tenant is not None else usable_tenants()
     rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=tenant is not None or json_out)
