@@ -367,6 +367,9 @@ def test_tool_cli_lists_tests_and_meters_per_tenant(two_tenants, cli, home):
     assert ok.code == 0 and ok.json()[0]["status"] == "ok" and "shipped" in ok.json()[0]["text"]
     nomatch = cli("tool", "test", "acme", "crm", "--question", "hello")
     assert nomatch.code == 2 and "does not match" in nomatch.err
+    bare = cli("tool", "test", "acme", "crm")  # it ran without its value: "did not supply … :order" or a 404
+    assert bare.code == 2 and "tool 'crm' takes order from a question's match" in bare.err, bare
+    assert "`tenantctl tool test acme crm --question Q`" in bare.err
     # Cross-tenant probe: globex cannot run acme's tool, by name or by question.
     probe = cli("tool", "test", "globex", "crm", "--question", "order A-1234")
     assert probe.code == 3 and "has no tool 'crm'" in probe.err

@@ -207,6 +207,12 @@ def try_tools(tenant: Tenant, cfg: Config, name: str | None = None, question: st
     if question is None:
         if name is None:
             raise BadInput("name a tool or pass --question", f"e.g. `tenantctl tool test {tenant.id} --question Q`")
+        import regex
+
+        groups = ", ".join(regex.compile(tools[0].when).groupindex)
+        if groups:  # it ran without them: "You did not supply a value for binding parameter :pid"
+            raise BadInput(f"tool {name!r} takes {groups} from a question's match of its `when` pattern",
+                           f"pass one: `tenantctl tool test {tenant.id} {name} --question Q`")
         return [run_tool(tenant, tools[0], {}, cfg)]
     chosen = select(tools, question)
     if not chosen:
