@@ -77,6 +77,15 @@ class Busy(TenantctlError):
     exit_code = ExitCode.BUSY
 
 
+def busy(tenant_id: str, wait: float, where: str = "") -> Busy:
+    """Another writer holds the tenant; after `--wait`, the message says how long was waited and the
+    hint asks for a longer one (it said "pass --wait SECONDS" to an operator who had)."""
+    waited = f" (waited {wait:g} s)" if wait else ""
+    hint = "retry later, or pass a longer --wait" if wait else "retry later, or pass --wait SECONDS to wait for it"
+    return Busy(f"tenant {tenant_id!r} is busy: another ingest, reindex or repair is writing to it{where}{waited}",
+                hint)
+
+
 class ModelUnavailable(TenantctlError):
     pass
 

@@ -217,6 +217,39 @@ def test_options_that_exclude_each_other_are_a_usage_error(cli, home):
         assert result.code == ExitCode.USAGE and said in result.err and result.out == "", (args, result)
 
 
+def test_an_ingest_that_waited_for_the_lock_says_so_apart_from_its_own_time(cli, home, tmp_path):
+    """`ingest --wait 60` behind another writer said "13 chunks embedded in 15.5s": the wait counted as its
+    own time. And a --wait that ran out still said "pass --wait SECONDS"."""
+    import threading
+    import time
+
+    from tenantctl.storage.tenants import open_tenant
+
+    fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 2)
+    with open_tenant("t").write_lock():
+        short = cli("ingest", "t", tmp_path / "d", "--wait", "0.2")
+    assert short.code == ExitCode.BUSY and "(waited 0.2 s)" in short.err and "pass a longer --wait" in short.err
+    held = threading.Event()
+
+    def writer():
+        with open_tenant("t").write_lock():
+            held.set()
+            time.sleep(0.6)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait()
+    result = cli("ingest", "t", tmp_path / "d", "--wait", "10", "--json")
+    thread.join()
+    summary = result.json()
+    assert result.code == 0 and summary["added"] == 2 and summary["waited"] >= 0.4, summary
+    assert summary["seconds"] < summary["waited"], summary  # a few files of the hashing embedder
+    again = cli("ingest", "t", tmp_path / "d")
+    assert again.code == 0 and "waiting" not in again.out
+
+
 def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):
     """`tenant show`'s last_ingest was the newest document's ingest time: a reindex that only dropped a
     deleted file left it where it was (and removing the newest document moved it back)."""

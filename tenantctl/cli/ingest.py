@@ -55,7 +55,8 @@ def ingest(
         out.print(
             f"{tenant.id}: {summary.added} added, {summary.updated} updated, {summary.skipped} skipped, "
             f"{summary.removed} removed, {summary.failed} failed; {plural(summary.chunks, 'chunk')} embedded "
-            f"in {summary.seconds:.1f}s"
+            f"in {summary.seconds:.1f}s" + (f", after waiting {summary.waited:.1f}s for another writer"
+                                              if summary.waited >= 0.1 else "")
         )
     if summary.exit_code:
         raise typer.Exit(int(summary.exit_code))

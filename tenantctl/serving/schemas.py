@@ -134,6 +134,7 @@ class UploadResult(_Shape):
     failed: int
     chunks: int
     seconds: float
+    waited: float = Field(0.0, description="seconds spent waiting for another write of the tenant (not in `seconds`)")
     files: list[FileResult]
     status: Literal["ok", "partial"]
 

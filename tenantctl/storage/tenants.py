@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tenantctl import paths
 from tenantctl.context import current_tenant
-from tenantctl.errors import Busy, ConfigError, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound
+from tenantctl.errors import ConfigError, IndexCorrupt, Suspended, TenantctlError, TenantExists, TenantNotFound, busy
 from tenantctl.fileio import iso_utc
 from tenantctl.storage import registry
 from tenantctl.storage.layout import (
@@ -171,10 +171,7 @@ class Tenant(TenantFolder):
         try:
             lock.acquire()
         except Timeout:
-            raise Busy(
-                f"tenant {self.id!r} is busy: another ingest, reindex or repair is writing to it",
-                "retry later, or pass --wait SECONDS to wait for it",
-            ) from None
+            raise busy(self.id, wait) from None
         try:
             yield
         finally:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tenantctl.errors import Busy, ConfigError
+from tenantctl.errors import ConfigError, busy
 from tenantctl.storage.layout import SYNC_FILE, TENANT_FILE
 from tenantctl.storage.pg.schema import SCHEMA, TENANT_SETTING, connect
 from tenantctl.storage.records import ApiKey, TenantRecord
@@ -296,10 +296,7 @@ def advisory_lock(cfg: PostgresConfig, tenant_id: str, wait: float = 0) -> Itera
         deadline = time.monotonic() + wait
         while not conn.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)).fetchone()[0]:
             if time.monotonic() >= deadline:
-                raise Busy(
-                    f"tenant {tenant_id!r} is busy: another ingest, reindex or repair is writing to it (on some node)",
-                    "retry later, or pass --wait SECONDS to wait for it",
-                )
+                raise busy(tenant_id, wait, " (on some node)")
             time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
         held = True
         yield
