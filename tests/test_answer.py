@@ -582,6 +582,15 @@ def test_a_question_for_a_time_of_day_is_answered_with_one(question, sentence, a
     assert numbers.typed_span(question, sentence) == answer
 
 
+def test_a_question_for_a_phone_number_is_answered_by_the_sentence_holding_it():
+    faq = Passage("客服热线：400-820-1688（每天 9:00-21:00）。上门安装费 80 元。", "faq.txt")
+    reply, _ = ask("客服热线是多少？", [faq], " I do not know.")
+    assert "400-820-1688" in reply.answer  # not the fee's "80 元" beside it
+    desk = Passage("Support hotline: +61 2 9555 0100 (Mon-Fri 9:00-17:00). A home visit costs 80 dollars.", "f.md")
+    reply, _ = ask("What is the support hotline number?", [desk], " I do not know.")
+    assert "+61 2 9555 0100" in reply.answer
+
+
 @pytest.mark.parametrize("question, sentence, answer", [
     ("门锁被撬时报警声有多大？", "门锁被强行撬开时，前面板会发出 90 分贝以上的报警声。", "90 分贝"),  # not "90 分"
     ("每把锁最多能分享给几个人？", "每把锁最多可分享给 10 个人。", "10 个人"),

@@ -260,7 +260,8 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     # "When is the maintenance window?" of "…weekly window, Tuesdays 22:00–23:30.": the best sentence says when
     # in its own way, no date of the next one does
     said_when = numbers.expected_type(question) == "date" and _SAYS_WHEN.search(ranked[0].text)
-    for c in ranked[:1] if said_when else ranked[:2]:
+    contact = gate.asked_contact(question)  # "客服热线是多少？": the hotline's sentence, not a number near it
+    for c in [] if contact and contact.search(ranked[0].text) else ranked[:1] if said_when else ranked[:2]:
         choices = numbers.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess
             if c is not ranked[0]:

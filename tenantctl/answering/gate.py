@@ -78,6 +78,19 @@ _CONTACTS = [
 ]
 
 
+_ASKS_CONTACT_ZH = [("电话", "热线", "手机", "座机"), ("邮箱", "电子邮件", "邮件地址"), ("网址", "网站", "链接")]
+
+
+def asked_contact(question: str) -> re.Pattern | None:
+    """What a phone number, an e-mail or a web address looks like, when the question asks for one ("What is
+    the support hotline?", "客服热线是多少？")."""
+    wanted = terms(question)
+    for (asking, _, pattern), chinese in zip(_CONTACTS, _ASKS_CONTACT_ZH, strict=True):
+        if wanted & asking or any(word in question for word in chinese):
+            return pattern
+    return None
+
+
 TYPO_MIN = 5  # letters a word needs before one edit away counts as the same word ("cost" is not "most")
 
 
