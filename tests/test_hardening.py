@@ -239,6 +239,20 @@ def test_query_passages_without_json_is_a_usage_error(cli, home, tmp_path):
     assert "passages" in cli("query", "t", "Who painted the moon?", "--passages", "--json").json()
 
 
+def test_control_characters_of_documents_and_file_names_reach_no_terminal(cli, home, tmp_path):
+    """A tenant's document with "\x1b[2J" cleared the operator's screen in `search` and `query`, and a file
+    name with a newline made two lines of one "failed:" report (the second one a made-up failure)."""
+    fast_home(cli, home)
+    folder = _tenant(cli, home, tmp_path, docs={"vault.md": "# Vault\n\nThe safe code is 5522.\x1b[2J Cleared.\n"})
+    (folder / "a\nfailed: evil.md").write_text("")
+    hits = cli("search", "t", "safe code")
+    assert "\x1b" not in hits.out and "5522.\\x1b[2J Cleared." in hits.out, hits.out
+    assert "\x1b" in cli("search", "t", "safe code", "--json").json()[0]["text"]  # the data keeps it
+    ingested = cli("ingest", "t", folder)
+    (line,) = [line for line in ingested.err.splitlines() if "failed" in line]
+    assert line.endswith("/a\\nfailed: evil.md: empty file"), ingested.err
+
+
 def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
     """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
     after it were never read."""

@@ -279,3 +279,24 @@ def test_a_file_whose_content_is_another_type_than_its_name_names_the_fix(cli, h
     assert reasons["notes.docx"].endswith("; it is text: rename it to .txt, .md or .html")
     assert "; it is" not in reasons["broken.pdf"]  # a damaged PDF is a PDF
     assert "policy.pdf: unreadable PDF" in result.err and "rename it to .docx" in result.err
+
+
+def test_a_file_name_that_is_not_utf8_fails_alone(cli, home, tmp_path):
+    """A Latin-1 file name ("laté.txt" off an old share) ended the whole ingest in a UnicodeEncodeError
+    traceback (the store holds UTF-8 text): no file of the batch was indexed."""
+    import os
+
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "gate.md").write_text("# Gate\n\nThe gate code is 4711.\n")
+    with open(os.path.join(os.fsencode(folder), b"lat\xe9.txt"), "w") as f:
+        f.write("The vault code is 9911.\n")
+    result = cli("ingest", "acme", folder, "--json")
+    assert result.code == ExitCode.PARTIAL, result
+    files = {f["path"]: f for f in result.json()["files"]}
+    assert files[str(folder / "gate.md")]["status"] == "added"
+    failed = files[str(folder) + "/lat\\xe9.txt"]
+    assert failed["status"] == "failed" and failed["reason"] == "its name is not UTF-8 text: rename the file"
+    assert "lat\\xe9.txt: its name is not UTF-8 text" in result.err and "Traceback" not in result.err

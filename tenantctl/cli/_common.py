@@ -13,10 +13,30 @@ from rich.console import Console
 if TYPE_CHECKING:
     from tenantctl.errors import TenantctlError
 
+# Control characters from documents and file names, shown as escapes ("\x1b") instead of acted on: a
+# tenant's uploaded text with "\x1b[2J" cleared the operator's screen in `search` (rich drops only BEL, BS,
+# VT, FF and CR). `plain` also shows a newline or tab so: a file name with a newline made two lines of one
+# "failed:" report.
+_INERT = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D, 0x20), 0x7F, *range(0x80, 0xA0))}
+_ONE_LINE = {**_INERT, 0x09: "\\t", 0x0A: "\\n"}
+
+
+def plain(text: str) -> str:
+    """A file name (or any text meant for one line) with its control characters, newlines too, as escapes."""
+    return text.translate(_ONE_LINE)
+
+
+class _Console(Console):
+    """A console that prints a string's control characters (but newlines and tabs) as escapes."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(o.translate(_INERT) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
 # No markup unless a call asks for it (and escapes what it prints): a "[/b]" in a heading, a path or a
 # key's label is text, not a rich tag (it raised MarkupError).
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # a hint's command stays on its line
+out = _Console(highlight=False, soft_wrap=True, markup=False)
+err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # a hint's command stays on its line
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 TenantArg = Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id.", show_default=False)]

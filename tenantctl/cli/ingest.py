@@ -30,6 +30,7 @@ def ingest(
     """
     from rich.markup import escape
 
+    from tenantctl.cli._common import plain
     from tenantctl.ingestion.ingest import ingest as run_ingest
     from tenantctl.ingestion.policy import check_source
     from tenantctl.storage.tenants import open_tenant
@@ -46,9 +47,10 @@ def ingest(
         stop()
     for f in summary.files:
         if f.status == "failed":
-            err.print(f"[red]failed[/]: {escape(f.path)}: {escape(f.reason or '')}", markup=True, soft_wrap=True)
+            err.print(f"[red]failed[/]: {escape(plain(f.path))}: {escape(plain(f.reason or ''))}", markup=True,
+                      soft_wrap=True)
         elif f.reason:  # a symbolic link not followed
-            err.print(f"skipped: {f.path}: {f.reason}", markup=False, soft_wrap=True)
+            err.print(f"skipped: {plain(f.path)}: {plain(f.reason)}", markup=False, soft_wrap=True)
     if json_out:
         print_json(summary.to_dict())
     else:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_error, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, plain, print_error, print_json
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
 from tenantctl.textproc import plural
 
@@ -52,7 +52,7 @@ def _render(result: dict) -> None:
         out.print("\nSources:")
         for s in result["sources"]:
             where = f" ({s['position']})" if s.get("position") else ""
-            out.print(f"  [{s['n']}] {s['path']}{where}", markup=False)
+            out.print(f"  [{s['n']}] {plain(s['path'])}{where}", markup=False)
             if s.get("quote") and s["quote"] != result.get("short_answer"):
                 out.print(f"      “{s['quote']}”", markup=False)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, plain, print_json
 
 source_app = typer.Typer(help="Manage the source folders a tenant is re-indexed from.", no_args_is_help=True)
 
@@ -43,7 +43,7 @@ def reindex(
     for run in report.runs:
         if run in report.failures:
             fix = f" ({run.hint})" if run.hint else ""  # "busy" said nothing of --wait
-            err.print(f"{run.tenant}: {run.status}: {run.error}{fix}", markup=False, soft_wrap=True)
+            err.print(f"{run.tenant}: {run.status}: {plain(run.error or '')}{fix}", markup=False, soft_wrap=True)
         elif verbose and not json_out:
             s = run.summary or {}
             detail = (f"{s.get('added', 0)} added, {s.get('updated', 0)} updated, {s.get('skipped', 0)} skipped, "
@@ -95,7 +95,7 @@ def source_list(tenant_id: TenantArg, json_out: JsonOption = False) -> None:
     if not sources:
         err.print(f"Tenant {tenant_id} has no sources: `tenantctl source add {tenant_id} PATH` adds one.")
     for s in sources:
-        out.print(f"{s['path']}  include={s['include']} exclude={s['exclude']}", markup=False)
+        out.print(f"{plain(s['path'])}  include={s['include']} exclude={s['exclude']}", markup=False)
 
 
 @source_app.command("remove")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, plain, print_json
 
 ModeOption = Annotated[
     str | None,
@@ -85,7 +85,7 @@ def search(
         err.print(f"No results in tenant {tenant_id}.{hint}")
         return
     for h in hits:
-        out.print(f"[bold]{h['rank']}. {escape(h['path'])}[/]  [dim]{h['position']}  score {h['score']:.4f}  "
+        out.print(f"[bold]{h['rank']}. {escape(plain(h['path']))}[/]  [dim]{h['position']}  score {h['score']:.4f}  "
                   f"similarity {h['similarity']:.3f}[/]", markup=True)
         if h["heading"]:
             out.print(f"   [italic]{escape(h['heading'])}[/]", markup=True)
@@ -189,7 +189,7 @@ def _evaluate_answers(opened, path: Path, cfg, model: str | None, json_out: bool
 def _question_line(row: dict) -> str:
     """One scored question: right or wrong, the question, the answer and the file it cites first; a wrong
     one with what was expected (a gold answer, or that the documents do not hold one)."""
-    cited = f"  [{Path(row['cited'][0]).name}]" if row["cited"] else ""
+    cited = f"  [{plain(Path(row['cited'][0]).name)}]" if row["cited"] else ""
     answer = "(no answer)" if row["no_answer"] else " ".join(row["answer"].split())
     expected = ""
     if not row["right"]:

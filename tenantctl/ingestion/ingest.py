@@ -37,6 +37,9 @@ class FileResult:
     chunks: int = 0
     reason: str | None = None
 
+    def __post_init__(self) -> None:  # a link's reason names its target, whose name may be no UTF-8 either
+        self.reason = None if self.reason is None else _printable(self.reason)
+
 
 @dataclass
 class IngestSummary:
@@ -125,25 +128,44 @@ def collect_files(
                 if path.is_symlink():
                     reason = _link_refusal(path, root, links)
                     if reason:
-                        problems.append(FileResult(str(path), "skipped", reason=reason))
+                        problems.append(FileResult(shown(path), "skipped", reason=reason))
                         continue
                 if not path.is_file():
                     continue
                 if is_supported(path) and source.wants(rel.as_posix()):
                     if hard_links is not None and (reason := hard_links(path)):
-                        problems.append(FileResult(str(path), "skipped", reason=reason))
+                        problems.append(FileResult(shown(path), "skipped", reason=reason))
                         continue
-                    files[path.resolve()] = None
+                    _take(path.resolve(), files, problems)
         elif root.is_file():
             if hard_links is not None and (reason := hard_links(root)):
-                problems.append(FileResult(str(root), "skipped", reason=reason))
+                problems.append(FileResult(shown(root), "skipped", reason=reason))
             elif is_supported(root):
-                files[root.resolve()] = None
+                _take(root.resolve(), files, problems)
             else:
-                problems.append(FileResult(str(root), "failed", reason=unsupported_reason(root)))
+                problems.append(FileResult(shown(root), "failed", reason=unsupported_reason(root)))
         else:
-            problems.append(FileResult(str(root), "failed", reason="no such file or folder"))
+            problems.append(FileResult(shown(root), "failed", reason="no such file or folder"))
     return list(files), problems
+
+
+def shown(path: Path) -> str:
+    """A path as text that prints and stores: a name that is not UTF-8 (a Latin-1 "laté.txt" off an old
+    share, which Python keeps as surrogates) has its undecodable bytes written as "\\xe9"."""
+    return _printable(str(path))
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _take(path: Path, files: dict[Path, None], problems: list[FileResult]) -> None:
+    """A file to ingest, unless its name is no UTF-8 text: its document could not be stored under it (the
+    whole ingest ended in a UnicodeEncodeError traceback)."""
+    if shown(path) != str(path):
+        problems.append(FileResult(shown(path), "failed", reason="its name is not UTF-8 text: rename the file"))
+    else:
+        files[path] = None
 
 
 
