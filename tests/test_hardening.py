@@ -253,6 +253,33 @@ def test_control_characters_of_documents_and_file_names_reach_no_terminal(cli, h
     assert line.endswith("/a\\nfailed: evil.md: empty file"), ingested.err
 
 
+def test_the_streamed_tokens_on_a_terminal_are_inert(monkeypatch):
+    """The model copies passages, escape sequences too: its live tokens reached the terminal as they were."""
+    import rich.live
+
+    from tenantctl.cli import query
+
+    seen = []
+
+    class Live:
+        def __init__(self, renderable, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, text):
+            seen.append(text.plain)
+
+    monkeypatch.setattr(rich.live, "Live", Live)
+    monkeypatch.setattr(query.sys.stdout, "isatty", lambda: True)
+    query._streamed(lambda on_token: on_token("5522\x1b[2J"))
+    assert seen == ["5522\\x1b[2J"]
+
+
 def test_a_too_long_chat_question_is_refused_and_the_chat_goes_on(cli, home, tmp_path, monkeypatch):
     """A pasted page (over `search.max_query_chars`) ended the whole chat with its error: the questions
     after it were never read."""

@@ -21,6 +21,11 @@ _INERT = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0D
 _ONE_LINE = {**_INERT, 0x09: "\\t", 0x0A: "\\n"}
 
 
+def inert(text: str) -> str:
+    """Text with its control characters (but newlines and tabs) as escapes, as the consoles print it."""
+    return text.translate(_INERT)
+
+
 def plain(text: str) -> str:
     """A file name (or any text meant for one line) with its control characters, newlines too, as escapes."""
     return text.translate(_ONE_LINE)
@@ -30,7 +35,7 @@ class _Console(Console):
     """A console that prints a string's control characters (but newlines and tabs) as escapes."""
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
-        super().print(*(o.translate(_INERT) if isinstance(o, str) else o for o in objects), **kwargs)
+        super().print(*(inert(o) if isinstance(o, str) else o for o in objects), **kwargs)
 
 
 # No markup unless a call asks for it (and escapes what it prints): a "[/b]" in a heading, a path or a

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, plain, print_error, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, err, inert, load_cfg, out, plain, print_error, print_json
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
 from tenantctl.textproc import plural
 
@@ -36,7 +36,7 @@ def _streamed(ask, stream: bool = True):
     shown = Text(style="dim")
     with Live(shown, console=out, refresh_per_second=15, transient=True) as live:
         def on_token(piece: str) -> None:
-            shown.append(piece)
+            shown.append(inert(piece))  # the model copies passages: their control characters too
             live.update(shown)
 
         return ask(on_token)
