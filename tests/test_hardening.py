@@ -166,6 +166,17 @@ def test_a_question_to_a_tenant_without_documents_says_how_to_add_them(cli, home
     assert "no documents yet" not in cli("query", "t", "Who painted the moon?").err
 
 
+def test_a_chat_with_a_tenant_without_documents_says_how_to_add_them(cli, home, tmp_path, monkeypatch):
+    """`query` said "Tenant bare has no documents yet"; `chat` only "do not hold an answer" to every question."""
+    fast_home(cli, home)
+    _tenant(cli, home, tmp_path)
+    assert cli("tenant", "create", "bare").code == 0
+    for tenant, said in (("bare", True), ("t", False)):
+        monkeypatch.setattr("sys.stdin", io.StringIO("What is the gate code?\n"))
+        result = cli("chat", tenant)
+        assert result.code == 0 and ("no documents yet: `tenantctl ingest bare PATH`" in result.err) is said, result
+
+
 def test_chat_list_counts_exchanges(cli, home, tmp_path, monkeypatch):
     """The banner counted "earlier exchanges" and the listing "1 messages" of the same thing."""
     fast_home(cli, home)

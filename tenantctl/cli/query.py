@@ -152,6 +152,8 @@ def chat(
         session = conversation.id
         earlier = plural(len(conversation.history), "earlier exchange")
         err.print(f"Session {session} with tenant {tenant.id} ({earlier}); /exit to leave.")
+        if opened.store.chunk_count() == 0:  # as `query` says: every answer would be "do not hold"
+            err.print(f"Tenant {tenant.id} has no documents yet: `tenantctl ingest {tenant.id} PATH`.")
         try:
             refused = _converse(conversation, opened, cfg, json_out)
         finally:  # also after Ctrl-C, the usual way out of a terminal's chat: the id was lost
