@@ -300,3 +300,23 @@ def test_a_file_name_that_is_not_utf8_fails_alone(cli, home, tmp_path):
     failed = files[str(folder) + "/lat\\xe9.txt"]
     assert failed["status"] == "failed" and failed["reason"] == "its name is not UTF-8 text: rename the file"
     assert "lat\\xe9.txt: its name is not UTF-8 text" in result.err and "Traceback" not in result.err
+
+
+def test_files_of_types_no_reader_takes_are_counted_not_silently_passed_over(cli, home, tmp_path):
+    """A folder of .doc files ingested as "0 added, 0 updated, 0 skipped, 0 removed, 0 failed", exit 0:
+    nothing said that no file of it was even read."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    folder = tmp_path / "share"
+    (folder / "old").mkdir(parents=True)
+    (folder / "gate.md").write_text("# Gate\n\nThe gate code is 4711.\n")
+    for name in ("old/policy.doc", "old/leave.doc", "rates.xlsx", "README", ".hidden.doc"):
+        (folder / name).write_bytes(b"\xd0\xcf\x11\xe0 binary")
+    result = cli("ingest", "acme", folder, "--json")
+    assert result.code == 0 and result.json()["added"] == 1, result
+    assert result.json()["unsupported"] == {".doc": 2, ".xlsx": 1, "no extension": 1}
+    assert "not read: 4 files of types tenantctl does not read (.doc ×2, .xlsx, no extension); it reads .csv" \
+        in result.err
+    assert cli("source", "add", "acme", folder, "--include", "*.md").code == 0
+    quiet = cli("reindex", "acme", "--json")  # what the source's globs leave out is not counted
+    assert quiet.code == 0 and quiet.json()["tenants"][0]["summary"]["unsupported"] == {}

@@ -31,6 +31,7 @@ def ingest(
     from rich.markup import escape
 
     from tenantctl.cli._common import plain
+    from tenantctl.ingestion.extract import SUPPORTED
     from tenantctl.ingestion.ingest import ingest as run_ingest
     from tenantctl.ingestion.policy import check_source
     from tenantctl.storage.tenants import open_tenant
@@ -51,6 +52,10 @@ def ingest(
                       soft_wrap=True)
         elif f.reason:  # a symbolic link not followed
             err.print(f"skipped: {plain(f.path)}: {plain(f.reason)}", markup=False, soft_wrap=True)
+    if summary.unsupported:
+        kinds = ", ".join(f"{suffix} ×{n}" if n > 1 else suffix for suffix, n in sorted(summary.unsupported.items()))
+        err.print(f"not read: {plural(sum(summary.unsupported.values()), 'file')} of types tenantctl does not read "
+                  f"({plain(kinds)}); it reads {', '.join(SUPPORTED)}", markup=False, soft_wrap=True)
     if json_out:
         print_json(summary.to_dict())
     else:

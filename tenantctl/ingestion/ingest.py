@@ -52,6 +52,7 @@ class IngestSummary:
     chunks: int = 0  # chunks embedded by this run
     seconds: float = 0.0  # the run's own time, without `waited`
     waited: float = 0.0  # seconds spent waiting (--wait) for another writer of the tenant
+    unsupported: dict[str, int] = field(default_factory=dict)  # files under folders no reader takes, by suffix
     files: list[FileResult] = field(default_factory=list)
 
     def record(self, result: FileResult) -> None:
@@ -110,12 +111,13 @@ def _glob(rel: str, pattern: str) -> bool:
 
 def collect_files(
     sources: Iterable[SourceSpec], links: Callable[[Path, Path], str | None] | None = None,
-    hard_links: Callable[[Path], str | None] | None = None,
+    hard_links: Callable[[Path], str | None] | None = None, unsupported: dict[str, int] | None = None,
 ) -> tuple[list[Path], list[FileResult]]:
     """Supported files of `sources` (hidden entries skipped), and the sources that could not be used.
     A symbolic link under a folder is followed only when `links(link, folder)` says nothing against it
     (without `links`: when it stays inside the folder); links to folders are never followed. A link not
-    followed, or a file `hard_links(file)` refuses, is reported as skipped, with the reason."""
+    followed, or a file `hard_links(file)` refuses, is reported as skipped, with the reason. Files under a
+    folder of a type no reader takes are counted by suffix into `unsupported`."""
     files: dict[Path, None] = {}
     problems: list[FileResult] = []
     for source in sources:
@@ -132,11 +134,17 @@ def collect_files(
                         continue
                 if not path.is_file():
                     continue
-                if is_supported(path) and source.wants(rel.as_posix()):
-                    if hard_links is not None and (reason := hard_links(path)):
-                        problems.append(FileResult(shown(path), "skipped", reason=reason))
-                        continue
-                    _take(path.resolve(), files, problems)
+                if not source.wants(rel.as_posix()):
+                    continue
+                if not is_supported(path):  # a folder of .doc files ingested as "0 added, 0 failed"
+                    if unsupported is not None:
+                        suffix = path.suffix.lower() or "no extension"
+                        unsupported[suffix] = unsupported.get(suffix, 0) + 1
+                    continue
+                if hard_links is not None and (reason := hard_links(path)):
+                    problems.append(FileResult(shown(path), "skipped", reason=reason))
+                    continue
+                _take(path.resolve(), files, problems)
         elif root.is_file():
             if hard_links is not None and (reason := hard_links(root)):
                 problems.append(FileResult(shown(root), "skipped", reason=reason))
@@ -199,7 +207,8 @@ def ingest(
     specs = [s if isinstance(s, SourceSpec) else SourceSpec(Path(s)) for s in sources]
     from tenantctl.ingestion.policy import hard_link_checker, link_checker
 
-    files, problems = collect_files(specs, link_checker(tenant.dir, cfg), hard_link_checker(tenant.dir))
+    files, problems = collect_files(specs, link_checker(tenant.dir, cfg), hard_link_checker(tenant.dir),
+                                    summary.unsupported)
     roots = [s.path for s in specs if s.path.expanduser().exists()]
     for problem in problems:
         summary.record(problem)

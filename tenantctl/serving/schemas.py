@@ -135,6 +135,7 @@ class UploadResult(_Shape):
     chunks: int
     seconds: float
     waited: float = Field(0.0, description="seconds spent waiting for another write of the tenant (not in `seconds`)")
+    unsupported: dict[str, int] = Field(default_factory=dict, description="files of types no reader takes, by suffix")
     files: list[FileResult]
     status: Literal["ok", "partial"]
 
