@@ -384,11 +384,14 @@ def with_tools(session: TenantSession, question: str, cfg: Config) -> tuple[list
     from tenantctl.tools.run import tool_passages
 
     results = tool_passages(session.tenant, question, cfg, session.store)
-    found = [
-        Passage.from_hit(Hit(rank=0, chunk_id=0, path=f"tool:{r.name}", ord=0, start=0, end=len(r.text), page=None,
-                             heading="", text=r.text, score=1.0, similarity=1.0, dense_rank=None, keyword_rank=None))
-        for r in results if r.ok
-    ]
+    found = []
+    for r in results:
+        if r.ok:  # what the tool is and which call, as the heading of its records: never an answer of its own
+            head, _, body = r.text.partition("\n\n")
+            found.append(Passage.from_hit(Hit(
+                rank=0, chunk_id=0, path=f"tool:{r.name}", ord=0, start=0, end=len(r.text), page=None,
+                heading=head.rstrip(":") if body else "", text=body or r.text, score=1.0, similarity=1.0,
+                dense_rank=None, keyword_rank=None)))
     notes = [f"{r.error} — answered from the documents alone" for r in results if not r.ok]
     return found, [{k: v for k, v in r.to_dict().items() if k != "text"} for r in results], notes
 
