@@ -250,6 +250,20 @@ def test_an_ingest_that_waited_for_the_lock_says_so_apart_from_its_own_time(cli,
     assert again.code == 0 and "waiting" not in again.out
 
 
+def test_the_next_ingest_writes_an_index_file_that_went_missing(cli, home, tmp_path):
+    """An index file deleted under a current manifest stayed missing after the next ingest (nothing had
+    changed, so nothing was written): `verify` kept asking for `repair`."""
+    fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 2)
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+    (index,) = (home / "tenants" / "t").glob("index-*.faiss")
+    index.unlink()
+    assert cli("verify", "t").code == 1
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+    assert cli("verify", "t").code == 0 and index.is_file()
+
+
 def test_last_ingest_moves_when_a_reindex_only_removes_a_document(cli, home, tmp_path):
     """`tenant show`'s last_ingest was the newest document's ingest time: a reindex that only dropped a
     deleted file left it where it was (and removing the newest document moved it back)."""

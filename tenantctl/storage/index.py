@@ -218,10 +218,12 @@ def _save_from_store(folder: Path, store: Store, dim: int) -> tuple[VectorIndex,
 
 def refresh_index(folder: Path, store: Store) -> None:
     """After a write (under the tenant's lock): rewrite the index from the store when the manifest does
-    not reflect the store's generation. A store without vectors yet has no index."""
+    not reflect the store's generation, or names a file that is gone (an ingest left it missing, though
+    verify said the next one writes it). A store without vectors yet has no index."""
     dim = store.get_meta("embedder_dim")
     manifest = read_manifest(folder) or {}
-    if dim is None or manifest.get("generation") == store.generation():
+    there = (folder / str(manifest.get("index_file") or "")).is_file()
+    if dim is None or (manifest.get("generation") == store.generation() and there):
         return
     _save_from_store(folder, store, int(dim))
 
