@@ -195,10 +195,12 @@ def unmentioned(question: str, passages: list[tuple[str, str, float]]) -> list[s
     holds: the answer is then likely of something else, which its note says. Of all SQuAD questions,
     14 of 1,482 name something their article's passages call otherwise ("British" of "the UK")."""
     unheld = set(unheld_names(question, _labelled(passages), any_case=True))
-    runs = re.finditer(r"[A-Z][\w'-]*(?: [A-Z][\w'-]*)*", question)  # "United States" is one name
-    return list(dict.fromkeys(
-        " ".join(w for w in run.group().split() if run.start() or w != question.split()[0]) for run in runs
-        if unheld & {re.sub(r"'s$", "", w) for w in run.group().split()}))
+    names = []
+    for run in re.finditer(r"[A-Z][\w'-]*(?: [A-Z][\w'-]*)*", question):  # "United States" is one name
+        words = run.group().split()
+        if unheld & {re.sub(r"'s$", "", w) for w in words}:
+            names.append(" ".join(words if run.start() else words[1:]))  # its first word: the question's
+    return list(dict.fromkeys(names))
 
 
 TABLE_MIN_ROWS = 2  # a passage holding this many records (rows: "Plan: Team; Price: 99 USD") is a table
