@@ -148,6 +148,7 @@ def test_an_unanswerable_chinese_question_abstains_without_the_model(cli, sample
     monkeypatch.setattr(generation, "get_generator", refuse)
     data = _ask(cli, "huaxin-bank", "长城的总长度是多少公里？")
     assert data["no_answer"] and data["model"] is None and data["sources"] == [], data
+    assert data["answer"] == "租户 huaxin-bank 的文档中没有这个问题的答案。"  # in the question's language
 
 
 def test_eval_answers_scores_a_pilot_model_against_the_default(cli, samples, tmp_path, monkeypatch):

@@ -148,6 +148,11 @@ def effective_settings(cfg: Config, tenant_answer: AnswerConfig) -> AnswerConfig
     return cfg.answer.model_copy(update=tenant_answer.model_dump(exclude_unset=True))
 
 
+# What an abstention says, in the question's language.
+NO_ANSWER = {"en": "The documents of tenant {tenant} do not hold an answer to this question.",
+             "zh": "租户 {tenant} 的文档中没有这个问题的答案。"}
+
+
 def _language(question: str) -> str:
     return "zh" if cjk_share(question) > gate.CJK_QUESTION_SHARE else "en"
 
@@ -433,7 +438,7 @@ def _answer(
                 gate={"similarity": verdict.similarity, "coverage": verdict.coverage}, tools=tools, notes=notes)
     if not passages:
         timings["total_ms"] = round((time.perf_counter() - started) * 1000, 1)
-        return Answer(**base, answer=f"The documents of tenant {tenant.id} do not hold an answer to this question.",
+        return Answer(**base, answer=NO_ANSWER[_language(question)].format(tenant=tenant.id),
                       citations=[], sources=[], grounded=False, fallback=False, no_answer=True, model=None,
                       timings=timings)
     if generator is None:
