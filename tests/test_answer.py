@@ -597,6 +597,7 @@ def test_a_question_for_a_phone_number_is_answered_by_the_sentence_holding_it():
     ("门锁的工作温度范围是多少？", "参数: 工作温度; AJ-S7: -25℃ ~ 60℃", "-25℃ ~ 60℃"),  # its sign, unit and range
     ("How many degrees does it fall to in January?", "In January it falls to -12 °C at night.", "-12 °C"),
     ("客服热线是多少？", "客服热线：400-820-1688（每天 9:00-21:00）", None),  # a phone number: the sentence answers
+    ("正山小种的冲泡温度是多少？", "正山小种一壶 68 元，建议用 95度 的水冲泡。", "95度"),  # not the price
     ("How many years did the war last, 1914-1918?", "The war of 1914-1918 lasted four years.", "four years"),
 ])
 def test_a_number_keeps_its_unit_sign_and_range_and_a_phone_number_is_none(question, sentence, answer):

@@ -150,7 +150,9 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"ce
           (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
            re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
-                      r"[元镑币]", re.I), True)]
+                      r"[元镑币]", re.I), True),
+          # "冲泡温度是多少？": degrees, never a price beside them (in English "between 1.4 and 5.8 °C" has one)
+          (re.compile(r"温度.*(?:多少|几)|(?:多少|几).*温度"), re.compile(r"[°℃℉]|度"), True)]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
