@@ -1130,6 +1130,7 @@ def test_a_record_answers_with_the_fields_the_question_names(question, model_say
 
 OFFICE = "city: Austin; address: 301 Congress Ave, Austin TX 78701; opened: 2024; employees: 12; head: Dana Whitfield"
 PLAN = "plan: Team; monthly_price_eur: 99; annual_price_eur: 990; seats_included: 10; storage_gb: 500"
+TEA = "茶名: 西湖龙井; 产地: 杭州; 价格（元/壶）: 88; 冲泡温度: 80度"
 RATE = ("Destination: New Zealand; Service: International; Delivery time (business days): 6-10; "
         "Standard parcel (up to 5 kg): $29.95; Heavy parcel (5-30 kg): $119.95; Free shipping threshold: n/a")
 
@@ -1153,6 +1154,7 @@ RATE = ("Destination: New Zealand; Service: International; Delivery time (busine
      "Destination: New Zealand; Standard parcel (up to 5 kg): $29.95"),  # a bracketed qualifier: no word of its own
     ("How many business days does delivery to New Zealand take?", RATE,
      "Destination: New Zealand; Delivery time (business days): 6-10"),
+    ("西湖龙井多少钱一壶？", TEA, "茶名: 西湖龙井; 价格（元/壶）: 88"),  # a full-width bracket; 钱 inside "钱一壶"
 ])
 def test_a_field_is_named_by_the_words_a_question_uses_for_it(question, record, answer):
     assert records.field_answer(question, record) == answer
@@ -1163,6 +1165,10 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("工作满十年的员工有几天年假？", sentence) == ["10天", "15天"]
     assert numbers.typed_span("工作满十年的员工有几天年假？", sentence) == "10天"
     assert numbers.typed_choices("他工作了几年？", "他在公司工作了十二年，带过3个团队。") == ["十二年"]
+    # "三年" says how long, not when: "哪天闭店？" is answered by the sentence's 周二, not by a date
+    assert numbers.typed_tokens("date", "良渚店开业三年，每周二闭店。") == []
+    assert numbers.typed_tokens("date", "他于1949年10月1日出生，二〇二五年三月退休。") == \
+        ["1949年10月1日", "二〇二五年三月"]
     # No number of another unit: the weight asked for is not the alarm's "90 分(贝)"
     assert numbers.typed_choices("门锁重量是多少公斤？", "撬锁时前面板会发出 90 分贝以上的报警声。") == []
     assert numbers.typed_choices("门锁重量是多少公斤？", "门锁重 4.5 公斤。") == ["4.5 公斤"]

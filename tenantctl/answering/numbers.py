@@ -27,6 +27,8 @@ _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|\s?[℃℉]|[\s-]?(?:percent|per cent|million
           r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b)?"  # "4 GB", "2.4 GHz": a unit in capitals
           r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
 _ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
+# A year is two digits or more ("1949年", "二〇二五年", "二十年代"); "三年" is how long, not when.
+_ZH_YEAR = r"(?<![\d零〇一二三四五六七八九十百千万亿两])(?:\d{2,4}|[零〇一二三四五六七八九十]{2,4})"
 # "70公分", "10英寸", "3亿加元", "两个小时" (not "两个"), "90 分贝" (not "90 分"), "10 个人", "-25℃"
 _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日加澳新台]元|人民币|英镑"
             r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头|分贝|像素|个人|毫安时|毫安|千瓦时|千瓦|摄氏度"
@@ -52,7 +54,7 @@ PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
         rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d){_NO_YEAR})\b"
-        rf"|{_ZH_NUM}(?:年代|世纪|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?|月(?:{_ZH_NUM}[日号])?)",
+        rf"|{_ZH_YEAR}(?:年代|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?)|{_ZH_NUM}(?:世纪|月(?:{_ZH_NUM}[日号])?)",
         re.I,
     ),
     # A time of day: "8:00 am", "17:30", "9 pm", "下午3点半"; a range of them is one token ("10:00–16:00").

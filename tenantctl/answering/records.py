@@ -34,6 +34,7 @@ def _field_words(question: str) -> tuple[set[str], set[str]]:
     (`FIELD_WORDS`: "cost" for "price"), and apart the words its question words stand for ("where" for
     "address"): weaker, as a question word names a field only of the record the question is about."""
     own = stems(question) - {"much"}  # "how much" asks, as "where" does
+    own |= {ch for ch in question if ch in _STANDING}  # "多少钱一壶": its 钱 is inside the bigrams "钱一", "一壶"
     asking = {w.lower()[:STEM] for w in re.findall(r"[^\W_]+", question)} - own
     strong, weak = set(own), set()
     for group in _FIELD_STEMS:

@@ -104,7 +104,7 @@ def _runs_on(last: str, line: str) -> bool:
 
 # A record's field: "warranty: 5 years", "Notice needed: 2 weeks" (a CSV or table row's cells, a JSON
 # object's keys, which ingestion writes so); a record is its fields joined by "; ".
-FIELD = re.compile(r"([^\W\d_][\w .()/%&'-]{1,40}):\s+(\S.*)")  # not "Q: ..." / "A: ..."
+FIELD = re.compile(r"([^\W\d_][\w .()（）/／%&'-]{1,40}):\s+(\S.*)")  # not "Q: ..." / "A: ..."
 
 
 def record_fields(text: str) -> list[tuple[str, str]] | None:
