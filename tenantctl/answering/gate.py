@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from tenantctl.answering.numbers import MONTH
 from tenantctl.answering.sentences import STEM, cjk_share, record_fields, sentences_by_paragraph, terms
 
 CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
@@ -58,9 +60,9 @@ def coverage(question: str, text: str) -> float:
     found = terms(text)
     held = wanted & found
     held |= {w for w in wanted - held if _misspelt(w, found)}
-    for asking, standing, pattern in _CONTACTS:
-        if wanted & asking and pattern.search(text):
-            held |= wanted & standing
+    for contact in _CONTACTS:
+        if wanted & contact.asking and contact.pattern.search(text):
+            held |= wanted & contact.standing
     return len(held) / len(wanted)
 
 
@@ -68,26 +70,32 @@ def coverage(question: str, text: str) -> float:
 # groups ("(02) 9555 0100", "+49 30 5557 0199", "131 450"; not a date "2025-10-21"), an e-mail or web address.
 _PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)\s?)?"
                     r"(?=(?:[\s.-]?\d){6})\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w-])")
+class _Contact(NamedTuple):
+    asking: frozenset[str]  # English words asking for it
+    standing: frozenset[str]  # the words it stands for
+    chinese: tuple[str, ...]  # Chinese words asking for it
+    pattern: re.Pattern  # what it looks like
+
+
 _CONTACTS = [
-    (frozenset({"phone", "telephone", "tel", "call", "hotline"}),
-     frozenset({"phone", "telephone", "tel", "call", "hotline", "number"}), _PHONE),
-    (frozenset({"email", "mail"}), frozenset({"email", "mail", "e", "address"}),
-     re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
-    (frozenset({"website", "url", "web", "site", "link"}),
-     frozenset({"website", "url", "web", "site", "link", "address"}), re.compile(r"https?://\S+|\bwww\.\S+")),
+    _Contact(frozenset({"phone", "telephone", "tel", "call", "hotline"}),
+             frozenset({"phone", "telephone", "tel", "call", "hotline", "number"}), ("电话", "热线", "手机", "座机"),
+             _PHONE),
+    _Contact(frozenset({"email", "mail"}), frozenset({"email", "mail", "e", "address"}),
+             ("邮箱", "电子邮件", "邮件地址"), re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
+    _Contact(frozenset({"website", "url", "web", "site", "link"}),
+             frozenset({"website", "url", "web", "site", "link", "address"}), ("网址", "网站", "链接"),
+             re.compile(r"https?://\S+|\bwww\.\S+")),
 ]
-
-
-_ASKS_CONTACT_ZH = [("电话", "热线", "手机", "座机"), ("邮箱", "电子邮件", "邮件地址"), ("网址", "网站", "链接")]
 
 
 def asked_contact(question: str) -> re.Pattern | None:
     """What a phone number, an e-mail or a web address looks like, when the question asks for one ("What is
     the support hotline?", "客服热线是多少？")."""
     wanted = terms(question)
-    for (asking, _, pattern), chinese in zip(_CONTACTS, _ASKS_CONTACT_ZH, strict=True):
-        if wanted & asking or any(word in question for word in chinese):
-            return pattern
+    for contact in _CONTACTS:
+        if wanted & contact.asking or any(word in question for word in contact.chinese):
+            return contact.pattern
     return None
 
 
@@ -128,18 +136,19 @@ def unheld_codes(question: str, texts: list[str]) -> list[str]:
     do ("AS-205", "K-12")."""
     text = " ".join(texts)
 
+    def numbered(number: str) -> bool:  # "5.0.0", "11.2" as a number of its own, not inside "11.2.3"
+        return re.search(rf"(?<![\w.]){re.escape(number)}(?![\w]|\.\d)", text) is not None
+
     def held(code: str) -> bool:
         if _VERSION.fullmatch(code):
-            return re.search(rf"(?<![\w.]){re.escape(code)}(?![\w]|\.\d)", text) is not None
+            return numbered(code)
         spelt = r"[\s_-]?".join(re.escape(ch) for ch in re.sub(r"[\W_]", "", code))
         return re.search(rf"(?<![A-Za-z0-9]){spelt}(?![A-Za-z0-9])", text, re.I) is not None
 
     codes = [c for c in _CODE.findall(question) if not _NO_CODE.fullmatch(c)] + _VERSION.findall(question)
     clauses = [m.group(1) for m in _CLAUSE.finditer(question) if m.group(1).count(".") == 1]  # 3: a version
-    numbered = [c for c in clauses
-                if not re.search(rf"(?<![\w.]){re.escape(c)}(?![\w]|\.\d)", text)]  # "11.2" is in no passage
     dates = [m.group() for m in _ISO_DATE.finditer(question) if not _dates_held(m, text)]
-    return [code for code in codes if not held(code)] + numbered + dates
+    return [code for code in codes if not held(code)] + [c for c in clauses if not numbered(c)] + dates
 
 
 # A clause or section the question names by its number ("clause 11.2", "section 4.2.1", "§ 7.3"), and a date
@@ -184,10 +193,8 @@ def unheld_names(question: str, texts: list[str], *, any_case: bool = False) -> 
 
 
 # Months and weekdays are no names of things: "the week of 27 October" is the rota's "2025-10-27".
-_CALENDAR = re.compile(r"(?:january|february|march|april|may|june|july|august|september|october|november|december"
-                       r"|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?"
-                       r"|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|mon|tue|tues|wed|thu|thur|thurs"
-                       r"|fri|sat|sun)s?\.?", re.I)
+_CALENDAR = re.compile(rf"{MONTH}|(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+                       r"|mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)s?\.?", re.I)
 
 
 def unmentioned(question: str, passages: list[tuple[str, str, float]]) -> list[str]:

@@ -15,7 +15,7 @@ from tenantctl.answering.scoring import normalize
 from tenantctl.answering.sentences import cjk_share, terms
 from tenantctl.textproc import has_cjk
 
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
 _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
@@ -52,7 +52,7 @@ _UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+)"
 _ZONE = r"(?:\s(?-i:UTC|GMT|Z|[A-Z]{1,3}[SD]?T)(?:[+-]\d{1,2}(?::?\d{2})?)?\b)?"
 PATTERNS = {
     "date": re.compile(
-        rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{3,4}}|{_MONTH}\s+\d{{3,4}}"
+        rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{MONTH}\s+\d{{3,4}}|{MONTH}\s+\d{{3,4}}"
         rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d){_NO_YEAR})\b"
         rf"|{_ZH_YEAR}(?:年代|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?)|{_ZH_NUM}(?:世纪|月(?:{_ZH_NUM}[日号])?)",
         re.I,
@@ -147,7 +147,7 @@ def typed_tokens(kind: str, text: str) -> list[str]:
 # (what the question asks, the unit its answer has, whether a number of another unit may answer at all)
 _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I), False),
           (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代"), False),
-          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(_MONTH, re.I), False),
+          (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(MONTH, re.I), False),
           # "How much does it cost?", "停车证每月多少钱？": an amount of money, never "15 spaces" or "99.95%"
           (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
