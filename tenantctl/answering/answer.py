@@ -386,17 +386,17 @@ def with_tools(session: TenantSession, question: str, cfg: Config) -> tuple[list
     """The results of the tenant's tools the question selects, as passages (cited `tool:NAME`; a tool
     that matched is relevant by construction, so they pass the relevance gate), the calls (for --json:
     status, ms, error) and a note for each failed call."""
+    from tenantctl.tools.base import heading_and_body
     from tenantctl.tools.run import tool_passages
 
     results = tool_passages(session.tenant, question, cfg, session.store)
     found = []
     for r in results:
-        if r.ok:  # what the tool is and which call, as the heading of its records: never an answer of its own
-            head, _, body = r.text.partition("\n\n")
+        if r.ok:
+            heading, body = heading_and_body(r.text)
             found.append(Passage.from_hit(Hit(
                 rank=0, chunk_id=0, path=f"tool:{r.name}", ord=0, start=0, end=len(r.text), page=None,
-                heading=head.rstrip(":") if body else "", text=body or r.text, score=1.0, similarity=1.0,
-                dense_rank=None, keyword_rank=None)))
+                heading=heading, text=body, score=1.0, similarity=1.0, dense_rank=None, keyword_rank=None)))
     notes = [f"{r.error} — answered from the documents alone" for r in results if not r.ok]
     return found, [{k: v for k, v in r.to_dict().items() if k != "text"} for r in results], notes
 

@@ -94,3 +94,10 @@ def passage(description: str, name: str, params: dict[str, str], body: str) -> s
         head += " (" + ", ".join(f"{_label(k)} {v}" for k, v in params.items()) + ")"
     text = f"{head}:\n\n{body or 'no matching record.'}"  # its own paragraph: the records stay whole
     return text if len(text) <= MAX_PASSAGE_CHARS else text[: MAX_PASSAGE_CHARS - 2].rsplit(" ", 1)[0] + " …"
+
+
+def heading_and_body(text: str) -> tuple[str, str]:
+    """A `passage` apart again: what the tool is and which call (the heading of its records, never an
+    answer of its own), and the records."""
+    head, _, body = text.partition("\n\n")
+    return (head.rstrip(":"), body) if body else ("", text)
