@@ -10,7 +10,7 @@ from tenantctl.answering.sentences import cut_loops, paragraphs, sentences
 from tenantctl.config import AnswerConfig, ModelConfig
 from tenantctl.models.base import Generation
 
-from .conftest import open_gate
+from .conftest import open_gate, set_tenant_yaml
 
 LEAVE = [
     Passage("Employees accrue 23 days of paid annual leave per calendar year. Up to 5 days carry over.", "handbook.md"),
@@ -360,6 +360,32 @@ def test_answer_question_uses_the_injected_generator_and_cites_its_tenant(two_te
     assert result.answer == "NW-TRV-7731 [1]" and result.short_answer == "NW-TRV-7731"
     assert result.sources[0].path.endswith("/travel/travel.md") and "NW-TRV-7731" in result.sources[0].quote
     assert result.timings["completion_tokens"] == 3
+
+
+def test_a_question_under_way_counts_against_questions_per_day(two_tenants, home):
+    """Under `questions_per_day: 1`, a question asked (by another process: its own connection) while the
+    first is being answered is refused; each counted only the answered ones, and both were answered."""
+    from tenantctl.errors import Refused
+    from tenantctl.storage.tenants import open_tenant
+
+    set_tenant_yaml(home, "travel", quotas={"questions_per_day": 1})
+    meanwhile = {}
+    question = "Which approval code does a travel claim need?"
+
+    class AskedMeanwhile(FakeGenerator):
+        def generate(self, request, on_token=None):
+            try:
+                meanwhile["answer"] = _answer(two_tenants, "travel", question, FakeGenerator(" NW-TRV-7731"))
+            except Refused as exc:
+                meanwhile["refused"] = str(exc)
+            return super().generate(request, on_token)
+
+    result = _answer(two_tenants, "travel", question, AskedMeanwhile(" NW-TRV-7731"))
+    assert result.short_answer == "NW-TRV-7731"
+    assert "answer" not in meanwhile and "questions_per_day=1" in meanwhile["refused"]
+    with open_tenant("travel").open_store(readonly=True) as store:
+        outcomes = [row[2] for row in store.usage_rows() if row[1] == "question"]
+    assert outcomes == ["ok", "refused"]  # the claim became the answered event: none left pending
 
 
 def test_another_tenants_text_is_never_an_answer(two_tenants):

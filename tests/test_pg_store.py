@@ -397,3 +397,17 @@ def test_connections_killed_by_a_restart_are_dropped_not_a_500(postgres):
         with pytest.raises(ConfigError, match="lost the connection to PostgreSQL"):
             store.counts()
         assert store.counts().documents == 1  # the next transaction connects afresh
+
+
+def test_a_question_claim_is_counted_and_settled_per_tenant(two_tenants):
+    """`claim_question` counts the day's questions under way with the answered ones, and only the
+    tenant's own: two claims at a limit of 2, a third refused, a's claims never count for b."""
+    a, b = two_tenants["a"], two_tenants["b"]
+    current_tenant.set("a")
+    first, second = a.claim_question(0.0, 2), a.claim_question(0.0, 2)
+    assert first is not None and second is not None and a.claim_question(0.0, 2) is None
+    a.settle_usage(first, (0.0, "question", "ok", 0, 0, 10, 3, 5.0))
+    assert a.questions_since(0.0) == (2, 13)
+    assert [row[2] for row in a.usage_rows()] == ["ok", "pending"]
+    current_tenant.set("b")
+    assert b.claim_question(0.0, 1) is not None and b.questions_since(0.0) == (1, 0)

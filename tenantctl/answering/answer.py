@@ -356,7 +356,7 @@ def answer_question(
     check_query(question, cfg, "question")
     with metering.track(session.store, operation) as usage:
         if operation == "question":
-            session.admit_question()  # inside: a refusal is metered too
+            usage.claim = session.admit_question()  # inside: a refusal is metered too
         else:
             session.tenant.require_active("questions")
         result = _answer(session, question, cfg, history, on_token, generator, extra_passages or [], model)

@@ -43,9 +43,10 @@ class TenantSession:
         with track(self.store, "search"):
             return self.searcher.search(query, k, mode, candidates)
 
-    def admit_question(self) -> None:
-        """Refuse a question of a suspended tenant or one over its daily question quota (typed errors)."""
+    def admit_question(self) -> int | None:
+        """Refuse a question of a suspended tenant or one over its daily question quota (typed errors);
+        returns the usage row claimed for it under `questions_per_day` (see `check_question_quota`)."""
         from tenantctl.storage.metering import check_question_quota
 
         self.tenant.require_active("questions")
-        check_question_quota(self.tenant, self.store)
+        return check_question_quota(self.tenant, self.store)

@@ -28,11 +28,16 @@ class UsageEvent:
     completion_tokens: int = 0
     outcome: str = "ok"
     details: dict[str, Any] = field(default_factory=dict)
+    claim: int | None = None  # the usage row a question's admission claimed (`check_question_quota`)
 
 
 def record(store: Store, event: UsageEvent, ms: float) -> None:
-    store.record_usage([(time.time(), event.operation, event.outcome, event.chunks_embedded, event.documents,
-                         event.prompt_tokens, event.completion_tokens, round(ms, 1))])
+    row = (time.time(), event.operation, event.outcome, event.chunks_embedded, event.documents,
+           event.prompt_tokens, event.completion_tokens, round(ms, 1))
+    if event.claim is not None:
+        store.settle_usage(event.claim, row)
+    else:
+        store.record_usage([row])
 
 
 @contextlib.contextmanager
@@ -72,21 +77,27 @@ def today(store: Store) -> dict[str, int]:
     return {"questions": questions, "tokens": tokens}
 
 
-def check_question_quota(tenant: Tenant, store: Store) -> None:
+def check_question_quota(tenant: Tenant, store: Store) -> int | None:
+    """Refuse a question over the tenant's daily quotas. Under `questions_per_day` the question is
+    claimed (a `pending` usage row, counted with the day's answered ones) in the transaction that counts
+    them, so concurrent processes never answer more than the quota: returns the claim for `record`."""
     quotas = tenant.config.quotas
     if quotas.questions_per_day is None and quotas.tokens_per_day is None:
-        return
-    used = today(store)
-    if quotas.questions_per_day is not None and used["questions"] >= quotas.questions_per_day:
-        raise Refused(
-            f"tenant {tenant.id!r} reached its quota questions_per_day={quotas.questions_per_day}",
-            "wait for the next UTC day, or raise `quotas.questions_per_day` in its tenant.yaml",
-        )
-    if quotas.tokens_per_day is not None and used["tokens"] >= quotas.tokens_per_day:
+        return None
+    if quotas.tokens_per_day is not None and today(store)["tokens"] >= quotas.tokens_per_day:
         raise Refused(
             f"tenant {tenant.id!r} reached its quota tokens_per_day={quotas.tokens_per_day}",
             "wait for the next UTC day, or raise `quotas.tokens_per_day` in its tenant.yaml",
         )
+    if quotas.questions_per_day is None:
+        return None
+    claim = store.claim_question(_day_start(), quotas.questions_per_day)
+    if claim is None:
+        raise Refused(
+            f"tenant {tenant.id!r} reached its quota questions_per_day={quotas.questions_per_day}",
+            "wait for the next UTC day, or raise `quotas.questions_per_day` in its tenant.yaml",
+        )
+    return claim
 
 
 def check_storage_quota(tenant: Tenant, documents: int, size: int) -> None:

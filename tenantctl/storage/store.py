@@ -310,11 +310,30 @@ class Store:
         ).fetchall()
 
     def questions_since(self, ts: float) -> tuple[int, int]:
-        """Answered questions and their tokens since `ts`."""
+        """Questions answered or under way (a claim, `claim_question`) since `ts`, and their tokens."""
         return tuple(self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
-            " WHERE operation = 'question' AND outcome = 'ok' AND ts >= ?", (ts,)
+            " WHERE operation = 'question' AND outcome IN ('ok', 'pending') AND ts >= ?", (ts,)
         ).fetchone())
+
+    def claim_question(self, since: float, limit: int) -> int | None:
+        """Below `limit` questions since `since`, claim one: a `pending` usage row, counted and written in
+        one write transaction, so two processes cannot both take the last question of the day. Returns
+        its id (`settle_usage` writes the outcome into it), None at the limit."""
+        with self.transaction() as conn:
+            (used,) = conn.execute(
+                "SELECT COUNT(*) FROM usage WHERE operation = 'question' AND outcome IN ('ok', 'pending')"
+                " AND ts >= ?", (since,)).fetchone()
+            if used >= limit:
+                return None
+            return conn.execute("INSERT INTO usage (ts, operation, outcome) VALUES (?, 'question', 'pending')",
+                                (time.time(),)).lastrowid
+
+    def settle_usage(self, claim: int, row: tuple) -> None:
+        """Write a claimed event's outcome, counts and ms (`record_usage`'s row, its ts and operation kept)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE usage SET outcome = ?, chunks_embedded = ?, documents = ?, prompt_tokens = ?,"
+                         " completion_tokens = ?, ms = ? WHERE id = ?", (*row[2:], claim))
 
     # -- meta ---------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

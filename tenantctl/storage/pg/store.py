@@ -307,12 +307,33 @@ class PgStore:
             ).fetchall()
 
     def questions_since(self, ts: float) -> tuple[int, int]:
-        """Answered questions and their tokens since `ts`."""
+        """Questions answered or under way (a claim, `claim_question`) since `ts`, and their tokens."""
         questions, tokens = self._one(
             f"SELECT count(*), COALESCE(sum(prompt_tokens + completion_tokens), 0) FROM {self.s}.usage"
-            " WHERE operation = 'question' AND outcome = 'ok' AND ts >= %s", (ts,)
+            " WHERE operation = 'question' AND outcome IN ('ok', 'pending') AND ts >= %s", (ts,)
         )
         return int(questions), int(tokens)
+
+    def claim_question(self, since: float, limit: int) -> int | None:
+        """As the local store's: the count and the claim under a transaction-level advisory lock of the
+        tenant's quota, so no two nodes take the last question of the day."""
+        with self.transaction() as conn:
+            key = f"tenantctl:quota:{self.tenant_id}"
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+            (used,) = conn.execute(
+                f"SELECT count(*) FROM {self.s}.usage WHERE operation = 'question'"
+                " AND outcome IN ('ok', 'pending') AND ts >= %s", (since,)).fetchone()
+            if used >= limit:
+                return None
+            return conn.execute(
+                f"INSERT INTO {self.s}.usage (tenant_id, ts, operation, outcome) VALUES (%s, %s, 'question',"
+                " 'pending') RETURNING id", (self.tenant_id, time.time())).fetchone()[0]
+
+    def settle_usage(self, claim: int, row: tuple) -> None:
+        """Write a claimed event's outcome, counts and ms (`record_usage`'s row, its ts and operation kept)."""
+        with self.transaction() as conn:
+            conn.execute(f"UPDATE {self.s}.usage SET outcome = %s, chunks_embedded = %s, documents = %s,"
+                         " prompt_tokens = %s, completion_tokens = %s, ms = %s WHERE id = %s", (*row[2:], claim))
 
     def put_document(
         self,
