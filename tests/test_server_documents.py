@@ -109,6 +109,31 @@ def test_a_source_document_is_not_removed_over_the_api_and_a_suspended_tenant_re
         assert client.get("/v1/documents", headers=_auth(keys["acme"])).status_code == 200
 
 
+def test_a_document_the_operator_ingested_is_409_and_an_upload_of_only_a_bad_file_stays_422(cli, home, tmp_path):
+    """DELETE of a document `tenantctl ingest` read from a folder ("sla.txt", listed so) was 404 "no uploaded
+    document", its hint the listing that names it. And an upload of the same bytes again replaced the file,
+    whose new time then made every later upload re-read it as one a killed server left: an upload of only an
+    empty file came back 200 "partial" (that file "skipped" beside it), not 422."""
+    folder = tmp_path / "operator"
+    folder.mkdir()
+    (folder / "sla.txt").write_text("SLA\n\nUptime is 99.9 percent a month.\n")
+    with _two_tenants(cli, home) as (client, keys):
+        assert cli("ingest", "acme", str(folder)).code == 0
+        listed = [d["path"] for d in client.get("/v1/documents", headers=_auth(keys["acme"])).json()["documents"]]
+        assert "sla.txt" in listed
+        refused = client.delete("/v1/documents/sla.txt", headers=_auth(keys["acme"]))
+        assert refused.status_code == 409 and "not an upload" in refused.json()["error"], refused.text
+        assert "operator" in refused.json()["hint"] and (folder / "sla.txt").exists()
+        assert client.delete("/v1/documents/sla.txt", headers=_auth(keys["globex"])).status_code == 404
+
+        again = client.post("/v1/documents", headers=_auth(keys["acme"]),
+                            files=[("files", ("notes.md", b"# Leave\n\nAcme staff get 28 days of leave."))])
+        assert again.status_code == 200 and again.json()["skipped"] == 1
+        empty = client.post("/v1/documents", headers=_auth(keys["acme"]), files=[("files", ("empty.md", b""))])
+        assert empty.status_code == 422, empty.text
+        assert [f["path"] for f in empty.json()["files"]] == ["empty.md"]
+
+
 def test_scrub_cuts_server_paths_and_keeps_the_api_s_own_endpoints():
     from tenantctl.serving.errors import scrub
 

@@ -135,9 +135,11 @@ def _swap_in_and_ingest(tenant: Tenant, uploads: list[Upload], names: list[str],
 
 def _drop_failed(summary: IngestSummary, folder: Path, left: list[Path], moved: list[tuple[Path, Path | None]]) -> None:
     """After the ingest: a file that failed alone (empty, unsupported...) is not kept, its previous
-    version put back; one a killed server left that cannot be indexed goes, as it would have, and so
+    version put back (so is an unchanged one's, the same bytes); one a killed server left that cannot be
+    indexed goes, as it would have, and so
     does that server's staging folder (what it held is superseded)."""
     failed = {Path(f.path).resolve() for f in summary.files if f.status == "failed"}
+    unchanged = {Path(f.path).resolve() for f in summary.files if f.status == "skipped"}
     for path in left:
         if path.resolve() in failed:
             path.unlink(missing_ok=True)
@@ -148,6 +150,8 @@ def _drop_failed(summary: IngestSummary, folder: Path, left: list[Path], moved: 
             target.unlink(missing_ok=True)
             if previous is not None:
                 os.replace(previous, target)
+        elif target.resolve() in unchanged and previous is not None:  # the same bytes again: the file the
+            os.replace(previous, target)  # store describes (size, time) stays, not taken for one left unindexed
 
 
 def remove_upload(tenant: Tenant, name: str, *, wait: float = 0) -> str:

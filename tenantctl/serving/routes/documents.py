@@ -28,7 +28,7 @@ def upload(tenant: CurrentTenant, shared: Shared,
            files: Annotated[list[UploadFile], File()]) -> dict[str, Any] | JSONResponse:
     """Store uploaded files in the tenant's own folder and ingest them (all or nothing: a refused or
     failed upload leaves no file behind). When no file could be indexed, 422 with each file's reason."""
-    from tenantctl.ingestion.uploads import Upload, store_uploads
+    from tenantctl.ingestion.uploads import Upload, safe_name, store_uploads
 
     uploads = [Upload(f.filename or "upload", f.file, _size(f)) for f in files]
     summary = store_uploads(tenant, uploads, shared.cfg, max_file_bytes=int(shared.cfg.server.max_file_mb * (1 << 20)),
@@ -36,8 +36,10 @@ def upload(tenant: CurrentTenant, shared: Shared,
     data = summary.to_dict()
     for f in data["files"]:
         f["path"] = Path(f["path"]).name  # the tenant's folder layout is not the caller's business
-    if summary.failed and not (summary.added or summary.updated or summary.skipped):  # was 200 "partial"
-        first = next(f for f in data["files"] if f["status"] == "failed")
+    sent = {safe_name(u.name) for u in uploads}  # not the files a killed server left, indexed beside them
+    own = [f for f in data["files"] if f["path"] in sent]
+    if own and all(f["status"] == "failed" for f in own):  # was 200 "partial"
+        first = own[0]
         error = f"no file of the upload could be indexed: {first['path']}: {scrub(first['reason'])}"
         hint = "send files of a supported type with text in them (`files` gives each file's reason)"
         return JSONResponse({**data, "error": error, "hint": hint}, status_code=422)
@@ -62,14 +64,22 @@ def documents(tenant: CurrentTenant) -> dict[str, Any]:
 @router.delete("/v1/documents/{path:path}", response_model=None, responses=ok(DocumentRemoved))
 def remove(path: str, tenant: CurrentTenant) -> dict[str, Any]:
     """Remove one uploaded document (`uploads/report.pdf`, or the name the upload returned): its file,
-    chunks and vectors. A document of one of the tenant's sources comes back at its next reindex: 409."""
+    chunks and vectors. A document not uploaded (a source's, or one the operator ingested): 409."""
+    from tenantctl.errors import DocumentNotFound
     from tenantctl.ingestion.uploads import remove_upload
 
     name = path.removeprefix(f"{UPLOADS_DIR}/")
-    if "/" in name and any(d["path"] == path for d in documents(tenant)["documents"]):
-        raise HttpRefusal(409, f"{path[:200]!r} is a document of one of the tenant's sources, not an upload",
-                          "it is re-read from its source at each reindex: the operator removes it there")
-    return {"tenant": tenant.id, "removed": f"{UPLOADS_DIR}/{remove_upload(tenant, name, wait=LOCK_WAIT_S)}"}
+    try:
+        return {"tenant": tenant.id, "removed": f"{UPLOADS_DIR}/{remove_upload(tenant, name, wait=LOCK_WAIT_S)}"}
+    except DocumentNotFound:
+        listed = [d for d in documents(tenant)["documents"] if d["path"] == path and not d["uploaded"]]
+        if not listed:
+            raise
+    # A source's document, or one the operator ingested from a folder ("sla.txt" too: it was 404, "no
+    # uploaded document", with a hint to the listing that names it).
+    raise HttpRefusal(409, f"{path[:200]!r} is not an upload: a document of one of the tenant's sources or of a "
+                      "folder the server's operator indexed",
+                      "only uploads are removed over the API; ask the server's operator to remove it")
 
 
 def _size(upload: UploadFile) -> int:
