@@ -14,7 +14,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from tenantctl import paths
 from tenantctl.errors import ConfigError
@@ -281,6 +281,20 @@ class Config(_Strict):
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
     # Cluster mode: tenants' data in PostgreSQL + pgvector (see README, "Scaling out"). None = local only.
     postgres: PostgresConfig | None = None
+
+    @field_validator("default_model")
+    @classmethod
+    def _a_configured_model(cls, name: str, info: ValidationInfo) -> str:
+        """A misspelt default_model (`pilott`) is refused where it is written; it loaded, and every
+        question of every tenant without its own `answer.model` failed (503 from a server that started)."""
+        import difflib
+
+        models = info.data.get("models")
+        if models is not None and name not in models:
+            close = difflib.get_close_matches(name, list(models), n=1)
+            mean = f"did you mean `{close[0]}`? " if close else ""
+            raise ValueError(f"{name!r} is not under `models:` ({mean}configured: {', '.join(models) or 'none'})")
+        return name
 
     def model(self, name: str | None) -> tuple[str, ModelConfig]:
         name = name or self.default_model

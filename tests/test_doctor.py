@@ -82,7 +82,8 @@ def test_broken_config_fails_with_a_hint(cli, home):
 
     (home / "config.yaml").write_text("default_model: big\n", encoding="utf-8")
     _, _, checks = _doctor(cli)
-    assert checks["config"]["status"] == "fail" and "default_model 'big'" in checks["config"]["detail"]
+    assert checks["config"]["status"] == "fail"
+    assert "default_model: 'big' is not under `models:`" in checks["config"]["detail"]
 
     human = cli("doctor")
     assert human.code == 1 and "FAIL" in human.out and "fix:" in human.out and "problems found" in human.out

@@ -560,6 +560,10 @@ def test_a_misspelt_setting_is_named_with_the_one_meant(cli, home, tmp_path):
     assert result.code == 1 and f"{config}: serch: unknown setting (did you mean `search`?)" in result.err, result
     config.write_text(good + "models:\n  pilot: {n_ctxx: 512}\n")
     assert "models.pilot.n_ctxx: unknown setting (did you mean `n_ctx`?)" in cli("tenant", "list").err
+    # A misspelt default_model loaded, and every question failed ("model 'pilott' is not configured").
+    config.write_text(good + "models:\n  default: {}\n  pilot: {n_ctx: 1024}\ndefault_model: pilott\n")
+    result = cli("tenant", "list")
+    assert result.code == 1 and "default_model: 'pilott' is not under `models:` (did you mean `pilot`? " in result.err
     config.write_text(good)
     settings = home / "tenants" / "t" / "tenant.yaml"
     data = yaml.safe_load(settings.read_text())

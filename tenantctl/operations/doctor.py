@@ -303,9 +303,6 @@ def check_config() -> tuple[Check, Config | None]:
         return Check("config", "fail", f"cannot read {path} ({exc.strerror})", f"check the permissions of {path}"), None
     if not path.exists():
         return _ok("config", f"{path} does not exist: the defaults apply (`tenantctl init` writes one)"), cfg
-    if cfg.default_model not in cfg.models:
-        return Check("config", "fail", f"default_model {cfg.default_model!r} is not under `models:`",
-                     f"set default_model to one of {', '.join(cfg.models) or '(none)'} in {path}"), cfg
     embedder = cfg.embedder.identity + (" for new indexes" if cfg.embedder.precision is None else "")
     return _ok("config", f"{path} parses ({plural(len(cfg.models), 'model')}, embedder {embedder})"), cfg
 
