@@ -175,6 +175,31 @@ def test_import_as_a_new_id_while_the_original_exists(cli, home, tmp_path):
     assert cli("tenant", "show", "2025", "--json").json()["id"] == "2025"
 
 
+def test_an_import_into_a_home_without_the_tenant_s_pilot_model_says_so(cli, home, tmp_path, monkeypatch):
+    """A tenant answering with a pilot model (`answer.model: pilot`) imported into a home whose config.yaml
+    has no such entry: the import said nothing, and every question then failed ("model 'pilot' is not
+    configured")."""
+    from .conftest import set_tenant_yaml
+
+    _tenant(cli, home, tmp_path)
+    with (home / "config.yaml").open("a") as config:
+        config.write("models:\n  default: {}\n  pilot: {n_ctx: 1024}\n")
+    set_tenant_yaml(home, "acme", answer={"model": "pilot"})
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    assert cli("tenant", "import", archive, "--as", "acme-copy", "--json").json()["unknown_model"] is None
+
+    other = tmp_path / "other-home"
+    monkeypatch.setenv("TENANTCTL_HOME", str(other))
+    assert cli("init").code == 0
+    (other / "config.yaml").write_text("embedder:\n  name: hashing-64\n", encoding="utf-8")
+    result = cli("tenant", "import", archive)
+    assert result.code == 0, result
+    assert "acme: its answer.model 'pilot' is not under `models:` in this home's config.yaml" in result.err
+    assert str(other / "tenants" / "acme" / "tenant.yaml") in result.err
+    assert cli("tenant", "import", archive, "--as", "acme-2", "--json").json()["unknown_model"] == "pilot"
+
+
 def test_an_import_under_a_new_id_leaves_the_usage_history_with_the_source(cli, home, tmp_path):
     """`import --as NEW` copied acme's usage history: the all-tenant `usage` report counted it twice."""
     _tenant(cli, home, tmp_path)

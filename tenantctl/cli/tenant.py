@@ -210,6 +210,10 @@ def import_(
         err.print(f"{result.tenant}: {plural(result.usage_left_behind, 'usage event')} of {result.source_tenant} "
                   f"stay with {result.source_tenant} (a tenant imported under a new id starts its own usage history)",
                   markup=False, soft_wrap=True)
+    if result.unknown_model:
+        err.print(f"{result.tenant}: its answer.model {result.unknown_model!r} is not under `models:` in this home's "
+                  f"config.yaml: its questions fail until you add it there, or change answer.model in "
+                  f"{result.path}/tenant.yaml", markup=False, soft_wrap=True)
     if result.dropped_sources:
         err.print(f"{result.tenant}: sources from the archive were dropped ({', '.join(result.dropped_sources)}); "
                   f"add the ones this machine should index with `tenantctl source add {result.tenant} PATH`",

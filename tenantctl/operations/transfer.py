@@ -87,6 +87,7 @@ class ImportResult:
     dropped_sources: list[str] = field(default_factory=list)  # re-add them with `source add`
     store: str = "local"  # where it lives now: local, or the PostgreSQL store it was exported from
     usage_left_behind: int = 0  # usage events of the source tenant not copied: imported under a new id
+    unknown_model: str | None = None  # its answer.model when this home's config.yaml has no such entry
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -318,8 +319,20 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
         status=source["status"], display_name=source["display_name"], created_at=source["created_at"],
         exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
         members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
-        dropped_sources=dropped, store=store, usage_left_behind=left,
+        dropped_sources=dropped, store=store, usage_left_behind=left, unknown_model=_unknown_model(tenant_id),
     )
+
+
+def _unknown_model(tenant_id: str) -> str | None:
+    """The imported tenant's `answer.model` (a pilot model of the home it came from) when this home's
+    config.yaml has no entry of that name: every question of it would fail until one is added."""
+    from tenantctl.config import load_config
+
+    try:
+        model = open_tenant(tenant_id).config.answer.model
+        return model if model is not None and model not in load_config().models else None
+    except TenantctlError:  # a config.yaml or tenant.yaml that does not load says so at the next command
+        return None
 
 
 def _place(tenant_id: str, placement: str) -> str:
