@@ -410,3 +410,32 @@ def test_round_trip_on_the_real_model_gives_identical_search_results(cli, sample
     assert cli("tenant", "delete", "acme-hr", "--yes").code == 0
     assert cli("tenant", "import", second).code == 0
     assert searches("acme-hr") == original
+
+
+def test_uploads_are_found_again_after_the_home_moved_or_an_import_under_another_id(cli, home, tmp_path, monkeypatch):
+    """Documents in a tenant's uploads/ are keyed by absolute path. After `mv` of the home, search named the
+    old path, verify took every upload for one a killed server left, and the next upload indexed them all
+    again beside themselves; an import `--as` another id named the source tenant's folder."""
+    import shutil
+
+    _tenant(cli, home, tmp_path)
+    uploads = home / "tenants" / "acme" / "uploads"
+    uploads.mkdir()
+    (uploads / "gate.md").write_text("# Gate\n\nThe warehouse gate code is 4711-KESTREL.\n", encoding="utf-8")
+    assert cli("ingest", "acme", uploads).code == 0
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+
+    moved = tmp_path / "moved-home"
+    shutil.move(home, moved)
+    monkeypatch.setenv("TENANTCTL_HOME", str(moved))
+    hits = cli("search", "acme", "warehouse gate code", "--json").json()
+    assert hits[0]["path"] == str(moved / "tenants" / "acme" / "uploads" / "gate.md")
+    assert "not indexed" not in cli("verify", "acme").out
+    again = cli("ingest", "acme", moved / "tenants" / "acme" / "uploads", "--json").json()
+    assert (again["added"], again["skipped"]) == (0, 1)
+
+    assert cli("tenant", "import", archive, "--as", "copy").code == 0
+    copied = cli("search", "copy", "warehouse gate code", "--json").json()
+    assert copied[0]["path"] == str(moved / "tenants" / "copy" / "uploads" / "gate.md")
+    assert all("/acme/" not in h["path"] for h in copied)

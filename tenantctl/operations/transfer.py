@@ -314,6 +314,8 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
     documents, chunks, dropped, placement, left = staged
     _register(tenant_id, folder, source)
     store = _place(tenant_id, placement)
+    if store == "local":
+        open_tenant(tenant_id).open_store().close()  # its uploads' paths name this folder (Store.relocate)
     return ImportResult(
         tenant=tenant_id, source_tenant=source["id"], file=str(archive), path=str(folder),
         status=source["status"], display_name=source["display_name"], created_at=source["created_at"],

@@ -335,6 +335,33 @@ class Store:
             conn.execute("UPDATE usage SET outcome = ?, chunks_embedded = ?, documents = ?, prompt_tokens = ?,"
                          " completion_tokens = ?, ms = ? WHERE id = ?", (*row[2:], claim))
 
+    # -- the folder the documents' paths name ---------------------------------------------------------
+    def relocate(self, folder: str) -> int:
+        """Documents inside the tenant's folder (its uploads) are keyed by their absolute paths: after the
+        home moved, or an import (into another home, under another id), rewrite the keys that name the
+        folder the store was last opened in (meta `folder`; for a store from before it was kept, the one
+        tenant folder its uploads lie in) to `folder`. Returns how many were rewritten."""
+        if self.get_meta("folder") == folder:
+            return 0
+        with self.transaction() as conn:
+            old = self.get_meta("folder") or self._uploads_folder()
+            moved = 0
+            if old is not None and old != folder:
+                moved = conn.execute(
+                    "UPDATE OR IGNORE documents SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
+                    (folder, len(old) + 1, len(old) + 1, old + "/")).rowcount
+            self.set_meta("folder", folder)
+        return moved
+
+    def _uploads_folder(self) -> str | None:
+        """The tenant folder (`…/tenants/<id>`) holding the uploads among the documents, when there is one."""
+        found = set()
+        for (path,) in self.conn.execute("SELECT path FROM documents WHERE path LIKE '%/uploads/%'"):
+            folder = Path(path).parent.parent
+            if Path(path).parent.name == "uploads" and folder.parent.name == "tenants":
+                found.add(str(folder))
+        return found.pop() if len(found) == 1 else None
+
     # -- meta ---------------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -138,7 +138,14 @@ class Tenant(TenantFolder):
     def open_store(self, *, readonly: bool = False) -> Store:
         """The tenant's store: its folder's SQLite store, or its rows in the PostgreSQL pool."""
         if not self.pooled:
-            return super().open_store(readonly=readonly)
+            store = super().open_store(readonly=readonly)
+            if not readonly:
+                try:
+                    store.relocate(str(self.dir.resolve()))  # after the home moved, or an import
+                except BaseException:
+                    store.close()
+                    raise
+            return store
         return open_pg_store(self.id, self.config.store, self.config_path)
 
     def require_active(self, operation: str) -> None:
