@@ -703,6 +703,32 @@ def test_no_api_error_names_a_cli_command(cli, home, tmp_path, monkeypatch):
     assert "raise the tenant's quota" in replies["storage quota"][1].json()["hint"]
 
 
+def test_hints_of_quotas_rate_limits_and_settings_never_send_the_client_to_the_server_s_files(cli, home):
+    """A client over its question quota was told to "raise `quotas.questions_per_day` in its tenant.yaml", one
+    over its rate limit to "raise `rate_limit` in its tenant.yaml", one whose tenant.yaml or pilot model is
+    broken to fix the server's files and restart it: the operator's fixes, none the client can make."""
+    import yaml
+
+    with _serving_acme(cli, home) as (client, key):
+        settings = home / "tenants" / "acme" / "tenant.yaml"
+        good = yaml.safe_load(settings.read_text())
+        replies = {}
+        for name, change in (("quota", {"quotas": {"questions_per_day": 0}}),
+                             ("rate", {"rate_limit": {"requests_per_minute": 1}}),
+                             ("model", {"answer": {**good["answer"], "model": "nosuch"}})):
+            settings.write_text(yaml.safe_dump({**good, **change}))
+            replies[name] = [client.post("/v1/query", headers=_auth(key), json={"question": "What is the gate code?"})
+                             for _ in range(2)][-1]
+        settings.write_text("answer: [\n")
+        replies["yaml"] = client.post("/v1/search", headers=_auth(key), json={"query": "gate code"})
+    assert [r.status_code for r in replies.values()] == [429, 429, 503, 503], {n: r.text for n, r in replies.items()}
+    for name, reply in replies.items():
+        hint = reply.json()["hint"]
+        assert "tenant.yaml" not in hint and "config.yaml" not in hint, (name, reply.text)
+    assert "next UTC day" in replies["quota"].json()["hint"] and "Retry-After" in replies["rate"].json()["hint"]
+    assert "contact the server's operator" in replies["model"].json()["hint"]
+
+
 def test_a_model_is_retrieved_only_by_its_own_key(cli, home):
     """OpenAI clients call `GET /v1/models/{id}` (`client.models.retrieve`): it was 404 for every id. A
     key retrieves its own tenant's model; another tenant's id is not found, as one that never existed."""

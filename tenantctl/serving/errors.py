@@ -41,11 +41,12 @@ def scrub(text: str | None) -> str | None:
                               else m.group(0).rsplit("/", 1)[-1], text)
 
 
-# A CLI command (`tenantctl repair ...`) or option (`--wait`, "ingest with --prune") in a hint.
-_NAMES_CLI = re.compile(r"`tenantctl[ `]|(?<![\w-])--[a-z]")
-# What an API client is told instead of a CLI command, by the kind of error (the first that fits).
+# A CLI command (`tenantctl repair ...`), option (`--wait`, "ingest with --prune") or settings file of the
+# server ("raise `rate_limit` in its tenant.yaml") in a hint: the operator's to act on, not the client's.
+_NAMES_CLI = re.compile(r"`tenantctl[ `]|(?<![\w-])--[a-z]|\b(?:tenant|config)\.yaml\b")
+# What an API client is told instead, by the kind of error (the first that fits).
 _OPERATOR_HINTS: tuple[tuple[type[TenantctlError], str], ...] = (
-    (RateLimited, "retry later"),
+    (RateLimited, "retry after the seconds the Retry-After header gives"),
     (Refused, "remove uploads (GET /v1/documents lists them, DELETE /v1/documents/{path} removes one), or ask "
               "the server's operator to raise the tenant's quota"),
     (IndexMismatch, "the tenant's index must be rebuilt on the server: contact the server's operator"),
@@ -64,6 +65,8 @@ def api_hint(exc: TenantctlError) -> str | None:
         return "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
     if isinstance(exc, Busy):
         return "retry later: an ingest, reindex or upload of this tenant is running"
+    if isinstance(exc, Refused) and "_per_day" in exc.message:  # questions_per_day, tokens_per_day
+        return "retry on the next UTC day, or ask the server's operator to raise the tenant's daily quota"
     if exc.hint and _NAMES_CLI.search(exc.hint):
         return next((hint for kind, hint in _OPERATOR_HINTS if isinstance(exc, kind)),
                     "a fault on the server, not in the request: contact the server's operator")
