@@ -128,7 +128,8 @@ def test_a_model_added_while_serve_runs_names_the_restart(cli, home, tmp_path):
         path.write_text(path.read_text().replace("answer:\n", "answer:\n  model: pilot\n", 1))
         ask = {"question": "What is the gate code of the north hall?", "k": 1}
         refused = client.post("/v1/query", json=ask, headers=_auth(key_a))
-        assert refused.status_code == 503 and "restart it" in refused.json()["hint"], refused.text
+        assert refused.status_code == 503 and "restarts the server" in refused.json()["hint"], refused.text
+        assert "config.yaml" not in refused.json()["hint"]
         assert "pilot" in refused.json()["error"] and str(home) not in refused.text
         assert client.post("/v1/search", json={"query": "gate code"}, headers=_auth(key_b)).status_code == 200
     assert cli("tenant", "show", "a", "--json").json()["model"] == "pilot"  # a new process sees it

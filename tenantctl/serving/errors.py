@@ -65,6 +65,9 @@ def api_hint(exc: TenantctlError) -> str | None:
         return "GET /v1/chat/sessions lists this tenant's sessions; POST /v1/chat/sessions starts one"
     if isinstance(exc, Busy):
         return "retry later: an ingest, reindex or upload of this tenant is running"
+    if isinstance(exc, ConfigError) and exc.hint and "restart" in exc.hint:  # a pilot model added meanwhile
+        return ("the server's settings name a model it does not have (one added since it started?): contact the "
+                "server's operator, who adds it or, when it is there, restarts the server")
     if isinstance(exc, Refused) and "_per_day" in exc.message:  # questions_per_day, tokens_per_day
         return "retry on the next UTC day, or ask the server's operator to raise the tenant's daily quota"
     if exc.hint and _NAMES_CLI.search(exc.hint):
