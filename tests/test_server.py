@@ -721,7 +721,11 @@ def test_hints_of_quotas_rate_limits_and_settings_never_send_the_client_to_the_s
                              for _ in range(2)][-1]
         settings.write_text("answer: [\n")
         replies["yaml"] = client.post("/v1/search", headers=_auth(key), json={"query": "gate code"})
-    assert [r.status_code for r in replies.values()] == [429, 429, 503, 503], {n: r.text for n, r in replies.items()}
+        settings.write_text(yaml.safe_dump(good))
+        replies["long"] = client.post("/v1/search", headers=_auth(key), json={"query": "gate " * 500})
+    statuses = [r.status_code for r in replies.values()]
+    assert statuses == [429, 429, 503, 503, 400], {n: r.text for n, r in replies.items()}
+    assert replies["long"].json()["hint"] == "shorten it, or ask the server's operator to raise the limit"
     for name, reply in replies.items():
         hint = reply.json()["hint"]
         assert "tenant.yaml" not in hint and "config.yaml" not in hint, (name, reply.text)

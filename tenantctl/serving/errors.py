@@ -71,9 +71,19 @@ def api_hint(exc: TenantctlError) -> str | None:
     if isinstance(exc, Refused) and "_per_day" in exc.message:  # questions_per_day, tokens_per_day
         return "retry on the next UTC day, or ask the server's operator to raise the tenant's daily quota"
     if exc.hint and _NAMES_CLI.search(exc.hint):
-        return next((hint for kind, hint in _OPERATOR_HINTS if isinstance(exc, kind)),
-                    "a fault on the server, not in the request: contact the server's operator")
+        return next((hint for kind, hint in _OPERATOR_HINTS if isinstance(exc, kind)), None) or _client_part(
+            exc.hint) or "a fault on the server, not in the request: contact the server's operator"
     return scrub(exc.hint)
+
+
+def _client_part(hint: str) -> str | None:
+    """A hint of the client's fix and then the operator's, "shorten it, or raise `search.max_query_chars` in
+    config.yaml": the client's, then to ask the operator (it was "a fault on the server, not in the request"
+    for a question over the length limit)."""
+    head, sep, _ = hint.partition(", or ")
+    if not sep or _NAMES_CLI.search(head):
+        return None
+    return f"{scrub(head)}, or ask the server's operator to raise the limit"
 
 
 def error_body(exc: TenantctlError) -> dict[str, str | None]:
