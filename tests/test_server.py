@@ -9,7 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from .conftest import SAMPLE_IDS, fast_home, http_service, open_gate
+from tenantctl.errors import ExitCode
+
+from .conftest import SAMPLE_IDS, fast_home, http_service, open_gate, set_tenant_yaml
 
 
 def _key(cli, *args):
@@ -834,6 +836,24 @@ def test_a_key_of_another_tenant_through_the_cli_is_refused_before_any_work(cli,
         own = client.post("/v1/search", json={"query": "leave"}, headers={**_auth(key), "X-Tenantctl-Tenant": "acme"})
         assert own.status_code == 200 and own.json()["tenant"] == "acme"
         assert cli("search", "acme", "leave", "--server", "http://x", "--key", key).code == 0
+
+
+def test_the_cli_through_a_server_exits_with_the_code_of_what_was_refused(cli, home, monkeypatch):
+    """`query T Q --server URL` over the tenant's quota, or of a suspended tenant, exited 1 (as any fault):
+    the README's table gives 5, as the same command without --server exits; a question too long 2."""
+    import httpx
+
+    with _serving_acme(cli, home) as (client, key):
+        monkeypatch.setattr(httpx, "post", lambda url, timeout, **kw: client.post(url.removeprefix("http://x"), **kw))
+        set_tenant_yaml(home, "acme", quotas={"questions_per_day": 0})
+        over = cli("query", "acme", "What is the gate code?", "--server", "http://x", "--key", key)
+        assert over.code == ExitCode.REFUSED and "questions_per_day=0 (HTTP 429)" in over.err, over
+        assert cli("query", "acme", "What is the gate code?").code == ExitCode.REFUSED  # as without --server
+        long = cli("search", "acme", "gate " * 500, "--server", "http://x", "--key", key)
+        assert long.code == ExitCode.USAGE, long
+        assert cli("tenant", "suspend", "acme").code == 0
+        suspended = cli("query", "acme", "What is the gate code?", "--server", "http://x", "--key", key)
+        assert suspended.code == ExitCode.REFUSED and "suspended" in suspended.err, suspended
 
 
 GARDEN_CSV = "product,warranty,price\nLawn mower LM-3,2 years,450 EUR\nHedge trimmer HT-7,1 year,120 EUR\n"

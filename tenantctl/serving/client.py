@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from tenantctl.errors import BadInput, ModelUnavailable, TenantctlError
+from tenantctl.errors import BadInput, ExitCode, ModelUnavailable, TenantctlError
 
 KEY_ENV = "TENANTCTL_API_KEY"
 
@@ -38,7 +38,9 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
         hint = data.get("hint")
         if response.status_code == 401:  # the server cannot know which tenant the key was meant for
             hint = f"pass a key of tenant {tenant_id!r} with --key or ${KEY_ENV} (`tenantctl key create {tenant_id}`)"
-        raise TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", hint)
+        error = TenantctlError(f"server at {server}: {message} (HTTP {response.status_code})", hint)
+        error.exit_code = _exit_code(response.status_code, str(message))
+        raise error
     if not isinstance(data, dict):  # another web server: its page is no result (it raised KeyError)
         raise TenantctlError(
             f"the server at {server} did not answer as tenantctl does (HTTP {response.status_code}, "
@@ -48,6 +50,20 @@ def call(server: str, path: str, body: dict[str, Any], tenant_id: str, key: str 
     if data.get("tenant") not in (None, tenant_id):  # a server that does not read X-Tenantctl-Tenant
         raise _other_tenant(tenant_id)
     return data
+
+
+def _exit_code(status: int, message: str) -> ExitCode:
+    """The exit code the README's table gives for what the server refused: over a quota or rate limit, or
+    suspended, 5 (it was 1 for every status, so a cron job could not tell a quota from a fault)."""
+    if status == 429 or (status == 403 and "suspended" in message):
+        return ExitCode.REFUSED
+    if status == 409:
+        return ExitCode.BUSY
+    if status == 404:
+        return ExitCode.NOT_FOUND
+    if status in (400, 413, 422):
+        return ExitCode.USAGE
+    return ExitCode.ERROR
 
 
 def _other_tenant(tenant_id: str) -> BadInput:
