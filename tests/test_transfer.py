@@ -439,3 +439,22 @@ def test_uploads_are_found_again_after_the_home_moved_or_an_import_under_another
     copied = cli("search", "copy", "warehouse gate code", "--json").json()
     assert copied[0]["path"] == str(moved / "tenants" / "copy" / "uploads" / "gate.md")
     assert all("/acme/" not in h["path"] for h in copied)
+
+
+def test_a_store_from_before_the_folder_was_kept_finds_its_uploads_folder(tmp_path):
+    """A store written before meta `folder` existed (every store of an older export) is relocated from the
+    one tenant folder its uploads lie in; a document elsewhere keeps its path."""
+    from tenantctl.storage.store import NewChunk, Store
+
+    old = "/srv/old-home/tenants/acme"
+    with Store(tmp_path / "store.db") as store:
+        with store.transaction():
+            for path in (f"{old}/uploads/gate.md", "/srv/share/handbook.md"):
+                store.put_document(path=path, sha256="0" * 64, size=1, mtime=1.0, fmt="md", chunking="x",
+                                   chunks=[NewChunk(ord=0, start=0, end=1, page=None, heading="", text="x")],
+                                   vectors=[b"\0" * 16])
+            store.conn.execute("DELETE FROM meta WHERE key = 'folder'")
+        assert store.relocate("/data/home/tenants/acme-2") == 1
+        assert sorted(store.documents()) == ["/data/home/tenants/acme-2/uploads/gate.md", "/srv/share/handbook.md"]
+        assert store.relocate("/data/home/tenants/acme-2") == 0
+        assert store.get_meta("folder") == "/data/home/tenants/acme-2"
