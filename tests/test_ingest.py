@@ -1,5 +1,6 @@
 """Ingestion and search end to end, on the real embedding model and the sample tenants' real files."""
 
+import os
 import shutil
 from pathlib import Path
 
@@ -195,6 +196,9 @@ def test_missing_path_and_unsupported_file_are_reported(cli, tmp_path):
     assert result.code == ExitCode.PARTIAL
     reasons = sorted(f["reason"] for f in result.json()["files"])
     assert reasons[0] == "no such file or folder" and reasons[1].startswith("unsupported file type .exe")
+    os.mkfifo(tmp_path / "pipe.md")  # named, it was "no such file or folder"
+    piped = cli("ingest", "t", tmp_path / "pipe.md", "--json")
+    assert piped.json()["files"][0]["reason"] == "not a regular file (a pipe, socket or device)", piped
 
 
 def test_fusion_weights_and_cjk_queries():

@@ -152,6 +152,8 @@ def collect_files(
                 _take(root.resolve(), files, problems)
             else:
                 problems.append(FileResult(shown(root), "failed", reason=unsupported_reason(root)))
+        elif root.exists():  # a named pipe, socket or device: "no such file or folder" it was not
+            problems.append(FileResult(shown(root), "failed", reason="not a regular file (a pipe, socket or device)"))
         else:
             problems.append(FileResult(shown(root), "failed", reason="no such file or folder"))
     return list(files), problems
