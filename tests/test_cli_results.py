@@ -400,3 +400,14 @@ def test_an_upload_staging_folder_a_killed_server_left_is_named_and_removed(cli,
     assert cli("tenant", "create", "b").code == 0  # finishes what interrupted work left
     assert not left.exists() and live.exists()
     assert cli("search", "a", "gate code", "--json").json()  # the tenant itself untouched
+
+
+def test_an_admin_key_reads_apart_from_a_key_of_a_tenant_named_admin(cli, home):
+    """`key list` showed "admin" for an admin key and for a key of a tenant named admin (a valid id): an
+    operator revoking the admin key could take the tenant's."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "admin").code == 0
+    tenant_key, admin_key = cli("key", "create", "admin", "--json").json(), cli("key", "create", "--admin")
+    assert f"admin key {cli('key', 'list', '--json').json()[1]['id']}: store it now" in admin_key.err
+    lines = {line.split()[0]: line.split()[1] for line in cli("key", "list").out.splitlines()}
+    assert lines[tenant_key["id"]] == "admin" and set(lines.values()) == {"admin", "(admin"}

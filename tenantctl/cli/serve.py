@@ -71,8 +71,8 @@ def key_create(
         print_json({**key.__dict__, "key": secret})
     else:
         out.print(secret)
-        err.print(f"key {key.id} for {'admin' if admin else 'tenant ' + str(tenant_id)}: store it now, "
-                  "it is not shown again")
+        err.print(f"{'admin key' if admin else 'key'} {key.id}{'' if admin else ' for tenant ' + str(tenant_id)}: "
+                  "store it now, it is not shown again")
 
 
 @key_app.command("list")
@@ -96,7 +96,7 @@ def key_list(
     if not rows:
         err.print(f"No API keys yet: `tenantctl key create {tenant_id or 'TENANT'}` makes one.")
     for k in rows:
-        who = "admin" if k.admin else k.tenant
+        who = "(admin key)" if k.admin else k.tenant  # "admin" was also how a key of a tenant named admin read
         state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
         out.print(f"{k.id}  {who:<24} {state:<30} {k.created_at}  {k.name}")
 
