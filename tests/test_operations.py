@@ -99,20 +99,25 @@ def test_reindex_all_of_a_home_whose_only_tenant_fails_exits_1(cli, home, tmp_pa
 
 
 def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_path):
-    """A tenant.yaml broken by hand must not hide every other tenant's billing records."""
+    """A tenant.yaml broken by hand, or a damaged store (it failed the whole report, exit 1), must not hide
+    every other tenant's billing records."""
     fast_home(cli, home)
-    for name in ("alpha", "broken", "lost"):
+    for name in ("alpha", "broken", "lost", "damaged"):
         cli("tenant", "create", name)
         _write_docs(tmp_path / name, 1, prefix=name)
         assert cli("ingest", name, tmp_path / name).code == 0
     (home / "tenants" / "broken" / "tenant.yaml").write_text("answer: {min_score: [\n")
     shutil.rmtree(home / "tenants" / "lost")
+    for leftover in (home / "tenants" / "damaged").glob("store.db-*"):
+        leftover.unlink()
+    (home / "tenants" / "damaged" / "store.db").write_bytes(b"not a database" * 500)
 
     for fmt in ((), ("--json",), ("--csv",)):
         result = cli("usage", *fmt)
-        assert result.code == ExitCode.PARTIAL, fmt
+        assert result.code == ExitCode.PARTIAL, (fmt, result)
         assert "alpha" in result.out and "broken" not in result.out and "lost" not in result.out
         assert "broken: skipped" in result.err and "tenant.yaml" in result.err and "lost: skipped" in result.err
+        assert "damaged: skipped" in result.err and "damaged" not in result.out, result
     assert cli("usage", "--tenant", "alpha", "--json").code == 0
 
 

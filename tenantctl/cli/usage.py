@@ -38,7 +38,8 @@ def usage(
         raise BadInput("--csv or --json, not both", "pick the format to print")
     # `--tenant ""` (a script's unset variable) is an invalid id, not every tenant's usage on one bill.
     tenants, broken = ([open_tenant(tenant)], []) if tenant is not None else usable_tenants()
-    rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=tenant is not None or json_out)
+    rows, quotas = report(tenants, since=parse_since(since), by=by, quotas=tenant is not None or json_out,
+                          broken=broken if tenant is None else None)
     if csv_out:
         fields = ["tenant", "period", "operation", "events", "ok", "refused", "errors", "chunks_embedded",
                   "prompt_tokens", "completion_tokens", "ms"]

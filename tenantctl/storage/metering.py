@@ -16,7 +16,7 @@ from tenantctl.errors import Refused
 
 if TYPE_CHECKING:
     from tenantctl.storage.store import Store
-    from tenantctl.storage.tenants import Tenant
+    from tenantctl.storage.tenants import BrokenTenant, Tenant
 
 
 @dataclass
@@ -159,21 +159,34 @@ def _summary(tenant: Tenant, by: str | None, since: float,
 
 
 def report(
-    tenants: list[Tenant], *, since: float | None = None, by: str | None = None, quotas: bool = False
+    tenants: list[Tenant], *, since: float | None = None, by: str | None = None, quotas: bool = False,
+    broken: list[BrokenTenant] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, dict[str, dict[str, int | None]]]]:
     """Usage totals per tenant, period (day or month, UTC; all time when `by` is None) and operation,
     and, with `quotas`, how close each tenant is to its quotas. Each store is opened once, read-only
     and without migrations, so a report over thousands of tenants stays quick; a pooled tenant's usage
-    is summed by PostgreSQL."""
+    is summed by PostgreSQL. Given `broken`, a tenant whose store cannot be read is added to it and the
+    report covers the others (one damaged store failed every tenant's bill)."""
+    import sqlite3
     from concurrent.futures import ThreadPoolExecutor
+
+    from tenantctl.errors import TenantctlError, from_system_error
+    from tenantctl.storage.tenants import BrokenTenant
 
     rows: list[dict[str, Any]] = []
     status: dict[str, dict[str, dict[str, int | None]]] = {}
     day_start = _day_start()
 
     def one(tenant: Tenant) -> None:
-        with tenant.as_current():  # a pooled tenant's rows are read in its own context
-            found = _summary(tenant, by, since or 0.0, day_start if quotas else None)
+        try:
+            with tenant.as_current():  # a pooled tenant's rows are read in its own context
+                found = _summary(tenant, by, since or 0.0, day_start if quotas else None)
+        except (TenantctlError, sqlite3.DatabaseError) as exc:
+            if broken is None:
+                raise
+            error = exc if isinstance(exc, TenantctlError) else from_system_error(exc, tenant=tenant.id)
+            broken.append(BrokenTenant(tenant.id, tenant.dir, error))
+            return
         if found is None:
             return
         for r in found[0]:
