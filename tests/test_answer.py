@@ -739,6 +739,20 @@ def test_a_question_for_a_numbered_step_is_answered_by_that_item(question):
     assert ranking.rank(question, candidates([steps]))[0].text == "Set the NameID format to EmailAddress."
 
 
+def test_a_code_the_question_names_picks_out_the_rows_holding_it():
+    sla = Passage("Priority is assigned by support based on business impact. First-response targets (business "
+                  "hours unless stated):\n\nP1 (service unavailable) | 1 hour, 24x7 for Enterprise\n\nP2 (major "
+                  "feature impaired) | 4 hours\n\nP3 (minor issue) | 1 business day\n\nP4 (question) | 3 business "
+                  "days", "sla.txt")
+    ranked = ranking.rank("What is the first-response target for a P3 ticket?", candidates([sla]))
+    assert ranked[0].text == "P3 (minor issue) | 1 business day"
+    # A code most sentences hold is the passages' topic: it picks nothing out.
+    manual = Passage("The S7 lock runs on four AA batteries. The S7 keeps 100 fingerprints. The S7 batteries last "
+                     "about 12 months.", "s7.md")
+    ranked = ranking.rank("How long do the S7 batteries last?", candidates([manual]))
+    assert ranked[0].text.startswith("The S7 batteries last")
+
+
 def test_a_kept_number_keeps_its_qualifier_and_an_abbreviation_its_name():
     clubs = [Passage("Students at the university run over 400 clubs and organizations.", "u.txt")]
     reply, _ = ask("Roughly how many clubs are run at the university?", clubs, " 400")

@@ -128,6 +128,18 @@ _NO_CODE = re.compile(r"\d+(?:st|nd|rd|th|s)", re.I)
 _VERSION = re.compile(r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)")
 
 
+def named_codes(question: str) -> list[str]:
+    """The codes a question names ("FL-12", "P3", "AS-205")."""
+    return [c for c in _CODE.findall(question) if not _NO_CODE.fullmatch(c)]
+
+
+def holds_code(text: str, code: str) -> bool:
+    """Whether `text` holds `code` as a word of its own, spelt with or without spaces and hyphens ("FL-12",
+    "FL 12", "fl12"; "P5" is not in "HTTP 5xx")."""
+    spelt = r"[\s_-]?".join(re.escape(ch) for ch in re.sub(r"[\W_]", "", code))
+    return re.search(rf"(?<![A-Za-z0-9]){spelt}(?![A-Za-z0-9])", text, re.I) is not None
+
+
 def unheld_codes(question: str, texts: list[str]) -> list[str]:
     """The codes of the question that none of `texts` holds as a word of its own, spelt with or without
     spaces and hyphens ("FL-12", "FL 12", "fl12"; "P5" is not in "HTTP 5xx"), and the versions ("5.0.0"),
@@ -140,12 +152,9 @@ def unheld_codes(question: str, texts: list[str]) -> list[str]:
         return re.search(rf"(?<![\w.]){re.escape(number)}(?![\w]|\.\d)", text) is not None
 
     def held(code: str) -> bool:
-        if _VERSION.fullmatch(code):
-            return numbered(code)
-        spelt = r"[\s_-]?".join(re.escape(ch) for ch in re.sub(r"[\W_]", "", code))
-        return re.search(rf"(?<![A-Za-z0-9]){spelt}(?![A-Za-z0-9])", text, re.I) is not None
+        return numbered(code) if _VERSION.fullmatch(code) else holds_code(text, code)
 
-    codes = [c for c in _CODE.findall(question) if not _NO_CODE.fullmatch(c)] + _VERSION.findall(question)
+    codes = named_codes(question) + _VERSION.findall(question)
     clauses = [m.group(1) for m in _CLAUSE.finditer(question) if m.group(1).count(".") == 1]  # 3: a version
     dates = [m.group() for m in _ISO_DATE.finditer(question) if not _dates_held(m, text)]
     return [code for code in codes if not held(code)] + [c for c in clauses if not numbered(c)] + dates

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from tenantctl.answering.gate import holds_code, named_codes
 from tenantctl.answering.numbers import expected_type, typed_tokens
 from tenantctl.answering.records import standing_for
 from tenantctl.answering.scoring import normalize
@@ -59,6 +60,10 @@ W_NOTHING_NEW = 0.3  # taken off a sentence that says nothing beyond the questio
 W_PASSAGE = 0.02  # taken off per passage rank
 W_HEADING_ONLY = 0.5  # a term only the sentence's heading holds counts for half
 W_STEP = 1.0  # the list item numbered as the step the question asks for ("What is step 4 of …?")
+# A code the question names ("P3", "FL-12") that few sentences hold picks them out: "P3 (minor issue) | 1 business
+# day" answers "What is the first-response target for a P3 ticket?", not "First-response targets (…):". A code
+# more than TOPIC_SHARE of the sentences hold names the passages' topic ("S7" of the S7 lock's manual).
+W_CODE = 1.0
 # CJK: a question term held by more than TOPIC_SHARE of the candidate sentences names the passages' topic
 # ("环氧氯丙烷"), which a sentence may leave out ("它是一个无色液体"); it weighs W_TOPIC of its rarity, so
 # the terms that say what is asked about ("用途", "雇员") decide.
@@ -100,7 +105,9 @@ def rank(question: str, candidates: list[Candidate],
     pairs = _pairs(question)
     place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
     step = asked_step(question)
-    for c, own, mine, found, sim in zip(candidates, said, held_by, sets, dense, strict=True):
+    coded = [any(holds_code(c.text, code) for code in named_codes(question)) for c in candidates]
+    picks_out = 0 < sum(coded) <= TOPIC_SHARE * total
+    for c, own, mine, found, sim, code in zip(candidates, said, held_by, sets, dense, coded, strict=True):
         lexical = sum(weight[t] * (1.0 if t in mine else W_HEADING_ONLY) for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
                  or bool(place and found & place and _PLACE.search(c.text)))
@@ -109,6 +116,7 @@ def rank(question: str, candidates: list[Candidate],
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
                    + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
                    + (W_STEP if step is not None and c.step == step else 0.0)
+                   + (W_CODE if picks_out and code else 0.0)
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
         if c.title and not (typed and kind in ("date", "time") and _DAY.search(c.text)):
