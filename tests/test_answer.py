@@ -374,6 +374,9 @@ def test_a_question_under_way_counts_against_questions_per_day(two_tenants, home
 
     class AskedMeanwhile(FakeGenerator):
         def generate(self, request, on_token=None):
+            from tenantctl.storage.metering import report
+
+            meanwhile["report"] = report([open_tenant("travel")], quotas=True)  # while the question is under way
             try:
                 meanwhile["answer"] = _answer(two_tenants, "travel", question, FakeGenerator(" NW-TRV-7731"))
             except Refused as exc:
@@ -386,6 +389,8 @@ def test_a_question_under_way_counts_against_questions_per_day(two_tenants, home
     with open_tenant("travel").open_store(readonly=True) as store:
         outcomes = [row[2] for row in store.usage_rows() if row[1] == "question"]
     assert outcomes == ["ok", "refused"]  # the claim became the answered event: none left pending
+    rows, quotas = meanwhile["report"]  # under way: counted for the quota, but no event (nor error) yet
+    assert not [r for r in rows if r["operation"] == "question"] and quotas["travel"]["questions_per_day"]["used"] == 1
 
 
 def test_another_tenants_text_is_never_an_answer(two_tenants):

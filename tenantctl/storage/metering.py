@@ -134,7 +134,8 @@ def _local_summary(tenant: Tenant, by: str | None, since: float,
                 f"SELECT {period} AS period, operation, COUNT(*), SUM(outcome IN ('ok', 'partial')),"
                 " SUM(outcome = 'refused'), SUM(outcome NOT IN ('ok', 'partial', 'refused')), SUM(chunks_embedded),"
                 " SUM(prompt_tokens), SUM(completion_tokens), ROUND(SUM(ms), 1)"
-                " FROM usage WHERE ts >= ? GROUP BY period, operation ORDER BY period, operation",
+                " FROM usage WHERE ts >= ? AND outcome != 'pending'"  # a question under way: no event yet
+                " GROUP BY period, operation ORDER BY period, operation",
                 (since,),
             ).fetchall()
             today = store.questions_since(day_start) if day_start is not None else None

@@ -24,7 +24,7 @@ def usage_summary(store: PgStore, by: str | None, since: float,
             " count(*) FILTER (WHERE outcome IN ('ok', 'partial')), count(*) FILTER (WHERE outcome = 'refused'),"
             " count(*) FILTER (WHERE outcome NOT IN ('ok', 'partial', 'refused')), sum(chunks_embedded),"
             f" sum(prompt_tokens), sum(completion_tokens), round(sum(ms)::numeric, 1) FROM {s}.usage WHERE ts >= %s"
-            " GROUP BY 1, 2 ORDER BY 1, 2", (since,),
+            " AND outcome <> 'pending' GROUP BY 1, 2 ORDER BY 1, 2", (since,),  # a question under way: no event yet
         ).fetchall()
         documents, size = (conn.execute(f"SELECT count(*), COALESCE(sum(bytes), 0) FROM {s}.documents").fetchone()
                            if day_start is not None else (0, 0))
