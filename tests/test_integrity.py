@@ -196,7 +196,8 @@ def test_reembed_round_trip(cli, tmp_path, home):
 
     (home / "config.yaml").write_text("embedder:\n  name: hashing-32\n")
     refused = cli("search", "acme", QUERIES[0])
-    assert refused.code == ExitCode.ERROR and "tenantctl repair TENANT --reembed" in refused.err
+    assert refused.code == ExitCode.ERROR and "tenantctl repair acme --reembed" in refused.err  # it said TENANT
+    assert "the index of tenant 'acme' was built with embedder" in refused.err
 
     result = cli("repair", "acme", "--reembed", "--json")
     assert result.code == 0, result

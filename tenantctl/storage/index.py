@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tenantctl.context import current_tenant
 from tenantctl.errors import IndexMismatch
 from tenantctl.fileio import fsync_dir, iso_utc, sha256_file, temp_name, write_atomic
 from tenantctl.storage.layout import INDEX_GLOB, INDEX_NAME_RE, MANIFEST_FILE, STORE_FILE, index_file_name
@@ -99,10 +100,12 @@ def check_embedder(recorded: str | None, embedder_name: str) -> None:
     """A store is searched and extended only with the embedder that built its vectors (`recorded`, the
     name its meta holds; None for a store without vectors)."""
     if recorded and recorded != embedder_name:
+        tenant = current_tenant.get()  # named: a cron job over many tenants had to guess which one
         raise IndexMismatch(
-            f"this tenant's index was built with embedder {recorded!r}, config says {embedder_name!r}",
+            f"the index of {f'tenant {tenant!r}' if tenant else 'this tenant'} was built with embedder "
+            f"{recorded!r}, config says {embedder_name!r}",
             "set `embedder.name` and `embedder.precision` back (or remove `precision`), or re-embed the"
-            " tenant with `tenantctl repair TENANT --reembed`",
+            f" tenant with `tenantctl repair {tenant or 'TENANT'} --reembed`",
         )
 
 
