@@ -401,6 +401,48 @@ def test_another_tenants_text_is_never_an_answer(two_tenants):
     assert all("/travel/" in s.path for s in result.sources) and all("/travel/" in h.path for h in result.passages)
 
 
+HANDBOOK_MD = ("# Handbook\n\n## Courses\n\n| Course code | Title | Credit points |\n|---|---|---|\n"
+               "| COMP2030 | Algorithms | 6 |\n| COMP2110 | Databases | 6 |\n\n## COMP2030 Algorithms: assessment\n\n"
+               "| Assessment item | Weight |\n|---|---|\n| Final exam | 40% |\n| Assignment | 60% |\n")
+
+
+def test_a_record_of_another_course_is_no_answer(tmp_path, home):
+    """Asked of a course whose code only another table's row holds, the answer abstains rather than give
+    the exam weight of the course whose assessment table the passages hold."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.storage.tenants import create_tenant
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
+    cfg = load_config()
+    (tmp_path / "handbook.md").write_text(HANDBOOK_MD)
+    ingest(create_tenant("uni"), [tmp_path / "handbook.md"], cfg)
+    open_gate(home, "uni")  # its hashing embedder's similarities are no measure
+
+    held = _answer(cfg, "uni", "What is the weight of the COMP2030 final exam?", FakeGenerator(" 40%"))
+    assert not held.no_answer and "40%" in held.answer, held.answer
+    other = _answer(cfg, "uni", "What is the weight of the COMP2110 final exam?", FakeGenerator(" 40%"))
+    assert other.no_answer and "40%" not in other.answer, other.answer
+
+
+def test_a_record_answers_no_question_naming_what_no_passage_mentions():
+    from tenantctl.answering.answer import Reply, of_another_record
+
+    facts = Passage("Larchmont Melbourne: self-park next door, AUD 45 per night.", "melbourne.md")
+    rows = Passage("property: Larchmont Melbourne; parking_per_night: AUD 45\n\nproperty: Larchmont Sydney; "
+                   "parking_per_night: AUD 55", "properties.csv")
+    row = Reply("property: Larchmont Melbourne; parking_per_night: AUD 45",
+                "property: Larchmont Melbourne; parking_per_night: AUD 45", 2, grounded=False, fallback=False)
+    question = "How much is parking at Larchmont Adelaide?"
+    unmentioned = gate.unmentioned(question, [p.gate_input for p in (facts, rows)])
+    assert unmentioned == ["Larchmont Adelaide"]
+    assert of_another_record(question, [facts, rows], row, unmentioned)
+    assert not of_another_record("How much is parking at Larchmont Melbourne?", [facts, rows], row, [])
+    sentence = Reply("AUD 45 per night", facts.text, 1, grounded=True, fallback=False)  # a sentence may name
+    assert not of_another_record(question, [facts, rows], sentence, unmentioned)  # a thing otherwise: a note
+
+
 def test_no_answer_never_calls_the_generator(two_tenants):
     generator = FakeGenerator(" anything")
     result = _answer(two_tenants, "leave", "市立图书馆藏书多少册？", generator)

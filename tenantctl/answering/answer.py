@@ -18,6 +18,8 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
 4. otherwise the answer is the best whole sentence (`fallback`), after its section's title when it
    only restates the question. A heading that holds a date ("3.2.0 (2026-03-14)") is a candidate too,
    for a question asking when.
+5. an answer from a table's row (a record) is withdrawn when the question names what the row is not
+   (`of_another_record`): the documents do not hold it.
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
 
@@ -32,7 +34,7 @@ from typing import Any
 
 from tenantctl.answering import gate, numbers, ranking, records, spans, windows
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import Said, cjk_share, sentences_by_paragraph, terms
+from tenantctl.answering.sentences import Said, cjk_share, record_fields, sentences_by_paragraph, terms
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -431,7 +433,8 @@ def _answer(
     # Tool results and other extra passages come first and are relevant by construction; the documents
     # join them only when they pass the gate.
     passages = extra + (documents if verdict.passed else [])
-    if passages and (names := gate.unmentioned(question, [p.gate_input for p in passages])):
+    names = gate.unmentioned(question, [p.gate_input for p in passages]) if passages else []
+    if names:
         listed = ", ".join(f"'{name}'" for name in names)
         notes = [*notes, f"the passages found do not mention {listed}: the answer may be about something else"]
     base = dict(tenant=tenant.id, question=question, passages=[p.hit for p in passages if p.hit] or hits,
@@ -450,12 +453,33 @@ def _answer(
     timings.update(prompt_tokens=g.prompt_tokens, cached_prompt_tokens=g.cached_tokens,
                    completion_tokens=g.completion_tokens, first_token_ms=round(g.first_token_ms or 0.0, 1),
                    generation_ms=round(g.generation_ms, 1), total_ms=round((time.perf_counter() - started) * 1000, 1))
+    if of_another_record(question, passages, reply, names):
+        return Answer(**base, answer=NO_ANSWER[_language(question)].format(tenant=tenant.id), citations=[],
+                      sources=[], grounded=False, fallback=False, no_answer=True, model=model_name, raw=reply.raw,
+                      timings=timings)
     return Answer(
         **base, answer=_cite(reply.answer, reply.n), citations=[reply.n], sources=[_source(passages, reply)],
         grounded=reply.grounded, fallback=reply.fallback, no_answer=False, model=model_name,
         short_answer=reply.answer, supporting=reply.supporting, raw=reply.raw, timings=timings,
         confidence=None if g.confidence is None else round(g.confidence, 3),
     )
+
+
+def of_another_record(question: str, passages: list[Passage], reply: Reply, unmentioned: list[str]) -> bool:
+    """Whether the record the answer comes from ("property: Larchmont Melbourne; parking_per_night: AUD 45") is
+    of another thing than the question asks about: the question names something no passage mentions
+    (`unmentioned`: "Larchmont Adelaide"), or a code that neither the record nor its heading holds while another
+    record does ("the COMP2110 final exam" of the COMP2030 assessment table, when COMP2110 is a row of the
+    courses table). A record's fields answer only of what the record is; a sentence may speak of a thing by
+    another name, so this is for records alone."""
+    if len(record_fields(reply.supporting) or ()) < 2:
+        return False
+    if unmentioned:
+        return True
+    passage = passages[reply.n - 1]
+    own = f"{passage.hit.heading if passage.hit else ''}\n{reply.supporting}"
+    others = [row for p in passages for row in gate.rows(p.text) if row != reply.supporting]
+    return any(gate.holds_code(row, code) for code in gate.unheld_codes(question, [own]) for row in others)
 
 
 def _gate(question: str, documents: list[Passage], settings: AnswerConfig) -> gate.GateResult:
