@@ -118,6 +118,22 @@ def test_usage_report_goes_on_past_a_broken_tenant_and_names_it(cli, home, tmp_p
         assert "alpha" in result.out and "broken" not in result.out and "lost" not in result.out
         assert "broken: skipped" in result.err and "tenant.yaml" in result.err and "lost: skipped" in result.err
         assert "damaged: skipped" in result.err and "damaged" not in result.out, result
+    _admin_usage_goes_on(cli)
+
+
+def _admin_usage_goes_on(cli) -> None:
+    """GET /v1/admin/usage was a 500 for every tenant's bill when one store was damaged."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    admin = cli("key", "create", "--admin", "--json").json()["key"]
+    with TestClient(create_app(load_config())) as client:
+        reply = client.get("/v1/admin/usage", headers={"Authorization": f"Bearer {admin}"})
+    assert reply.status_code == 200, reply.text
+    assert {r["tenant"] for r in reply.json()} == {"alpha"}
+    assert reply.headers["X-Tenantctl-Skipped"] == "broken,damaged,lost"
     assert cli("usage", "--tenant", "alpha", "--json").code == 0
 
 

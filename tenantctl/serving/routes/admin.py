@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import PlainTextResponse
 
 from tenantctl.serving.deps import AdminKey, Shared
@@ -39,8 +39,15 @@ def admin_tenants() -> list[dict[str, Any]]:
 
 
 @router.get("/v1/admin/usage", dependencies=[AdminKey])
-def admin_usage(since: str | None = None, by: Literal["day", "month"] | None = None):
+def admin_usage(response: Response, since: str | None = None, by: Literal["day", "month"] | None = None):
+    """Every tenant's usage rows. A tenant that cannot be read (its tenant.yaml or store damaged) is left out
+    and named in the `X-Tenantctl-Skipped` header, as `tenantctl usage` names it (a damaged store was a 500
+    for every tenant's bill)."""
     from tenantctl.storage.metering import parse_since, report
     from tenantctl.storage.tenants import usable_tenants
 
-    return report(usable_tenants()[0], since=parse_since(since), by=by)[0]
+    usable, broken = usable_tenants()
+    rows = report(usable, since=parse_since(since), by=by, broken=broken)[0]
+    if broken:
+        response.headers["X-Tenantctl-Skipped"] = ",".join(sorted(t.id for t in broken))
+    return rows
