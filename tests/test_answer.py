@@ -1261,6 +1261,15 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("门锁重量是多少公斤？", "门锁重 4.5 公斤。") == ["4.5 公斤"]
     assert numbers.typed_choices("会议要开几个小时？", "会议开3小时，共5人。") == ["3小时"]
     assert numbers.typed_choices("柴郡改制为几个单一管理区？", "柴郡改制为4个单一管理区。") == ["4个"]  # 单: no unit
+    # 多久 asks how long: "18积分" (a unit of two characters) is no answer to it, "7个工作日" is
+    assert numbers.typed_tokens("number", "每18积分兑换1公里里程。") == ["18积分", "1公里"]
+    assert numbers.typed_choices("礼品多久能送到？", "每18积分兑换1公里里程。") == []
+    assert numbers.typed_choices("礼品多久能送到？", "礼品在7个工作日内送达。") == ["7个工作日"]
+
+
+def test_the_digits_of_a_code_are_no_number():
+    assert numbers.typed_tokens("number", "Each webhook carries an HMAC-SHA256 signature, 64 characters long.") \
+        == ["64 characters"]
 
 
 def test_a_long_record_is_cut_to_whole_fields():
