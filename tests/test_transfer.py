@@ -429,6 +429,7 @@ def test_uploads_are_found_again_after_the_home_moved_or_an_import_under_another
     moved = tmp_path / "moved-home"
     shutil.move(home, moved)
     monkeypatch.setenv("TENANTCTL_HOME", str(moved))
+    assert "not indexed" not in cli("verify", "acme").out  # read-only, before any command wrote the store
     hits = cli("search", "acme", "warehouse gate code", "--json").json()
     assert hits[0]["path"] == str(moved / "tenants" / "acme" / "uploads" / "gate.md")
     assert "not indexed" not in cli("verify", "acme").out

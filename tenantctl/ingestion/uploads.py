@@ -207,8 +207,11 @@ def unindexed_in(folder: Path, open_store: Callable[[], Any]) -> list[Path]:
         files = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.is_file()]
         if not files or upload_stagings(folder)[0]:
             return []
+        here = str(folder.parent.resolve())  # the tenant's folder
         with contextlib.closing(open_store()) as store:
             known = store.documents()
+            # After a move of the home, until a command writes the store, its keys name the old folder.
+            moved = store.moved_from(here) if hasattr(store, "moved_from") else None
         stats = [(p, p.stat()) for p in files]
     except FileNotFoundError:
         return []
@@ -216,7 +219,8 @@ def unindexed_in(folder: Path, open_store: Callable[[], Any]) -> list[Path]:
         raise from_system_error(exc) from None
     left = []
     for path, st in stats:
-        doc = known.get(str(path.resolve()))
+        key = str(path.resolve())
+        doc = known.get(moved + key[len(here):] if moved and key.startswith(here + "/") else key)
         if doc is None or (doc.bytes, doc.mtime) != (st.st_size, st.st_mtime):
             left.append(path)
     return left

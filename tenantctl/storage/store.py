@@ -344,14 +344,20 @@ class Store:
         if self.get_meta("folder") == folder:
             return 0
         with self.transaction() as conn:
-            old = self.get_meta("folder") or self._uploads_folder()
+            old = self.moved_from(folder)
             moved = 0
-            if old is not None and old != folder:
+            if old is not None:
                 moved = conn.execute(
                     "UPDATE OR IGNORE documents SET path = ? || substr(path, ?) WHERE substr(path, 1, ?) = ?",
                     (folder, len(old) + 1, len(old) + 1, old + "/")).rowcount
             self.set_meta("folder", folder)
         return moved
+
+    def moved_from(self, folder: str) -> str | None:
+        """The folder the documents' paths name when it is not `folder` (the home moved, an import), read
+        without writing: what `relocate` rewrites them from."""
+        old = self.get_meta("folder") or self._uploads_folder()
+        return old if old is not None and old != folder else None
 
     def _uploads_folder(self) -> str | None:
         """The tenant folder (`…/tenants/<id>`) holding the uploads among the documents, when there is one."""
