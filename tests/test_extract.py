@@ -640,6 +640,21 @@ def test_markdown_faq_details_read_as_headings_and_br_as_line_breaks(tmp_path):
     assert "```html\n<details><summary>kept</summary></details>\n```" in text
 
 
+def test_html_page_banner_of_links_is_no_passage(tmp_path):
+    """A site's <header> of links and buttons ("Larchmont Hotels", "Book now") was indexed as a passage of its
+    own; a header with a heading or text of its own, and an article's header, stay."""
+    page = (b"<header><a href='/'>Larchmont Hotels</a> <a href='/book'><span>Book now</span></a>"
+            b"<button>Menu</button></header><main><h1>FAQ</h1><p>Check-in is at 3 pm.</p>"
+            b"<article><header><a href='/news'>News</a></header><p>New pool.</p></article></main>")
+    text = extract(tmp_path / "faq.html", page).text
+    assert "Book now" not in text and "Larchmont Hotels" not in text and "Menu" not in text
+    assert text.startswith("# FAQ") and "Check-in is at 3 pm." in text and "News" in text
+    kept = (b"<header><h1>Help</h1><a href='/'>Home</a></header><p>Text.</p>"
+            b"<header>Open 24 hours <a href='/map'>map</a></header>")
+    text = extract(tmp_path / "help.html", kept).text
+    assert "Home" in text and "Open 24 hours map" in text
+
+
 def test_html_page_footer_is_no_part_of_the_last_section(tmp_path):
     """The page's footer (company, address, copyright) was read into its last section: a question about the
     company cited "Price match". An article's own footer stays in its article."""

@@ -354,6 +354,7 @@ def read_html(data: bytes) -> str:
     soup = BeautifulSoup(text, "html.parser")
     for tag in soup(["script", "style", "noscript", "template", "svg", "nav"]):
         tag.decompose()
+    _html_banners(soup)
     # A definition list in a table's cell keeps its "term: definition" pairs, a table in a definition its records.
     lists = soup.find_all("dl")
     holding = {id(dl) for dl in lists if dl.find("table") is not None}
@@ -380,6 +381,20 @@ def read_html(data: bytes) -> str:
     if title and not re.search(r"^# ", text, flags=re.M):
         text = f"# {title}\n\n{text}"
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _html_banners(soup: Tag) -> None:
+    """A page's own `<header>` that holds links and buttons alone (the logo, "Book now", "Log in") is
+    navigation, dropped as `<nav>` is: it was a passage of its own, "Larchmont Hotels Book now". A header
+    with a heading or any text of its own, or an article's or section's header, stays."""
+    for header in soup.find_all("header"):
+        if header.find_parent(["article", "section", "aside", "main", "footer"]) is not None:
+            continue
+        if header.find(re.compile(r"^h[1-6]$")) is not None:
+            continue
+        texts = [t for t in header.find_all(string=True) if t.strip()]
+        if texts and all(t.find_parent(["a", "button"]) is not None for t in texts):
+            header.decompose()
 
 
 def _html_footers(soup: Tag) -> None:
@@ -1160,6 +1175,9 @@ SUPPORTED = tuple(sorted(READERS))
 # 7: a table's cell wrapped onto a line of its own stays in its row (it ended the table).
 # 6 (.html): a <details>'s <summary> is a heading (a FAQ's question), a <button> a line of its own.
 # 7 (.html): the page's <footer> goes under its first heading again, not in its last section.
+# Not raised for a page's <header> of links alone, now dropped as <nav> is: one short passage of a page's
+# banner does little harm, and every HTML file of every tenant would be embedded again; a page is read so
+# when it changes.
 # 3 (.docx): a list's paragraphs are "- " items (they read as plain paragraphs); 4 (.html): so are <li>.
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
