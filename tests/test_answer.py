@@ -793,6 +793,15 @@ def test_a_code_the_question_names_picks_out_the_rows_holding_it():
                   "days", "sla.txt")
     ranked = ranking.rank("What is the first-response target for a P3 ticket?", candidates([sla]))
     assert ranked[0].text == "P3 (minor issue) | 1 business day"
+    # A table's row holding the code as its key beats the row of another course that names it further on.
+    courses = Passage("Course code: COMP3400; Title: Project; Prerequisites: COMP2030 and 96 credit points\n\n"
+                      "Course code: COMP2030; Title: Algorithms; Prerequisites: COMP1020 and MATH1150\n\n"
+                      "Course code: COMP1020; Title: Data Structures; Prerequisites: COMP1010\n\n"
+                      "Course code: COMP1010; Title: Programming; Prerequisites: None\n\n"
+                      "Course code: MATH1150; Title: Discrete Mathematics; Prerequisites: None\n\n"
+                      "Course code: COMP2110; Title: Databases; Prerequisites: COMP1020", "courses.docx")
+    ranked = ranking.rank("What are the prerequisites for COMP2030?", candidates([courses]))
+    assert ranked[0].text.startswith("Course code: COMP2030")
     # A code most sentences hold is the passages' topic: it picks nothing out.
     manual = Passage("The S7 lock runs on four AA batteries. The S7 keeps 100 fingerprints. The S7 batteries last "
                      "about 12 months.", "s7.md")

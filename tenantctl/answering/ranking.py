@@ -20,7 +20,7 @@ from tenantctl.answering.gate import holds_code, named_codes
 from tenantctl.answering.numbers import expected_type, typed_tokens
 from tenantctl.answering.records import standing_for
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import CJK_QUESTION, STEM, cjk_share, is_name, stems, terms
+from tenantctl.answering.sentences import CJK_QUESTION, STEM, cjk_share, is_name, record_fields, stems, terms
 from tenantctl.textproc import has_cjk
 
 
@@ -61,7 +61,8 @@ W_PASSAGE = 0.02  # taken off per passage rank
 W_HEADING_ONLY = 0.5  # a term only the sentence's heading holds counts for half
 W_STEP = 1.0  # the list item numbered as the step the question asks for ("What is step 4 of …?")
 # A code the question names ("P3", "FL-12") that few sentences hold picks them out: "P3 (minor issue) | 1 business
-# day" answers "What is the first-response target for a P3 ticket?", not "First-response targets (…):". A code
+# day" answers "What is the first-response target for a P3 ticket?", not "First-response targets (…):"; a table's
+# row holding it as its first field's, the row of another thing holding it further on (`_code_weight`). A code
 # more than TOPIC_SHARE of the sentences hold names the passages' topic ("S7" of the S7 lock's manual).
 W_CODE = 1.0
 # CJK: a question term held by more than TOPIC_SHARE of the candidate sentences names the passages' topic
@@ -105,8 +106,9 @@ def rank(question: str, candidates: list[Candidate],
     pairs = _pairs(question)
     place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
     step = asked_step(question)
-    coded = [any(holds_code(c.text, code) for code in named_codes(question)) for c in candidates]
-    picks_out = 0 < sum(coded) <= TOPIC_SHARE * total
+    codes = named_codes(question)
+    coded = [_code_weight(c.text, codes) for c in candidates]
+    picks_out = 0 < sum(coded) <= TOPIC_SHARE * total  # a row naming it past its key counts half
     for c, own, mine, found, sim, code in zip(candidates, said, held_by, sets, dense, coded, strict=True):
         lexical = sum(weight[t] * (1.0 if t in mine else W_HEADING_ONLY) for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
@@ -116,13 +118,25 @@ def rank(question: str, candidates: list[Candidate],
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
                    + (W_TYPED if typed else 0.0) - (0.0 if new else W_NOTHING_NEW)
                    + (W_STEP if step is not None and c.step == step else 0.0)
-                   + (W_CODE if picks_out and code else 0.0)
+                   + (W_CODE * code if picks_out else 0.0)
                    - W_PASSAGE * (c.n - 1) + c.boost)
         c.score = round(c.score, 6)  # sums over sets differ in the last bits: equal scores keep text order
         if c.title and not (typed and kind in ("date", "time") and _DAY.search(c.text)):
             c.score = -math.inf  # a title answers only with the day asked for ("3.2.0 (2026-03-14)"), not
             # with the number of "Tidewater Sync 4 User Manual" or the year of "On-call rota (Q4 2025)"
     return sorted((c for c in candidates if not c.title or c.score > -math.inf), key=lambda c: -c.score)
+
+
+def _code_weight(text: str, codes: list[str]) -> float:
+    """How much holding one of the question's `codes` picks `text` out: wholly, or for a table's row holding
+    it past the first field, half ("Prerequisites: COMP2030" is the row of another course than
+    "Course code: COMP2030")."""
+    if not codes or not any(holds_code(text, code) for code in codes):
+        return 0.0
+    fields = record_fields(text)
+    if fields and len(fields) > 1 and not any(holds_code(" ".join(fields[0]), code) for code in codes):
+        return 0.5
+    return 1.0
 
 
 # A CJK question for a place ("在哪里", "什么地方", not "在哪一战") is answered by a sentence that places
