@@ -1276,6 +1276,16 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("礼品多久能送到？", "礼品在7个工作日内送达。") == ["7个工作日"]
 
 
+def test_a_question_for_a_bound_takes_the_number_after_that_bound():
+    fee = "到期还款日未还足最低还款额的，按最低还款额未还部分的5%收取违约金，最低人民币10元，最高人民币200元。"
+    assert numbers.typed_span("逾期违约金最高多少？", fee) == "200元"  # not the 5% beside 违约金
+    assert numbers.typed_span("逾期违约金最低多少？", fee) == "10元"  # the 最低 of 最低还款额 is too far before 5%
+    assert numbers.typed_span("逾期违约金是多少？", fee) == "5%"
+    late = "A late fee of 5% of the overdue amount applies, with a minimum of $10 and a maximum of $200."
+    assert numbers.typed_span("How much is the maximum late fee?", late) == "$200"
+    assert numbers.typed_span("How much is the minimum late fee?", late) == "$10"
+
+
 def test_the_digits_of_a_code_are_no_number():
     assert numbers.typed_tokens("number", "Each webhook carries an HMAC-SHA256 signature, 64 characters long.") \
         == ["64 characters"]

@@ -222,8 +222,30 @@ def nearest_choice(question: str, sentence: str, found: list[str]) -> str | None
         ends = [e for p in _CLAUSE_ENDS if (e := sentence.find(p, at + len(token))) >= 0]
         return -sum(start <= a < min(ends, default=len(sentence)) for a in anchors)
 
-    best = min(found, key=lambda t: (article(t), clause(t), min(abs(sentence.find(t) - a) for a in anchors)))
+    bound = _bound(question)
+
+    def bounded(token: str) -> bool:  # "最高人民币200元" answers "最高多少？", not the "5%" of its sentence
+        at = sentence.find(token)
+        before = sentence[max(0, at - BOUND_REACH):at] if has_cjk(sentence) else \
+            " ".join(sentence[:at].split()[-BOUND_REACH // 2:])  # CJK: characters; else words
+        return bound is not None and bound.search(before) is not None
+
+    best = min(found, key=lambda t: (article(t), not bounded(t), clause(t),
+                                     min(abs(sentence.find(t) - a) for a in anchors)))
     return with_qualifier(best, sentence)
+
+
+BOUND_REACH = 6  # characters (CJK) or half as many words before a number its bound may stand: "最高人民币"
+# The bound a question asks for: its most ("最高", "at most") or its least ("最低", "minimum"). The number
+# right after the same bound in a sentence answers it: "最低人民币10元，最高人民币200元".
+_BOUNDS = [re.compile(r"最高|最多|上限|最大|至多|不超过|\b(?:maximum|max|at most|no more than|highest|largest)\b", re.I),
+           re.compile(r"最低|最少|下限|最小|至少|不低于|\b(?:minimum|min|at least|no less than|lowest|smallest)\b", re.I)]
+
+
+def _bound(question: str) -> re.Pattern | None:
+    """The words of the bound the question asks for (`_BOUNDS`), or None when it asks for none or both."""
+    asked = [bound for bound in _BOUNDS if bound.search(question)]
+    return asked[0] if len(asked) == 1 else None
 
 
 _CLAUSE_ENDS = "，,；;。：:！？"
