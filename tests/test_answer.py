@@ -1274,6 +1274,9 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_tokens("number", "每18积分兑换1公里里程。") == ["18积分", "1公里"]
     assert numbers.typed_choices("礼品多久能送到？", "每18积分兑换1公里里程。") == []
     assert numbers.typed_choices("礼品多久能送到？", "礼品在7个工作日内送达。") == ["7个工作日"]
+    # "第一条" names a clause, no amount: only 第几 asks for one
+    assert numbers.typed_choices("年费可以用多少积分抵扣？", "积分还可以抵扣年费（详见领用合约第一条）。") == []
+    assert numbers.typed_choices("这是合约的第几条？", "积分还可以抵扣年费（详见领用合约第一条）。") == ["第一条"]
 
 
 def test_a_question_for_a_bound_takes_the_number_after_that_bound():

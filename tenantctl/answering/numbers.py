@@ -176,6 +176,8 @@ def typed_choices(question: str, sentence: str) -> list[str]:
             found = [t for t in found if unit.search(t)] or ([] if only else found)
     if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
         found = [t for t in found if not _year(t)] or found
+    if kind == "number" and "第" not in question:  # "第一条" names a clause: no amount, unless 第几 is asked
+        found = [t for t in found if not t.startswith("第")]
     if (measure := _ZH_ASKED_UNIT.search(question)) and measure.group(1) not in "个种":
         # 几天 wants 10天, not 十年; 多少公斤 a weight or no number, never "90 分(贝)". A unit an answer
         # writes out (_ZH_WRITTEN) is required; 几点 is answered "8:00", 多少钱 "三百元", and of 几个单一管理区
