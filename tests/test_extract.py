@@ -617,6 +617,25 @@ def test_plain_text_aligned_tables_are_rows():
         "We retry 3 times.  Then we stop the\nservice for all.  Paying restores it.\n"]
 
 
+def test_plain_text_table_ending_the_file_and_chinese_tables_aligned_on_screen():
+    """A table that ended the file (its last line followed by the file's final newline) stayed lines of
+    words: the empty line after it was read as a row that did not align. A Chinese table aligned as an editor
+    draws it (a Chinese character two columns wide) was never aligned when counted in characters."""
+    english = ("Channel        Fee       Minimum\n-------------  --------  -------\nOwn ATM        1%        2 CNY\n"
+               "Foreign ATM    3%        30 CNY\n")
+    assert extract(Path("fees.txt"), english.encode()).text.split("\n\n") == [
+        "Channel: Own ATM; Fee: 1%; Minimum: 2 CNY", "Channel: Foreign ATM; Fee: 3%; Minimum: 30 CNY"]
+    chinese = ("交易渠道        手续费标准        最低收费\n--------------  ----------------  --------\n"
+               "境内本行ATM     取现金额的1%      人民币2元\n境外ATM         取现金额的3%      人民币30元\n\n"
+               "渠道　　　　手续费\n境内ATM　　　1%\n柜台　　　　1%\n")
+    assert extract(Path("费率.txt"), chinese.encode()).text.split("\n\n") == [
+        "交易渠道: 境内本行ATM; 手续费标准: 取现金额的1%; 最低收费: 人民币2元",
+        "交易渠道: 境外ATM; 手续费标准: 取现金额的3%; 最低收费: 人民币30元",
+        "渠道 | 手续费", "境内ATM | 1%", "柜台 | 1%"]  # full-width spaces align too; no rule: rows
+    prose = "Retries:\n\nWe retry 3 times.  Then we stop the\nservice for all.  Paying restores it.\n\nEnd.\n"
+    assert extract(Path("sla.txt"), prose.encode()).text == prose  # lined up by chance after stops: no table
+
+
 def test_plain_text_tab_separated_tables_are_records():
     """A table pasted from a spreadsheet into a text file — cells apart by single tabs — stayed lines of
     words ("Bob Lee 2602 B-14"); its names line, with no digit over rows with one, now names each record's
@@ -625,7 +644,7 @@ def test_plain_text_tab_separated_tables_are_records():
             "Run:\n\n\tstep 1\n\tstep 2\n\tstep 3\n\n2024\t2025\n10\t12\n11\t13\n")
     assert extract(Path("phones.txt"), text.encode()).text.split("\n\n") == [
         "Phone list", "NAME: Alice Wong; EXTENSION: 2601; ROOM: B-12", "NAME: Bob Lee; EXTENSION: 2602", "Run:",
-        "\tstep 1\n\tstep 2\n\tstep 3", "2024\t2025\n10\t12\n11\t13\n"]
+        "\tstep 1\n\tstep 2\n\tstep 3", "2024 | 2025", "10 | 12", "11 | 13"]  # aligned rows, no records
 
 
 def test_markdown_faq_details_read_as_headings_and_br_as_line_breaks(tmp_path):

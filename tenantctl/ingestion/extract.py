@@ -114,13 +114,26 @@ def read_txt(data: bytes) -> str:
 # and each row is a record, as a CSV row is ("Monthly Uptime Percentage: 95.0% to < 99.0%; Service Credit:
 # 25%"); without one, each row is an "a | b" line of its own. Joined as hard-wrapped prose, a table's rows
 # ran together into one sentence and the rows after it were lost to the answer. Cells apart by single tabs
-# (pasted from a spreadsheet) are a table too, its first line the names when they hold no digit.
+# (pasted from a spreadsheet) are a table too, its first line the names when they hold no digit. Columns are
+# counted as a fixed-width font draws them: a Chinese character two (a Chinese table was never aligned).
 _CELL_GAP = re.compile(r"\S(?:.*?\S)?(?=\s{2,}|\t|$)")
 _RULE = re.compile(r"[ \t]*[-=+|]{3,}(?:[ \t]+[-=+|]{3,})*[ \t]*")
+_STOPS = (".", "!", "?", "。", "！", "？")
+
+
+def _columns(text: str) -> int:
+    """How many columns `text` takes in a fixed-width font: a Chinese, Japanese or Korean character and a
+    full-width space or sign two, as editors draw them, so a table aligned on screen is aligned here."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _cells(line: str) -> list[tuple[int, str]]:
-    return [(m.start(), m.group()) for m in _CELL_GAP.finditer(line.expandtabs(8))]
+    """Each cell of a line with the screen column it starts at (not its character offset: "境外ATM" takes
+    seven columns, "Ascent" six)."""
+    line = line.expandtabs(8)
+    return [(_columns(line[:m.start()]), m.group()) for m in _CELL_GAP.finditer(line)]
 
 
 def _aligned(rows: list[list[tuple[int, str]]]) -> bool:
@@ -148,7 +161,7 @@ def _tab_table(lines: list[str]) -> list[str] | None:
 def _text_tables(text: str) -> str:
     blocks = re.split(r"(\n[ \t]*\n)", text)
     for b, block in enumerate(blocks):
-        lines = block.split("\n")
+        lines = block.strip("\n").split("\n")  # the file's last block ends with its final newline: no row
         filled = [line for line in lines if line.strip()]
         tabbed = _tab_table(filled) if all("\t" in line.strip() for line in filled) else None
         if tabbed:
@@ -158,6 +171,8 @@ def _text_tables(text: str) -> str:
         body = [_cells(line) for line in (lines[2:] if ruled else lines)]
         if len(body) < 2 or any(line.lstrip().startswith(("#", "|")) for line in lines) or not _aligned(body):
             continue
+        if not ruled and any(cell.endswith(_STOPS) for row in body for _, cell in row[:-1]):
+            continue  # sentences typed with two spaces after their stops, which happen to line up
         names = _cells(lines[0]) if ruled else []
         if ruled and len(names) == len(body[0]):
             records = table_records([name for _, name in names], [[cell for _, cell in row] for row in body],
@@ -1183,6 +1198,8 @@ SUPPORTED = tuple(sorted(READERS))
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
 # typed with aligned columns is records (under a rule line) or "a | b" rows; 3: so are cells apart by tabs
 # (a table pasted from a spreadsheet), under their names line.
+# Not raised for a table of Chinese (Japanese, Korean) text aligned by screen columns, now a table: few files
+# hold one, and every text file of every tenant would be embedded again; a file is read so when it changes.
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
 # names is "column N: value" (was the bare value). Markdown is not raised: its records are the same but for
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
