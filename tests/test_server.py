@@ -725,8 +725,10 @@ def test_hints_of_quotas_rate_limits_and_settings_never_send_the_client_to_the_s
         replies["yaml"] = client.post("/v1/search", headers=_auth(key), json={"query": "gate code"})
         settings.write_text(yaml.safe_dump(good))
         replies["long"] = client.post("/v1/search", headers=_auth(key), json={"query": "gate " * 500})
+        replies["since"] = client.get("/v1/usage?since=yesterday", headers=_auth(key))  # "a fault on the server"
     statuses = [r.status_code for r in replies.values()]
-    assert statuses == [429, 429, 503, 503, 400], {n: r.text for n, r in replies.items()}
+    assert statuses == [429, 429, 503, 503, 400, 400], {n: r.text for n, r in replies.items()}
+    assert replies["since"].json()["hint"] == "use YYYY-MM-DD (UTC), e.g. 2026-11-01"
     assert replies["long"].json()["hint"] == "shorten it, or ask the server's operator to raise the limit"
     for name, reply in replies.items():
         hint = reply.json()["hint"]

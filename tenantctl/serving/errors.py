@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from tenantctl.errors import (
     Busy,
     ConfigError,
+    ExitCode,
     IndexMismatch,
     ModelUnavailable,
     RateLimited,
@@ -72,7 +73,9 @@ def api_hint(exc: TenantctlError) -> str | None:
         return "retry on the next UTC day, or ask the server's operator to raise the tenant's daily quota"
     if exc.hint and _NAMES_CLI.search(exc.hint):
         return next((hint for kind, hint in _OPERATOR_HINTS if isinstance(exc, kind)), None) or _client_part(
-            exc.hint) or "a fault on the server, not in the request: contact the server's operator"
+            exc.hint) or ("the request is not valid: the API documentation at /docs describes it"
+                          if exc.exit_code == ExitCode.USAGE  # the client's fault, never "the server's"
+                          else "a fault on the server, not in the request: contact the server's operator")
     return scrub(exc.hint)
 
 

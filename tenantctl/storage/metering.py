@@ -224,4 +224,4 @@ def parse_since(value: str | None) -> float | None:
     try:
         return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
     except ValueError:
-        raise BadInput(f"invalid date {value!r}", "use YYYY-MM-DD (UTC), e.g. --since 2026-11-01") from None
+        raise BadInput(f"invalid date {value!r}", "use YYYY-MM-DD (UTC), e.g. 2026-11-01") from None
