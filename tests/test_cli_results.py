@@ -411,3 +411,14 @@ def test_an_admin_key_reads_apart_from_a_key_of_a_tenant_named_admin(cli, home):
     assert f"admin key {cli('key', 'list', '--json').json()[1]['id']}: store it now" in admin_key.err
     lines = {line.split()[0]: line.split()[1] for line in cli("key", "list").out.splitlines()}
     assert lines[tenant_key["id"]] == "admin" and set(lines.values()) == {"admin", "(admin"}
+
+
+def test_key_commands_of_a_tenant_are_in_its_log(cli, home):
+    """`logs --tenant acme` left out `key list acme` and `key revoke <acme's key>` (their lines had no tenant):
+    an audit of who touched a tenant's keys missed them."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    key = cli("key", "create", "acme", "--json").json()["id"]
+    assert cli("key", "list", "acme").code == 0 and cli("key", "revoke", key).code == 0
+    commands = [r["command"] for r in cli("logs", "--tenant", "acme", "--json").json() if r["event"] == "command"]
+    assert {"key create", "key list", "key revoke"} <= set(commands), commands

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tenantctl.cli._common import JsonOption, err, load_cfg, out, print_json
+from tenantctl.context import current_tenant
 
 key_app = typer.Typer(help="API keys for `tenantctl serve` (stored hashed).", no_args_is_help=True)
 
@@ -89,6 +90,7 @@ def key_list(
         validate_tenant_id(tenant_id)
         if registry.get(tenant_id) is None:  # a typo listed nothing and exited 0, as if it had no keys
             raise TenantNotFound(tenant_id)
+        current_tenant.set(tenant_id)  # the command's log line is the tenant's (`logs --tenant T`)
     rows = keys.listing(tenant_id)
     if json_out:
         print_json([k.__dict__ for k in rows])
@@ -110,6 +112,8 @@ def key_revoke(
     from tenantctl.storage import keys
 
     keys.revoke(key_id)
+    owner = next((k.tenant for k in keys.listing(None) if k.id == key_id), None)
+    current_tenant.set(owner)  # the command's log line is its tenant's, as the key-revoke event is
     if json_out:  # the key as `key list --json` shows it, now with revoked_at
         print_json(next(k.__dict__ for k in keys.listing(None) if k.id == key_id))
     else:
