@@ -230,22 +230,6 @@ def test_convex_fusion_scales_each_retriever_and_weighs_them():
     assert by["convex"] == [2, 1] and by["rrf"] == [1, 2]
 
 
-def test_convex_fusion_keeps_the_second_of_few_keyword_matches():
-    """Only two chunks hold the question's words (a small tenant, a Chinese question's bigrams): BM25's
-    second, at 78% of the first's score, was scaled to 0, the score of a chunk without the words, and
-    chunks found by the dense search alone outranked it ("加急制卡要多少钱？" lost its fee table)."""
-    from tenantctl.config import SearchConfig
-    from tenantctl.retrieval.search import convex, fuse
-
-    dense = [(1, 0.62), (2, 0.52), (3, 0.51), (4, 0.49), (5, 0.30)]
-    keyword = [(1, 7.42), (5, 5.77)]
-    cfg = SearchConfig()
-    assert fuse("q", dense, keyword, "hybrid", 3, cfg, keyword_complete=True).top == [1, 5, 2]
-    assert fuse("q", dense, keyword, "hybrid", 3, cfg).top == [1, 2, 3]  # a full list: its worst is 0, as before
-    assert convex([keyword], [1.0], [0.0])[5] == pytest.approx(5.77 / 7.42)
-    assert convex([[(9, 2.0)]], [1.0], [0.0]) == {9: 1.0}
-
-
 def test_progress_reaches_the_total_when_a_file_cannot_be_read(cli, home, tmp_path, monkeypatch):
     """A file that could not be read was never counted done: the bar stopped short of the total."""
     from pathlib import Path

@@ -51,19 +51,17 @@ def rrf(rankings: list[list[int]], k: int, weights: list[float] | None = None) -
     return fused
 
 
-def convex(scored: list[list[tuple[int, float]]], weights: list[float],
-           floors: list[float | None] | None = None) -> dict[int, float]:
-    """Convex combination: each list's scores scaled to 0..1 (its best 1, its worst 0 — or its floor, the
-    score of the ids it lacks, when it holds every id that scores; a list of equal scores all 1), then
-    summed with the weights normalised to sum 1; an id missing from a list gets 0 there. Unlike RRF it
-    keeps how far apart the scores are, not only their order."""
+def convex(scored: list[list[tuple[int, float]]], weights: list[float]) -> dict[int, float]:
+    """Convex combination: each list's scores scaled to 0..1 (its best 1, its worst 0; a list of equal
+    scores all 1), then summed with the weights normalised to sum 1; an id missing from a list gets 0
+    there. Unlike RRF it keeps how far apart the scores are, not only their order."""
     total = sum(weights) or 1.0
     fused: dict[int, float] = {}
-    for items, weight, floor in zip(scored, weights, floors or [None] * len(scored), strict=True):
+    for items, weight in zip(scored, weights, strict=True):
         if not items:
             continue
         values = [v for _, v in items]
-        low = min(values) if floor is None else min(floor, *values)
+        low = min(values)
         span = max(values) - low
         for item, value in items:
             share = (value - low) / span if span else 1.0
@@ -99,13 +97,9 @@ class Fused:
 
 def fuse(
     query: str, dense: list[tuple[int, float]], keyword: list[tuple[int, float]], mode: SearchMode, k: int, search_cfg,
-    keyword_complete: bool = False,
 ) -> Fused:
     """The k best chunks: one retriever's order, or both fused (`search.fusion`: a convex combination of
-    their scaled scores, or weighted reciprocal rank fusion). `keyword_complete`: the keyword list holds
-    every chunk the query's words match (fewer than the candidates asked for), so a chunk it lacks scores
-    0 there, and its last chunk, which matches, more than that: BM25's second of two matches is not
-    scaled to the 0 of a chunk without the words (a small tenant, a Chinese question's rare bigrams)."""
+    their scaled scores, or weighted reciprocal rank fusion)."""
     dense_ids = [i for i, _ in dense]
     keyword_ids = [i for i, _ in keyword]
     if mode == "dense":
@@ -115,7 +109,7 @@ def fuse(
     else:
         weights = [dense_weight(query, search_cfg), 1.0]
         if search_cfg.fusion == "convex":
-            scores = convex([dense, keyword], weights, [None, 0.0 if keyword_complete else None])
+            scores = convex([dense, keyword], weights)
         else:
             scores = rrf([dense_ids, keyword_ids], search_cfg.rrf_k, weights)
     top = sorted(scores, key=lambda i: (-scores[i], i))[:k]
@@ -219,9 +213,7 @@ class Searcher:
         best = sorted(first.scores, key=lambda i: (-first.scores[i], i))[: search_cfg.feedback]
         vectors = self.store.chunk_vectors(best)
         moved = feedback_vector(qvec, [vectors[i] for i in best if i in vectors], search_cfg.feedback_weight)
-        fused = fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg,
-                     keyword_complete=len(keyword) < candidates)
-        return fused, vectors
+        return fuse(query, self._dense(moved, candidates), keyword, "hybrid", k, search_cfg), vectors
 
     def keyword_preview(self, query: str, n: int) -> list[tuple[str, str]]:
         """(text under its heading path, path) of the n best keyword (BM25) chunks: cheap, no embedder."""
@@ -251,7 +243,7 @@ class Searcher:
             load_ms = getattr(embedder, "load_ms", 0.0) - loaded_before
             dense = self._dense(qvec, candidates) if mode != "bm25" else []
             keyword = self.store.keyword_search(query, candidates) if mode != "dense" else []
-            fused = fuse(query, dense, keyword, mode, k, self.cfg.search, keyword_complete=len(keyword) < candidates)
+            fused = fuse(query, dense, keyword, mode, k, self.cfg.search)
             vectors: dict[int, bytes] = {}  # read once: feedback's best chunks are mostly among the hits
             if mode == "hybrid" and dense and self.cfg.search.feedback and dense_weight(query, self.cfg.search) == 1:
                 fused, vectors = self._with_feedback(query, qvec, fused, keyword, k, candidates)
