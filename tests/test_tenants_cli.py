@@ -41,6 +41,7 @@ def test_create_list_show_delete(cli, home):
 
     refused = cli("tenant", "delete", "acme")  # no terminal: --yes is required
     assert refused.code == ExitCode.USAGE and "--yes" in refused.err and folder.exists()
+    assert "Error: not confirmed, and no terminal to ask: Delete tenant 'acme' and all its data?" in refused.err
     assert cli("tenant", "delete", "acme", "--yes").code == 0
     assert not folder.exists()
     assert cli("tenant", "list", "--json").json() == []

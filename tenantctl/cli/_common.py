@@ -84,6 +84,7 @@ def confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not interactive():
-        raise BadInput(f"{question} needs confirmation", "pass --yes when running without a terminal")
+        # It read "Delete tenant 'acme' and all its data? needs confirmation".
+        raise BadInput(f"not confirmed, and no terminal to ask: {question}", "pass --yes to confirm it")
     if not typer.confirm(question, default=False, err=True):
         raise typer.Exit(int(ExitCode.ERROR))
