@@ -477,9 +477,21 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def load_config(path: Path | None = None) -> Config:
     path = path or paths.config_file()
     try:
-        return Config.model_validate(_read_yaml(path))
+        return Config.model_validate(_beside(_read_yaml(path), path.parent))
     except ValidationError as exc:
         raise ConfigError(f"{path}: {_describe(exc, Config)}", f"fix the setting in {path}") from exc
+
+
+def _beside(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A relative model file (`models.NAME.path`) is relative to the folder of config.yaml, as a
+    tenant.yaml's sources are to the tenant's: it was taken relative to the working directory, so a pilot
+    model found from the home was missing for cron or a service started elsewhere."""
+    models = data.get("models")
+    for entry in models.values() if isinstance(models, dict) else []:
+        value = entry.get("path") if isinstance(entry, dict) else None
+        if isinstance(value, str) and value and not value.startswith("~") and not Path(value).is_absolute():
+            entry["path"] = str(folder / value)
+    return data
 
 
 # Parsed tenant.yaml files by path, with the file's identity when parsed (see `load_tenant_config`).

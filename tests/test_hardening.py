@@ -583,3 +583,16 @@ def test_a_misspelt_required_setting_in_a_list_is_named_not_the_missing_one(tmp_
     with pytest.raises(ConfigError) as caught:
         load_tenant_config(settings)
     assert "sources.1.pth: unknown setting (did you mean `path`?) (and 1 more)" in caught.value.message
+
+
+def test_a_relative_model_path_is_relative_to_the_home_not_the_working_directory(cli, home, tmp_path, monkeypatch):
+    """`models.pilot.path: models/pilot.gguf` was read from the working directory: a pilot model found when
+    the operator ran `query` from the home was missing for cron or a service started elsewhere."""
+    from tenantctl.config import load_config
+
+    fast_home(cli, home, extra="models:\n  default: {}\n  pilot: {path: models/pilot.gguf}\n  abs: {path: /m.gguf}\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config()
+    assert cfg.models["pilot"].path == str(home / "models" / "pilot.gguf") and cfg.models["abs"].path == "/m.gguf"
+    missing = cli("doctor")
+    assert f"GGUF file {home / 'models' / 'pilot.gguf'} does not exist" in missing.out, missing
