@@ -1279,6 +1279,13 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("这是合约的第几条？", "积分还可以抵扣年费（详见领用合约第一条）。") == ["第一条"]
 
 
+def test_a_question_asking_for_a_web_address_ranks_the_sentence_holding_one_first():
+    docs = Passage("Secret keys start with lp_live_ in production and lp_test_ in the sandbox. Every request goes "
+                   "to https://api.lumenpay.io over TLS.", "auth.md")
+    ranked = ranking.rank("What is the base URL of the production API?", candidates([docs]))
+    assert ranked[0].text.startswith("Every request goes to https://api.lumenpay.io")
+
+
 def test_a_question_for_a_bound_takes_the_number_after_that_bound():
     fee = "到期还款日未还足最低还款额的，按最低还款额未还部分的5%收取违约金，最低人民币10元，最高人民币200元。"
     assert numbers.typed_span("逾期违约金最高多少？", fee) == "200元"  # not the 5% beside 违约金

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tenantctl.answering.gate import holds_code, named_codes
+from tenantctl.answering.gate import asked_contact, holds_code, named_codes
 from tenantctl.answering.numbers import expected_type, typed_tokens
 from tenantctl.answering.records import standing_for
 from tenantctl.answering.scoring import normalize
@@ -106,13 +106,15 @@ def rank(question: str, candidates: list[Candidate],
     pairs = _pairs(question)
     place = wanted - _cjk_features("位于 地处 坐落") if asks_place else set()  # a term beyond these words
     step = asked_step(question)
+    contact = asked_contact(question)  # "What is the base URL?": a sentence holding one is of the kind asked
     codes = named_codes(question)
     coded = [_code_weight(c.text, codes) for c in candidates]
     picks_out = 0 < sum(coded) <= TOPIC_SHARE * total  # a row naming it past its key counts half
     for c, own, mine, found, sim, code in zip(candidates, said, held_by, sets, dense, coded, strict=True):
         lexical = sum(weight[t] * (1.0 if t in mine else W_HEADING_ONLY) for t in wanted & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
-                 or bool(place and found & place and _PLACE.search(c.text)))
+                 or bool(place and found & place and _PLACE.search(c.text))
+                 or bool(contact and contact.search(c.text)))
         paired = len(pairs & _pairs(c.text)) / len(pairs) if pairs else 0.0
         new = own - wanted
         c.score = ((1.5 * lexical if cjk else lexical + W_DENSE * sim + W_PAIRS * paired)
