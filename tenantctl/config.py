@@ -483,14 +483,23 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def _beside(data: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """A relative model file (`models.NAME.path`) is relative to the folder of config.yaml, as a
-    tenant.yaml's sources are to the tenant's: it was taken relative to the working directory, so a pilot
-    model found from the home was missing for cron or a service started elsewhere."""
+    """A relative path in config.yaml — a model file (`models.NAME.path`), `tools.secrets_dir`,
+    `ingest.source_roots` — is relative to its folder, as a tenant.yaml's sources are to the tenant's: it
+    was taken relative to the working directory, so a pilot model found from the home was missing for cron
+    or a service started elsewhere."""
+    def fix(value: Any) -> Any:
+        relative = isinstance(value, str) and value and not value.startswith("~") and not Path(value).is_absolute()
+        return str(folder / value) if relative else value
+
     models = data.get("models")
     for entry in models.values() if isinstance(models, dict) else []:
-        value = entry.get("path") if isinstance(entry, dict) else None
-        if isinstance(value, str) and value and not value.startswith("~") and not Path(value).is_absolute():
-            entry["path"] = str(folder / value)
+        if isinstance(entry, dict) and "path" in entry:
+            entry["path"] = fix(entry["path"])
+    tools, ingest = data.get("tools"), data.get("ingest")
+    if isinstance(tools, dict) and "secrets_dir" in tools:
+        tools["secrets_dir"] = fix(tools["secrets_dir"])
+    if isinstance(ingest, dict) and isinstance(ingest.get("source_roots"), list):
+        ingest["source_roots"] = [fix(root) for root in ingest["source_roots"]]
     return data
 
 

@@ -590,9 +590,12 @@ def test_a_relative_model_path_is_relative_to_the_home_not_the_working_directory
     the operator ran `query` from the home was missing for cron or a service started elsewhere."""
     from tenantctl.config import load_config
 
-    fast_home(cli, home, extra="models:\n  default: {}\n  pilot: {path: models/pilot.gguf}\n  abs: {path: /m.gguf}\n")
+    fast_home(cli, home, extra="models:\n  default: {}\n  pilot: {path: models/pilot.gguf}\n  abs: {path: /m.gguf}\n"
+                               "tools: {secrets_dir: secrets}\ningest: {source_roots: [shares, /srv/docs]}\n")
     monkeypatch.chdir(tmp_path)
     cfg = load_config()
     assert cfg.models["pilot"].path == str(home / "models" / "pilot.gguf") and cfg.models["abs"].path == "/m.gguf"
+    assert cfg.tools.secrets_dir == str(home / "secrets")
+    assert cfg.ingest.source_roots == [str(home / "shares"), "/srv/docs"]
     missing = cli("doctor")
     assert f"GGUF file {home / 'models' / 'pilot.gguf'} does not exist" in missing.out, missing
