@@ -1277,6 +1277,10 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     # "第一条" names a clause, no amount: only 第几 asks for one
     assert numbers.typed_choices("年费可以用多少积分抵扣？", "积分还可以抵扣年费（详见领用合约第一条）。") == []
     assert numbers.typed_choices("这是合约的第几条？", "积分还可以抵扣年费（详见领用合约第一条）。") == ["第一条"]
+    # 年龄 asks for years of age ("周岁" a unit of two characters), never the card's limit beside it
+    row = "卡种: 星耀青春卡; 额度: 最高2万元; 减免条件: 仅限18至30周岁申请人"
+    assert numbers.typed_choices("星耀青春卡适合什么年龄的人申请？", row) == ["18至30周岁"]
+    assert numbers.typed_choices("星耀青春卡适合什么年龄的人申请？", "星耀青春卡的信用额度最高为人民币2万元。") == []
 
 
 def test_a_question_asking_for_a_web_address_ranks_the_sentence_holding_one_first():

@@ -32,7 +32,7 @@ _ZH_YEAR = r"(?<![\d零〇一二三四五六七八九十百千万亿两])(?:\d{2
 # "70公分", "10英寸", "3亿加元", "两个小时" (not "两个"), "90 分贝" (not "90 分"), "10 个人", "-25℃"
 _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[寸尺里亩镑]|海里|光年|[美欧港日加澳新台]元|人民币|英镑"
             r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头|分贝|像素|个人|毫安时|毫安|千瓦时|千瓦|摄氏度"
-            r"|立方米|工作日|积分|[℃℉]"
+            r"|立方米|工作日|积分|周岁|[℃℉]"
             r"|(?![至到])[\u4e00-\u9fff])")  # "7 至 10 个工作日" is a range, 至 no unit
 # After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
 _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
@@ -79,7 +79,7 @@ _EXPECTS = [
                         r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
     ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
                           r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|(?<!哪)几(?!乎)|"
-                          r"多大|多长|多高|多重|多久|百分之|比例", re.I)),
+                          r"多大|多长|多高|多重|多久|百分之|比例|年龄|岁数", re.I)),
 ]
 
 
@@ -153,6 +153,8 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"ce
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
            re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
                       r"[元镑币]", re.I), True),
+          # "适合什么年龄的人申请？": years of age, never the card's "2万元" limit
+          (re.compile(r"年龄|岁数|几岁|多少岁"), re.compile(r"岁"), True),
           # "礼品多久能送到？": how long, never "18积分" of a sentence on points
           (re.compile(r"多久|多长时间"), re.compile(r"[天日周月年秒]|小时|分钟|钟头|星期|礼拜|工作日"), True),
           # "冲泡温度是多少？": degrees, never a price beside them (in English "between 1.4 and 5.8 °C" has one)
