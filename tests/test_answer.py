@@ -426,6 +426,25 @@ def test_a_record_of_another_course_is_no_answer(tmp_path, home):
     assert other.no_answer and "40%" not in other.answer, other.answer
 
 
+def test_a_chinese_answer_about_a_sibling_of_the_subject_is_no_answer(tmp_path, home):
+    """"星耀钻石卡的年费是多少？" of documents on the 星耀金卡 and 星耀青春卡 only: not the 金卡's fee."""
+    from tenantctl.config import load_config
+    from tenantctl.ingestion.ingest import ingest
+    from tenantctl.storage.tenants import create_tenant
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text("embedder:\n  name: hashing-256\n")
+    cfg = load_config()
+    (tmp_path / "cards.md").write_text("# 信用卡\n\n星耀金卡的年费为300元，刷卡满6次免次年年费。\n\n"
+                                       "星耀青春卡免年费，信用额度最高为人民币2万元。\n")
+    ingest(create_tenant("bank"), [tmp_path / "cards.md"], cfg)
+    held = _answer(cfg, "bank", "星耀金卡的年费是多少？", FakeGenerator(" 300元"))
+    assert not held.no_answer and "300元" in held.answer, held.answer
+    other = _answer(cfg, "bank", "星耀钻石卡的年费是多少？", FakeGenerator(" 300元"))
+    assert other.no_answer and "300" not in other.answer, other.answer
+    assert "没有" in other.answer or "不" in other.answer, other.answer  # said in Chinese
+
+
 def test_a_record_answers_no_question_naming_what_no_passage_mentions():
     from tenantctl.answering.answer import Reply, of_another_record
 

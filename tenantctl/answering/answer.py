@@ -19,7 +19,8 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    only restates the question. A heading that holds a date ("3.2.0 (2026-03-14)") is a candidate too,
    for a question asking when.
 5. an answer from a table's row (a record) is withdrawn when the question names what the row is not
-   (`of_another_record`): the documents do not hold it.
+   (`of_another_record`), a Chinese one when its sentence is about a sibling of the question's subject
+   (`of_a_sibling`): the documents do not hold it.
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
 
@@ -39,7 +40,7 @@ from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
 from tenantctl.retrieval.session import TenantSession
-from tenantctl.textproc import estimate_tokens
+from tenantctl.textproc import estimate_tokens, has_cjk
 
 INSTRUCTIONS = (
     "Answer the question with a short phrase copied word for word from the text: a name, a number, a "
@@ -453,7 +454,7 @@ def _answer(
     timings.update(prompt_tokens=g.prompt_tokens, cached_prompt_tokens=g.cached_tokens,
                    completion_tokens=g.completion_tokens, first_token_ms=round(g.first_token_ms or 0.0, 1),
                    generation_ms=round(g.generation_ms, 1), total_ms=round((time.perf_counter() - started) * 1000, 1))
-    if of_another_record(question, passages, reply, names):
+    if of_another_record(question, passages, reply, names) or of_a_sibling(question, passages, reply):
         return Answer(**base, answer=NO_ANSWER[_language(question)].format(tenant=tenant.id), citations=[],
                       sources=[], grounded=False, fallback=False, no_answer=True, model=model_name, raw=reply.raw,
                       timings=timings)
@@ -480,6 +481,26 @@ def of_another_record(question: str, passages: list[Passage], reply: Reply, unme
     own = f"{passage.hit.heading if passage.hit else ''}\n{reply.supporting}"
     others = [row for p in passages for row in gate.rows(p.text) if row != reply.supporting]
     return any(gate.holds_code(row, code) for code in gate.unheld_codes(question, [own]) for row in others)
+
+
+# A Chinese question's subject: the words before its first 的 ("星耀金卡的信用额度最高是多少？").
+_ZH_SUBJECT = re.compile(r"^(?:请问)?([^\W\d_]{3,8})的")
+
+
+def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
+    """Whether a Chinese answer comes from a sentence about a sibling of the question's subject: the subject
+    ("星耀金卡") is not in the sentence nor its heading, which name another of its family instead — the same
+    first two characters and last one ("星耀青春卡的信用额度最高为人民币2万元")."""
+    m = _ZH_SUBJECT.match(question.strip())
+    if m is None or not all(has_cjk(ch) for ch in m.group(1)):  # a name, not "12期账单分期" or "工作12年"
+        return False
+    subject = m.group(1)
+    passage = passages[reply.n - 1]
+    own = f"{passage.hit.heading if passage.hit else ''}\n{reply.supporting}"
+    if subject in own:
+        return False
+    family = re.compile(re.escape(subject[:2]) + rf"[\u4e00-\u9fffA-Za-z0-9]{{0,{len(subject)}}}?" + re.escape(subject[-1]))
+    return any(found != subject and len(found) >= len(subject) - 1 for found in family.findall(reply.supporting))
 
 
 def _gate(question: str, documents: list[Passage], settings: AnswerConfig) -> gate.GateResult:
