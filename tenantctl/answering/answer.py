@@ -477,8 +477,7 @@ def of_another_record(question: str, passages: list[Passage], reply: Reply, unme
         return False
     if unmentioned:
         return True
-    passage = passages[reply.n - 1]
-    own = f"{passage.hit.heading if passage.hit else ''}\n{reply.supporting}"
+    own = _under_heading(passages, reply)
     others = [row for p in passages for row in gate.rows(p.text) if row != reply.supporting]
     return any(gate.holds_code(row, code) for code in gate.unheld_codes(question, [own]) for row in others)
 
@@ -495,12 +494,16 @@ def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
     if m is None or not all(has_cjk(ch) for ch in m.group(1)):  # a name, not "12期账单分期" or "工作12年"
         return False
     subject = m.group(1)
-    passage = passages[reply.n - 1]
-    own = f"{passage.hit.heading if passage.hit else ''}\n{reply.supporting}"
-    if subject in own:
+    if subject in _under_heading(passages, reply):
         return False
-    family = re.compile(re.escape(subject[:2]) + rf"[\u4e00-\u9fffA-Za-z0-9]{{0,{len(subject)}}}?" + re.escape(subject[-1]))
+    family = re.compile(rf"{re.escape(subject[:2])}[^\W_]{{0,{len(subject)}}}?{re.escape(subject[-1])}")
     return any(found != subject and len(found) >= len(subject) - 1 for found in family.findall(reply.supporting))
+
+
+def _under_heading(passages: list[Passage], reply: Reply) -> str:
+    """The reply's sentence under its passage's heading path: both say what it is of."""
+    passage = passages[reply.n - 1]
+    return f"{passage.hit.heading if passage.hit else ''}\n{reply.supporting}"
 
 
 def _gate(question: str, documents: list[Passage], settings: AnswerConfig) -> gate.GateResult:

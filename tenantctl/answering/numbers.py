@@ -242,8 +242,10 @@ def nearest_choice(question: str, sentence: str, found: list[str]) -> str | None
 BOUND_REACH = 6  # characters (CJK) or half as many words before a number its bound may stand: "最高人民币"
 # The bound a question asks for: its most ("最高", "at most") or its least ("最低", "minimum"). The number
 # right after the same bound in a sentence answers it: "最低人民币10元，最高人民币200元".
-_BOUNDS = [re.compile(r"最高|最多|上限|最大|至多|不超过|\b(?:maximum|max|at most|no more than|highest|largest)\b", re.I),
-           re.compile(r"最低|最少|下限|最小|至少|不低于|\b(?:minimum|min|at least|no less than|lowest|smallest)\b", re.I)]
+_BOUNDS = [re.compile(r"最高|最多|上限|最大|至多|不超过|\b(?:maximum|max|at most|no more than|highest|largest)\b",
+                      re.I),
+           re.compile(r"最低|最少|下限|最小|至少|不低于|\b(?:minimum|min|at least|no less than|lowest|smallest)\b",
+                      re.I)]
 
 
 def _bound(question: str) -> re.Pattern | None:
