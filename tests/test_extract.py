@@ -647,6 +647,20 @@ def test_plain_text_tab_separated_tables_are_records():
         "\tstep 1\n\tstep 2\n\tstep 3", "2024 | 2025", "10 | 12", "11 | 13"]  # aligned rows, no records
 
 
+def test_markdown_blockquotes_and_inline_html_read_as_text(tmp_path):
+    """A developer portal's Markdown: answers quoted "> Never embed a secret key…", "Press <kbd>Ctrl</kbd>+…"
+    and "[!NOTE]". Blockquote marks, GitHub's alert marker and inline HTML go; a link's address stays, as a
+    Markdown link's does; code spans, fenced and indented code keep every character."""
+    md = ("# Keys\n\n> [!NOTE]\n> Keys expire after 90 days.\n\n> > Never embed a <b>secret</b> key.\n\n"
+          "Press <kbd>Ctrl</kbd>+<kbd>K</kbd>; see the <a href=\"https://x.io/keys\">key guide</a>.\n\n"
+          "Type `<b>x</b>` or `> y`.\n\n```html\n> <kbd>kept</kbd>\n```\n\n    > indented code\n")
+    text = extract(tmp_path / "keys.md", md.encode()).text
+    assert text.split("\n\n") == [
+        "# Keys", "Keys expire after 90 days.", "Never embed a secret key.",
+        "Press Ctrl+K; see the key guide (https://x.io/keys).", "Type `<b>x</b>` or `> y`.",
+        "```html\n> <kbd>kept</kbd>\n```", "    > indented code\n"], text
+
+
 def test_markdown_faq_details_read_as_headings_and_br_as_line_breaks(tmp_path):
     """GitHub-style foldable answers in a Markdown FAQ kept their tags as text ("<summary>How do I restart
     the worker?</summary>") and a "<br>" joined lines; in a fenced block they stay code."""

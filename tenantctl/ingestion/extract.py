@@ -255,10 +255,31 @@ _MD_SUMMARY = re.compile(r"[ \t]*<summary\b[^>]*>(.*?)</summary>[ \t]*", re.I)
 _MD_BREAK = re.compile(r"<br\s*/?>", re.I)
 
 
+_MD_QUOTE = re.compile(r" {0,3}(?:> ?)+")  # a blockquote's "> " (nested: "> > "); four spaces in: code
+_MD_ALERT = re.compile(r"\[!(?:NOTE|TIP|IMPORTANT|WARNING|CAUTION)\][ \t]*", re.I)  # GitHub's "> [!NOTE]"
+_MD_INLINE = re.compile(r"</?(?:kbd|b|strong|i|em|u|sup|sub|span|small|mark|abbr|samp|var|ins|del|s)\b[^<>]*>", re.I)
+_MD_ANCHOR = re.compile(r"<a\b[^<>]*?href=[\"']([^\"']+)[\"'][^<>]*>(.*?)</a>", re.I)
+_MD_CODE_SPAN = re.compile(r"(`+).+?\1")
+
+
+def _md_inline(line: str) -> str:
+    """A Markdown line without its blockquote marks and its inline HTML: `<kbd>Ctrl</kbd>` is "Ctrl",
+    `<a href="URL">guide</a>` "guide (URL)", as a Markdown link is shown; a code span keeps its text."""
+    quote = _MD_QUOTE.match(line)
+    if quote and quote.group().strip():
+        line = _MD_ALERT.sub("", line[quote.end():], count=1)
+    pieces, last = [], 0
+    for span in _MD_CODE_SPAN.finditer(line):
+        pieces += [_MD_INLINE.sub("", _MD_ANCHOR.sub(r"\2 (\1)", line[last:span.start()])), span.group()]
+        last = span.end()
+    return "".join([*pieces, _MD_INLINE.sub("", _MD_ANCHOR.sub(r"\2 (\1)", line[last:]))])
+
+
 def _md_html(text: str) -> str:
     """A Markdown file's HTML for a FAQ's foldable answers — `<details>`, `<summary>question</summary>` — as
     Markdown: the question a heading one level below the heading before it, the `<details>` lines gone;
-    and `<br>` a line break (in a table's row, a space). Their tags were the text: "<summary>How do I…"."""
+    and `<br>` a line break (in a table's row, a space). Their tags were the text: "<summary>How do I…".
+    Blockquote marks and inline HTML go too (`_md_inline`): answers read "> Never embed…", "<kbd>K</kbd>"."""
     fences = fenced_blocks(text)
     out, level, pos = [], 1, 0
     for line in text.split("\n"):
@@ -266,6 +287,7 @@ def _md_html(text: str) -> str:
         if any(s <= start < e for s, e in fences):
             out.append(line)
             continue
+        line = _md_inline(line)
         heading = re.match(r"(#{1,6})[ \t]", line)
         level = len(heading.group(1)) if heading else level
         summary = _MD_SUMMARY.fullmatch(line)
@@ -1183,6 +1205,8 @@ SUPPORTED = tuple(sorted(READERS))
 # of it when a level was skipped; 3: nor is a line of YAML above a "---" in one. Not raised for a FAQ's
 # <summary> read as a heading (<details> lines dropped, <br> a line break): few files hold them, and every
 # Markdown file of every tenant would be embedded again; such a file is read so when it changes.
+# Nor for blockquote marks ("> ", GitHub's "[!NOTE]") and inline HTML (<kbd>, <b>, <a href>) dropped from
+# Markdown, for the same reason.
 # 2 (.pdf): running headers and footers kept once, hyphenated words whole; 3: tables are records; 4: but
 # not clauses whose numbers hang in the margin ("7.2  vermin, insects or termites;": no column names); 5:
 # headings (lines set larger than the text, or in bold) are Markdown headings, so chunks name their section;
