@@ -200,6 +200,23 @@ def test_an_import_into_a_home_without_the_tenant_s_pilot_model_says_so(cli, hom
     assert cli("tenant", "import", archive, "--as", "acme-2", "--json").json()["unknown_model"] == "pilot"
 
 
+def test_an_import_names_the_tool_files_the_export_does_not_carry(cli, home, tmp_path):
+    """A tenant's sql tool reads a file in its folder, which no export carries: the import said nothing, and
+    the tool failed at every question (a note, "file not found") until someone noticed."""
+    from .conftest import set_tenant_yaml
+
+    _tenant(cli, home, tmp_path)
+    (home / "tenants" / "acme" / "stock.csv").write_text("item,stock\nKayak,3\n", encoding="utf-8")
+    set_tenant_yaml(home, "acme", tools=[{"name": "stock", "kind": "sql", "when": "(?i)stock", "file": "stock.csv",
+                                          "query": "SELECT * FROM data"}])
+    archive = tmp_path / "acme.tar.gz"
+    assert cli("tenant", "export", "acme", archive).code == 0
+    result = cli("tenant", "import", archive, "--as", "copy")
+    assert result.code == 0, result
+    assert f"copy: its tools' data files are not in an export (stock.csv): copy them into {home / 'tenants' / 'copy'}" \
+        in result.err
+
+
 def test_an_import_under_a_new_id_leaves_the_usage_history_with_the_source(cli, home, tmp_path):
     """`import --as NEW` copied acme's usage history: the all-tenant `usage` report counted it twice."""
     _tenant(cli, home, tmp_path)

@@ -214,6 +214,10 @@ def import_(
         err.print(f"{result.tenant}: its answer.model {result.unknown_model!r} is not under `models:` in this home's "
                   f"config.yaml: its questions fail until you add it there, or change answer.model in "
                   f"{result.path}/tenant.yaml", markup=False, soft_wrap=True)
+    if result.missing_tool_files:
+        files = ", ".join(result.missing_tool_files)
+        err.print(f"{result.tenant}: its tools' data files are not in an export ({files}): "
+                  f"copy them into {result.path}", markup=False, soft_wrap=True)
     if result.dropped_sources:
         err.print(f"{result.tenant}: sources from the archive were dropped ({', '.join(result.dropped_sources)}); "
                   f"add the ones this machine should index with `tenantctl source add {result.tenant} PATH`",

@@ -88,6 +88,7 @@ class ImportResult:
     store: str = "local"  # where it lives now: local, or the PostgreSQL store it was exported from
     usage_left_behind: int = 0  # usage events of the source tenant not copied: imported under a new id
     unknown_model: str | None = None  # its answer.model when this home's config.yaml has no such entry
+    missing_tool_files: list[str] = field(default_factory=list)  # sql tools' files, never in an export
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -322,7 +323,19 @@ def import_tenant(archive: Path, as_id: str | None = None) -> ImportResult:
         exported_at=meta.get("exported_at"), documents=documents, chunks=chunks,
         members=sorted(m for m in members if m != EXPORT_META), seconds=round(time.perf_counter() - started, 3),
         dropped_sources=dropped, store=store, usage_left_behind=left, unknown_model=_unknown_model(tenant_id),
+        missing_tool_files=_missing_tool_files(tenant_id),
     )
+
+
+def _missing_tool_files(tenant_id: str) -> list[str]:
+    """The data files its sql tools name that are not in its folder (an export carries none): each of those
+    tools fails until the operator copies its file in."""
+    try:
+        tenant = open_tenant(tenant_id)
+        return [str(t.file) for t in tenant.config.tools
+                if t.kind == "sql" and t.file and not (tenant.dir / t.file).is_file()]
+    except TenantctlError:
+        return []
 
 
 def _unknown_model(tenant_id: str) -> str | None:
