@@ -453,6 +453,12 @@ def test_uploads_are_found_again_after_the_home_moved_or_an_import_under_another
     again = cli("ingest", "acme", moved / "tenants" / "acme" / "uploads", "--json").json()
     assert (again["added"], again["skipped"]) == (0, 1)
 
+    copy = tmp_path / "copied-home"  # `cp -r`: the files' times are not kept
+    shutil.copytree(moved, copy, copy_function=shutil.copy)
+    monkeypatch.setenv("TENANTCTL_HOME", str(copy))
+    assert "not indexed" not in cli("verify", "acme").out  # same bytes at another time: still indexed
+    monkeypatch.setenv("TENANTCTL_HOME", str(moved))
+
     assert cli("tenant", "import", archive, "--as", "copy").code == 0
     copied = cli("search", "copy", "warehouse gate code", "--json").json()
     assert copied[0]["path"] == str(moved / "tenants" / "copy" / "uploads" / "gate.md")
