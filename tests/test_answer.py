@@ -445,6 +445,21 @@ def test_a_chinese_answer_about_a_sibling_of_the_subject_is_no_answer(tmp_path, 
     assert "没有" in other.answer or "不" in other.answer, other.answer  # said in Chinese
 
 
+def test_a_phone_number_asked_for_is_answered_whole():
+    faq = [Passage("预订电话：0571-8765-4321（每天 9:00-21:00）。茶馆位于西湖区龙井路 18 号。", "faq.md")]
+    for said in (" 0571-8765", " 0571-8765-4321"):  # a part of it, or all of it: its digits are no number
+        reply, _ = ask("预订电话是多少？", faq, said)
+        assert reply.grounded and reply.answer == "0571-8765-4321", (said, reply.answer)
+
+
+def test_a_question_word_in_the_subject_names_no_sibling():
+    from tenantctl.answering.answer import Reply, of_a_sibling
+
+    theft = Passage("挂失前72小时内发生的被盗刷交易，持卡人可凭报案回执申请失卡保障。", "faq.txt")
+    reply = Reply("72小时", theft.text, 1, grounded=True, fallback=False)
+    assert not of_a_sibling("挂失前多少小时内的盗刷可以申请保障？", [theft], reply)  # 多少 asks for the 72
+
+
 def test_a_record_answers_no_question_naming_what_no_passage_mentions():
     from tenantctl.answering.answer import Reply, of_another_record
 

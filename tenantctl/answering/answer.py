@@ -40,7 +40,7 @@ from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
 from tenantctl.retrieval.session import TenantSession
-from tenantctl.textproc import estimate_tokens, has_cjk
+from tenantctl.textproc import CJK_QUESTION, estimate_tokens, has_cjk
 
 INSTRUCTIONS = (
     "Answer the question with a short phrase copied word for word from the text: a name, a number, a "
@@ -239,8 +239,10 @@ def _kept(span: str, holder: ranking.Candidate, question: str, ranked: list[rank
     """Whether the model's span, found in `holder`, is the answer (see the module docstring)."""
     kind = numbers.expected_type(question)
     english = _language(question) == "en"
-    if kind == "number" and not numbers.typed_tokens(kind, span):
-        return False  # "how many" answered without a number: not an answer ("when" may be "at Easter")
+    contact = gate.asked_contact(question)
+    if kind == "number" and not numbers.typed_tokens(kind, span) and not (contact and contact.search(span)):
+        return False  # "how many" answered without a number: not an answer ("when" may be "at Easter"); the
+        # digits of a phone number asked for are no number, but its answer
     if holder.score < ranked[0].score - (RELEVANCE_MARGIN if english else CJK_RELEVANCE_MARGIN):
         return False  # copied from a sentence about something else
     if not spans.beside(span, holder.text, question):
@@ -262,6 +264,8 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
         span = spans.whole_name(spans.widen(spans.verbatim(span, holder.text), holder.text), holder.text)
         if re.match(r"[$£€]?\d", span):
             span = numbers.with_qualifier(span, holder.text)  # "over 400", not "400"
+        if contact := gate.asked_contact(question):  # "0571-8765-4321", not the "0571-8765" of it
+            span = next((m.group() for m in contact.finditer(holder.text) if span in m.group()), span)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     if field:
         return Reply(field, ranked[0].text, ranked[0].n, grounded=False, fallback=False, raw=raw)
@@ -491,8 +495,8 @@ def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
     ("星耀金卡") is not in the sentence nor its heading, which name another of its family instead — the same
     first two characters and last one ("星耀青春卡的信用额度最高为人民币2万元")."""
     m = _ZH_SUBJECT.match(question.strip())
-    if m is None or not all(has_cjk(ch) for ch in m.group(1)):  # a name, not "12期账单分期" or "工作12年"
-        return False
+    if m is None or not all(has_cjk(ch) for ch in m.group(1)) or CJK_QUESTION.search(m.group(1)):
+        return False  # a name: not "12期账单分期", "工作12年", nor what a question word asks ("挂失前多少小时内")
     subject = m.group(1)
     if subject in _under_heading(passages, reply):
         return False
