@@ -185,11 +185,13 @@ def typed_choices(question: str, sentence: str) -> list[str]:
         # writes out (_ZH_WRITTEN) is required; 几点 is answered "8:00", 多少钱 "三百元", and of 几个单一管理区
         # the 单 is no unit at all.
         strict = measure.group(1) in _ZH_WRITTEN and ("个" not in measure.group() or measure.group(1) in "小月")
-        found = [t for t in found if measure.group(1) in t] or ([] if strict else found)
+        units = _ZH_SAME_UNIT.get(measure.group(1), measure.group(1))
+        found = [t for t in found if any(u in t for u in units)] or ([] if strict else found)
     return found
 
 
 _ZH_WRITTEN = "天年月周岁人次米克吨斤里亩公千小"  # units an answer of that measure writes out: 3天, 4.5公斤
+_ZH_SAME_UNIT = {"天": "天日"}  # 几天 is answered in 日 too: "3个工作日", "7日"
 # The measure word a CJK question counts in: 几天, 多少人, 几个小时 (个 alone names no unit).
 _ZH_ASKED_UNIT = re.compile(r"(?:几|多少)(?:个(?=[\u4e00-\u9fff]))?([\u4e00-\u9fff])")
 
