@@ -131,7 +131,7 @@ def test_eval_with_the_tenant_s_own_model_runs_once(pilot):
     generator = FakeGenerator(" NW-TRV-7731")
     runs, notes = _compare(cfg, "travel", questions, "default", generator)
     assert len(runs) == 1 and len(generator.requests) == 1
-    assert notes == ["model 'default' is already tenant 'travel''s model: scored once"]
+    assert notes == ["model 'default' is already the model of tenant 'travel': scored once"]
 
 
 def test_a_pilot_model_without_its_gguf_fails_before_any_question(pilot, cli, tmp_path):

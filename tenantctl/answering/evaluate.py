@@ -71,7 +71,7 @@ def compare_models(session: TenantSession, questions: list[LabelledQuestion], cf
         name, mcfg = cfg.model(model)
         own = cfg.model(_tenant_model(session, cfg))[0]
         if name == own:
-            notes.append(f"model {name!r} is already tenant {session.tenant.id!r}'s model: scored once")
+            notes.append(f"model {name!r} is already the model of tenant {session.tenant.id!r}: scored once")
             model = None
         else:
             check_model(name, mcfg)
