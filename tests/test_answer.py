@@ -1454,6 +1454,9 @@ def test_a_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(ques
     ("What time does the clinic open on Saturdays?", "and when does it close?",
      "and when does the clinic close on Saturdays?"),
     ("What time does the clinic open on Saturdays?", "and on Sundays?", "What time does the clinic open on Sundays?"),
+    # "there" closing the question is the earlier subject's place; "is there a pool?" asks whether one is
+    ("What time is check-in at Larchmont Melbourne?", "what time is check-out there?",
+     "what time is check-out at the Larchmont Melbourne?"),
 ])
 def test_a_follow_up_keeps_what_the_earlier_question_asked_and_of_what(earlier, question, asked):
     from tenantctl.answering.chat import RecordWords, follow_up
@@ -1468,6 +1471,13 @@ def test_a_follow_up_keeps_what_the_earlier_question_asked_and_of_what(earlier, 
     # "may" asking leave is no month: the day is still kept
     assert follow_up("and when may it close?", earlier, RecordWords()) == \
         ("and when may it close on Saturdays?", earlier)
+
+
+def test_there_of_is_there_refers_to_nothing():
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    earlier = [("What time is check-in at Larchmont Melbourne?", "2:00 pm")]
+    assert follow_up("is there a pool?", earlier, RecordWords())[0] == "is there a pool?"
 
 
 def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
@@ -1512,6 +1522,7 @@ def test_a_follow_up_in_another_language_than_the_earlier_question_borrows_as_be
     ("FL-9叉车的保修期是多久？", "FL-12多少钱？", "FL-12多少钱？"),  # its own subject and question: as it is
     ("上海办公室的地址是什么？", "那北京办公室的电话呢？", "那北京办公室的电话呢？"),
     ("餐补每天多少钱？", "什么时候发放？", "餐补每天什么时候发放？"),  # opens with its question word: no subject
+    ("境内ATM取现手续费是多少？", "那境外ATM呢？", "境外ATM取现手续费是多少？"),  # stands for the 境内ATM only
 ])
 def test_a_chinese_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_one(earlier, question, asked):
     """A follow-up in or after a Chinese question was searched beside the earlier question whatever it

@@ -86,7 +86,9 @@ def ask(
 
 FOLLOW_UP_TURNS = 3  # earlier questions a follow-up's subject is traced back through
 _TOKEN = re.compile(r"[^\W_](?:[\w.'/-]*[^\W_])?")  # a word or a code ("FL-12", "v2.1", "what's")
-_BACK = frozenset("it they them this that these those".split())  # stand for the earlier subject
+_BACK = frozenset("it they them this that these those there".split())  # stand for the earlier subject
+# "there" refers back only closing the question ("what time is check-out there?"), never in "is there a pool?"
+_THERE_BACK = re.compile(r"(?<!\bis )(?<!\bare )(?<!\bwas )(?<!\bwere )\bthere\W*$", re.I)
 _BACK_OWNER = frozenset("its their".split())
 # Words asking for a value, not naming a subject ("how much does it cost?"), and words saying nothing.
 _ASKING = frozenset("much many cost price long old big large heavy often far soon tall wide".split())
@@ -167,11 +169,12 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
     their_day = next((w for w in _TOKEN.finditer(earlier) if _says_when(w.group())), None)
     if mine is None and day and their_day and not _asks(question) - _asks(day.group()) - _asks(earlier):
         return f"{earlier[:their_day.start()]}{day.group()}{earlier[their_day.end():]}"  # "and on Sundays?"
-    back = next((w for w in tokens if w.group().lower() in _BACK), None)
+    back = next((w for w in tokens if w.group().lower() in _BACK
+                 and (w.group().lower() != "there" or _THERE_BACK.match(question, w.start()))), None)
     if mine is not None and back is not None and not mine[0] <= back.start() < mine[1]:
         # "what is the Medicare rebate for it?": its own words, and "it" is the earlier subject
         theirs = _subject(earlier, words)
-        return question if theirs is None else f"{question[:back.start()]}the {earlier[slice(*theirs)]}" \
+        return question if theirs is None else f"{question[:back.start()]}{_for(back)} {earlier[slice(*theirs)]}" \
             f"{question[back.end():]}"
     if mine is not None:  # names its own subject: asks what it says, or else what the earlier question did
         start, end = mine
@@ -185,7 +188,7 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
         return None  # nothing to carry over, or nothing asked ("why?"): its search borrows as before
     subject = earlier[theirs[0]:theirs[1]]
     if back is not None:  # "how much does it cost?" -> "how much does the forklift FL-9 cost?"
-        return f"{question[:back.start()]}the {subject}{question[back.end():]}"
+        return f"{question[:back.start()]}{_for(back)} {subject}{question[back.end():]}"
     owner = next((w for w in tokens if w.group().lower() in _BACK_OWNER), None)
     if owner is None and _asks(question) - words.fields - _ASKING:
         return None  # no word refers back and not all ask for a field: a subject it names in lower case?
@@ -193,6 +196,11 @@ def _alone(question: str, earlier: str, words: RecordWords) -> str | None:
         question = f"{question[:owner.start()]}the{question[owner.end():]}"
     body = question.rstrip(" ?.!")
     return f"{body} of the {subject}{question[len(body):]}"
+
+
+def _for(back: re.Match) -> str:
+    """What stands before the earlier subject in place of the word referring back to it: "there" is "at" it."""
+    return "at the" if back.group().lower() == "there" else "the"
 
 
 def _fits(name: str, earlier: str, theirs: tuple[int, int], words: RecordWords) -> bool:
@@ -276,7 +284,7 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     if back is not None:  # "它多少钱？" -> "FL-9多少钱？"
         return None if theirs is None else question[:back.start()] + earlier[slice(*theirs)] + question[back.end():]
     if tail.group("topic") and body and not _ZH_STOP.search(body):  # only a subject: asks what the earlier did
-        return None if theirs is None else f"{earlier[:theirs[0]]}{body}{earlier[theirs[1]:]}"
+        return None if theirs is None else f"{earlier[:theirs[0]]}{body}{earlier[_replaced(body, earlier, theirs):]}"
     if any(is_name(w) for w in _TOKEN.findall(body)) or (tail.group("topic") and "的" in body):
         return question  # its own subject, and what it asks of it: "FL-12多少钱？", "北京办公室的电话呢？"
     asked, rest = {t for t in terms(body) if len(t) > 1}, CJK_QUESTION.sub("", body).strip()
@@ -285,6 +293,18 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     if theirs is None or not CJK_QUESTION.search(body) or not rest or asked - words.fields:
         return None  # a subject of its own, maybe ("北京办公室在哪里？"), or nothing asked ("为什么？")
     return f"{earlier[slice(*theirs)]}{question.strip()}"  # "多少钱？" -> "FL-9多少钱？"
+
+
+def _replaced(body: str, earlier: str, theirs: tuple[int, int]) -> int:
+    """Where the part of the earlier subject that a follow-up's own subject stands for ends: up to the longest
+    end of two or more characters they share ("境外ATM" for the "境内ATM" of "境内ATM取现手续费", which stays
+    asked), else the whole earlier subject."""
+    start, end = theirs
+    for size in range(len(body), 1, -1):
+        at = earlier.find(body[-size:], start, end)
+        if at >= 0:
+            return at + size
+    return end
 
 
 def _zh_subject(question: str) -> tuple[int, int] | None:
