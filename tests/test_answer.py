@@ -1532,6 +1532,17 @@ def test_a_chinese_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_
     assert follow_up(question, [(earlier, "5年")], RecordWords()) == (asked, [])
 
 
+def test_a_chinese_follow_up_naming_a_column_stands_for_the_column_the_earlier_question_named():
+    """Of a table with columns 员工（元/晚） and 经理（元/晚）, "经理呢？" after "普通员工去北京出差住宿标准是多少？" asks the
+    经理's rate in 北京: it was "经理是多少？", the city and what was asked lost."""
+    from tenantctl.answering.chat import RecordWords, follow_up
+
+    columns = RecordWords(frozenset({"城市", "类别", "员工", "经理", "总监"}), frozenset({"北京", "一类"}))
+    assert follow_up("经理呢？", [("普通员工去北京出差住宿标准是多少？", "500")], columns)[0] == \
+        "普通经理去北京出差住宿标准是多少？"
+    assert follow_up("经理呢？", [("普通员工去北京出差住宿标准是多少？", "500")], RecordWords())[0] == "经理是多少？"
+
+
 def test_a_chinese_pronoun_is_not_read_inside_a_word():
     """其 of 尤其 and 极其, 他 of 他人 and 吉他 were taken for pronouns: "尤其是周末呢？" was asked as
     "尤FL-9叉车是周末呢？"."""

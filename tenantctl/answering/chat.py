@@ -284,6 +284,9 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     if back is not None:  # "它多少钱？" -> "FL-9多少钱？"
         return None if theirs is None else question[:back.start()] + earlier[slice(*theirs)] + question[back.end():]
     if tail.group("topic") and body and not _ZH_STOP.search(body):  # only a subject: asks what the earlier did
+        if theirs is not None and (field := _other_field(body, earlier[slice(*theirs)], words)):
+            at = earlier.find(field, theirs[0])  # "经理呢？" after "普通员工去北京…": the 经理 column for the 员工 one
+            return f"{earlier[:at]}{body}{earlier[at + len(field):]}"
         return None if theirs is None else f"{earlier[:theirs[0]]}{body}{earlier[_replaced(body, earlier, theirs):]}"
     if any(is_name(w) for w in _TOKEN.findall(body)) or (tail.group("topic") and "的" in body):
         return question  # its own subject, and what it asks of it: "FL-12多少钱？", "北京办公室的电话呢？"
@@ -293,6 +296,15 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     if theirs is None or not CJK_QUESTION.search(body) or not rest or asked - words.fields:
         return None  # a subject of its own, maybe ("北京办公室在哪里？"), or nothing asked ("为什么？")
     return f"{earlier[slice(*theirs)]}{question.strip()}"  # "多少钱？" -> "FL-9多少钱？"
+
+
+def _other_field(body: str, subject: str, words: RecordWords) -> str | None:
+    """When a follow-up names a column of the tenant's tables ("经理" of "经理（元/晚）"), the other column the
+    earlier subject names ("员工" of "普通员工去北京出差住宿标准"), which it stands for; else None."""
+    if body not in words.fields:
+        return None
+    return next((f for f in sorted(words.fields, key=len, reverse=True)
+                 if len(f) > 1 and has_cjk(f) and f != body and f in subject), None)
 
 
 def _replaced(body: str, earlier: str, theirs: tuple[int, int]) -> int:
