@@ -1303,7 +1303,8 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("门锁重量是多少公斤？", "撬锁时前面板会发出 90 分贝以上的报警声。") == []
     assert numbers.typed_choices("门锁重量是多少公斤？", "门锁重 4.5 公斤。") == ["4.5 公斤"]
     assert numbers.typed_choices("会议要开几个小时？", "会议开3小时，共5人。") == ["3小时"]
-    assert numbers.typed_choices("加急制卡几天能寄出？", "加急制卡可在3个工作日内寄出新卡。") == ["3个工作日"]  # 日 are 天
+    # 日 are 天
+    assert numbers.typed_choices("加急制卡几天能寄出？", "加急制卡可在3个工作日内寄出新卡。") == ["3个工作日"]
     assert numbers.typed_choices("柴郡改制为几个单一管理区？", "柴郡改制为4个单一管理区。") == ["4个"]  # 单: no unit
     # 多久 asks how long: "18积分" (a unit of two characters) is no answer to it, "7个工作日" is
     assert numbers.typed_tokens("number", "每18积分兑换1公里里程。") == ["18积分", "1公里"]
@@ -1533,8 +1534,8 @@ def test_a_chinese_follow_up_is_asked_of_its_own_subject_or_else_of_the_earlier_
 
 
 def test_a_chinese_follow_up_naming_a_column_stands_for_the_column_the_earlier_question_named():
-    """Of a table with columns 员工（元/晚） and 经理（元/晚）, "经理呢？" after "普通员工去北京出差住宿标准是多少？" asks the
-    经理's rate in 北京: it was "经理是多少？", the city and what was asked lost."""
+    """Of a table with columns 员工（元/晚） and 经理（元/晚）, "经理呢？" after "普通员工去北京出差住宿标准是多少？"
+    asks the 经理's rate in 北京: it was "经理是多少？", the city and what was asked lost."""
     from tenantctl.answering.chat import RecordWords, follow_up
 
     columns = RecordWords(frozenset({"城市", "类别", "员工", "经理", "总监"}), frozenset({"北京", "一类"}))

@@ -235,11 +235,12 @@ def _after(said: list[str], i: int, below: list[Said]) -> str:
     return ""
 
 
-def _kept(span: str, holder: ranking.Candidate, question: str, ranked: list[ranking.Candidate]) -> bool:
-    """Whether the model's span, found in `holder`, is the answer (see the module docstring)."""
+def _kept(span: str, holder: ranking.Candidate, question: str, ranked: list[ranking.Candidate],
+          contact: re.Pattern | None) -> bool:
+    """Whether the model's span, found in `holder`, is the answer (see the module docstring); `contact`: what
+    the phone number, e-mail or web address the question asks for looks like (`gate.asked_contact`)."""
     kind = numbers.expected_type(question)
     english = _language(question) == "en"
-    contact = gate.asked_contact(question)
     if kind == "number" and not numbers.typed_tokens(kind, span) and not (contact and contact.search(span)):
         return False  # "how many" answered without a number: not an answer ("when" may be "at Easter"); the
         # digits of a phone number asked for are no number, but its answer
@@ -258,13 +259,14 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     the model was sure enough of its output (`answer.min_span_confidence`)."""
     accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
     field = records.field_answer(question, ranked[0].text)  # the record's fields the question names
-    if (accepted and sure and _kept(*accepted, question, ranked)
+    contact = gate.asked_contact(question)  # "客服热线是多少？": the hotline's whole number, or its sentence
+    if (accepted and sure and _kept(*accepted, question, ranked, contact)
             and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
         span = spans.whole_name(spans.widen(spans.verbatim(span, holder.text), holder.text), holder.text)
         if re.match(r"[$£€]?\d", span):
             span = numbers.with_qualifier(span, holder.text)  # "over 400", not "400"
-        if contact := gate.asked_contact(question):  # "0571-8765-4321", not the "0571-8765" of it
+        if contact:  # "0571-8765-4321", not the "0571-8765" of it
             span = next((m.group() for m in contact.finditer(holder.text) if span in m.group()), span)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)
     if field:
@@ -272,7 +274,6 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     # "When is the maintenance window?" of "…weekly window, Tuesdays 22:00–23:30.": the best sentence says when
     # in its own way, no date of the next one does
     said_when = numbers.expected_type(question) == "date" and _SAYS_WHEN.search(ranked[0].text)
-    contact = gate.asked_contact(question)  # "客服热线是多少？": the hotline's sentence, not a number near it
     for c in [] if contact and contact.search(ranked[0].text) else ranked[:1] if said_when else ranked[:2]:
         choices = numbers.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess

@@ -284,10 +284,10 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     if back is not None:  # "它多少钱？" -> "FL-9多少钱？"
         return None if theirs is None else question[:back.start()] + earlier[slice(*theirs)] + question[back.end():]
     if tail.group("topic") and body and not _ZH_STOP.search(body):  # only a subject: asks what the earlier did
-        if theirs is not None and (field := _other_field(body, earlier[slice(*theirs)], words)):
-            at = earlier.find(field, theirs[0])  # "经理呢？" after "普通员工去北京…": the 经理 column for the 员工 one
-            return f"{earlier[:at]}{body}{earlier[at + len(field):]}"
-        return None if theirs is None else f"{earlier[:theirs[0]]}{body}{earlier[_replaced(body, earlier, theirs):]}"
+        if theirs is None:
+            return None
+        start, end = _stood_for(body, earlier, theirs, words)
+        return f"{earlier[:start]}{body}{earlier[end:]}"
     if any(is_name(w) for w in _TOKEN.findall(body)) or (tail.group("topic") and "的" in body):
         return question  # its own subject, and what it asks of it: "FL-12多少钱？", "北京办公室的电话呢？"
     asked, rest = {t for t in terms(body) if len(t) > 1}, CJK_QUESTION.sub("", body).strip()
@@ -298,25 +298,24 @@ def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     return f"{earlier[slice(*theirs)]}{question.strip()}"  # "多少钱？" -> "FL-9多少钱？"
 
 
-def _other_field(body: str, subject: str, words: RecordWords) -> str | None:
-    """When a follow-up names a column of the tenant's tables ("经理" of "经理（元/晚）"), the other column the
-    earlier subject names ("员工" of "普通员工去北京出差住宿标准"), which it stands for; else None."""
-    if body not in words.fields:
-        return None
-    return next((f for f in sorted(words.fields, key=len, reverse=True)
-                 if len(f) > 1 and has_cjk(f) and f != body and f in subject), None)
-
-
-def _replaced(body: str, earlier: str, theirs: tuple[int, int]) -> int:
-    """Where the part of the earlier subject that a follow-up's own subject stands for ends: up to the longest
-    end of two or more characters they share ("境外ATM" for the "境内ATM" of "境内ATM取现手续费", which stays
-    asked), else the whole earlier subject."""
+def _stood_for(body: str, earlier: str, theirs: tuple[int, int], words: RecordWords) -> tuple[int, int]:
+    """The part of the earlier subject (`theirs`) a follow-up's own subject stands for: another column of
+    the tenant's tables when it names one ("经理" of "经理（元/晚）" for the "员工" of "普通员工去北京出差住宿标准"),
+    else the part up to the longest end of two or more characters they share ("境外ATM" for the "境内ATM" of
+    "境内ATM取现手续费", which stays asked), else the whole earlier subject."""
     start, end = theirs
+    if body in words.fields:
+        subject = earlier[start:end]
+        column = next((f for f in sorted(words.fields, key=len, reverse=True)
+                       if len(f) > 1 and has_cjk(f) and f != body and f in subject), None)
+        if column is not None:
+            at = earlier.find(column, start)
+            return at, at + len(column)
     for size in range(len(body), 1, -1):
         at = earlier.find(body[-size:], start, end)
         if at >= 0:
-            return at + size
-    return end
+            return start, at + size
+    return start, end
 
 
 def _zh_subject(question: str) -> tuple[int, int] | None:
