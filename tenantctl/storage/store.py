@@ -321,10 +321,7 @@ class Store:
         one write transaction, so two processes cannot both take the last question of the day. Returns
         its id (`settle_usage` writes the outcome into it), None at the limit."""
         with self.transaction() as conn:
-            (used,) = conn.execute(
-                "SELECT COUNT(*) FROM usage WHERE operation = 'question' AND outcome IN ('ok', 'pending')"
-                " AND ts >= ?", (since,)).fetchone()
-            if used >= limit:
+            if self.questions_since(since)[0] >= limit:
                 return None
             return conn.execute("INSERT INTO usage (ts, operation, outcome) VALUES (?, 'question', 'pending')",
                                 (time.time(),)).lastrowid

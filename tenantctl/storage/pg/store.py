@@ -320,10 +320,7 @@ class PgStore:
         with self.transaction() as conn:
             key = f"tenantctl:quota:{self.tenant_id}"
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
-            (used,) = conn.execute(
-                f"SELECT count(*) FROM {self.s}.usage WHERE operation = 'question'"
-                " AND outcome IN ('ok', 'pending') AND ts >= %s", (since,)).fetchone()
-            if used >= limit:
+            if self.questions_since(since)[0] >= limit:  # joins this transaction, under the lock
                 return None
             return conn.execute(
                 f"INSERT INTO {self.s}.usage (tenant_id, ts, operation, outcome) VALUES (%s, %s, 'question',"
