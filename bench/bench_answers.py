@@ -132,7 +132,8 @@ def answer_all(items: list[dict]) -> list[dict]:
                         "sources": [s["path"] for s in data["sources"]],
                         "passages": [p["text"] for p in data["passages"]], "ms": wall,
                         "short_answer": data.get("short_answer"), "supporting": data.get("supporting"),
-                        "raw": data.get("raw"), "grounded": data.get("grounded"), "gate": data.get("gate")})
+                        "raw": data.get("raw"), "grounded": data.get("grounded"), "gate": data.get("gate"),
+                        "confidence": data.get("confidence")})
     return records[1:]
 
 
@@ -177,7 +178,8 @@ def _print(label: str, table: dict) -> None:
 def _write_details(path: Path, items: list[dict], records: list[dict]) -> None:
     from tenantctl.answering.scoring import score
 
-    keys = ("answer", "short_answer", "supporting", "raw", "grounded", "no_answer", "fallback", "sources", "gate")
+    keys = ("answer", "short_answer", "supporting", "raw", "confidence", "grounded", "no_answer", "fallback", "sources",
+            "gate")
     with path.open("w", encoding="utf-8") as f:
         for item, record in zip(items, records, strict=True):
             scored = score(record["answer"], item["answers"]) if item["answerable"] else {}
