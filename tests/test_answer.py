@@ -1499,6 +1499,22 @@ def test_a_follow_up_it_cannot_tell_apart_borrows_as_before():
     assert follow_up("how much does it cost?", chain, _price_words())[0] == "how much does the FL-12 cost?"
 
 
+def test_a_follow_up_without_a_subject_is_ranked_by_the_earlier_question_too():
+    """"On which days?" after "Which doctor performs colonoscopies?": the earlier question's terms count, also
+    in a pronoun-led sentence after one holding them; the follow-up's own words picked the paediatrician's days."""
+    clinic = [Passage("Dr. Amelia Ross performs colonoscopies. Her endoscopy list runs on Tuesdays and Thursdays.\n\n"
+                      "Dr. Ken Ito is the paediatrician. His clinic days are Mondays and Wednesdays.\n", "clinic.md")]
+
+    def first(earlier=""):
+        return [c.text for c in ranking.rank("On which days?", candidates(clinic), earlier=earlier)][:2]
+
+    assert first()[0] == "His clinic days are Mondays and Wednesdays."
+    assert "Her endoscopy list runs on Tuesdays and Thursdays." in first("Which doctor performs colonoscopies?")
+    earlier = [("Which doctor performs colonoscopies?", "Dr. Amelia Ross performs colonoscopies [1].")]
+    reply = respond("On which days?", clinic, FakeGenerator(""), AnswerConfig(), ModelConfig(), history=earlier)
+    assert "Tuesdays" in reply.answer and "Mondays" not in reply.answer, reply
+
+
 def test_a_follow_up_in_another_language_than_the_earlier_question_borrows_as_before():
     """A CJK clause is one token to the English subject finder: "and the FL-12?" after "FL-9叉车的保修期是多久?"
     became "FL-12?", and "how much does it cost?" had the whole Chinese question put in for "it"."""

@@ -271,6 +271,33 @@ def test_a_chat_follow_up_is_asked_of_its_own_subject_or_of_the_earlier_one(cli,
             assert expected in reply["choices"][0]["message"]["content"], reply
 
 
+CLINIC_MD = """# Riverside Clinic
+
+## Doctors
+
+Dr. Amelia Ross performs colonoscopies and gastroscopies. Her endoscopy list runs on Tuesdays and Thursdays.
+
+Dr. Ken Ito is the clinic's paediatrician. His clinic days are Mondays and Wednesdays.
+
+## Opening hours
+
+The front desk is open on weekdays from 8 am to 6 pm. The clinic is closed on public holidays.
+"""
+
+
+def test_a_chat_follow_up_without_a_subject_is_ranked_by_the_earlier_question_too(cli, tmp_path, monkeypatch):
+    """"On which days?" after "Which doctor performs colonoscopies?" names no subject to carry over: its search
+    borrowed the earlier question, but its own words ranked the sentences, and the paediatrician's "clinic
+    days" answered."""
+    (tmp_path / "clinic").mkdir()
+    (tmp_path / "clinic" / "clinic.md").write_text(CLINIC_MD)
+    assert cli("tenant", "create", "clinic").code == 0 and cli("ingest", "clinic", tmp_path / "clinic").code == 0
+    result, turns = _chat(cli, monkeypatch, "clinic", ["Which doctor performs colonoscopies?", "On which days?"])
+    assert result.code == 0, result
+    assert "Ross" in turns[0]["answer"], turns[0]
+    assert "Tuesdays" in turns[1]["answer"] and "Mondays" not in turns[1]["answer"], turns[1]
+
+
 def test_a_chinese_chat_follow_up_is_asked_of_its_own_subject_or_of_the_earlier_one(cli, tmp_path, monkeypatch):
     """"北京办公室呢？" after "上海办公室的地址是什么？" was searched beside the earlier question; in `chat` and over
     /v1/chat/completions it is now asked as "北京办公室的地址是什么？", on the real models."""

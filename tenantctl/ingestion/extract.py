@@ -205,7 +205,8 @@ def _caps(text: str) -> bool:
 def _text_heading(lines: list[str], i: int) -> tuple[int, str] | None:
     """(level, title) when line i of a plain-text file is a heading; None for any other line."""
     line = lines[i].strip()
-    first = not any(x.strip() for x in lines[:i])
+    # islice, not lines[:i]: a copy of every line before each line made a 17 MB text file take minutes
+    first = not any(x.strip() for x in itertools.islice(lines, i))
     before = i == 0 or not lines[i - 1].strip()
     after = i + 1 >= len(lines) or not lines[i + 1].strip()
     if not line or line.startswith(("#", "-", "*", "•", "[")):
