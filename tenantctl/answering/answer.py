@@ -314,7 +314,8 @@ def respond(
     on_token: Callable[[str], None] | None = None,
 ) -> Reply:
     """One model call over the best sentences of `passages`, checked; see the module docstring."""
-    ranked = ranking.rank(question, candidates(passages), embed)
+    earlier = history[-1][0] if history and is_short(question) else ""  # its search borrowed that question too
+    ranked = ranking.rank(question, candidates(passages), embed, earlier=earlier)
     if not ranked:
         return Reply("", "", 1, grounded=False, fallback=True)
     chat = mcfg.prompt_style == "chat" or (mcfg.prompt_style == "auto" and generator.has_chat_template)

@@ -78,29 +78,35 @@ _DAY = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][
 
 
 def rank(question: str, candidates: list[Candidate],
-         embed: Callable[[list[str]], list[list[float]]] | None = None) -> list[Candidate]:
+         embed: Callable[[list[str]], list[list[float]]] | None = None, *, earlier: str = "") -> list[Candidate]:
     """The candidates, best first, each with its score; the same sentence twice (overlapping passages)
-    counts once, from its best-ranked passage."""
+    counts once, from its best-ranked passage. `earlier`: the question a follow-up without a subject of its
+    own leans on ("on which days?" after "Which doctor performs colonoscopies?"): its terms count as the
+    follow-up's do (a pronoun-led sentence holds those of the sentence before it) and it joins the dense
+    probe; what is asked for (a number, a date) stays the follow-up's."""
     candidates = list({c.text: c for c in reversed(candidates)}.values())[::-1]
     cjk = cjk_share(question) > 0.3
     features = _cjk_features if cjk else stems
     asks_place = _ASKS_PLACE.search(question) if cjk else None
     # "在什么地方" asks for a place; the answer need not hold 在 or 地方
     wanted = features(_ASKS_PLACE.sub(" ", question) if asks_place else question)
+    borrowed = features(earlier) - wanted if earlier else set()
+    sought = wanted | borrowed
     # A section's heading counts for its sentences ("What changed in 3.1.0?" under "3.1.0"), a record's
     # field names for the words that stand for them ("X5 多少钱？" of "型号: X5; 价格: 899元").
     # A term only its heading holds weighs W_HEADING_ONLY: of "2.3 婚假与产假", the 产假 line answers "产假多少天？".
     said = [features(c.text) for c in candidates]
-    held_by = [own | standing_for(c.text, features) | _antecedents(c, features)
+    held_by = [own | standing_for(c.text, features) | _antecedents(c, features) | _carried(c, borrowed, features)
                for c, own in zip(candidates, said, strict=True)]  # all but its heading
     headings = {c.heading: features(c.heading) for c in candidates}  # one per passage, not per sentence
     sets = [mine | headings[c.heading] for c, mine in zip(candidates, held_by, strict=True)]
     total = len(candidates)
-    held = {t: sum(t in s for s in sets) for t in wanted}
+    held = {t: sum(t in s for s in sets) for t in sought}
     weight = {t: math.log(1 + total / (1 + held[t])) * (W_TOPIC if cjk and held[t] > TOPIC_SHARE * total else 1.0)
-              for t in wanted}
+              for t in sought}
     norm = sum(weight.values()) or 1.0
-    dense = _dense(question, [c.text for c in candidates], embed) if embed and not cjk else [0.0] * total
+    probe = f"{earlier} {question}" if earlier else question
+    dense = _dense(probe, [c.text for c in candidates], embed) if embed and not cjk else [0.0] * total
     kind = expected_type(question)
     asked = normalize(question)
     pairs = _pairs(question)
@@ -111,7 +117,7 @@ def rank(question: str, candidates: list[Candidate],
     coded = [_code_weight(c.text, codes) for c in candidates]
     picks_out = 0 < sum(coded) <= TOPIC_SHARE * total  # a row naming it past its key counts half
     for c, own, mine, found, sim, code in zip(candidates, said, held_by, sets, dense, coded, strict=True):
-        lexical = sum(weight[t] * (1.0 if t in mine else W_HEADING_ONLY) for t in wanted & found) / norm
+        lexical = sum(weight[t] * (1.0 if t in mine else W_HEADING_ONLY) for t in sought & found) / norm
         typed = (kind and any(normalize(t) not in asked for t in typed_tokens(kind, c.text))
                  or bool(place and found & place and _PLACE.search(c.text))
                  or bool(contact and contact.search(c.text)))
@@ -159,6 +165,14 @@ def _antecedents(candidate: Candidate, features: Callable[[str], set[str]]) -> s
         return set()
     words = re.findall(r"[^\W_][\w'-]*", candidate.before)
     return features(" ".join(w for i, w in enumerate(words) if is_name(w, first=i == 0)))
+
+
+def _carried(candidate: Candidate, borrowed: set[str], features: Callable[[str], set[str]]) -> set[str]:
+    """The earlier question's terms a pronoun-led `candidate` carries from the sentence before it: after
+    "Which doctor performs colonoscopies?", "Her list runs on Tuesdays" follows "Dr. Ross performs colonoscopies."."""
+    if not borrowed or not candidate.before or not _PRONOUN_LED.match(candidate.text):
+        return set()
+    return features(candidate.before) & borrowed
 
 
 _ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth".split()
