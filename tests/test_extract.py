@@ -603,6 +603,17 @@ def test_plain_text_headings_become_headings():
     assert "一、总则" in lines and "第二章 假期" in lines
 
 
+def test_a_long_plain_text_file_reads_in_linear_time():
+    """Each line's heading check copied every line before it: a 17 MB log-like .txt file spent minutes in
+    `extract` before anything was embedded (100,000 lines: 28 s; now 2 s on a busy 2-core machine)."""
+    import time
+
+    data = "".join(f"Line {i} of a long log.\n" for i in range(100_000)).encode()
+    started = time.perf_counter()
+    extract(Path("log.txt"), data)
+    assert time.perf_counter() - started < 10
+
+
 def test_plain_text_aligned_tables_are_rows():
     """A table typed with aligned columns: under a rule line its rows are records, as a CSV's are; without
     one each row is an "a | b" line of its own — joined as wrapped prose, the rows ran into one sentence.
