@@ -1749,3 +1749,63 @@ def test_one_rule_tells_a_name_for_chat_follow_ups_and_record_answers():
     for module, twin in ((chat, "isupper("), (records, "w[0].isupper()")):
         source = inspect.getsource(module)
         assert "is_name(" in source and twin not in source, module
+
+
+def test_the_digits_of_a_code_are_no_date_or_amount():
+    """"LTY-WY-2026-001" answered "When does the contract end?" with "2026-001"."""
+    assert numbers.typed_choices("物业服务合同什么时候到期？", "合同编号：LTY-WY-2026-001") == []
+    assert numbers.typed_choices("When was the policy issued?", "Policy number: HLH-5530917.") == []
+    assert numbers.typed_span("When did prices rise?", "Prices rose in the mid-1990s.") == "mid-1990s"
+
+
+def test_a_chinese_amount_keeps_its_commas_its_rate_and_the_unit_asked_for():
+    fee = "收费项目: 高层住宅物业服务费; 收费标准: 2.80元/平方米·月; 计费方式: 按建筑面积; 备注: 5至12幢"
+    assert numbers.typed_span("高层住宅的物业服务费是多少？", fee) == "2.80元/平方米·月"
+    homes = "小区占地面积46,800平方米，总建筑面积132,500平方米，共有住宅12幢、1,126户，地下机动车停车位980个。"
+    assert numbers.typed_span("小区共有多少户？", homes) == "1,126户"
+
+
+def test_how_often_is_answered_with_every():
+    tank = "二次供水水箱每半年清洗消毒一次，并公示水质检测报告。"
+    assert numbers.typed_span("二次供水水箱多久清洗消毒一次？", tank) == "每半年"
+    assert numbers.typed_span("夜间多久巡逻一次？", "小区出入口设专人值守，夜间每2小时巡逻一次。") == "每2小时"
+    updates = "Status updates go out every 30 minutes while the incident is open."
+    assert numbers.typed_span("How often are status updates sent?", updates) == "every 30 minutes"
+
+
+def test_a_deposit_or_fee_asked_for_in_chinese_is_an_amount_of_money():
+    refund = "验收合格且无违规行为的，装修押金在验收合格之日起30日内无息退还。"
+    assert numbers.typed_span("装修押金是多少？", refund) is None
+    assert numbers.typed_span("装修押金是多少？", "交纳装修押金3,000元和装修垃圾清运费。") == "3,000元"
+
+
+def test_what_temperature_asks_for_degrees():
+    heating = "You must drain the system, unless the heating keeps the home at a minimum of 12°C from 1 November."
+    assert numbers.expected_type("What temperature must the heating keep the home at?") == "number"
+    assert numbers.typed_span("What temperature must the heating keep the home at?", heating) == "12°C"
+
+
+def test_a_time_or_date_keeps_the_days_it_is_on():
+    assert numbers.typed_span("When is the reuse shop open?",
+                              "It is open from 10am to 3pm, Friday to Sunday.") == "10am to 3pm, Friday to Sunday"
+    desk = "Channel: Walk-up desk; Hours: Tuesday and Thursday, 10:00 to 16:00; Contact: 3rd floor"
+    assert numbers.typed_span("When is the walk-up desk open?", desk) == "Tuesday and Thursday, 10:00 to 16:00"
+    assert numbers.typed_span("When do collections resume?", "Collections resume on Tuesday 5 January 2027, one day "
+                              "late.") == "Tuesday 5 January 2027"
+
+
+def test_a_question_asking_for_a_number_to_call_names_the_record_s_phone_field():
+    row = ("Channel: Out-of-hours on-call; Hours: Evenings, weekends and bank holidays; "
+           "Contact: +44 20 7946 0999 (P1 incidents only)")
+    question = "What is the out-of-hours on-call number?"
+    assert records.field_answer(question, row, gate.asked_contact(question)) == (
+        "Channel: Out-of-hours on-call; Contact: +44 20 7946 0999 (P1 incidents only)")
+    reply, _ = ask(question, [Passage(row, "catalogue.md")], " Evenings")
+    assert "+44 20 7946 0999" in reply.answer
+
+
+def test_a_how_to_question_goes_on_into_the_sentence_after_one_holding_its_words():
+    text = ("Household batteries can be recycled at kerbside. Put them in a clear, sealed sandwich bag on top of "
+            "your blue bin lid.")
+    reply, _ = ask("How do I recycle household batteries?", [Passage(text, "bins.html")], " not in the text")
+    assert reply.fallback and "sandwich bag" in reply.answer

@@ -258,8 +258,8 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     """The answer from the model's output and the ranked sentences (see the module docstring); `sure`:
     the model was sure enough of its output (`answer.min_span_confidence`)."""
     accepted = spans.accept(spans.clean_span(raw), question, ranked[:min(context, ACCEPT_FROM)])
-    field = records.field_answer(question, ranked[0].text)  # the record's fields the question names
     contact = gate.asked_contact(question)  # "客服热线是多少？": the hotline's whole number, or its sentence
+    field = records.field_answer(question, ranked[0].text, contact)  # the record's fields the question names
     if (accepted and sure and _kept(*accepted, question, ranked, contact)
             and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
@@ -285,7 +285,10 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
         if typed:
             return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]
-    after = "" if ranking.holds_all_and_more(best.text, question) else best.after  # it needs no scene set
+    # A sentence holding all of the question's words needs no scene set, unless the question asks how to do
+    # something: "Household batteries can be recycled at kerbside." is what, the next sentence how.
+    done = ranking.holds_all_and_more(best.text, question) and not _ASKS_HOW_TO.search(question)
+    after = "" if done else best.after
     shown = windows.continued(windows.trim_lead(windows.window(best.text, question), question), after)
     release = ranking.numbered_titles(best.heading)[:1] if _ASKS_RELEASE.search(question) else []
     if release and release[0] not in shown:
@@ -298,6 +301,7 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
 _SAYS_WHEN = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays|weekends?|daily|nightly|weekly)\b"
                         r"|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?[ap]\.?m\b"
                         r"|每[天日周月年]|工作日|周[一二三四五六日末]|星期", re.I)
+_ASKS_HOW_TO = re.compile(r"^\s*(?:how (?:do|can|should|would|could) (?:i|we|you)|how to)\b", re.I)
 _ASKS_RELEASE = re.compile(r"\b(?:which|what|in which|in what|since which|since what) (?:version|release)\b"
                            r"|哪个版本|哪一版|哪一个版本", re.I)
 

@@ -26,7 +26,8 @@ _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|se
 _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|\s?[℃℉]|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b"
           r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b)?"  # "4 GB", "2.4 GHz": a unit in capitals
           r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
-_ZH_NUM = r"[\d零〇一二三四五六七八九十百千万亿两.．]+"
+# "1,126户", "3,000元": digits grouped by commas are one number in Chinese text too
+_ZH_NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|[\d零〇一二三四五六七八九十百千万亿两.．])+"
 # A year is two digits or more ("1949年", "二〇二五年", "二十年代"); "三年" is how long, not when.
 _ZH_YEAR = r"(?<![\d零〇一二三四五六七八九十百千万亿两])(?:\d{2,4}|[零〇一二三四五六七八九十]{2,4})"
 # "70公分", "10英寸", "3亿加元", "两个小时" (not "两个"), "90 分贝" (not "90 分"), "10 个人", "-25℃"
@@ -34,6 +35,10 @@ _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[�
             r"|个(?:多)?(?:小时|钟头|月|星期|礼拜|工作日)|小时|分钟|钟头|分贝|像素|个人|毫安时|毫安|千瓦时|千瓦|摄氏度"
             r"|立方米|工作日|积分|周岁|[℃℉]"
             r"|(?![至到])[\u4e00-\u9fff])")  # "7 至 10 个工作日" is a range, 至 no unit
+# A rate's unit after an amount: "2.80元/平方米·月", "120元/个·月", "10元/平方米".
+_ZH_RATE = r"(?:\s?[/／][\u4e00-\u9fff]{1,3}(?:[·・][\u4e00-\u9fff]{1,2})?)?"
+# Half a unit of time: "每半年", "半个月", "半小时" (not 半岛, 半数).
+_ZH_HALF = r"半个?(?:小时|钟头|月|年|天|日|周|星期)"
 # After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
 _ZH_MEASURE = (r"[个位名人只条件张本次回遍届期批种类套份支把根头匹棵株朵片块颗粒层座所家项部台辆架艘场年月日天周岁"
                r"元角分秒倍米里斤吨升克亩户间栋章节首篇页幅成公平千厘毫号级石斗口环轮班组队册卷集版季代世段步寸尺丈晚等"
@@ -45,7 +50,7 @@ _NO_YEAR = (r"(?!\s?(?:%|°|(?:GBP|EUR|USD|CHF|JPY|CNY|RMB|AUD|CAD|INR|HKD|SGD|S
             r"hours?|minutes?|seconds?|days|weeks|months|people|employees|staff|users|pages|words)\b))")
 # The word naming what a number counts ("3 men", "fourteen"), in lower case: "Vice" of "fourteen Vice
 # Presidents" is a name's.
-_UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by)\b)(?-i:[a-z]+)"
+_UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by|from|with|or|is|are|was|were)\b)(?-i:[a-z]+)"
               r"(?:\s(?-i:(?:minute|hour|day|week|month|year)s?)\b)?"  # "10 working days"
               r"(?:\s(?-i:ago|old|later)\b)?)?")  # "20 million years ago"
 # A time's zone, in capitals: "02:30 UTC", "10:00 AEST", "9 am GMT+1".
@@ -65,6 +70,7 @@ PATTERNS = {
     ),
     "number": re.compile(
         rf"(?:(?<![\w.-])[-−](?=\d))?(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
+        rf"{_ZH_RATE}|{_ZH_HALF}"
         rf"|(?:\$|£|€|US\$|(?<![\w.-])[-−](?=\d))?(?<![A-Za-z\d])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b)"
         rf"{_SCALE}{_UNIT_WORD}"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b{_UNIT_WORD}",
@@ -78,8 +84,8 @@ _EXPECTS = [
     ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
                         r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
     ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
-                          r"percent|number|proportion|amount|fraction|share)|how many)\b|多少|(?<!哪)几(?!乎)|"
-                          r"多大|多长|多高|多重|多久|百分之|比例|年龄|岁数", re.I)),
+                          r"percent|number|proportion|amount|fraction|share|(?:minimum |maximum )?temperature)|"
+                          r"how many)\b|多少|(?<!哪)几(?!乎)|多大|多长|多高|多重|多久|百分之|比例|年龄|岁数", re.I)),
 ]
 
 
@@ -118,6 +124,9 @@ _RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
 
 # A phone number: three or more groups of digits ("400-820-1688", "+49 30 5557 0199"), no date.
 _PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})\+?\d{1,4}(?:[\s-]\d{2,4}){2,4}(?![\w-])")
+# A code in capitals with its parts joined by hyphens, a digit in it: a contract's "LTY-WY-2026-001", a
+# policy's "HLH-5530917", "COVID-19". Its digits are no year, amount or range ("mid-1990s" is in lower case).
+_CODE = re.compile(r"(?<![\w-])(?=[A-Z0-9-]*\d)[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+(?![\w-])")
 
 
 def typed_tokens(kind: str, text: str) -> list[str]:
@@ -126,7 +135,7 @@ def typed_tokens(kind: str, text: str) -> list[str]:
     found: list[str] = []
     pattern = PATTERNS[kind]
     pos = 0
-    apart = [p.span() for p in _PHONE.finditer(text)]  # "400-820-1688" is no range of numbers
+    apart = [p.span() for p in (*_PHONE.finditer(text), *_CODE.finditer(text))]  # "400-820-1688" is no range
     if kind == "number":  # nor are "9:00-21:00"'s "9" and "00-21"
         apart += [t.span() for t in PATTERNS["time"].finditer(text)]
     while (m := pattern.search(text, pos)) is not None:
@@ -148,9 +157,10 @@ def typed_tokens(kind: str, text: str) -> list[str]:
 _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I), False),
           (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代"), False),
           (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(MONTH, re.I), False),
-          # "How much does it cost?", "停车证每月多少钱？": an amount of money, never "15 spaces" or "99.95%"
+          # "How much does it cost?", "停车证每月多少钱？", "装修押金是多少？": an amount of money, never "15 spaces",
+          # "99.95%" or the "30日" within which a deposit is refunded
           (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
-                      r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元", re.I),
+                      r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元|押金|租金|[费价](?:是|为|要)?多少", re.I),
            re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
                       r"[元镑币]", re.I), True),
           # "适合什么年龄的人申请？": years of age, never the card's "2万元" limit
@@ -158,7 +168,8 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"ce
           # "礼品多久能送到？": how long, never "18积分" of a sentence on points
           (re.compile(r"多久|多长时间"), re.compile(r"[天日周月年秒]|小时|分钟|钟头|星期|礼拜|工作日"), True),
           # "冲泡温度是多少？": degrees, never a price beside them (in English "between 1.4 and 5.8 °C" has one)
-          (re.compile(r"温度.*(?:多少|几)|(?:多少|几).*温度"), re.compile(r"[°℃℉]|度"), True)]
+          (re.compile(r"温度.*(?:多少|几)|(?:多少|几).*温度"), re.compile(r"[°℃℉]|度"), True),
+          (re.compile(r"\bwhat (?:minimum |maximum )?temperature\b", re.I), re.compile(r"[°℃℉]|\bdegrees\b"), True)]
 _NUMERAL = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -260,14 +271,32 @@ _CLAUSE_ENDS = "，,；;。：:！？"
 
 
 _QUALIFIER = re.compile(r"(?:\b(?:up to|over|under|about|around|approximately|nearly|almost|more than|less than|"
-                        r"fewer than|at least|at most|some|several|roughly|circa|only|just|mid-?))\s?$", re.I)
+                        r"fewer than|at least|at most|some|several|roughly|circa|only|just|every|each|mid-?))\s?$",
+                        re.I)
+_DAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?)"
+# The days a date or a time of day is on: "Tuesday 5 January 2027"; "Tuesday and Thursday, 10:00 to 16:00",
+# "10am to 3pm, Friday to Sunday", "8am to 6pm, every day".
+_DAYS = rf"(?:{_DAY}(?:\s?(?:to|and|-|–)\s?{_DAY})?|every day|daily|weekdays|weekends)"
+_DAYS_BEFORE = re.compile(rf"\b{_DAYS},?\s$")
+_DAYS_AFTER = re.compile(rf"^,?\s{_DAYS}\b")
+# "每2小时", "每隔2小时", "每半年": how often, not how long
+_ZH_EVERY = re.compile(r"每隔?$")
 
 
 def with_qualifier(token: str, sentence: str) -> str:
-    """An English number or date with the word before it that qualifies it ("up to four minutes",
-    "over 400", "mid-2000s"): without it the answer says more than its sentence."""
+    """A number or date with the word before it that qualifies it ("up to four minutes", "over 400",
+    "mid-2000s", "every 30 minutes", "每2小时"): without it the answer says more than its sentence; a date or
+    a time of day with the days it is on ("Tuesday 5 January 2027", "10am to 3pm, Friday to Sunday")."""
     at = sentence.find(token)
-    if at < 0 or has_cjk(token):
+    if at < 0:
         return token
+    if has_cjk(token):
+        m = _ZH_EVERY.search(sentence[max(0, at - 2):at])
+        return sentence[at - len(m.group()):at] + token if m else token
+    if PATTERNS["time"].match(token) or PATTERNS["date"].match(token):
+        before = _DAYS_BEFORE.search(sentence[max(0, at - 40):at])
+        after = _DAYS_AFTER.match(sentence[at + len(token):]) if PATTERNS["time"].match(token) else None
+        if before or after:
+            return (sentence[at - len(before.group()):at] if before else "") + token + (after.group() if after else "")
     m = _QUALIFIER.search(sentence[max(0, at - 14):at])
     return sentence[at - len(m.group()):at] + token if m else token

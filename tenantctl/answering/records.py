@@ -93,11 +93,13 @@ def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
 _BRACKETED = re.compile(r"\([^()]*\)|（[^（）]*）")
 
 
-def field_answer(question: str, sentence: str) -> str | None:
+def field_answer(question: str, sentence: str, contact: re.Pattern | None = None) -> str | None:
     """For a record ("product: Forklift FL-9; warranty: 5 years; price: 12000"): the fields the question
     names ("What is the warranty of the FL-9?" → "product: Forklift FL-9; warranty: 5 years") — those naming
     most of it, by their own name or one it stands for ("monthly_price_eur" for "cost per month") — with the
-    fields whose value the question gives, which say which record it is; None when it names no field."""
+    fields whose value the question gives, which say which record it is; None when it names no field. A
+    question asking for a phone number, e-mail or web address (`contact`, what one looks like) names the
+    fields holding one: "What is the out-of-hours on-call number?" asks the "Contact", not the "Hours"."""
     fields = record_fields(sentence)
     if not fields or len(fields) < 2:
         return None
@@ -112,6 +114,9 @@ def field_answer(question: str, sentence: str) -> str | None:
     if giving and all(i in giving for i in named):  # a question word names a field when no word of its own does
         named, words_asked = naming(strong | weak), strong | weak
     asked = [i for i in named if i not in giving]
+    if contact and (holding := [i for i, (_, value) in enumerate(fields) if i not in giving and contact.search(value)]):
+        named.update({i: named.get(i, 0) + 1 for i in holding})
+        asked = holding
     if not asked or len(asked) == len(fields):
         return None
     # the field the question names most of, of those the fewest words of their own: "per month" asks the
