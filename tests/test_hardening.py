@@ -510,6 +510,32 @@ def test_read_only_home_is_clean(cli, home, tmp_path, monkeypatch):
         assert listed.code == 0 or "read-only" in _clean(listed).err
 
 
+def test_a_read_only_tenant_folder_is_not_called_damaged(cli, home, tmp_path):
+    """A tenant folder on a read-only mount (or immutable, or full) fails its commands: SQLite cannot make the
+    files it reads a WAL store through. `search` said "the store ... is damaged or not a tenantctl store" and
+    `verify` advised "delete the tenant and ingest its documents again", `doctor` said healthy; they now name the
+    folder and the fix."""
+    _tenant(cli, home, tmp_path)
+    folder = home / "tenants" / "t"
+    mounted = subprocess.run(["mount", "-o", "bind,ro", str(folder), str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.decode().strip()}")
+    try:
+        searched = _clean(cli("search", "t", "gate code"))
+        assert "takes no new file (Read-only file system)" in searched.err and "damaged" not in searched.err.split(
+            "Hint:")[0], searched.err
+        verified = cli("verify", "t", "--json")
+        problem = verified.json()["tenants"][0]["problems"][0]
+        assert verified.code == 1 and problem["code"] == "store-unopenable", problem
+        assert "delete the tenant" not in problem["fix"] and "writable" in problem["fix"], problem
+        checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}  # it said "healthy"
+        assert checks["tenant t"]["status"] == "fail" and "takes no new file" in checks["tenant t"]["detail"], checks
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    found = cli("search", "t", "gate code", "--json")
+    assert found.code == 0 and "4711" in found.json()[0]["text"]  # nothing needed a repair
+
+
 def test_chat_list_columns_line_up(cli, home, tmp_path, monkeypatch):
     """`chat --list` padded the count to 3 digits but not "exchange"/"exchanges", so the titles of a
     1-exchange session and a 2-exchange one started in different columns."""

@@ -566,7 +566,10 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 def _damaged_stores(tenant_ids: list[str], tenants_dir: Path) -> list[Check]:
     """A store.db that is not SQLite (its first 16 bytes) or that is empty under an index: the cheap part
-    of `verify`, so that `doctor` does not call a home healthy whose tenants cannot be read."""
+    of `verify`, so that `doctor` does not call a home healthy whose tenants cannot be read. A folder that takes
+    no new file (a read-only mount) fails every command of its tenant: SQLite reads a WAL store through files
+    it makes beside it."""
+    from tenantctl.storage.store import unwritable
     from tenantctl.storage.tenants import TenantFolder
 
     checks = []
@@ -582,6 +585,12 @@ def _damaged_stores(tenant_ids: list[str], tenants_dir: Path) -> list[Check]:
                 why = "store.db is not an SQLite database (damaged)"
             elif not head and folder.manifest_path.exists() and folder.store_lost():
                 why = "store.db is empty, but manifest.json names an index built from it"
+            elif (blocked := unwritable(folder.dir)) is not None:
+                checks.append(Check(f"tenant {tenant_id}", "fail", f"its folder {folder.dir} takes no new file "
+                                    f"({blocked.strerror or blocked}): every command of the tenant fails",
+                                    "make the folder writable (check its mount, owner and modes); nothing in it is "
+                                    "damaged"))
+                continue
             else:
                 continue
         checks.append(Check(f"tenant {tenant_id}", "fail", why,

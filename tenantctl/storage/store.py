@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from tenantctl import textproc
-from tenantctl.errors import StorageError, StoreTooNew
+from tenantctl.errors import DiskFull, StorageError, StoreTooNew
 
 # Each migration brings the store from version i to i + 1 (PRAGMA user_version). Append, never edit.
 _V1 = """
@@ -203,10 +203,43 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 
 
 def _damaged(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
+    if "unable to open" in str(exc) or "readonly" in str(exc):
+        blocked = _blocked(path.parent)
+        if blocked is not None:
+            return blocked
     return StorageError(
         f"the store of tenant folder {path.parent.name!r} is damaged or not a tenantctl store ({exc})",
         f"check it with `tenantctl verify {path.parent.name}`, or restore the tenant from an export",
     )
+
+
+def unwritable(folder: Path) -> OSError | None:
+    """Why `folder` takes no new file (a read-only mount, an immutable folder, no permission, a full disk);
+    None when it does. A WAL store is read through files made beside it, so such a folder fails every command
+    of its tenant with SQLite's "unable to open database file", which is no damage of the store."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as exc:
+        return exc
+
+
+def _blocked(folder: Path) -> StorageError | None:
+    """The error for a store SQLite could not open because its folder takes no new file: it read "damaged or
+    not a tenantctl store", and `verify` advised deleting the tenant."""
+    import errno
+
+    exc = unwritable(folder)
+    if exc is None:
+        return None
+    message = (f"cannot open the store of tenant folder {folder.name!r}: {folder} takes no new file "
+               f"({exc.strerror or type(exc).__name__})")
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(message, "free some disk space, then retry")
+    return StorageError(message, "make the folder writable (check its mount, owner and modes); "
+                                 "nothing in it is damaged")
 
 
 def check_format(version: int, where: object) -> None:
