@@ -41,6 +41,9 @@ def test_junk_starting_with_a_utf16_mark_is_named_binary(tmp_path):
     path.write_bytes(b"\xff\xfe\x00garbage\x00\x00\x01")
     with pytest.raises(ExtractError, match=r"^binary data, not text \(it starts with a UTF-16 mark"):
         extract(path, path.read_bytes())
+    path.write_bytes(b"\xff\xfe\x00\x00garbage\x00\x01\x02")  # an even length decodes: '\x00慧扲条eȁ' was indexed
+    with pytest.raises(ExtractError, match=r"^binary data, not text \(it starts with a UTF-16 mark"):
+        extract(path, path.read_bytes())
 
 
 def test_unsupported_type_names_the_supported_ones(tmp_path):

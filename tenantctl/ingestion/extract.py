@@ -45,9 +45,12 @@ def decode(data: bytes) -> str:
         raise ExtractError("empty file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError:  # junk that happens to start like a BOM: said as such, not as a codec's error
             raise ExtractError("binary data, not text (it starts with a UTF-16 mark but is no UTF-16 text)") from None
+        if "\x00" in text or _control_ratio(text) > 0.05:  # junk read as UTF-16 was indexed as mock Chinese
+            raise ExtractError("binary data, not text (it starts with a UTF-16 mark but is no UTF-16 text)")
+        return text
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
