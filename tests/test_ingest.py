@@ -324,3 +324,23 @@ def test_files_of_types_no_reader_takes_are_counted_not_silently_passed_over(cli
     assert cli("source", "add", "acme", folder, "--include", "*.md").code == 0
     quiet = cli("reindex", "acme", "--json")  # what the source's globs leave out is not counted
     assert quiet.code == 0 and quiet.json()["tenants"][0]["summary"]["unsupported"] == {}
+
+
+def test_an_empty_path_is_refused_not_read_as_the_working_directory(cli, home, tmp_path, monkeypatch):
+    """`tenantctl ingest acme "$DOCS"` with DOCS unset ingested the working directory whole (an operator's
+    notes went into the tenant's index), and `source add acme ""` made it a source."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    here = tmp_path / "operator"
+    here.mkdir()
+    (here / "notes.txt").write_text("Private notes of the operator.\n")
+    monkeypatch.chdir(here)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    for args in (("ingest", "acme", ""), ("ingest", "acme", docs, " "), ("source", "add", "acme", "")):
+        result = cli(*args)
+        assert result.code == 2 and "an empty path was given" in result.err, (args, result)
+    assert cli("search", "acme", "notes of the operator", "--json").json() == []
+    assert cli("source", "list", "acme", "--json").json() == []
+    assert cli("ingest", "acme", ".", "--json").json()["added"] == 1  # "." still names it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -62,6 +63,18 @@ def print_error(exc: TenantctlError) -> None:
     err.print(f"[bold red]Error:[/] {escape(exc.message)}", markup=True, soft_wrap=True)
     if exc.hint:
         err.print(f"[dim]Hint:[/] {escape(exc.hint)}", markup=True, soft_wrap=True)
+
+
+def typed_paths(values: list[str]) -> list[Path]:
+    """Paths named on the command line. An empty one is refused: it is what a script's unset variable
+    gives (`tenantctl ingest acme "$DOCS"`), and as a path it is the working directory, which was ingested
+    whole (or added as a source) into the tenant."""
+    from tenantctl.errors import BadInput
+
+    if any(not value.strip() for value in values):
+        raise BadInput("an empty path was given (an unset variable in a script?)",
+                       "name the files or folders; `.` names the working directory")
+    return [Path(value) for value in values]
 
 
 def load_cfg():

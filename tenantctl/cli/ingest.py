@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, load_cfg, out, print_json, show_progress
+from tenantctl.cli._common import (
+    JsonOption,
+    TenantArg,
+    WaitOption,
+    err,
+    load_cfg,
+    out,
+    print_json,
+    show_progress,
+    typed_paths,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -16,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 def ingest(
     tenant_id: TenantArg,
-    sources: Annotated[list[Path], typer.Argument(
+    paths: Annotated[list[str], typer.Argument(
         metavar="PATH", help="Files and folders (folders are read recursively).", show_default=False)],
     prune: Annotated[bool, typer.Option("--prune", help="Remove documents whose files are gone.")] = False,
     wait: WaitOption = 0,
@@ -37,6 +46,7 @@ def ingest(
     from tenantctl.storage.tenants import open_tenant
     from tenantctl.textproc import plural
 
+    sources = typed_paths(paths)
     tenant = open_tenant(tenant_id)
     cfg = load_cfg()
     for source in sources:  # never another tenant's folder, the home, or outside `ingest.source_roots`

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, plain, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, err, out, plain, print_json, typed_paths
 
 source_app = typer.Typer(help="Manage the source folders a tenant is re-indexed from.", no_args_is_help=True)
 
@@ -55,7 +54,7 @@ def reindex(
 @source_app.command("add")
 def source_add(
     tenant_id: TenantArg,
-    path: Annotated[Path, typer.Argument(metavar="PATH", help="A folder (or file) to index from.")],
+    name: Annotated[str, typer.Argument(metavar="PATH", help="A folder (or file) to index from.", show_default=False)],
     include: Annotated[list[str] | None, typer.Option("--include", help="Glob of files to take (repeatable).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of files to skip (repeatable).")] = None,
     json_out: JsonOption = False,
@@ -70,6 +69,7 @@ def source_add(
     from tenantctl.ingestion.reindex import edit_sources
     from tenantctl.storage.tenants import open_tenant
 
+    (path,) = typed_paths([name])
     tenant = open_tenant(tenant_id)
     if not path.expanduser().exists():
         raise BadInput(f"source {path} does not exist", "check the path; sources are files or folders")
