@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import yaml
 
@@ -186,3 +188,30 @@ def test_a_new_tenant_never_inherits_the_keys_of_an_id_dropped_by_hand(cli, home
         assert cli("tenant", "import", tmp_path / "other.tar.gz", "--as", "acme").code == 0
     assert cli("key", "list", "acme", "--json").json() == []
     assert len(cli("key", "list", "other", "--json").json()) == 1  # another tenant's keys stay
+
+
+def test_init_registers_again_the_tenant_folders_a_lost_registry_db_left(cli, home, tmp_path):
+    """registry.db deleted: every tenant "does not exist", `doctor` advised restoring a backup nothing makes
+    (an export holds one tenant, not the registry), and no command brought a tenant back. `init` registers
+    each folder holding a store and a tenant.yaml of its own id, active and without keys."""
+    fast_home(cli, home)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    assert cli("tenant", "create", "acme", "--name", "Acme Robotics").code == 0
+    assert cli("ingest", "acme", docs).code == 0 and cli("tenant", "create", "beta").code == 0
+    assert cli("key", "create", "acme").code == 0 and cli("tenant", "suspend", "beta").code == 0
+    # a copy whose tenant.yaml names another id is no tenant of its own
+    shutil.copytree(home / "tenants" / "acme", home / "tenants" / "stray")
+    for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
+        (home / name).unlink(missing_ok=True)
+    assert cli("search", "acme", "gate code").code == ExitCode.NOT_FOUND
+    done = cli("init", "--json")
+    assert done.code == 0 and done.json()["registered"] == ["acme", "beta"], done
+    listed = {t["id"]: t for t in cli("tenant", "list", "--json").json()}
+    assert set(listed) == {"acme", "beta"} and listed["beta"]["status"] == "active", listed
+    assert cli("key", "list", "--json").json() == [] and listed["acme"]["display_name"] == "Acme Robotics"
+    assert "4711" in cli("search", "acme", "gate code", "--json").json()[0]["text"]
+    assert cli("init", "--json").json()["registered"] == []  # repeating it changes nothing
+    checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
+    assert "stray" in checks["orphan folders"]["detail"] and "`tenantctl init`" in checks["orphan folders"]["fix"]

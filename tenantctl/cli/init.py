@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tenantctl.cli._common import JsonOption, out, print_json
+from tenantctl.cli._common import JsonOption, err, out, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -15,6 +15,9 @@ def register(app: typer.Typer) -> None:
 def init(json_out: JsonOption = False) -> None:
     """Create the home folder and a commented config.yaml (an existing one is kept).
 
+    Tenant folders without a registry row (registry.db deleted or restored from an older backup) are registered
+    again, active and without API keys.
+
     In cluster mode (`postgres:` with `admin_dsn` in config.yaml), also create or upgrade the PostgreSQL
     schema and copy this home's tenants and keys into the shared registry."""
     from tenantctl.operations.home import init_home
@@ -22,12 +25,16 @@ def init(json_out: JsonOption = False) -> None:
     done = init_home()
     if json_out:
         print_json({"home": str(done.home), "config": str(done.config), "config_created": done.config_created,
-                    "postgres_schema": done.postgres_schema})
+                    "postgres_schema": done.postgres_schema, "registered": done.registered})
     else:
         out.print(f"Home: {done.home}")
         out.print(f"Config: {done.config}{' (created)' if done.config_created else ' (kept)'}")
         if done.postgres_schema is not None:
             out.print(f"PostgreSQL schema: version {done.postgres_schema}")
+        if done.registered:
+            out.print(f"Registered again: {', '.join(done.registered)} (their folders had no registry row)")
+            err.print("Their API keys and any suspension were in the lost registry: create keys with `tenantctl key "
+                      "create ID`; suspend again with `tenantctl tenant suspend ID`.")
 
 
 def paths_cmd(json_out: JsonOption = False) -> None:

@@ -551,8 +551,8 @@ def check_tenants(cfg: Config | None) -> list[Check]:
             "orphan folders", "warn",
             f"{plural(len(orphans), 'folder')} in {tenants_dir} without a registry row: "
             + ", ".join(orphans[:_MAX_LISTED]) + _more(len(orphans)),
-            f"move them out of {tenants_dir} (they block creating tenants of that id), or restore "
-            "registry.db from a backup",
+            f"`tenantctl init` registers again those holding a tenant's store and tenant.yaml (registry.db lost); "
+            f"move any other out of {tenants_dir} (it blocks creating a tenant of that id)",
         ))
     damaged = _damaged_stores([t for t, _ in rows if t not in missing], tenants_dir)
     checks += damaged

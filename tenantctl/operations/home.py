@@ -3,7 +3,7 @@ mode the PostgreSQL schema and the adoption of this home's tenants and keys into
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -16,12 +16,14 @@ class InitResult:
     config: Path
     config_created: bool  # False: an existing config.yaml was kept
     postgres_schema: int | None  # the schema version in cluster mode (with `postgres.admin_dsn`), else None
+    registered: list[str] = field(default_factory=list)  # tenant folders without a registry row, registered again
 
 
 def init_home() -> InitResult:
     """Create the home (private, whatever the umask) with tenants/ and logs/, a config.yaml when there is
     none, and the registry; in cluster mode also create or upgrade the PostgreSQL schema. Repeating it
-    changes nothing that exists."""
+    changes nothing that exists. Tenant folders without a registry row (a registry.db lost) are registered
+    again (`register_lost`)."""
     home = paths.home()
     if home.is_dir() and not any(home.iterdir()):  # an empty folder made for it (`mkdir`): private too
         home.chmod(0o700)
@@ -36,7 +38,10 @@ def init_home() -> InitResult:
     from tenantctl.storage import registry
 
     registry.connect().close()  # creates the registry
-    return InitResult(home, config, created, _migrate_postgres())
+    from tenantctl.storage.tenants import register_lost
+
+    schema = _migrate_postgres()
+    return InitResult(home, config, created, schema, register_lost())
 
 
 def _migrate_postgres() -> int | None:

@@ -543,6 +543,37 @@ def set_status(tenant_id: str, status: str) -> Tenant:
     return open_tenant(tenant_id)
 
 
+def register_lost() -> list[str]:
+    """A home without cluster mode: register again each tenant folder that has no registry row (registry.db
+    deleted, or restored from an older backup): a folder named by a valid id, holding a store and a tenant.yaml
+    that names that id and a local store. Its display name and creation time come from that tenant.yaml; its
+    status is active (a suspension was recorded in the registry alone) and it has no API keys. Without this,
+    a lost registry.db left every tenant "does not exist", with no command to bring one back. Returns the ids."""
+    from tenantctl.config import load_tenant_config
+    from tenantctl.storage import cluster
+
+    tenants_dir = paths.tenants_dir()
+    if cluster.postgres() is not None or not tenants_dir.is_dir():
+        return []  # in cluster mode a folder may be a cache of a tenant deleted elsewhere
+    known = {record.id for record in registry.all_tenants()}
+    found = []
+    for folder in sorted(tenants_dir.iterdir()):
+        if folder.name in known or not paths.TENANT_ID_RE.fullmatch(folder.name) or not folder.is_dir():
+            continue
+        if not (folder / STORE_FILE).is_file():
+            continue
+        try:
+            settings = load_tenant_config(folder / TENANT_FILE)
+        except TenantctlError:  # no tenant.yaml, or a broken one: `doctor` names the folder
+            continue
+        if settings.id != folder.name or settings.store != "local":
+            continue
+        drop_orphan_keys(folder.name)
+        registry.add(folder.name, settings.display_name, settings.created_at, store="local")
+        found.append(folder.name)
+    return found
+
+
 def adopt_local_registry() -> int:
     """Cluster mode: copy this home's registry.db (tenants, API keys) into the PostgreSQL registry, so a
     home that switches to cluster mode keeps its tenants and keys; rows already there are kept. A
