@@ -1809,3 +1809,32 @@ def test_a_how_to_question_goes_on_into_the_sentence_after_one_holding_its_words
             "your blue bin lid.")
     reply, _ = ask("How do I recycle household batteries?", [Passage(text, "bins.html")], " not in the text")
     assert reply.fallback and "sandwich bag" in reply.answer
+
+
+def test_when_is_answered_by_a_best_sentence_saying_after_how_long():
+    """"When are unused licences reclaimed?" took the "365" of the next sentence's "Microsoft 365" as a year."""
+    text = ("Unused licences are reclaimed after 60 days without a sign-in.\n\n"
+            "Software: Microsoft 365 E5; Licence: Per user; Who gets it: Everyone")
+    reply, _ = ask("When are unused licences reclaimed?", [Passage(text, "catalogue.md")], " 365")
+    assert "after 60 days" in reply.answer
+
+
+def test_a_fee_table_answers_the_price_asked_for_with_its_column_s_unit():
+    """"清洗油烟机多少钱？" of a fee table whose column "收费标准（元）" holds the unit was answered with another row's
+    "柜机150元", the only number written with 元."""
+    rows = ("服务项目: 清洗油烟机; 收费标准（元）: 120; 单位: 台; 说明: 需提前一天预约\n\n"
+            "服务项目: 空调清洗; 收费标准（元）: 90; 单位: 台; 说明: 挂机；柜机150元")
+    assert numbers.typed_span("清洗油烟机多少钱？", rows.split("\n\n")[0]) == "120"
+    reply, _ = ask("清洗油烟机多少钱？", [Passage(rows, "收费标准.csv")], "150元")
+    assert reply.answer == "服务项目: 清洗油烟机; 收费标准（元）: 120"
+
+
+def test_a_phone_number_or_e_mail_asked_for_that_the_sentence_lacks_is_no_answer():
+    sentence = "Contact our Customer Relations team at complaints@example.com or write to 4 Quay Street, Bristol."
+    assert gate.lacks_contact("What is the phone number for Customer Relations?", sentence)
+    assert not gate.lacks_contact("What is the e-mail address of Customer Relations?", sentence)
+    assert not gate.lacks_contact("What is the element called?", sentence)  # "call" asks for a name here
+    assert not gate.lacks_contact("Who should I phone about a claim?", sentence)  # a verb: a person may answer
+    assert not gate.lacks_contact("How do I change the phone number on my account?", sentence)  # named, not asked
+    assert gate.lacks_contact("客服电话是多少？", "客服邮箱：help@example.com。")
+    assert not gate.lacks_contact("电子发票多久发送到邮箱？", "电子发票3个工作日内发送到您登记的邮箱。")

@@ -645,7 +645,7 @@ def test_plain_text_table_ending_the_file_and_chinese_tables_aligned_on_screen()
     assert extract(Path("费率.txt"), chinese.encode()).text.split("\n\n") == [
         "交易渠道: 境内本行ATM; 手续费标准: 取现金额的1%; 最低收费: 人民币2元",
         "交易渠道: 境外ATM; 手续费标准: 取现金额的3%; 最低收费: 人民币30元",
-        "渠道 | 手续费", "境内ATM | 1%", "柜台 | 1%"]  # full-width spaces align too; no rule: rows
+        "渠道: 境内ATM; 手续费: 1%", "渠道: 柜台; 手续费: 1%"]  # full-width spaces align too; names without digits
     prose = "Retries:\n\nWe retry 3 times.  Then we stop the\nservice for all.  Paying restores it.\n\nEnd.\n"
     assert extract(Path("sla.txt"), prose.encode()).text == prose  # lined up by chance after stops: no table
 
@@ -712,3 +712,16 @@ def test_html_page_footer_is_no_part_of_the_last_section(tmp_path):
     assert text.split("\n\n") == ["# Help", "## Price match", "Within 14 days.", "### News", "New store.",
                                   "Posted by Ann", "# Help", "Larkspur Pty Ltd, 12 Dohertys Road"]
     assert chunk_text(text, ChunkingConfig())[-1].heading == "Help"
+
+
+def test_a_plain_text_table_without_a_rule_is_records_under_a_names_line_without_digits():
+    """A table typed in aligned columns under a names line but no "----" rule stayed "a | b" lines, so
+    "When will Friday 25 December's collection be made?" found no row saying what "Saturday 26 Dec" is."""
+    text = ("Usual day          Collection day\nThursday 24 Dec    Thursday 24 Dec\n"
+            "Friday 25 Dec      Saturday 26 Dec\n\nMonday     Tuesday\nMon 1      Tue 2\n\n"
+            "Q1 2025    Q2 2025\n10         12\n11         13\n")
+    assert extract(Path("calendar.txt"), text.encode()).text.split("\n\n") == [
+        "Usual day: Thursday 24 Dec; Collection day: Thursday 24 Dec",
+        "Usual day: Friday 25 Dec; Collection day: Saturday 26 Dec",
+        "Monday | Tuesday", "Mon 1 | Tue 2",  # two lines: no table of records
+        "Q1 2025 | Q2 2025", "10 | 12", "11 | 13"]  # names with digits

@@ -20,7 +20,8 @@ invents numbers and loops. What it does reliably is copy a short span out of a s
    for a question asking when.
 5. an answer from a table's row (a record) is withdrawn when the question names what the row is not
    (`of_another_record`), a Chinese one when its sentence is about a sibling of the question's subject
-   (`of_a_sibling`): the documents do not hold it.
+   (`of_a_sibling`), and any answer when the question asks for a phone number, e-mail or web address its
+   sentence does not hold (`gate.lacks_contact`): the documents do not hold it.
 The answer cites the passage of its supporting sentence, which `--json` gives as `supporting`.
 """
 
@@ -300,6 +301,10 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
 
 _SAYS_WHEN = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays|weekends?|daily|nightly|weekly)\b"
                         r"|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?[ap]\.?m\b"
+                        # "Unused licences are reclaimed after 60 days without a sign-in.": not the "365" of the
+                        # next sentence's "Microsoft 365"
+                        r"|\b(?:after|within|before|every)\s(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|"
+                        r"twelve)\s(?:(?:business|working|calendar)\s)?(?:minutes?|hours?|days?|weeks?|months?|years?)\b"
                         r"|每[天日周月年]|工作日|周[一二三四五六日末]|星期", re.I)
 _ASKS_HOW_TO = re.compile(r"^\s*(?:how (?:do|can|should|would|could) (?:i|we|you)|how to)\b", re.I)
 _ASKS_RELEASE = re.compile(r"\b(?:which|what|in which|in what|since which|since what) (?:version|release)\b"
@@ -464,7 +469,8 @@ def _answer(
     timings.update(prompt_tokens=g.prompt_tokens, cached_prompt_tokens=g.cached_tokens,
                    completion_tokens=g.completion_tokens, first_token_ms=round(g.first_token_ms or 0.0, 1),
                    generation_ms=round(g.generation_ms, 1), total_ms=round((time.perf_counter() - started) * 1000, 1))
-    if of_another_record(question, passages, reply, names) or of_a_sibling(question, passages, reply):
+    if (of_another_record(question, passages, reply, names) or of_a_sibling(question, passages, reply)
+            or gate.lacks_contact(question, reply.supporting)):
         return Answer(**base, answer=NO_ANSWER[_language(question)].format(tenant=tenant.id), citations=[],
                       sources=[], grounded=False, fallback=False, no_answer=True, model=model_name, raw=reply.raw,
                       timings=timings)

@@ -99,6 +99,22 @@ def asked_contact(question: str) -> re.Pattern | None:
     return None
 
 
+# A question asking for a phone number, an e-mail or a web address and nothing else: "What is the …", "…电话是多少？"
+# ("call", "site", "link" and "address" also ask for other things: "What is the element called?"; a question
+# only naming one asks something else: "How do I change my phone number?", "电子发票多久发送到邮箱？").
+_CONTACT_WORDS = r"(?:(?:phone|telephone|fax) numbers?|hotlines?|e-?mail(?: address)?|website|url|web address)"
+_ASKS_CONTACT_PLAINLY = re.compile(rf"^\s*(?:what|which)(?:'s|\s+is|\s+are)?\b[^?]*\b{_CONTACT_WORDS}\b"
+                                   r"|(?:电话|热线|邮箱|电子邮件|网址)(?:号码|地址)?(?:是|为)?(?:多少|什么)", re.I)
+
+
+def lacks_contact(question: str, sentence: str) -> bool:
+    """Whether the question asks in so many words for a phone number, an e-mail or a web address that the
+    answer's sentence does not hold: "What is the phone number for Customer Relations?" of a sentence giving
+    its e-mail and postal address is not answered."""
+    contact = asked_contact(question)
+    return bool(contact and _ASKS_CONTACT_PLAINLY.search(question) and not contact.search(sentence))
+
+
 TYPO_MIN = 5  # letters a word needs before one edit away counts as the same word ("cost" is not "most")
 
 

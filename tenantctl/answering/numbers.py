@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import cjk_share, terms
+from tenantctl.answering.sentences import cjk_share, record_fields, terms
 from tenantctl.textproc import has_cjk
 
 MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
@@ -184,9 +184,12 @@ def typed_choices(question: str, sentence: str) -> list[str]:
     given = set(_NUMERAL.findall(question))
     found = [t for t in typed_tokens(kind, sentence)
              if normalize(t) not in asked and not set(_NUMERAL.findall(t)[:1]) & given]
+    fields = record_fields(sentence) or []
     for asked_for, unit, only in _UNITS:
-        if asked_for.search(question):
-            found = [t for t in found if unit.search(t)] or ([] if only else found)
+        if asked_for.search(question):  # a record's value may leave its unit to its column: "收费标准（元）: 120"
+            found = [t for t in found
+                     if unit.search(t) or any(t in value and unit.search(name) for name, value in fields)
+                     ] or ([] if only else found)
     if kind == "number":  # a bare year seldom answers "how many/much": "less than $1.25 a day", not "2005"
         found = [t for t in found if not _year(t)] or found
     if kind == "number" and "第" not in question:  # "第一条" names a clause: no amount, unless 第几 is asked

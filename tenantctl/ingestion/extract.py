@@ -161,6 +161,14 @@ def _tab_table(lines: list[str]) -> list[str] | None:
     return table_records(rows[0], values, sum(map(len, lines))) or None
 
 
+def _names_line(rows: list[list[tuple[int, str]]]) -> bool:
+    """Whether the first of a plain-text table's rows, typed without a rule below it, names its columns: no
+    digit in it, one in every row below ("Usual day   Collection day" over "Friday 25 Dec   Saturday 26 Dec"),
+    as a pasted spreadsheet's names line (`_tab_table`)."""
+    return (not any(re.search(r"\d", cell) for _, cell in rows[0])
+            and all(re.search(r"\d", "".join(cell for _, cell in row)) for row in rows[1:]))
+
+
 def _text_tables(text: str) -> str:
     blocks = re.split(r"(\n[ \t]*\n)", text)
     for b, block in enumerate(blocks):
@@ -177,6 +185,9 @@ def _text_tables(text: str) -> str:
         if not ruled and any(cell.endswith(_STOPS) for row in body for _, cell in row[:-1]):
             continue  # sentences typed with two spaces after their stops, which happen to line up
         names = _cells(lines[0]) if ruled else []
+        if not ruled and len(body) >= 3 and _names_line(body):  # "Usual day   Collection day" over dated rows
+            names, body = body[0], body[1:]
+            ruled = True
         if ruled and len(names) == len(body[0]):
             records = table_records([name for _, name in names], [[cell for _, cell in row] for row in body],
                                     len(block))
@@ -1233,7 +1244,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 7, ".htm": 7, ".docx": 4, ".txt": 3, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
+    ".html": 7, ".htm": 7, ".docx": 4, ".txt": 4, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
 }
 
 
