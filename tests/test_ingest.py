@@ -281,7 +281,9 @@ def test_a_file_whose_content_is_another_type_than_its_name_names_the_fix(cli, h
     assert reasons["scan.docx"].endswith("; it is a PDF: rename it to .pdf")
     assert reasons["memo.docx"].endswith(word97)
     assert reasons["notes.docx"].endswith("; it is text: rename it to .txt, .md or .html")
-    assert "; it is" not in reasons["broken.pdf"]  # a damaged PDF is a PDF
+    assert "; it is" not in reasons["broken.pdf"]  # a damaged PDF is a PDF, and the fix is another copy of it
+    assert reasons["broken.pdf"].endswith("; the file is damaged or cut short: save or download it again")
+    assert "damaged" not in reasons["policy.pdf"]
     assert "policy.pdf: unreadable PDF" in result.err and "rename it to .docx" in result.err
 
 

@@ -345,11 +345,13 @@ def _embed_and_store(
             if not chunks:
                 raise ExtractError("no text found in the file")
         except ExtractError as exc:
-            summary.record(FileResult(item.key, "failed", reason=f"{exc}{misnamed(item.path, data)}"))
+            reason = f"{exc}{misnamed(item.path, data) or _resave(str(exc))}"
+            summary.record(FileResult(item.key, "failed", reason=reason))
             done += 1
             continue
         except Exception as exc:  # a reader library choking on a malformed file must not stop the run
-            reason = f"unreadable ({type(exc).__name__}: {exc}){misnamed(item.path, data)}"
+            reason = f"unreadable ({type(exc).__name__}: {exc})"
+            reason += misnamed(item.path, data) or _resave(reason)
             summary.record(FileResult(item.key, "failed", reason=reason))
             done += 1
             continue
@@ -368,6 +370,14 @@ _SIGNATURES = (
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old binary Office file (.doc, .xls, .ppt)", "save it as .docx or .pdf"),
     (b"{\\rtf", "an RTF document", "save it as .docx, .pdf or .txt"),
 )
+
+
+def _resave(reason: str) -> str:
+    """The fix for a file its reader could not parse (and that is no other type under its name): it said
+    "unreadable PDF (PdfStreamError: Stream has ended unexpectedly)" and nothing an operator could do."""
+    if reason.startswith("unreadable"):
+        return "; the file is damaged or cut short: save or download it again"
+    return ""
 
 
 def misnamed(path: Path, data: bytes) -> str:
