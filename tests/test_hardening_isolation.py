@@ -98,6 +98,21 @@ def test_links_leaving_a_source_are_skipped_and_named(cli, home, tmp_path):
     assert any("noon" in h["text"] for h in _hits(cli, "mallory", "lunch break"))
 
 
+def test_a_broken_link_inside_a_source_is_named(cli, home, tmp_path):
+    """A link to a document that went away (inside the folder) was passed over without a word, while a link
+    leaving the folder is named; a broken link of a type tenantctl does not read stays unnamed."""
+    fast_home(cli, home)
+    cli("tenant", "create", "acme")
+    share = _docs(tmp_path / "share", **{"ok.md": "# OK\n\nThe lunch break is at noon.\n"})
+    (share / "policy.md").symlink_to("moved-away.md")
+    (share / "old.log").symlink_to("gone.log")
+    result = cli("ingest", "acme", share, "--json")
+    files = {os.path.basename(f["path"]): f for f in result.json()["files"]}
+    assert result.code == 0 and set(files) == {"ok.md", "policy.md"}, files
+    assert files["policy.md"]["status"] == "skipped", files
+    assert files["policy.md"]["reason"] == "broken symbolic link: its target moved-away.md does not exist"
+
+
 def test_an_ingest_report_names_every_file_by_its_absolute_path(cli, home, tmp_path, monkeypatch):
     """Named relative to the working folder, a skipped link or an unsupported file was reported as given
     ("docs/x.txt") while the documents beside it were absolute."""

@@ -129,6 +129,9 @@ def collect_files(
                     continue
                 if path.is_symlink():
                     reason = _link_refusal(path, root, links)
+                    if reason is None and not path.exists() and source.wants(rel.as_posix()) and is_supported(path):
+                        # a document's link whose target went away was passed over without a word
+                        reason = f"broken symbolic link: its target {path.readlink()} does not exist"
                     if reason:
                         problems.append(FileResult(shown(path), "skipped", reason=reason))
                         continue
