@@ -530,6 +530,11 @@ def test_a_read_only_tenant_folder_is_not_called_damaged(cli, home, tmp_path):
         assert "delete the tenant" not in problem["fix"] and "writable" in problem["fix"], problem
         checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}  # it said "healthy"
         assert checks["tenant t"]["status"] == "fail" and "takes no new file" in checks["tenant t"]["detail"], checks
+        from tenantctl.serving.errors import error_body
+        from tenantctl.storage.store import _blocked
+
+        body = error_body(_blocked(folder))  # an API client is told to contact the operator, not to fix a mount
+        assert "contact the server's operator" in body["hint"] and str(home) not in body["error"], body
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
     found = cli("search", "t", "gate code", "--json")

@@ -238,7 +238,7 @@ def _blocked(folder: Path) -> StorageError | None:
                f"({exc.strerror or type(exc).__name__})")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return DiskFull(message, "free some disk space, then retry")
-    return StorageError(message, "make the folder writable (check its mount, owner and modes); "
+    return StorageError(message, "make the folder writable (check its mount, owner and modes: `tenantctl doctor`); "
                                  "nothing in it is damaged")
 
 
