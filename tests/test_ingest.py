@@ -346,3 +346,16 @@ def test_an_empty_path_is_refused_not_read_as_the_working_directory(cli, home, t
     assert cli("search", "acme", "notes of the operator", "--json").json() == []
     assert cli("source", "list", "acme", "--json").json() == []
     assert cli("ingest", "acme", ".", "--json").json()["added"] == 1  # "." still names it
+
+
+def test_office_lock_files_beside_open_documents_are_passed_over(cli, home, tmp_path):
+    """A share where someone has report.docx open holds Word's 162-byte lock file "~$report.docx": every
+    nightly reindex failed it ("unreadable DOCX", exit 4, an alert) until Word was closed."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    share = tmp_path / "share"
+    (share / "team").mkdir(parents=True)
+    (share / "team" / "leave.md").write_text("# Leave\n\nAnnual leave is 25 days.\n")
+    (share / "team" / "~$leave_plan.docx").write_bytes(b"\x05alice" + bytes(156))
+    result = cli("ingest", "acme", share, "--json")
+    assert result.code == 0 and [f["status"] for f in result.json()["files"]] == ["added"], result

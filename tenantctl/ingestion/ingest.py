@@ -113,7 +113,8 @@ def collect_files(
     sources: Iterable[SourceSpec], links: Callable[[Path, Path], str | None] | None = None,
     hard_links: Callable[[Path], str | None] | None = None, unsupported: dict[str, int] | None = None,
 ) -> tuple[list[Path], list[FileResult]]:
-    """Supported files of `sources` (hidden entries skipped), and the sources that could not be used.
+    """Supported files of `sources` (hidden entries and Office's "~$" lock files skipped), and the sources
+    that could not be used.
     A symbolic link under a folder is followed only when `links(link, folder)` says nothing against it
     (without `links`: when it stays inside the folder); links to folders are never followed. A link not
     followed, or a file `hard_links(file)` refuses, is reported as skipped, with the reason. Files under a
@@ -125,8 +126,8 @@ def collect_files(
         if root.is_dir():
             for path in sorted(root.rglob("*")):
                 rel = path.relative_to(root)
-                if any(part.startswith(".") for part in rel.parts):
-                    continue
+                if any(part.startswith(".") for part in rel.parts) or path.name.startswith("~$"):
+                    continue  # hidden, or the lock file Office keeps beside a document it has open
                 if path.is_symlink():
                     reason = _link_refusal(path, root, links)
                     if reason is None and not path.exists() and source.wants(rel.as_posix()) and is_supported(path):
