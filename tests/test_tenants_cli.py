@@ -215,3 +215,31 @@ def test_init_registers_again_the_tenant_folders_a_lost_registry_db_left(cli, ho
     assert cli("init", "--json").json()["registered"] == []  # repeating it changes nothing
     checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
     assert "stray" in checks["orphan folders"]["detail"] and "`tenantctl init`" in checks["orphan folders"]["fix"]
+
+
+def test_a_tenant_whose_tenant_yaml_went_is_told_how_to_write_one_not_to_be_deleted(cli, home, tmp_path):
+    """Its store (every document) in place, a tenant without tenant.yaml was "registered, but its folder is
+    missing or lacks tenant.yaml" with the fix "restore the folder from a backup, or remove the tenant with
+    `tenantctl tenant delete`", and its API key got 401 "the key's tenant does not exist ... deleted"."""
+    from fastapi.testclient import TestClient
+
+    from tenantctl.config import load_config
+    from tenantctl.serving.app import create_app
+
+    fast_home(cli, home)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    assert cli("tenant", "create", "acme").code == 0 and cli("ingest", "acme", docs).code == 0
+    key = cli("key", "create", "acme", "--json").json()["key"]
+    (home / "tenants" / "acme" / "tenant.yaml").unlink()
+    searched = cli("search", "acme", "gate code")
+    assert searched.code == ExitCode.NOT_FOUND and "lacks its tenant.yaml; its store is there" in searched.err
+    assert "write a tenant.yaml holding `id: acme`" in searched.err and "delete" not in searched.err, searched
+    checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}
+    assert "write a tenant.yaml holding `id: acme`" in checks["tenant acme"]["fix"], checks["tenant acme"]
+    with TestClient(create_app(load_config())) as client:
+        r = client.post("/v1/search", json={"query": "gate code"}, headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 503 and "contact the server's operator" in r.json()["hint"], r.text
+    (home / "tenants" / "acme" / "tenant.yaml").write_text("id: acme\n")  # what the hint says
+    assert "4711" in cli("search", "acme", "gate code", "--json").json()[0]["text"]

@@ -525,6 +525,11 @@ def check_tenants(cfg: Config | None) -> list[Check]:
     for tenant_id in missing:
         folder = tenants_dir / tenant_id
         what = "is missing" if not folder.exists() else f"lacks {TENANT_FILE} or {STORE_FILE}"
+        if (folder / STORE_FILE).is_file() and not (folder / TENANT_FILE).exists():  # its documents are all there
+            checks.append(Check(f"tenant {tenant_id}", "fail", f"its folder {folder} lacks {TENANT_FILE} (its store is "
+                                "there)", f"write a {TENANT_FILE} holding `id: {tenant_id}` there (its settings at "
+                                "their defaults), or restore that file from a backup"))
+            continue
         if cluster and not folder.exists():
             checks.append(Check(f"tenant {tenant_id}", "warn", f"a local tenant whose folder is not on this node "
                                 f"({folder})", "nothing, if another node holds it; else restore the folder"))

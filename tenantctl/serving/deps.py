@@ -87,6 +87,9 @@ def _resolve(secret: str, shared: Services) -> tuple[Tenant, str]:
     try:
         tenant = open_tenant(tenant_id)
     except FolderMissing as exc:
+        if exc.settings_lost:  # a tenant whose tenant.yaml went: not "deleted", as a broken one is not
+            raise HttpRefusal(503, f"the {source}'s tenant cannot be opened on this server (its settings are missing)",
+                              "the server's settings need a fix: contact the server's operator") from None
         if not exc.elsewhere:
             raise gone from None
         raise HttpRefusal(503, f"the {source}'s tenant is a local tenant of another node, not served here",

@@ -206,6 +206,13 @@ class FolderMissing(TenantNotFound):
                 f"run this on the node that holds it, or move it into PostgreSQL there "
                 f"(`tenantctl tenant move {tenant_id} --to postgres`); deleting it here would remove it everywhere",
             )
+        elif (folder / STORE_FILE).is_file():  # its documents are all there: deleting it was the advice
+            TenantctlError.__init__(
+                self,
+                f"tenant {tenant_id!r} lacks its {TENANT_FILE}; its store is there ({folder / STORE_FILE})",
+                f"write a {TENANT_FILE} holding `id: {tenant_id}` in {folder} (its settings at their defaults), "
+                "or restore that file from a backup; `tenantctl doctor` checks it",
+            )
         else:
             TenantctlError.__init__(
                 self,
@@ -214,6 +221,7 @@ class FolderMissing(TenantNotFound):
             )
         self.tenant_id = tenant_id
         self.elsewhere = elsewhere
+        self.settings_lost = not elsewhere and (folder / STORE_FILE).is_file()
 
 
 def _elsewhere(record: registry.TenantRecord) -> bool:
