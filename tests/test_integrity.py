@@ -331,3 +331,30 @@ def test_a_damaged_index_is_never_searched(cli, home, tmp_path):
     index_file.write_bytes(bytes(data))
     after = cli("search", "t", "value of item 7", "--mode", "dense", "--json").json()
     assert [(h["path"], h["score"]) for h in after] == [(h["path"], h["score"]) for h in before]
+
+
+def test_a_lost_store_is_told_how_to_start_afresh_keeping_settings_and_keys(cli, home, tmp_path):
+    """A store.db lost with no export: the fix was to delete the tenant, which also took its tenant.yaml
+    (quotas, prompts, tools) and its API keys. Moving the index out is enough to ingest again."""
+    from .conftest import fast_home
+
+    fast_home(cli, home)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    assert cli("tenant", "create", "acme").code == 0 and cli("ingest", "acme", docs).code == 0
+    assert cli("key", "create", "acme").code == 0
+    folder = home / "tenants" / "acme"
+    for path in folder.glob("store.db*"):
+        path.unlink()
+    problem = cli("verify", "acme", "--json").json()["tenants"][0]["problems"][0]
+    assert "delete the tenant" not in problem["fix"] and "keeping its settings and keys" in problem["fix"], problem
+    searched = cli("search", "acme", "gate code")
+    assert searched.code != 0 and "keeping its settings and keys" in searched.err, searched
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for path in [folder / "manifest.json", *folder.glob("index-*.faiss")]:  # what the fix says
+        path.rename(moved / path.name)
+    assert cli("ingest", "acme", docs).code == 0
+    assert "4711" in cli("search", "acme", "gate code", "--json").json()[0]["text"]
+    assert len(cli("key", "list", "acme", "--json").json()) == 1

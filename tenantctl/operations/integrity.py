@@ -117,10 +117,13 @@ class _Checker:
         self.report.problems.append(Problem(code, file, f"{file}: {what}; {tail}", fix, repairable))
 
     def not_repairable(self, code: str, file: str, what: str) -> None:
+        # Deleting the tenant (the fix it gave) loses its tenant.yaml (quotas, prompts, tools) and API keys too.
+        gone = f"{MANIFEST_FILE} and its index-*.faiss" if code == "store-missing" else \
+            f"{STORE_FILE}, {MANIFEST_FILE} and its index-*.faiss"
         self.problem(
             code, file, what, repairable=False,
-            fix=f"restore {STORE_FILE} from a backup (`tenantctl tenant export`/`import`), or delete the tenant "
-                "and ingest its documents again",
+            fix=f"restore {STORE_FILE} from a backup (`tenantctl tenant export`/`import`), or start its store afresh, "
+                f"keeping its settings and keys: move {gone} out of {self.folder} and ingest its documents again",
         )
 
     # -- the store ----------------------------------------------------------------------------------

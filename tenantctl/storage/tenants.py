@@ -65,7 +65,8 @@ class TenantFolder:
         if self.manifest_path.exists() and self.store_lost():  # never re-created empty under its index
             raise IndexCorrupt(
                 f"{self.store_path} is missing or empty, but {MANIFEST_FILE} names an index built from it",
-                "restore the tenant from an export (`tenantctl tenant import FILE`), or delete the tenant and "
+                "restore the tenant from an export (`tenantctl tenant import FILE`), or start its store afresh, "
+                f"keeping its settings and keys: move {MANIFEST_FILE} and its index-*.faiss out of {self.dir} and "
                 "ingest its documents again",
             )
         return Store(self.store_path, readonly=readonly)
