@@ -24,6 +24,17 @@ def test_utf16_with_bom_and_utf8_bom():
     assert decode(b"\xef\xbb\xbfhello") == "hello"
 
 
+def test_utf16_without_a_mark_and_utf32():
+    """UTF-16 without a byte-order mark (a Windows export) failed as "binary data, not text", and UTF-32 (whose
+    mark starts as UTF-16's does) as "binary data ... starts with a UTF-16 mark but is no UTF-16 text"."""
+    text = "Die Kantine öffnet um 11:30 Uhr. Das Menü kostet 4,50 Euro.\n"
+    for codec in ("utf-16-le", "utf-16-be", "utf-32", "utf-32-be"):
+        data = text.encode(codec) if codec != "utf-32-be" else b"\x00\x00\xfe\xff" + text.encode(codec)
+        assert extract(Path("kantine.txt"), data).text.strip() == text.strip(), codec
+    with pytest.raises(ExtractError, match="binary"):  # zero bytes in no such pattern stay binary
+        decode(bytes(range(256)) * 8)
+
+
 @pytest.mark.parametrize(
     ("name", "reason"),
     [("corrupt.pdf", "unreadable PDF"), ("binary.txt", "binary"), ("empty.md", "empty file")],

@@ -4,6 +4,7 @@ separated by form feeds. Each reader raises `ExtractError` with a reason a perso
 from __future__ import annotations
 
 import collections
+import contextlib
 import csv
 import io
 import itertools
@@ -43,6 +44,11 @@ def decode(data: bytes) -> str:
     """Bytes to text: UTF-8 (with or without BOM, or UTF-16 with BOM), else the detected encoding."""
     if not data.strip():
         raise ExtractError("empty file")
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # UTF-32's mark starts as UTF-16's does
+        with contextlib.suppress(UnicodeDecodeError):
+            text = data.decode("utf-32")
+            if "\x00" not in text and _control_ratio(text) <= 0.05:
+                return text
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             text = data.decode("utf-16")
@@ -50,6 +56,8 @@ def decode(data: bytes) -> str:
             raise ExtractError("binary data, not text (it starts with a UTF-16 mark but is no UTF-16 text)") from None
         if "\x00" in text or _control_ratio(text) > 0.05:  # junk read as UTF-16 was indexed as mock Chinese
             raise ExtractError("binary data, not text (it starts with a UTF-16 mark but is no UTF-16 text)")
+        return text
+    if b"\x00" in data[:4096] and (text := _utf16_without_mark(data)) is not None:
         return text
     try:
         text = data.decode("utf-8-sig")
@@ -96,6 +104,25 @@ def _western_if_fewer_strays(data: bytes, text: str) -> str:
     except UnicodeDecodeError:
         return text
     return western if _stray_symbols(western) < _stray_symbols(text) else text
+
+
+def _utf16_without_mark(data: bytes) -> str | None:
+    """Text in UTF-16 without a byte-order mark (some Windows exports write one, some not), told by its Latin
+    text's zero bytes: every second byte, at odd offsets in little-endian, even ones in big-endian. It was
+    "binary data, not text". None for anything else."""
+    head = data[:4096]
+    if len(data) % 2 or len(head) < 8:
+        return None
+    pairs = len(head) // 2
+    even, odd = head[0::2].count(0) / pairs, head[1::2].count(0) / pairs
+    codec = "utf-16-le" if odd > 0.3 and even < 0.02 else "utf-16-be" if even > 0.3 and odd < 0.02 else None
+    if codec is None:
+        return None
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+    return None if "\x00" in text or _control_ratio(text) > 0.05 else text
 
 
 def _control_ratio(text: str) -> float:
