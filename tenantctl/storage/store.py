@@ -217,13 +217,15 @@ def unwritable(folder: Path) -> OSError | None:
     """Why `folder` takes no new file (a read-only mount, an immutable folder, no permission, a full disk);
     None when it does. A WAL store is read through files made beside it, so such a folder fails every command
     of its tenant with SQLite's "unable to open database file", which is no damage of the store."""
+    import errno
     import tempfile
 
     try:
         with tempfile.TemporaryFile(dir=folder):
             return None
-    except OSError as exc:
-        return exc
+    except OSError as exc:  # a folder gone (deleted meanwhile) is not one that refuses files
+        blocked = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+        return exc if exc.errno in blocked else None
 
 
 def _blocked(folder: Path) -> StorageError | None:
