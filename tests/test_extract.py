@@ -736,3 +736,12 @@ def test_a_plain_text_table_without_a_rule_is_records_under_a_names_line_without
         "Usual day: Friday 25 Dec; Collection day: Saturday 26 Dec",
         "Monday | Tuesday", "Mon 1 | Tue 2",  # two lines: no table of records
         "Q1 2025 | Q2 2025", "10 | 12", "11 | 13"]  # names with digits
+
+
+def test_a_bad_json_lines_line_is_named_by_its_own_error():
+    """A JSON Lines file with a bad second line failed "invalid JSON (line 2: Extra data)", the whole-file
+    parse's complaint; a pretty-printed JSON file keeps the whole file's line."""
+    with pytest.raises(ExtractError, match=r"^invalid JSON \(line 3: Expecting value\)$"):
+        extract(Path("faq.jsonl"), b'{"q": "a"}\n{"q": "b"}\nnot json\n')
+    with pytest.raises(ExtractError, match=r"^invalid JSON \(line 4: Expecting ',' delimiter\)$"):
+        extract(Path("faq.json"), b'{\n  "a": 1,\n  "b": [1, 2\n}\n')

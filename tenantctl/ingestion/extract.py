@@ -1192,10 +1192,15 @@ def read_json(data: bytes) -> str:
         value = json.loads(_plain(data))
     except json.JSONDecodeError as exc:
         # JSON Lines: one value per line.
-        try:
-            value = [json.loads(line) for line in _plain(data).splitlines() if line.strip()]
-        except json.JSONDecodeError:
-            raise ExtractError(f"invalid JSON (line {exc.lineno}: {exc.msg})") from exc
+        value, lines = [], _plain(data).splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                value.append(json.loads(line))
+            except json.JSONDecodeError as bad:  # a JSON Lines file's bad line, not what the whole file's parse says
+                where, why = (number, bad.msg) if value else (exc.lineno, exc.msg)  # ("line 2: Extra data")
+                raise ExtractError(f"invalid JSON (line {where}: {why})") from exc
     paragraphs: list[str] = []
     _flatten_json(value, [], paragraphs)
     return "\n\n".join(paragraphs)
