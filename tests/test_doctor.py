@@ -221,3 +221,33 @@ def test_a_registry_on_a_read_only_home_is_not_called_damaged(cli, home, monkeyp
     monkeypatch.setattr(doctor.os, "access", real_access)  # a writable home: the file itself is damaged
     registry = _doctor(cli)[2]["registry"]
     assert "read-only" not in registry["detail"] and "backup" in registry["fix"], registry
+
+
+def _tiny_gguf(path: Path) -> int:
+    """A GGUF v3 file of one 4x4 F32 tensor, with a string array in its metadata; returns its whole size."""
+    import struct
+
+    def text(s: bytes) -> bytes:
+        return struct.pack("<Q", len(s)) + s
+
+    head = b"GGUF" + struct.pack("<IQQ", 3, 1, 2)
+    head += text(b"general.alignment") + struct.pack("<II", 4, 32)
+    head += text(b"tokenizer.tokens") + struct.pack("<IIQ", 9, 8, 2) + text(b"a") + text(b"bc")
+    head += text(b"w") + struct.pack("<IQQIQ", 2, 4, 4, 0, 0)
+    head += bytes(-len(head) % 32)
+    path.write_bytes(head + bytes(64))
+    return len(head) + 64
+
+
+def test_a_gguf_copied_in_part_fails_the_doctor(cli, home, tmp_path):
+    """A pilot model whose copy was cut short (an interrupted scp) was "ok" (its first bytes are GGUF's)."""
+    whole = tmp_path / "pilot.gguf"
+    size = _tiny_gguf(whole)
+    (tmp_path / "cut.gguf").write_bytes(whole.read_bytes()[:size - 10])
+    (tmp_path / "head.gguf").write_bytes(whole.read_bytes()[:40])
+    models = "".join(f"  {name}:\n    path: {tmp_path / name}.gguf\n" for name in ("pilot", "cut", "head"))
+    fast_home(cli, home, f"models:\n{models}")
+    checks = _doctor(cli)[2]
+    assert checks["model pilot"]["status"] == "ok", checks["model pilot"]
+    assert checks["model cut"]["status"] == "fail" and "before its tensors end" in checks["model cut"]["detail"]
+    assert checks["model head"]["status"] == "fail" and "inside its header" in checks["model head"]["detail"]

