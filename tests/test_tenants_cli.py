@@ -243,3 +243,18 @@ def test_a_tenant_whose_tenant_yaml_went_is_told_how_to_write_one_not_to_be_dele
     assert r.status_code == 503 and "contact the server's operator" in r.json()["hint"], r.text
     (home / "tenants" / "acme" / "tenant.yaml").write_text("id: acme\n")  # what the hint says
     assert "4711" in cli("search", "acme", "gate code", "--json").json()[0]["text"]
+
+
+def test_wait_takes_seconds_not_nan_or_a_negative_time(cli, home, tmp_path):
+    """`--wait -5` waited for ever for a busy tenant (the lock library reads a negative time-out as no limit) and
+    `--wait nan` ended in a ValueError traceback; both are usage errors now, on every command that waits."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    for args in (("ingest", "acme", docs), ("reindex", "acme"), ("repair", "acme"), ("tenant", "delete", "acme")):
+        for value in ("-5", "nan"):
+            result = cli(*args, "--wait", value)
+            assert result.code == ExitCode.USAGE and "is not a number of seconds" in result.err, (args, result)
+    assert cli("ingest", "acme", docs, "--wait", "inf").code == 0
