@@ -1838,3 +1838,25 @@ def test_a_phone_number_or_e_mail_asked_for_that_the_sentence_lacks_is_no_answer
     assert not gate.lacks_contact("How do I change the phone number on my account?", sentence)  # named, not asked
     assert gate.lacks_contact("客服电话是多少？", "客服邮箱：help@example.com。")
     assert not gate.lacks_contact("电子发票多久发送到邮箱？", "电子发票3个工作日内发送到您登记的邮箱。")
+
+
+def test_centuries_answer_when_and_a_span_is_found_across_a_hyphen():
+    """"14th to 17th centuries" was no date, so "When did the plague return?" took the next sentence's "19th
+    century"; "English" was not found in "English-medium schools" (normalised, one word)."""
+    plague = [Passage("The plague repeatedly returned to haunt Europe throughout the 14th to 17th centuries. "
+                      "It persisted in the Ottoman Empire into the 19th century.", "plague.txt")]
+    assert numbers.typed_tokens("date", plague[0].text) == ["14th to 17th centuries", "19th century"]
+    reply, _ = ask("When did the plague return to Europe?", plague, " 1346")
+    assert "14th to 17th centuries" in reply.answer and "19th" not in reply.answer, reply
+    schools = [Passage("Chinese secondary schools are required to change into English-medium schools.", "my.txt")]
+    reply, _ = ask("What language is used in Chinese secondary schools?", schools, " English")
+    assert reply.grounded and reply.answer == "English", reply
+
+
+def test_how_long_is_answered_by_the_best_sentence_saying_until_when():
+    """"How long did plague last in the Ottoman empire?" of "…until the second quarter of the 19th century." was
+    answered "at least one location", a number of the next sentence."""
+    ottoman = [Passage("Plague remained a major event in Ottoman society until the second quarter of the 19th century. "
+                       "Outbreaks struck at least one location almost every year.", "plague.txt")]
+    reply, _ = ask("How long did plague last in the Ottoman empire?", ottoman, " 20 years")
+    assert reply.answer.startswith("Plague remained a major event in Ottoman society until the second quarter"), reply

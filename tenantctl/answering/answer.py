@@ -275,6 +275,9 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     # "When is the maintenance window?" of "…weekly window, Tuesdays 22:00–23:30.": the best sentence says when
     # in its own way, no date of the next one does
     said_when = numbers.expected_type(question) == "date" and _SAYS_WHEN.search(ranked[0].text)
+    # "How long did plague last in the Ottoman empire?" of "…remained a major event … until the second quarter of
+    # the 19th century.": the best sentence says how long by when it ended, no number of the next one does
+    said_when = said_when or _ASKS_HOW_LONG.search(question) and _SAYS_UNTIL.search(ranked[0].text)
     for c in [] if contact and contact.search(ranked[0].text) else ranked[:1] if said_when else ranked[:2]:
         choices = numbers.typed_choices(question, c.text)
         if _language(question) == "en" and len(choices) > 1:  # which one is meant would be a guess
@@ -307,6 +310,8 @@ _SAYS_WHEN = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|week
                         r"twelve)\s(?:(?:business|working|calendar)\s)?(?:minutes?|hours?|days?|weeks?|months?|years?)\b"
                         r"|每[天日周月年]|工作日|周[一二三四五六日末]|星期", re.I)
 _ASKS_HOW_TO = re.compile(r"^\s*(?:how (?:do|can|should|would|could) (?:i|we|you)|how to)\b", re.I)
+_ASKS_HOW_LONG = re.compile(r"\bhow long\b", re.I)
+_SAYS_UNTIL = re.compile(r"\b(?:until|till|through(?:out)?)\b", re.I)
 _ASKS_RELEASE = re.compile(r"\b(?:which|what|in which|in what|since which|since what) (?:version|release)\b"
                            r"|哪个版本|哪一版|哪一个版本", re.I)
 

@@ -55,10 +55,11 @@ _UNIT_WORD = (r"(?:\s(?!(?:of|in|and|the|to|a|on|at|for|by|from|with|or|is|are|w
               r"(?:\s(?-i:ago|old|later)\b)?)?")  # "20 million years ago"
 # A time's zone, in capitals: "02:30 UTC", "10:00 AEST", "9 am GMT+1".
 _ZONE = r"(?:\s(?-i:UTC|GMT|Z|[A-Z]{1,3}[SD]?T)(?:[+-]\d{1,2}(?::?\d{2})?)?\b)?"
+_NTH = rf"(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})"  # "14th", "fourth": of a century ("14th to 17th centuries")
 PATTERNS = {
     "date": re.compile(
         rf"\b(?:\d{{4}}-\d{{2}}-\d{{2}}|{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{3,4}}|\d{{1,2}}\s+{MONTH}\s+\d{{3,4}}|{MONTH}\s+\d{{3,4}}"
-        rf"|(?:\d{{1,2}}(?:st|nd|rd|th)|{_ORDINAL})[\s-](?:century|millennium)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d){_NO_YEAR})\b"
+        rf"|{_NTH}(?:\s*(?:to|and|or|-|–)\s*{_NTH})?[\s-](?:century|centuries|millennium|millennia)(?:\s(?:AD|BC|BCE|CE)\b)?|(?<![\d,.])\d{{3,4}}s?(?![,.]\d){_NO_YEAR})\b"
         rf"|{_ZH_YEAR}(?:年代|年(?:{_ZH_NUM}月)?(?:{_ZH_NUM}[日号])?)|{_ZH_NUM}(?:世纪|月(?:{_ZH_NUM}[日号])?)",
         re.I,
     ),
@@ -154,7 +155,8 @@ def typed_tokens(kind: str, text: str) -> list[str]:
 
 
 # (what the question asks, the unit its answer has, whether a number of another unit may answer at all)
-_UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I), re.compile(r"century|millennium|世纪", re.I), False),
+_UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I),
+           re.compile(r"centur(?:y|ies)|millenni(?:um|a)|世纪", re.I), False),
           (re.compile(r"\bdecade\b|年代", re.I), re.compile(r"\d0s$|年代"), False),
           (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(MONTH, re.I), False),
           # "How much does it cost?", "停车证每月多少钱？", "装修押金是多少？": an amount of money, never "15 spaces",

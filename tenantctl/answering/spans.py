@@ -92,7 +92,9 @@ def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, 
         wanted = normalize(reading)
         if not wanted or _restates(reading, question):
             continue
-        holder = next((c for c in candidates if occurs(wanted, normalize(c.text))), None)
+        # "English" of "English-medium schools", which normalises to one word
+        holder = next((c for c in candidates if occurs(wanted, normalize(c.text))
+                       or "-" in c.text and occurs(wanted, normalize(c.text.replace("-", " ")))), None)
         if holder:
             return reading, holder
     return None
