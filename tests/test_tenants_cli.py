@@ -258,3 +258,27 @@ def test_wait_takes_seconds_not_nan_or_a_negative_time(cli, home, tmp_path):
             result = cli(*args, "--wait", value)
             assert result.code == ExitCode.USAGE and "is not a number of seconds" in result.err, (args, result)
     assert cli("ingest", "acme", docs, "--wait", "inf").code == 0
+
+
+def test_a_usage_row_that_cannot_be_written_is_named_in_the_log(cli, home, tmp_path, monkeypatch):
+    """A tenant folder that took reads but no writes (a read-only mount whose WAL files were there) answered
+    searches and questions with no usage row and no trace of the one missing from its bill."""
+    import json
+    import sqlite3
+
+    from tenantctl.storage.store import Store
+
+    fast_home(cli, home)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# A\n\nThe gate code is 4711.\n")
+    assert cli("tenant", "create", "acme").code == 0 and cli("ingest", "acme", docs).code == 0
+
+    def refuse(self, rows):
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(Store, "record_usage", refuse)
+    assert cli("search", "acme", "gate code").code == 0
+    lines = [json.loads(line) for line in (home / "logs" / "tenantctl.jsonl").read_text().splitlines()]
+    search = [line for line in lines if line["event"] == "search"][-1]
+    assert search["level"] == "warning" and "readonly database" in search["usage_not_recorded"], search

@@ -42,7 +42,9 @@ def record(store: Store, event: UsageEvent, ms: float) -> None:
 
 @contextlib.contextmanager
 def track(store: Store, operation: str) -> Iterator[UsageEvent]:
-    """Record one usage event for the block, whatever its outcome, and log it."""
+    """Record one usage event for the block, whatever its outcome, and log it. A usage row that cannot be
+    written (a read-only or full tenant folder) fails nothing, but its log line says so (`usage_not_recorded`):
+    a search or question answered so was missing from `usage` without a trace."""
     event = UsageEvent(operation)
     started = time.perf_counter()
     try:
@@ -58,12 +60,16 @@ def track(store: Store, operation: str) -> Iterator[UsageEvent]:
         raise
     finally:
         ms = (time.perf_counter() - started) * 1000
-        with contextlib.suppress(Exception):
+        unrecorded = None
+        try:
             record(store, event, ms)
+        except Exception as exc:  # the operation's outcome stands; its usage row is missing from the bill
+            unrecorded = f"{type(exc).__name__}: {exc}"
         logs.event(
-            operation, level="info" if event.outcome == "ok" else "warning", outcome=event.outcome,
+            operation, level="info" if event.outcome == "ok" and not unrecorded else "warning", outcome=event.outcome,
             ms=round(ms, 1), chunks_embedded=event.chunks_embedded, documents=event.documents,
             prompt_tokens=event.prompt_tokens, completion_tokens=event.completion_tokens, **event.details,
+            **({"usage_not_recorded": unrecorded} if unrecorded else {}),
         )
 
 
