@@ -1,4 +1,6 @@
+import os
 import shutil
+import time
 
 import pytest
 import yaml
@@ -206,6 +208,9 @@ def test_init_registers_again_the_tenant_folders_a_lost_registry_db_left(cli, ho
     for name in ("registry.db", "registry.db-wal", "registry.db-shm"):
         (home / name).unlink(missing_ok=True)
     assert cli("search", "acme", "gate code").code == ExitCode.NOT_FOUND
+    assert cli("init", "--json").json()["registered"] == []  # written just now: a `create` may be under way
+    for settings in (home / "tenants").glob("*/tenant.yaml"):
+        os.utime(settings, (time.time() - 60, time.time() - 60))
     done = cli("init", "--json")
     assert done.code == 0 and done.json()["registered"] == ["acme", "beta"], done
     listed = {t["id"]: t for t in cli("tenant", "list", "--json").json()}

@@ -10,6 +10,7 @@ import errno
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import time
 from collections.abc import Iterator
@@ -577,8 +578,13 @@ def register_lost() -> list[str]:
             continue
         if settings.id != folder.name or settings.store != "local":
             continue
+        if time.time() - (folder / TENANT_FILE).stat().st_mtime < 10:  # a `create` between its rename and its row
+            continue
         drop_orphan_keys(folder.name)
-        registry.add(folder.name, settings.display_name, settings.created_at, store="local")
+        try:
+            registry.add(folder.name, settings.display_name, settings.created_at, store="local")
+        except sqlite3.IntegrityError:  # registered meanwhile
+            continue
         found.append(folder.name)
     return found
 
