@@ -23,7 +23,7 @@ FIELD_WORDS = [
     ("who", "head", "manager", "owner", "contact", "lead"),
     ("fix", "action", "solution", "remedy", "resolution"),
     ("mean", "meaning", "description", "definition"),
-    ("钱", "价格", "售价", "价钱", "费用", "收费"),  # "X5 多少钱？" asks for the 价格, a fee table's 收费标准
+    ("钱", "价格", "售价", "价钱", "费用"),  # "X5 多少钱？" asks for the 价格
 ]
 _FIELD_STEMS = [frozenset(w[:STEM] for w in group) for group in FIELD_WORDS]
 _STANDING = frozenset().union(*_FIELD_STEMS)  # every word that stands for a field
