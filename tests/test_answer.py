@@ -1844,6 +1844,9 @@ def test_a_phone_number_or_e_mail_asked_for_that_the_sentence_lacks_is_no_answer
     assert not gate.lacks_contact("电子发票多久发送到邮箱？", "电子发票3个工作日内发送到您登记的邮箱。")
 
 
+TRAVEL_Q = "Which approval code does a travel expense claim need?"
+
+
 def test_centuries_answer_when_and_a_span_is_found_across_a_hyphen():
     """"14th to 17th centuries" was no date, so "When did the plague return?" took the next sentence's "19th
     century"; "English" was not found in "English-medium schools" (normalised, one word)."""
@@ -1855,6 +1858,8 @@ def test_centuries_answer_when_and_a_span_is_found_across_a_hyphen():
     schools = [Passage("Chinese secondary schools are required to change into English-medium schools.", "my.txt")]
     reply, _ = ask("What language is used in Chinese secondary schools?", schools, " English")
     assert reply.grounded and reply.answer == "English", reply
+    reply, _ = ask(TRAVEL_Q, [TRAVEL], " 7731")  # no part of a code: the code is the answer, whole
+    assert "NW-TRV-7731" in reply.answer, reply
 
 
 def test_how_long_is_answered_by_the_best_sentence_saying_until_when():

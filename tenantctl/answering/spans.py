@@ -92,12 +92,20 @@ def accept(span: str, question: str, candidates: list[Candidate]) -> tuple[str, 
         wanted = normalize(reading)
         if not wanted or _restates(reading, question):
             continue
-        # "English" of "English-medium schools", which normalises to one word
         holder = next((c for c in candidates if occurs(wanted, normalize(c.text))
-                       or "-" in c.text and occurs(wanted, normalize(c.text.replace("-", " ")))), None)
+                       or "-" in c.text and occurs(wanted, normalize(_unhyphenated(c.text)))), None)
         if holder:
             return reading, holder
     return None
+
+
+# The hyphen of a compound of words: "English" is found in "English-medium schools" (normalised one word), but
+# no part of a code: "7731" is not the answer "NW-TRV-7731" is.
+_COMPOUND = re.compile(r"(?<![\w-])[^\W\d_]+(?:-[^\W\d_]+)+(?![\w-])")
+
+
+def _unhyphenated(text: str) -> str:
+    return _COMPOUND.sub(lambda m: m.group().replace("-", " "), text)
 
 
 _ARTICLE = frozenset(("a", "an", "the"))
