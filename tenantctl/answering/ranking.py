@@ -96,7 +96,7 @@ def rank(question: str, candidates: list[Candidate],
     # field names for the words that stand for them ("X5 多少钱？" of "型号: X5; 价格: 899元").
     # A term only its heading holds weighs W_HEADING_ONLY: of "2.3 婚假与产假", the 产假 line answers "产假多少天？".
     said = [features(c.text) for c in candidates]
-    held_by = [own | standing_for(c.text, features) | _antecedents(c, features) | _carried(c, borrowed, features)
+    held_by = [own | standing_for(c.text, features) | _antecedents(c, features, borrowed)
                for c, own in zip(candidates, said, strict=True)]  # all but its heading
     headings = {c.heading: features(c.heading) for c in candidates}  # one per passage, not per sentence
     sets = [mine | headings[c.heading] for c, mine in zip(candidates, held_by, strict=True)]
@@ -159,20 +159,15 @@ _PLACE = re.compile(r"位于|地处|坐落|[\u4e00-\u9fff][省市县区州镇村
 _PRONOUN_LED = re.compile(r"(?:He|She|It|They|His|Her|Its|Their|This|These)\b")
 
 
-def _antecedents(candidate: Candidate, features: Callable[[str], set[str]]) -> set[str]:
-    """The names of the sentence before a pronoun-led `candidate` in its paragraph (by `features`)."""
+def _antecedents(candidate: Candidate, features: Callable[[str], set[str]], borrowed: set[str]) -> set[str]:
+    """What a pronoun-led `candidate` holds of the sentence before it in its paragraph (by `features`): that
+    sentence's names, and the `borrowed` terms of a follow-up's earlier question it holds — after "Which doctor
+    performs colonoscopies?", "Her list runs on Tuesdays" follows "Dr. Ross performs colonoscopies."."""
     if not candidate.before or not _PRONOUN_LED.match(candidate.text):
         return set()
     words = re.findall(r"[^\W_][\w'-]*", candidate.before)
-    return features(" ".join(w for i, w in enumerate(words) if is_name(w, first=i == 0)))
-
-
-def _carried(candidate: Candidate, borrowed: set[str], features: Callable[[str], set[str]]) -> set[str]:
-    """The earlier question's terms a pronoun-led `candidate` carries from the sentence before it: after
-    "Which doctor performs colonoscopies?", "Her list runs on Tuesdays" follows "Dr. Ross performs colonoscopies."."""
-    if not borrowed or not candidate.before or not _PRONOUN_LED.match(candidate.text):
-        return set()
-    return features(candidate.before) & borrowed
+    names = features(" ".join(w for i, w in enumerate(words) if is_name(w, first=i == 0)))
+    return names | (features(candidate.before) & borrowed if borrowed else set())
 
 
 _ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth".split()
