@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -46,10 +47,12 @@ err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # a 
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 TenantArg = Annotated[str, typer.Argument(metavar="TENANT", help="Tenant id.", show_default=False)]
+
+
 def _seconds(value: float) -> float:
     """--wait's value: "-5" waited for ever (the lock library reads a negative time-out as no limit) and "nan"
     ended in a traceback; `inf` waits for ever on purpose."""
-    if value != value or value < 0:
+    if math.isnan(value) or value < 0:
         raise typer.BadParameter(f"{value} is not a number of seconds (0 or more; inf waits for ever)")
     return value
 
