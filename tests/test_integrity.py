@@ -358,3 +358,25 @@ def test_a_lost_store_is_told_how_to_start_afresh_keeping_settings_and_keys(cli,
     assert cli("ingest", "acme", docs).code == 0
     assert "4711" in cli("search", "acme", "gate code", "--json").json()[0]["text"]
     assert len(cli("key", "list", "acme", "--json").json()) == 1
+
+
+def test_verify_all_goes_on_past_a_tenant_whose_settings_are_invalid(cli, home):
+    """One tenant's tenant.yaml with a wrong value stopped `verify --all` at it (exit 1, no other tenant
+    verified); it is that tenant's problem, named with the setting and the fix, and the others are checked."""
+    fast_home(cli, home)
+    for tenant in ("acme", "beta", "zeta"):
+        assert cli("tenant", "create", tenant).code == 0
+    settings = _tenant_dir(home, "beta") / "tenant.yaml"
+    settings.write_text(settings.read_text().replace("quotas: {}", "quotas: {documents: -1}"))
+
+    result = cli("verify", "--all", "--json")
+    assert result.code == ExitCode.PARTIAL, result
+    reports = {t["tenant"]: t for t in result.json()["tenants"]}
+    assert reports["acme"]["ok"] and reports["zeta"]["ok"] and not reports["beta"]["ok"]
+    problem = reports["beta"]["problems"][0]
+    assert problem["code"] == "tenant-settings" and not problem["repairable"]
+    assert "quotas.documents" in problem["message"] and "fix the setting in" in problem["message"]
+    assert [p["code"] for p in reports["beta"]["problems"]] == ["tenant-settings"]  # its store is checked too: ok
+
+    one = cli("verify", "beta")
+    assert one.code == ExitCode.ERROR and "beta: 1 problem" in one.out and "quotas.documents" in one.out

@@ -325,9 +325,23 @@ def verify_dir(tenant_id: str, folder: Path) -> TenantReport:
 
 
 def verify_tenant(tenant: Tenant) -> TenantReport:
-    if tenant.pooled:
+    try:
+        pooled = tenant.pooled
+    except TenantctlError as exc:  # its tenant.yaml is not valid: every command of the tenant refuses to run
+        return _settings_invalid(tenant.id, tenant.dir, exc)
+    if pooled:
         return verify_pooled(tenant)
     return verify_dir(tenant.id, tenant.dir)
+
+
+def _settings_invalid(tenant_id: str, folder: Path, error: TenantctlError) -> TenantReport:
+    """A tenant whose tenant.yaml cannot be read or is not valid: that problem first, then what its folder's
+    files show (a local store is checked as always; where the settings say a store lives cannot be read)."""
+    report = verify_dir(tenant_id, folder) if (folder / STORE_FILE).is_file() else TenantReport(tenant_id, str(folder))
+    hint = error.hint or f"fix {folder / TENANT_FILE}"
+    report.problems.insert(0, Problem("tenant-settings", TENANT_FILE, f"{error.message}; {hint}", hint,
+                                      repairable=False))
+    return report
 
 
 def verify_pooled(tenant: Tenant) -> TenantReport:
@@ -362,11 +376,11 @@ def verify_all() -> list[TenantReport]:
             report.problems.append(Problem("tenant-invalid", "", tenant.error.message,
                                            tenant.error.hint or "", repairable=False))
             reports.append(report)
-        elif not isinstance(tenant, BrokenTenant) and tenant.pooled:
-            with tenant.as_current():  # its store runs only in its own tenant's context
-                reports.append(verify_pooled(tenant))
-        else:
+        elif isinstance(tenant, BrokenTenant):
             reports.append(verify_dir(tenant.id, tenant.dir))
+        else:  # one tenant's invalid tenant.yaml is its problem: the others are still verified
+            with tenant.as_current():  # a pooled tenant's store runs only in its own tenant's context
+                reports.append(verify_tenant(tenant))
     return reports
 
 
