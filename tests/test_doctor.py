@@ -251,3 +251,48 @@ def test_a_gguf_copied_in_part_fails_the_doctor(cli, home, tmp_path):
     assert checks["model pilot"]["status"] == "ok", checks["model pilot"]
     assert checks["model cut"]["status"] == "fail" and "before its tensors end" in checks["model cut"]["detail"]
     assert checks["model head"]["status"] == "fail" and "inside its header" in checks["model head"]["detail"]
+
+
+def test_gguf_size_reads_every_kind_of_metadata_value(tmp_path):
+    """Where a GGUF's tensors end, read past metadata of every type (scalars, strings, arrays of scalars, of
+    strings and of arrays), with the alignment the file sets; a K-quant's blocks counted by their bytes; an
+    unknown tensor type counts 0 bytes. A header doctor cannot read is None, one cut short -1."""
+    import struct
+
+    from tenantctl.operations.doctor import gguf_size
+
+    def text(s: bytes) -> bytes:
+        return struct.pack("<Q", len(s)) + s
+
+    def value(key: bytes, kind: int, body: bytes) -> bytes:
+        return text(key) + struct.pack("<I", kind) + body
+
+    metadata = [
+        value(b"u8", 0, b"\x07"), value(b"i16", 3, struct.pack("<h", -2)), value(b"f32", 6, struct.pack("<f", 1.5)),
+        value(b"bool", 7, b"\x01"), value(b"u64", 10, struct.pack("<Q", 9)), value(b"f64", 12, struct.pack("<d", 2.0)),
+        value(b"name", 8, text(b"a tiny GGUF model made by the doctor's test")),
+        value(b"ids", 9, struct.pack("<IQ", 4, 3) + struct.pack("<3I", 1, 2, 3)),
+        value(b"tokens", 9, struct.pack("<IQ", 8, 2) + text(b"a") + text(b"bc")),
+        value(b"nested", 9, struct.pack("<IQ", 9, 2) + struct.pack("<IQH", 2, 1, 5) + struct.pack("<IQ", 8, 1)
+              + text(b"x")),
+        value(b"general.alignment", 4, struct.pack("<I", 64)),
+    ]
+
+    def gguf(name: str, version: int = 3, extra: bytes = b"", count: int = len(metadata)) -> Path:
+        head = b"GGUF" + struct.pack("<IQQ", version, 2, count) + b"".join(metadata) + extra
+        head += text(b"q") + struct.pack("<IQIQ", 1, 512, 12, 0)  # Q4_K: two blocks of 256, 144 bytes each
+        head += text(b"odd") + struct.pack("<IQIQ", 1, 8, 99, 288)  # a type doctor does not know: 0 bytes
+        assert extra or 0 < len(head) % 64 <= 32  # aligned to 32 bytes, its tensors would start too early
+        head += bytes(-len(head) % 64)
+        path = tmp_path / name
+        path.write_bytes(head + bytes(288))
+        return path
+
+    whole = gguf("whole.gguf")
+    assert gguf_size(whole) == whole.stat().st_size
+    assert gguf_size(gguf("v1.gguf", version=1)) is None
+    unknown = gguf("unknown.gguf", extra=value(b"what", 13, b"\x00" * 8), count=len(metadata) + 1)
+    assert gguf_size(unknown) is None
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole.read_bytes()[:100])
+    assert gguf_size(cut) == -1

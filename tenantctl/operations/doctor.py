@@ -8,11 +8,14 @@ change the registry.
 from __future__ import annotations
 
 import itertools
+import math
+import mmap
 import os
 import re
 import shutil
 import sqlite3
 import stat
+import struct
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -390,78 +393,82 @@ def check_onnx_export(cfg: Config) -> Check:
     return _ok("onnx export", f"{', '.join(used)}, checksum verified ({target})")
 
 
-# GGUF metadata value sizes by type (8 is a string, 9 an array), and ggml tensor types' bytes per block of
-# elements (F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, the K-quants, BF16); a type not listed counts 0 bytes.
+# GGUF metadata values of a fixed size: their bytes by type (0-7 and 10-12: the integers, floats and bool); an
+# unsigned integer's value is read (uint32, uint64: general.alignment is one). Type 8 is a string, 9 an array.
 _GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_UNSIGNED = {4: "I", 10: "Q"}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+# ggml tensor types' elements and bytes per block (F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, the K-quants,
+# BF16); a type not listed counts 0 bytes.
 _GGML_BLOCK = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
                10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
                30: (1, 2)}
+
+
+class _GGUFHeader:
+    """A GGUF header read in order from just past its magic: little-endian integers, strings, metadata values.
+    Reading past the end of the file raises struct.error."""
+
+    def __init__(self, buf: mmap.mmap) -> None:
+        self.buf, self.pos = buf, 4
+
+    def uint(self, fmt: str) -> int:
+        (value,) = struct.unpack_from("<" + fmt, self.buf, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return value
+
+    def string(self) -> bytes:
+        size = self.uint("Q")
+        self.pos += size
+        return self.buf[self.pos - size:self.pos]
+
+    def value(self, kind: int) -> int | None:
+        """Reads past one metadata value of type `kind`: an unsigned integer's value, None for any other type."""
+        if kind in _GGUF_UNSIGNED:
+            return self.uint(_GGUF_UNSIGNED[kind])
+        if kind in _GGUF_SCALAR:
+            self.pos += _GGUF_SCALAR[kind]
+        elif kind == _GGUF_STRING:
+            self.string()
+        elif kind == _GGUF_ARRAY:
+            inner, count = self.uint("I"), self.uint("Q")
+            if inner in _GGUF_SCALAR:  # a tokenizer's scores or types: 262,144 of them in Gemma 3
+                self.pos += _GGUF_SCALAR[inner] * count
+            else:
+                for _ in range(count):
+                    self.value(inner)
+        else:
+            raise ValueError(f"metadata type {kind}")
+        return None
 
 
 def gguf_size(path: Path) -> int | None:
     """The bytes a GGUF file (version 2 or 3) needs: where its tensors' data ends, read from its header; -1
     when the file ends inside its header; None when the header cannot be read so (another version, a metadata
     type not known). Doctor never loads a model; a file copied in part (an interrupted `scp`) passed as "ok"
-    and failed at the pilot tenant's first question."""
-    import mmap
-    import struct
-
+    and failed at the pilot tenant's first question. Not gguf's GGUFReader: it takes 30 s over Gemma 3 270M's
+    vocabulary, this 0.4 s."""
     try:
         with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            pos = 4
-
-            def take(fmt: str) -> int:
-                nonlocal pos
-                (value,) = struct.unpack_from("<" + fmt, buf, pos)
-                pos += struct.calcsize(fmt)
-                return value
-
-            def skip_string() -> bytes:
-                nonlocal pos
-                size = take("Q")
-                pos += size
-                return buf[pos - size:pos]
-
-            def skip_value(kind: int) -> int | None:
-                nonlocal pos
-                if kind in _GGUF_SCALAR:
-                    value = take({1: "B", 2: "H", 4: "I", 8: "Q"}[_GGUF_SCALAR[kind]]) if kind in (4, 10) else None
-                    if kind not in (4, 10):
-                        pos += _GGUF_SCALAR[kind]
-                    return value
-                if kind == 8:
-                    skip_string()
-                    return None
-                if kind == 9:
-                    inner, count = take("I"), take("Q")
-                    if inner in _GGUF_SCALAR:
-                        pos += _GGUF_SCALAR[inner] * count
-                    else:
-                        for _ in range(count):
-                            skip_value(inner)
-                    return None
-                raise ValueError(f"metadata type {kind}")
-
-            if take("I") not in (2, 3):
+            head = _GGUFHeader(buf)
+            if head.uint("I") not in (2, 3):
                 return None
-            tensors, entries = take("Q"), take("Q")
+            tensors, entries = head.uint("Q"), head.uint("Q")
             alignment = 32
             for _ in range(entries):
-                key = skip_string()
-                value = skip_value(take("I"))
+                key = head.string()
+                value = head.value(head.uint("I"))
                 if key == b"general.alignment" and value:
                     alignment = value
             end = 0
             for _ in range(tensors):
-                skip_string()
-                dims = [take("Q") for _ in range(take("I"))]
-                kind, offset = take("I"), take("Q")
-                elements = 1
-                for dim in dims:
-                    elements *= dim
+                head.string()  # its name
+                dims = head.uint("I")
+                elements = math.prod(head.uint("Q") for _ in range(dims))
+                kind, offset = head.uint("I"), head.uint("Q")
                 block, size = _GGML_BLOCK.get(kind, (1, 0))
                 end = max(end, offset + elements // block * size)
-            return -(-pos // alignment) * alignment + end
+            return -(-head.pos // alignment) * alignment + end
     except (struct.error, IndexError):  # the header runs past the end of the file
         return -1
     except (OSError, ValueError, OverflowError):
