@@ -5,6 +5,7 @@ Every probe here is counted in the `BAD_INPUTS` tally that `tests/test_hardening
 """
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -521,17 +522,21 @@ def test_a_read_only_tenant_folder_is_not_called_damaged(cli, home, tmp_path):
     if mounted.returncode != 0:
         pytest.skip(f"cannot bind-mount here: {mounted.stderr.decode().strip()}")
     try:
+        from tenantctl.serving.errors import error_body
+        from tenantctl.storage.store import _blocked, unwritable_hint
+
+        hint = unwritable_hint(OSError(errno.EROFS, "Read-only file system"))
         searched = _clean(cli("search", "t", "gate code"))
         assert "takes no new file (Read-only file system)" in searched.err and "damaged" not in searched.err.split(
             "Hint:")[0], searched.err
+        assert " ".join(searched.err.split("Hint:")[1].split()) == hint, searched.err
         verified = cli("verify", "t", "--json")
         problem = verified.json()["tenants"][0]["problems"][0]
         assert verified.code == 1 and problem["code"] == "store-unopenable", problem
         assert "delete the tenant" not in problem["fix"] and "writable" in problem["fix"], problem
         checks = {c["name"]: c for c in cli("doctor", "--json").json()["checks"]}  # it said "healthy"
         assert checks["tenant t"]["status"] == "fail" and "takes no new file" in checks["tenant t"]["detail"], checks
-        from tenantctl.serving.errors import error_body
-        from tenantctl.storage.store import _blocked
+        assert problem["fix"] == checks["tenant t"]["fix"] == hint  # one wording: the three had each their own
 
         body = error_body(_blocked(folder))  # an API client is told to contact the operator, not to fix a mount
         assert "contact the server's operator" in body["hint"] and str(home) not in body["error"], body
@@ -539,6 +544,21 @@ def test_a_read_only_tenant_folder_is_not_called_damaged(cli, home, tmp_path):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
     found = cli("search", "t", "gate code", "--json")
     assert found.code == 0 and "4711" in found.json()[0]["text"]  # nothing needed a repair
+
+
+def test_a_tenant_folder_on_a_full_disk_is_told_to_free_space(tmp_path, monkeypatch):
+    """A folder that takes no new file for want of space: a DiskFull error (the server answers 507) whose hint
+    says to free space, as `verify` and `doctor` say of it; any other cause, to make the folder writable."""
+    from tenantctl.errors import DiskFull, StorageError
+    from tenantctl.storage import store
+
+    writable = "make the tenant's folder writable"
+    for code, kind, words in ((errno.ENOSPC, DiskFull, "free some disk space"), (errno.EDQUOT, DiskFull, "free some"),
+                              (errno.EROFS, StorageError, writable), (errno.EACCES, StorageError, writable)):
+        monkeypatch.setattr(store, "unwritable", lambda folder, code=code: OSError(code, os.strerror(code)))
+        error = store._blocked(tmp_path)
+        assert type(error) is kind and words in error.hint, error
+        assert error.hint == store.unwritable_hint(OSError(code, "")), error
 
 
 def test_chat_list_columns_line_up(cli, home, tmp_path, monkeypatch):

@@ -664,7 +664,7 @@ def _damaged_stores(tenant_ids: list[str], tenants_dir: Path) -> list[Check]:
     of `verify`, so that `doctor` does not call a home healthy whose tenants cannot be read. A folder that takes
     no new file (a read-only mount) fails every command of its tenant: SQLite reads a WAL store through files
     it makes beside it."""
-    from tenantctl.storage.store import unwritable
+    from tenantctl.storage.store import unwritable, unwritable_hint
     from tenantctl.storage.tenants import TenantFolder
 
     checks = []
@@ -683,8 +683,7 @@ def _damaged_stores(tenant_ids: list[str], tenants_dir: Path) -> list[Check]:
             elif (blocked := unwritable(folder.dir)) is not None:
                 checks.append(Check(f"tenant {tenant_id}", "fail", f"its folder {folder.dir} takes no new file "
                                     f"({blocked.strerror or blocked}): every command of the tenant fails",
-                                    "make the folder writable (check its mount, owner and modes); nothing in it is "
-                                    "damaged"))
+                                    unwritable_hint(blocked)))
                 continue
             else:
                 continue

@@ -26,7 +26,7 @@ from tenantctl.fileio import sha256_file
 from tenantctl.storage.index import Manifest, ManifestInvalid, parse_manifest, rebuild_index
 from tenantctl.storage.layout import MANIFEST_FILE, STORE_FILE, STRAY_RE, TENANT_FILE, UPLOADS_DIR
 from tenantctl.storage.maintenance import fts_check_fails, fts_faults, refill_fts, replace_vectors
-from tenantctl.storage.store import STORE_FORMAT_VERSION, unwritable
+from tenantctl.storage.store import STORE_FORMAT_VERSION, unwritable, unwritable_hint
 from tenantctl.storage.tenants import BrokenTenant, TenantFolder, each_tenant
 
 if TYPE_CHECKING:
@@ -143,8 +143,7 @@ class _Checker:
             if (blocked := unwritable(self.folder)) is not None:  # a read-only folder: deleting the tenant was advised
                 self.problem("store-unopenable", STORE_FILE, f"cannot be opened: its folder takes no new file "
                              f"({blocked.strerror or type(blocked).__name__})", repairable=False,
-                             fix="make the tenant's folder writable (check its mount, owner, modes and free space); "
-                                 "nothing in it is damaged")
+                             fix=unwritable_hint(blocked))
                 return None
             reason = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ else exc
             self.not_repairable("store-corrupt", STORE_FILE, f"cannot be read by SQLite ({reason})")

@@ -7,6 +7,7 @@ differs from the store is stale and is rebuilt from the store, never trusted.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import sqlite3
@@ -213,35 +214,42 @@ def _damaged(path: Path, exc: sqlite3.DatabaseError) -> StorageError:
     )
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def unwritable(folder: Path) -> OSError | None:
     """Why `folder` takes no new file (a read-only mount, an immutable folder, no permission, a full disk);
     None when it does. A WAL store is read through files made beside it, so such a folder fails every command
     of its tenant with SQLite's "unable to open database file", which is no damage of the store."""
-    import errno
     import tempfile
 
     try:
         with tempfile.TemporaryFile(dir=folder):
             return None
     except OSError as exc:  # a folder gone (deleted meanwhile) is not one that refuses files
-        blocked = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
+        blocked = (errno.EROFS, errno.EACCES, errno.EPERM, *_DISK_FULL)
         return exc if exc.errno in blocked else None
+
+
+def unwritable_hint(exc: OSError) -> str:
+    """What to do about a tenant folder that takes no new file (`unwritable`'s error), in the words every
+    command, `verify` and `doctor` give alike. Naming a command makes it the operator's to act on: an API client
+    is told to contact the operator instead (`serving.errors.api_hint`), not to fix a mount."""
+    if exc.errno in _DISK_FULL:
+        return "free some disk space, then retry"
+    return ("make the tenant's folder writable (check its mount, owner and modes; `tenantctl doctor` lists every "
+            "such folder); nothing in it is damaged")
 
 
 def _blocked(folder: Path) -> StorageError | None:
     """The error for a store SQLite could not open because its folder takes no new file: it read "damaged or
     not a tenantctl store", and `verify` advised deleting the tenant."""
-    import errno
-
     exc = unwritable(folder)
     if exc is None:
         return None
     message = (f"cannot open the store of tenant folder {folder.name!r}: {folder} takes no new file "
                f"({exc.strerror or type(exc).__name__})")
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return DiskFull(message, "free some disk space, then retry")
-    return StorageError(message, "make the folder writable (check its mount, owner and modes: `tenantctl doctor`); "
-                                 "nothing in it is damaged")
+    return (DiskFull if exc.errno in _DISK_FULL else StorageError)(message, unwritable_hint(exc))
 
 
 def check_format(version: int, where: object) -> None:
