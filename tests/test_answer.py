@@ -1869,3 +1869,26 @@ def test_how_long_is_answered_by_the_best_sentence_saying_until_when():
                        "Outbreaks struck at least one location almost every year.", "plague.txt")]
     reply, _ = ask("How long did plague last in the Ottoman empire?", ottoman, " 20 years")
     assert reply.answer.startswith("Plague remained a major event in Ottoman society until the second quarter"), reply
+
+
+def test_months_are_read_alike_in_dates_follow_ups_and_held_dates():
+    """A month is named in full or short ("Sept.", "Jan") wherever a date is read: in an answer's dates, in the
+    months a follow-up says when with ("May", not the "may" of "may I …"), and in a date a passage holds."""
+    import re
+
+    from tenantctl.answering import chat
+
+    full = "January February March April May June July August September October November December".split()
+    for word in [*full, "Jan", "Feb.", "Mar", "Apr", "Jun", "Jul.", "Aug", "Sep", "Sept", "Sept.", "Oct", "Nov",
+                 "Dec.", "january", "SEPT"]:
+        assert re.fullmatch(numbers.MONTH, word, re.I), word
+    for word in ("Ju", "Septem", "Mayo", "Janu"):
+        assert not re.fullmatch(numbers.MONTH, word, re.I), word
+    assert numbers.PATTERNS["date"].search("opened on 5 Sept. 2027").group() == "5 Sept. 2027"
+    assert [chat._says_when(w) for w in ("May", "may", "September", "september", "Sept", "Saturdays")] == [
+        True, False, True, False, False, True]
+    for month, name in enumerate(full, start=1):
+        iso = re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", f"2025-{month}-10")
+        assert gate._dates_held(iso, f"due on 10 {name}") and gate._dates_held(iso, f"{name[:3]} 10, 2025"), name
+        assert not gate._dates_held(iso, f"due on 10 {full[month % 12]}"), name
+    assert not gate._dates_held(re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", "2025-13-10"), "10 Dec")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tenantctl.answering.answer import is_short
+from tenantctl.answering.numbers import MONTHS
 from tenantctl.answering.sentences import CJK_QUESTION, is_name, paragraphs, record_fields, terms
 from tenantctl.storage import sessions
 from tenantctl.textproc import has_cjk
@@ -96,13 +97,12 @@ _FILLER = frozenset("also else more other one same then too tell ask asking know
 # Days and months say when, not what about: "the clinic" is the subject of "… open on Saturdays?".
 _DAYS = frozenset(f"{day}{s}" for day in "monday tuesday wednesday thursday friday saturday sunday weekend".split()
                   for s in ("", "s"))
-_MONTHS = frozenset("January February March April May June July August September October November December".split())
-_WHEN = _DAYS | {month.lower() for month in _MONTHS}
+_WHEN = _DAYS | {month.lower() for month in MONTHS}
 
 
 def _says_when(word: str) -> bool:
     """Whether a word is a day or a month: "Saturdays", "May" — not the "may" of "may I pay by card?"."""
-    return word.lower() in _DAYS or word in _MONTHS
+    return word.lower() in _DAYS or word in MONTHS
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from tenantctl.answering.numbers import MONTH
+from tenantctl.answering.numbers import MONTH, MONTHS
 from tenantctl.answering.sentences import STEM, cjk_share, record_fields, sentences_by_paragraph, terms
 
 CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
@@ -181,14 +181,13 @@ def unheld_codes(question: str, texts: list[str]) -> list[str]:
 # rota whose weeks start on other days).
 _CLAUSE = re.compile(r"\b(?:clause|section|article|paragraph|§)\s*(\d+(?:\.\d+)*)(?![\w.]|\.\d)", re.I)
 _ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w-])")
-_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 
 
 def _dates_held(iso: re.Match, text: str) -> bool:
     """Whether `text` holds the ISO date as written, or its day and month in words ("10 November",
     "Nov 10, 2025"), as D/M or M/D ("10/11/2025"), or in CJK ("11月10日")."""
     year, month, day = (int(g) for g in iso.groups())
-    name = _MONTHS[month - 1] if 1 <= month <= 12 else "-"
+    name = MONTHS[month - 1][:3].lower() if 1 <= month <= 12 else "-"
     words = rf"(?<!\d){day}(?:st|nd|rd|th)?\s+(?:of\s+)?{name}[a-z]*\.?|\b{name}[a-z]*\.?\s+{day}(?!\d)"
     years = rf"(?:{year}|{year % 100:02d})(?!\d)"
     numbers = (rf"(?<![\d/]){year}-0?{month}-0?{day}(?!\d)|(?<![\d/])0?{day}[/.]0?{month}[/.]{years}"

@@ -15,8 +15,11 @@ from tenantctl.answering.scoring import normalize
 from tenantctl.answering.sentences import cjk_share, record_fields, terms
 from tenantctl.textproc import has_cjk
 
-MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+# The months, in order: every place that reads a date names them from here.
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+# A month in full or short ("Jan.", "Sep", "Sept"): the full names first, so that "September" is not read "Sep".
+MONTH = rf"(?:{'|'.join(MONTHS)}|{'|'.join(m[:3] for m in MONTHS if len(m) > 3).replace('Sep', 'Sep|Sept')})\.?"
 _SPELLED = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
             r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
             r"hundred|thousand|dozen|million|billion|half|thirds|quarters)")
