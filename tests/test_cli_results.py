@@ -77,7 +77,7 @@ def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_p
     assert cli("source", "add", "a", mine, "--json").json()["action"] == "updated"
     # b's source cannot be removed through a (cross-tenant probe): a's tenant.yaml has no such source
     probe = cli("source", "remove", "a", str(theirs.resolve()), "--json")
-    assert probe.code == 3 and probe.out == "", probe  # not found
+    assert probe.code == 3 and probe.json()["exit_code"] == 3, probe  # not found, said as JSON too
     assert cli("source", "list", "b", "--json").json()[0]["path"] == str(theirs.resolve())
     removed = cli("source", "remove", "a", str(mine.resolve()), "--json")
     assert removed.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "removed", "sources": [],
@@ -426,3 +426,37 @@ def test_key_commands_of_a_tenant_are_in_its_log(cli, home):
         assert cli(*command).code == 0
     commands = [r["command"] for r in cli("logs", "--tenant", "acme", "--json").json() if r["event"] == "command"]
     assert {"key create", "key list", "key revoke"} <= set(commands), commands
+
+
+def test_with_json_an_error_is_json_on_stdout_too(cli, home):
+    """`--json` printed an error only as stderr's `Error: … / Hint: …` text: a script parsing stdout got
+    nothing. It is also one JSON object on stdout, `{error, hint, exit_code}`, the exit code unchanged;
+    without --json stdout stays empty."""
+    import json
+
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    for args, code in ((("search", "nosuch", "x"), 3),           # a core error
+                       (("reindex", "acme"), 2),                 # no sources
+                       (("search", "acme", "x", "-k", "abc"), 2),  # a usage error of the parser
+                       (("tenant", "show", "acme", "--bogus"), 2)):
+        result = cli(*args, "--json")
+        assert result.code == code, result
+        error = result.json()
+        assert set(error) == {"error", "hint", "exit_code"} and error["exit_code"] == code, error
+        assert error["error"] in result.err and result.err.startswith("Error: ")  # stderr as before
+        plain = cli(*args)
+        assert plain.code == code and plain.out == "", plain
+
+    # a chat's NDJSON: a refused question is a line where its answer would be, and the chat goes on
+    import sys
+    from io import StringIO
+
+    sys_stdin = sys.stdin
+    sys.stdin = StringIO("x" * 2100 + "\n")
+    try:
+        chat = cli("chat", "acme", "--json")
+    finally:
+        sys.stdin = sys_stdin
+    assert chat.code == 2, chat
+    assert [json.loads(line)["exit_code"] for line in chat.out.splitlines()] == [2]

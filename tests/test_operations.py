@@ -178,7 +178,7 @@ def test_key_list_of_an_unknown_tenant_is_not_found(cli, home):
     for args in (("key", "list", "acne"), ("key", "list", "acne", "--json")):
         result = cli(*args)
         assert result.code == ExitCode.NOT_FOUND and "tenant 'acne' does not exist" in result.err, args
-        assert result.out == "", args
+        assert (result.json()["exit_code"] == 3) if "--json" in args else result.out == "", args
     assert len(cli("key", "list", "acme", "--json").json()) == 1
 
 
@@ -235,7 +235,8 @@ def test_options_that_exclude_each_other_are_a_usage_error(cli, home):
     for args, said in ((("chat", "acme", "--list", "--session", "nosuch"), "--list lists the sessions, --session"),
                        (("usage", "--csv", "--json"), "--csv or --json, not both")):
         result = cli(*args)
-        assert result.code == ExitCode.USAGE and said in result.err and result.out == "", (args, result)
+        assert result.code == ExitCode.USAGE and said in result.err, (args, result)
+        assert (result.json()["error"] == said) if "--json" in args else result.out == "", (args, result)
 
 
 def test_an_ingest_that_waited_for_the_lock_says_so_apart_from_its_own_time(cli, home, tmp_path):

@@ -105,10 +105,12 @@ def main(argv: list[str] | None = None) -> None:
     As a process's entry (`argv` None), a search or question that succeeded ends the process at once."""
     import time
 
+    from tenantctl.cli._common import _PRINTED
     from tenantctl.context import cli_actor, current_actor, current_tenant
 
     args = sys.argv[1:] if argv is None else argv
     started = time.perf_counter()
+    _PRINTED.clear()  # a command's own JSON (tests run many commands in one process)
     current_actor.set(cli_actor())  # every log line of the command names who ran it
     os.umask(0o077)  # tenants' data is its owner's alone: every file and folder tenantctl makes is private
     code: int = 0
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         raise
     except TenantctlError as exc:
-        code, error = _report(exc)
+        code, error = _report(exc, args)
         if os.environ.get("TENANTCTL_DEBUG"):
             raise
         sys.exit(code)
@@ -134,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         from tenantctl import paths
 
         typed = from_system_error(exc, paths.home(), current_tenant.get())
-        code, error = _report(typed)
+        code, error = _report(typed, args)
         sys.exit(code)
     except BaseException as exc:  # a crash is logged as one, never as success
         code, error = int(ExitCode.ERROR), f"{type(exc).__name__}: {exc}"
@@ -156,13 +158,15 @@ def _run(app: typer.Typer, args: list[str]) -> None:
         if type(exc).__name__ != "NoArgsIsHelpError":  # its help is printed already
             from rich.markup import escape
 
-            from tenantctl.cli._common import err
+            from tenantctl.cli._common import err, print_json_error, wants_json
 
             ctx = getattr(exc, "ctx", None)
             command = args[0] if args and not args[0].startswith("-") else ""
             where = ctx.command_path if ctx is not None else f"tenantctl {command}".strip()
             err.print(f"[bold red]Error:[/] {escape(exc.format_message())}", markup=True, soft_wrap=True)
             err.print(f"[dim]Hint:[/] see `{escape(where)} --help`", markup=True, soft_wrap=True)
+            if wants_json(args):
+                print_json_error(exc.format_message(), f"see `{where} --help`", exc.exit_code)
         sys.exit(exc.exit_code)
     except typer.Abort:
         typer.echo("Aborted.", err=True)
@@ -192,11 +196,14 @@ def _exit_now() -> None:
     os._exit(0)
 
 
-def _report(exc: TenantctlError) -> tuple[int, str]:
-    """Print `Error: ... / Hint: ...` on stderr; the exit code and message to log."""
-    from tenantctl.cli._common import print_error
+def _report(exc: TenantctlError, args: list[str]) -> tuple[int, str]:
+    """Print `Error: ... / Hint: ...` on stderr (and, with --json, the error as JSON on stdout); the exit
+    code and message to log."""
+    from tenantctl.cli._common import print_error, print_json_error, wants_json
 
     print_error(exc)
+    if wants_json(args):
+        print_json_error(exc.message, exc.hint, int(exc.exit_code))
     return int(exc.exit_code), exc.message
 
 

@@ -63,9 +63,29 @@ WaitOption = Annotated[
 ]
 
 
+_PRINTED: list[bool] = []  # a JSON document went to stdout: an error after it adds no second one
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()
+    _PRINTED.append(True)
+
+
+def print_json_error(message: str, hint: str | None, exit_code: int) -> None:
+    """With --json, an error is also one JSON object on stdout, `{error, hint, exit_code}` (the API's
+    `{error, hint}`): a script reading stdout got nothing it could parse, only stderr's `Error:` text.
+    One line, so it is also a line of a chat's NDJSON. Nothing when a JSON document was printed already."""
+    if _PRINTED:
+        return
+    sys.stdout.write(json.dumps({"error": message, "hint": hint, "exit_code": int(exit_code)}, ensure_ascii=False)
+                     + "\n")
+    sys.stdout.flush()
+
+
+def wants_json(args: list[str]) -> bool:
+    """Whether a command line asks for JSON (`--json` before any `--`)."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
 
 
 def print_error(exc: TenantctlError) -> None:

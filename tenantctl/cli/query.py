@@ -10,7 +10,18 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from tenantctl.cli._common import JsonOption, TenantArg, err, inert, load_cfg, out, plain, print_error, print_json
+from tenantctl.cli._common import (
+    JsonOption,
+    TenantArg,
+    err,
+    inert,
+    load_cfg,
+    out,
+    plain,
+    print_error,
+    print_json,
+    print_json_error,
+)
 from tenantctl.cli.search import KeyOption, ServerOption, remote_target
 from tenantctl.textproc import plural
 
@@ -187,6 +198,8 @@ def _converse(conversation: ChatSession, opened: TenantSession, cfg: Config, jso
                                stream=not json_out)
         except BadInput as exc:  # this question's fault (a pasted page): it ended the whole chat
             print_error(exc)
+            if json_out:  # a line of the NDJSON too, where its answer would be
+                print_json_error(exc.message, exc.hint, int(exc.exit_code))
             refused = exc
             continue
         if json_out:
