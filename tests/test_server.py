@@ -906,3 +906,21 @@ def test_a_chat_follow_up_asks_of_its_own_subject_and_never_of_another_tenants(c
         alone = client.post(f"/v1/chat/sessions/{own}/messages", json={"question": "how much does it cost?"},
                             headers=garden).json()
         assert alone["question"] == "how much does it cost?" and alone["no_answer"], alone  # nothing to borrow
+
+
+def test_two_different_credentials_are_refused_not_one_picked(cli, home):
+    """A request with `Authorization: Bearer <A's key>` and `X-API-Key: <B's key>` ran as B: X-API-Key won
+    silently, so a request a gateway let in as one tenant (its token or key in Authorization) was served as
+    another. Two different credentials are 401; the same key in both headers is one credential."""
+    with _serving_acme(cli, home) as (client, acme):
+        assert cli("tenant", "create", "beta").code == 0
+        beta, admin = _key(cli, "beta"), _key(cli, "--admin")
+        both = {**_auth(acme), "X-API-Key": beta}
+        for method, path, body in (("POST", "/v1/search", {"query": "gate"}), ("GET", "/v1/usage", None)):
+            refused = client.request(method, path, json=body, headers=both)
+            assert refused.status_code == 401, refused.text
+            assert "two different credentials" in refused.json()["error"] and beta not in refused.text
+        assert client.get("/v1/admin/tenants", headers={**_auth(acme), "X-API-Key": admin}).status_code == 401
+        same = client.get("/v1/usage", headers={**_auth(acme), "X-API-Key": acme})
+        assert same.status_code == 200 and same.json()["tenant"] == "acme"
+        assert client.get("/v1/usage", headers={"X-API-Key": beta}).json()["tenant"] == "beta"

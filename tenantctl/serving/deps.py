@@ -50,10 +50,15 @@ _NEW_KEY = "the server's operator issues each tenant's keys"
 
 
 def _secret(authorization: str | None, x_api_key: str | None) -> str:
+    bearer = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+    if x_api_key and bearer is not None and bearer != x_api_key.strip():
+        # X-API-Key won silently: a request a gateway let in with its tenant's token ran as another key's tenant
+        raise HttpRefusal(401, "two different credentials were sent (Authorization: Bearer and X-API-Key)",
+                          f"send one: {_SEND_KEY}", _BEARER)
     if x_api_key:
         return x_api_key.strip()
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
+    if bearer is not None:
+        return bearer
     if authorization and authorization.strip():  # never echo it: it may be the key itself
         raise HttpRefusal(401, "the Authorization header is not a bearer credential", _SEND_KEY, _BEARER)
     raise HttpRefusal(401, "missing API key", f"{_SEND_KEY}; {_NEW_KEY}", _BEARER)
