@@ -146,7 +146,7 @@ class AnswerConfig(_Strict):
 
 
 def check_template(template: str) -> None:
-    """A prompt template may name {passages} and {question} only; literal braces are doubled."""
+    """A prompt template names {passages} and {question}, and nothing else; literal braces are doubled."""
     import string
 
     try:
@@ -161,6 +161,10 @@ def check_template(template: str) -> None:
     if unknown:
         raise ValueError(f"prompt_template names unknown field(s) {', '.join(repr(n) for n in unknown)}: use "
                          "{passages} and {question}, and write literal braces as {{ }}")
+    missing = [name for name in ("passages", "question") if name not in {n for n, _, _ in fields}]
+    if missing:  # it was accepted: the model then read no passages (or no question) and answered from nothing
+        raise ValueError(f"prompt_template lacks {' and '.join('{' + n + '}' for n in missing)}: the model reads "
+                         "the passages and the question only where the template names {passages} and {question}")
     try:
         template.format(passages="", question="")
     except (ValueError, KeyError, IndexError, AttributeError) as exc:

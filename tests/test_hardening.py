@@ -104,6 +104,8 @@ def test_a_folder_named_config_yaml(cli, home):
     ("{question!r}", "without conversions"),
     ("{question:>999999999}", "without conversions"),
     ("{question.__class__}", "unknown field"),
+    ("hello", "lacks {passages} and {question}"),  # accepted: the model read neither and answered from nothing
+    ("Answer briefly: {question}", "lacks {passages}"),
 ])
 def test_bad_prompt_template_is_refused(cli, home, tmp_path, template, expected):
     fast_home(cli, home)
