@@ -1892,3 +1892,25 @@ def test_months_are_read_alike_in_dates_follow_ups_and_held_dates():
         assert gate._dates_held(iso, f"due on 10 {name}") and gate._dates_held(iso, f"{name[:3]} 10, 2025"), name
         assert not gate._dates_held(iso, f"due on 10 {full[month % 12]}"), name
     assert not gate._dates_held(re.search(r"(\d{4})-(\d{1,2})-(\d{1,2})", "2025-13-10"), "10 Dec")
+
+
+def test_a_chinese_questions_subject_is_read_alike_for_follow_ups_and_siblings():
+    """One reading of a Chinese question's subject serves follow-ups and the sibling check: its words after the
+    opening ones ("请问", "那么") up to its first "的". The sibling check read the subject up to the last "的"
+    within eight letters ("现在的教堂" of "现在的教堂的设计师是谁？") and took "那么" for part of it."""
+    from tenantctl.answering.answer import Reply, of_a_sibling
+    from tenantctl.answering.sentences import zh_subject
+
+    def subject(question: str) -> str | None:
+        span = zh_subject(question)
+        return None if span is None else question[slice(*span)]
+
+    assert subject("上海办公室的地址是什么？") == "上海办公室" and subject("请问 上海办公室在哪里？") == "上海办公室"
+    assert subject("那么星耀钻石卡的年费是多少？") == "星耀钻石卡" and subject("现在的教堂的设计师是谁？") == "现在"
+    assert subject("FL-9多少钱？") == "FL-9" and subject("多少钱？") is None
+    cards = Passage("星耀金卡的年费为300元，刷卡满6次免次年年费。", "cards.md")
+    reply = Reply("300元", cards.text, 1, grounded=True, fallback=False)
+    for asked in ("星耀钻石卡的年费是多少？", "请问星耀钻石卡的年费是多少？", "那么星耀钻石卡的年费是多少？"):
+        assert of_a_sibling(asked, [cards], reply), asked
+    for asked in ("星耀金卡的年费是多少？", "星耀钻石卡年费是多少？", "年费是多少？"):  # its own, or no 的
+        assert not of_a_sibling(asked, [cards], reply), asked

@@ -36,7 +36,14 @@ from typing import Any
 
 from tenantctl.answering import gate, numbers, ranking, records, spans, windows
 from tenantctl.answering.scoring import normalize
-from tenantctl.answering.sentences import Said, cjk_share, record_fields, sentences_by_paragraph, terms
+from tenantctl.answering.sentences import (
+    Said,
+    cjk_share,
+    record_fields,
+    sentences_by_paragraph,
+    terms,
+    zh_subject,
+)
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request
 from tenantctl.retrieval.search import Hit, Searcher
@@ -503,18 +510,19 @@ def of_another_record(question: str, passages: list[Passage], reply: Reply, unme
     return any(gate.holds_code(row, code) for code in gate.unheld_codes(question, [own]) for row in others)
 
 
-# A Chinese question's subject: the words before its first 的 ("星耀金卡的信用额度最高是多少？").
-_ZH_SUBJECT = re.compile(r"^(?:请问)?([^\W\d_]{3,8})的")
+_ZH_NAME = re.compile(r"[^\W\d_]{3,8}")  # a subject that has siblings: a name of 3 to 8 letters
 
 
 def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
     """Whether a Chinese answer comes from a sentence about a sibling of the question's subject: the subject
-    ("星耀金卡") is not in the sentence nor its heading, which name another of its family instead — the same
-    first two characters and last one ("星耀青春卡的信用额度最高为人民币2万元")."""
-    m = _ZH_SUBJECT.match(question.strip())
-    if m is None or not all(has_cjk(ch) for ch in m.group(1)) or CJK_QUESTION.search(m.group(1)):
+    (its words before "的": "星耀金卡" of "星耀金卡的信用额度最高是多少？") is not in the sentence nor its heading,
+    which name another of its family instead — the same first two characters and last one
+    ("星耀青春卡的信用额度最高为人民币2万元")."""
+    question = question.strip()
+    span = zh_subject(question)
+    subject = question[slice(*span)] if span is not None and question.startswith("的", span[1]) else ""
+    if not _ZH_NAME.fullmatch(subject) or not all(has_cjk(ch) for ch in subject) or CJK_QUESTION.search(subject):
         return False  # a name: not "12期账单分期", "工作12年", nor what a question word asks ("挂失前多少小时内")
-    subject = m.group(1)
     if subject in _under_heading(passages, reply):
         return False
     family = re.compile(rf"{re.escape(subject[:2])}[^\W_]{{0,{len(subject)}}}?{re.escape(subject[-1])}")

@@ -24,7 +24,16 @@ from typing import TYPE_CHECKING
 
 from tenantctl.answering.answer import is_short
 from tenantctl.answering.numbers import MONTHS
-from tenantctl.answering.sentences import CJK_QUESTION, is_name, paragraphs, record_fields, terms
+from tenantctl.answering.sentences import (
+    CJK_QUESTION,
+    ZH_LEAD,
+    ZH_STOP,
+    is_name,
+    paragraphs,
+    record_fields,
+    terms,
+    zh_subject,
+)
 from tenantctl.storage import sessions
 from tenantctl.textproc import has_cjk
 
@@ -259,31 +268,27 @@ def _subject(question: str, words: RecordWords, after: str | None = None) -> tup
     return run[0][0].start(), last[0].end()
 
 
-# Chinese follow-ups: no spaces between words, so the subject is told by the words around it. A follow-up
-# may open with "那", "那么", "还有"… and end with "呢" (asking nothing but its subject: "那FL-12呢？"); a
-# pronoun stands for the earlier subject ("它多少钱？"); the earlier subject is what comes before its first
-# "的" ("上海办公室的地址是什么？"), else before its first question word, "是" or "在" ("上海办公室在哪里？").
-# Not "和": it opens names as often as it joins them ("和平路办公室" is no "平路办公室").
-_ZH_LEAD = re.compile(r"(?:那么|那(?![个些])|还有|另外|至于|以及|请问|我想知道|再问一下)*")
+# Chinese follow-ups: no spaces between words, so the subject is told by the words around it (`zh_subject`). A
+# follow-up may open with "那", "那么", "还有"… and end with "呢" (asking nothing but its subject: "那FL-12呢？"); a
+# pronoun stands for the earlier subject ("它多少钱？").
 _ZH_TAIL = re.compile(r"(?:的)?(?P<topic>呢)?[吗啊呀吧]?[\s？?。！!]*$")
 # A pronoun, not a character of a word: 其 only opening a clause (尤其, 其次, 极其 are words), 他 not in 他人,
 # 吉他, 其他.
 _ZH_BACK = re.compile(r"它们|他们|她们|(?<![其吉利排])[它他她](?![人乡国处日者])"
                       r"|(?:^|(?<=[\s，,那么还有另外至于]))其(?![他它中余实次间后])|这个|那个|这些|那些")
-_ZH_STOP = re.compile(f"的|是|在|{CJK_QUESTION.pattern}")
 
 
 def _alone_cjk(question: str, earlier: str, words: RecordWords) -> str | None:
     """A Chinese follow-up after a Chinese question as a question of its own, or None when it cannot tell
     how: "那FL-12呢？" after "FL-9的保修期是多久？" is "FL-12的保修期是多久？", "它多少钱？" is "FL-9多少钱？"."""
     stripped = question.strip()
-    lead, tail = _ZH_LEAD.match(stripped), _ZH_TAIL.search(stripped)
+    lead, tail = ZH_LEAD.match(stripped), _ZH_TAIL.search(stripped)
     body = stripped[lead.end():tail.start()] if tail.start() > lead.end() else ""
-    theirs = _zh_subject(earlier)
+    theirs = zh_subject(earlier)
     back = _ZH_BACK.search(question)
     if back is not None:  # "它多少钱？" -> "FL-9多少钱？"
         return None if theirs is None else question[:back.start()] + earlier[slice(*theirs)] + question[back.end():]
-    if tail.group("topic") and body and not _ZH_STOP.search(body):  # only a subject: asks what the earlier did
+    if tail.group("topic") and body and not ZH_STOP.search(body):  # only a subject: asks what the earlier did
         if theirs is None:
             return None
         start, end = _stood_for(body, earlier, theirs, words)
@@ -316,15 +321,3 @@ def _stood_for(body: str, earlier: str, theirs: tuple[int, int], words: RecordWo
         if at >= 0:
             return start, at + size
     return start, end
-
-
-def _zh_subject(question: str) -> tuple[int, int] | None:
-    """Where a Chinese question's subject is: after its opening words ("请问"), up to its first "的", else
-    its first question word, "是" or "在"; None when that leaves nothing."""
-    start = _ZH_LEAD.match(question).end()
-    start += len(question[start:]) - len(question[start:].lstrip())
-    stop = question.find("的", start)
-    if stop < 0:
-        found = _ZH_STOP.search(question, start)
-        stop = found.start() if found else -1
-    return (start, stop) if stop > start else None

@@ -273,6 +273,27 @@ def is_name(word: str, *, first: bool = False) -> bool:
     return any(c.isdigit() for c in word) or (not first and word[0].isupper() and word.split("'")[0] != "I")
 
 
+# A Chinese question's opening words, which are no part of its subject: a follow-up's ("那", "那么", "还有"…) and
+# any question's ("请问", "我想知道"). Not "和": it opens names as often as it joins them ("和平路办公室" is no
+# "平路办公室").
+ZH_LEAD = re.compile(r"(?:那么|那(?![个些])|还有|另外|至于|以及|请问|我想知道|再问一下)*")
+# Where a Chinese question's subject ends: its first "的", else its first question word, "是" or "在".
+ZH_STOP = re.compile(f"的|是|在|{CJK_QUESTION.pattern}")
+
+
+def zh_subject(question: str) -> tuple[int, int] | None:
+    """Where a Chinese question's subject is: after its opening words (`ZH_LEAD`), up to its first "的"
+    ("上海办公室的地址是什么？"), else its first question word, "是" or "在" ("上海办公室在哪里？"); None when that
+    leaves nothing."""
+    start = ZH_LEAD.match(question).end()
+    start += len(question[start:]) - len(question[start:].lstrip())
+    stop = question.find("的", start)
+    if stop < 0:
+        found = ZH_STOP.search(question, start)
+        stop = found.start() if found else -1
+    return (start, stop) if stop > start else None
+
+
 def cjk_share(text: str) -> float:
     letters = sum(1 for ch in text if ch.isalnum())
     return sum(len(r) for r in CJK_RUN.findall(text)) / letters if letters else 0.0
