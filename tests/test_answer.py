@@ -460,6 +460,17 @@ def test_a_question_word_in_the_subject_names_no_sibling():
     assert not of_a_sibling("挂失前多少小时内的盗刷可以申请保障？", [theft], reply)  # 多少 asks for the 72
 
 
+def test_the_subject_said_with_a_de_is_no_sibling():
+    from tenantctl.answering.answer import Reply, of_a_sibling
+
+    faq = Passage("保修期外的维修，检测免费；维修后的部件享有90天保修。", "faq.md")
+    reply = Reply("90天", faq.text, 1, grounded=True, fallback=False)
+    assert not of_a_sibling("保修期外维修的部件保修多久？", [faq], reply)  # was withdrawn as of a sibling
+    inside = Passage("保修期内维修的部件享有180天保修。", "faq.md")
+    assert of_a_sibling("保修期外维修的部件保修多久？", [inside], Reply("180天", inside.text, 1, grounded=True,
+                                                                      fallback=False))
+
+
 def test_a_record_answers_no_question_naming_what_no_passage_mentions():
     from tenantctl.answering.answer import Reply, of_another_record
 

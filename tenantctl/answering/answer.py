@@ -517,7 +517,8 @@ def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
     """Whether a Chinese answer comes from a sentence about a sibling of the question's subject: the subject
     (its words before "的": "星耀金卡" of "星耀金卡的信用额度最高是多少？") is not in the sentence nor its heading,
     which name another of its family instead — the same first two characters and last one
-    ("星耀青春卡的信用额度最高为人民币2万元")."""
+    ("星耀青春卡的信用额度最高为人民币2万元"), and not the subject itself with a 的 in it ("保修期外的维修" of
+    "保修期外维修")."""
     question = question.strip()
     span = zh_subject(question)
     subject = question[slice(*span)] if span is not None and question.startswith("的", span[1]) else ""
@@ -526,7 +527,12 @@ def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
     if subject in _under_heading(passages, reply):
         return False
     family = re.compile(rf"{re.escape(subject[:2])}[^\W_]{{0,{len(subject)}}}?{re.escape(subject[-1])}")
-    return any(found != subject and len(found) >= len(subject) - 1 for found in family.findall(reply.supporting))
+    # "保修期外的维修" is the subject "保修期外维修" said with a 的 (or 之) in it: no sibling
+    return any(_ZH_LINKS.sub("", found) != subject and len(found) >= len(subject) - 1
+               for found in family.findall(reply.supporting))
+
+
+_ZH_LINKS = re.compile("[的之]")
 
 
 def _under_heading(passages: list[Passage], reply: Reply) -> str:
