@@ -1296,6 +1296,8 @@ RATE = ("Destination: New Zealand; Service: International; Delivery time (busine
     ("How many business days does delivery to New Zealand take?", RATE,
      "Destination: New Zealand; Delivery time (business days): 6-10"),
     ("西湖龙井多少钱一壶？", TEA, "茶名: 西湖龙井; 价格（元/壶）: 88"),  # a full-width bracket; 钱 inside "钱一壶"
+    ("成都锦江服务中心在哪里？", "网点名称: 成都锦江服务中心; 地址: 红星路三段1号; 服务项目: 退换货受理",
+     "网点名称: 成都锦江服务中心; 地址: 红星路三段1号"),  # 在哪里 asks the 地址, not the 服务项目 of "服务中心"
 ])
 def test_a_field_is_named_by_the_words_a_question_uses_for_it(question, record, answer):
     assert records.field_answer(question, record) == answer

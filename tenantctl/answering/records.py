@@ -18,7 +18,7 @@ from tenantctl.answering.windows import MAX_SPAN_WORDS, joined, window
 # "where" for the address. Words of a group stand for each other (compared by their first STEM letters).
 FIELD_WORDS = [
     ("cost", "price", "fee", "charge", "rate", "much"),  # "How much is the Team plan?" asks its price
-    ("where", "address", "location", "city", "place", "site"),
+    ("where", "address", "location", "city", "place", "site", "哪里", "哪儿", "在哪", "地址", "位置", "地点"),
     ("when", "date", "time", "year", "opened", "founded"),
     ("who", "head", "manager", "owner", "contact", "lead"),
     ("fix", "action", "solution", "remedy", "resolution"),
@@ -27,6 +27,7 @@ FIELD_WORDS = [
 ]
 _FIELD_STEMS = [frozenset(w[:STEM] for w in group) for group in FIELD_WORDS]
 _STANDING = frozenset().union(*_FIELD_STEMS)  # every word that stands for a field
+_ZH_STANDING = frozenset(w for group in FIELD_WORDS for w in group if len(w) > 1 and not w.isascii())
 
 
 def _field_words(question: str) -> tuple[set[str], set[str]]:
@@ -35,6 +36,7 @@ def _field_words(question: str) -> tuple[set[str], set[str]]:
     "address"): weaker, as a question word names a field only of the record the question is about."""
     own = stems(question) - {"much"}  # "how much" asks, as "where" does
     own |= {ch for ch in question if ch in _STANDING}  # "多少钱一壶": its 钱 is inside the bigrams "钱一", "一壶"
+    own |= {w for w in _ZH_STANDING if w in question}  # "在哪里" asks the 地址: a question word, not a term
     asking = {w.lower()[:STEM] for w in re.findall(r"[^\W_]+", question)} - own
     strong, weak = set(own), set()
     for group in _FIELD_STEMS:
