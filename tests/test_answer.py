@@ -1857,6 +1857,14 @@ def test_a_phone_number_or_e_mail_asked_for_that_the_sentence_lacks_is_no_answer
     assert not gate.lacks_contact("电子发票多久发送到邮箱？", "电子发票3个工作日内发送到您登记的邮箱。")
 
 
+def test_a_phone_number_touching_a_chinese_word_is_a_phone_number():
+    # No colon nor space between 热线 and the number: it was no phone number, and the answer was withdrawn.
+    sentence = "消费者也可拨打客服热线400-820-6688（每日8:00—22:00）。"
+    assert not gate.lacks_contact("客服热线是多少？", sentence)
+    assert gate.coverage("What is the hotline number?", sentence) == 1.0
+    assert "400-820-6688" not in numbers.typed_tokens("number", sentence)  # no range of amounts
+
+
 TRAVEL_Q = "Which approval code does a travel expense claim need?"
 
 

@@ -68,8 +68,9 @@ def coverage(question: str, text: str) -> float:
 
 # (words asking for it, words it stands for, what it looks like): a phone number of 6 digits or more in
 # groups ("(02) 9555 0100", "+49 30 5557 0199", "131 450"; not a date "2025-10-21"), an e-mail or web address.
-_PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)\s?)?"
-                    r"(?=(?:[\s.-]?\d){6})\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![\w-])")
+# A Chinese word may touch it ("拨打客服热线400-820-6688"): only Latin letters and digits join it to a word.
+_PHONE = re.compile(r"(?<![A-Za-z0-9_-])(?!\d{4}-\d{2}-\d{2})(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)\s?)?"
+                    r"(?=(?:[\s.-]?\d){6})\d{2,5}(?:[\s.-]\d{2,5}){1,4}(?![A-Za-z0-9_-])")
 class _Contact(NamedTuple):
     asking: frozenset[str]  # English words asking for it
     standing: frozenset[str]  # the words it stands for

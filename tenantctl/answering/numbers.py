@@ -126,8 +126,9 @@ def _asking_word(question: str) -> int | None:
 _RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
 
 
-# A phone number: three or more groups of digits ("400-820-1688", "+49 30 5557 0199"), no date.
-_PHONE = re.compile(r"(?<![\w-])(?!\d{4}-\d{2}-\d{2})\+?\d{1,4}(?:[\s-]\d{2,4}){2,4}(?![\w-])")
+# A phone number: three or more groups of digits ("400-820-1688", "+49 30 5557 0199"), no date; a Chinese word
+# may touch it ("热线400-820-1688").
+_PHONE = re.compile(r"(?<![A-Za-z0-9_-])(?!\d{4}-\d{2}-\d{2})\+?\d{1,4}(?:[\s-]\d{2,4}){2,4}(?![A-Za-z0-9_-])")
 # A code in capitals with its parts joined by hyphens, a digit in it: a contract's "LTY-WY-2026-001", a
 # policy's "HLH-5530917", "COVID-19". Its digits are no year, amount or range ("mid-1990s" is in lower case).
 _CODE = re.compile(r"(?<![\w-])(?=[A-Z0-9-]*\d)[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+(?![\w-])")
