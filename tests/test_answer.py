@@ -933,7 +933,7 @@ def test_an_amount_is_no_year_and_a_span_loses_an_unmatched_backtick():
 def test_a_model_s_chinese_amount_is_kept_beside_other_numbers_and_a_model_name_s_digit_is_none():
     """A clause rule picked "7" of "X7 Pro" for "上门安装费是多少？"; the model's right "50 元" was thrown away."""
     said = "上门安装服务仅限 CloudSail X7 Pro，安装费为 50 元，需在下单后 48 小时内预约。"
-    assert numbers.typed_tokens("number", said) == ["50 元", "48 小时"]
+    assert numbers.typed_tokens("number", said) == ["50 元", "48 小时内"]  # a time limit keeps its 内
     reply, _ = ask("上门安装费是多少？", [Passage(said, "shipping.txt")], "上门安装费 50 元")
     assert reply.answer == "50 元"
 
@@ -1317,12 +1317,12 @@ def test_a_chinese_question_counting_in_a_unit_wants_a_number_of_that_unit():
     assert numbers.typed_choices("门锁重量是多少公斤？", "门锁重 4.5 公斤。") == ["4.5 公斤"]
     assert numbers.typed_choices("会议要开几个小时？", "会议开3小时，共5人。") == ["3小时"]
     # 日 are 天
-    assert numbers.typed_choices("加急制卡几天能寄出？", "加急制卡可在3个工作日内寄出新卡。") == ["3个工作日"]
+    assert numbers.typed_choices("加急制卡几天能寄出？", "加急制卡可在3个工作日内寄出新卡。") == ["3个工作日内"]
     assert numbers.typed_choices("柴郡改制为几个单一管理区？", "柴郡改制为4个单一管理区。") == ["4个"]  # 单: no unit
     # 多久 asks how long: "18积分" (a unit of two characters) is no answer to it, "7个工作日" is
     assert numbers.typed_tokens("number", "每18积分兑换1公里里程。") == ["18积分", "1公里"]
     assert numbers.typed_choices("礼品多久能送到？", "每18积分兑换1公里里程。") == []
-    assert numbers.typed_choices("礼品多久能送到？", "礼品在7个工作日内送达。") == ["7个工作日"]
+    assert numbers.typed_choices("礼品多久能送到？", "礼品在7个工作日内送达。") == ["7个工作日内"]
     # "第一条" names a clause, no amount: only 第几 asks for one
     assert numbers.typed_choices("年费可以用多少积分抵扣？", "积分还可以抵扣年费（详见领用合约第一条）。") == []
     assert numbers.typed_choices("这是合约的第几条？", "积分还可以抵扣年费（详见领用合约第一条）。") == ["第一条"]
@@ -1935,3 +1935,21 @@ def test_a_chinese_questions_subject_is_read_alike_for_follow_ups_and_siblings()
         assert of_a_sibling(asked, [cards], reply), asked
     for asked in ("星耀金卡的年费是多少？", "星耀钻石卡年费是多少？", "年费是多少？"):  # its own, or no 的
         assert not of_a_sibling(asked, [cards], reply), asked
+
+
+def test_a_number_keeps_its_whole_unit_and_the_other_end_of_a_between_range():
+    manual = [Passage("Cooling air: the compressor needs 9,500 m³/h of cooling air. After start-up, check that "
+                      "the element outlet temperature rises to between 75 °C and 95 °C.", "manual.md")]
+    reply, _ = ask("How much cooling air does the compressor need?", manual, " 9,500 m")
+    assert reply.answer == "9,500 m³/h"  # was "9,500 m"
+    reply, _ = ask("What should the element outlet temperature be after start-up?", manual, " 75 °C")
+    assert reply.answer == "between 75 °C and 95 °C"  # was "75 °C", half of the range
+    assert numbers.typed_tokens("number", "It delivers 7.2 m³/min at 8 bar.") == ["7.2 m³/min", "8 bar"]
+    assert numbers.whole("1914", "The war lasted from 1914 to 1918.") == "1914"  # "When did it start?" may ask
+
+
+def test_a_chinese_time_limit_keeps_its_within():
+    sentence = "质量问题换货：收货后3个工作日内发出新品。"
+    assert numbers.typed_span("质量问题换货多久发出新品？", sentence) == "3个工作日内"
+    assert numbers.typed_tokens("number", "验货合格后，在48小时以内发起退款。") == ["48小时以内"]
+    assert numbers.typed_tokens("number", "两国内战持续了4年。") == ["两国", "4年"]  # 国 is no time: no 内

@@ -272,8 +272,8 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
             and (field is None or spans.occurs(normalize(accepted[0]), normalize(field)))):
         span, holder = accepted
         span = spans.whole_name(spans.widen(spans.verbatim(span, holder.text), holder.text), holder.text)
-        if re.match(r"[$£€]?\d", span):
-            span = numbers.with_qualifier(span, holder.text)  # "over 400", not "400"
+        if re.match(r"[$£€]?\d", span):  # "over 400", not "400"; "9,500 m³/h", not "9,500 m"
+            span = numbers.with_qualifier(numbers.whole(span, holder.text), holder.text)
         if contact:  # "0571-8765-4321", not the "0571-8765" of it
             span = next((m.group() for m in contact.finditer(holder.text) if span in m.group()), span)
         return Reply(span, holder.text, holder.n, grounded=True, fallback=False, raw=raw)

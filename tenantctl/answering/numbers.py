@@ -27,7 +27,8 @@ _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|se
             r"twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth)")
 # "1.6-million-year-old", "21-minute"
 _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|\s?[℃℉]|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b"
-          r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b)?"  # "4 GB", "2.4 GHz": a unit in capitals
+          r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b"  # "4 GB", "2.4 GHz": a unit in capitals
+          r"|\s?(?-i:[kcdm]?m[²³2-3]|m/s|km/h|l/min|L/min)(?:/(?-i:h|min|s|day))?(?![\w/]))?"  # "9,500 m³/h"
           r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
 # "1,126户", "3,000元": digits grouped by commas are one number in Chinese text too
 _ZH_NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|[\d零〇一二三四五六七八九十百千万亿两.．])+"
@@ -40,6 +41,8 @@ _ZH_UNIT = (r"(?:公[里分斤顷尺]|平方(?:公里|米)|[千厘毫]米|英[�
             r"|(?![至到])[\u4e00-\u9fff])")  # "7 至 10 个工作日" is a range, 至 no unit
 # A rate's unit after an amount: "2.80元/平方米·月", "120元/个·月", "10元/平方米".
 _ZH_RATE = r"(?:\s?[/／][\u4e00-\u9fff]{1,3}(?:[·・][\u4e00-\u9fff]{1,2})?)?"
+# Within a time: "3个工作日内", "48小时以内" (a time limit, not a point in time; "两国内" is no time).
+_ZH_WITHIN = r"(?:(?<=[天日年月周时钟])(?:以内|之内|内))?"
 # Half a unit of time: "每半年", "半个月", "半小时" (not 半岛, 半数).
 _ZH_HALF = r"半个?(?:小时|钟头|月|年|天|日|周|星期)"
 # After a lone 一 only a measure word or unit makes an amount: "一个", "一年", but not "一线", "一般".
@@ -74,7 +77,7 @@ PATTERNS = {
     ),
     "number": re.compile(
         rf"(?:(?<![\w.-])[-−](?=\d))?(?:第|{_LONE_ONE}){_ZH_NUM}(?:\s?[零〇一二三四五六七八九十百千万亿两]+)?(?:余|多)?(?![的是在和与及了至到般些样切直起定])\s?{_ZH_UNIT}"
-        rf"{_ZH_RATE}|{_ZH_HALF}"
+        rf"{_ZH_RATE}{_ZH_WITHIN}|{_ZH_HALF}"
         rf"|(?:\$|£|€|US\$|(?<![\w.-])[-−](?=\d))?(?<![A-Za-z\d])\d(?:[\d,]*\d)?(?:\.\d+)?(?!\d|(?:st|nd|rd|th)\b)"
         rf"{_SCALE}{_UNIT_WORD}"
         rf"|\b{_SPELLED}(?:[\s-]{_SPELLED})*\b{_UNIT_WORD}",
@@ -124,6 +127,9 @@ def _asking_word(question: str) -> int | None:
 
 
 _RANGE = re.compile(r"\s*(?:至|到|~|～|-|–|—|to|until)\s*", re.I)
+# "between 75 °C and 95 °C" is one range too: its "and" joins the two ends only after "between"
+_BETWEEN = re.compile(r"\bbetween\s$", re.I)
+_BETWEEN_AND = re.compile(r"\s*(?:and|to|-|–)\s*", re.I)
 
 
 # A phone number: three or more groups of digits ("400-820-1688", "+49 30 5557 0199"), no date; a Chinese word
@@ -148,7 +154,7 @@ def typed_tokens(kind: str, text: str) -> list[str]:
             pos = max(inside)
             continue
         end = m.end()
-        joint = _RANGE.match(text, end)
+        joint = (_BETWEEN_AND if _BETWEEN.search(text, max(0, m.start() - 9), m.start()) else _RANGE).match(text, end)
         if joint and (second := pattern.match(text, joint.end())) and second.group().strip(" .,"):
             end = second.end()
         token = text[m.start():end].strip(" .,")
@@ -280,7 +286,8 @@ _CLAUSE_ENDS = "，,；;。：:！？"
 
 
 _QUALIFIER = re.compile(r"(?:\b(?:up to|over|under|about|around|approximately|nearly|almost|more than|less than|"
-                        r"fewer than|at least|at most|some|several|roughly|circa|only|just|every|each|mid-?))\s?$",
+                        r"between|fewer than|at least|at most|some|several|roughly|circa|only|just|every|each|"
+                        r"mid-?))\s?$",
                         re.I)
 _DAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?)"
 # The days a date or a time of day is on: "Tuesday 5 January 2027"; "Tuesday and Thursday, 10:00 to 16:00",
@@ -290,6 +297,22 @@ _DAYS_BEFORE = re.compile(rf"\b{_DAYS},?\s$")
 _DAYS_AFTER = re.compile(rf"^,?\s{_DAYS}\b")
 # "每2小时", "每隔2小时", "每半年": how often, not how long
 _ZH_EVERY = re.compile(r"每隔?$")
+
+
+def whole(span: str, sentence: str) -> str:
+    """A number the model copied, with the rest of its unit ("9,500 m³/h", not "9,500 m"; no word it left out:
+    "400", not "400 clubs") or, after "between",
+    the range's other end ("between 75 °C and 95 °C", not "75 °C"); a range "from 1914 to 1918" is not
+    widened, as its first year may be what was asked ("When did it start?")."""
+    at = sentence.find(span)
+    if at < 0:
+        return span
+    between = _BETWEEN.search(sentence, max(0, at - 9), at) is not None
+    for token in typed_tokens("number", sentence):
+        if sentence.find(token) == at and token.startswith(span) and len(token) > len(span):
+            if between or not re.match(r"\s", token[len(span):]) and not _RANGE.search(token[len(span):]):
+                return token  # the unit's own rest ("³/h"), not a word the model left out ("400 clubs")
+    return span
 
 
 def with_qualifier(token: str, sentence: str) -> str:
