@@ -80,3 +80,30 @@ def test_every_command_and_option_shows_in_help(words):
         if isinstance(param, click.Option):
             assert param.help, f"`tenantctl {words}` option {param.opts[0]} has no help text"
             assert any(opt in result.output for opt in param.opts), f"{param.opts} missing from help of {words}"
+
+
+@pytest.mark.parametrize("words", sorted(_cli_commands()))
+def test_every_command_has_examples_that_parse(words):
+    """No `--help` had an example: a newcomer had to find the README's. Each command's help ends with its
+    examples, and each one parses as that command's arguments (an option it lacks, a missing argument or
+    a bad value fails), within 78 columns so it never wraps on an 80-column terminal."""
+    import shlex
+
+    import click
+
+    from tenantctl.cli.examples import EXAMPLES
+
+    assert EXAMPLES.get(words), f"`tenantctl {words} --help` has no examples"
+    command = typer.main.get_command(app)
+    ctx = click.Context(command)
+    for word in words.split():
+        command = command.get_command(ctx, word)
+    for what, typed in EXAMPLES[words]:
+        assert len(typed) <= 78 and len(what) + 2 <= 78, typed
+        tokens = shlex.split(typed.split("|")[-1].split(">")[0])
+        tokens = tokens[next(i for i, t in enumerate(tokens) if t == "tenantctl"):]
+        assert tokens[1:1 + len(words.split())] == words.split(), typed
+        # raises on a usage error; the app's help options, or the command keeps a help option without `-h`
+        command.make_context(f"tenantctl {words}", tokens[1 + len(words.split()):], help_option_names=["-h", "--help"])
+    result = CliRunner().invoke(app, [*words.split(), "--help"], terminal_width=80)
+    assert "Examples:" in result.output and EXAMPLES[words][-1][1] in result.output, result.output

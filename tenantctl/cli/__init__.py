@@ -64,19 +64,23 @@ app.add_typer(tool.app, name="tool")
 doctor.register(app)
 
 
-def _unwrapped(group: typer.Typer) -> typer.Typer:
+def _unwrapped(group: typer.Typer, prefix: tuple[str, ...] = ()) -> typer.Typer:
     """Join the hard-wrapped lines of each command's help paragraphs: typer's rich help keeps a
     docstring's line breaks after its first paragraph, so `--help` broke sentences mid-line ("first
-    citation,\nabstention"). Paragraphs (blank lines) stay apart; `\\b` ones keep their lines."""
+    citation,\nabstention"). Paragraphs (blank lines) stay apart; `\\b` ones keep their lines.
+    Each command's help ends with its examples (cli/examples.py)."""
     import inspect
+
+    from tenantctl.cli.examples import epilog
 
     for info in group.registered_commands:
         doc = info.help if info.help is not None else inspect.getdoc(info.callback)
         if doc:
             info.help = "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n"))
                                     for p in inspect.cleandoc(doc).split("\n\n"))
+        info.epilog = epilog(" ".join((*prefix, info.name or info.callback.__name__)))
     for sub in group.registered_groups:
-        _unwrapped(sub.typer_instance)
+        _unwrapped(sub.typer_instance, (*prefix, sub.name))
     return group
 
 
