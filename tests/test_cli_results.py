@@ -460,3 +460,22 @@ def test_with_json_an_error_is_json_on_stdout_too(cli, home):
         sys.stdin = sys_stdin
     assert chat.code == 2, chat
     assert [json.loads(line)["exit_code"] for line in chat.out.splitlines()] == [2]
+
+
+def test_usage_json_names_the_tenants_it_could_not_read(cli, home):
+    """`usage --json` left out a tenant whose tenant.yaml is invalid with only a stderr line and exit 4: a billing
+    script reading the JSON saw the other tenants' usage and no sign one was missing."""
+    fast_home(cli, home)
+    for tenant in ("acme", "beta"):
+        assert cli("tenant", "create", tenant).code == 0
+    settings = home / "tenants" / "beta" / "tenant.yaml"
+    settings.write_text(settings.read_text().replace("quotas: {}", "quotas: {documents: -1}"))
+    result = cli("usage", "--json")
+    assert result.code == 4, result
+    report = result.json()
+    assert list(report["quotas"]) == ["acme"] and "beta: skipped" in result.err
+    [skipped] = report["skipped"]
+    assert skipped["tenant"] == "beta" and "quotas.documents" in skipped["error"]
+    assert "fix the setting" in skipped["hint"]
+    settings.write_text(settings.read_text().replace("quotas: {documents: -1}", "quotas: {}"))
+    assert cli("usage", "--json").json()["skipped"] == []

@@ -47,8 +47,9 @@ def usage(
         writer.writeheader()
         writer.writerows(rows)
         return _name_broken(broken)
-    if json_out:
-        print_json({"usage": rows, "quotas": quotas})
+    if json_out:  # a tenant it could not read is named in the JSON too: a billing script saw only the others
+        skipped = [{"tenant": t.id, "error": t.error.message, "hint": t.error.hint} for t in broken]
+        print_json({"usage": rows, "quotas": quotas, "skipped": skipped})
         return _name_broken(broken)
     if not rows:
         err.print(f"No usage recorded since {since}." if since else "No usage recorded yet.")
