@@ -924,3 +924,25 @@ def test_two_different_credentials_are_refused_not_one_picked(cli, home):
         same = client.get("/v1/usage", headers={**_auth(acme), "X-API-Key": acme})
         assert same.status_code == 200 and same.json()["tenant"] == "acme"
         assert client.get("/v1/usage", headers={"X-API-Key": beta}).json()["tenant"] == "beta"
+
+
+def test_a_body_over_the_limit_gets_one_hint_naming_its_own_limit(cli, home):
+    """A JSON body over the limit was told to raise `server.max_json_kb` / `server.max_upload_mb` when its
+    Content-Length said so, and "see the API documentation at /docs" when a chunked body passed it; an upload
+    named the JSON limit too. Both ways now give one error and the hint of the limit that applies."""
+    with _serving_acme(cli, home) as (client, key):
+        big = b'{"query": "' + b"x" * (300 << 10) + b'"}'
+
+        def chunked():
+            for start in range(0, len(big), 8192):
+                yield big[start:start + 8192]
+
+        headers = {**_auth(key), "Content-Type": "application/json"}
+        told = client.post("/v1/search", content=big, headers=headers)
+        counted = client.post("/v1/search", content=chunked(), headers=headers)
+        assert told.status_code == counted.status_code == 413, (told.text, counted.text)
+        assert told.json() == counted.json(), (told.text, counted.text)
+        assert "server.max_json_kb" in told.json()["hint"] and "max_upload_mb" not in told.json()["hint"]
+        upload = client.post("/v1/documents", headers={**_auth(key), "Content-Length": str(65 << 20),
+                                                       "Content-Type": "multipart/form-data; boundary=x"})
+        assert upload.status_code == 413 and "server.max_upload_mb" in upload.json()["hint"], upload.text

@@ -10,14 +10,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.exceptions import HTTPException
-
-from tenantctl.serving.errors import is_openai, openai_shape
+from tenantctl.serving.errors import HttpRefusal, is_openai, openai_shape
 
 
-class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body larger than the limit of {limit} bytes")
+def _too_large(limit: int, multipart: bool) -> tuple[str, str]:
+    """The 413's error and hint, the same whether Content-Length told or the bytes of a chunked body did (it
+    said "see the API documentation at /docs"), naming the one limit that applies (an upload's or a JSON body's)."""
+    if multipart:
+        return (f"request body larger than the limit of {limit} bytes",
+                "send fewer or smaller files, or ask the server's operator to raise `server.max_upload_mb`")
+    return (f"request body larger than the limit of {limit} bytes",
+            "send a smaller body, or ask the server's operator to raise `server.max_json_kb`")
+
+
+class BodyTooLarge(HttpRefusal):
+    def __init__(self, limit: int, multipart: bool) -> None:
+        super().__init__(413, *_too_large(limit, multipart))
 
 
 class BodyLimit:
@@ -37,7 +45,7 @@ class BodyLimit:
         limit = self.upload_limit if multipart else self.json_limit
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _refuse(send, limit, is_openai(scope.get("path", "")))
+            await _refuse(send, limit, multipart, is_openai(scope.get("path", "")))
             return
         received = 0
 
@@ -47,7 +55,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)
+                    raise BodyTooLarge(limit, multipart)
             return message
 
         started = False
@@ -61,13 +69,12 @@ class BodyLimit:
             await self.app(scope, limited, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, limit, is_openai(scope.get("path", "")))
+                await _refuse(send, limit, multipart, is_openai(scope.get("path", "")))
 
 
-async def _refuse(send: Any, limit: int, openai: bool = False) -> None:
-    error = f"request body larger than the limit of {limit} bytes"
-    hint = "send less, or ask the operator to raise `server.max_json_kb` / `server.max_upload_mb`"
-    shaped = openai_shape(error, hint, 413) if openai else {"error": error, "hint": hint}
+async def _refuse(send: Any, limit: int, multipart: bool, openai: bool = False) -> None:
+    error, hint = _too_large(limit, multipart)
+    shaped = openai_shape(error, hint, 413) if openai else {"error": error, "hint": hint, "detail": error}
     body = json.dumps(shaped).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
