@@ -82,6 +82,17 @@ def test_source_add_remove_json_shows_only_that_tenants_sources(cli, home, tmp_p
     removed = cli("source", "remove", "a", str(mine.resolve()), "--json")
     assert removed.json() == {"tenant": "a", "source": str(mine.resolve()), "action": "removed", "sources": [],
                               "documents_removed": 0}
+    # a relative path typed is named as `source add` and `source list` name it (it was echoed as typed)
+    import os
+
+    assert cli("source", "add", "a", mine).code == 0
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        relative = cli("source", "remove", "a", "mine", "--json")
+    finally:
+        os.chdir(cwd)
+    assert relative.code == 0 and relative.json()["source"] == str(mine.resolve()), relative
 
 
 def test_counts_have_the_right_plural(cli, home, tmp_path):

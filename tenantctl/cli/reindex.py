@@ -108,15 +108,22 @@ def source_remove(
 
     Takes the tenant's write lock: exit 75 while an ingest or reindex writes to it (or wait with --wait).
     """
+    from pathlib import Path
+
     from tenantctl.ingestion.reindex import remove_source
     from tenantctl.storage.tenants import open_tenant
     from tenantctl.textproc import plural
 
-    _, gone = remove_source(open_tenant(tenant_id), path, wait=wait)
+    tenant = open_tenant(tenant_id)
+    # named as `source add` and `source list` name it (a relative path typed was echoed as typed)
+    named = (path, str(Path(path).expanduser().resolve())) if path.strip() else (path,)
+    listed = next((s.path for s in tenant.config.sources if s.path in named), path)
+    _, gone = remove_source(tenant, path, wait=wait)
     if json_out:
-        print_json({**_sources_result(tenant_id, path, "removed"), "documents_removed": len(gone)})
+        print_json({**_sources_result(tenant_id, listed, "removed"), "documents_removed": len(gone)})
     else:
-        out.print(f"{tenant_id}: source {path} removed, and its {plural(len(gone), 'document')} from the index")
+        removed = plural(len(gone), "document")
+        out.print(f"{tenant_id}: source {plain(listed)} removed, and its {removed} from the index", markup=False)
 
 
 def _sources_result(tenant_id: str, path: str, action: str) -> dict:
