@@ -1953,3 +1953,45 @@ def test_a_chinese_time_limit_keeps_its_within():
     assert numbers.typed_span("质量问题换货多久发出新品？", sentence) == "3个工作日内"
     assert numbers.typed_tokens("number", "验货合格后，在48小时以内发起退款。") == ["48小时以内"]
     assert numbers.typed_tokens("number", "两国内战持续了4年。") == ["两国", "4年"]  # 国 is no time: no 内
+
+
+def test_a_question_its_caller_stops_mid_answer_is_metered_and_counts_against_the_quotas(two_tenants, home):
+    """A client that went away mid-answer (a streaming request cut after a few tokens) had its question
+    metered with no tokens and counted by neither `questions_per_day` nor `tokens_per_day`: cutting every
+    stream got the model's tokens free of both. The tokens the model read and wrote until then are metered,
+    and the question counts."""
+    import time
+
+    from tenantctl.errors import Refused, TenantctlError
+    from tenantctl.models.base import relay
+    from tenantctl.storage.tenants import open_tenant
+
+    set_tenant_yaml(home, "travel", quotas={"questions_per_day": 1})
+    question = "Which approval code does a travel claim need?"
+
+    class Gone(TenantctlError):
+        pass
+
+    class Streaming(FakeGenerator):
+        def generate(self, request, on_token=None):
+            result = Generation(prompt_tokens=40)
+            parts = relay(iter([" NW", "-TRV", "-77", "31"]), result, time.perf_counter(), on_token)
+            result.text, result.completion_tokens = "".join(parts), len(parts)
+            return result
+
+    def cut_after_two(piece, seen=[]):  # noqa: B006 - counts the pieces of this one question
+        seen.append(piece)
+        if len(seen) == 2:
+            raise Gone("the client disconnected")
+
+    with pytest.raises(Gone):
+        _answer(two_tenants, "travel", question, Streaming(" NW-TRV-7731"), on_token=cut_after_two)
+    with open_tenant("travel").open_store(readonly=True) as store:
+        [row] = [row for row in store.usage_rows() if row[1] == "question"]
+    assert row[2] == "error:Gone" and (row[5], row[6]) == (40, 2), row  # prompt and completion tokens
+    with pytest.raises(Refused, match="questions_per_day=1"):
+        _answer(two_tenants, "travel", question, FakeGenerator(" NW-TRV-7731"))
+
+    set_tenant_yaml(home, "travel", quotas={"tokens_per_day": 42})
+    with pytest.raises(Refused, match="tokens_per_day=42"):
+        _answer(two_tenants, "travel", question, FakeGenerator(" NW-TRV-7731"))

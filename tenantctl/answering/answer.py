@@ -45,7 +45,7 @@ from tenantctl.answering.sentences import (
     zh_subject,
 )
 from tenantctl.config import AnswerConfig, Config, ModelConfig
-from tenantctl.models.base import Generation, Generator, Request
+from tenantctl.models.base import Generation, Generator, Request, partial
 from tenantctl.retrieval.search import Hit, Searcher
 from tenantctl.retrieval.session import TenantSession
 from tenantctl.textproc import CJK_QUESTION, estimate_tokens, has_cjk
@@ -389,7 +389,13 @@ def answer_question(
             usage.claim = session.admit_question()  # inside: a refusal is metered too
         else:
             session.tenant.require_active("questions")
-        result = _answer(session, question, cfg, history, on_token, generator, extra_passages or [], model)
+        try:
+            result = _answer(session, question, cfg, history, on_token, generator, extra_passages or [], model)
+        except Exception as exc:  # stopped mid-answer (a client gone): the model's work so far is metered
+            stopped = partial(exc)
+            if stopped is not None:
+                usage.prompt_tokens, usage.completion_tokens = stopped.prompt_tokens, stopped.completion_tokens
+            raise
         usage.prompt_tokens = int(result.timings.get("prompt_tokens", 0))
         usage.completion_tokens = int(result.timings.get("completion_tokens", 0))
         usage.details = {"no_answer": result.no_answer, "fallback": result.fallback, "model": result.model}

@@ -5,6 +5,7 @@ Kept apart from the llama.cpp and remote generators so neither imports the other
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,15 +46,29 @@ class Request:
 def relay(pieces: Iterable[str], result: Generation, started: float,
           on_token: Callable[[str], None] | None) -> list[str]:
     """A stream's pieces, collected and each passed on to `on_token` as it comes; the first one's time
-    (ms since `started`, a `time.perf_counter()`) recorded in `result.first_token_ms`."""
+    (ms since `started`, a `time.perf_counter()`) recorded in `result.first_token_ms`. When `on_token`
+    raises (the caller stopped the generation: a client that went away), the error carries what the model
+    did until then (`partial`): its tokens are metered."""
     parts: list[str] = []
     for piece in pieces:
         if result.first_token_ms is None:
             result.first_token_ms = (time.perf_counter() - started) * 1000
         parts.append(piece)
         if on_token:
-            on_token(piece)
+            try:
+                on_token(piece)
+            except Exception as exc:
+                result.text, result.completion_tokens = "".join(parts), len(parts)  # a streamed piece a token
+                with contextlib.suppress(AttributeError):  # an error type that takes no attributes
+                    exc.partial_generation = result  # type: ignore[attr-defined]
+                raise
     return parts
+
+
+def partial(exc: BaseException) -> Generation | None:
+    """What the model did before its caller stopped it with `exc` (see `relay`), if it was stopped so."""
+    found = getattr(exc, "partial_generation", None)
+    return found if isinstance(found, Generation) else None
 
 
 class Generator(Protocol):

@@ -353,10 +353,12 @@ class Store:
         ).fetchall()
 
     def questions_since(self, ts: float) -> tuple[int, int]:
-        """Questions answered or under way (a claim, `claim_question`) since `ts`, and their tokens."""
+        """Questions answered, under way (a claim, `claim_question`) or stopped after the model worked on them
+        (a client that went away mid-answer: it was free of both daily quotas) since `ts`, and their tokens."""
         return tuple(self.conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage"
-            " WHERE operation = 'question' AND outcome IN ('ok', 'pending') AND ts >= ?", (ts,)
+            " WHERE operation = 'question' AND (outcome IN ('ok', 'pending') OR prompt_tokens + completion_tokens > 0)"
+            " AND ts >= ?", (ts,)
         ).fetchone())
 
     def claim_question(self, since: float, limit: int) -> int | None:

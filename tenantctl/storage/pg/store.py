@@ -307,10 +307,11 @@ class PgStore:
             ).fetchall()
 
     def questions_since(self, ts: float) -> tuple[int, int]:
-        """Questions answered or under way (a claim, `claim_question`) since `ts`, and their tokens."""
+        """As the local store's: answered, under way or stopped after the model worked on them."""
         questions, tokens = self._one(
             f"SELECT count(*), COALESCE(sum(prompt_tokens + completion_tokens), 0) FROM {self.s}.usage"
-            " WHERE operation = 'question' AND outcome IN ('ok', 'pending') AND ts >= %s", (ts,)
+            " WHERE operation = 'question' AND (outcome IN ('ok', 'pending') OR prompt_tokens + completion_tokens > 0)"
+            " AND ts >= %s", (ts,)
         )
         return int(questions), int(tokens)
 
