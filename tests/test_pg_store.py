@@ -409,5 +409,7 @@ def test_a_question_claim_is_counted_and_settled_per_tenant(two_tenants):
     a.settle_usage(first, (0.0, "question", "ok", 0, 0, 10, 3, 5.0))
     assert a.questions_since(0.0) == (2, 13)
     assert [row[2] for row in a.usage_rows()] == ["ok", "pending"]
+    a.settle_usage(second, (0.0, "question", "error:ClientGone", 0, 0, 40, 2, 5.0))  # cut short by its client
+    assert a.questions_since(0.0) == (2, 55)  # still counted, with the tokens the model spent
     current_tenant.set("b")
     assert b.claim_question(0.0, 1) is not None and b.questions_since(0.0) == (1, 0)
