@@ -107,3 +107,11 @@ def test_every_command_has_examples_that_parse(words):
         command.make_context(f"tenantctl {words}", tokens[1 + len(words.split()):], help_option_names=["-h", "--help"])
     result = CliRunner().invoke(app, [*words.split(), "--help"], terminal_width=80)
     assert "Examples:" in result.output and EXAMPLES[words][-1][1] in result.output, result.output
+
+
+def test_search_mode_help_names_its_default_in_config_yaml():
+    """`--mode` said "hybrid (default)", but a `search.mode` in config.yaml is the default (`-k` said so of
+    `search.k`): with `search.mode: bm25`, `search --help` described another search than the one run."""
+    for words in (["search"], ["eval"]):
+        result = CliRunner().invoke(app, [*words, "--help"], terminal_width=200)
+        assert "hybrid (default)" not in result.output and "search.mode in config.yaml" in result.output, result.output

@@ -12,7 +12,8 @@ from tenantctl.cli._common import JsonOption, TenantArg, err, load_cfg, out, pla
 
 ModeOption = Annotated[
     str | None,
-    typer.Option("--mode", help="hybrid (default), dense or bm25.", case_sensitive=False),
+    typer.Option("--mode", help="hybrid, dense or bm25 \\[default: search.mode in config.yaml, hybrid unless set].",
+                 case_sensitive=False),
 ]
 
 
