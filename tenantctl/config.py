@@ -409,6 +409,12 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":  # pydantic says "Extra inputs are not permitted"
         return f"{where}: unknown setting{_did_you_mean(model, first['loc'])}{more}"
+    section = _section(model, first["loc"]) if first["type"] == "model_type" else None
+    if section is not None:  # it said "Input should be a valid dictionary or instance of RateLimitConfig"
+        given = repr(first.get("input"))
+        given = given if len(given) <= 40 else given[:37] + "..."
+        names = ", ".join(section.model_fields)
+        return f"{where}: should be a mapping of its settings ({names}), not {given}{more}"
     msg = first["msg"].removeprefix("Value error, ")  # pydantic's words for a validator's own message
     return f"{where}: {msg}{more}"
 
@@ -427,6 +433,21 @@ def _did_you_mean(model: type[BaseModel] | None, loc: tuple) -> str:
         key_next = field is not None and getattr(field.annotation, "__origin__", None) is dict
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields) if model else [], n=1)
     return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def _section(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The settings model of the section at `loc` (`rate_limit`, `sources.0`, `models.default`), if any."""
+    key_next = False  # the part after a mapping's field is its own key (a model entry's name)
+    for part in loc:
+        if model is None:
+            return None
+        if key_next or isinstance(part, int):  # a list's item or a mapping's entry: the model is the item's
+            key_next = False
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field is not None else None
+        key_next = field is not None and getattr(field.annotation, "__origin__", None) is dict
+    return model
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

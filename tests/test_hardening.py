@@ -638,6 +638,26 @@ def test_a_misspelt_required_setting_in_a_list_is_named_not_the_missing_one(tmp_
     assert "sources.1.pth: unknown setting (did you mean `path`?) (and 1 more)" in caught.value.message
 
 
+@pytest.mark.parametrize("settings, expected", [
+    ("rate_limit: 5", "rate_limit: should be a mapping of its settings (requests_per_minute, questions_per_minute), "
+                      "not 5"),
+    ("quotas: [1]", "quotas: should be a mapping of its settings (documents, bytes, questions_per_day, "
+                    "tokens_per_day), not [1]"),
+    ("sources:\n  - /srv/a", "sources.0: should be a mapping of its settings (path, include, exclude), not '/srv/a'"),
+])
+def test_a_section_written_as_a_value_names_its_settings_not_a_class(tmp_path, settings, expected):
+    """`rate_limit: 5` was "Input should be a valid dictionary or instance of RateLimitConfig": a class name of
+    the code, not what the operator can write there."""
+    from tenantctl.config import load_tenant_config
+    from tenantctl.errors import ConfigError
+
+    path = tmp_path / "tenant.yaml"
+    path.write_text(f"id: t\n{settings}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_tenant_config(path)
+    assert caught.value.message == f"{path}: {expected}" and "Config" not in caught.value.message
+
+
 def test_a_relative_model_path_is_relative_to_the_home_not_the_working_directory(cli, home, tmp_path, monkeypatch):
     """`models.pilot.path: models/pilot.gguf` was read from the working directory: a pilot model found when
     the operator ran `query` from the home was missing for cron or a service started elsewhere."""
