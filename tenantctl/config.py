@@ -330,12 +330,20 @@ class RateLimitConfig(_Strict):
     questions_per_minute: float | None = Field(None, gt=0)
 
 
+TOOL_NAME, TOOL_KIND = r"^[a-z][a-z0-9_-]{0,39}$", r"^[a-z][a-z0-9_.-]{0,39}$"
+# What a pattern asks for, in words: pydantic's "String should match pattern '^[a-z]…'" was the message.
+_PATTERN_WORDS = {
+    TOOL_NAME: "should be 1-40 lowercase letters, digits, '-' and '_', starting with a letter",
+    TOOL_KIND: "should be 1-40 lowercase letters, digits, '-', '_' and '.', starting with a letter",
+}
+
+
 class ToolConfig(_Strict):
     """One tool of one tenant (tenant.yaml `tools:`). Built-in kinds: `http`, `sql`; others come from
     installed plugins (entry-point group `tenantctl.tools`)."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")
-    kind: str = Field(pattern=r"^[a-z][a-z0-9_.-]{0,39}$")
+    name: str = Field(pattern=TOOL_NAME)
+    kind: str = Field(pattern=TOOL_KIND)
     # A regular expression: a question it matches calls the tool; its named groups fill the call.
     when: str
     description: str = ""
@@ -409,6 +417,10 @@ def _describe(exc: ValidationError, model: type[BaseModel]) -> str:
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     if first["type"] == "extra_forbidden":  # pydantic says "Extra inputs are not permitted"
         return f"{where}: unknown setting{_did_you_mean(model, first['loc'])}{more}"
+    pattern = (first.get("ctx") or {}).get("pattern", "") if first["type"] == "string_pattern_mismatch" else ""
+    words = _PATTERN_WORDS.get(pattern)
+    if words:
+        return f"{where}: {words}, not {first.get('input')!r}{more}"
     section = _section(model, first["loc"]) if first["type"] == "model_type" else None
     if section is not None:  # it said "Input should be a valid dictionary or instance of RateLimitConfig"
         given = repr(first.get("input"))

@@ -644,10 +644,12 @@ def test_a_misspelt_required_setting_in_a_list_is_named_not_the_missing_one(tmp_
     ("quotas: [1]", "quotas: should be a mapping of its settings (documents, bytes, questions_per_day, "
                     "tokens_per_day), not [1]"),
     ("sources:\n  - /srv/a", "sources.0: should be a mapping of its settings (path, include, exclude), not '/srv/a'"),
+    ("tools:\n  - {name: Order Status, kind: http, when: x, url: 'http://crm:80/'}",  # was the pattern's regex
+     "tools.0.name: should be 1-40 lowercase letters, digits, '-' and '_', starting with a letter, not 'Order Status'"),
 ])
 def test_a_section_written_as_a_value_names_its_settings_not_a_class(tmp_path, settings, expected):
     """`rate_limit: 5` was "Input should be a valid dictionary or instance of RateLimitConfig": a class name of
-    the code, not what the operator can write there."""
+    the code, not what the operator can write there; a tool's name, the regular expression it must match."""
     from tenantctl.config import load_tenant_config
     from tenantctl.errors import ConfigError
 
@@ -656,6 +658,7 @@ def test_a_section_written_as_a_value_names_its_settings_not_a_class(tmp_path, s
     with pytest.raises(ConfigError) as caught:
         load_tenant_config(path)
     assert caught.value.message == f"{path}: {expected}" and "Config" not in caught.value.message
+    assert "^[a-z]" not in caught.value.message
 
 
 def test_a_relative_model_path_is_relative_to_the_home_not_the_working_directory(cli, home, tmp_path, monkeypatch):
