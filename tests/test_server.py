@@ -946,3 +946,13 @@ def test_a_body_over_the_limit_gets_one_hint_naming_its_own_limit(cli, home):
         upload = client.post("/v1/documents", headers={**_auth(key), "Content-Length": str(65 << 20),
                                                        "Content-Type": "multipart/form-data; boundary=x"})
         assert upload.status_code == 413 and "server.max_upload_mb" in upload.json()["hint"], upload.text
+
+
+def test_a_wrong_method_is_told_the_one_the_endpoint_takes(cli, home):
+    """A GET of /v1/search was told "this endpoint takes another method", which the Allow header named."""
+    with _serving_acme(cli, home) as (client, key):
+        for method, path, allowed in (("GET", "/v1/search", "POST"), ("POST", "/v1/usage", "GET"),
+                                      ("PUT", "/v1/chat/sessions", "GET or POST")):
+            refused = client.request(method, path, headers=_auth(key))
+            assert refused.status_code == 405, refused.text
+            assert refused.json()["hint"].startswith(f"this endpoint takes {allowed}:"), refused.json()

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenantctl.config import Config
@@ -119,6 +120,9 @@ def create_app(cfg: Config) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    # Each endpoint's methods, for a 405's hint (Starlette's names only the first route's of a path).
+    app.state.methods = [(route.path_regex, route.methods) for router in ROUTERS for route in router.routes
+                         if isinstance(route, APIRoute)]
     return app
 
 
@@ -136,6 +140,15 @@ def _respond(request: Request, body: dict[str, Any], status: int,
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def _methods(request: Request) -> list[str]:
+    """The methods the endpoints at the request's path take."""
+    methods: set[str] = set()
+    for pattern, taken in getattr(request.app.state, "methods", []):
+        if pattern.match(request.url.path):
+            methods |= set(taken) - {"HEAD"}
+    return sorted(methods)
+
+
 def _error_handlers(app: FastAPI) -> None:
     """Every refusal and failure is one JSON object `{error, hint}` without server paths or tracebacks."""
 
@@ -151,6 +164,9 @@ def _error_handlers(app: FastAPI) -> None:
         if exc.status_code < 400:
             return await http_exception_handler(request, exc)
         hint = getattr(exc, "hint", None) or _HINTS.get(exc.status_code, "see the API documentation at /docs")
+        allowed = _methods(request) if exc.status_code == 405 else []
+        if allowed:  # which: "another method" left the client to guess (Allow named only one route's)
+            hint = f"this endpoint takes {' or '.join(allowed)}: the API documentation at /docs lists them"
         message = scrub(str(exc.detail))
         return _respond(request, {"error": message, "hint": hint, "detail": message}, exc.status_code, exc.headers)
 
