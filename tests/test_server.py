@@ -956,3 +956,4 @@ def test_a_wrong_method_is_told_the_one_the_endpoint_takes(cli, home):
             refused = client.request(method, path, headers=_auth(key))
             assert refused.status_code == 405, refused.text
             assert refused.json()["hint"].startswith(f"this endpoint takes {allowed}:"), refused.json()
+            assert refused.headers["allow"] == allowed.replace(" or ", ", ")  # it named the first route's alone

@@ -164,11 +164,12 @@ def _error_handlers(app: FastAPI) -> None:
         if exc.status_code < 400:
             return await http_exception_handler(request, exc)
         hint = getattr(exc, "hint", None) or _HINTS.get(exc.status_code, "see the API documentation at /docs")
-        allowed = _methods(request) if exc.status_code == 405 else []
+        allowed, headers = _methods(request) if exc.status_code == 405 else [], exc.headers
         if allowed:  # which: "another method" left the client to guess (Allow named only one route's)
             hint = f"this endpoint takes {' or '.join(allowed)}: the API documentation at /docs lists them"
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         message = scrub(str(exc.detail))
-        return _respond(request, {"error": message, "hint": hint, "detail": message}, exc.status_code, exc.headers)
+        return _respond(request, {"error": message, "hint": hint, "detail": message}, exc.status_code, headers)
 
     @app.exception_handler(OSError)
     @app.exception_handler(sqlite3.Error)
