@@ -957,3 +957,17 @@ def test_a_wrong_method_is_told_the_one_the_endpoint_takes(cli, home):
             assert refused.status_code == 405, refused.text
             assert refused.json()["hint"].startswith(f"this endpoint takes {allowed}:"), refused.json()
             assert refused.headers["allow"] == allowed.replace(" or ", ", ")  # it named the first route's alone
+
+
+def test_an_unknown_or_revoked_key_is_401_on_the_admin_endpoints_too(cli, home):
+    """GET /metrics with an unknown or revoked key was 403 "this endpoint needs an admin key", as for a valid
+    key of a tenant; every other endpoint says 401 to a key that is not one."""
+    with _serving_acme(cli, home) as (client, key):
+        admin = _key(cli, "--admin")
+        assert client.get("/v1/admin/tenants", headers=_auth(admin)).status_code == 200
+        assert cli("key", "revoke", admin.split("_")[1]).code == 0
+        for path in ("/metrics", "/v1/admin/tenants", "/v1/admin/usage"):
+            for sent in (admin, "tk_00000000_" + "x" * 32):
+                refused = client.get(path, headers=_auth(sent))
+                assert refused.status_code == 401 and "invalid or revoked" in refused.json()["error"], refused.text
+            assert client.get(path, headers=_auth(key)).status_code == 403  # a tenant's key: not allowed

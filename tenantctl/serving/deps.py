@@ -145,7 +145,10 @@ def admin_key(
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> None:
     key = keys.resolve(_secret(authorization, x_api_key))
-    if key is None or not key.admin:
+    if key is None:  # as on every endpoint: it was 403, as if the key were a valid one of a tenant
+        raise HttpRefusal(401, "invalid or revoked API key", "check the key sent; the server's operator issues "
+                          "admin keys", _BEARER)
+    if not key.admin:
         raise HttpRefusal(403, "this endpoint needs an admin key",
                           "use an admin key: the server's operator issues them")
 
