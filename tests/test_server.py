@@ -971,3 +971,14 @@ def test_an_unknown_or_revoked_key_is_401_on_the_admin_endpoints_too(cli, home):
                 refused = client.get(path, headers=_auth(sent))
                 assert refused.status_code == 401 and "invalid or revoked" in refused.json()["error"], refused.text
             assert client.get(path, headers=_auth(key)).status_code == 403  # a tenant's key: not allowed
+
+
+def test_a_trailing_slash_is_a_404_naming_the_endpoint_not_a_redirect_to_the_servers_address(cli, home):
+    """`POST /v1/search/` was a 307 without a body to `http://<the server's own host:port>/v1/search`: behind
+    a gateway, an internal address the client cannot reach (and should not learn)."""
+    with _serving_acme(cli, home) as (client, key):
+        for method, path in (("POST", "/v1/search/"), ("GET", "/v1/usage/"), ("GET", "/v1/chat/sessions/")):
+            refused = client.request(method, path, json={"query": "x"}, headers=_auth(key), follow_redirects=False)
+            assert refused.status_code == 404 and "location" not in refused.headers, refused
+            assert refused.json()["hint"] == f"no such endpoint: drop the trailing slash ({path.rstrip('/')})"
+        assert client.get("/v1/nosuch/", headers=_auth(key)).json()["hint"].startswith("no such endpoint: the API")

@@ -107,8 +107,10 @@ def create_app(cfg: Config) -> FastAPI:
         shared.scheduler.close()
         shared.pool.close()
 
+    # No redirect of `/v1/search/` to `/v1/search`: its Location named the server's own address (behind a gateway,
+    # an internal one) and came without a body; it is a 404 whose hint names the endpoint (`_http_error`).
     app = FastAPI(title="tenantctl", version="1", summary="Multi-tenant RAG: shared compute, isolated data",
-                  lifespan=lifespan)
+                  lifespan=lifespan, redirect_slashes=False)
     app.state.services = shared
     app.state.pool, app.state.scheduler, app.state.cfg = shared.pool, shared.scheduler, cfg
 
@@ -140,11 +142,11 @@ def _respond(request: Request, body: dict[str, Any], status: int,
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _methods(request: Request) -> list[str]:
-    """The methods the endpoints at the request's path take."""
+def _methods(request: Request, path: str | None = None) -> list[str]:
+    """The methods the endpoints at the request's path (or `path`) take."""
     methods: set[str] = set()
     for pattern, taken in getattr(request.app.state, "methods", []):
-        if pattern.match(request.url.path):
+        if pattern.match(path or request.url.path):
             methods |= set(taken) - {"HEAD"}
     return sorted(methods)
 
@@ -165,6 +167,9 @@ def _error_handlers(app: FastAPI) -> None:
             return await http_exception_handler(request, exc)
         hint = getattr(exc, "hint", None) or _HINTS.get(exc.status_code, "see the API documentation at /docs")
         allowed, headers = _methods(request) if exc.status_code == 405 else [], exc.headers
+        trimmed = request.url.path.rstrip("/")
+        if exc.status_code == 404 and trimmed != request.url.path and _methods(request, trimmed):
+            hint = f"no such endpoint: drop the trailing slash ({trimmed})"
         if allowed:  # which: "another method" left the client to guess (Allow named only one route's)
             hint = f"this endpoint takes {' or '.join(allowed)}: the API documentation at /docs lists them"
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
