@@ -9,7 +9,8 @@ import typer
 from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, confirm, err, out, print_json
 from tenantctl.textproc import plural
 
-app = typer.Typer(help="Create, list, inspect, suspend, move and delete tenants.", no_args_is_help=True)
+app = typer.Typer(help="Create, list, show, suspend, resume, export, import, move and delete tenants.",
+                  no_args_is_help=True)
 
 
 @app.command("create")
