@@ -661,6 +661,30 @@ def test_plain_text_table_ending_the_file_and_chinese_tables_aligned_on_screen()
     assert extract(Path("sla.txt"), prose.encode()).text == prose  # lined up by chance after stops: no table
 
 
+def test_plain_text_pipe_tables_and_field_lines_are_records():
+    """A maintenance log typed in plain text: "Name: value" fields apart by runs of spaces, and a table with "|"
+    between its cells, a rule of dashes under its names and a cell wrapped onto the next line. Both stayed lines
+    of words (the cells' "|" broke the alignment): "What is the serial number?" and "How often was the filter
+    replaced?" found no record."""
+    text = ("MAINTENANCE LOG\nSerial no: HV45-22871   Model: HV-45 (10 bar)   Installed: 14 June 2023\n\n"
+            "Date        | Hours  | Work done                    | Parts used\n"
+            "------------|--------|------------------------------|-----------\n"
+            "2024-01-11  | 2,010  | Air filter element replaced. | HV-AF-220\n"
+            "2025-05-30  | 7,980  | Annual service. Minimum      | HV-OF-115,\n"
+            "            |        | pressure valve kit replaced. | HV-MPV-08\n"
+            "2026-01-08  | 11,300 | Topped up 2 L.               | -\n\n"
+            "| Step | Action |\n|------|--------|\n| 1 | Stop |\n| 2 | Vent |\n\n"
+            "Note: the log is kept by the site engineer. Keep it   dry.\n")
+    assert extract(Path("log.txt"), text.encode()).text.split("\n\n") == [
+        "# MAINTENANCE LOG\nSerial no: HV45-22871; Model: HV-45 (10 bar); Installed: 14 June 2023",
+        "Date: 2024-01-11; Hours: 2,010; Work done: Air filter element replaced.; Parts used: HV-AF-220",
+        "Date: 2025-05-30; Hours: 7,980; Work done: Annual service. Minimum pressure valve kit replaced.; "
+        "Parts used: HV-OF-115, HV-MPV-08",
+        "Date: 2026-01-08; Hours: 11,300; Work done: Topped up 2 L.",  # "-" is no value
+        "Step: 1; Action: Stop", "Step: 2; Action: Vent",
+        "Note: the log is kept by the site engineer. Keep it   dry.\n"]  # one field and prose: no record
+
+
 def test_plain_text_tab_separated_tables_are_records():
     """A table pasted from a spreadsheet into a text file — cells apart by single tabs — stayed lines of
     words ("Bob Lee 2602 B-14"); its names line, with no digit over rows with one, now names each record's

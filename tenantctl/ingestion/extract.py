@@ -196,7 +196,56 @@ def _names_line(rows: list[list[tuple[int, str]]]) -> bool:
             and all(re.search(r"\d", "".join(cell for _, cell in row)) for row in rows[1:]))
 
 
+def _pipe_table(lines: list[str]) -> list[str] | None:
+    """The records of a table typed with "|" between its cells and a rule of dashes under its names line
+    ("Date | Hours | Work done" over "-----|-----|-----", as a log or an e-mail writes one, with or without the
+    outer "|"): a row whose first cell and another are empty goes on the row above, a
+    line of text wrapped in its cell ("… Minimum pressure valve" over "| | | kit replaced (8,000 h)."). Read
+    as aligned columns, its cells held the "|" and the wrapped rows broke the alignment: the rows stayed lines
+    of words. None when it is no such table."""
+    if "|" not in lines[0] or "|" not in lines[1] or "-" not in lines[1]:
+        return None
+    outer = lines[0].strip().startswith("|")  # "| a | b |": else a row's leading "|" is after an empty cell
+
+    def cells_of(line: str) -> list[str]:
+        line = line.strip()
+        if outer:
+            line = line.removeprefix("|").removesuffix("|")
+        return [cell.strip() for cell in line.split("|")]
+
+    names = cells_of(lines[0])
+    if len(names) < 2 or len(cells_of(lines[1])) != len(names) or not all(names):
+        return None
+    rows: list[list[str]] = []
+    for line in lines[2:]:
+        if "|" not in line:
+            return None
+        cells = (cells_of(line) + [""] * len(names))[:len(names)]
+        if rows and not cells[0] and sum(not cell for cell in cells) >= min(2, len(cells) - 1):
+            rows[-1] = [" ".join(filter(None, pair)) for pair in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
+    values = [[cell if cell and cell != "-" else None for cell in row] for row in rows]
+    return table_records(names, values, sum(map(len, lines))) or None
+
+
+# A line of two or more "Name: value" fields apart by runs of spaces (a log's or a form's heading: "Serial no:
+# HV45-22871   Model: HV-45 (10 bar)   Installed: 14 June 2023") is a record, as a table's row is: as words, its
+# fields ran together ("HV45-22871 Model: HV-45") and the name stood apart from its value.
+_FIELD_CELL = re.compile(r"([^\W\d_][^:：;|]{0,29}?)[:：][ \t]*(\S.*)")
+
+
+def _fields_line(line: str) -> str:
+    cells = [m.group().strip() for m in re.finditer(r"\S(?:.*?\S)?(?=[ \t]{3,}|\t|$)", line.strip())]
+    fields = [_FIELD_CELL.fullmatch(cell) for cell in cells]
+    if len(cells) < 2 or not all(fields):
+        return line
+    return "; ".join(f"{m.group(1).strip()}: {m.group(2).strip()}" for m in fields if m)
+
+
 def _text_tables(text: str) -> str:
+    text = "\n".join(_fields_line(line) if re.search(r"[:：].*?\S[ \t]{3,}\S", line) else line
+                     for line in text.split("\n"))
     blocks = re.split(r"(\n[ \t]*\n)", text)
     for b, block in enumerate(blocks):
         lines = block.strip("\n").split("\n")  # the file's last block ends with its final newline: no row
@@ -206,6 +255,9 @@ def _text_tables(text: str) -> str:
             blocks[b] = "\n\n".join(tabbed)
             continue
         ruled = len(lines) >= 3 and bool(_RULE.fullmatch(lines[1])) and not _RULE.fullmatch(lines[0])
+        if ruled and (piped := _pipe_table(lines)):
+            blocks[b] = "\n\n".join(piped)
+            continue
         body = [_cells(line) for line in (lines[2:] if ruled else lines)]
         if len(body) < 2 or any(line.lstrip().startswith(("#", "|")) for line in lines) or not _aligned(body):
             continue
@@ -1272,7 +1324,9 @@ SUPPORTED = tuple(sorted(READERS))
 # 4 (.docx), 5 (.html): a numbered list's items keep their numbers ("4. Set the NameID format"), not "- ".
 # 2 (.txt): headings typed as plain text ("2. UPTIME COMMITMENT", an underlined line) are headings, a table
 # typed with aligned columns is records (under a rule line) or "a | b" rows; 3: so are cells apart by tabs
-# (a table pasted from a spreadsheet), under their names line.
+# (a table pasted from a spreadsheet), under their names line; 4: and aligned rows under a names line without
+# digits, with no rule; 5: a table with "|" between its cells over a rule of dashes (a cell wrapped onto the
+# next line kept in its row), and a line of "Name: value" fields apart by runs of spaces, are records.
 # Not raised for a table of Chinese (Japanese, Korean) text aligned by screen columns, now a table: few files
 # hold one, and every text file of every tenant would be embedded again; a file is read so when it changes.
 # 2 (.csv): records by `table_records`: an empty value is left out ("phone: " was written), a cell past the
@@ -1280,7 +1334,7 @@ SUPPORTED = tuple(sorted(READERS))
 # a table passing TABLE_GROWTH and 1 MB, now its "a | b" lines, and re-reading every Markdown file of every
 # tenant to find one would re-embed them all for nothing.
 READER_VERSIONS: dict[str, int] = {
-    ".html": 7, ".htm": 7, ".docx": 4, ".txt": 4, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
+    ".html": 7, ".htm": 7, ".docx": 4, ".txt": 5, ".md": 3, ".markdown": 3, ".pdf": 7, ".csv": 2,
 }
 
 
