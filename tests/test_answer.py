@@ -1830,6 +1830,12 @@ def test_when_is_answered_by_a_best_sentence_saying_after_how_long():
             "Software: Microsoft 365 E5; Licence: Per user; Who gets it: Everyone")
     reply, _ = ask("When are unused licences reclaimed?", [Passage(text, "catalogue.md")], " 365")
     assert "after 60 days" in reply.answer
+    # "after 8 seconds" says when too: not the date of a log's row ranked next
+    steps = [Passage("Press the Start button. The compressor starts in star and changes to delta after 8 seconds.",
+                     "manual.md"),
+             Passage("Date: 2024-05-28; Work done: Annual service: compressor oil and filter changed", "log.txt")]
+    reply, _ = ask("When does the compressor change from star to delta?", steps, " 2024-05-28")
+    assert "after 8 seconds" in reply.answer, reply.answer
 
 
 def test_a_fee_table_answers_the_price_asked_for_with_its_column_s_unit():

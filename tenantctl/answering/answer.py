@@ -314,7 +314,7 @@ _SAYS_WHEN = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|week
                         # "Unused licences are reclaimed after 60 days without a sign-in.": not the "365" of the
                         # next sentence's "Microsoft 365"
                         r"|\b(?:after|within|before|every)\s(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|"
-                        r"twelve)\s(?:(?:business|working|calendar)\s)?(?:minutes?|hours?|days?|weeks?|months?|years?)\b"
+                        r"twelve)\s(?:(?:business|working|calendar)\s)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b"
                         r"|每[天日周月年]|工作日|周[一二三四五六日末]|星期", re.I)
 _ASKS_HOW_TO = re.compile(r"^\s*(?:how (?:do|can|should|would|could) (?:i|we|you)|how to)\b", re.I)
 _ASKS_HOW_LONG = re.compile(r"\bhow long\b", re.I)
