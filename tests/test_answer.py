@@ -2001,3 +2001,17 @@ def test_a_question_its_caller_stops_mid_answer_is_metered_and_counts_against_th
     set_tenant_yaml(home, "travel", quotas={"tokens_per_day": 42})
     with pytest.raises(Refused, match="tokens_per_day=42"):
         _answer(two_tenants, "travel", question, FakeGenerator(" NW-TRV-7731"))
+
+
+def test_what_is_the_fee_asks_for_an_amount_of_money():
+    """"What is the processing fee for a lost item?" was answered with the best sentence, which names the fee and
+    no amount ("…we will refund the replacement cost but not the processing fee"); the next one holds "£2.50"."""
+    lost = [Passage("If you find and return a lost item within 3 months of paying, we will refund the replacement "
+                    "cost but not the processing fee.", "borrowing.html"),
+            Passage("If you lose an item, you are charged its replacement cost plus a £2.50 processing fee.",
+                    "borrowing.html")]
+    reply, _ = ask("What is the processing fee for a lost item?", lost, " not the processing fee")
+    assert reply.answer.startswith("£2.50"), reply.answer
+    assert numbers.expected_type("What is the late return fee?") == "number"
+    assert numbers.expected_type("What is the fee policy?") is None
+    assert numbers.expected_type("What is the cost of living index in Paris?") is None

@@ -84,13 +84,20 @@ PATTERNS = {
         re.I,
     ),
 }
+# "What is the processing fee for a lost item?", "What's the late return charge?": an amount of money, as "How
+# much …?" asks (not "What is the fee policy?" nor "What is the cost of living index?": the fee word stands
+# last, or before "for", "to", "on", "per", "if" or "when")
+_ASKS_FEE = (r"^\s*what(?:'s|\s+is|\s+are|\s+was|\s+were)\s+the\s+(?:[\w-]+\s+){0,3}?"
+             r"(?:fee|fees|charge|charges|surcharge|price|cost|deposit)\b"
+             r"(?=\s+(?:for|to|on|per|if|when)\b|\s*\??\s*$)")
 _EXPECTS = [
     ("time", re.compile(r"\b(?:what|which) time\b|\bhow (?:late|early)\b|\bopening hours\b"
                         r"|\bwhen (?:does|do|is|are|will)\b[^?]*?\b(?:open|close|start|begin|finish)(?:s|es)?\b"
                         r"|几点|什么时间", re.I)),
     ("date", re.compile(r"\b(when|what (year|decade|century|date|month)|which (year|decade|century|date|month)|"
                         r"in what year)\b|哪一?年|何时|什么时候|哪个(年|月)|几月|哪一天|哪天|年份|日期", re.I)),
-    ("number", re.compile(r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
+    ("number", re.compile(rf"{_ASKS_FEE}|"
+                          r"\b(how (many|much|long|old|far|often|large|big|tall|high|wide|deep)|what (percentage|"
                           r"percent|number|proportion|amount|fraction|share|(?:minimum |maximum )?temperature)|"
                           r"how many)\b|多少|(?<!哪)几(?!乎)|多大|多长|多高|多重|多久|百分之|比例|年龄|岁数", re.I)),
 ]
@@ -171,7 +178,8 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I),
           (re.compile(r"\b(?:what|which) month\b", re.I), re.compile(MONTH, re.I), False),
           # "How much does it cost?", "停车证每月多少钱？", "装修押金是多少？": an amount of money, never "15 spaces",
           # "99.95%" or the "30日" within which a deposit is refunded
-          (re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
+          (re.compile(rf"{_ASKS_FEE}|"
+                      r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元|押金|租金|[费价](?:是|为|要)?多少", re.I),
            re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
                       r"[元镑币]", re.I), True),
