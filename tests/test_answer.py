@@ -2015,3 +2015,25 @@ def test_what_is_the_fee_asks_for_an_amount_of_money():
     assert numbers.expected_type("What is the late return fee?") == "number"
     assert numbers.expected_type("What is the fee policy?") is None
     assert numbers.expected_type("What is the cost of living index in Paris?") is None
+
+
+
+def test_a_record_answers_no_question_naming_a_thing_no_passage_holds():
+    """In-domain questions the documents do not answer were answered with another row of the table: "How much
+    does a roof box cost per day?" with the snow chains' fee, "深圳服务中心的地址在哪里？" with the 成都 centre's
+    address. A word naming a thing no passage holds says the record is of something else."""
+    from tenantctl.answering.answer import Reply, of_another_record
+
+    fees = Passage("Fee: Snow chains; Amount: £9; Basis: per day\n\nFee: Child seat; Amount: £11; Basis: per day",
+                   "terms.pdf")
+    row = "Fee: Snow chains; Amount: £9; Basis: per day"
+    reply = Reply(row, row, 1, grounded=False, fallback=False)
+    assert of_another_record("How much does a roof box cost per day?", [fees], reply, [])
+    assert not of_another_record("How much do snow chains cost per day?", [fees], reply, [])
+    assert not of_another_record("How much are the snow chians per day?", [fees], reply, [])  # misspelt: held
+    centres = Passage("网点名称: 成都锦江服务中心; 地址: 锦江区红星路三段1号\n\n"
+                      "网点名称: 上海徐汇服务中心; 地址: 漕溪北路88号", "网点.csv")
+    row = "网点名称: 成都锦江服务中心; 地址: 锦江区红星路三段1号"
+    reply = Reply(row, row, 1, grounded=False, fallback=False)
+    assert of_another_record("深圳服务中心的地址在哪里？", [centres], reply, [])
+    assert not of_another_record("成都锦江服务中心的地址在哪里？", [centres], reply, [])

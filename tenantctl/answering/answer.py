@@ -503,13 +503,13 @@ def _answer(
 def of_another_record(question: str, passages: list[Passage], reply: Reply, unmentioned: list[str]) -> bool:
     """Whether the record the answer comes from ("property: Larchmont Melbourne; parking_per_night: AUD 45") is
     of another thing than the question asks about: the question names something no passage mentions
-    (`unmentioned`: "Larchmont Adelaide"), or a code that neither the record nor its heading holds while another
-    record does ("the COMP2110 final exam" of the COMP2030 assessment table, when COMP2110 is a row of the
-    courses table). A record's fields answer only of what the record is; a sentence may speak of a thing by
-    another name, so this is for records alone."""
+    (`unmentioned`: "Larchmont Adelaide"; `gate.unheld_words`: "a roof box" of a fee table's rows), or a code
+    that neither the record nor its heading holds while another record does ("the COMP2110 final exam" of the
+    COMP2030 assessment table, when COMP2110 is a row of the courses table). A record's fields answer only of
+    what the record is; a sentence may speak of a thing by another name, so this is for records alone."""
     if len(record_fields(reply.supporting) or ()) < 2:
         return False
-    if unmentioned:
+    if unmentioned or gate.unheld_words(question, [p.gate_input for p in passages]):
         return True
     own = _under_heading(passages, reply)
     others = [row for p in passages for row in gate.rows(p.text) if row != reply.supporting]

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from tenantctl.answering.numbers import MONTH, MONTHS
-from tenantctl.answering.sentences import STEM, cjk_share, record_fields, sentences_by_paragraph, terms
+from tenantctl.answering.records import STANDING
+from tenantctl.answering.sentences import (
+    STEM,
+    cjk_share,
+    record_fields,
+    sentences_by_paragraph,
+    terms,
+    zh_subject,
+)
 
 CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
 # Before the gate, the keyword search alone can already say an answer is likely: then the model starts
@@ -233,6 +241,30 @@ def unmentioned(question: str, passages: list[tuple[str, str, float]]) -> list[s
         if unheld & {re.sub(r"'s$", "", w) for w in words}:
             names.append(" ".join(words if run.start() else words[1:]))  # its first word: the question's
     return list(dict.fromkeys(names))
+
+
+# Words asking how much or how long, which name no thing: no passage needs to hold them.
+_ASKING = frozenset("much many long often far soon old big large tall high wide deep".split())
+
+
+def unheld_words(question: str, passages: list[tuple[str, str, float]]) -> list[str]:
+    """The words of the question naming something no passage (its text, heading and file name) holds, by its
+    first STEM letters or misspelt by one letter ("roof" and "box" of "How much does a roof box cost per day?"
+    asked of a fee table that has no roof box) — not a word asking how much or long, nor one standing for a
+    field or a phone number; of a Chinese question, its subject when one of its character pairs is in none
+    ("深圳服务中心" of "深圳服务中心的地址在哪里？" asked of the other centres' rows). A record answers only of
+    what it is, and these say the question is of something the passages do not hold."""
+    texts = _labelled(passages)
+    held = "\n".join(texts).lower()
+    if cjk_share(question) > CJK_QUESTION_SHARE:
+        span = zh_subject(question.strip())
+        subject = question.strip()[slice(*span)] if span else ""
+        return [subject] if subject and any(pair not in held for pair in terms(subject)) else []
+    found = {t for text in texts for t in terms(text)}
+    return [w for w in sorted(terms(question))
+            if w not in _ASKING and not any(w in contact.standing for contact in _CONTACTS)
+            and w[:STEM] not in STANDING and w.isalpha() and re.search(r"\b" + re.escape(w[:STEM]), held) is None
+            and not _misspelt(w, found)]
 
 
 TABLE_MIN_ROWS = 2  # a passage holding this many records (rows: "Plan: Team; Price: 99 USD") is a table

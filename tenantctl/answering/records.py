@@ -26,7 +26,7 @@ FIELD_WORDS = [
     ("钱", "价格", "售价", "价钱", "费用"),  # "X5 多少钱？" asks for the 价格
 ]
 _FIELD_STEMS = [frozenset(w[:STEM] for w in group) for group in FIELD_WORDS]
-_STANDING = frozenset().union(*_FIELD_STEMS)  # every word that stands for a field
+STANDING = frozenset().union(*_FIELD_STEMS)  # every word that stands for a field
 _ZH_STANDING = frozenset(w for group in FIELD_WORDS for w in group if len(w) > 1 and not w.isascii())
 
 
@@ -35,7 +35,7 @@ def _field_words(question: str) -> tuple[set[str], set[str]]:
     (`FIELD_WORDS`: "cost" for "price"), and apart the words its question words stand for ("where" for
     "address"): weaker, as a question word names a field only of the record the question is about."""
     own = stems(question) - {"much"}  # "how much" asks, as "where" does
-    own |= {ch for ch in question if ch in _STANDING}  # "多少钱一壶": its 钱 is inside the bigrams "钱一", "一壶"
+    own |= {ch for ch in question if ch in STANDING}  # "多少钱一壶": its 钱 is inside the bigrams "钱一", "一壶"
     own |= {w for w in _ZH_STANDING if w in question}  # "在哪里" asks the 地址: a question word, not a term
     asking = {w.lower()[:STEM] for w in re.findall(r"[^\W_]+", question)} - own
     strong, weak = set(own), set()
@@ -89,7 +89,7 @@ def _names_elsewhere(question: str, fields: list[tuple[str, str]]) -> bool:
         return True
     # In lower case: a word the record holds nowhere, nor one a field stands for ("Which warranty has the
     # order picker?" of a pallet jack's record).
-    return bool(stems(question) - {t[:STEM] for t in held} - _STANDING)
+    return bool(stems(question) - {t[:STEM] for t in held} - STANDING)
 
 
 _BRACKETED = re.compile(r"\([^()]*\)|（[^（）]*）")
