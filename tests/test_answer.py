@@ -2037,3 +2037,8 @@ def test_a_record_answers_no_question_naming_a_thing_no_passage_holds():
     reply = Reply(row, row, 1, grounded=False, fallback=False)
     assert of_another_record("深圳服务中心的地址在哪里？", [centres], reply, [])
     assert not of_another_record("成都锦江服务中心的地址在哪里？", [centres], reply, [])
+    limits = Passage("售后类型: 运输破损; 申请时限: 签收后48小时内\n\n售后类型: 商品错发; 申请时限: 签收后7天内",
+                     "政策.docx")
+    row = "售后类型: 运输破损; 申请时限: 签收后48小时内"
+    reply = Reply(row, row, 1, grounded=False, fallback=False)
+    assert not of_another_record("运输破损要在多长时间内申请？", [limits], reply, [])  # no subject before a 的
