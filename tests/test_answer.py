@@ -1836,6 +1836,10 @@ def test_when_is_answered_by_a_best_sentence_saying_after_how_long():
              Passage("Date: 2024-05-28; Work done: Annual service: compressor oil and filter changed", "log.txt")]
     reply, _ = ask("When does the compressor change from star to delta?", steps, " 2024-05-28")
     assert "after 8 seconds" in reply.answer, reply.answer
+    due = [Passage("Next air filter change due at 13,870 hours.", "log.txt"),
+           Passage("Date: 2024-01-11; Hours: 2,010; Work done: Air filter element replaced", "log.txt")]
+    reply, _ = ask("When is the next air filter change due?", due, " 2024-01-11")
+    assert "13,870 hours" in reply.answer, reply.answer  # in running hours
 
 
 def test_a_fee_table_answers_the_price_asked_for_with_its_column_s_unit():
@@ -2015,6 +2019,8 @@ def test_what_is_the_fee_asks_for_an_amount_of_money():
     assert numbers.expected_type("What is the late return fee?") == "number"
     assert numbers.expected_type("What is the fee policy?") is None
     assert numbers.expected_type("What is the cost of living index in Paris?") is None
+    dvd = "Overdue charges still apply to DVDs, at 50p per day per disc, up to a maximum of £5 per item."
+    assert numbers.typed_choices("What is the overdue charge for a DVD?", dvd)[0] == "50p per day"  # pence: money
 
 
 
@@ -2031,6 +2037,11 @@ def test_a_record_answers_no_question_naming_a_thing_no_passage_holds():
     assert of_another_record("How much does a roof box cost per day?", [fees], reply, [])
     assert not of_another_record("How much do snow chains cost per day?", [fees], reply, [])
     assert not of_another_record("How much are the snow chians per day?", [fees], reply, [])  # misspelt: held
+    branches = Passage("Branch: Hartwell; Phone: 01632 960 504\n\nBranch: Millbrook; Phone: 01632 960 503",
+                       "branch-opening-hours.csv")
+    row = "Branch: Hartwell; Phone: 01632 960 504"
+    reply = Reply(row, row, 1, grounded=False, fallback=False)  # no passage says "library", the row names Hartwell
+    assert not of_another_record("What is the phone number of Hartwell library?", [branches], reply, [])
     centres = Passage("网点名称: 成都锦江服务中心; 地址: 锦江区红星路三段1号\n\n"
                       "网点名称: 上海徐汇服务中心; 地址: 漕溪北路88号", "网点.csv")
     row = "网点名称: 成都锦江服务中心; 地址: 锦江区红星路三段1号"

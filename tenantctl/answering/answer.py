@@ -39,6 +39,7 @@ from tenantctl.answering.scoring import normalize
 from tenantctl.answering.sentences import (
     Said,
     cjk_share,
+    is_name,
     record_fields,
     sentences_by_paragraph,
     terms,
@@ -312,9 +313,10 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
 _SAYS_WHEN = re.compile(r"\b(?:(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekdays|weekends?|daily|nightly|weekly)\b"
                         r"|\b\d{1,2}[:.]\d{2}\b|\b\d{1,2}\s?[ap]\.?m\b"
                         # "Unused licences are reclaimed after 60 days without a sign-in.": not the "365" of the
-                        # next sentence's "Microsoft 365"
-                        r"|\b(?:after|within|before|every)\s(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|"
-                        r"twelve)\s(?:(?:business|working|calendar)\s)?(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b"
+                        # next sentence's "Microsoft 365"; "Next filter change due at 13,870 hours.": in running hours
+                        r"|\b(?:after|within|before|every|at)\s(?:\d[\d,]*|one|two|three|four|five|six|seven|eight|nine|"
+                        r"ten|twelve)\s(?:(?:business|working|calendar|running|operating)\s)?"
+                        r"(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b"
                         r"|每[天日周月年]|工作日|周[一二三四五六日末]|星期", re.I)
 _ASKS_HOW_TO = re.compile(r"^\s*(?:how (?:do|can|should|would|could) (?:i|we|you)|how to)\b", re.I)
 _ASKS_HOW_LONG = re.compile(r"\bhow long\b", re.I)
@@ -509,7 +511,13 @@ def of_another_record(question: str, passages: list[Passage], reply: Reply, unme
     what the record is; a sentence may speak of a thing by another name, so this is for records alone."""
     if len(record_fields(reply.supporting) or ()) < 2:
         return False
-    if unmentioned or gate.unheld_words(question, [p.gate_input for p in passages]):
+    if unmentioned:
+        return True
+    # a word naming a thing no passage holds ("a roof box" of a fee table), unless the record holds the question's
+    # names ("What is the phone number of Hartwell library?" of a table that never says "library")
+    names = [w for i, w in enumerate(re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question)) if is_name(w, first=not i)]
+    if gate.unheld_words(question, [p.gate_input for p in passages]) and not any(
+            gate.holds_code(reply.supporting, name) for name in names):
         return True
     own = _under_heading(passages, reply)
     others = [row for p in passages for row in gate.rows(p.text) if row != reply.supporting]

@@ -28,7 +28,8 @@ _ORDINAL = (r"(?:(?:twenty|thirty)-)?(?:first|second|third|fourth|fifth|sixth|se
 # "1.6-million-year-old", "21-minute"
 _SCALE = (r"(?:\s?%|\s?°\s?[CF]\b|\s?[℃℉]|[\s-]?(?:percent|per cent|million|billion|trillion|thousand|hundred)\b"
           r"|\s?(?-i:[KMGTP]B|kB|[KMG]Hz|[MG]bps|px)\b"  # "4 GB", "2.4 GHz": a unit in capitals
-          r"|\s?(?-i:[kcdm]?m[²³2-3]|m/s|km/h|l/min|L/min)(?:/(?-i:h|min|s|day))?(?![\w/]))?"  # "9,500 m³/h"
+          r"|\s?(?-i:[kcdm]?m[²³2-3]|m/s|km/h|l/min|L/min)(?:/(?-i:h|min|s|day))?(?![\w/])"  # "9,500 m³/h"
+          r"|(?-i:p)\b)?"  # "50p": pence
           r"(?:-(?:year|month|day|week|hour|minute|second|mile|metre|meter|foot|inch|old|long|strong)\b)*")
 # "1,126户", "3,000元": digits grouped by commas are one number in Chinese text too
 _ZH_NUM = r"(?:\d{1,3}(?:,\d{3})+(?!\d)|[\d零〇一二三四五六七八九十百千万亿两.．])+"
@@ -182,6 +183,7 @@ _UNITS = [(re.compile(r"\b(century|millennium)\b|世纪", re.I),
                       r"\bhow much\b.*\b(?:cost|costs|pay|paid|price|charge|charged|spend|spent|worth|fee)\b|"
                       r"多少钱|价格|价钱|费用|造价|售价|票价|花费|多少元|押金|租金|[费价](?:是|为|要)?多少", re.I),
            re.compile(r"[$£€¥]|\b(?:dollars?|euros?|pounds?|pence|cents?|yuan|yen|EUR|USD|GBP|CHF|JPY|CNY|RMB)\b|"
+                      r"\b\d+(?:\.\d+)?p\b|"  # "50p per day": pence
                       r"[元镑币]", re.I), True),
           # "适合什么年龄的人申请？": years of age, never the card's "2万元" limit
           (re.compile(r"年龄|岁数|几岁|多少岁"), re.compile(r"岁"), True),
