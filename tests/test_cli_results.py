@@ -490,3 +490,13 @@ def test_usage_json_names_the_tenants_it_could_not_read(cli, home):
     assert "fix the setting" in skipped["hint"]
     settings.write_text(settings.read_text().replace("quotas: {documents: -1}", "quotas: {}"))
     assert cli("usage", "--json").json()["skipped"] == []
+
+
+def test_export_and_import_refuse_an_empty_file_name_as_ingest_does(cli, home):
+    """`tenant export acme "$FILE"` with FILE unset said "<the working directory> is a folder", and `tenant
+    import ""` that it "does not exist or is not a file": the empty name an unset variable gives is named."""
+    fast_home(cli, home)
+    assert cli("tenant", "create", "acme").code == 0
+    for args in (("tenant", "export", "acme", ""), ("tenant", "import", "")):
+        result = cli(*args)
+        assert result.code == 2 and "an empty path was given" in result.err, result

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, confirm, err, out, print_json
+from tenantctl.cli._common import JsonOption, TenantArg, WaitOption, confirm, err, out, print_json, typed_paths
 from tenantctl.textproc import plural
 
 app = typer.Typer(help="Create, list, show, suspend, resume, export, import, move and delete tenants.",
@@ -138,11 +138,10 @@ def export(
     Holds the tenant's write lock meanwhile (searches go on); the file appears whole or not at all.
     A tenant in PostgreSQL is exported the same way (its rows as a store; the index is rebuilt on import).
     """
-    from pathlib import Path
-
     from tenantctl.operations.transfer import export_tenant
 
-    result = export_tenant(tenant_id, Path(file), wait=wait)
+    (path,) = typed_paths([file])  # "" (an unset variable) was "<working directory> is a folder"
+    result = export_tenant(tenant_id, path, wait=wait)
     if json_out:
         print_json(result.to_dict())
     else:
@@ -195,11 +194,10 @@ def import_(
     The tenant keeps its status, display name and creation time; with --as, tenant.yaml gets the new id.
     An export of a tenant in PostgreSQL goes back into the same kind of store in cluster mode.
     """
-    from pathlib import Path
-
     from tenantctl.operations.transfer import import_tenant
 
-    result = import_tenant(Path(file), as_id=as_id)
+    (path,) = typed_paths([file])  # "" (an unset variable) was "<working directory> does not exist or is not a file"
+    result = import_tenant(path, as_id=as_id)
     if json_out:
         print_json(result.to_dict())
     else:
