@@ -349,6 +349,29 @@ def test_storage_quotas_refuse_before_embedding(cli, home, tmp_path):
     assert "quota bytes=10" in cli("ingest", "t", tmp_path / "d").err
 
 
+def test_a_quota_lowered_below_what_a_tenant_holds_refuses_growth_not_the_prune_it_advises(cli, home, tmp_path):
+    """With `documents: 2` set on a tenant holding 4, every ingest was refused: one that changed nothing (the
+    nightly reindex, an alert every night) and the `ingest --prune` its hint advised. Only growth is refused."""
+    fast_home(cli, home)
+    cli("tenant", "create", "t")
+    _write_docs(tmp_path / "d", 4)
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+    set_tenant_yaml(home, "t", quotas={"documents": 2})
+    assert cli("ingest", "t", tmp_path / "d").code == 0  # nothing changed
+    (tmp_path / "d" / "doc3.md").unlink()
+    pruned = cli("ingest", "t", tmp_path / "d", "--prune", "--json")
+    assert pruned.code == 0 and pruned.json()["removed"] == 1, pruned
+    assert cli("tenant", "show", "t", "--json").json()["documents"] == 3
+    _write_docs(tmp_path / "more", 1, prefix="extra")
+    grown = cli("ingest", "t", tmp_path / "more")
+    assert grown.code == ExitCode.REFUSED and "would hold 4 documents" in grown.err, grown
+    set_tenant_yaml(home, "t", quotas={"bytes": 10})  # already over: a smaller file runs, a larger one not
+    (tmp_path / "d" / "doc0.md").write_text("# d\n\nShort.\n")
+    assert cli("ingest", "t", tmp_path / "d").code == 0
+    (tmp_path / "d" / "doc1.md").write_text("# d\n\n" + "Much longer text. " * 20 + "\n")
+    assert "quota bytes=10" in cli("ingest", "t", tmp_path / "d").err
+
+
 @pytest.mark.slow
 def test_usage_totals_match_operations_and_question_quota(cli, home, tmp_path):
     docs = copy_samples(tmp_path / "samples") / "acme-hr"

@@ -300,7 +300,8 @@ def _check_quota(
     }
     for item in pending:
         kept[item.key] = item.size
-    metering.check_storage_quota(tenant, len(kept), sum(kept.values()))
+    before = (len(known), sum(doc.bytes for doc in known.values()))
+    metering.check_storage_quota(tenant, len(kept), sum(kept.values()), before)
 
 
 def _embed_and_store(

@@ -253,6 +253,7 @@ def _check_quota(tenant: Tenant, targets: list[Path], sizes: list[int]) -> None:
         return
     with contextlib.closing(tenant.open_store(readonly=True)) as store:
         kept = {key: doc.bytes for key, doc in store.documents().items()}
+    before = (len(kept), sum(kept.values()))
     for target, size in zip(targets, sizes, strict=True):
         kept[str(target.resolve())] = size
-    metering.check_storage_quota(tenant, len(kept), sum(kept.values()))
+    metering.check_storage_quota(tenant, len(kept), sum(kept.values()), before)

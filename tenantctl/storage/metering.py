@@ -106,16 +106,19 @@ def check_question_quota(tenant: Tenant, store: Store) -> int | None:
     return claim
 
 
-def check_storage_quota(tenant: Tenant, documents: int, size: int) -> None:
-    """Refuse an ingest that would leave the tenant with more documents or bytes than its quotas."""
+def check_storage_quota(tenant: Tenant, documents: int, size: int, before: tuple[int, int] = (0, 0)) -> None:
+    """Refuse an ingest that would leave the tenant with more documents or bytes than its quotas, and more than
+    it holds now (`before`: its documents and bytes). One that adds nothing, or removes (`--prune`), runs: with a
+    quota lowered below what the tenant holds, every ingest was refused, the prune its hint advised and the
+    nightly reindex that changed nothing too."""
     quotas = tenant.config.quotas
-    if quotas.documents is not None and documents > quotas.documents:
+    if quotas.documents is not None and documents > quotas.documents and documents > before[0]:
         raise Refused(
             f"ingest refused: tenant {tenant.id!r} would hold {documents} documents, over its quota "
             f"documents={quotas.documents}",
             "remove documents (ingest with --prune), or raise `quotas.documents` in its tenant.yaml",
         )
-    if quotas.bytes is not None and size > quotas.bytes:
+    if quotas.bytes is not None and size > quotas.bytes and size > before[1]:
         raise Refused(
             f"ingest refused: tenant {tenant.id!r} would hold {size} bytes of documents, over its quota "
             f"bytes={quotas.bytes}",
