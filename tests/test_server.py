@@ -982,3 +982,11 @@ def test_a_trailing_slash_is_a_404_naming_the_endpoint_not_a_redirect_to_the_ser
             assert refused.status_code == 404 and "location" not in refused.headers, refused
             assert refused.json()["hint"] == f"no such endpoint: drop the trailing slash ({path.rstrip('/')})"
         assert client.get("/v1/nosuch/", headers=_auth(key)).json()["hint"].startswith("no such endpoint: the API")
+
+
+def test_a_long_session_id_is_echoed_cut_short(cli, home):
+    """GET /v1/chat/sessions/<5,000 characters>/messages echoed the whole id in its 404."""
+    with _serving_acme(cli, home) as (client, key):
+        refused = client.get(f"/v1/chat/sessions/{'a' * 5000}/messages", headers=_auth(key))
+        assert refused.status_code == 404 and len(refused.text) < 400, refused.text[:200]
+        assert f"session '{'a' * 37}...' does not belong to tenant 'acme'" == refused.json()["error"]

@@ -87,8 +87,10 @@ def create(store, title: str = "", session_id: str | None = None) -> str:
 
 def require(store, tenant_id: str, session_id: str) -> None:
     if not _backend(store).exists(session_id):
+        # A request's id is echoed cut short: 5,000 characters in the URL came back whole in the error.
+        shown = session_id if len(session_id) <= 40 else f"{session_id[:37]}..."
         raise SessionNotFound(
-            f"session {session_id!r} does not belong to tenant {tenant_id!r}",
+            f"session {shown!r} does not belong to tenant {tenant_id!r}",
             f"list this tenant's sessions with `tenantctl chat {tenant_id} --list`",
         )
 
