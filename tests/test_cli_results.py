@@ -500,3 +500,25 @@ def test_export_and_import_refuse_an_empty_file_name_as_ingest_does(cli, home):
     for args in (("tenant", "export", "acme", ""), ("tenant", "import", "")):
         result = cli(*args)
         assert result.code == 2 and "an empty path was given" in result.err, result
+
+
+def test_an_error_whose_json_meets_a_closed_pipe_keeps_its_exit_code(home, monkeypatch):
+    """`tenantctl search nosuch x --json | head -0`: writing the error's JSON to a pipe its reader had closed
+    raised, and a search's process then ended with exit code 0."""
+    import sys
+
+    import pytest
+
+    from tenantctl.cli import main
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    with pytest.raises(SystemExit) as done:
+        main(["search", "nosuch", "x", "--json"])
+    assert done.value.code == 3

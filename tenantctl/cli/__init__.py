@@ -195,7 +195,7 @@ def _exit_now() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a reader that went away, a closed stream
+        except (OSError, ValueError, AttributeError):  # a reader that went away, a closed stream (None)
             pass
     os._exit(0)
 

@@ -78,9 +78,12 @@ def print_json_error(message: str, hint: str | None, exit_code: int) -> None:
     One line, so it is also a line of a chat's NDJSON. Nothing when a JSON document was printed already."""
     if _PRINTED:
         return
-    sys.stdout.write(json.dumps({"error": message, "hint": hint, "exit_code": int(exit_code)}, ensure_ascii=False)
-                     + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps({"error": message, "hint": hint, "exit_code": int(exit_code)}, ensure_ascii=False)
+                         + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError, AttributeError):  # a reader gone (`| head`), a closed stdout: stderr said it
+        pass
 
 
 def wants_json(args: list[str]) -> bool:
