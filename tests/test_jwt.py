@@ -92,6 +92,15 @@ def test_a_verified_token_selects_its_tenant_and_nothing_else(server, key, cli):
     assert _search(server, api_key).json()["tenant"] == "globex"
 
 
+def test_a_token_with_a_key_of_another_tenant_beside_it_is_refused(server, key, cli):
+    """`Authorization: Bearer <acme's token>` with `X-API-Key: <globex's key>` ran as globex: a request the
+    gateway let in as acme was served as another tenant. Two credentials of this server are 401."""
+    api_key = cli("key", "create", "globex", "--json").json()["key"]
+    both = server.post("/v1/search", json={"query": "vault code"},
+                       headers={"Authorization": f"Bearer {_token(key)}", "X-API-Key": api_key})
+    assert both.status_code == 401 and "two different credentials" in both.json()["error"], both.text
+
+
 BAD_TOKENS = [
     ("wrong signature", lambda key: _token(_rsa())),
     ("wrong issuer", lambda key: _token(key, claims={"iss": "https://evil.example/"})),

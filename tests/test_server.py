@@ -911,7 +911,7 @@ def test_a_chat_follow_up_asks_of_its_own_subject_and_never_of_another_tenants(c
 def test_two_different_credentials_are_refused_not_one_picked(cli, home):
     """A request with `Authorization: Bearer <A's key>` and `X-API-Key: <B's key>` ran as B: X-API-Key won
     silently, so a request a gateway let in as one tenant (its token or key in Authorization) was served as
-    another. Two different credentials are 401; the same key in both headers is one credential."""
+    another. Two different credentials of this server are 401; the same key in both headers is one credential."""
     with _serving_acme(cli, home) as (client, acme):
         assert cli("tenant", "create", "beta").code == 0
         beta, admin = _key(cli, "beta"), _key(cli, "--admin")
@@ -923,6 +923,9 @@ def test_two_different_credentials_are_refused_not_one_picked(cli, home):
         assert client.get("/v1/admin/tenants", headers={**_auth(acme), "X-API-Key": admin}).status_code == 401
         same = client.get("/v1/usage", headers={**_auth(acme), "X-API-Key": acme})
         assert same.status_code == 200 and same.json()["tenant"] == "acme"
+        # a gateway's own bearer token, beside the key it adds as X-API-Key, is not ours: the key is used
+        gateway = client.get("/v1/usage", headers={"Authorization": "Bearer gw-session-9f8e", "X-API-Key": beta})
+        assert gateway.status_code == 200 and gateway.json()["tenant"] == "beta", gateway.text
         assert client.get("/v1/usage", headers={"X-API-Key": beta}).json()["tenant"] == "beta"
 
 

@@ -49,10 +49,14 @@ _SEND_KEY = "send `Authorization: Bearer <key>` (or `X-API-Key: <key>`)"
 _NEW_KEY = "the server's operator issues each tenant's keys"
 
 
-def _secret(authorization: str | None, x_api_key: str | None) -> str:
+def _secret(authorization: str | None, x_api_key: str | None, jwt: bool = False) -> str:
+    """The credential sent: X-API-Key's, else the bearer's. A bearer that is itself one of this server's
+    credentials (a key; a JWT when `server.jwt` is set) and differs from X-API-Key is refused: X-API-Key won
+    silently, so a request a gateway let in with one tenant's token or key ran as another key's tenant. A bearer
+    of something else (a gateway's own token, beside the key it adds as X-API-Key) is not ours, and ignored."""
     bearer = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
-    if x_api_key and bearer is not None and bearer != x_api_key.strip():
-        # X-API-Key won silently: a request a gateway let in with its tenant's token ran as another key's tenant
+    ours = bearer is not None and (bearer.startswith("tk_") or (jwt and looks_like_jwt(bearer)))
+    if x_api_key and ours and bearer != x_api_key.strip():
         raise HttpRefusal(401, "two different credentials were sent (Authorization: Bearer and X-API-Key)",
                           f"send one: {_SEND_KEY}", _BEARER)
     if x_api_key:
@@ -117,7 +121,7 @@ async def current_tenant(
     here, in the request's own context, so everything the route runs afterwards (threads included)
     sees it. `X-Tenantctl-Tenant` (the CLI's `--server` sends it) refuses a key of another tenant before
     any work is done or metered."""
-    secret = _secret(authorization, x_api_key)
+    secret = _secret(authorization, x_api_key, jwt=services(request).jwt is not None)
     tenant, actor = await asyncio.to_thread(_resolve, secret, shared)
     if x_tenantctl_tenant is not None and x_tenantctl_tenant.strip() != tenant.id:
         raise HttpRefusal(403, f"the key is not a key of tenant {x_tenantctl_tenant.strip()[:63]!r}",
