@@ -2053,3 +2053,19 @@ def test_a_record_answers_no_question_naming_a_thing_no_passage_holds():
     row = "售后类型: 运输破损; 申请时限: 签收后48小时内"
     reply = Reply(row, row, 1, grounded=False, fallback=False)
     assert not of_another_record("运输破损要在多长时间内申请？", [limits], reply, [])  # no subject before a 的
+
+
+def test_a_chinese_clause_answering_without_a_number_is_the_answer():
+    """"乐享余额退款多久到账？" was answered "3至7个工作日", the bank card's time in another clause of the same
+    sentence; the clause naming 乐享余额 says "即时到账", no number."""
+    refund = [Passage("退款原路返回：支付宝、微信支付1至3个工作日到账；银行卡3至7个工作日到账；乐享余额即时到账。",
+                      "政策.docx")]
+    reply, _ = ask("乐享余额退款多久到账？", refund, "3至7个工作日")
+    assert reply.answer == "乐享余额即时到账", reply.answer
+    reply, _ = ask("银行卡退款几天到账？", refund, "不知道")
+    assert reply.answer == "3至7个工作日", reply.answer  # its own clause holds a number
+    review = [Passage("第三条 售后申请提交后，客服将在24小时内审核，审核结果以短信和站内信通知。", "政策.docx")]
+    reply, _ = ask("售后申请多久审核？", review, "24小时内")
+    assert reply.answer == "24小时内", reply.answer  # no list: the subject's clause is not the answer
+    row = "售后类型: 质量问题换货; 申请时限: 签收后15天内; 运费承担: 商城; 处理时限: 收货后3个工作日内发出新品"
+    assert numbers.said_without_number("质量问题换货多久发出新品？", row, ["15天内", "3个工作日内"]) is None  # a row

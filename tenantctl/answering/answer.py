@@ -259,6 +259,9 @@ def _kept(span: str, holder: ranking.Candidate, question: str, ranked: list[rank
         return False  # copied from another part of the sentence than the question asks about
     if english and kind and holder is not ranked[0]:
         return False  # a number or date from the second sentence: the best one's is taken instead
+    if kind and not english and numbers.said_without_number(question, holder.text,
+                                                             numbers.typed_choices(question, holder.text)):
+        return False  # another clause, the question's own, answers without a number: "乐享余额即时到账"
     # One of several numbers or dates of its sentence that fit: which one is meant, the model guesses too.
     return not (english and kind and len(numbers.typed_choices(question, holder.text)) > 1)
 
@@ -294,8 +297,9 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
             shown = windows.span_window(c.text, choices, question)
             return Reply(shown, c.text, c.n, grounded=False, fallback=True, raw=raw)
         typed = numbers.nearest_choice(question, c.text, choices)
-        if typed:
-            return Reply(typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
+        if typed:  # "乐享余额即时到账", not another clause's "3至7个工作日"
+            said = numbers.said_without_number(question, c.text, choices)
+            return Reply(said or typed, c.text, c.n, grounded=False, fallback=False, raw=raw)
     best = ranked[0]
     # A sentence holding all of the question's words needs no scene set, unless the question asks how to do
     # something: "Household batteries can be recycled at kerbside." is what, the next sentence how.

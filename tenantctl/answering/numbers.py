@@ -277,6 +277,30 @@ def nearest_choice(question: str, sentence: str, found: list[str]) -> str | None
     return with_qualifier(best, sentence)
 
 
+def said_without_number(question: str, sentence: str, found: list[str]) -> str | None:
+    """A Chinese list's item that answers without a number: of a sentence listing three items or more apart by
+    "；", two of them or more with a number, the item holding most of the question's terms, when it holds none
+    of the numbers `found` and more of the question than every item that holds one ("乐享余额即时到账" answers
+    "乐享余额退款多久到账？" of "支付宝1至3个工作日到账；银行卡3至7个工作日到账；乐享余额即时到账", not the bank
+    card's "3至7个工作日"); None otherwise, or when that item is long. Only a list's items: a plain sentence's
+    subject clause ("售后申请提交后，客服将在24小时内审核") holds more of the question than its number's clause."""
+    if not found or not has_cjk(sentence) or record_fields(sentence):
+        return None  # a table's row is no list: its fields are apart by "; "
+    wanted = terms(question)
+    items = [re.split(r"[：:]", item)[-1].strip(" 。.") for item in sentence.split("；")]
+    items = [item for item in items if item]
+    held = {item: len(terms(item) & wanted) for item in items}
+    numbered = [held[item] for item in items if any(t in item for t in found)]
+    best = max(items, key=held.get, default="")
+    if (len(items) >= 3 and len(numbered) >= 2 and held[best] > max(numbered)
+            and not any(t in best for t in found) and len(best) <= SAID_CLAUSE_CHARS):
+        return best
+    return None
+
+
+SAID_CLAUSE_CHARS = 24  # a clause longer than this is no concise answer
+
+
 BOUND_REACH = 6  # characters (CJK) or half as many words before a number its bound may stand: "最高人民币"
 # The bound a question asks for: its most ("最高", "at most") or its least ("最低", "minimum"). The number
 # right after the same bound in a sentence answers it: "最低人民币10元，最高人民币200元".
