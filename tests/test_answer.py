@@ -2042,6 +2042,11 @@ def test_a_record_answers_no_question_naming_a_thing_no_passage_holds():
     row = "Branch: Hartwell; Phone: 01632 960 504"
     reply = Reply(row, row, 1, grounded=False, fallback=False)  # no passage says "library", the row names Hartwell
     assert not of_another_record("What is the phone number of Hartwell library?", [branches], reply, [])
+    specs = Passage("Parameter: Air outlet connection; HV-45 (8 bar): G 1½\"\n\nParameter: Motor power; HV-45 (8 bar): "
+                    "45 kW", "manual.md")
+    row = "Parameter: Air outlet connection; HV-45 (8 bar): G 1½\""
+    reply = Reply(row, row, 1, grounded=False, fallback=False)  # no passage says "size": the row is named
+    assert not of_another_record("What size is the air outlet connection?", [specs], reply, [])
     centres = Passage("网点名称: 成都锦江服务中心; 地址: 锦江区红星路三段1号\n\n"
                       "网点名称: 上海徐汇服务中心; 地址: 漕溪北路88号", "网点.csv")
     row = "网点名称: 成都锦江服务中心; 地址: 锦江区红星路三段1号"

@@ -517,11 +517,15 @@ def of_another_record(question: str, passages: list[Passage], reply: Reply, unme
         return False
     if unmentioned:
         return True
-    # a word naming a thing no passage holds ("a roof box" of a fee table), unless the record holds the question's
-    # names ("What is the phone number of Hartwell library?" of a table that never says "library")
+    # a word naming a thing no passage holds ("a roof box" of a fee table's "Fee: Snow chains" row), unless the
+    # question names the record: its first field's value ("What size is the air outlet connection?" of "Parameter:
+    # Air outlet connection; …", though no passage says "size"), or its names ("What is the phone number of
+    # Hartwell library?" of a table that never says "library")
     names = [w for i, w in enumerate(re.findall(r"[^\W_](?:[\w-]*[^\W_])?", question)) if is_name(w, first=not i)]
-    if gate.unheld_words(question, [p.gate_input for p in passages]) and not any(
-            gate.holds_code(reply.supporting, name) for name in names):
+    fields = record_fields(reply.supporting) or []
+    if (gate.unheld_words(question, [p.gate_input for p in passages])
+            and (has_cjk(question) or not terms(fields[0][1]) & terms(question))  # 深圳's centre is no 成都's
+            and not any(gate.holds_code(reply.supporting, name) for name in names)):
         return True
     own = _under_heading(passages, reply)
     others = [row for p in passages for row in gate.rows(p.text) if row != reply.supporting]
