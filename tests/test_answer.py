@@ -1031,6 +1031,21 @@ def test_a_sentence_with_several_possible_numbers_is_shown_not_guessed():
     assert (one.answer, one.fallback) == ("less than $1.25", False)  # one amount besides the year: that one
 
 
+def test_a_fallback_window_holds_where_the_model_pointed_next_to_the_question_terms():
+    """The model's output, not taken as the answer (it is not in the text), still says where the answer is: the
+    window around the question's terms holds it, instead of ending just before it ("…in the Book of…"). A run of
+    it far from every question term (the wrong item of a list) does not move the window."""
+    text = ("The crew of the survey ship Meridian sent the first live pictures of the reef and the lagoon back to "
+            "the mainland station, and read from the harbour log in the Book of Tides, on New Year's Eve, 1968, "
+            "while the rest of the fleet sailed south.")
+    question = "From what book did the crew of the survey ship Meridian read?"
+    reply, _ = ask(question, [Passage(text, "log.txt")], " Tides 4:1")
+    assert reply.fallback and "Book of Tides" in reply.answer and len(reply.answer.split()) <= 30
+    elsewhere, _ = ask(question, [Passage(text, "log.txt")], " the fleet sailed")
+    unhinted, _ = ask(question, [Passage(text, "log.txt")], " Zq")
+    assert elsewhere.answer == unhinted.answer and "fleet" not in elsewhere.answer and "Tides" not in unhinted.answer
+
+
 def test_a_span_window_covers_its_parts_with_a_few_words_either_side():
     sentence = " ".join(f"w{i}" for i in range(40))
     assert windows.span_window(sentence, ["w10", "w12"], "q") == "…w9 w10 w11 w12 w13…"

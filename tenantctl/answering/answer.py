@@ -305,7 +305,8 @@ def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: in
     # something: "Household batteries can be recycled at kerbside." is what, the next sentence how.
     done = ranking.holds_all_and_more(best.text, question) and not _ASKS_HOW_TO.search(question)
     after = "" if done else best.after
-    shown = windows.continued(windows.trim_lead(windows.window(best.text, question), question), after)
+    shown = windows.continued(windows.trim_lead(
+        windows.window(best.text, question, hint=spans.clean_span(raw)), question), after)
     release = ranking.numbered_titles(best.heading)[:1] if _ASKS_RELEASE.search(question) else []
     if release and release[0] not in shown:
         shown = f"{release[0]}: {shown}"  # "In which release was SMS sign-in added?" → "5.2.0 (…): Signers …"

@@ -1,13 +1,15 @@
 """A sentence cut to a concise answer's length.
 
-A long sentence is cut to the stretch around the question's terms (`window`; a record to whole fields, asides
-in brackets dropped first), several numbers or dates of it to the stretch holding them all (`span_window`),
-a window without the run of the question's own words it opens with (`trim_lead`), and a short sentence goes
-on into the one after it (`continued`). At most MAX_SPAN_WORDS words (CJK: MAX_SPAN_CHARS characters).
+A long sentence is cut to the stretch around the question's terms, holding the model's answer when that was
+not taken but sits next to them (`window`; a record to whole fields, asides in brackets dropped first), several
+numbers or dates of it to the stretch holding them all (`span_window`), a window without the run of the
+question's own words it opens with (`trim_lead`), and a short sentence goes on into the one after it
+(`continued`). At most MAX_SPAN_WORDS words (CJK: MAX_SPAN_CHARS characters).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 
@@ -43,11 +45,13 @@ def _drop_asides(sentence: str, question: str) -> str:
 WINDOW_TAIL = 3  # words (CJK: three characters each) a window keeps after the question's terms it holds
 
 
-def window(sentence: str, question: str) -> str:
+def window(sentence: str, question: str, hint: str = "") -> str:
     """A sentence longer than a concise answer cut to the stretch around the question's terms (the
     answer is usually next to them: the stretch holding most of them, with a few words to spare after
     them), marked with "…" where it was cut; at most MAX_SPAN_WORDS words (CJK: MAX_SPAN_CHARS
-    characters), the marks included."""
+    characters), the marks included. `hint`: what the model answered, not taken as the answer; where it
+    runs in the sentence weighs as HINT_WEIGHT of the question's terms, so a window that would end just
+    before the answer ("…read from the creation story in the Book of…") holds it ("Genesis 1:26-30")."""
     cjk = has_cjk(sentence)
     limit = MAX_SPAN_CHARS - 2 if cjk else MAX_SPAN_WORDS  # "…" joins a word; in CJK it is a character
 
@@ -70,12 +74,41 @@ def window(sentence: str, question: str) -> str:
     else:
         marks = [i for i, w in enumerate(units) if terms(w) & wanted]
     tail = WINDOW_TAIL * (3 if cjk else 1)  # room after the question's terms, where the answer often is
-    counts = [sum(start <= m < start + limit - tail for m in marks) for start in range(len(units) - limit + 1)]
+    run = _hint_run(units, hint, wanted, cjk, marks)
+    counts = [sum(start <= m < start + limit - tail for m in marks)
+              + (HINT_WEIGHT if run and start <= run[0] and run[1] <= start + limit else 0)
+              for start in range(len(units) - limit + 1)]
     best = counts.index(max(counts))
     first = next((m for m in marks if m >= best), best)
     start = max(0, min(first - (4 if cjk else 5), len(units) - limit))
+    if run and best <= run[0] and run[1] <= best + limit:  # the hint stays in, with a word to spare after it
+        start = min(max(start, run[1] + 1 - limit), run[0])
     text = ("" if cjk else " ").join(units[start:start + limit])
     return ("…" if start else "") + text + ("…" if start + limit < len(units) else "")
+
+
+HINT_WEIGHT = 2  # the model's answer, where it runs in a sentence, counts as this many of the question's terms
+HINT_NEAR = 3  # … when it is this near one of them
+
+
+def _hint_run(units: list[str], hint: str, wanted: set[str], cjk: bool, marks: list[int]) -> tuple[int, int] | None:
+    """Where the longest run of `hint`'s words (CJK: characters) is in `units`, the sentence's: its first
+    index and the one past its last; None when the run holds nothing beyond the question's terms or is
+    further than HINT_NEAR words (CJK: three times as many characters) from every one of them (`marks`):
+    a small model also copies the wrong item of a long list."""
+    if not hint:
+        return None
+    key = (lambda u: u) if cjk else (lambda u: u.lower().strip(".,;:!?\"'()[]“”‘’"))
+    theirs = list(hint) if cjk else hint.split()
+    match = difflib.SequenceMatcher(None, [key(u) for u in units], [key(u) for u in theirs],
+                                    autojunk=False).find_longest_match()
+    start, end = match.a, match.a + match.size
+    if match.size < (2 if cjk else 1) or not terms(("" if cjk else " ").join(units[start:end])) - wanted:
+        return None
+    near = HINT_NEAR * (3 if cjk else 1)
+    if not any(start - near <= m < end + near for m in marks if not start <= m < end):
+        return None
+    return start, end
 
 
 def _record_window(fields: list[tuple[str, str]], question: str, limit: int, size: Callable[[str], int]) -> str:
