@@ -297,7 +297,8 @@ def test_unreachable_server_is_a_one_line_error_and_loads_nothing(cli, acme_home
     result = cli("query", "acme-hr", QUESTION, "--json")
     assert result.code == ExitCode.ERROR, result
     assert "Error:" in result.err and url in result.err and "base_url" in result.err
-    assert result.out == ""
+    said = result.json()  # with --json, stdout holds the error as JSON and nothing else
+    assert url in said["error"] and "base_url" in said["hint"] and said["exit_code"] == ExitCode.ERROR
     assert _llama_keys() == before
     assert time.monotonic() - started < 30
 
