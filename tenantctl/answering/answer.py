@@ -43,7 +43,7 @@ from tenantctl.answering.sentences import (
     record_fields,
     sentences_by_paragraph,
     terms,
-    zh_subject,
+    zh_owner,
 )
 from tenantctl.config import AnswerConfig, Config, ModelConfig
 from tenantctl.models.base import Generation, Generator, Request, partial
@@ -259,11 +259,11 @@ def _kept(span: str, holder: ranking.Candidate, question: str, ranked: list[rank
         return False  # copied from another part of the sentence than the question asks about
     if english and kind and holder is not ranked[0]:
         return False  # a number or date from the second sentence: the best one's is taken instead
-    if kind and not english and numbers.said_without_number(question, holder.text,
-                                                             numbers.typed_choices(question, holder.text)):
+    choices = numbers.typed_choices(question, holder.text) if kind else []
+    if not english and numbers.said_without_number(question, holder.text, choices):
         return False  # another clause, the question's own, answers without a number: "乐享余额即时到账"
     # One of several numbers or dates of its sentence that fit: which one is meant, the model guesses too.
-    return not (english and kind and len(numbers.typed_choices(question, holder.text)) > 1)
+    return not (english and len(choices) > 1)
 
 
 def choose(question: str, raw: str, ranked: list[ranking.Candidate], context: int, *, sure: bool = True) -> Reply:
@@ -542,9 +542,7 @@ def of_a_sibling(question: str, passages: list[Passage], reply: Reply) -> bool:
     which name another of its family instead — the same first two characters and last one
     ("星耀青春卡的信用额度最高为人民币2万元"), and not the subject itself with a 的 in it ("保修期外的维修" of
     "保修期外维修")."""
-    question = question.strip()
-    span = zh_subject(question)
-    subject = question[slice(*span)] if span is not None and question.startswith("的", span[1]) else ""
+    subject = zh_owner(question)
     if not _ZH_NAME.fullmatch(subject) or not all(has_cjk(ch) for ch in subject) or CJK_QUESTION.search(subject):
         return False  # a name: not "12期账单分期", "工作12年", nor what a question word asks ("挂失前多少小时内")
     if subject in _under_heading(passages, reply):

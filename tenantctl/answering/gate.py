@@ -28,7 +28,7 @@ from tenantctl.answering.sentences import (
     record_fields,
     sentences_by_paragraph,
     terms,
-    zh_subject,
+    zh_owner,
 )
 
 CJK_QUESTION_SHARE = 0.3  # a question with more CJK characters than this is gated lexically only
@@ -257,9 +257,7 @@ def unheld_words(question: str, passages: list[tuple[str, str, float]]) -> list[
     texts = _labelled(passages)
     held = "\n".join(texts).lower()
     if cjk_share(question) > CJK_QUESTION_SHARE:
-        asked = question.strip()
-        span = zh_subject(asked)  # a subject before its 的: "运输破损要在多长时间内申请？" names none ("运输破损要")
-        subject = asked[slice(*span)] if span and asked.startswith("的", span[1]) else ""
+        subject = zh_owner(question)  # one before its 的: "运输破损要在多长时间内申请？" names none ("运输破损要")
         return [subject] if subject and any(pair not in held for pair in terms(subject)) else []
     found = {t for text in texts for t in terms(text)}
     return [w for w in sorted(terms(question))

@@ -335,9 +335,8 @@ _ZH_EVERY = re.compile(r"每隔?$")
 
 def whole(span: str, sentence: str) -> str:
     """A number the model copied, with the rest of its unit ("9,500 m³/h", not "9,500 m"; no word it left out:
-    "400", not "400 clubs") or, after "between",
-    the range's other end ("between 75 °C and 95 °C", not "75 °C"); a range "from 1914 to 1918" is not
-    widened, as its first year may be what was asked ("When did it start?")."""
+    "400", not "400 clubs") or, after "between", the range's other end ("between 75 °C and 95 °C", not "75 °C");
+    a range "from 1914 to 1918" is not widened, as its first year may be what was asked ("When did it start?")."""
     at = sentence.find(span)
     if at < 0:
         return span

@@ -294,6 +294,14 @@ def zh_subject(question: str) -> tuple[int, int] | None:
     return (start, stop) if stop > start else None
 
 
+def zh_owner(question: str) -> str:
+    """A Chinese question's subject when a "的" ends it ("星耀金卡" of "星耀金卡的年费是多少？"), else "": a
+    subject ended by a question word, "是" or "在" may run into what is asked ("运输破损要在多长时间内申请？")."""
+    question = question.strip()
+    span = zh_subject(question)
+    return question[slice(*span)] if span is not None and question.startswith("的", span[1]) else ""
+
+
 def cjk_share(text: str) -> float:
     letters = sum(1 for ch in text if ch.isalnum())
     return sum(len(r) for r in CJK_RUN.findall(text)) / letters if letters else 0.0
