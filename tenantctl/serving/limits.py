@@ -16,11 +16,9 @@ from tenantctl.serving.errors import HttpRefusal, is_openai, openai_shape
 def _too_large(limit: int, multipart: bool) -> tuple[str, str]:
     """The 413's error and hint, the same whether Content-Length told or the bytes of a chunked body did (it
     said "see the API documentation at /docs"), naming the one limit that applies (an upload's or a JSON body's)."""
-    if multipart:
-        return (f"request body larger than the limit of {limit} bytes",
-                "send fewer or smaller files, or ask the server's operator to raise `server.max_upload_mb`")
-    return (f"request body larger than the limit of {limit} bytes",
-            "send a smaller body, or ask the server's operator to raise `server.max_json_kb`")
+    hint = ("send fewer or smaller files, or ask the server's operator to raise `server.max_upload_mb`" if multipart
+            else "send a smaller body, or ask the server's operator to raise `server.max_json_kb`")
+    return f"request body larger than the limit of {limit} bytes", hint
 
 
 class BodyTooLarge(HttpRefusal):
